@@ -1,0 +1,3 @@
+//! aoe-fstab: see README.md.
+
+pub mod cli;

@@ -1,0 +1,3 @@
+//! db-reset: see README.md.
+
+pub mod cli;

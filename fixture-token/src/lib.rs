@@ -1,0 +1,3 @@
+//! fixture-token: see README.md.
+
+pub mod cli;

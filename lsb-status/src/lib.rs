@@ -1,0 +1,3 @@
+//! lsb-status: see README.md.
+
+pub mod cli;

@@ -1,0 +1,3 @@
+//! pidwait: see README.md.
+
+pub mod cli;

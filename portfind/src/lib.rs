@@ -1,0 +1,3 @@
+//! portfind: see README.md.
+
+pub mod cli;

@@ -1,0 +1,3 @@
+//! portwait: see README.md.
+
+pub mod cli;

@@ -1,0 +1,6 @@
+//! End-to-end tests of the scripts under `scripts/`, against real processes.
+//! They need the workspace's tools built (`cargo build --workspace`).
+
+mod aoe_init;
+mod lsb_service;
+mod start_stack;
