@@ -1,14 +1,96 @@
 //! The command line of `aoe-fstab`.
 
-use clap::Parser;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
 
 const EXIT_CODES: &str = "\
 Exit codes:
-  0  success
-  1  the operation failed
-  2  usage or fatal error";
+  0  success (`mounted`: at least one entry is mounted)
+  1  an entry could not be mounted or unmounted, `check` found a problem,
+     or (`mounted`) no entry is mounted
+  2  usage or fatal error: unreadable file, bad line with --strict,
+     a named TARGET not in the file, mount/umount not found";
 
-/// TODO(helper): about.
+/// Mount, unmount, list and check the entries of an fstab-format file such as
+/// /etc/fstab-aoe.
+///
+/// Lines are read as util-linux reads /etc/fstab: fields split on spaces and
+/// tabs, `#` comments, `\NNN` octal escapes (`\040` is a space), options,
+/// dump and pass optional. A bad line is reported as `FILE:LINE` and skipped.
+/// The system `mount` and `umount` are run with plain arguments, never
+/// through a shell.
 #[derive(Debug, Parser)]
 #[command(name = "aoe-fstab", version = concat!(env!("CARGO_PKG_VERSION"), " (stackutils)"), about, after_help = EXIT_CODES)]
-pub struct Cli {}
+pub struct Cli {
+    /// The fstab-format file to read.
+    #[arg(
+        long,
+        short,
+        global = true,
+        value_name = "FILE",
+        default_value = "/etc/fstab-aoe"
+    )]
+    pub file: PathBuf,
+
+    /// Treat a bad line as a fatal error (exit 2) instead of skipping it.
+    #[arg(long, global = true)]
+    pub strict: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the file's entries, one a line in fstab format (or as JSON).
+    List {
+        /// Print JSON like `findmnt --json`: {"filesystems": [...]}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the file's entries that are mounted now; exit 1 if none is.
+    Mounted {
+        /// Print JSON like `findmnt --json`: {"filesystems": [...]}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Mount the file's entries in file order, skipping what is mounted.
+    ///
+    /// `noauto` entries are mounted only when named. A failure is reported
+    /// and the rest are still mounted.
+    Mount {
+        /// Mount only these entries (by mount point), `noauto` ones included.
+        #[arg(value_name = "TARGET")]
+        targets: Vec<PathBuf>,
+
+        /// Create missing mount points (like `mkdir -p`).
+        #[arg(long)]
+        mkdir: bool,
+
+        /// Wait up to DURATION in all (e.g. 500ms, 10s, 2m) for device
+        /// nodes to appear before mounting them.
+        #[arg(long, value_name = "DURATION", value_parser = cliutil::parse_duration)]
+        wait_devices: Option<Duration>,
+
+        /// Print the commands, shell-quoted, on stdout and run nothing.
+        #[arg(long, short = 'n')]
+        dry_run: bool,
+    },
+    /// Unmount the file's entries in reverse order, skipping what is not mounted.
+    Umount {
+        /// Unmount only these entries (by mount point).
+        #[arg(value_name = "TARGET")]
+        targets: Vec<PathBuf>,
+
+        /// Print the commands, shell-quoted, on stdout and run nothing.
+        #[arg(long, short = 'n')]
+        dry_run: bool,
+    },
+    /// Validate the file: bad lines, mount points that are missing or not
+    /// directories, devices that do not exist, entries without `_netdev`.
+    ///
+    /// Prints one line per problem on stdout (`FILE:LINE: TARGET: problem`).
+    Check,
+}

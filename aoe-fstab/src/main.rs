@@ -1,11 +1,8 @@
 use std::process::ExitCode;
 
-use clap::Parser;
 use aoe_fstab::cli::Cli;
+use clap::Parser;
 
 fn main() -> ExitCode {
-    cliutil::main_with("aoe-fstab", || {
-        let _cli = Cli::parse();
-        Ok(ExitCode::SUCCESS)
-    })
+    cliutil::main_with("aoe-fstab", || aoe_fstab::run(Cli::parse()))
 }

@@ -1,14 +1,85 @@
 //! The command line of `db-reset`.
 
+// Doc comments here are `--help` text, where backticks would show.
+#![allow(clippy::doc_markdown)]
+
+use std::path::PathBuf;
+use std::time::Duration;
+
 use clap::Parser;
 
 const EXIT_CODES: &str = "\
 Exit codes:
-  0  success
-  1  the operation failed
-  2  usage or fatal error";
+  0  the server answered 2xx: the database was reset
+  1  the server answered another status, or never answered (refused after
+     --retry-for, connect or read timeout)
+  2  usage error, no token, or a TLS problem (bad --cacert, certificate
+     not trusted or not valid for the host)
 
-/// TODO(helper): about.
+The token is never taken on the command line (every user can read argv with ps)
+and never printed in a message.";
+
+/// Reset an Arvados test server's database: POST https://HOST/database/reset
+/// with `Authorization: OAuth2 TOKEN`.
+///
+/// The token comes from --token-file, from --token-name (a fixture entry, read
+/// from DIR/api_client_authorizations.yml) or from ARVADOS_API_TOKEN.
 #[derive(Debug, Parser)]
-#[command(name = "db-reset", version = concat!(env!("CARGO_PKG_VERSION"), " (stackutils)"), about, after_help = EXIT_CODES)]
-pub struct Cli {}
+#[command(name = "db-reset", version = concat!(env!("CARGO_PKG_VERSION"), " (stackutils)"), about, long_about, after_help = EXIT_CODES)]
+pub struct Cli {
+    /// The API server, HOST or HOST:PORT.
+    #[arg(long, env = "ARVADOS_API_HOST", value_name = "HOST")]
+    pub host: String,
+
+    /// Read the token from this file (surrounding whitespace is ignored).
+    #[arg(long, value_name = "FILE", conflicts_with = "token_name")]
+    pub token_file: Option<PathBuf>,
+
+    /// Take the api_token of this entry of the fixtures (like fixture-token NAME).
+    #[arg(long, value_name = "NAME", requires = "fixtures")]
+    pub token_name: Option<String>,
+
+    /// Fixtures directory for --token-name.
+    #[arg(long, value_name = "DIR", env = "ARVADOS_FIXTURES")]
+    pub fixtures: Option<PathBuf>,
+
+    /// Authorization scheme: OAuth2 (the original), or Bearer for newer servers.
+    #[arg(long, default_value = "OAuth2", value_parser = ["OAuth2", "Bearer"])]
+    pub scheme: String,
+
+    /// The endpoint to POST to.
+    #[arg(long, default_value = "/database/reset", value_name = "PATH")]
+    pub path: String,
+
+    /// Trust the certificates in this PEM file. A server presenting exactly one
+    /// of them is accepted whatever its name (pinning, for self-signed test
+    /// certificates); any other is verified against them as CAs.
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
+
+    /// Do not verify the server's certificate (warns on stderr). Also set by
+    /// ARVADOS_API_HOST_INSECURE=true|1|yes.
+    #[arg(long, short = 'k')]
+    pub insecure: bool,
+
+    /// Give up connecting after this long (250ms, 5s, 1m).
+    #[arg(long, default_value = "5s", value_parser = cliutil::parse_duration, value_name = "DURATION")]
+    pub connect_timeout: Duration,
+
+    /// Give up waiting for the answer after this long (resetting takes a while).
+    #[arg(long, default_value = "60s", value_parser = cliutil::parse_duration, value_name = "DURATION")]
+    pub read_timeout: Duration,
+
+    /// Keep retrying this long while the server refuses connections (it is starting).
+    #[arg(long, default_value = "0s", value_parser = cliutil::parse_duration, value_name = "DURATION")]
+    pub retry_for: Duration,
+
+    /// On success, print the environment the original reset() set, as shell
+    /// `export` lines for eval (this prints the token, on stdout only).
+    #[arg(long)]
+    pub export: bool,
+
+    /// Say on stderr what is happening (each refused attempt).
+    #[arg(long, short)]
+    pub verbose: bool,
+}

@@ -1,3 +1,7 @@
-//! db-reset: see README.md.
+//! db-reset: reset an Arvados test server's database over HTTPS. See README.md.
 
 pub mod cli;
+pub mod command;
+mod reset;
+mod tls;
+mod token;

@@ -4,8 +4,5 @@ use clap::Parser;
 use db_reset::cli::Cli;
 
 fn main() -> ExitCode {
-    cliutil::main_with("db-reset", || {
-        let _cli = Cli::parse();
-        Ok(ExitCode::SUCCESS)
-    })
+    cliutil::main_with("db-reset", || db_reset::command::run(&Cli::parse()))
 }

@@ -1,1 +1,36 @@
-//! Integration tests: run the real `db-reset` binary.
+//! Integration tests: run the real `db-reset` binary against a real HTTPS
+//! server on loopback, with certificates made at test time.
+
+mod certs;
+mod reset;
+mod server;
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// The Arvados fixtures shared by all engineers; read in place, never copied.
+pub fn corpus() -> PathBuf {
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/corpus/arvados"
+    ))
+}
+
+/// `db-reset` with a clean environment and a short connect timeout.
+pub fn cmd() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_db-reset"));
+    cmd.env_clear().args(["--connect-timeout", "5s"]);
+    cmd
+}
+
+pub fn output(cmd: &mut Command) -> Output {
+    cmd.output().expect("running db-reset")
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8(out.stdout.clone()).expect("utf-8 stdout")
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8(out.stderr.clone()).expect("utf-8 stderr")
+}

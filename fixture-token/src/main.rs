@@ -5,7 +5,6 @@ use fixture_token::cli::Cli;
 
 fn main() -> ExitCode {
     cliutil::main_with("fixture-token", || {
-        let _cli = Cli::parse();
-        Ok(ExitCode::SUCCESS)
+        fixture_token::command::run(&Cli::parse())
     })
 }

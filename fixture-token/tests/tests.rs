@@ -1,1 +1,34 @@
 //! Integration tests: run the real `fixture-token` binary.
+
+mod cli;
+mod pyyaml;
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// The Arvados fixtures shared by all engineers; read in place, never copied.
+pub fn corpus() -> PathBuf {
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/corpus/arvados"
+    ))
+}
+
+/// `fixture-token` with a clean environment.
+pub fn cmd() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_fixture-token"));
+    cmd.env_clear();
+    cmd
+}
+
+pub fn run(args: &[&str]) -> Output {
+    cmd().args(args).output().expect("running fixture-token")
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8(out.stdout.clone()).expect("utf-8 stdout")
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8(out.stderr.clone()).expect("utf-8 stderr")
+}

@@ -1,14 +1,194 @@
 //! The command line of `lsb-status`.
 
-use clap::Parser;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 const EXIT_CODES: &str = "\
 Exit codes:
-  0  success
-  1  the operation failed
-  2  usage or fatal error";
+  status       0 running, 1 dead but pid file exists, 2 dead but lock file
+               exists, 3 not running, 4 unknown (also bad usage of status)
+  lock, unlock 0 done, 1 failed (e.g. no permission), 2 usage or fatal error
+  run          the command's own code; 126 cannot execute, 127 not found,
+               128+N killed by signal N; 2 usage
+  ok, failed, passed, warning
+               0 printed, 2 usage
+  header       0 clean or warnings only, 1 errors (with --strict: warnings
+               too), 2 usage or unreadable file";
 
-/// TODO(helper): about.
+const STATUS_CODES: &str = "\
+The state is decided in this order:
+  pid file names a live process (not a zombie; with --exe, running PATH)
+                                              0  NAME (pid N) is running
+  pid file exists, its process is dead        1  NAME is dead but pid file exists
+  no pid file, lock file DIR/NAME exists      2  NAME is dead but lock file exists
+  neither                                     3  NAME is not running
+  pid file unreadable or not a valid pid      4  NAME status is unknown
+Without --pidfile the service is lock-only (a subsystem with no process,
+e.g. mounts): lock file present => 0 `NAME is running`, absent => 3.
+
+Exit codes (LSB):
+  0  running
+  1  dead but the pid file exists
+  2  dead but the lock file exists
+  3  not running
+  4  unknown; also a usage error of this subcommand, so that it is never
+     mistaken for 2";
+
+const RUN_CODES: &str = "\
+The line ends with `[  OK  ]` (CMD exited 0) or `[FAILED]`, the bracket at
+column 60. On a terminal whose TERM is not `dumb` the cursor is moved there
+with an escape (so output of CMD on the line does not matter); otherwise the
+message is padded with spaces. Colour as --color says.
+
+Exit codes:
+  N    CMD's own exit code
+  126  CMD could not be executed
+  127  CMD was not found
+  128+N  CMD was killed by signal N
+  2    usage error";
+
+const HEADER_CODES: &str = "\
+Problems go to stderr as `lsb-status: FILE:LINE: error|warning: ...`.
+Errors: no `### END INIT INFO` (insserv refuses the script), a line in the
+block that is not a comment, runlevels outside 0-6/S, a runlevel in both
+Default-Start and Default-Stop, a `# chkconfig:` line chkconfig rejects.
+Warnings: no INIT INFO block, missing keywords (Provides, Required-Start,
+Required-Stop, Default-Start, Default-Stop: what insserv asks for), unknown
+keywords, unknown $facilities, duplicate keywords, malformed lines,
+chkconfig runlevels that differ from Default-Start.
+
+Exit codes:
+  0  clean, or warnings only (without --strict)
+  1  errors found (with --strict: warnings too)
+  2  usage error or a file that cannot be read";
+
+/// LSB init-script helpers: status codes from a pid file and a lock file,
+/// lock files, `[  OK  ]`/`[FAILED]` lines, and a linter for the
+/// `### BEGIN INIT INFO` block.
 #[derive(Debug, Parser)]
 #[command(name = "lsb-status", version = concat!(env!("CARGO_PKG_VERSION"), " (stackutils)"), about, after_help = EXIT_CODES)]
-pub struct Cli {}
+pub struct Cli {
+    /// When to colour `[  OK  ]`/`[FAILED]`: auto = stdout is a terminal,
+    /// `TERM` is set and not `dumb`, and `NO_COLOR` is unset or empty.
+    #[arg(long, value_enum, default_value_t = Color::Auto, global = true, value_name = "WHEN")]
+    pub color: Color,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The `--color` choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print a service's state and exit with its LSB status code (0-4).
+    #[command(after_help = STATUS_CODES)]
+    Status(StatusArgs),
+
+    /// Create the lock file DIR/NAME (and DIR when missing).
+    #[command(
+        after_help = "Exit codes:\n  0  the lock file exists\n  1  it could not be created (e.g. no permission)\n  2  usage error"
+    )]
+    Lock(LockArgs),
+
+    /// Remove the lock file DIR/NAME; a lock that is not there is fine.
+    #[command(
+        after_help = "Exit codes:\n  0  the lock file is gone (or never was)\n  1  it could not be removed (e.g. no permission)\n  2  usage error"
+    )]
+    Unlock(LockArgs),
+
+    /// Print MESSAGE, run CMD, end the line with `[  OK  ]` or `[FAILED]`,
+    /// exit with CMD's code (like RHEL's `action`).
+    #[command(after_help = RUN_CODES)]
+    Run(RunArgs),
+
+    /// Print `[MESSAGE]  [  OK  ]`.
+    Ok(MarkArgs),
+
+    /// Print `[MESSAGE]  [FAILED]` (exits 0: the script decides its own code).
+    Failed(MarkArgs),
+
+    /// Print `[MESSAGE]  [PASSED]`.
+    Passed(MarkArgs),
+
+    /// Print `[MESSAGE]  [WARNING]`.
+    Warning(MarkArgs),
+
+    /// Parse and lint the LSB `### BEGIN INIT INFO` block and the
+    /// `# chkconfig:`/`# description:` lines of init scripts.
+    #[command(after_help = HEADER_CODES)]
+    Header(HeaderArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The daemon's pid file. Without it the service is lock-only.
+    #[arg(long, value_name = "FILE")]
+    pub pidfile: Option<PathBuf>,
+
+    /// The service name, for the message and the lock file [default: the
+    /// pid file's name without `.pid`].
+    #[arg(long, value_name = "NAME", required_unless_present = "pidfile")]
+    pub name: Option<String>,
+
+    /// Where lock files live.
+    #[arg(long, value_name = "DIR", default_value = "/var/lock/subsys")]
+    pub lock_dir: PathBuf,
+
+    /// The program the daemon runs: a live pid running anything else is a
+    /// reused pid, and counts as dead.
+    #[arg(long, value_name = "PATH")]
+    pub exe: Option<PathBuf>,
+
+    /// Print nothing; only the exit code tells.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LockArgs {
+    /// The service name: the lock file is DIR/NAME.
+    pub name: String,
+
+    /// Where lock files live.
+    #[arg(long, value_name = "DIR", default_value = "/var/lock/subsys")]
+    pub lock_dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// What is being done, e.g. "Starting foo: ".
+    pub message: String,
+
+    /// The command and its arguments (after `--`).
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct MarkArgs {
+    /// Text to print before the mark, on the same line.
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct HeaderArgs {
+    /// Init scripts to read.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    /// Print the parsed headers as a JSON array (one object a file).
+    #[arg(long)]
+    pub json: bool,
+
+    /// Treat warnings as errors for the exit code.
+    #[arg(long)]
+    pub strict: bool,
+}

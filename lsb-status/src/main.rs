@@ -1,11 +1,5 @@
 use std::process::ExitCode;
 
-use clap::Parser;
-use lsb_status::cli::Cli;
-
 fn main() -> ExitCode {
-    cliutil::main_with("lsb-status", || {
-        let _cli = Cli::parse();
-        Ok(ExitCode::SUCCESS)
-    })
+    cliutil::main_with("lsb-status", || lsb_status::run(lsb_status::parse_args()))
 }

@@ -1,1 +1,66 @@
-//! Integration tests: run the real `lsb-status` binary.
+//! Integration tests: run the real `lsb-status` binary against real
+//! processes, lock files and scripts.
+
+mod header;
+mod lock;
+mod marks;
+mod status;
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+/// The binary, with a clean environment (no colour, no terminal hints).
+fn lsb_status() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_lsb-status"));
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default());
+    cmd
+}
+
+/// Runs `lsb-status ARGS` and returns its output.
+fn run(args: &[&str]) -> Output {
+    lsb_status().args(args).output().expect("run lsb-status")
+}
+
+fn code(out: &Output) -> i32 {
+    out.status.code().expect("exited normally")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn s(path: &Path) -> &str {
+    path.to_str().expect("utf-8 path")
+}
+
+/// Waits for `cond`, polling every few milliseconds, for at most 10 s.
+fn wait_for(mut cond: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < end {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    false
+}
+
+/// The one-letter state of a process (`S`, `R`, `Z`, ...), if it exists.
+fn proc_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?.1.trim_start().chars().next()
+}
+
+/// The uid and gid of `nobody`, to run a command without root's powers.
+const NOBODY: u32 = 65534;
+
+fn is_root() -> bool {
+    // SAFETY-free way: root owns /proc/self when we are root.
+    std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").unwrap()) == 0
+}

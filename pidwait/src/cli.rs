@@ -1,14 +1,148 @@
 //! The command line of `pidwait`.
 
-use clap::Parser;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{ArgGroup, Parser};
+use nix::sys::signal::Signal;
+
+use crate::schedule::parse_signal;
 
 const EXIT_CODES: &str = "\
 Exit codes:
-  0  success
-  1  the operation failed
-  2  usage or fatal error";
+  0    done: the pidfile names a live process / the process is gone
+       (also when it was gone already, with a note on stderr)
+  1    timed out, still alive after the retry schedule, or (--strict)
+       nothing to wait for or stop
+  2    bad usage, a bad or untrusted pidfile, a process that is not
+       --exe/--name, or another error
+  130  interrupted by SIGINT; 143 by SIGTERM (any half-done stop is reported)
 
-/// TODO(helper): about.
+pidfile: one line of pids (several separated by spaces are all used), greater
+than 1 and at most /proc/sys/kernel/pid_max. Without --exe/--name a pidfile
+that is a symlink, world-writable, or owned by another non-root user is
+refused; --trust-pidfile accepts it.";
+
+/// Wait for a pidfile, wait for a process to exit, or stop it.
+///
+/// `pidwait FILE` waits until FILE names a live process and prints its pid.
+/// `pidwait --exit FILE` waits until the process is gone; `pidwait --kill
+/// FILE` stops it. Exits are seen at once through pidfds; signals go through
+/// the pidfd, so a recycled pid is never hit.
+// Flags are what a command line is made of.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Debug, Parser)]
 #[command(name = "pidwait", version = concat!(env!("CARGO_PKG_VERSION"), " (stackutils)"), about, after_help = EXIT_CODES)]
-pub struct Cli {}
+#[command(group(ArgGroup::new("target").required(true).args(["file", "pid"])))]
+#[command(group(ArgGroup::new("mode").args(["exit", "kill"])))]
+pub struct Cli {
+    /// The pidfile.
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+
+    /// Use these pids instead of a pidfile (with --exit or --kill; repeatable).
+    #[arg(long, value_name = "PID", requires = "mode", num_args = 1, action = clap::ArgAction::Append,
+          value_parser = clap::value_parser!(i32).range(2..))]
+    pub pid: Vec<i32>,
+
+    /// Wait until the process is gone; send no signal.
+    #[arg(short = 'x', long)]
+    pub exit: bool,
+
+    /// Stop the process: send --signal (or the --retry schedule) and wait
+    /// until it is gone.
+    #[arg(short, long)]
+    pub kill: bool,
+
+    /// How long to wait: for the pidfile, for the exit, or after the signal
+    /// of --kill without --retry.
+    #[arg(short, long, value_name = "DURATION", value_parser = cliutil::parse_duration,
+          conflicts_with = "retry")]
+    pub timeout: Option<Duration>,
+
+    /// The signal --kill sends (a name like TERM, HUP or a number).
+    #[arg(short, long, value_name = "SIGNAL", value_parser = parse_signal, default_value = "TERM",
+          requires = "kill")]
+    pub signal: Signal,
+
+    /// With --kill: first give the process this long to exit by itself.
+    #[arg(short, long, value_name = "DURATION", value_parser = cliutil::parse_duration,
+          requires = "kill")]
+    pub grace: Option<Duration>,
+
+    /// With --kill: a start-stop-daemon schedule, e.g. TERM/10/KILL/5;
+    /// a lone timeout N means SIGNAL/N/KILL/N; `forever` repeats what follows.
+    #[arg(short = 'R', long, value_name = "SCHEDULE", requires = "kill")]
+    pub retry: Option<String>,
+
+    /// With --kill: signal the process's whole process group (it must be a
+    /// group leader) and wait for every member to go.
+    #[arg(long, requires = "kill")]
+    pub group: bool,
+
+    /// Delete the pidfile once the process is gone (if it still names it).
+    #[arg(long, requires = "mode", conflicts_with = "pid")]
+    pub remove: bool,
+
+    /// Exit 1 when there was nothing to wait for or stop (no pidfile, or
+    /// the process was gone already).
+    #[arg(long, requires = "mode")]
+    pub strict: bool,
+
+    /// Only act on a process running this executable (compared with
+    /// /proc/PID/exe, symlinks resolved): a guard against a reused pid.
+    #[arg(short, long, value_name = "PATH")]
+    pub exe: Option<PathBuf>,
+
+    /// Only act on a process with this command name (as in ps -o comm;
+    /// the kernel keeps the first 15 bytes).
+    #[arg(short, long, value_name = "COMM")]
+    pub name: Option<String>,
+
+    /// Believe the pidfile even if it is a symlink, world-writable, or owned
+    /// by another user.
+    #[arg(long)]
+    pub trust_pidfile: bool,
+
+    /// Say nothing on stderr about what was done (errors are still shown).
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// The default of `--timeout`.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn usage_rules() {
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from(std::iter::once("pidwait").chain(args.iter().copied()))
+        };
+        assert!(parse(&["f.pid"]).is_ok());
+        assert!(parse(&["--kill", "--pid", "1234", "--pid", "99"]).is_ok());
+        assert!(parse(&[]).is_err(), "a target is required");
+        assert!(
+            parse(&["--pid", "1234"]).is_err(),
+            "--pid needs --exit or --kill"
+        );
+        assert!(parse(&["--exit", "--kill", "f"]).is_err());
+        assert!(parse(&["--kill", "--pid", "1"]).is_err(), "pid 1");
+        assert!(parse(&["--kill", "--pid", "-5"]).is_err(), "negative");
+        assert!(
+            parse(&["--signal", "HUP", "f"]).is_err(),
+            "--signal needs --kill"
+        );
+        assert!(parse(&["--kill", "--retry", "5", "--timeout", "3", "f"]).is_err());
+        assert!(parse(&["--kill", "--signal", "NOPE", "f"]).is_err());
+        assert!(parse(&["--exit", "--remove", "--pid", "42"]).is_err());
+    }
+}

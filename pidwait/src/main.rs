@@ -1,11 +1,6 @@
-use std::process::ExitCode;
-
 use clap::Parser;
 use pidwait::cli::Cli;
 
-fn main() -> ExitCode {
-    cliutil::main_with("pidwait", || {
-        let _cli = Cli::parse();
-        Ok(ExitCode::SUCCESS)
-    })
+fn main() -> std::process::ExitCode {
+    cliutil::main_with("pidwait", || pidwait::run::run(&Cli::parse()))
 }

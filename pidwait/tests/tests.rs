@@ -1,1 +1,7 @@
-//! Integration tests: run the real `pidwait` binary.
+//! Integration tests: run the real `pidwait` binary against real processes.
+
+mod cli;
+mod exit;
+mod kill;
+mod support;
+mod wait;

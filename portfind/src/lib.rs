@@ -1,3 +1,109 @@
-//! portfind: see README.md.
+//! portfind: print free TCP ports, leased so that parallel callers never
+//! receive the same one. See README.md.
 
+pub mod check;
 pub mod cli;
+pub mod lease;
+pub mod ports;
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::SystemTime;
+
+use anyhow::{Context, Result};
+use cliutil::Exit;
+
+use crate::check::Checker;
+use crate::cli::Cli;
+use crate::lease::Leases;
+
+/// Runs `portfind` with parsed arguments.
+pub fn run(cli: &Cli) -> Result<ExitCode> {
+    let own = cli.lease_dir.is_none();
+    let dir = cli.lease_dir.clone().unwrap_or_else(lease::default_dir);
+    let now = SystemTime::now();
+    let mut store = Leases::lock(&dir, own, now)?;
+    if !cli.release.is_empty() {
+        for port in &cli.release {
+            store.release(*port);
+        }
+        store.save()?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let checker = Checker::new(&cli.address, cli.udp)?;
+    let leased = store.ports();
+    let excluded = |port: u16| cli.exclude.iter().flatten().any(|r| r.contains(port));
+    let mut candidates: Vec<u16> = cli
+        .range
+        .iter()
+        .filter(|p| !excluded(*p) && !leased.contains(p))
+        .collect();
+    let want = usize::from(cli.count);
+    let ports = pick(&mut candidates, want, |p| checker.is_free(p));
+    if ports.len() < want {
+        return Err(Exit::failure(format!(
+            "found {} of {want} free ports in {} ({} leased by other portfind runs; see --exclude, --range)",
+            ports.len(),
+            cli.range,
+            leased.iter().filter(|p| cli.range.contains(**p)).count(),
+        )));
+    }
+    let end = now + cli.lease;
+    for port in &ports {
+        store.grant(*port, end);
+    }
+    store.save()?;
+    let mut out = std::io::stdout().lock();
+    for port in ports {
+        writeln!(out, "{port}").context("writing to stdout")?;
+    }
+    out.flush().context("writing to stdout")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Picks up to `want` candidates at random that pass `free`, testing each
+/// at most once (a partial Fisher-Yates shuffle: no retries on a port
+/// already found busy, and a small range is searched exhaustively).
+pub fn pick(candidates: &mut [u16], want: usize, mut free: impl FnMut(u16) -> bool) -> Vec<u16> {
+    let mut found = Vec::with_capacity(want);
+    for i in 0..candidates.len() {
+        if found.len() == want {
+            break;
+        }
+        candidates.swap(i, fastrand::usize(i..candidates.len()));
+        if free(candidates[i]) {
+            found.push(candidates[i]);
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn picks_distinct_free_ports() {
+        let mut candidates: Vec<u16> = (100..200).collect();
+        let found = pick(&mut candidates, 10, |p| p % 2 == 0);
+        assert_eq!(found.len(), 10);
+        assert!(found.iter().all(|p| p % 2 == 0 && (100..200).contains(p)));
+        let mut sorted = found.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), 10);
+    }
+
+    #[test]
+    fn tests_each_port_once_and_stops_when_exhausted() {
+        let mut candidates: Vec<u16> = (1..=20).collect();
+        let mut tried = Vec::new();
+        let found = pick(&mut candidates, 5, |p| {
+            tried.push(p);
+            p == 7
+        });
+        assert_eq!(found, vec![7]);
+        tried.sort_unstable();
+        assert_eq!(tried, (1..=20).collect::<Vec<_>>());
+    }
+}

@@ -4,8 +4,5 @@ use clap::Parser;
 use portfind::cli::Cli;
 
 fn main() -> ExitCode {
-    cliutil::main_with("portfind", || {
-        let _cli = Cli::parse();
-        Ok(ExitCode::SUCCESS)
-    })
+    cliutil::main_with("portfind", || portfind::run(&Cli::parse()))
 }

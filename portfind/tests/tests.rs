@@ -1,1 +1,204 @@
 //! Integration tests: run the real `portfind` binary.
+
+use std::collections::HashSet;
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn portfind(leases: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_portfind"))
+        .args(args)
+        .env_clear()
+        .env("PORTFIND_LEASE_DIR", leases)
+        .output()
+        .unwrap()
+}
+
+fn ports(out: &Output) -> Vec<u16> {
+    assert!(
+        out.status.success(),
+        "{:?}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone())
+        .unwrap()
+        .lines()
+        .map(|l| l.parse().unwrap())
+        .collect()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn prints_one_free_port_and_leases_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let got = ports(&portfind(tmp.path(), &[]));
+    assert_eq!(got.len(), 1);
+    assert!((20000..=32767).contains(&got[0]), "{got:?}");
+    let leases = std::fs::read_to_string(tmp.path().join("leases")).unwrap();
+    assert!(leases.starts_with(&format!("{} ", got[0])), "{leases}");
+    TcpListener::bind(("0.0.0.0", got[0])).expect("the port binds");
+}
+
+#[test]
+fn count_gives_distinct_ports_in_the_range_outside_the_excluded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = portfind(
+        tmp.path(),
+        &[
+            "-n",
+            "5",
+            "--range",
+            "41000-41099",
+            "-x",
+            "41000-41089",
+            "--exclude",
+            "41095",
+        ],
+    );
+    let got = ports(&out);
+    assert_eq!(got.len(), 5);
+    assert_eq!(got.iter().collect::<HashSet<_>>().len(), 5, "{got:?}");
+    assert!(
+        got.iter()
+            .all(|p| (41090..=41099).contains(p) && *p != 41095),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn a_busy_port_is_never_handed_out() {
+    let tmp = tempfile::tempdir().unwrap();
+    let busy = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port().to_string();
+    let out = portfind(tmp.path(), &["--range", &format!("{port}-{port}")]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).starts_with("portfind: found 0 of 1 free ports"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn udp_flag_checks_udp_too() {
+    let tmp = tempfile::tempdir().unwrap();
+    let busy = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+    let port = busy.local_addr().unwrap().port().to_string();
+    let range = format!("{port}-{port}");
+    let out = portfind(tmp.path(), &["--udp", "--range", &range]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let out = portfind(tmp.path(), &["--range", &range, "--lease", "0"]);
+    assert_eq!(ports(&out), vec![busy.local_addr().unwrap().port()]);
+}
+
+#[test]
+fn a_lease_holds_until_released() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = ports(&portfind(tmp.path(), &["--range", "42000-42999"]))[0].to_string();
+    let only = format!("{port}-{port}");
+    let out = portfind(tmp.path(), &["--range", &only]);
+    assert_eq!(out.status.code(), Some(1), "leased port handed out again");
+    assert!(stderr(&out).contains("1 leased"), "{}", stderr(&out));
+    let out = portfind(tmp.path(), &["--release", &port]);
+    assert!(
+        out.status.success() && out.stdout.is_empty(),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        ports(&portfind(tmp.path(), &["--range", &only])),
+        vec![port.parse::<u16>().unwrap()]
+    );
+}
+
+#[test]
+fn an_expired_lease_frees_the_port() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = ports(&portfind(
+        tmp.path(),
+        &["--range", "43000-43999", "--lease", "0"],
+    ))[0];
+    let only = format!("{port}-{port}");
+    assert_eq!(
+        ports(&portfind(tmp.path(), &["--range", &only])),
+        vec![port]
+    );
+}
+
+#[test]
+fn parallel_callers_never_get_the_same_port() {
+    let tmp = tempfile::tempdir().unwrap();
+    let children: Vec<_> = (0..8)
+        .map(|_| {
+            Command::new(env!("CARGO_BIN_EXE_portfind"))
+                .args(["-n", "20", "--range", "44000-44999"])
+                .env("PORTFIND_LEASE_DIR", tmp.path())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut all = Vec::new();
+    for child in children {
+        all.extend(ports(&child.wait_with_output().unwrap()));
+    }
+    assert_eq!(all.len(), 160);
+    assert_eq!(
+        all.iter().collect::<HashSet<_>>().len(),
+        160,
+        "duplicates handed out"
+    );
+}
+
+#[test]
+fn bad_input_is_a_usage_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (args, says) in [
+        (&["--range", "0-10"][..], "invalid port '0'"),
+        (&["--range", "70000-70001"], "invalid port '70000'"),
+        (&["--range", "30-20"], "LOW <= HIGH"),
+        (&["--exclude", "80,x"], "invalid port 'x'"),
+        (&["-n", "0"], "0 is not in 1..=65535"),
+        (&["--lease", "soon"], "expected e.g. 250ms"),
+        (
+            &["--address", "192.0.2.1"],
+            "expected an address of this host",
+        ),
+    ] {
+        let out = portfind(tmp.path(), args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&out).contains(says), "{args:?}: {}", stderr(&out));
+        assert!(out.stdout.is_empty());
+    }
+}
+
+#[test]
+fn a_file_as_lease_dir_is_a_fatal_error() {
+    let tmp = tempfile::NamedTempFile::new().unwrap();
+    let out = portfind(tmp.path(), &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).starts_with("portfind: lease directory"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn help_lists_exit_codes() {
+    let out = Command::new(env!("CARGO_BIN_EXE_portfind"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        help.contains("Exit codes:") && help.contains("1  no free port"),
+        "{help}"
+    );
+}

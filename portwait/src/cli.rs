@@ -1,14 +1,56 @@
 //! The command line of `portwait`.
 
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+
 use clap::Parser;
 
-const EXIT_CODES: &str = "\
-Exit codes:
-  0  success
-  1  the operation failed
-  2  usage or fatal error";
+use crate::owner::parse_pid;
+use crate::target::{parse_target, Target};
 
-/// TODO(helper): about.
+const EXIT_CODES: &str = "\
+Targets:
+  PORT             any address of this host
+  HOST:PORT        HOST's addresses; localhost means 127.0.0.1 and ::1
+  [IPV6]:PORT      an IPv6 address
+  Local addresses are checked in the kernel's socket table (no connection is
+  made); other hosts get a TCP connect probe.
+
+Exit codes:
+  0  every target is listening (with --closed: none is); CMD, if given, is run
+  1  timed out (the targets never ready are named), or the --pid process died
+  2  usage or fatal error: bad target, unknown host, unreadable pidfile, CMD not run";
+
+/// Wait until TCP ports listen, then exit or run a command.
+///
+/// Waits until something listens on every target (or, with --closed, until
+/// nothing does), checking every few milliseconds.
 #[derive(Debug, Parser)]
 #[command(name = "portwait", version = concat!(env!("CARGO_PKG_VERSION"), " (stackutils)"), about, after_help = EXIT_CODES)]
-pub struct Cli {}
+pub struct Cli {
+    /// What to wait for: PORT, HOST:PORT or [IPV6]:PORT.
+    #[arg(required = true, value_name = "TARGET", value_parser = parse_target)]
+    pub targets: Vec<Target>,
+
+    /// Give up after this long (250ms, 10s, 2m; a bare number is seconds).
+    #[arg(short, long, value_name = "DURATION", default_value = "10s", value_parser = cliutil::parse_duration)]
+    pub timeout: Duration,
+
+    /// Only a listener of this process or its descendants counts; fail at
+    /// once if the process dies first.
+    #[arg(short, long, value_name = "PID", value_parser = parse_pid, conflicts_with = "pidfile")]
+    pub pid: Option<i32>,
+
+    /// Like --pid, with the pid read from FILE (one line, one pid).
+    #[arg(short = 'P', long, value_name = "FILE")]
+    pub pidfile: Option<PathBuf>,
+
+    /// Wait until nothing listens on the targets any more.
+    #[arg(short, long)]
+    pub closed: bool,
+
+    /// Run this command (replacing portwait) once the targets are ready.
+    #[arg(last = true, value_name = "CMD")]
+    pub command: Vec<OsString>,
+}

@@ -1,3 +1,74 @@
-//! portwait: see README.md.
+//! portwait: wait until TCP ports listen (or stop listening). See README.md.
 
 pub mod cli;
+pub mod diag;
+pub mod owner;
+pub mod target;
+pub mod wait;
+
+use std::os::unix::process::CommandExt;
+use std::process::{Command, ExitCode};
+
+use anyhow::{bail, Context, Result};
+use cliutil::Exit;
+
+use crate::cli::Cli;
+use crate::target::{Place, Target};
+use crate::wait::{Outcome, Watch};
+
+/// Runs `portwait` with parsed arguments.
+pub fn run(cli: &Cli) -> Result<ExitCode> {
+    let owner = match (&cli.pidfile, cli.pid) {
+        (Some(path), _) => Some(owner::read_pidfile(path)?),
+        (None, pid) => pid,
+    };
+    let mut targets = Vec::new();
+    for target in &cli.targets {
+        let places = target::resolve(target)?;
+        if owner.is_some() && places.iter().any(|p| matches!(p, Place::Remote(_))) {
+            bail!("target {target} is on another host: --pid and --pidfile need local targets");
+        }
+        targets.push((target.clone(), places));
+    }
+    let watch = Watch {
+        targets,
+        owner,
+        closed: cli.closed,
+    };
+    let waited = humantime::format_duration(cli.timeout);
+    match wait::wait(&watch, cli.timeout)? {
+        Outcome::Ready => {}
+        Outcome::TimedOut(left) if cli.closed => {
+            return Err(Exit::failure(format!(
+                "timed out after {waited}; still listening: {}",
+                list(&left)
+            )))
+        }
+        Outcome::TimedOut(left) => {
+            return Err(Exit::failure(format!(
+                "timed out after {waited}; not listening: {}",
+                list(&left)
+            )))
+        }
+        Outcome::OwnerDied(left) => {
+            return Err(Exit::failure(format!(
+                "process {} is not running; never listened on: {}",
+                owner.unwrap_or_default(),
+                list(&left)
+            )))
+        }
+    }
+    let Some((program, args)) = cli.command.split_first() else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    let err = Command::new(program).args(args).exec();
+    Err(err).context(format!("cannot run {}", program.to_string_lossy()))
+}
+
+fn list(targets: &[Target]) -> String {
+    targets
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}

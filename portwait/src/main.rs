@@ -4,8 +4,5 @@ use clap::Parser;
 use portwait::cli::Cli;
 
 fn main() -> ExitCode {
-    cliutil::main_with("portwait", || {
-        let _cli = Cli::parse();
-        Ok(ExitCode::SUCCESS)
-    })
+    cliutil::main_with("portwait", || portwait::run(&Cli::parse()))
 }

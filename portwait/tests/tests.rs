@@ -1,1 +1,337 @@
-//! Integration tests: run the real `portwait` binary.
+//! Integration tests: run the real `portwait` binary against real
+//! listeners and processes.
+
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// Generous bound for anything we wait on; never reached when things work.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+fn portwait(args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_portwait"));
+    cmd.args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default());
+    cmd
+}
+
+fn run(args: &[&str]) -> Output {
+    portwait(args).output().unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn port_of(listener: &TcpListener) -> String {
+    listener.local_addr().unwrap().port().to_string()
+}
+
+/// A port nothing listens on (it was free a moment ago).
+fn free_port() -> String {
+    port_of(&TcpListener::bind("127.0.0.1:0").unwrap())
+}
+
+/// Starts portwait and returns once its netlink socket is open, i.e. once
+/// it is looking.
+fn start(args: &[&str]) -> Child {
+    let child = portwait(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let fds = format!("/proc/{}/fd", child.id());
+    until("portwait to start looking", || {
+        fs::read_dir(&fds).unwrap().flatten().any(|fd| {
+            fs::read_link(fd.path()).is_ok_and(|l| l.to_string_lossy().starts_with("socket:"))
+        })
+    });
+    child
+}
+
+fn until(what: &str, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < PATIENCE, "gave up waiting for {what}");
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
+fn finish(mut child: Child) -> (ExitStatus, Output) {
+    let mut status = None;
+    until("portwait to exit", || {
+        status = child.try_wait().unwrap();
+        status.is_some()
+    });
+    (status.unwrap(), child.wait_with_output().unwrap())
+}
+
+/// A Python server in a child process, listening on `addr` port 0; returns
+/// the child and its port.
+fn python_server(addr: &str) -> (Child, String) {
+    let code = format!(
+        "import socket,sys,time\ns=socket.socket()\ns.bind(('{addr}',0))\ns.listen()\n\
+         print(s.getsockname()[1],flush=True)\ntime.sleep(60)"
+    );
+    let mut child = Command::new("python3")
+        .args(["-c", &code])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    (child, line.trim().to_owned())
+}
+
+#[test]
+fn an_ipv4_loopback_listener_is_ready_at_once() {
+    let server = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = port_of(&server);
+    for target in [
+        port.clone(),
+        format!("127.0.0.1:{port}"),
+        format!("localhost:{port}"),
+    ] {
+        let out = run(&[&target]);
+        assert!(out.status.success(), "{target}: {}", stderr(&out));
+        assert!(out.stdout.is_empty() && out.stderr.is_empty());
+    }
+    let out = run(&["-t", "100ms", &format!("[::1]:{port}")]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a v4 listener does not serve ::1"
+    );
+}
+
+#[test]
+fn an_ipv6_loopback_listener_is_ready_at_once() {
+    let Ok(server) = TcpListener::bind("[::1]:0") else {
+        eprintln!("no IPv6 loopback here: skipped");
+        return;
+    };
+    let port = port_of(&server);
+    for target in [
+        format!("[::1]:{port}"),
+        format!("localhost:{port}"),
+        port.clone(),
+    ] {
+        let out = run(&[&target]);
+        assert!(out.status.success(), "{target}: {}", stderr(&out));
+    }
+    let out = run(&["-t", "100ms", &format!("127.0.0.1:{port}")]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a ::1 listener does not serve 127.0.0.1"
+    );
+}
+
+#[test]
+fn a_wildcard_listener_serves_every_local_address() {
+    let server = TcpListener::bind("0.0.0.0:0").unwrap();
+    let port = port_of(&server);
+    for target in [
+        format!("127.0.0.1:{port}"),
+        format!("127.0.0.2:{port}"),
+        format!("0.0.0.0:{port}"),
+    ] {
+        let out = run(&[&target]);
+        assert!(out.status.success(), "{target}: {}", stderr(&out));
+    }
+}
+
+#[test]
+fn a_listener_that_appears_later_is_noticed() {
+    let port = free_port();
+    let child = start(&[
+        "-t",
+        "30s",
+        &format!("127.0.0.1:{port}"),
+        &format!("localhost:{port}"),
+    ]);
+    let _server = TcpListener::bind(format!("127.0.0.1:{port}")).unwrap();
+    let (status, out) = finish(child);
+    assert!(status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn an_established_connection_is_not_a_listener() {
+    let server = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = port_of(&server);
+    let _client = TcpStream::connect(server.local_addr().unwrap()).unwrap();
+    let _accepted = server.accept().unwrap();
+    drop(server);
+    let out = run(&["-t", "200ms", &port]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        format!("portwait: timed out after 200ms; not listening: {port}\n")
+    );
+}
+
+#[test]
+fn a_timeout_names_only_the_targets_never_ready() {
+    let server = TcpListener::bind("127.0.0.1:0").unwrap();
+    let ready = format!("127.0.0.1:{}", port_of(&server));
+    let missing = format!("localhost:{}", free_port());
+    let out = run(&["--timeout", "0.2", &ready, &missing]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr(&out),
+        format!("portwait: timed out after 200ms; not listening: {missing}\n")
+    );
+}
+
+#[test]
+fn a_dying_pid_fails_fast() {
+    let mut victim = Command::new("sleep").arg("60").spawn().unwrap();
+    let pid = victim.id().to_string();
+    let child = start(&["-t", "60s", "--pid", &pid, &free_port()]);
+    victim.kill().unwrap(); // left a zombie: that counts as dead
+    let (status, out) = finish(child);
+    assert_eq!(status.code(), Some(1));
+    assert!(
+        stderr(&out).starts_with(&format!(
+            "portwait: process {pid} is not running; never listened on: "
+        )),
+        "{}",
+        stderr(&out)
+    );
+    victim.wait().unwrap();
+}
+
+#[test]
+fn a_stale_listener_of_another_process_does_not_count() {
+    let stale = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = port_of(&stale);
+    let mut other = Command::new("sleep").arg("60").spawn().unwrap();
+    let out = run(&["-t", "200ms", "--pid", &other.id().to_string(), &port]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("timed out"), "{}", stderr(&out));
+    other.kill().unwrap();
+    other.wait().unwrap();
+}
+
+#[test]
+fn a_listener_of_the_pid_or_its_descendants_counts() {
+    let (mut server, port) = python_server("127.0.0.1");
+    let out = run(&["--pid", &server.id().to_string(), &port]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let tmp = tempfile::tempdir().unwrap();
+    let pidfile = tmp.path().join("server.pid");
+    // Our own process is an ancestor of the server: its listener counts.
+    fs::write(&pidfile, format!("{}\n", std::process::id())).unwrap();
+    let out = run(&[
+        "--pidfile",
+        pidfile.to_str().unwrap(),
+        &format!("localhost:{port}"),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
+
+#[test]
+fn closed_waits_until_nothing_listens() {
+    let server = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = port_of(&server);
+    let child = start(&["--closed", "-t", "30s", &port]);
+    drop(server);
+    let (status, out) = finish(child);
+    assert!(status.success(), "{}", stderr(&out));
+    assert!(run(&["--closed", &port]).status.success());
+}
+
+#[test]
+fn closed_times_out_while_something_listens() {
+    let server = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = port_of(&server);
+    let out = run(&["--closed", "-t", "100ms", &port]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr(&out),
+        format!("portwait: timed out after 100ms; still listening: {port}\n")
+    );
+}
+
+#[test]
+fn the_command_runs_once_ready_and_not_on_timeout() {
+    let server = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = port_of(&server);
+    let out = run(&[&port, "--", "sh", "-c", "echo ran \"$0\"", "arg"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "ran arg\n");
+    let out = run(&["-t", "50ms", &free_port(), "--", "echo", "ran"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let out = run(&[&port, "--", "/nonexistent/cmd"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).starts_with("portwait: cannot run /nonexistent/cmd"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_remote_host_that_never_answers_times_out() {
+    // 192.0.2.0/24 is TEST-NET-1: never routed, so the probe cannot connect.
+    let out = run(&["-t", "300ms", "192.0.2.1:80"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).ends_with("not listening: 192.0.2.1:80\n"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn bad_input_is_a_usage_error_with_a_clear_message() {
+    let tmp = tempfile::tempdir().unwrap();
+    let garbage = tmp.path().join("garbage.pid");
+    fs::write(&garbage, "12x\n").unwrap();
+    let garbage = garbage.to_str().unwrap();
+    let missing = tmp.path().join("missing.pid");
+    let missing = missing.to_str().unwrap();
+    for (args, says) in [
+        (&["0"][..], "invalid target '0': bad port '0'"),
+        (&["70000"], "invalid target '70000': bad port '70000'"),
+        (&["host:"], "invalid target 'host:': bad port ''"),
+        (&["::1:80"], "in brackets"),
+        (
+            &["no-such-host.invalid:80"],
+            "cannot resolve host 'no-such-host.invalid'",
+        ),
+        (&["--pidfile", missing, "80"], "reading pidfile"),
+        (
+            &["--pidfile", garbage, "80"],
+            "line 1: '12x': expected one process id",
+        ),
+        (&["--pid", "1", "80"], "invalid pid '1'"),
+        (&["--pid", "1234", "192.0.2.1:80"], "need local targets"),
+        (&["-t", "soon", "80"], "expected e.g. 250ms"),
+        (&[], "required"),
+    ] {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(says), "{args:?}: {}", stderr(&out));
+        assert!(out.stdout.is_empty());
+    }
+}
+
+#[test]
+fn help_lists_exit_codes() {
+    let out = run(&["--help"]);
+    let help = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        help.contains("Exit codes:") && help.contains("1  timed out"),
+        "{help}"
+    );
+}

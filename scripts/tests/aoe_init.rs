@@ -1,1 +1,483 @@
-// Filled in by the issue that builds this script.
+//! scripts/aoe-init end to end: stand-ins for the kernel side only (module
+//! load, discovery, aoe-stat), real `aoe-fstab`, real `lsb-status` and real
+//! tmpfs mounts for the fstab-aoe entries (tests run as root).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use stackutils_scripts::{script, script_cmd, standin, tool, wait_until};
+
+/// A fake ATA-over-Ethernet host in a temp dir: `/dev/etherd`,
+/// `/proc/modules`, the lock dir, `/etc/fstab-aoe` with two tmpfs entries
+/// (one with a space in its mount point) whose sources are nodes the fake
+/// driver creates.
+struct Rig {
+    dir: tempfile::TempDir,
+    env: Vec<(&'static str, String)>,
+}
+
+impl Rig {
+    fn new() -> Self {
+        assert!(
+            tool("aoe-fstab").is_file(),
+            "aoe-fstab is not built: run `cargo build --workspace` first"
+        );
+        let dir = tempfile::Builder::new()
+            .prefix("aoe-init-test")
+            .tempdir()
+            .unwrap();
+        let d = dir.path().display().to_string();
+        std::fs::create_dir_all(dir.path().join("mnt/a")).unwrap();
+        std::fs::create_dir_all(dir.path().join("mnt/b b")).unwrap();
+        std::fs::write(
+            dir.path().join("fstab-aoe"),
+            format!(
+                "# AoE file systems\n\
+                 {d}/etherd/e1.0  {d}/mnt/a        tmpfs  size=1m,_netdev  0 0\n\
+                 {d}/etherd/e1.1  {d}/mnt/b\\040b  tmpfs  size=1m,_netdev  0 0\n"
+            ),
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("default"), "AOE_IFLIST=\"eth1 eth0\"\n").unwrap();
+        let sh = |name: &str| standin(name).display().to_string();
+        let env = vec![
+            ("MODPROBE", sh("aoe-modprobe.sh")),
+            ("RMMOD", sh("aoe-rmmod.sh")),
+            ("AOE_DISCOVER", sh("aoe-discover.sh")),
+            ("AOE_STAT", sh("aoe-stat.sh")),
+            ("AOE_VERSION", sh("aoe-version.sh")),
+            ("ETHERD_DIR", format!("{d}/etherd")),
+            ("PROC_MODULES", format!("{d}/modules")),
+            ("FSTAB", format!("{d}/fstab-aoe")),
+            ("DEFAULTS", format!("{d}/default")),
+            ("LOCK_DIR", format!("{d}/lock")),
+            ("AOE_LOG", format!("{d}/log")),
+            ("AOE_DEVICES", "e1.0 e1.1".into()),
+            // The fake driver's discover node appears after modprobe returns,
+            // so every start goes through the wait.
+            ("AOE_DISCOVER_DELAY", "0.2".into()),
+            ("MODULE_TIMEOUT", "20".into()),
+            ("DEVICE_TIMEOUT", "20s".into()),
+        ];
+        Self { dir, env }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    fn set(&mut self, key: &'static str, value: &str) {
+        self.env.retain(|(k, _)| *k != key);
+        self.env.push((key, value.into()));
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = script_cmd("aoe-init");
+        cmd.args(args).env("LC_ALL", "C").env_remove("TERM");
+        for (key, value) in &self.env {
+            cmd.env(key, value);
+        }
+        cmd
+    }
+
+    /// Runs the script with a bound: it must end within a minute.
+    fn run(&self, action: &str) -> Output {
+        let mut child = self
+            .cmd(&[action])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let done = wait_until(Duration::from_secs(60), || {
+            child.try_wait().unwrap().is_some()
+        });
+        if !done {
+            let _ = child.kill();
+        }
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            done,
+            "aoe-init {action} did not finish: {}",
+            text(&out.stderr)
+        );
+        out
+    }
+
+    fn mounted(&self, rel: &str) -> bool {
+        Command::new("mountpoint")
+            .arg("-q")
+            .arg(self.path(rel))
+            .status()
+            .unwrap()
+            .success()
+    }
+
+    fn locked(&self) -> bool {
+        self.path("lock/aoe-init").exists()
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.path("log")).unwrap_or_default()
+    }
+
+    fn driver_loaded(&self) -> bool {
+        std::fs::read_to_string(self.path("modules")).is_ok_and(|m| m.starts_with("aoe "))
+    }
+
+    /// Mount points at or below the rig, deepest first.
+    fn mounts(&self) -> Vec<PathBuf> {
+        let table = std::fs::read_to_string("/proc/self/mounts").unwrap();
+        let mut found: Vec<PathBuf> = table
+            .lines()
+            .filter_map(|line| line.split(' ').nth(1))
+            .map(|t| PathBuf::from(unescape(t)))
+            .filter(|t| t.starts_with(self.dir.path()))
+            .collect();
+        found.sort_by_key(|t| std::cmp::Reverse(t.as_os_str().len()));
+        found
+    }
+
+    fn umount(&self, rel: &str) {
+        let status = Command::new("umount").arg(self.path(rel)).status().unwrap();
+        assert!(status.success());
+    }
+}
+
+impl Drop for Rig {
+    /// Whatever happened, leave nothing mounted.
+    fn drop(&mut self) {
+        for target in self.mounts() {
+            let _ = Command::new("umount").arg("-l").arg(&target).status();
+        }
+    }
+}
+
+/// Decodes the `\NNN` escapes of /proc/self/mounts.
+fn unescape(field: &str) -> String {
+    let bytes = field.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let octal = bytes
+            .get(i + 1..i + 4)
+            .filter(|d| d.iter().all(|b| (b'0'..=b'7').contains(b)));
+        match (bytes[i], octal) {
+            (b'\\', Some(d)) => {
+                out.push((d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0'));
+                i += 4;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn code(out: &Output) -> Option<i32> {
+    out.status.code()
+}
+
+fn show(out: &Output) -> String {
+    format!(
+        "stdout:\n{}\nstderr:\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    )
+}
+
+#[test]
+fn start_status_stop() {
+    let rig = Rig::new();
+    let out = rig.run("start");
+    assert_eq!(code(&out), Some(0), "{}", show(&out));
+    let stdout = text(&out.stdout);
+    for step in [
+        "Loading the aoe driver:",
+        "Discovering AoE targets:",
+        "Mounting AoE file systems:",
+    ] {
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with(step))
+            .unwrap_or_default();
+        assert!(line.ends_with("[  OK  ]"), "{step}: {stdout}");
+    }
+    assert!(
+        rig.mounted("mnt/a") && rig.mounted("mnt/b b"),
+        "{}",
+        show(&out)
+    );
+    assert!(rig.locked());
+    // The interfaces come from the defaults file, quoted for the kernel.
+    assert!(
+        rig.log()
+            .contains("modprobe aoe aoe_iflist=\"eth1 eth0\"\n"),
+        "{}",
+        rig.log()
+    );
+
+    let out = rig.run("status");
+    assert_eq!(code(&out), Some(0), "{}", show(&out));
+    let stdout = text(&out.stdout);
+    assert!(stdout.starts_with("aoe-init is running\n"), "{stdout}");
+    assert!(stdout.contains("running aoe driver: 85"), "{stdout}");
+    assert!(stdout.contains("e1.1"), "aoe-stat output: {stdout}");
+    assert!(
+        stdout.contains("/mnt/b\\040b tmpfs"),
+        "mounted entries: {stdout}"
+    );
+
+    // start again: nothing new to do, still success.
+    let out = rig.run("start");
+    assert_eq!(code(&out), Some(0), "{}", show(&out));
+
+    let out = rig.run("stop");
+    assert_eq!(code(&out), Some(0), "{}", show(&out));
+    assert!(rig.mounts().is_empty(), "left mounted: {:?}", rig.mounts());
+    assert!(!rig.driver_loaded(), "driver still loaded");
+    assert!(!rig.path("etherd").exists());
+    assert!(!rig.locked());
+
+    let out = rig.run("status");
+    assert_eq!(code(&out), Some(3), "{}", show(&out));
+    assert!(
+        text(&out.stdout).starts_with("aoe-init is not running\n"),
+        "{}",
+        show(&out)
+    );
+}
+
+#[test]
+fn stop_when_not_running_succeeds() {
+    let rig = Rig::new();
+    let out = rig.run("stop");
+    assert_eq!(code(&out), Some(0), "{}", show(&out));
+    assert!(
+        !rig.log().contains("rmmod"),
+        "nothing to unload: {}",
+        rig.log()
+    );
+}
+
+#[test]
+fn status_reports_a_missing_mount_or_driver_as_dead_with_lock() {
+    let rig = Rig::new();
+    let out = rig.run("start");
+    assert_eq!(code(&out), Some(0), "{}", show(&out));
+
+    rig.umount("mnt/b b");
+    let out = rig.run("status");
+    assert_eq!(code(&out), Some(2), "{}", show(&out));
+    assert!(
+        text(&out.stdout)
+            .starts_with("aoe-init is dead but lock file exists (1 file system(s) not mounted)\n"),
+        "{}",
+        show(&out)
+    );
+
+    rig.umount("mnt/a");
+    let rmmod = Command::new("bash")
+        .arg(standin("aoe-rmmod.sh"))
+        .arg("aoe")
+        .envs(rig.env.iter().map(|(k, v)| (k, v)))
+        .status()
+        .unwrap();
+    assert!(rmmod.success());
+    let out = rig.run("status");
+    assert_eq!(code(&out), Some(2), "{}", show(&out));
+    assert!(
+        text(&out.stdout).contains("the aoe driver is not loaded"),
+        "{}",
+        show(&out)
+    );
+}
+
+#[test]
+fn status_is_unknown_without_the_fstab_file() {
+    let mut rig = Rig::new();
+    let missing = rig.path("no-such-fstab").display().to_string();
+    rig.set("FSTAB", &missing);
+    let out = rig.run("status");
+    assert_eq!(code(&out), Some(4), "{}", show(&out));
+    assert_eq!(
+        text(&out.stdout),
+        format!("aoe-init status is unknown: cannot read {missing}\n")
+    );
+    // And start says it is not configured (LSB 6).
+    let out = rig.run("start");
+    assert_eq!(code(&out), Some(6), "{}", show(&out));
+    assert!(
+        text(&out.stderr).contains(&format!("cannot read {missing}")),
+        "{}",
+        show(&out)
+    );
+}
+
+#[test]
+fn reload_mounts_what_is_missing() {
+    let rig = Rig::new();
+    let out = rig.run("reload");
+    assert_eq!(code(&out), Some(7), "not running yet: {}", show(&out));
+    assert!(
+        text(&out.stderr).contains("aoe-init is not running"),
+        "{}",
+        show(&out)
+    );
+
+    let out = rig.run("start");
+    assert_eq!(code(&out), Some(0), "{}", show(&out));
+    rig.umount("mnt/a");
+    let out = rig.run("reload");
+    assert_eq!(code(&out), Some(0), "{}", show(&out));
+    assert!(rig.mounted("mnt/a") && rig.mounted("mnt/b b"));
+    assert_eq!(
+        rig.log().matches("aoe-discover").count(),
+        2,
+        "{}",
+        rig.log()
+    );
+    assert_eq!(
+        rig.log().matches("modprobe").count(),
+        1,
+        "driver was loaded: {}",
+        rig.log()
+    );
+
+    rig.umount("mnt/b b");
+    let out = rig.run("force-reload");
+    assert_eq!(code(&out), Some(0), "{}", show(&out));
+    assert!(rig.mounted("mnt/b b"));
+}
+
+#[test]
+fn force_reload_starts_a_stopped_service() {
+    let rig = Rig::new();
+    let out = rig.run("force-reload");
+    assert_eq!(code(&out), Some(0), "{}", show(&out));
+    assert!(rig.mounted("mnt/a") && rig.locked());
+}
+
+#[test]
+fn restart_unmounts_unloads_and_starts_again() {
+    let rig = Rig::new();
+    let out = rig.run("start");
+    assert_eq!(code(&out), Some(0), "{}", show(&out));
+    let out = rig.run("restart");
+    assert_eq!(code(&out), Some(0), "{}", show(&out));
+    let stdout = text(&out.stdout);
+    let unmount = stdout
+        .find("Unmounting AoE file systems:")
+        .expect("unmounts");
+    let mount = stdout.find("Mounting AoE file systems:").expect("mounts");
+    assert!(unmount < mount, "{stdout}");
+    assert!(rig.mounted("mnt/a") && rig.mounted("mnt/b b") && rig.locked());
+    let log = rig.log();
+    assert_eq!(log.matches("modprobe").count(), 2, "{log}");
+    assert_eq!(log.matches("rmmod").count(), 1, "{log}");
+}
+
+#[test]
+fn a_driver_that_never_comes_up_fails_in_bounded_time() {
+    let mut rig = Rig::new();
+    rig.set("AOE_DISCOVER_DELAY", "never");
+    rig.set("MODULE_TIMEOUT", "0.3");
+    let out = rig.run("start");
+    assert_eq!(code(&out), Some(1), "{}", show(&out));
+    let etherd = rig.path("etherd").display().to_string();
+    assert!(
+        text(&out.stderr).contains(&format!(
+            "aoe-init: {etherd}/discover did not appear within 0.3s: is the aoe driver working?"
+        )),
+        "{}",
+        show(&out)
+    );
+    assert!(!rig.locked(), "no lock without a driver");
+    assert!(rig.mounts().is_empty());
+    assert!(!rig.log().contains("aoe-discover"), "{}", rig.log());
+}
+
+#[test]
+fn a_device_that_never_appears_fails_that_mount_only() {
+    let mut rig = Rig::new();
+    rig.set("AOE_DEVICES", "e1.0");
+    rig.set("DEVICE_TIMEOUT", "300ms");
+    let out = rig.run("start");
+    assert_eq!(code(&out), Some(1), "{}", show(&out));
+    let stdout = text(&out.stdout);
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("Mounting AoE"))
+        .unwrap_or_default();
+    assert!(line.ends_with("[FAILED]"), "{stdout}");
+    assert!(
+        text(&out.stderr).contains("e1.1 did not appear within 300ms"),
+        "{}",
+        show(&out)
+    );
+    assert!(rig.mounted("mnt/a"));
+    assert!(!rig.mounted("mnt/b b"));
+    // Locked, so status says so and stop cleans up.
+    let out = rig.run("status");
+    assert_eq!(code(&out), Some(2), "{}", show(&out));
+    let out = rig.run("stop");
+    assert_eq!(code(&out), Some(0), "{}", show(&out));
+    assert!(rig.mounts().is_empty() && !rig.locked());
+}
+
+#[test]
+fn bad_usage_exits_2() {
+    let rig = Rig::new();
+    for args in [&["frobnicate"][..], &[], &["start", "extra"]] {
+        let out = rig.cmd(args).output().unwrap();
+        assert_eq!(code(&out), Some(2), "{args:?}: {}", show(&out));
+        assert!(
+            text(&out.stderr)
+                .contains("Usage: aoe-init {start|stop|restart|force-reload|reload|status}"),
+            "{}",
+            show(&out)
+        );
+        assert_eq!(text(&out.stdout), "");
+    }
+    assert!(rig.log().is_empty(), "nothing was run: {}", rig.log());
+}
+
+#[test]
+fn lsb_header_is_clean() {
+    let out = Command::new(tool("lsb-status"))
+        .arg("header")
+        .arg(script("aoe-init"))
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), Some(0), "{}", show(&out));
+    assert_eq!(text(&out.stderr), "", "warnings: {}", show(&out));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("Provides:          aoe-init"), "{stdout}");
+    assert!(stdout.contains("chkconfig:"), "{stdout}");
+}
+
+#[test]
+fn script_is_shellcheck_clean() {
+    let out = Command::new("shellcheck")
+        .arg(script("aoe-init"))
+        .args(
+            [
+                "aoe-modprobe.sh",
+                "aoe-rmmod.sh",
+                "aoe-discover.sh",
+                "aoe-stat.sh",
+                "aoe-version.sh",
+            ]
+            .map(standin),
+        )
+        .output()
+        .expect("shellcheck is installed");
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(Path::new(&script("aoe-init")).is_file());
+}

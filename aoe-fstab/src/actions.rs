@@ -1,0 +1,378 @@
+//! The subcommands: what each does with the parsed file.
+
+use std::borrow::Cow;
+use std::ffi::OsStr;
+use std::io::{self, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use serde::Serialize;
+
+use crate::cli::{Cli, Command};
+use crate::command;
+use crate::devwait;
+use crate::fstab::{self, Entry, Table};
+use crate::mounts::{self, MountTable};
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let file = cli.file.as_path();
+    // `check` reports bad lines as problems of its own.
+    let table = load(file, cli.strict, !matches!(cli.command, Command::Check))?;
+    match cli.command {
+        Command::List { json } => {
+            print_entries(&table.entries.iter().collect::<Vec<_>>(), json)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Mounted { json } => {
+            let now = MountTable::read()?;
+            let mounted: Vec<&Entry> = table
+                .entries
+                .iter()
+                .filter(|e| now.contains(&path(&e.target)))
+                .collect();
+            print_entries(&mounted, json)?;
+            Ok(code(mounted.is_empty()))
+        }
+        Command::Mount {
+            targets,
+            mkdir,
+            wait_devices,
+            dry_run,
+        } => {
+            let chosen = select(&table.entries, &targets, file)?;
+            let chosen = chosen
+                .into_iter()
+                .filter(|e| !targets.is_empty() || !e.has_option("noauto"));
+            let failed = mount(chosen, mkdir, wait_devices, dry_run)?;
+            Ok(code(failed))
+        }
+        Command::Umount { targets, dry_run } => {
+            let chosen = select(&table.entries, &targets, file)?;
+            Ok(code(umount(chosen.into_iter().rev(), dry_run)?))
+        }
+        Command::Check => Ok(code(check(file, &table)?)),
+    }
+}
+
+fn code(failed: bool) -> ExitCode {
+    ExitCode::from(if failed {
+        cliutil::FAILURE
+    } else {
+        cliutil::SUCCESS
+    })
+}
+
+fn load(file: &Path, strict: bool, report: bool) -> anyhow::Result<Table> {
+    let data = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let table = fstab::parse(&data);
+    if let (true, Some(bad)) = (strict, table.bad.first()) {
+        bail!("{}:{}: {}", file.display(), bad.line, bad.reason);
+    }
+    if report {
+        for bad in &table.bad {
+            warn(&format!(
+                "{}:{}: {}; line skipped",
+                file.display(),
+                bad.line,
+                bad.reason
+            ));
+        }
+    }
+    Ok(table)
+}
+
+fn warn(message: &str) {
+    let _ = writeln!(io::stderr().lock(), "aoe-fstab: {message}");
+}
+
+fn path(value: &[u8]) -> PathBuf {
+    PathBuf::from(OsStr::from_bytes(value))
+}
+
+/// The entries named by mount point, in file order; all of them if none is
+/// named. A name that matches nothing is a usage error.
+fn select<'a>(
+    entries: &'a [Entry],
+    names: &[PathBuf],
+    file: &Path,
+) -> anyhow::Result<Vec<&'a Entry>> {
+    if names.is_empty() {
+        return Ok(entries.iter().collect());
+    }
+    let names: Vec<PathBuf> = names.iter().map(|n| mounts::trim_slashes(n)).collect();
+    for name in &names {
+        if !entries
+            .iter()
+            .any(|e| mounts::trim_slashes(&path(&e.target)) == *name)
+        {
+            bail!("no entry for {} in {}", name.display(), file.display());
+        }
+    }
+    Ok(entries
+        .iter()
+        .filter(|e| names.contains(&mounts::trim_slashes(&path(&e.target))))
+        .collect())
+}
+
+/// The device node an entry's source names, if it names one: an absolute
+/// path (not `//server/share`), or a `UUID=`/`LABEL=`/`PARTUUID=`/`PARTLABEL=`
+/// tag as its udev link under /dev/disk.
+pub fn device_path(entry: &Entry) -> Option<PathBuf> {
+    let source = entry.source.as_slice();
+    if source.starts_with(b"/") && !source.starts_with(b"//") {
+        return Some(path(source));
+    }
+    let (tag, value) = source.split_at(source.iter().position(|&b| b == b'=')?);
+    let dir = match tag {
+        b"UUID" => "by-uuid",
+        b"LABEL" => "by-label",
+        b"PARTUUID" => "by-partuuid",
+        b"PARTLABEL" => "by-partlabel",
+        _ => return None,
+    };
+    let value = &value[1..];
+    let value = value
+        .strip_prefix(b"\"")
+        .and_then(|v| v.strip_suffix(b"\""))
+        .unwrap_or(value);
+    (!value.is_empty() && !value.contains(&b'/')).then(|| {
+        Path::new("/dev/disk")
+            .join(dir)
+            .join(OsStr::from_bytes(value))
+    })
+}
+
+fn print_line(text: &str) -> io::Result<()> {
+    writeln!(io::stdout().lock(), "{text}")
+}
+
+/// Returns whether any entry failed.
+fn mount<'a>(
+    entries: impl Iterator<Item = &'a Entry>,
+    mkdir: bool,
+    wait: Option<Duration>,
+    dry_run: bool,
+) -> anyhow::Result<bool> {
+    let mut now = MountTable::read()?;
+    let program = if dry_run {
+        None
+    } else {
+        Some(command::find("mount")?)
+    };
+    let deadline = wait.map(|d| (Instant::now() + d, d));
+    let mut failed = false;
+    for entry in entries {
+        let target = path(&entry.target);
+        if now.contains(&target) {
+            continue;
+        }
+        let fail = |reason: &str| {
+            warn(&format!(
+                "cannot mount {} on {}: {reason}",
+                fstab::text(&entry.source),
+                target.display()
+            ));
+        };
+        let Some(program) = &program else {
+            if mkdir && !target.is_dir() {
+                print_line(&command::render(&command::mkdir_argv(&target)))?;
+            }
+            print_line(&command::render(&command::mount_argv(entry)))?;
+            continue;
+        };
+        if let (Some((deadline, limit)), Some(device)) = (deadline, device_path(entry)) {
+            if !devwait::wait_for(&device, deadline) {
+                fail(&format!(
+                    "{} did not appear within {limit:?}",
+                    device.display()
+                ));
+                failed = true;
+                continue;
+            }
+        }
+        if mkdir && !target.is_dir() {
+            if let Err(err) = std::fs::create_dir_all(&target) {
+                fail(&format!("cannot create the mount point: {err}"));
+                failed = true;
+                continue;
+            }
+        }
+        match command::run(program, &command::mount_argv(entry)) {
+            Ok(()) => now.insert(&target),
+            Err(reason) => {
+                fail(&reason);
+                failed = true;
+            }
+        }
+    }
+    Ok(failed)
+}
+
+/// Returns whether any entry failed.
+fn umount<'a>(entries: impl Iterator<Item = &'a Entry>, dry_run: bool) -> anyhow::Result<bool> {
+    let mut now = MountTable::read()?;
+    let program = if dry_run {
+        None
+    } else {
+        Some(command::find("umount")?)
+    };
+    let mut failed = false;
+    for entry in entries {
+        let target = path(&entry.target);
+        if !now.contains(&target) {
+            continue;
+        }
+        let argv = command::umount_argv(entry);
+        let Some(program) = &program else {
+            print_line(&command::render(&argv))?;
+            continue;
+        };
+        match command::run(program, &argv) {
+            Ok(()) => now.remove(&target),
+            Err(reason) => {
+                warn(&format!("cannot unmount {}: {reason}", target.display()));
+                failed = true;
+            }
+        }
+    }
+    Ok(failed)
+}
+
+/// Prints one line per problem; returns whether there was any.
+fn check(file: &Path, table: &Table) -> anyhow::Result<bool> {
+    let mut problems = Vec::new();
+    for bad in &table.bad {
+        problems.push((bad.line, bad.reason.clone()));
+    }
+    for entry in &table.entries {
+        let target = path(&entry.target);
+        let mut problem = |what: String| {
+            problems.push((entry.line, format!("{}: {what}", target.display())));
+        };
+        if !target.is_absolute() {
+            problem("mount point is not an absolute path".into());
+        } else if !target.exists() {
+            problem("mount point does not exist".into());
+        } else if !target.is_dir() {
+            problem("mount point is not a directory".into());
+        }
+        if let Some(device) = device_path(entry) {
+            if !device.exists() {
+                problem(format!("device {} does not exist", device.display()));
+            }
+        }
+        if !entry.has_option("_netdev") {
+            problem("no _netdev option (the device needs the network)".into());
+        }
+    }
+    problems.sort_by_key(|(line, _)| *line);
+    let mut out = io::stdout().lock();
+    for (line, what) in &problems {
+        writeln!(out, "{}:{line}: {what}", file.display())?;
+    }
+    Ok(!problems.is_empty())
+}
+
+#[derive(Serialize)]
+struct Json<'a> {
+    filesystems: Vec<JsonEntry<'a>>,
+}
+
+/// Named as `findmnt --json` names them, plus the line number. As in
+/// findmnt, an empty or absent field is `null`.
+#[derive(Serialize)]
+struct JsonEntry<'a> {
+    source: Option<Cow<'a, str>>,
+    target: Option<Cow<'a, str>>,
+    fstype: Option<Cow<'a, str>>,
+    options: Option<Cow<'a, str>>,
+    freq: i32,
+    passno: i32,
+    line: usize,
+}
+
+fn json_text(value: &[u8]) -> Option<Cow<'_, str>> {
+    (!value.is_empty()).then(|| fstab::text(value))
+}
+
+fn print_entries(entries: &[&Entry], json: bool) -> anyhow::Result<()> {
+    let mut out = io::stdout().lock();
+    if json {
+        let doc = Json {
+            filesystems: entries
+                .iter()
+                .map(|e| JsonEntry {
+                    source: json_text(&e.source),
+                    target: json_text(&e.target),
+                    fstype: json_text(&e.fstype),
+                    options: e.options.as_deref().and_then(json_text),
+                    freq: e.freq,
+                    passno: e.passno,
+                    line: e.line,
+                })
+                .collect(),
+        };
+        // Serialised first: a closed pipe must surface as an io::Error.
+        writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+        return Ok(());
+    }
+    for e in entries {
+        writeln!(
+            out,
+            "{} {} {} {} {} {}",
+            fstab::mangle(&e.source),
+            fstab::mangle(&e.target),
+            fstab::mangle(&e.fstype),
+            e.options
+                .as_deref()
+                .map_or(Cow::Borrowed("defaults"), |o| Cow::Owned(fstab::mangle(o))),
+            e.freq,
+            e.passno
+        )?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(line: &str) -> Entry {
+        fstab::parse(line.as_bytes()).entries.remove(0)
+    }
+
+    #[test]
+    fn device_paths() {
+        let dev = |l: &str| device_path(&entry(l));
+        assert_eq!(
+            dev("/dev/etherd/e1.0 /m ext4"),
+            Some("/dev/etherd/e1.0".into())
+        );
+        assert_eq!(
+            dev("UUID=\"ab-12\" /m ext4"),
+            Some("/dev/disk/by-uuid/ab-12".into())
+        );
+        assert_eq!(
+            dev("LABEL=data /m ext4"),
+            Some("/dev/disk/by-label/data".into())
+        );
+        assert_eq!(dev("//srv/share /m cifs"), None);
+        assert_eq!(dev("srv:/export /m nfs"), None);
+        assert_eq!(dev("tmpfs /m tmpfs"), None);
+        assert_eq!(dev("UUID= /m ext4"), None);
+    }
+
+    #[test]
+    fn select_by_target() {
+        let table = fstab::parse(b"a /m/one t\nb /m/two t\nc /m/one/ t\n");
+        let names = [PathBuf::from("/m/one")];
+        let chosen = select(&table.entries, &names, Path::new("f")).unwrap();
+        assert_eq!(chosen.iter().map(|e| e.line).collect::<Vec<_>>(), [1, 3]);
+        let err = select(&table.entries, &[PathBuf::from("/x")], Path::new("f")).unwrap_err();
+        assert_eq!(err.to_string(), "no entry for /x in f");
+    }
+}

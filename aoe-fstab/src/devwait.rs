@@ -1,0 +1,101 @@
+//! Waiting for a device node (or any path) to appear: inotify on the nearest
+//! existing parent directory, so the wait ends within milliseconds of the
+//! node's creation without polling the file system in a loop.
+
+use std::os::fd::AsFd;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+
+/// A re-check every so often even without events: a safety net for file
+/// systems that do not report changes through inotify. Events do the work.
+const RECHECK: Duration = Duration::from_millis(250);
+
+/// Waits until `path` exists or `deadline` passes; true if it exists.
+pub fn wait_for(path: &Path, deadline: Instant) -> bool {
+    if path.exists() {
+        return true;
+    }
+    let inotify = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC).ok();
+    let mask = AddWatchFlags::IN_CREATE
+        | AddWatchFlags::IN_MOVED_TO
+        | AddWatchFlags::IN_ATTRIB
+        | AddWatchFlags::IN_DELETE_SELF
+        | AddWatchFlags::IN_MOVE_SELF;
+    loop {
+        // Watch the deepest directory that exists now; as parents appear
+        // the watch moves down towards the node.
+        let dir = existing_ancestor(path);
+        if let (Some(inotify), Some(dir)) = (&inotify, dir) {
+            let _ = inotify.add_watch(dir, mask);
+        }
+        if path.exists() {
+            return true;
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        // A parent created before the watch was added sends no event: watch it.
+        if existing_ancestor(path) != dir {
+            continue;
+        }
+        let step = left.min(RECHECK);
+        match &inotify {
+            Some(inotify) => {
+                let ms = u16::try_from(step.as_millis().max(1)).unwrap_or(u16::MAX);
+                let mut fds = [PollFd::new(inotify.as_fd(), PollFlags::POLLIN)];
+                if let Ok(n) = poll(&mut fds, PollTimeout::from(ms)) {
+                    if n > 0 {
+                        let _ = inotify.read_events();
+                    }
+                }
+            }
+            None => std::thread::sleep(step.min(Duration::from_millis(5))),
+        }
+    }
+}
+
+fn existing_ancestor(path: &Path) -> Option<&Path> {
+    path.ancestors().skip(1).find(|dir| dir.is_dir())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn existing_path_returns_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(wait_for(dir.path(), Instant::now()));
+    }
+
+    #[test]
+    fn missing_path_times_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let start = Instant::now();
+        assert!(!wait_for(
+            &dir.path().join("never"),
+            start + Duration::from_millis(100)
+        ));
+        assert!(start.elapsed() >= Duration::from_millis(100));
+    }
+
+    #[test]
+    fn sees_a_node_created_under_a_new_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let node = dir.path().join("etherd/e1.0");
+        let maker = {
+            let node = node.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(30));
+                std::fs::create_dir(node.parent().unwrap()).unwrap();
+                std::fs::write(&node, "").unwrap();
+            })
+        };
+        assert!(wait_for(&node, Instant::now() + Duration::from_secs(10)));
+        maker.join().unwrap();
+    }
+}

@@ -1,0 +1,378 @@
+//! The fstab(5) line format, read exactly as util-linux's libmount reads it
+//! (`mnt_parse_table_line`), so that `findmnt --fstab` and we agree on every
+//! file, odd lines included.
+
+use std::borrow::Cow;
+use std::fmt::Write;
+
+/// One mount entry of an fstab-format file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// 1-based line number in the file.
+    pub line: usize,
+    pub source: Vec<u8>,
+    pub target: Vec<u8>,
+    pub fstype: Vec<u8>,
+    /// `None` when the line has no options field (mount uses the defaults).
+    pub options: Option<Vec<u8>>,
+    /// The dump field (`fs_freq`); 0 when absent.
+    pub freq: i32,
+    /// The fsck pass field (`fs_passno`); 0 when absent.
+    pub passno: i32,
+}
+
+/// A line that is not a valid entry, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadLine {
+    pub line: usize,
+    pub reason: String,
+}
+
+/// The entries of a file, in file order, and the lines that were skipped.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Table {
+    pub entries: Vec<Entry>,
+    pub bad: Vec<BadLine>,
+}
+
+impl Entry {
+    /// Whether `opt` is one of the comma-separated options.
+    pub fn has_option(&self, opt: &str) -> bool {
+        self.options
+            .as_deref()
+            .is_some_and(|o| o.split(|&b| b == b',').any(|o| o == opt.as_bytes()))
+    }
+}
+
+/// Parses fstab-format text (also `/proc/self/mounts`). Never fails: bad
+/// lines are collected in [`Table::bad`].
+pub fn parse(data: &[u8]) -> Table {
+    let mut table = Table::default();
+    for (index, raw) in data.split(|&b| b == b'\n').enumerate() {
+        let line = index + 1;
+        // libmount works on C strings: a NUL byte ends the line.
+        let mut text = raw.split(|&b| b == 0).next().unwrap_or_default();
+        // CRLF: exactly one trailing CR is dropped.
+        if let Some(stripped) = text.strip_suffix(b"\r") {
+            text = stripped;
+        }
+        let start = skip_separators(text);
+        if start.is_empty() || start[0] == b'#' {
+            continue;
+        }
+        match parse_line(start, line) {
+            Ok(entry) => table.entries.push(entry),
+            Err(reason) => table.bad.push(BadLine { line, reason }),
+        }
+    }
+    table
+}
+
+fn parse_line(text: &[u8], line: usize) -> Result<Entry, String> {
+    let mut rest = text;
+    let mut fields = Vec::with_capacity(4);
+    for _ in 0..4 {
+        match next_field(&mut rest) {
+            Some(field) => fields.push(unmangle(field)),
+            None => break,
+        }
+    }
+    if fields.len() < 3 {
+        return Err(format!(
+            "expected at least 3 fields (source, target, type), found {}",
+            fields.len()
+        ));
+    }
+    let options = (fields.len() == 4).then(|| fields.pop().unwrap_or_default());
+    let fstype = fields.pop().unwrap_or_default();
+    let target = fields.pop().unwrap_or_default();
+    let source = fields.pop().unwrap_or_default();
+    let mut entry = Entry {
+        line,
+        source,
+        target,
+        fstype,
+        options,
+        freq: 0,
+        passno: 0,
+    };
+    if entry.options.is_some() {
+        entry.freq = next_number(&mut rest, "dump")?;
+        entry.passno = next_number(&mut rest, "pass")?;
+    }
+    Ok(entry)
+}
+
+fn is_separator(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
+fn skip_separators(text: &[u8]) -> &[u8] {
+    let n = text.iter().take_while(|&&b| is_separator(b)).count();
+    &text[n..]
+}
+
+/// The next space- or tab-separated word, still escaped.
+fn next_field<'a>(rest: &mut &'a [u8]) -> Option<&'a [u8]> {
+    let text = skip_separators(rest);
+    if text.is_empty() {
+        *rest = text;
+        return None;
+    }
+    let len = text.iter().take_while(|&&b| !is_separator(b)).count();
+    *rest = &text[len..];
+    Some(&text[..len])
+}
+
+/// Reads the optional dump or pass field as C's `strtol` would, including its
+/// quirks (a value out of range at the very end of the line is accepted and
+/// truncated to an `int`, as libmount does).
+fn next_number(rest: &mut &[u8], name: &str) -> Result<i32, String> {
+    let text = skip_separators(rest);
+    if text.is_empty() {
+        *rest = text;
+        return Ok(0);
+    }
+    let bad = || {
+        let word = text.iter().take_while(|&&b| !is_separator(b)).count();
+        format!(
+            "{name} field '{}' is not a number",
+            String::from_utf8_lossy(&text[..word])
+        )
+    };
+    let Some((value, used, overflow)) = strtol(text) else {
+        return Err(bad());
+    };
+    let after = &text[used..];
+    let clean = !overflow && after.first().map_or(true, |&b| is_separator(b));
+    if !clean && !after.is_empty() {
+        return Err(bad());
+    }
+    *rest = after;
+    // C assigns the `long` to an `int`: keep the low 32 bits.
+    Ok(value as i32)
+}
+
+/// `strtol(text, &end, 10)`: the value, the bytes consumed and whether it
+/// overflowed; `None` when no digits were found.
+fn strtol(text: &[u8]) -> Option<(i64, usize, bool)> {
+    let mut i = text
+        .iter()
+        .take_while(|&&b| matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r'))
+        .count();
+    let negative = match text.get(i) {
+        Some(b'-') => {
+            i += 1;
+            true
+        }
+        Some(b'+') => {
+            i += 1;
+            false
+        }
+        _ => false,
+    };
+    let digits = text[i..].iter().take_while(|b| b.is_ascii_digit()).count();
+    if digits == 0 {
+        return None;
+    }
+    let mut value: i64 = 0;
+    let mut overflow = false;
+    for &d in &text[i..i + digits] {
+        let d = i64::from(d - b'0');
+        let next = value.checked_mul(10).and_then(|v| {
+            if negative {
+                v.checked_sub(d)
+            } else {
+                v.checked_add(d)
+            }
+        });
+        if let Some(v) = next {
+            value = v;
+        } else {
+            overflow = true;
+            value = if negative { i64::MIN } else { i64::MAX };
+            break;
+        }
+    }
+    Some((value, i + digits, overflow))
+}
+
+/// Decodes `\NNN` octal escapes (`\040` space, `\011` tab, `\134`
+/// backslash); any other backslash is kept. As in C, a decoded NUL ends the
+/// value.
+pub fn unmangle(field: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(field.len());
+    let mut i = 0;
+    while i < field.len() {
+        let octal = |k: usize| field.get(i + k).filter(|b| (b'0'..=b'7').contains(b));
+        if field[i] == b'\\' {
+            if let (Some(a), Some(b), Some(c)) = (octal(1), octal(2), octal(3)) {
+                let value =
+                    (u32::from(a - b'0') << 6) | (u32::from(b - b'0') << 3) | u32::from(c - b'0');
+                // A `char` keeps the low 8 bits (`\777` is 0xff).
+                out.push((value & 0xff) as u8);
+                i += 4;
+                continue;
+            }
+        }
+        out.push(field[i]);
+        i += 1;
+    }
+    if let Some(nul) = out.iter().position(|&b| b == 0) {
+        out.truncate(nul);
+    }
+    out
+}
+
+/// Encodes a value for an fstab field: the bytes that would split or end a
+/// field, and the backslash, become `\NNN`.
+pub fn mangle(value: &[u8]) -> String {
+    let mut out = String::with_capacity(value.len());
+    for chunk in value.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            if matches!(c, ' ' | '\t' | '\n' | '\r' | '\\') {
+                let _ = write!(out, "\\{:03o}", c as u32);
+            } else {
+                out.push(c);
+            }
+        }
+        for &b in chunk.invalid() {
+            let _ = write!(out, "\\{b:03o}");
+        }
+    }
+    out
+}
+
+/// A field as text for messages and JSON (invalid UTF-8 shown as U+FFFD).
+pub fn text(value: &[u8]) -> Cow<'_, str> {
+    String::from_utf8_lossy(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn one(line: &str) -> Result<Entry, String> {
+        let table = parse(line.as_bytes());
+        match (table.entries.first(), table.bad.first()) {
+            (Some(e), None) => Ok(e.clone()),
+            (None, Some(b)) => Err(b.reason.clone()),
+            other => panic!("{line:?}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn full_line() {
+        let e = one("/dev/etherd/e1.0\t/mnt/a  ext4 defaults,_netdev 1 2").unwrap();
+        assert_eq!(e.source, b"/dev/etherd/e1.0");
+        assert_eq!(e.target, b"/mnt/a");
+        assert_eq!(e.fstype, b"ext4");
+        assert_eq!(e.options.as_deref(), Some(&b"defaults,_netdev"[..]));
+        assert_eq!((e.freq, e.passno, e.line), (1, 2, 1));
+        assert!(e.has_option("_netdev"));
+        assert!(!e.has_option("netdev"));
+    }
+
+    #[test]
+    fn optional_fields_default() {
+        let e = one("tmpfs /t tmpfs").unwrap();
+        assert_eq!((e.options, e.freq, e.passno), (None, 0, 0));
+        let e = one("tmpfs /t tmpfs rw 3").unwrap();
+        assert_eq!((e.freq, e.passno), (3, 0));
+        let e = one("tmpfs /t tmpfs rw 3 4 trailing words").unwrap();
+        assert_eq!((e.freq, e.passno), (3, 4));
+    }
+
+    #[test]
+    fn too_few_fields() {
+        assert_eq!(
+            one("bug").unwrap_err(),
+            "expected at least 3 fields (source, target, type), found 1"
+        );
+        assert!(one("a /b").is_err());
+    }
+
+    #[test]
+    fn numbers_must_be_numbers() {
+        assert_eq!(
+            one("a /b c d x 1").unwrap_err(),
+            "dump field 'x' is not a number"
+        );
+        assert_eq!(
+            one("a /b c d 1x 1").unwrap_err(),
+            "dump field '1x' is not a number"
+        );
+        assert_eq!(
+            one("a /b c d 1 2y").unwrap_err(),
+            "pass field '2y' is not a number"
+        );
+        assert_eq!(
+            one("a /b c d -1 +2").map(|e| (e.freq, e.passno)),
+            Ok((-1, 2))
+        );
+        // strtol's overflow is fatal only when more text follows.
+        assert_eq!(one("a /b c d 99999999999 1").unwrap().freq, 1_215_752_191);
+        assert!(one("a /b c d 99999999999999999999 1").is_err());
+        assert_eq!(one("a /b c d 99999999999999999999").unwrap().freq, -1);
+    }
+
+    #[test]
+    fn comments_blanks_and_crlf() {
+        let t = parse(b"# c\n  # indented\n\t\n\r\nx /y z w 0 0\r\n\r\r\n");
+        assert_eq!(t.entries.len(), 1);
+        assert_eq!(t.entries[0].line, 5);
+        assert_eq!(t.entries[0].passno, 0);
+        assert_eq!(t.bad.len(), 1);
+        assert_eq!(t.bad[0].line, 6);
+    }
+
+    #[test]
+    fn escapes() {
+        assert_eq!(unmangle(br"/a\040b\011c"), b"/a b\tc");
+        assert_eq!(unmangle(br"x\6860"), br"x\6860");
+        assert_eq!(unmangle(br"\999\4"), br"\999\4");
+        assert_eq!(unmangle(br"\101\777"), b"A\xff");
+        assert_eq!(unmangle(br"/y\000zz"), b"/y");
+        assert_eq!(unmangle(br"\134"), b"\\");
+        let e = one(r"src /mnt/with\040space tmpfs").unwrap();
+        assert_eq!(e.target, b"/mnt/with space");
+    }
+
+    #[test]
+    fn nul_ends_a_line() {
+        let t = parse(b"n /n\0x t\n");
+        assert_eq!(t.bad.len(), 1);
+    }
+
+    #[test]
+    fn mangle_round_trips() {
+        let raw = b"/a b\tc\\d\xffe";
+        assert_eq!(mangle(raw), r"/a\040b\011c\134d\377e");
+        assert_eq!(unmangle(mangle(raw).as_bytes()), raw);
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let table = parse(&data);
+            for e in &table.entries {
+                prop_assert!(!e.source.is_empty() && !e.target.is_empty() && !e.fstype.is_empty());
+            }
+        }
+
+        #[test]
+        fn mangled_fields_parse_back(
+            source in proptest::collection::vec(1u8.., 1..20),
+            target in proptest::collection::vec(1u8.., 1..20),
+        ) {
+            let line = format!("{} {} tmpfs rw 0 0", mangle(&source), mangle(&target));
+            let table = parse(line.as_bytes());
+            // A source starting with '#' reads as a comment; anything else parses back.
+            if source[0] != b'#' {
+                prop_assert_eq!(&table.entries[0].source, &source);
+                prop_assert_eq!(&table.entries[0].target, &target);
+            }
+        }
+    }
+}

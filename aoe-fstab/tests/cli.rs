@@ -1,0 +1,187 @@
+//! The command-line contract: output formats, bad input, exit codes.
+
+use crate::{aoe_fstab, run, stderr, stdout, write};
+
+#[test]
+fn list_prints_fstab_lines_with_escapes_and_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "fstab",
+        "# comment\n/dev/etherd/e1.0 /mnt/a\\040b ext4 rw,_netdev 1 2\r\ntmpfs /t tmpfs\n",
+    );
+    let out = run(&file, &["list"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "/dev/etherd/e1.0 /mnt/a\\040b ext4 rw,_netdev 1 2\ntmpfs /t tmpfs defaults 0 0\n"
+    );
+    assert_eq!(stderr(&out), "");
+}
+
+#[test]
+fn list_json_has_line_numbers_and_null_options() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "fstab", "\n\ntmpfs /t\\011x tmpfs\n");
+    let out = run(&file, &["list", "--json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let fs = &doc["filesystems"][0];
+    assert_eq!(fs["target"], "/t\tx");
+    assert_eq!(fs["options"], serde_json::Value::Null);
+    assert_eq!(fs["line"], 3);
+}
+
+#[test]
+fn bad_lines_are_reported_and_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "fstab",
+        "bug\ntmpfs /t tmpfs rw 0 0\na /b c d zero 0\n",
+    );
+    let out = run(&file, &["list"]);
+    assert!(out.status.success());
+    assert_eq!(stdout(&out), "tmpfs /t tmpfs rw 0 0\n");
+    let name = file.display();
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "aoe-fstab: {name}:1: expected at least 3 fields (source, target, type), found 1; line skipped\n\
+             aoe-fstab: {name}:3: dump field 'zero' is not a number; line skipped\n"
+        )
+    );
+}
+
+#[test]
+fn strict_makes_a_bad_line_fatal() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "fstab",
+        "tmpfs /t tmpfs rw 0 0\na /b c d 1 two\n",
+    );
+    let out = run(&file, &["--strict", "list"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(stdout(&out), "");
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "aoe-fstab: {}:2: pass field 'two' is not a number\n",
+            file.display()
+        )
+    );
+}
+
+#[test]
+fn missing_file_is_fatal_and_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("nope");
+    let out = run(&file, &["list"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.starts_with(&format!("aoe-fstab: cannot read {}: ", file.display())),
+        "{err}"
+    );
+}
+
+#[test]
+fn unknown_target_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "fstab", "tmpfs /t tmpfs rw 0 0\n");
+    let out = run(&file, &["mount", "--dry-run", "/elsewhere"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out),
+        format!("aoe-fstab: no entry for /elsewhere in {}\n", file.display())
+    );
+}
+
+#[test]
+fn bad_duration_is_a_usage_error() {
+    let out = aoe_fstab()
+        .args(["mount", "--wait-devices", "soon"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("expected e.g. 250ms"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn help_lists_exit_codes() {
+    let out = aoe_fstab().arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let help = stdout(&out);
+    assert!(help.contains("Exit codes:"), "{help}");
+    for sub in ["list", "mounted", "mount", "umount", "check"] {
+        assert!(help.contains(&format!("  {sub} ")), "{sub} in {help}");
+    }
+}
+
+#[test]
+fn check_reports_one_line_per_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    std::fs::create_dir(dir.path().join("ok")).unwrap();
+    std::fs::write(dir.path().join("dev"), "").unwrap();
+    std::fs::write(dir.path().join("afile"), "").unwrap();
+    let file = write(
+        dir.path(),
+        "fstab",
+        &format!(
+            "{d}/dev {d}/ok ext4 _netdev 0 0\n\
+             {d}/gone {d}/missing ext4 _netdev\n\
+             oops\n\
+             {d}/dev {d}/afile ext4 rw\n\
+             tmpfs relative tmpfs _netdev\n"
+        ),
+    );
+    let out = run(&file, &["check"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let f = file.display();
+    assert_eq!(
+        stdout(&out),
+        format!(
+            "{f}:2: {d}/missing: mount point does not exist\n\
+             {f}:2: {d}/missing: device {d}/gone does not exist\n\
+             {f}:3: expected at least 3 fields (source, target, type), found 1\n\
+             {f}:4: {d}/afile: mount point is not a directory\n\
+             {f}:4: {d}/afile: no _netdev option (the device needs the network)\n\
+             {f}:5: relative: mount point is not an absolute path\n"
+        )
+    );
+    assert_eq!(stderr(&out), "");
+
+    let good = write(
+        dir.path(),
+        "good",
+        &format!("{d}/dev {d}/ok ext4 _netdev 0 0\n"),
+    );
+    let out = run(&good, &["check"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert_eq!(stdout(&out), "");
+}
+
+#[test]
+fn closed_stdout_exits_quietly() {
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    let text = "tmpfs /t tmpfs rw 0 0\n".repeat(20_000);
+    let file = write(dir.path(), "fstab", &text);
+    let mut child = aoe_fstab()
+        .arg("--file")
+        .arg(&file)
+        .arg("list")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(stderr(&out), "");
+}

@@ -1,0 +1,150 @@
+//! Agreement with util-linux: `findmnt --tab-file FILE --fstab` and
+//! `aoe-fstab list --json` must see the same entries and the same bad lines.
+
+use std::path::Path;
+use std::process::Command;
+
+use proptest::prelude::*;
+use serde_json::Value;
+
+use crate::{corpus, run, stderr};
+
+/// (source, target, fstype, options, freq, passno) per entry, and the
+/// numbers of the lines reported as bad.
+type Seen = (Vec<[Value; 6]>, Vec<usize>);
+
+const FIELDS: [&str; 6] = ["source", "target", "fstype", "options", "freq", "passno"];
+
+fn entries(doc: &str) -> Vec<[Value; 6]> {
+    if doc.trim().is_empty() {
+        return Vec::new();
+    }
+    let doc: Value = serde_json::from_str(doc).expect("JSON");
+    doc["filesystems"]
+        .as_array()
+        .expect("filesystems array")
+        .iter()
+        .map(|fs| FIELDS.map(|f| fs[f].clone()))
+        .collect()
+}
+
+/// Line numbers from messages like `...:LINE: ...` or `... at line N ...`.
+fn bad_lines(stderr: &str, marker: &str) -> Vec<usize> {
+    stderr
+        .lines()
+        .filter_map(|l| {
+            let at = l.find(marker)? + marker.len();
+            l[at..]
+                .split(|c: char| !c.is_ascii_digit())
+                .next()?
+                .parse()
+                .ok()
+        })
+        .collect()
+}
+
+fn findmnt(file: &Path) -> Seen {
+    let out = Command::new("findmnt")
+        .env("LC_ALL", "C")
+        .arg("--tab-file")
+        .arg(file)
+        .args([
+            "--fstab",
+            "--json",
+            "-o",
+            "SOURCE,TARGET,FSTYPE,OPTIONS,FREQ,PASSNO",
+        ])
+        .output()
+        .expect("findmnt (util-linux) must be installed");
+    let text = String::from_utf8(out.stdout).expect("findmnt output is UTF-8");
+    (
+        entries(&text),
+        bad_lines(
+            &String::from_utf8_lossy(&out.stderr),
+            "parse error at line ",
+        ),
+    )
+}
+
+fn ours(file: &Path) -> Seen {
+    let out = run(file, &["list", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout.clone()).expect("UTF-8");
+    let marker = format!("{}:", file.display());
+    (entries(&text), bad_lines(&stderr(&out), &marker))
+}
+
+#[test]
+fn agrees_with_findmnt_on_the_corpus() {
+    let mut files: Vec<_> = std::fs::read_dir(corpus())
+        .expect("corpus dir ../shared/corpus/fstab")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().is_some_and(|n| n != "SOURCES.md"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 6, "corpus files: {files:?}");
+    for file in files {
+        let theirs = findmnt(&file);
+        assert!(
+            !theirs.0.is_empty(),
+            "{}: findmnt saw nothing",
+            file.display()
+        );
+        let ours = ours(&file);
+        assert_eq!(
+            ours.0.len(),
+            theirs.0.len(),
+            "{}: entry count",
+            file.display()
+        );
+        for (i, (a, b)) in ours.0.iter().zip(&theirs.0).enumerate() {
+            assert_eq!(a, b, "{}: entry {i}", file.display());
+        }
+        assert_eq!(ours.1, theirs.1, "{}: bad lines", file.display());
+    }
+}
+
+#[test]
+fn broken_corpus_file_reports_lines_1_and_8() {
+    let file = corpus().join("util-linux-fstab.broken");
+    let (_, bad) = ours(&file);
+    assert_eq!(bad, [1, 8]);
+}
+
+/// Lines built from the characters that matter to the format.
+fn line() -> impl Strategy<Value = String> {
+    let atom = prop_oneof![
+        Just("a"),
+        Just("/m"),
+        Just(" "),
+        Just("\t"),
+        Just("#"),
+        Just("\\"),
+        Just("\\040"),
+        Just("\\011"),
+        Just("\\101"),
+        Just("\\134"),
+        Just("\\000"),
+        Just("0"),
+        Just("7"),
+        Just("42"),
+        Just("-"),
+        Just("+"),
+        Just("\r"),
+        Just("x"),
+        Just("99999999999999999999"),
+    ];
+    proptest::collection::vec(atom, 0..14).prop_map(|atoms| atoms.concat())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn agrees_with_findmnt_on_generated_files(lines in proptest::collection::vec(line(), 1..12)) {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("fstab");
+        std::fs::write(&file, lines.join("\n")).unwrap();
+        prop_assert_eq!(ours(&file), findmnt(&file), "file: {:?}", lines);
+    }
+}

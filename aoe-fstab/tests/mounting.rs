@@ -1,0 +1,315 @@
+//! Real mounts: tmpfs entries under a per-test temp dir (tests run as root).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::{aoe_fstab, run, stderr, stdout, write};
+
+/// A temp dir whose mounts are lazily unmounted when the test ends, even
+/// when it fails.
+struct Scratch {
+    dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    fn new() -> Self {
+        Self {
+            dir: tempfile::Builder::new()
+                .prefix("aoe-fstab-test")
+                .tempdir()
+                .unwrap(),
+        }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn join(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// Mount points at or below the dir, deepest first.
+    fn mounts(&self) -> Vec<PathBuf> {
+        let table = std::fs::read("/proc/self/mounts").unwrap();
+        let mut found: Vec<PathBuf> = aoe_fstab::fstab::parse(&table)
+            .entries
+            .into_iter()
+            .map(|e| PathBuf::from(String::from_utf8(e.target).unwrap()))
+            .filter(|t| t.starts_with(self.path()))
+            .collect();
+        found.sort_by_key(|t| std::cmp::Reverse(t.as_os_str().len()));
+        found
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        for target in self.mounts() {
+            let _ = Command::new("umount").arg("-l").arg(&target).status();
+        }
+    }
+}
+
+/// Independent of our parser: util-linux's `mountpoint`.
+fn is_mount_point(path: &Path) -> bool {
+    Command::new("mountpoint")
+        .arg("-q")
+        .arg(path)
+        .status()
+        .unwrap()
+        .success()
+}
+
+fn fs_type(path: &Path) -> String {
+    let out = Command::new("findmnt")
+        .args(["-n", "-o", "FSTYPE", "--mountpoint"])
+        .arg(path)
+        .output()
+        .unwrap();
+    stdout(&out).trim().to_owned()
+}
+
+fn mount_count(path: &Path) -> usize {
+    let out = Command::new("findmnt")
+        .args(["-n", "-o", "TARGET", "--mountpoint"])
+        .arg(path)
+        .output()
+        .unwrap();
+    stdout(&out).lines().count()
+}
+
+#[test]
+fn mounts_in_order_skips_noauto_and_unmounts() {
+    let s = Scratch::new();
+    let d = s.path().display();
+    let file = write(
+        s.path(),
+        "fstab-aoe",
+        &format!(
+            "# AoE shares\n\
+             aoe-a {d}/a tmpfs size=1m,_netdev 0 0\n\
+             aoe-b {d}/with\\040space tmpfs size=1m,_netdev 0 0\n\
+             aoe-c {d}/c tmpfs size=1m,noauto\n"
+        ),
+    );
+    let out = run(&file, &["mount", "--mkdir"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "");
+    assert!(is_mount_point(&s.join("a")));
+    assert_eq!(fs_type(&s.join("a")), "tmpfs");
+    assert!(is_mount_point(&s.join("with space")));
+    assert!(!is_mount_point(&s.join("c")), "noauto must not be mounted");
+
+    let out = run(&file, &["mounted"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        stdout(&out),
+        format!(
+            "aoe-a {d}/a tmpfs size=1m,_netdev 0 0\naoe-b {d}/with\\040space tmpfs size=1m,_netdev 0 0\n"
+        )
+    );
+
+    // Named, a noauto entry is mounted.
+    let out = run(&file, &["mount", "--mkdir", &format!("{d}/c/")]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(is_mount_point(&s.join("c")));
+
+    let out = run(&file, &["umount", "--dry-run"]);
+    assert_eq!(
+        stdout(&out),
+        format!("umount -- {d}/c\numount -- '{d}/with space'\numount -- {d}/a\n")
+    );
+    let out = run(&file, &["umount"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(s.mounts().is_empty(), "left mounted: {:?}", s.mounts());
+
+    let out = run(&file, &["mounted"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stdout(&out), "");
+    // Nothing mounted: nothing to do.
+    let out = run(&file, &["umount"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+#[test]
+fn already_mounted_entries_are_skipped() {
+    let s = Scratch::new();
+    let d = s.path().display();
+    std::fs::create_dir(s.join("a")).unwrap();
+    std::fs::create_dir(s.join("b")).unwrap();
+    let status = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m", "mine"])
+        .arg(s.join("a"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let file = write(
+        s.path(),
+        "fstab",
+        &format!("x {d}/a tmpfs size=1m 0 0\ny {d}/b tmpfs size=1m 0 0\n"),
+    );
+    let out = run(&file, &["mount", "--dry-run"]);
+    assert_eq!(
+        stdout(&out),
+        format!("mount -t tmpfs -o size=1m -- y {d}/b\n")
+    );
+    let out = run(&file, &["mount"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(mount_count(&s.join("a")), 1, "mounted twice");
+    assert!(is_mount_point(&s.join("b")));
+}
+
+#[test]
+fn a_failing_entry_does_not_stop_the_rest() {
+    let s = Scratch::new();
+    let d = s.path().display();
+    for dir in ["a", "b", "d"] {
+        std::fs::create_dir(s.join(dir)).unwrap();
+    }
+    let file = write(
+        s.path(),
+        "fstab",
+        &format!(
+            "one {d}/a tmpfs size=1m\n\
+             two {d}/b nosuchfs-aoe rw\n\
+             three {d}/c tmpfs size=1m\n\
+             four {d}/d tmpfs size=1m\n"
+        ),
+    );
+    let out = run(&file, &["mount"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 2, "{err}");
+    assert!(
+        lines[0].starts_with(&format!("aoe-fstab: cannot mount two on {d}/b: ")),
+        "{err}"
+    );
+    // mount's own reason follows, whatever words it uses.
+    assert!(
+        lines[0].len() > format!("aoe-fstab: cannot mount two on {d}/b: ").len() + 5,
+        "{err}"
+    );
+    assert!(
+        lines[1].starts_with(&format!("aoe-fstab: cannot mount three on {d}/c: ")),
+        "{err}"
+    );
+    assert!(is_mount_point(&s.join("a")));
+    assert!(!is_mount_point(&s.join("b")));
+    assert!(!s.join("c").exists(), "no --mkdir, no mount point");
+    assert!(is_mount_point(&s.join("d")));
+}
+
+#[test]
+fn nested_entries_unmount_in_reverse_order() {
+    let s = Scratch::new();
+    let d = s.path().display();
+    let file = write(
+        s.path(),
+        "fstab",
+        &format!("outer {d}/x tmpfs size=1m\ninner {d}/x/inner tmpfs size=1m\n"),
+    );
+    let out = run(&file, &["mount", "--mkdir"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        is_mount_point(&s.join("x/inner")),
+        "inner is mounted on top of outer"
+    );
+    // Unmounting the outer first would fail: target is busy.
+    let out = run(&file, &["umount"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(s.mounts().is_empty(), "left mounted: {:?}", s.mounts());
+}
+
+#[test]
+fn dry_run_prints_commands_and_changes_nothing() {
+    let s = Scratch::new();
+    let d = s.path().display();
+    let file = write(
+        s.path(),
+        "fstab",
+        &format!("src {d}/new\\040dir tmpfs size=1m,_netdev\nsrc2 {d}/n2 tmpfs\n"),
+    );
+    let out = run(&file, &["mount", "--mkdir", "--dry-run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        format!(
+            "mkdir -p -- '{d}/new dir'\n\
+             mount -t tmpfs -o size=1m,_netdev -- src '{d}/new dir'\n\
+             mkdir -p -- {d}/n2\n\
+             mount -t tmpfs -- src2 {d}/n2\n"
+        )
+    );
+    assert!(!s.join("new dir").exists());
+    assert!(s.mounts().is_empty());
+}
+
+#[test]
+fn fields_never_reach_a_shell() {
+    let s = Scratch::new();
+    let d = s.path().display();
+    let marker = s.join("pwned");
+    let file = write(
+        s.path(),
+        "fstab",
+        &format!("$(touch\\040{d}/pwned) {d}/m`touch\\040pwned`;x tmpfs size=1m\n"),
+    );
+    let out = run(&file, &["mount", "--mkdir"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let literal = s.join("m`touch pwned`;x");
+    assert!(
+        is_mount_point(&literal),
+        "{} not mounted",
+        literal.display()
+    );
+    assert!(!marker.exists(), "a field was run as a command");
+}
+
+#[test]
+fn waits_for_a_device_node_to_appear() {
+    let s = Scratch::new();
+    let d = s.path().display();
+    let node = s.join("etherd/e7.1");
+    let file = write(
+        s.path(),
+        "fstab",
+        &format!("{d}/etherd/e7.1 {d}/m tmpfs size=1m,_netdev\n"),
+    );
+    let child = aoe_fstab()
+        .arg("--file")
+        .arg(&file)
+        .args(["mount", "--mkdir", "--wait-devices", "20s"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The node (and its directory) appear while aoe-fstab may be waiting.
+    std::fs::create_dir(s.join("etherd")).unwrap();
+    std::fs::write(&node, "").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(is_mount_point(&s.join("m")));
+}
+
+#[test]
+fn a_device_that_never_appears_fails_in_bounded_time() {
+    let s = Scratch::new();
+    let d = s.path().display();
+    let file = write(
+        s.path(),
+        "fstab",
+        &format!("{d}/etherd/e9.9 {d}/m tmpfs size=1m\ntmpfs {d}/other tmpfs size=1m\n"),
+    );
+    let out = run(&file, &["mount", "--mkdir", "--wait-devices", "200ms"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr(&out),
+        format!("aoe-fstab: cannot mount {d}/etherd/e9.9 on {d}/m: {d}/etherd/e9.9 did not appear within 200ms\n")
+    );
+    assert!(!is_mount_point(&s.join("m")));
+    assert!(
+        is_mount_point(&s.join("other")),
+        "the rest is still mounted"
+    );
+}

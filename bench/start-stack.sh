@@ -1,0 +1,275 @@
+#!/usr/bin/env bash
+# bench/start-stack.sh: wall time of `start-stack.sh start-all` + `stop-all`
+# with the stackutils tools, beside the same script and stand-ins driven by
+# the original harness's waits (0.2 s pidfile poll, an lsof loop sleeping
+# 0.1 s, TERM every 0.1 s); the services' own start-up; the tools' share.
+# Prints Markdown on stdout (bench/run.sh keeps it in bench/results/).
+# Usage: bench/start-stack.sh [RUNS]   (release tools from target/release, or TARGET_DIR=DIR)
+set -euo pipefail
+
+runs=${1:-5}
+[[ $runs =~ ^[1-9][0-9]*$ ]] || {
+  echo "usage: bench/start-stack.sh [RUNS]" >&2
+  exit 2
+}
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+bin=${TARGET_DIR:-$repo/target/release}
+stack=$repo/scripts/start-stack.sh
+standins=$repo/scripts/tests/standins
+py=/usr/bin/python3
+tools=(portfind portwait pidwait fixture-token db-reset)
+for t in "${tools[@]}"; do
+  [[ -x $bin/$t ]] || {
+    echo "bench: $bin/$t is not built (cargo build --release --workspace --bins)" >&2
+    exit 2
+  }
+done
+for c in $py lsof curl openssl nginx; do
+  command -v "$c" >/dev/null || PATH=$PATH:/usr/sbin:/sbin command -v "$c" >/dev/null || {
+    echo "bench: '$c' is missing" >&2
+    exit 2
+  }
+done
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/stack-bench.XXXXXX")
+state=$work/state
+cleanup() {
+  for flow in new legacy timed; do
+    PATH=$(flow_path "$flow") STACK_TMPDIR=$state bash "$stack" stop-all >/dev/null 2>&1 || true
+  done
+  rm -rf -- "$work"
+}
+trap cleanup EXIT
+
+# Fixtures and a template of our own, so the bench needs nothing outside the repo.
+mkdir -p "$work/fixtures" "$work/legacy" "$work/timed"
+cat >"$work/fixtures/api_client_authorizations.yml" <<'EOF'
+admin:
+  api_token: 4axaw8zxe0qm22wa6urpp5nskcne8z88cvbupv653y1njyi05h
+EOF
+cat >"$work/nginx.conf.in" <<'EOF'
+daemon off;
+events {
+}
+http {
+  access_log off;
+  server {
+    listen 127.0.0.1:{{KEEPPROXYSSLPORT}} ssl;
+    ssl_certificate {{SSLCERT}};
+    ssl_certificate_key {{SSLKEY}};
+    location / { proxy_pass http://127.0.0.1:{{KEEPPROXYPORT}}; }
+  }
+  server {
+    listen 127.0.0.1:{{GITSSLPORT}} ssl;
+    ssl_certificate {{SSLCERT}};
+    ssl_certificate_key {{SSLKEY}};
+    location / { proxy_pass http://127.0.0.1:{{GITPORT}}; }
+  }
+}
+EOF
+export STACK_TMPDIR=$state PORTFIND_LEASE_DIR=$work/leases STACK_FIXTURES=$work/fixtures
+export STACK_NGINX_TEMPLATE=$work/nginx.conf.in
+export ARVADOS_API_SERVER_CMD="$py $standins/stack-api.py --fixtures $work/fixtures"
+export KEEPSTORE_CMD="$py $standins/stack-service.py keepstore"
+export KEEPPROXY_CMD="$py $standins/stack-service.py keepproxy"
+export ARV_GIT_HTTPD_CMD="$py $standins/stack-service.py arv-git-httpd"
+unset ARVADOS_TEST_API_HOST ARVADOS_TEST_PROXY_SERVICES ARVADOS_API_HOST ARVADOS_API_TOKEN
+
+# The original's waits, as drop-in portwait/pidwait for the same script.
+cat >"$work/legacy/portwait" <<'EOF'
+#!/usr/bin/env bash
+# The original's _wait_until_port_listens: `lsof -t -i tcp:PORT`, else sleep 0.1.
+# It had no --closed wait (stop never checked the port): that succeeds at once.
+set -euo pipefail
+limit=10 closed=0 ports=()
+while (($#)); do
+  case $1 in
+    --timeout) limit=${2%s}; shift ;;
+    --pid) shift ;;
+    --closed) closed=1 ;;
+    *) ports+=("${1##*:}") ;;
+  esac
+  shift
+done
+((closed)) && exit 0
+end=$(($(date +%s%N) + ${limit%%[!0-9]*} * 1000000000))
+for port in "${ports[@]}"; do
+  until lsof -t -i "tcp:$port" >/dev/null; do
+    (($(date +%s%N) < end)) || exit 1
+    sleep 0.1
+  done
+done
+EOF
+cat >"$work/legacy/pidwait" <<'EOF'
+#!/usr/bin/env bash
+# The original's find_server_pid (sleep 0.2, read, kill -0, until the timeout)
+# and kill_server_pid (TERM every 0.1 s until the process is gone).
+set -euo pipefail
+[[ ${1:-} == --version ]] && { echo "pidwait legacy stand-in (stackutils)"; exit 0; }
+limit=10 kill=0 remove=0 file=""
+while (($#)); do
+  case $1 in
+    --timeout) limit=${2%s}; shift ;;
+    --retry | --signal | --grace) shift ;;
+    --kill) kill=1 ;;
+    --remove) remove=1 ;;
+    *) file=$1 ;;
+  esac
+  shift
+done
+live() { [[ -d /proc/$1 ]] && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
+if ((kill)); then
+  pid=$(<"$file")
+  end=$(($(date +%s%N) + 10000000000))
+  while live "$pid" && (($(date +%s%N) < end)); do
+    kill -TERM "$pid" 2>/dev/null || true
+    sleep 0.1
+  done
+  ((remove)) && rm -f "$file"
+  exit 0
+fi
+# A zero timeout is one look (the original slept 0.2 s first even then).
+if [[ $limit == 0 ]]; then
+  pid=$(<"$file") && live "$pid" && echo "$pid" && exit 0
+  exit 1
+fi
+end=$(($(date +%s%N) + ${limit%%[!0-9]*} * 1000000000))
+while (($(date +%s%N) < end)); do
+  sleep 0.2
+  if [[ -s $file ]] && pid=$(<"$file") && live "$pid"; then
+    echo "$pid"
+    exit 0
+  fi
+done
+exit 1
+EOF
+# The real tools, each call timed into $work/calls.
+for t in "${tools[@]}"; do
+  cat >"$work/timed/$t" <<EOF
+#!/usr/bin/env bash
+start=\$(date +%s%N)
+rc=0
+"$bin/$t" "\$@" || rc=\$?
+echo "$t \$((\$(date +%s%N) - start))" >>"$work/calls"
+exit "\$rc"
+EOF
+done
+chmod +x "$work"/legacy/* "$work"/timed/*
+ln -s "$bin"/{portfind,fixture-token,db-reset} "$work/legacy/"
+
+flow_path() {
+  case $1 in
+    new) echo "$bin:$PATH" ;;
+    legacy) echo "$work/legacy:$PATH" ;;
+    timed) echo "$work/timed:$PATH" ;;
+  esac
+}
+ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
+
+# cycle FLOW: one start-all + stop-all; appends "start stop" (ms) to $work/FLOW.
+cycle() {
+  local t0 t1 start stop
+  t0=$(date +%s%N)
+  PATH=$(flow_path "$1") bash "$stack" start-all >/dev/null
+  start=$(ms_since "$t0")
+  t1=$(date +%s%N)
+  PATH=$(flow_path "$1") bash "$stack" stop-all
+  stop=$(ms_since "$t1")
+  echo "$start $stop" >>"$work/times.$1"
+}
+
+median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2)}'; }
+col() { awk -v c="$2" '{print $c}' "$work/times.$1"; }
+tot() { awk '{print $1+$2}' "$work/times.$1"; }
+
+# Warm up once (certificate, page cache), then alternate the flows.
+cycle new
+: >"$work/times.new"
+for ((i = 0; i < runs; i++)); do
+  cycle new
+  cycle legacy
+done
+for ((i = 0; i < 3; i++)); do
+  : >"$work/calls"
+  cycle timed
+  awk '{s += $2} END {print int(s / 1000000)}' "$work/calls" >>"$work/toolsum"
+  cp "$work/calls" "$work/calls.$i"
+done
+
+# The services' own start-up: launch each directly, wait with one poll loop
+# of 1 ms on its listener (ss), sum over the stack's six services.
+own() { # own NAME PORTS CMD...: ms from launch to listening, median of 5
+  local name=$1 ports=$2 t0 pid i p
+  shift 2
+  for ((i = 0; i < 5; i++)); do
+    t0=$(date +%s%N)
+    setsid "$@" </dev/null >"$work/own-$name.log" 2>&1 &
+    pid=$!
+    for p in $ports; do
+      until ss -ltnH "sport = :$p" | grep -q .; do
+        kill -0 "$pid" 2>/dev/null || {
+          echo "bench: $name died: $(tail -n 3 "$work/own-$name.log")" >&2
+          exit 1
+        }
+        sleep 0.001
+      done
+    done
+    ms_since "$t0"
+    kill "$pid"
+    wait "$pid" 2>/dev/null || true
+  done | median
+}
+cert=$state/self-signed.pem key=$state/self-signed.key
+mapfile -t p < <(PATH=$bin:$PATH portfind -n 7)
+mkdir -p "$work/own" "$work/own/nginx" "$work/own/git"
+sed -e "s/{{KEEPPROXYPORT}}/${p[3]}/; s/{{KEEPPROXYSSLPORT}}/${p[5]}/; s/{{GITPORT}}/${p[4]}/" \
+  -e "s/{{GITSSLPORT}}/${p[6]}/; s#{{SSLCERT}}#$cert#; s#{{SSLKEY}}#$key#" \
+  "$work/nginx.conf.in" >"$work/own/nginx.conf"
+declare -A own_ms
+# Each command is split on blanks on purpose, as start-stack.sh splits them.
+# shellcheck disable=SC2086
+{
+  own_ms[api]=$(own api "${p[0]}" env PATH="$bin:$PATH" $ARVADOS_API_SERVER_CMD -p "${p[0]}" \
+    --pid-file "$work/own/api.pid" --ssl --ssl-certificate "$cert" --ssl-certificate-key "$key")
+  own_ms[keepstore]=$(own keepstore "${p[1]}" $KEEPSTORE_CMD "-volume=$work/own" "-listen=:${p[1]}")
+  own_ms[keepproxy]=$(own keepproxy "${p[3]}" env ARVADOS_API_TOKEN=x $KEEPPROXY_CMD "-listen=:${p[3]}")
+  own_ms[git]=$(own git "${p[4]}" $ARV_GIT_HTTPD_CMD "-repo-root=$work/own/git" "-address=:${p[4]}")
+  own_ms[nginx]=$(own nginx "${p[5]} ${p[6]}" env PATH="$PATH:/usr/sbin:/sbin" nginx -p "$work/own/nginx/" \
+    -e stderr -g "pid $work/own/nginx.pid;" -c "$work/own/nginx.conf")
+}
+own_sum=$((own_ms[api] + 2 * own_ms[keepstore] + own_ms[keepproxy] + own_ms[git] + own_ms[nginx]))
+
+new_start=$(col new 1 | median) new_stop=$(col new 2 | median) new_tot=$(tot new | median)
+old_start=$(col legacy 1 | median) old_stop=$(col legacy 2 | median) old_tot=$(tot legacy | median)
+overhead=$((new_start - own_sum))
+
+cat <<EOF
+## start-stack.sh: start-all + stop-all
+
+\`bench/start-stack.sh\`: the whole stack (HTTPS API stand-in, two keepstores, keepproxy, git
+server, real nginx) started and stopped $runs times per flow, by the same \`scripts/start-stack.sh\`
+and the same stand-ins; only the waits differ. Medians in ms.
+
+| flow | start-all | stop-all | total | fastest total |
+| --- | ---: | ---: | ---: | ---: |
+| stackutils tools (portwait, pidwait) | $new_start | $new_stop | $new_tot | $(tot new | sort -n | head -1) |
+| the original's waits (0.2 s pidfile poll, lsof loop, TERM every 0.1 s) | $old_start | $old_stop | $old_tot | $(tot legacy | sort -n | head -1) |
+
+The services' own start-up, launched directly and watched with a 1 ms \`ss\` loop (median of 5):
+API stand-in ${own_ms[api]} ms, keepstore ${own_ms[keepstore]} ms (x2), keepproxy ${own_ms[keepproxy]} ms,
+git ${own_ms[git]} ms, nginx ${own_ms[nginx]} ms: **$own_sum ms** in sequence. The stack's overhead
+beyond that with the tools: **$overhead ms** (target: at most 100 ms; it includes the certificate
+check, the database reset over TLS and eight registration calls with curl).
+
+The tools' own share of start-all + stop-all (every call timed, median of 3 cycles:
+$(median <"$work/toolsum") ms, waiting on the services included), by tool in the last cycle:
+
+| tool | calls | total ms |
+| --- | ---: | ---: |
+$(awk '{n[$1]++; s[$1] += $2} END {for (t in n) printf "| %s | %d | %.1f |\n", t, n[t], s[t] / 1e6}' "$work/calls.2" | sort)
+
+Method: \`date +%s%N\` around each \`start-stack.sh\` run; the baseline puts shell versions of the
+original's \`find_server_pid\`, \`_wait_until_port_listens\` and \`kill_server_pid\` on PATH as
+\`pidwait\`/\`portwait\` (a zero-timeout look is one check, without the original's 0.2 s sleep).
+$(uname -sr), $(nproc) cores, shared with other jobs: compare the rows, not the absolute figures.
+EOF

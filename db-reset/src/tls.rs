@@ -1,0 +1,226 @@
+//! Whom to trust: pinned certificates, CAs from --cacert, the system store.
+//!
+//! webpki refuses the certificate the original test server makes with
+//! `openssl req -x509 -nodes -subj /CN=0.0.0.0` twice over (it is marked as a
+//! CA, and its name is only in the CN). Someone who passes that file as
+//! `--cacert` means "trust exactly this certificate", so a server presenting
+//! exactly it is accepted; any other certificate gets full verification.
+
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+
+use anyhow::{bail, Context};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::WebPkiServerVerifier;
+use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
+
+/// What to trust.
+#[derive(Debug, Default)]
+pub struct Trust {
+    /// Certificates from --cacert: pinned, and CAs.
+    pub certs: Vec<CertificateDer<'static>>,
+    /// Also trust the system's CA store.
+    pub system: bool,
+    /// Accept any certificate (the handshake signature is still checked).
+    pub insecure: bool,
+}
+
+/// Reads every certificate in a PEM file.
+pub fn load_pem(path: &Path) -> anyhow::Result<Vec<CertificateDer<'static>>> {
+    let bytes =
+        std::fs::read(path).with_context(|| format!("cannot read --cacert {}", path.display()))?;
+    let certs = CertificateDer::pem_slice_iter(&bytes)
+        .collect::<Result<Vec<_>, _>>()
+        .with_context(|| format!("--cacert {}: not a valid PEM file", path.display()))?;
+    if certs.is_empty() {
+        bail!(
+            "--cacert {}: no certificate found (expected -----BEGIN CERTIFICATE-----)",
+            path.display()
+        );
+    }
+    Ok(certs)
+}
+
+/// The rustls client configuration for this trust (ring provider).
+pub fn client_config(trust: Trust) -> anyhow::Result<ClientConfig> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = Verifier {
+        trust,
+        provider: provider.clone(),
+        own: OnceLock::new(),
+        system: OnceLock::new(),
+    };
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .context("setting up TLS")?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_no_client_auth();
+    Ok(config)
+}
+
+#[derive(Debug)]
+struct Verifier {
+    trust: Trust,
+    provider: Arc<CryptoProvider>,
+    /// Verifiers built on first use, for --cacert's CAs alone and with the
+    /// system store added: loading the store costs milliseconds that a pinned
+    /// or --cacert-issued certificate does not need.
+    own: OnceLock<Result<Arc<WebPkiServerVerifier>, String>>,
+    system: OnceLock<Result<Arc<WebPkiServerVerifier>, String>>,
+}
+
+impl Verifier {
+    fn webpki(&self, with_system: bool) -> Result<&Arc<WebPkiServerVerifier>, rustls::Error> {
+        let cell = if with_system { &self.system } else { &self.own };
+        cell.get_or_init(|| {
+            let mut roots = RootCertStore::empty();
+            roots.add_parsable_certificates(self.trust.certs.iter().cloned());
+            if with_system {
+                roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+            }
+            WebPkiServerVerifier::builder_with_provider(Arc::new(roots), self.provider.clone())
+                .build()
+                .map_err(|e| format!("no usable CA certificate ({e})"))
+        })
+        .as_ref()
+        .map_err(|e| rustls::Error::General(e.clone()))
+    }
+}
+
+impl ServerCertVerifier for Verifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        if self.trust.insecure
+            || self
+                .trust
+                .certs
+                .iter()
+                .any(|c| c.as_ref() == end_entity.as_ref())
+        {
+            return Ok(ServerCertVerified::assertion());
+        }
+        let verify = |with_system| {
+            self.webpki(with_system)?.verify_server_cert(
+                end_entity,
+                intermediates,
+                server_name,
+                ocsp_response,
+                now,
+            )
+        };
+        if self.trust.certs.is_empty() {
+            return verify(true);
+        }
+        // A chain valid against all roots is valid against the one anchor it
+        // ends at, so trying --cacert's roots first changes no verdict.
+        match verify(false) {
+            // UnknownIssuer, or no usable anchor at all in --cacert.
+            Err(
+                rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer)
+                | rustls::Error::General(_),
+            ) if self.trust.system => verify(true),
+            other => other,
+        }
+    }
+
+    // Signatures are always checked, so even a pinned or --insecure peer must
+    // hold the private key of the certificate it shows.
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+/// A plain-words reason for a certificate rustls refused.
+pub fn explain(err: &rustls::Error) -> String {
+    use rustls::CertificateError as C;
+    match err {
+        rustls::Error::InvalidCertificate(cert) => match cert {
+            C::UnknownIssuer => "certificate not trusted: issued by an unknown CA \
+                                 (use --cacert FILE, or --insecure)"
+                .into(),
+            C::NotValidForName | C::NotValidForNameContext { .. } => {
+                format!("certificate not valid for this host name ({cert})")
+            }
+            C::Expired | C::ExpiredContext { .. } => format!("certificate expired ({cert})"),
+            C::NotValidYet | C::NotValidYetContext { .. } => {
+                format!("certificate not valid yet ({cert})")
+            }
+            other => format!("certificate rejected: {other}"),
+        },
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pem_errors_name_the_file() {
+        let tmp = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(tmp.path(), "not a certificate\n").unwrap();
+        let err = load_pem(tmp.path()).unwrap_err().to_string();
+        assert!(err.contains(&tmp.path().display().to_string()), "{err}");
+        assert!(err.contains("no certificate found"), "{err}");
+        let err = load_pem(Path::new("/nonexistent.pem"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("cannot read --cacert /nonexistent.pem"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn reasons_are_plain() {
+        let e = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        assert!(explain(&e).contains("unknown CA"));
+        let e = rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidForName);
+        assert!(explain(&e).contains("not valid for this host name"));
+    }
+
+    #[test]
+    fn builds_a_config() {
+        assert!(client_config(Trust::default()).is_ok());
+    }
+}

@@ -1,0 +1,161 @@
+//! A real HTTPS server on loopback: rustls over a std `TcpListener`, just enough
+//! HTTP/1.1 to read one request and answer it.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::{ServerConfig, ServerConnection, StreamOwned};
+
+/// One request as the server saw it.
+#[derive(Debug)]
+pub struct Seen {
+    pub method: String,
+    pub path: String,
+    pub authorization: String,
+    pub content_length: Option<String>,
+}
+
+pub struct Server {
+    pub port: u16,
+    seen: Receiver<Seen>,
+}
+
+impl Server {
+    /// Serves with `cert`/`key` on a fresh loopback port. A request whose
+    /// Authorization is exactly `auth` gets `status`; any other gets 401.
+    pub fn start(cert: &Path, key: &Path, auth: &str, status: u16) -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        Self::start_on(listener, cert, key, auth, status)
+    }
+
+    pub fn start_on(
+        listener: TcpListener,
+        cert: &Path,
+        key: &Path,
+        auth: &str,
+        status: u16,
+    ) -> Server {
+        let port = listener.local_addr().unwrap().port();
+        let config = Arc::new(config(cert, key));
+        let auth = auth.to_owned();
+        let (tx, seen) = mpsc::channel();
+        thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                // A failed handshake (the client refused us) is part of the tests.
+                let _ = serve(stream, &config, &auth, status, &tx);
+            }
+        });
+        Server { port, seen }
+    }
+
+    /// Accepts connections and never says a word.
+    pub fn silent() -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (_tx, seen) = mpsc::channel();
+        thread::spawn(move || {
+            let mut held = Vec::new();
+            for stream in listener.incoming() {
+                held.push(stream);
+            }
+        });
+        Server { port, seen }
+    }
+
+    /// The next request the server answered, if one came.
+    pub fn request(&self) -> Option<Seen> {
+        self.seen.recv_timeout(Duration::from_secs(5)).ok()
+    }
+}
+
+fn config(cert: &Path, key: &Path) -> ServerConfig {
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_file(key).unwrap();
+    ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap()
+}
+
+fn serve(
+    stream: TcpStream,
+    config: &Arc<ServerConfig>,
+    auth: &str,
+    status: u16,
+    tx: &Sender<Seen>,
+) -> std::io::Result<()> {
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let conn = ServerConnection::new(config.clone()).map_err(std::io::Error::other)?;
+    let mut tls = BufReader::new(StreamOwned::new(conn, stream));
+
+    let mut line = String::new();
+    tls.read_line(&mut line)?;
+    let mut parts = line.split_whitespace();
+    let method = parts.next().unwrap_or_default().to_owned();
+    let path = parts.next().unwrap_or_default().to_owned();
+    let mut authorization = String::new();
+    let mut content_length = None;
+    loop {
+        line.clear();
+        if tls.read_line(&mut line)? == 0 || line == "\r\n" {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            let value = value.trim().to_owned();
+            match name.to_ascii_lowercase().as_str() {
+                "authorization" => authorization = value,
+                "content-length" => content_length = Some(value),
+                _ => {}
+            }
+        }
+    }
+    let body_len = content_length
+        .as_deref()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    std::io::copy(&mut (&mut tls).take(body_len), &mut std::io::sink())?;
+
+    let (status, body) = if authorization == auth {
+        let body = match status {
+            200 => "{}",
+            403 => r#"{"errors":["Forbidden: only admin can reset the database"]}"#,
+            _ => r#"{"errors":["Internal server error: database is on fire"]}"#,
+        };
+        (status, body)
+    } else {
+        (401, r#"{"errors":["Not logged in"]}"#)
+    };
+    let _ = tx.send(Seen {
+        method,
+        path,
+        authorization,
+        content_length,
+    });
+    let reason = match status {
+        200 => "OK",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        _ => "Internal Server Error",
+    };
+    let tls = tls.get_mut();
+    write!(
+        tls,
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    tls.conn.send_close_notify();
+    tls.flush()
+}

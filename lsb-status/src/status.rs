@@ -1,0 +1,223 @@
+//! The LSB status of a service, from its pid file, its process and its lock
+//! file, with the one-line message the distributions print.
+
+use std::path::Path;
+use std::time::Duration;
+
+use pidwait::pidfile::{self, Trust};
+use pidwait::process::{Identity, Match, Pid};
+
+use crate::lock;
+
+/// A half-written pid file gets this long to be finished before it counts
+/// as unreadable.
+const SETTLE: Duration = Duration::from_millis(20);
+
+/// What the pid file says about the process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Process {
+    /// No pid file given: a lock-only service.
+    NotTracked,
+    /// The pid file does not exist.
+    NoPidfile,
+    /// These pids are alive (and run `--exe`, when given).
+    Alive(Vec<Pid>),
+    /// The pid file exists but names no live process; the text says why.
+    Dead(String),
+    /// The pid file cannot be read or holds no valid pid.
+    Unknown(String),
+}
+
+/// An LSB status, with what the message needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    Running(Vec<Pid>),
+    /// Lock-only service whose lock file exists.
+    Locked,
+    DeadPidfile(String),
+    DeadLocked,
+    NotRunning,
+    Unknown(String),
+}
+
+impl Status {
+    /// The LSB status code (0-4).
+    pub fn code(&self) -> u8 {
+        match self {
+            Status::Running(_) | Status::Locked => 0,
+            Status::DeadPidfile(_) => 1,
+            Status::DeadLocked => 2,
+            Status::NotRunning => 3,
+            Status::Unknown(_) => 4,
+        }
+    }
+
+    /// The line for stdout, as Red Hat and Debian word it.
+    pub fn message(&self, name: &str) -> String {
+        match self {
+            Status::Running(pids) => {
+                let pids: Vec<String> = pids.iter().map(ToString::to_string).collect();
+                format!("{name} (pid {}) is running", pids.join(" "))
+            }
+            Status::Locked => format!("{name} is running"),
+            Status::DeadPidfile(_) => format!("{name} is dead but pid file exists"),
+            Status::DeadLocked => format!("{name} is dead but lock file exists"),
+            Status::NotRunning => format!("{name} is not running"),
+            Status::Unknown(_) => format!("{name} status is unknown"),
+        }
+    }
+
+    /// Why, for stderr, when the message alone does not say.
+    pub fn detail(&self) -> Option<&str> {
+        match self {
+            Status::DeadPidfile(why) | Status::Unknown(why) => Some(why),
+            _ => None,
+        }
+    }
+}
+
+/// Combines what the pid file and the lock file say. The pid file decides
+/// when it exists; the lock file only when it does not.
+pub fn decide(process: Process, locked: impl FnOnce() -> anyhow::Result<bool>) -> Status {
+    match process {
+        Process::Alive(pids) => Status::Running(pids),
+        Process::Dead(why) => Status::DeadPidfile(why),
+        Process::Unknown(why) => Status::Unknown(why),
+        Process::NoPidfile | Process::NotTracked => {
+            let tracked = process == Process::NoPidfile;
+            match locked() {
+                Ok(true) if tracked => Status::DeadLocked,
+                Ok(true) => Status::Locked,
+                Ok(false) => Status::NotRunning,
+                Err(e) => Status::Unknown(format!("{e:#}")),
+            }
+        }
+    }
+}
+
+/// Reads the pid file and looks at its processes.
+pub fn probe(pidfile: Option<&Path>, exe: Option<&Path>) -> Process {
+    let Some(path) = pidfile else {
+        return Process::NotTracked;
+    };
+    // Only read, never signalled: a pid file of any owner may be believed.
+    let pids = match pidfile::read_settled(path, Trust::Any, SETTLE) {
+        Ok(pids) => pids,
+        Err(pidfile::Error::Missing { .. }) => return Process::NoPidfile,
+        Err(e) => return Process::Unknown(e.to_string()),
+    };
+    let identity = match Identity::new(exe, None) {
+        Ok(identity) => identity,
+        Err(e) => return Process::Unknown(format!("--exe: {e}")),
+    };
+    let mut alive = Vec::new();
+    let mut why = Vec::new();
+    for pid in pids {
+        match identity.check(pid) {
+            Ok(Match::Yes) => alive.push(pid),
+            Ok(Match::Gone) => why.push(format!("pid {pid} is not running")),
+            Ok(Match::No(other)) => why.push(format!("{other} (its pid was reused)")),
+            Err(e) => return Process::Unknown(format!("cannot inspect pid {pid}: {e}")),
+        }
+    }
+    if alive.is_empty() {
+        Process::Dead(format!("{}: {}", path.display(), why.join("; ")))
+    } else {
+        Process::Alive(alive)
+    }
+}
+
+/// The full check: pid file, process, then lock file `lock_dir/name`.
+pub fn status(pidfile: Option<&Path>, exe: Option<&Path>, lock_dir: &Path, name: &str) -> Status {
+    decide(probe(pidfile, exe), || lock::is_locked(lock_dir, name))
+}
+
+/// The service name when `--name` is not given: the pid file's name without
+/// a `.pid` ending.
+pub fn default_name(pidfile: &Path) -> Option<String> {
+    let file = pidfile.file_name()?.to_str()?;
+    let name = file.strip_suffix(".pid").unwrap_or(file);
+    (!name.is_empty()).then(|| name.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pid(n: i32) -> Pid {
+        Pid::new(n).unwrap()
+    }
+
+    #[test]
+    fn the_pid_file_decides_when_it_exists() {
+        let unreachable = || -> anyhow::Result<bool> { panic!("lock consulted") };
+        assert_eq!(decide(Process::Alive(vec![pid(42)]), unreachable).code(), 0);
+        assert_eq!(decide(Process::Dead("x".into()), unreachable).code(), 1);
+        assert_eq!(decide(Process::Unknown("x".into()), unreachable).code(), 4);
+    }
+
+    #[test]
+    fn the_lock_decides_without_a_pid_file() {
+        assert_eq!(decide(Process::NoPidfile, || Ok(true)), Status::DeadLocked);
+        assert_eq!(decide(Process::NoPidfile, || Ok(false)), Status::NotRunning);
+        assert_eq!(decide(Process::NotTracked, || Ok(true)), Status::Locked);
+        assert_eq!(
+            decide(Process::NotTracked, || Ok(false)),
+            Status::NotRunning
+        );
+        let unknown = decide(Process::NoPidfile, || Err(anyhow::anyhow!("EACCES")));
+        assert_eq!(unknown.code(), 4);
+        assert_eq!(unknown.detail(), Some("EACCES"));
+    }
+
+    #[test]
+    fn messages_read_like_the_distributions() {
+        let msg = |s: Status| s.message("foo");
+        assert_eq!(
+            msg(Status::Running(vec![pid(42)])),
+            "foo (pid 42) is running"
+        );
+        assert_eq!(
+            msg(Status::Running(vec![pid(42), pid(43)])),
+            "foo (pid 42 43) is running"
+        );
+        assert_eq!(msg(Status::Locked), "foo is running");
+        assert_eq!(
+            msg(Status::DeadPidfile(String::new())),
+            "foo is dead but pid file exists"
+        );
+        assert_eq!(msg(Status::DeadLocked), "foo is dead but lock file exists");
+        assert_eq!(msg(Status::NotRunning), "foo is not running");
+        assert_eq!(msg(Status::Unknown(String::new())), "foo status is unknown");
+    }
+
+    #[test]
+    fn names_come_from_the_pid_file() {
+        assert_eq!(
+            default_name(Path::new("/run/nginx.pid")).as_deref(),
+            Some("nginx")
+        );
+        assert_eq!(default_name(Path::new("/run/foo")).as_deref(), Some("foo"));
+        assert_eq!(default_name(Path::new("/run/.pid")), None);
+        assert_eq!(default_name(Path::new("/")), None);
+    }
+
+    #[test]
+    fn probing_this_process() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("me.pid");
+        assert_eq!(probe(Some(&file), None), Process::NoPidfile);
+        std::fs::write(&file, format!("{}\n", std::process::id())).unwrap();
+        assert!(matches!(probe(Some(&file), None), Process::Alive(_)));
+        let me = std::env::current_exe().unwrap();
+        assert!(matches!(probe(Some(&file), Some(&me)), Process::Alive(_)));
+        let other = probe(Some(&file), Some(Path::new("/bin/sh")));
+        assert!(
+            matches!(&other, Process::Dead(why) if why.contains("reused")),
+            "{other:?}"
+        );
+        std::fs::write(&file, "garbage\n").unwrap();
+        assert!(matches!(probe(Some(&file), None), Process::Unknown(_)));
+        assert_eq!(probe(None, None), Process::NotTracked);
+    }
+}

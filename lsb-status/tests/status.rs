@@ -1,0 +1,259 @@
+//! `lsb-status status`: every LSB status code from a real process in the
+//! right state.
+
+use std::fs;
+use std::path::PathBuf;
+use std::process::{Child, Command};
+
+use super::{code, proc_state, run, s, stderr, stdout, wait_for};
+
+/// A `sleep` child that is killed and reaped when dropped.
+struct Sleeper(Child);
+
+impl Sleeper {
+    fn start() -> Sleeper {
+        Sleeper(
+            Command::new("sleep")
+                .arg("300")
+                .spawn()
+                .expect("spawn sleep"),
+        )
+    }
+
+    fn pid(&self) -> u32 {
+        self.0.id()
+    }
+}
+
+impl Drop for Sleeper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+struct Service {
+    _tmp: tempfile::TempDir,
+    pidfile: PathBuf,
+    locks: PathBuf,
+}
+
+impl Service {
+    fn new() -> Service {
+        let tmp = tempfile::tempdir().unwrap();
+        Service {
+            pidfile: tmp.path().join("svc.pid"),
+            locks: tmp.path().join("subsys"),
+            _tmp: tmp,
+        }
+    }
+
+    fn write_pid(&self, pid: u32) {
+        fs::write(&self.pidfile, format!("{pid}\n")).unwrap();
+    }
+
+    fn lock(&self) {
+        fs::create_dir_all(&self.locks).unwrap();
+        fs::write(self.locks.join("svc"), "").unwrap();
+    }
+
+    fn status(&self, extra: &[&str]) -> std::process::Output {
+        let mut args = vec![
+            "status",
+            "--pidfile",
+            s(&self.pidfile),
+            "--lock-dir",
+            s(&self.locks),
+        ];
+        args.extend_from_slice(extra);
+        run(&args)
+    }
+}
+
+#[test]
+fn running_is_0() {
+    let svc = Service::new();
+    let sleeper = Sleeper::start();
+    svc.write_pid(sleeper.pid());
+    let out = svc.status(&[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        format!("svc (pid {}) is running\n", sleeper.pid())
+    );
+    assert_eq!(stderr(&out), "");
+}
+
+#[test]
+fn killed_is_1_and_the_lock_does_not_matter() {
+    let svc = Service::new();
+    let mut sleeper = Sleeper::start();
+    svc.write_pid(sleeper.pid());
+    svc.lock();
+    sleeper.0.kill().unwrap();
+    sleeper.0.wait().unwrap();
+    let out = svc.status(&[]);
+    assert_eq!(code(&out), 1);
+    assert_eq!(stdout(&out), "svc is dead but pid file exists\n");
+    assert!(stderr(&out).contains("is not running"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_zombie_is_dead() {
+    let svc = Service::new();
+    let mut sleeper = Sleeper::start();
+    svc.write_pid(sleeper.pid());
+    // Killed but not reaped: the pid still exists, as a zombie.
+    sleeper.0.kill().unwrap();
+    assert!(wait_for(|| proc_state(sleeper.pid()) == Some('Z')));
+    let out = svc.status(&[]);
+    assert_eq!(code(&out), 1, "{}", stdout(&out));
+    assert_eq!(stdout(&out), "svc is dead but pid file exists\n");
+    assert_eq!(proc_state(sleeper.pid()), Some('Z'));
+}
+
+#[test]
+fn a_reused_pid_is_dead_with_exe() {
+    let svc = Service::new();
+    let sleeper = Sleeper::start();
+    svc.write_pid(sleeper.pid());
+    // The pid is alive but runs `sleep`, not the daemon we asked about.
+    let out = svc.status(&["--exe", "/bin/sh"]);
+    assert_eq!(code(&out), 1);
+    assert_eq!(stdout(&out), "svc is dead but pid file exists\n");
+    assert!(stderr(&out).contains("reused"), "{}", stderr(&out));
+    let sleep = fs::read_link(format!("/proc/{}/exe", sleeper.pid())).unwrap();
+    let out = svc.status(&["--exe", s(&sleep)]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+}
+
+#[test]
+fn lock_without_pidfile_is_2() {
+    let svc = Service::new();
+    svc.lock();
+    let out = svc.status(&[]);
+    assert_eq!(code(&out), 2);
+    assert_eq!(stdout(&out), "svc is dead but lock file exists\n");
+}
+
+#[test]
+fn nothing_is_3() {
+    let svc = Service::new();
+    let out = svc.status(&[]);
+    assert_eq!(code(&out), 3);
+    assert_eq!(stdout(&out), "svc is not running\n");
+    assert_eq!(stderr(&out), "");
+}
+
+#[test]
+fn unreadable_or_invalid_pidfiles_are_4() {
+    let svc = Service::new();
+    for (content, why) in [
+        ("garbage\n", "decimal pid"),
+        ("1\n", "init"),
+        ("-42\n", "negative"),
+        ("", "empty"),
+    ] {
+        fs::write(&svc.pidfile, content).unwrap();
+        let out = svc.status(&[]);
+        assert_eq!(code(&out), 4, "{content:?}");
+        assert_eq!(stdout(&out), "svc status is unknown\n");
+        let err = stderr(&out);
+        assert!(
+            err.starts_with("lsb-status: ") && err.contains(s(&svc.pidfile)),
+            "{err}"
+        );
+        assert!(err.contains(why), "{content:?}: {err}");
+    }
+    fs::remove_file(&svc.pidfile).unwrap();
+    fs::create_dir(&svc.pidfile).unwrap();
+    let out = svc.status(&[]);
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+}
+
+#[test]
+fn usage_errors_are_4_not_2() {
+    let out = run(&["status"]);
+    assert_eq!(code(&out), 4);
+    assert!(stderr(&out).contains("--name"), "{}", stderr(&out));
+    let out = run(&["status", "--name", "x", "--bogus"]);
+    assert_eq!(code(&out), 4);
+    let out = run(&["status", "--name", "a/b"]);
+    assert_eq!(code(&out), 4);
+    assert!(stderr(&out).contains("plain file name"), "{}", stderr(&out));
+    // Other subcommands keep clap's 2.
+    assert_eq!(code(&run(&["lock"])), 2);
+    assert_eq!(code(&run(&["status", "--help"])), 0);
+}
+
+#[test]
+fn lock_only_services() {
+    let svc = Service::new();
+    let args = ["status", "--name", "svc", "--lock-dir", s(&svc.locks)];
+    let out = run(&args);
+    assert_eq!(code(&out), 3);
+    assert_eq!(stdout(&out), "svc is not running\n");
+    svc.lock();
+    let out = run(&args);
+    assert_eq!(code(&out), 0);
+    assert_eq!(stdout(&out), "svc is running\n");
+}
+
+#[test]
+fn names_default_to_the_pidfile_and_quiet_prints_nothing() {
+    let svc = Service::new();
+    let sleeper = Sleeper::start();
+    let pidfile = svc.pidfile.with_file_name("web.pid");
+    fs::write(&pidfile, format!("{}\n", sleeper.pid())).unwrap();
+    let out = run(&[
+        "status",
+        "--pidfile",
+        s(&pidfile),
+        "--lock-dir",
+        s(&svc.locks),
+    ]);
+    assert_eq!(code(&out), 0);
+    assert!(stdout(&out).starts_with("web (pid "), "{}", stdout(&out));
+    let out = run(&["status", "-q", "--pidfile", s(&pidfile), "--name", "other"]);
+    assert_eq!(
+        (code(&out), stdout(&out), stderr(&out)),
+        (0, String::new(), String::new())
+    );
+}
+
+#[test]
+fn several_pids_run_if_one_does() {
+    let svc = Service::new();
+    let sleeper = Sleeper::start();
+    let mut dead = Sleeper::start();
+    dead.0.kill().unwrap();
+    dead.0.wait().unwrap();
+    fs::write(&svc.pidfile, format!("{} {}\n", dead.pid(), sleeper.pid())).unwrap();
+    let out = svc.status(&[]);
+    assert_eq!(code(&out), 0);
+    assert_eq!(
+        stdout(&out),
+        format!("svc (pid {}) is running\n", sleeper.pid())
+    );
+}
+
+#[test]
+fn a_closed_stdout_keeps_the_status_code() {
+    let svc = Service::new();
+    let (read, write) = nix::unistd::pipe().unwrap();
+    drop(read);
+    let out = super::lsb_status()
+        .args([
+            "status",
+            "--pidfile",
+            s(&svc.pidfile),
+            "--lock-dir",
+            s(&svc.locks),
+        ])
+        .stdout(std::process::Stdio::from(write))
+        .output()
+        .unwrap();
+    // Not 0: a reader that went away must not turn "not running" into "running".
+    assert_eq!(code(&out), 3);
+    assert_eq!(stderr(&out), "");
+}

@@ -1,0 +1,339 @@
+//! What `/proc` says about a process: its state, process group, and the
+//! identity checks (`--exe`, `--name`) that guard against a recycled pid.
+
+use std::fmt;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// A pid that may be signalled: always greater than 1.
+///
+/// There is no way to build a `Pid` for 0, 1 or a negative number, so code
+/// holding one can never signal init, its own process group or "every
+/// process" by mistake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Pid(i32);
+
+impl Pid {
+    /// `Some` for pids greater than 1, `None` otherwise.
+    pub const fn new(raw: i32) -> Option<Self> {
+        if raw > 1 {
+            Some(Self(raw))
+        } else {
+            None
+        }
+    }
+
+    /// The pid as the kernel knows it (always > 1).
+    pub const fn get(self) -> i32 {
+        self.0
+    }
+
+    /// The pid of the running program.
+    pub fn this_process() -> Self {
+        // Our own pid is 1 only when we run as init, where nothing here applies.
+        Self(std::process::id() as i32)
+    }
+}
+
+impl fmt::Display for Pid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Whether a process is alive, as far as waiting for it is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// It exists and has not exited (running, sleeping, stopped, ...).
+    Running,
+    /// It has exited and waits to be reaped by its parent: it is dead, even
+    /// though `kill(pid, 0)` still succeeds.
+    Zombie,
+    /// No process has this pid.
+    Gone,
+}
+
+impl State {
+    /// True unless the process has exited (zombie) or vanished.
+    pub fn is_alive(self) -> bool {
+        self == Self::Running
+    }
+}
+
+/// The fields of `/proc/PID/stat` that we use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stat {
+    /// The command name (`comm`), at most 15 bytes.
+    pub comm: String,
+    /// The one-letter state: `R`, `S`, `D`, `T`, `Z`, `X`, ...
+    pub state: char,
+    /// The parent's pid.
+    pub ppid: i32,
+    /// The process group id.
+    pub pgrp: i32,
+}
+
+impl Stat {
+    /// `Zombie` for `Z` and `X` (dead), `Running` for anything else.
+    pub fn life(&self) -> State {
+        if matches!(self.state, 'Z' | 'X' | 'x') {
+            State::Zombie
+        } else {
+            State::Running
+        }
+    }
+}
+
+/// Parses the text of `/proc/PID/stat`. The command name may hold spaces and
+/// parentheses, so it runs from the first `(` to the last `)`.
+pub fn parse_stat(text: &str) -> Option<Stat> {
+    let open = text.find('(')?;
+    let close = text.rfind(')')?;
+    if close < open {
+        return None;
+    }
+    let comm = text[open + 1..close].to_owned();
+    let mut rest = text[close + 1..].split_ascii_whitespace();
+    let state = rest.next()?.chars().next()?;
+    let ppid = rest.next()?.parse().ok()?;
+    let pgrp = rest.next()?.parse().ok()?;
+    Some(Stat {
+        comm,
+        state,
+        ppid,
+        pgrp,
+    })
+}
+
+/// Reads `/proc/PID/stat`; `None` if there is no such process.
+pub fn stat(pid: Pid) -> io::Result<Option<Stat>> {
+    let path = format!("/proc/{pid}/stat");
+    match fs::read_to_string(&path) {
+        Ok(text) => parse_stat(&text).map(Some).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{path}: unexpected content {text:?}"),
+            )
+        }),
+        Err(e) if is_gone(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The state of a process, from `/proc/PID/stat`.
+pub fn state(pid: Pid) -> io::Result<State> {
+    Ok(stat(pid)?.map_or(State::Gone, |s| s.life()))
+}
+
+/// The executable of a process, from `/proc/PID/exe`, without the
+/// ` (deleted)` the kernel appends when the file was replaced or removed
+/// (a package upgrade does that to running daemons). `None` if the process
+/// is gone or a zombie (whose executable is no longer known).
+pub fn exe(pid: Pid) -> io::Result<Option<PathBuf>> {
+    match fs::read_link(format!("/proc/{pid}/exe")) {
+        Ok(path) => {
+            let text = path.to_string_lossy();
+            Ok(Some(match text.strip_suffix(" (deleted)") {
+                Some(stripped) => PathBuf::from(stripped),
+                None => path,
+            }))
+        }
+        Err(e) if is_gone(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The length the kernel truncates a command name (`comm`) to.
+pub const COMM_MAX: usize = 15;
+
+/// What a process must be before it is signalled: `--exe` and `--name`, as
+/// in start-stop-daemon. An empty `Identity` matches any process.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Identity {
+    exe: Option<PathBuf>,
+    name: Option<String>,
+}
+
+/// The outcome of an identity check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Match {
+    /// The process is alive and is what was asked for.
+    Yes,
+    /// The process is gone or a zombie: there is nothing to compare.
+    Gone,
+    /// The process is alive but is something else; the text says what.
+    No(String),
+}
+
+impl Identity {
+    /// An identity from `--exe` (resolved to its canonical path, as the
+    /// kernel reports `/proc/PID/exe`) and `--name` (compared with the first
+    /// 15 bytes, as the kernel truncates `comm`).
+    pub fn new(exe: Option<&Path>, name: Option<&str>) -> io::Result<Self> {
+        let exe = exe
+            .map(|path| {
+                fs::canonicalize(path).map_err(|e| {
+                    io::Error::new(e.kind(), format!("cannot resolve {}: {e}", path.display()))
+                })
+            })
+            .transpose()?;
+        let name = name.map(|n| truncate_comm(n).to_owned());
+        Ok(Self { exe, name })
+    }
+
+    /// True if neither `exe` nor `name` was given.
+    pub fn is_empty(&self) -> bool {
+        self.exe.is_none() && self.name.is_none()
+    }
+
+    /// Compares a live process with this identity.
+    ///
+    /// The answer is about whichever process has the pid now; to be sure it
+    /// is the one you hold a pidfd for, check that the pidfd is still alive
+    /// afterwards (a pid is not reused while its process exists).
+    pub fn check(&self, pid: Pid) -> io::Result<Match> {
+        let Some(stat) = stat(pid)? else {
+            return Ok(Match::Gone);
+        };
+        if stat.life() != State::Running {
+            return Ok(Match::Gone);
+        }
+        if let Some(want) = &self.name {
+            if stat.comm != *want {
+                return Ok(Match::No(format!(
+                    "pid {pid} is named '{}', not '{want}'",
+                    stat.comm
+                )));
+            }
+        }
+        if let Some(want) = &self.exe {
+            match exe(pid)? {
+                None => return Ok(Match::Gone),
+                Some(have) if have == *want => {}
+                Some(have) => {
+                    return Ok(Match::No(format!(
+                        "pid {pid} runs {}, not {}",
+                        have.display(),
+                        want.display()
+                    )))
+                }
+            }
+        }
+        Ok(Match::Yes)
+    }
+}
+
+/// The first 15 bytes of a name (not splitting a character), as the kernel
+/// stores a command name.
+pub fn truncate_comm(name: &str) -> &str {
+    if name.len() <= COMM_MAX {
+        return name;
+    }
+    let mut end = COMM_MAX;
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    &name[..end]
+}
+
+/// Pids of the processes in a process group that have not exited, from a
+/// scan of `/proc`.
+pub fn group_members(pgrp: Pid) -> io::Result<Vec<Pid>> {
+    let mut members = Vec::new();
+    for entry in fs::read_dir("/proc")? {
+        let Some(pid) = entry?
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse().ok())
+            .and_then(Pid::new)
+        else {
+            continue;
+        };
+        if let Some(stat) = stat(pid)? {
+            if stat.pgrp == pgrp.get() && stat.life() == State::Running {
+                members.push(pid);
+            }
+        }
+    }
+    Ok(members)
+}
+
+/// A process that vanished between two reads shows up as one of these.
+fn is_gone(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(3 /* ESRCH */)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::{Command, Stdio};
+
+    #[test]
+    fn pids_at_most_one_do_not_exist() {
+        for raw in [i32::MIN, -2, -1, 0, 1] {
+            assert_eq!(Pid::new(raw), None, "{raw}");
+        }
+        assert_eq!(Pid::new(2).map(Pid::get), Some(2));
+    }
+
+    #[test]
+    fn stat_with_odd_command_names() {
+        let s = parse_stat("42 (a) b (c)) S 7 42 42 0 -1").unwrap();
+        assert_eq!(s.comm, "a) b (c)");
+        assert_eq!((s.state, s.ppid, s.pgrp), ('S', 7, 42));
+        assert_eq!(parse_stat("9 (x) Z 1 9").unwrap().life(), State::Zombie);
+        assert_eq!(parse_stat("9 (x) T 1 9").unwrap().life(), State::Running);
+        for bad in ["", "1 x S 1 1", "1 (x) S", "1 (x) S a 1", ")(", "1 (x)"] {
+            assert_eq!(parse_stat(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn comm_truncation() {
+        assert_eq!(truncate_comm("short"), "short");
+        assert_eq!(truncate_comm("exactly15chars_"), "exactly15chars_");
+        assert_eq!(
+            truncate_comm("a-much-longer-daemon-name"),
+            "a-much-longer-d"
+        );
+        // 14 ASCII bytes then a 2-byte character: do not cut it in half.
+        assert_eq!(truncate_comm("abcdefghijklmné"), "abcdefghijklmn");
+    }
+
+    #[test]
+    fn our_own_process() {
+        let me = Pid::this_process();
+        assert_eq!(state(me).unwrap(), State::Running);
+        let exe_path = std::env::current_exe().unwrap().canonicalize().unwrap();
+        assert_eq!(exe(me).unwrap(), Some(exe_path.clone()));
+        let id = Identity::new(Some(&exe_path), None).unwrap();
+        assert_eq!(id.check(me).unwrap(), Match::Yes);
+        let other = Identity::new(Some(Path::new("/bin/sh")), None).unwrap();
+        assert!(matches!(other.check(me).unwrap(), Match::No(_)));
+        let named = Identity::new(None, Some("not-our-name-at-all")).unwrap();
+        assert!(matches!(named.check(me).unwrap(), Match::No(m) if m.contains("not-our-name-at")));
+    }
+
+    #[test]
+    fn unreaped_child_is_a_zombie_and_reaped_one_is_gone() {
+        let mut child = Command::new("true").stdin(Stdio::null()).spawn().unwrap();
+        let pid = Pid::new(child.id() as i32).unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while state(pid).unwrap() == State::Running {
+            assert!(std::time::Instant::now() < deadline, "child never exited");
+            std::thread::yield_now();
+        }
+        assert_eq!(state(pid).unwrap(), State::Zombie);
+        assert_eq!(exe(pid).unwrap(), None);
+        assert_eq!(Identity::default().check(pid).unwrap(), Match::Gone);
+        child.wait().unwrap();
+        assert_eq!(state(pid).unwrap(), State::Gone);
+    }
+
+    #[test]
+    fn missing_exe_is_an_error_naming_it() {
+        let err = Identity::new(Some(Path::new("/no/such/daemon")), None).unwrap_err();
+        assert!(err.to_string().contains("/no/such/daemon"), "{err}");
+    }
+}

@@ -1,0 +1,225 @@
+//! What each mode does: wait for the pidfile, wait for the exit, stop.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use cliutil::Exit;
+
+use crate::cli::{Cli, DEFAULT_TIMEOUT};
+use crate::interrupt::{self, Interrupts};
+use crate::pidfile::{self, Trust};
+use crate::process::{self, Identity, Pid};
+use crate::schedule::Schedule;
+use crate::stop::{join, Outcome, Targets};
+use crate::watch;
+
+/// How long `--exit`/`--kill` give a half-written pidfile to be finished.
+const SETTLE: Duration = Duration::from_millis(100);
+
+/// Runs pidwait as the command line asks.
+pub fn run(cli: &Cli) -> Result<ExitCode> {
+    // First, so that a SIGINT/SIGTERM from now on is ours to report.
+    let interrupts = Interrupts::block().context("blocking SIGINT and SIGTERM")?;
+    let say = |text: String| {
+        if !cli.quiet {
+            eprintln!("pidwait: {text}");
+        }
+    };
+    if let Some(name) = &cli.name {
+        if name.len() > process::COMM_MAX {
+            say(format!(
+                "note: --name {name:?} is longer than the kernel keeps; comparing {:?}",
+                process::truncate_comm(name)
+            ));
+        }
+    }
+    let identity = Identity::new(cli.exe.as_deref(), cli.name.as_deref()).context("--exe")?;
+    // With an identity to check, the pidfile's owner does not matter.
+    let trust = if cli.trust_pidfile || !identity.is_empty() {
+        Trust::Any
+    } else {
+        Trust::Checked
+    };
+    let timeout = cli.timeout.unwrap_or(DEFAULT_TIMEOUT);
+    // Checked before anything is read or signalled.
+    let schedule = match &cli.retry {
+        Some(text) => Schedule::parse(text, cli.signal).map_err(anyhow::Error::msg)?,
+        None => Schedule::once(cli.signal, timeout),
+    };
+
+    if !cli.exit && !cli.kill {
+        let file = cli.file.as_deref().context("a pidfile is required")?;
+        return wait_for_file(file, trust, &identity, &interrupts, timeout);
+    }
+
+    let (pids, what) = if let Some(file) = &cli.file {
+        match pidfile::read_settled(file, trust, SETTLE) {
+            Ok(pids) => (pids, format!(" (from {})", file.display())),
+            Err(pidfile::Error::Missing { .. }) => {
+                return nothing(cli, &format!("no pidfile {}", file.display()), &say);
+            }
+            Err(e) => return Err(explain(e)),
+        }
+    } else {
+        (
+            cli.pid.iter().filter_map(|&p| Pid::new(p)).collect(),
+            String::new(),
+        )
+    };
+
+    let (mut targets, gone) = Targets::hold(&pids, &identity)?;
+    if targets.is_empty() {
+        let verb = if gone.len() == 1 { "is" } else { "are" };
+        let result = nothing(
+            cli,
+            &format!("pid {}{what} {verb} not running", join(&gone)),
+            &say,
+        );
+        remove_pidfile(cli, &pids, &say)?;
+        return result;
+    }
+    if cli.group {
+        targets.widen_to_group()?;
+    }
+
+    let outcome = if cli.exit {
+        targets.wait(&interrupts, Some(Instant::now() + timeout))?
+    } else {
+        stop(cli.grace, &schedule, &mut targets, &interrupts, &say)?
+    };
+    match outcome {
+        Outcome::Gone => {
+            remove_pidfile(cli, &pids, &say)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Outcome::TimedOut => {
+            let after = match (&cli.retry, cli.exit) {
+                (Some(schedule), false) => format!("the retry schedule {schedule}"),
+                _ => humantime::format_duration(timeout).to_string(),
+            };
+            Err(Exit::failure(format!(
+                "pid {} still running after {after}",
+                join(&targets.pids())
+            )))
+        }
+        Outcome::Interrupted(signal) => {
+            let done = if targets.sent.is_empty() {
+                String::new()
+            } else {
+                format!(" after sending {}", targets.sent.join(", then "))
+            };
+            let left = targets.pids();
+            let state = match left.len() {
+                0 => "it has exited".to_owned(),
+                1 => format!("pid {} is still running", left[0]),
+                _ => format!("pids {} are still running", join(&left)),
+            };
+            Err(Exit::with_code(
+                interrupt::exit_code(signal),
+                format!("interrupted by {signal}{done}; {state}"),
+            ))
+        }
+    }
+}
+
+/// `--kill`: the grace period, then the signal or the schedule.
+fn stop(
+    grace: Option<Duration>,
+    schedule: &Schedule,
+    targets: &mut Targets,
+    interrupts: &Interrupts,
+    say: &impl Fn(String),
+) -> Result<Outcome> {
+    if let Some(grace) = grace {
+        match targets.wait(interrupts, Some(Instant::now() + grace))? {
+            Outcome::TimedOut => {}
+            other => return Ok(other),
+        }
+    }
+    targets.run_schedule(schedule, interrupts, say)
+}
+
+/// `pidwait FILE`: wait for the pidfile to name a live process, print it.
+fn wait_for_file(
+    file: &Path,
+    trust: Trust,
+    identity: &Identity,
+    interrupts: &Interrupts,
+    timeout: Duration,
+) -> Result<ExitCode> {
+    let deadline = Instant::now() + timeout;
+    match watch::wait_for_pidfile(file, trust, identity, interrupts, deadline).map_err(|e| {
+        match e.downcast::<pidfile::Error>() {
+            Ok(e) => explain(e),
+            Err(e) => e,
+        }
+    })? {
+        watch::Outcome::Ready(pids) => {
+            let mut out = std::io::stdout().lock();
+            for pid in pids {
+                writeln!(out, "{pid}")?;
+            }
+            out.flush()?;
+            Ok(ExitCode::SUCCESS)
+        }
+        watch::Outcome::TimedOut(status) => Err(Exit::failure(format!(
+            "timed out after {}: {status}",
+            humantime::format_duration(timeout)
+        ))),
+        watch::Outcome::Interrupted(signal) => Err(Exit::with_code(
+            interrupt::exit_code(signal),
+            format!(
+                "interrupted by {signal} while waiting for {}",
+                file.display()
+            ),
+        )),
+    }
+}
+
+/// Nothing to wait for or stop: a note, and success unless `--strict`.
+fn nothing(cli: &Cli, why: &str, say: &impl Fn(String)) -> Result<ExitCode> {
+    let verb = if cli.kill { "stop" } else { "wait for" };
+    if cli.strict {
+        return Err(Exit::failure(format!("{why}: nothing to {verb}")));
+    }
+    say(format!("{why}: nothing to {verb}"));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--remove`: deletes the pidfile if it still names the pids we acted on
+/// (a new instance may have written its own pid meanwhile).
+fn remove_pidfile(cli: &Cli, pids: &[Pid], say: &impl Fn(String)) -> Result<()> {
+    let (true, Some(file)) = (cli.remove, &cli.file) else {
+        return Ok(());
+    };
+    let now = pidfile::read_bytes(file, Trust::Any).and_then(|content| {
+        pidfile::parse(&content, pidfile::pid_max(), true).map_err(|p| p.in_file(file, &content))
+    });
+    match now {
+        Ok(now) if now == pids => {
+            std::fs::remove_file(file).with_context(|| format!("removing {}", file.display()))?;
+        }
+        Ok(now) => say(format!(
+            "not removing {}: it now names {}",
+            file.display(),
+            join(&now)
+        )),
+        Err(pidfile::Error::Missing { .. }) => {}
+        Err(e) => say(format!("not removing {}: {e}", file.display())),
+    }
+    Ok(())
+}
+
+/// A pidfile error with advice on how to get past it.
+fn explain(e: pidfile::Error) -> anyhow::Error {
+    match e {
+        pidfile::Error::Untrusted { .. } => anyhow::anyhow!(
+            "{e}; pass --exe PATH or --name COMM to check the process it names, \
+             or --trust-pidfile to accept it anyway"
+        ),
+        e => e.into(),
+    }
+}

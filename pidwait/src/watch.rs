@@ -1,0 +1,194 @@
+//! Waiting for a pidfile to name a live process: inotify on its directory
+//! so a write is seen within milliseconds, a bounded re-check in case an
+//! event is missed, and a fine poll while the directory does not exist yet.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use nix::errno::Errno;
+use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify, WatchDescriptor};
+use nix::sys::signal::Signal;
+use rustix::event::{PollFd, PollFlags};
+
+use crate::interrupt::Interrupts;
+use crate::pidfd::poll;
+use crate::pidfile::{self, Problem, Trust};
+use crate::process::{self, Identity, Match, Pid, State};
+
+/// How often to look again even without an inotify event.
+const RECHECK: Duration = Duration::from_millis(100);
+/// How often to look for a directory that does not exist yet.
+const DIR_POLL: Duration = Duration::from_millis(5);
+/// How long a line without its newline must stay the same to count as
+/// written (the writer may never add the newline).
+const SETTLE: Duration = Duration::from_millis(50);
+
+/// How the wait ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The pidfile names these pids, all alive (and matching the identity).
+    Ready(Vec<Pid>),
+    /// The time ran out; the text says what the pidfile looked like last.
+    TimedOut(String),
+    /// SIGINT or SIGTERM arrived.
+    Interrupted(Signal),
+}
+
+/// Waits until `path` names live processes (all of them, if it names
+/// several) that match `identity`, until `deadline`.
+///
+/// A missing, empty, half-written or stale pidfile is waited on; a pidfile
+/// with bad content or one that fails the trust check is an error.
+pub fn wait_for_pidfile(
+    path: &Path,
+    trust: Trust,
+    identity: &Identity,
+    interrupts: &Interrupts,
+    deadline: Instant,
+) -> Result<Outcome> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    if path.file_name().is_none() {
+        anyhow::bail!("{}: not a file name", path.display());
+    }
+    let inotify =
+        Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC).context("inotify_init")?;
+    let mut watch: Option<WatchDescriptor> = None;
+    let mut partial: Option<(Vec<u8>, Instant)> = None;
+    let pid_max = pidfile::pid_max();
+    loop {
+        let mut next = RECHECK;
+        if watch.is_none() {
+            match inotify.add_watch(&dir, watch_flags()) {
+                Ok(wd) => watch = Some(wd),
+                Err(Errno::ENOENT | Errno::ENOTDIR) => next = DIR_POLL,
+                // Out of watches, or a file system without inotify: poll finely.
+                Err(_) => next = DIR_POLL * 2,
+            }
+        }
+        let status = match look(path, trust, identity, pid_max, &mut partial)? {
+            Look::Ready(pids) => return Ok(Outcome::Ready(pids)),
+            Look::Waiting(status) => status,
+        };
+        if let Some((_, since)) = &partial {
+            next = next.min(
+                (*since + SETTLE).saturating_duration_since(Instant::now())
+                    + Duration::from_millis(1),
+            );
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(Outcome::TimedOut(status));
+        }
+        let mut fds = [
+            PollFd::from_borrowed_fd(interrupts.fd(), PollFlags::IN),
+            PollFd::new(&inotify, PollFlags::IN),
+        ];
+        poll(&mut fds, Some(left.min(next))).context("poll")?;
+        if !fds[0].revents().is_empty() {
+            if let Some(signal) = interrupts.take().context("reading signalfd")? {
+                return Ok(Outcome::Interrupted(signal));
+            }
+        }
+        if !fds[1].revents().is_empty() {
+            match inotify.read_events() {
+                Ok(events) => {
+                    let lost = AddWatchFlags::IN_IGNORED
+                        | AddWatchFlags::IN_DELETE_SELF
+                        | AddWatchFlags::IN_MOVE_SELF;
+                    if events.iter().any(|e| e.mask.intersects(lost)) {
+                        if let Some(wd) = watch.take() {
+                            // The directory went away or moved: watch its path again.
+                            let _ = inotify.rm_watch(wd);
+                        }
+                    }
+                }
+                Err(Errno::EAGAIN) => {}
+                Err(e) => return Err(e).context("reading inotify events"),
+            }
+        }
+    }
+}
+
+fn watch_flags() -> AddWatchFlags {
+    AddWatchFlags::IN_CREATE
+        | AddWatchFlags::IN_MOVED_TO
+        | AddWatchFlags::IN_CLOSE_WRITE
+        | AddWatchFlags::IN_MODIFY
+        | AddWatchFlags::IN_ATTRIB
+        | AddWatchFlags::IN_DELETE_SELF
+        | AddWatchFlags::IN_MOVE_SELF
+        | AddWatchFlags::IN_ONLYDIR
+}
+
+enum Look {
+    Ready(Vec<Pid>),
+    Waiting(String),
+}
+
+/// One look at the pidfile and the processes it names.
+fn look(
+    path: &Path,
+    trust: Trust,
+    identity: &Identity,
+    pid_max: i32,
+    partial: &mut Option<(Vec<u8>, Instant)>,
+) -> Result<Look> {
+    let shown = path.display();
+    let content = match pidfile::read_bytes(path, trust) {
+        Ok(content) => content,
+        Err(pidfile::Error::Missing { .. }) => {
+            *partial = None;
+            return Ok(Look::Waiting(format!("{shown} does not exist")));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if content.is_empty() {
+        *partial = None;
+        return Ok(Look::Waiting(format!("{shown} is empty")));
+    }
+    let settled =
+        matches!(partial, Some((old, since)) if *old == content && since.elapsed() >= SETTLE);
+    let pids = match pidfile::parse(&content, pid_max, settled) {
+        Ok(pids) => pids,
+        Err(Problem::Incomplete) => {
+            if !matches!(partial, Some((old, _)) if *old == content) {
+                *partial = Some((content.clone(), Instant::now()));
+            }
+            let text = String::from_utf8_lossy(&content);
+            return Ok(Look::Waiting(format!(
+                "{shown} holds {text:?} with no newline yet"
+            )));
+        }
+        Err(Problem::Invalid {
+            line,
+            text,
+            expected,
+        }) => {
+            return Err(pidfile::Error::Invalid {
+                path: path.to_owned(),
+                line,
+                text,
+                expected,
+            }
+            .into())
+        }
+    };
+    *partial = None;
+    for &pid in &pids {
+        let why = match process::state(pid)? {
+            State::Gone => "which is not running".to_owned(),
+            State::Zombie => "which has exited (zombie)".to_owned(),
+            State::Running => match identity.check(pid)? {
+                Match::Yes => continue,
+                Match::Gone => "which has exited".to_owned(),
+                Match::No(why) => format!("but {why}"),
+            },
+        };
+        return Ok(Look::Waiting(format!("{shown} names pid {pid}, {why}")));
+    }
+    Ok(Look::Ready(pids))
+}

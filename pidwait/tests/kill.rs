@@ -1,0 +1,454 @@
+//! `pidwait --kill`: stopping processes, with schedules, groups, identity
+//! checks and interruptions.
+
+use std::fs;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use nix::sys::signal::Signal;
+
+use crate::support::{parts, pidwait, run, running, signal, state, wait_until, Dir, Proc, LIMIT};
+use crate::wait::blocked;
+
+#[test]
+fn a_sleeper_is_stopped_with_term() {
+    let dir = Dir::new();
+    let mut target = Proc::sleeper();
+    let file = dir.pidfile("s.pid", &format!("{}\n", target.pid()));
+    let (code, out, err) = parts(&run(&["--kill", &file]));
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.is_empty() && err.is_empty(), "{out}{err}");
+    assert_eq!(target.reap().signal(), Some(libc_sig(Signal::SIGTERM)));
+    assert!(Path::new(&file).exists(), "kept without --remove");
+}
+
+fn libc_sig(s: Signal) -> i32 {
+    s as i32
+}
+
+#[test]
+fn signal_chooses_the_signal() {
+    let mut target = Proc::sleeper();
+    let pid = target.pid().to_string();
+    let (code, _, err) = parts(&run(&["--kill", "--signal", "HUP", "--pid", &pid]));
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(target.reap().signal(), Some(libc_sig(Signal::SIGHUP)));
+}
+
+#[test]
+fn a_term_ignorer_outlives_term_and_exits_1() {
+    let target = Proc::term_ignorer();
+    let pid = target.pid().to_string();
+    // bash sets the trap, then execs sleep: wait until that happened.
+    assert!(wait_until(LIMIT, || exe_is(target.pid(), "/usr/bin/sleep")));
+    let (code, _, err) = parts(&run(&["--kill", "--timeout", "200ms", "--pid", &pid]));
+    assert_eq!(code, Some(1), "{err}");
+    assert_eq!(
+        err,
+        format!("pidwait: pid {pid} still running after 200ms\n")
+    );
+    assert!(running(target.pid()));
+}
+
+#[test]
+fn retry_escalates_to_kill() {
+    let mut target = Proc::term_ignorer();
+    let pid = target.pid().to_string();
+    assert!(wait_until(LIMIT, || exe_is(target.pid(), "/usr/bin/sleep")));
+    let (code, _, err) = parts(&run(&[
+        "--kill",
+        "--retry",
+        "TERM/200ms/KILL/5",
+        "--pid",
+        &pid,
+    ]));
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        err.contains(&format!("{pid} still running; sending KILL")),
+        "{err}"
+    );
+    assert_eq!(target.reap().signal(), Some(libc_sig(Signal::SIGKILL)));
+}
+
+#[test]
+fn a_lone_retry_timeout_means_signal_then_kill() {
+    let mut target = Proc::term_ignorer();
+    let pid = target.pid().to_string();
+    assert!(wait_until(LIMIT, || exe_is(target.pid(), "/usr/bin/sleep")));
+    let (code, _, err) = parts(&run(&["--kill", "--retry", "0.2", "--pid", &pid]));
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(target.reap().signal(), Some(libc_sig(Signal::SIGKILL)));
+}
+
+#[test]
+fn a_schedule_that_runs_out_exits_1() {
+    let target = Proc::term_ignorer();
+    let pid = target.pid().to_string();
+    assert!(wait_until(LIMIT, || exe_is(target.pid(), "/usr/bin/sleep")));
+    let (code, _, err) = parts(&run(&[
+        "--kill",
+        "--retry",
+        "TERM/100ms/TERM/100ms",
+        "--pid",
+        &pid,
+    ]));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("after the retry schedule TERM/100ms/TERM/100ms"),
+        "{err}"
+    );
+    assert!(running(target.pid()));
+}
+
+#[test]
+fn grace_lets_it_exit_by_itself() {
+    let mut target = Proc::spawn("sleep", &["0.2"]);
+    let pid = target.pid().to_string();
+    let (code, _, err) = parts(&run(&["--kill", "--grace", "30s", "--pid", &pid]));
+    assert_eq!(code, Some(0), "{err}");
+    let status = target.reap();
+    assert_eq!(
+        (status.code(), status.signal()),
+        (Some(0), None),
+        "exited by itself"
+    );
+}
+
+#[test]
+fn after_the_grace_it_is_signalled() {
+    let mut target = Proc::sleeper();
+    let pid = target.pid().to_string();
+    let (code, _, err) = parts(&run(&["--kill", "--grace", "100ms", "--pid", &pid]));
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(target.reap().signal(), Some(libc_sig(Signal::SIGTERM)));
+}
+
+#[test]
+fn already_gone_is_success_with_a_note_unless_strict() {
+    let dir = Dir::new();
+    let mut target = Proc::sleeper();
+    let file = dir.pidfile("g.pid", &format!("{}\n", target.pid()));
+    target.0.kill().unwrap();
+    target.reap();
+    let (code, out, err) = parts(&run(&["--kill", &file]));
+    assert_eq!(code, Some(0));
+    assert!(out.is_empty());
+    assert!(err.contains("is not running: nothing to stop"), "{err}");
+    let (code, _, err) = parts(&run(&["--kill", "--strict", &file]));
+    assert_eq!(code, Some(1));
+    assert!(err.contains("nothing to stop"), "{err}");
+    let missing = dir.path("none.pid");
+    let (code, _, err) = parts(&run(&["--kill", "--strict", missing.to_str().unwrap()]));
+    assert_eq!(code, Some(1), "{err}");
+}
+
+#[test]
+fn a_zombie_counts_as_gone() {
+    let zombie = Proc::spawn("true", &[]);
+    assert!(wait_until(LIMIT, || state(zombie.pid()) == Some('Z')));
+    let pid = zombie.pid().to_string();
+    let (code, _, err) = parts(&run(&[
+        "--kill",
+        "--retry",
+        "TERM/30/KILL/30",
+        "--pid",
+        &pid,
+    ]));
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("not running"), "{err}");
+}
+
+#[test]
+fn several_pids_are_all_stopped() {
+    let dir = Dir::new();
+    let (mut a, mut b) = (Proc::sleeper(), Proc::sleeper());
+    let file = dir.pidfile("ab.pid", &format!("{} {}\n", a.pid(), b.pid()));
+    let (code, _, err) = parts(&run(&["--kill", "--remove", &file]));
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(a.reap().signal(), Some(libc_sig(Signal::SIGTERM)));
+    assert_eq!(b.reap().signal(), Some(libc_sig(Signal::SIGTERM)));
+    assert!(!Path::new(&file).exists());
+}
+
+/// The pid was reused by another program: --exe refuses, nothing is signalled.
+#[test]
+fn a_reused_pid_is_refused_by_exe() {
+    let dir = Dir::new();
+    let target = Proc::sleeper();
+    let file = dir.pidfile("reused.pid", &format!("{}\n", target.pid()));
+    let (code, out, err) = parts(&run(&[
+        "--kill",
+        "--exe",
+        "/usr/bin/python3",
+        "--retry",
+        "KILL/1",
+        &file,
+    ]));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(out.is_empty());
+    assert!(
+        err.contains(&format!("pid {} runs /usr/bin/sleep", target.pid())),
+        "{err}"
+    );
+    assert!(err.contains("nothing signalled"), "{err}");
+    assert!(running(target.pid()));
+    let (code, _, err) = parts(&run(&["--kill", "--name", "python3", &file]));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("named 'sleep', not 'python3'"), "{err}");
+    assert!(running(target.pid()));
+    // The right identity stops it.
+    let (code, _, err) = parts(&run(&[
+        "--kill",
+        "--exe",
+        "/bin/sleep",
+        "--name",
+        "sleep",
+        &file,
+    ]));
+    assert_eq!(code, Some(0), "{err}");
+}
+
+#[test]
+fn every_bad_pidfile_exits_2_naming_file_line_and_text() {
+    let dir = Dir::new();
+    let target = Proc::sleeper();
+    let cases = [
+        ("empty", "", 1, "", "empty file"),
+        ("blank", "\n", 1, "", "empty line"),
+        ("word", "abc\n", 1, "abc", "decimal pid"),
+        ("negative", "-5\n", 1, "-5", "negative"),
+        ("group", "-1\n", 1, "-1", "negative"),
+        ("zero", "0\n", 1, "0", "pid 0"),
+        ("init", "1\n", 1, "1", "init"),
+        ("huge", "99999999999\n", 1, "99999999999", "pid_max"),
+        (
+            "garbage",
+            &format!("{}x\n", target.pid()),
+            1,
+            &format!("{}x", target.pid()),
+            "decimal pid",
+        ),
+        (
+            "extra",
+            &format!("{} junk\n", target.pid()),
+            1,
+            "junk",
+            "decimal pid",
+        ),
+        (
+            "lines",
+            &format!("{}\nmore\n", target.pid()),
+            2,
+            "more",
+            "one line",
+        ),
+    ];
+    for (name, content, line, text, expected) in cases {
+        let file = dir.pidfile(&format!("{name}.pid"), content);
+        let (code, out, err) = parts(&run(&["--kill", &file]));
+        assert_eq!(code, Some(2), "{name}: {err}");
+        assert!(out.is_empty());
+        assert!(
+            err.contains(&format!("{file}:{line}: {text:?}")),
+            "{name}: {err}"
+        );
+        assert!(err.contains(expected), "{name}: {err}");
+    }
+    let over = dir.pidfile("over.pid", &format!("{}\n", pid_max() + 1));
+    let (code, _, err) = parts(&run(&["--kill", &over]));
+    assert_eq!(code, Some(2));
+    assert!(err.contains("over pid_max"), "{err}");
+    assert!(running(target.pid()), "nothing was signalled");
+}
+
+fn pid_max() -> i64 {
+    fs::read_to_string("/proc/sys/kernel/pid_max")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn untrusted_pidfile_is_refused_and_nothing_signalled() {
+    let dir = Dir::new();
+    let target = Proc::sleeper();
+    let real = dir.pidfile("real.pid", &format!("{}\n", target.pid()));
+    let link = dir.path("link.pid");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let (code, _, err) = parts(&run(&["--kill", link.to_str().unwrap()]));
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("refusing pidfile") && err.contains("symlink"),
+        "{err}"
+    );
+    assert!(err.contains("--trust-pidfile"), "{err}");
+    assert!(running(target.pid()));
+}
+
+/// A process group: a shell leading it and two children. --group stops all
+/// three; without it only the leader goes.
+#[test]
+fn group_stops_every_member() {
+    let dir = Dir::new();
+    let (leader, members) = group(&dir);
+    let pid = leader.pid().to_string();
+    let (code, _, err) = parts(&run(&["--kill", "--group", "--pid", &pid]));
+    assert_eq!(code, Some(0), "{err}");
+    for m in &members {
+        assert!(!running(*m), "member {m} still running");
+    }
+    drop(leader);
+}
+
+#[test]
+fn without_group_only_the_leader_is_stopped() {
+    let dir = Dir::new();
+    let (mut leader, members) = group(&dir);
+    let pid = leader.pid().to_string();
+    let (code, _, err) = parts(&run(&["--kill", "--pid", &pid]));
+    assert_eq!(code, Some(0), "{err}");
+    leader.reap();
+    for m in &members {
+        assert!(running(*m), "member {m} should survive");
+    }
+    // Clean up the orphans: still in the group we made, so signal the group.
+    let (code, _, err) = parts(&run(&[
+        "--kill",
+        "--retry",
+        "KILL/5",
+        "--pid",
+        &members[0].to_string(),
+    ]));
+    assert_eq!(code, Some(0), "{err}");
+    let (code, _, _) = parts(&run(&[
+        "--kill",
+        "--retry",
+        "KILL/5",
+        "--pid",
+        &members[1].to_string(),
+    ]));
+    assert_eq!(code, Some(0));
+}
+
+#[test]
+fn group_needs_a_group_leader() {
+    let dir = Dir::new();
+    let (leader, members) = group(&dir);
+    let child = members[0].to_string();
+    let (code, _, err) = parts(&run(&["--kill", "--group", "--pid", &child]));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("does not lead a process group"), "{err}");
+    assert!(members.iter().all(|m| running(*m)));
+    assert!(running(leader.pid()));
+    let (code, _, _) = parts(&run(&[
+        "--kill",
+        "--group",
+        "--pid",
+        &leader.pid().to_string(),
+    ]));
+    assert_eq!(code, Some(0));
+}
+
+/// Starts `sh` as the leader of a new process group with two `sleep`
+/// children; returns it and the children's pids once both are running.
+fn group(dir: &Dir) -> (Proc, Vec<i32>) {
+    let list = dir.path("members");
+    let script = format!(
+        "sleep 60 & a=$!; sleep 60 & b=$!; echo \"$a $b\" > {0}.tmp; mv {0}.tmp {0}; wait",
+        list.display()
+    );
+    let child = Command::new("sh")
+        .args(["-c", &script])
+        .process_group(0)
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let leader = Proc(child);
+    assert!(wait_until(LIMIT, || list.exists()));
+    let members: Vec<i32> = fs::read_to_string(&list)
+        .unwrap()
+        .split_whitespace()
+        .map(|p| p.parse().unwrap())
+        .collect();
+    assert_eq!(members.len(), 2);
+    assert!(wait_until(LIMIT, || members
+        .iter()
+        .all(|m| exe_is(*m, "/usr/bin/sleep"))));
+    (leader, members)
+}
+
+fn exe_is(pid: i32, path: &str) -> bool {
+    fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|p| p == Path::new(path))
+}
+
+/// SIGINT in the middle of a schedule: exit 130 and say what was sent.
+#[test]
+fn sigint_mid_schedule_reports_the_half_done_kill() {
+    let dir = Dir::new();
+    let marker = dir.path("terms");
+    let target = Proc::term_reporter(&marker);
+    let pid = target.pid().to_string();
+    let killer = pidwait()
+        .args(["--kill", "--retry", "TERM/30/KILL/5", "--pid", &pid])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(wait_until(LIMIT, || marker.exists()), "TERM never arrived");
+    assert!(
+        blocked(killer.id(), 2),
+        "pidwait blocks SIGINT before signalling"
+    );
+    signal(&killer, Signal::SIGINT);
+    let (code, out, err) = parts(&killer.wait_with_output().unwrap());
+    assert_eq!(code, Some(130), "{err}");
+    assert!(out.is_empty());
+    assert_eq!(
+        err,
+        format!("pidwait: interrupted by SIGINT after sending TERM to {pid}; pid {pid} is still running\n")
+    );
+    assert!(running(target.pid()));
+}
+
+/// --remove leaves a pidfile alone that a new instance has taken over.
+#[test]
+fn remove_keeps_a_pidfile_naming_someone_else() {
+    let dir = Dir::new();
+    let other = Proc::sleeper();
+    let file = dir.path("taken.pid");
+    let script = format!(
+        "trap 'echo {} > {}; exit 0' TERM; echo ready; while :; do sleep 1 & wait $!; done",
+        other.pid(),
+        file.display()
+    );
+    let mut child = Command::new("bash")
+        .args(["-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let mut target = Proc(child);
+    let file_s = dir.pidfile("taken.pid", &format!("{}\n", target.pid()));
+    let (code, _, err) = parts(&run(&["--kill", "--remove", &file_s]));
+    assert_eq!(code, Some(0), "{err}");
+    target.reap();
+    assert!(
+        err.contains(&format!(
+            "not removing {file_s}: it now names {}",
+            other.pid()
+        )),
+        "{err}"
+    );
+    assert_eq!(
+        fs::read_to_string(&file).unwrap(),
+        format!("{}\n", other.pid())
+    );
+}

@@ -1,0 +1,171 @@
+//! Helpers: the binary, real child processes that are always cleaned up,
+//! pidfiles in unique temp dirs, and waiting on events with a timeout.
+
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// A generous limit for things that should take milliseconds.
+pub const LIMIT: Duration = Duration::from_secs(10);
+
+/// A `pidwait` command with a clean environment.
+pub fn pidwait() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pidwait"));
+    cmd.env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// Runs `pidwait ARGS` to completion.
+pub fn run(args: &[&str]) -> Output {
+    pidwait().args(args).output().expect("run pidwait")
+}
+
+/// The exit code, stdout and stderr of a finished run.
+pub fn parts(out: &Output) -> (Option<i32>, String, String) {
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A child process of the test, killed and reaped when dropped.
+pub struct Proc(pub Child);
+
+impl Proc {
+    /// Starts `program ARGS`.
+    pub fn spawn(program: &str, args: &[&str]) -> Self {
+        Self(
+            Command::new(program)
+                .args(args)
+                .stdin(Stdio::null())
+                .spawn()
+                .expect("spawn"),
+        )
+    }
+
+    /// `sleep 60`.
+    pub fn sleeper() -> Self {
+        Self::spawn("sleep", &["60"])
+    }
+
+    /// A bash that ignores SIGTERM (as does the `sleep` it becomes), so only
+    /// SIGKILL stops it.
+    pub fn term_ignorer() -> Self {
+        Self::spawn("bash", &["-c", "trap '' TERM; exec sleep 60"])
+    }
+
+    /// A bash that reports each SIGTERM by appending to `marker`, and keeps
+    /// running; it prints `ready` once the trap is set.
+    pub fn term_reporter(marker: &Path) -> Self {
+        let script = format!(
+            "trap 'echo term >> {}' TERM; echo ready; while :; do sleep 1 & wait $!; done",
+            marker.display()
+        );
+        let mut child = Command::new("bash")
+            .args(["-c", &script])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn bash");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line, "ready\n");
+        Self(child)
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.0.id() as i32
+    }
+
+    /// Reaps the child (it must exit within [`LIMIT`]).
+    pub fn reap(&mut self) -> ExitStatus {
+        assert!(
+            wait_until(LIMIT, || !running(self.pid())),
+            "pid {} did not exit",
+            self.pid()
+        );
+        self.0.wait().unwrap()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The state letter of a process (`R`, `S`, `Z`, ...), `None` if gone.
+pub fn state(pid: i32) -> Option<char> {
+    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    text[text.rfind(')')? + 1..].trim_start().chars().next()
+}
+
+/// True if the process exists and has not exited (a zombie has exited).
+pub fn running(pid: i32) -> bool {
+    state(pid).is_some_and(|s| s != 'Z' && s != 'X')
+}
+
+/// Polls `cond` every 2 ms for at most `limit`.
+pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + limit;
+    while !cond() {
+        if Instant::now() > end {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    true
+}
+
+/// A temp dir for one test's pidfiles.
+pub struct Dir(pub tempfile::TempDir);
+
+impl Dir {
+    pub fn new() -> Self {
+        Self(tempfile::tempdir().expect("tempdir"))
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.0.path().join(name)
+    }
+
+    /// Writes a pidfile with mode 0644 and returns its path as a string.
+    pub fn pidfile(&self, name: &str, content: &str) -> String {
+        let path = self.path(name);
+        fs::write(&path, content).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        path.to_str().unwrap().to_owned()
+    }
+}
+
+/// Sends a signal to a child we started (never to anything else).
+pub fn signal(child: &Child, sig: nix::sys::signal::Signal) {
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, sig).expect("kill");
+}
+
+/// True once pidwait (`pid`) sleeps in `poll` holding a pidfd: it is then
+/// waiting for the exit, past its first look at the process.
+pub fn waiting_on_pidfd(pid: u32) -> bool {
+    let in_poll =
+        fs::read_to_string(format!("/proc/{pid}/wchan")).is_ok_and(|w| w.contains("poll"));
+    in_poll && holds_pidfd(pid)
+}
+
+/// True if process `pid` holds a pidfd.
+fn holds_pidfd(pid: u32) -> bool {
+    let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.filter_map(Result::ok)
+        .any(|fd| fs::read_link(fd.path()).is_ok_and(|l| l.as_os_str() == "anon_inode:[pidfd]"))
+}

@@ -1,0 +1,214 @@
+//! `pidwait FILE`: waiting for a pidfile to name a live process.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::process::Stdio;
+
+use nix::sys::signal::Signal;
+
+use crate::support::{parts, pidwait, run, running, signal, wait_until, Dir, Proc, LIMIT};
+
+#[test]
+fn a_live_pid_is_printed() {
+    let dir = Dir::new();
+    let target = Proc::sleeper();
+    let file = dir.pidfile("a.pid", &format!("{}\n", target.pid()));
+    let (code, out, err) = parts(&run(&[&file]));
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out, format!("{}\n", target.pid()));
+    assert!(err.is_empty(), "{err}");
+}
+
+#[test]
+fn several_pids_are_all_printed() {
+    let dir = Dir::new();
+    let (a, b) = (Proc::sleeper(), Proc::sleeper());
+    let file = dir.pidfile("ab.pid", &format!("{} {}\n", a.pid(), b.pid()));
+    let (code, out, _) = parts(&run(&[&file]));
+    assert_eq!(code, Some(0));
+    assert_eq!(out, format!("{}\n{}\n", a.pid(), b.pid()));
+}
+
+/// A service that writes its pidfile a while after it starts, into a
+/// directory that does not exist yet.
+#[test]
+fn a_pidfile_written_late_is_seen() {
+    let dir = Dir::new();
+    let file = dir.path("run/late.pid");
+    let script = format!(
+        "sleep 0.3; mkdir -p {0}; echo $$ > {1}.tmp; mv {1}.tmp {1}; exec sleep 60",
+        dir.path("run").display(),
+        file.display()
+    );
+    let target = Proc::spawn("sh", &["-c", &script]);
+    let (code, out, err) = parts(&run(&["--timeout", "10s", file.to_str().unwrap()]));
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out, format!("{}\n", target.pid()));
+}
+
+/// An empty pidfile (created first, filled in later) is waited on, not rejected.
+#[test]
+fn an_empty_pidfile_is_read_again() {
+    let dir = Dir::new();
+    let target = Proc::sleeper();
+    let file = dir.pidfile("e.pid", "");
+    let waiter = pidwait()
+        .args(["--timeout", "10s", &file])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Whenever pidwait looks, it sees either the empty file or the full one.
+    let mut f = fs::OpenOptions::new().append(true).open(&file).unwrap();
+    writeln!(f, "{}", target.pid()).unwrap();
+    drop(f);
+    let (code, out, err) = parts(&waiter.wait_with_output().unwrap());
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out, format!("{}\n", target.pid()));
+}
+
+/// A writer that never adds the newline: accepted once the line stops changing.
+#[test]
+fn a_line_without_newline_is_accepted_once_settled() {
+    let dir = Dir::new();
+    let target = Proc::sleeper();
+    let file = dir.pidfile("n.pid", &target.pid().to_string());
+    let (code, out, err) = parts(&run(&[&file]));
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out, format!("{}\n", target.pid()));
+}
+
+#[test]
+fn timeout_exits_1_and_says_what_it_saw() {
+    let dir = Dir::new();
+    let missing = dir.path("never.pid");
+    let (code, out, err) = parts(&run(&["--timeout", "150ms", missing.to_str().unwrap()]));
+    assert_eq!(code, Some(1));
+    assert!(out.is_empty());
+    assert!(err.starts_with("pidwait: timed out after 150ms"), "{err}");
+    assert!(err.contains("does not exist"), "{err}");
+
+    // A stale pidfile: the pid is not running.
+    let mut dead = Proc::spawn("true", &[]);
+    dead.reap();
+    let file = dir.pidfile("stale.pid", &format!("{}\n", dead.0.id()));
+    let (code, _, err) = parts(&run(&["--timeout", "100ms", &file]));
+    assert_eq!(code, Some(1));
+    assert!(err.contains("which is not running"), "{err}");
+}
+
+#[test]
+fn a_zombie_is_not_a_live_process() {
+    let dir = Dir::new();
+    let zombie = Proc::spawn("true", &[]);
+    assert!(wait_until(LIMIT, || !running(zombie.pid())));
+    let file = dir.pidfile("z.pid", &format!("{}\n", zombie.pid()));
+    let (code, _, err) = parts(&run(&["--timeout", "100ms", &file]));
+    assert_eq!(code, Some(1));
+    assert!(err.contains("zombie") || err.contains("exited"), "{err}");
+}
+
+#[test]
+fn identity_must_match_before_it_counts() {
+    let dir = Dir::new();
+    let target = Proc::sleeper();
+    let file = dir.pidfile("i.pid", &format!("{}\n", target.pid()));
+    let (code, _, err) = parts(&run(&[
+        "--timeout",
+        "100ms",
+        "--exe",
+        "/usr/bin/python3",
+        &file,
+    ]));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("runs /usr/bin/sleep"), "{err}");
+    let (code, out, _) = parts(&run(&["--exe", "/usr/bin/sleep", "--name", "sleep", &file]));
+    assert_eq!(code, Some(0));
+    assert_eq!(out, format!("{}\n", target.pid()));
+}
+
+#[test]
+fn bad_content_exits_2_at_once() {
+    let dir = Dir::new();
+    let file = dir.pidfile("bad.pid", "12abc\n");
+    let (code, out, err) = parts(&run(&[&file]));
+    assert_eq!(code, Some(2));
+    assert!(out.is_empty());
+    assert!(err.contains(&format!("{file}:1: \"12abc\"")), "{err}");
+}
+
+#[test]
+fn untrusted_pidfiles_are_refused_with_a_way_out() {
+    let dir = Dir::new();
+    let target = Proc::sleeper();
+    let real = dir.pidfile("real.pid", &format!("{}\n", target.pid()));
+    let link = dir.path("link.pid");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let link = link.to_str().unwrap();
+    let (code, _, err) = parts(&run(&[link]));
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("symlink") && err.contains("--trust-pidfile"),
+        "{err}"
+    );
+    let (code, _, _) = parts(&run(&["--trust-pidfile", link]));
+    assert_eq!(code, Some(0));
+    let (code, _, _) = parts(&run(&["--name", "sleep", link]));
+    assert_eq!(code, Some(0));
+
+    let open = dir.pidfile("open.pid", &format!("{}\n", target.pid()));
+    fs::set_permissions(&open, fs::Permissions::from_mode(0o666)).unwrap();
+    let (code, _, err) = parts(&run(&[&open]));
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("world-writable") && err.contains("--exe PATH"),
+        "{err}"
+    );
+
+    // Owned by another user (nobody); only meaningful when we are root.
+    if nix::unistd::geteuid().is_root() {
+        let theirs = dir.pidfile("theirs.pid", &format!("{}\n", target.pid()));
+        std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).unwrap();
+        let (code, _, err) = parts(&run(&[&theirs]));
+        assert_eq!(code, Some(2));
+        assert!(err.contains("owned by uid 65534"), "{err}");
+        let (code, _, _) = parts(&run(&["--trust-pidfile", &theirs]));
+        assert_eq!(code, Some(0));
+    }
+}
+
+#[test]
+fn sigterm_while_waiting_exits_143() {
+    let dir = Dir::new();
+    let file = dir.path("never.pid");
+    let waiter = pidwait()
+        .args(["--timeout", "30s", file.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Until pidwait has blocked the signal, SIGTERM would kill it outright
+    // (no exit code): wait until it shows the signal as blocked.
+    assert!(wait_until(LIMIT, || blocked(waiter.id(), 15)));
+    signal(&waiter, Signal::SIGTERM);
+    let (code, out, err) = parts(&waiter.wait_with_output().unwrap());
+    assert_eq!(code, Some(143), "{err}");
+    assert!(out.is_empty());
+    assert!(
+        err.contains("interrupted by SIGTERM while waiting for"),
+        "{err}"
+    );
+}
+
+/// True once process `pid` blocks signal `num` (from `/proc/PID/status` `SigBlk`).
+pub fn blocked(pid: u32, num: u32) -> bool {
+    let Ok(status) = fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return false;
+    };
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigBlk:"))
+        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+        .is_some_and(|mask| mask & (1 << (num - 1)) != 0)
+}

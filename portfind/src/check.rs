@@ -1,0 +1,93 @@
+//! Whether a port is free: it binds, as a server would bind it.
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, TcpListener, UdpSocket};
+
+use anyhow::{bail, Context, Result};
+
+/// Checks ports on a fixed set of addresses.
+#[derive(Debug)]
+pub struct Checker {
+    addrs: Vec<IpAddr>,
+    udp: bool,
+}
+
+impl Checker {
+    /// With no addresses, checks the IPv4 and IPv6 wildcards, skipping a
+    /// family this host does not have. A given address must be local.
+    pub fn new(addrs: &[IpAddr], udp: bool) -> Result<Self> {
+        let addrs = if addrs.is_empty() {
+            let wildcards = [
+                IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+            ];
+            let present: Vec<_> = wildcards
+                .into_iter()
+                .filter(|a| family_present(*a))
+                .collect();
+            if present.is_empty() {
+                bail!("this host has neither IPv4 nor IPv6");
+            }
+            present
+        } else {
+            for addr in addrs {
+                TcpListener::bind((*addr, 0)).with_context(|| {
+                    format!("cannot bind to address {addr}: expected an address of this host")
+                })?;
+            }
+            addrs.to_vec()
+        };
+        Ok(Self { addrs, udp })
+    }
+
+    /// True when `port` binds for TCP (and UDP if asked) on every address.
+    /// std sets `SO_REUSEADDR`, as servers do, so a port whose old
+    /// connections linger in `TIME_WAIT` still counts as free.
+    pub fn is_free(&self, port: u16) -> bool {
+        self.addrs.iter().all(|addr| {
+            TcpListener::bind((*addr, port)).is_ok()
+                && (!self.udp || UdpSocket::bind((*addr, port)).is_ok())
+        })
+    }
+}
+
+fn family_present(wildcard: IpAddr) -> bool {
+    match TcpListener::bind((wildcard, 0)) {
+        Ok(_) => true,
+        Err(e) => {
+            !(e.kind() == io::ErrorKind::AddrNotAvailable
+                || e.raw_os_error() == Some(rustix::io::Errno::AFNOSUPPORT.raw_os_error()))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bound_port_is_not_free_and_a_released_one_is() {
+        let checker = Checker::new(&[], false).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        assert!(!checker.is_free(port));
+        drop(listener);
+        assert!(checker.is_free(port));
+    }
+
+    #[test]
+    fn udp_is_checked_only_when_asked() {
+        let socket = UdpSocket::bind("0.0.0.0:0").unwrap();
+        let port = socket.local_addr().unwrap().port();
+        let tcp_only = Checker::new(&[IpAddr::V4(Ipv4Addr::LOCALHOST)], false).unwrap();
+        let with_udp = Checker::new(&[IpAddr::V4(Ipv4Addr::LOCALHOST)], true).unwrap();
+        assert!(tcp_only.is_free(port));
+        assert!(!with_udp.is_free(port));
+    }
+
+    #[test]
+    fn a_foreign_address_is_refused() {
+        let err = Checker::new(&["192.0.2.1".parse().unwrap()], false).unwrap_err();
+        assert!(format!("{err:#}").contains("192.0.2.1"), "{err:#}");
+    }
+}

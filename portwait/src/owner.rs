@@ -1,0 +1,202 @@
+//! The process whose listener we wait for: its pid (from the command line
+//! or a pidfile), whether it still runs, and the sockets it and its
+//! descendants hold.
+
+use std::collections::HashSet;
+use std::fs;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+/// Parses a pid given on the command line: a process id greater than 1.
+pub fn parse_pid(text: &str) -> Result<i32, String> {
+    text.parse::<i32>()
+        .ok()
+        .filter(|pid| *pid > 1 && text.bytes().all(|b| b.is_ascii_digit()))
+        .ok_or_else(|| format!("invalid pid '{text}': expected a process id greater than 1"))
+}
+
+/// Reads a pidfile: exactly one line holding one pid greater than 1.
+pub fn read_pidfile(path: &Path) -> Result<i32> {
+    let text =
+        fs::read_to_string(path).with_context(|| format!("reading pidfile {}", path.display()))?;
+    let line = text.strip_suffix('\n').unwrap_or(&text);
+    if line.contains('\n') {
+        anyhow::bail!(
+            "pidfile {} line 2: expected one line holding one process id greater than 1",
+            path.display()
+        );
+    }
+    parse_pid(line).map_err(|_| {
+        anyhow::anyhow!(
+            "pidfile {} line 1: '{}': expected one process id greater than 1",
+            path.display(),
+            line.escape_default()
+        )
+    })
+}
+
+/// True while `pid` runs: it exists and is not a zombie.
+pub fn alive(pid: i32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        // The state follows the command name, which may hold spaces and ')'.
+        stat.rsplit_once(')')
+            .and_then(|(_, rest)| rest.trim_start().chars().next())
+            .is_some_and(|state| !matches!(state, 'Z' | 'X' | 'x'))
+    })
+}
+
+/// `pid` and all its descendants, from the parent pids in `/proc/*/stat`
+/// (`/proc/PID/task/*/children` is missing from many kernels).
+pub fn tree(pid: i32) -> Vec<i32> {
+    let mut parents: Vec<(i32, i32)> = Vec::new();
+    if let Ok(procs) = fs::read_dir("/proc") {
+        for entry in procs.flatten() {
+            let Some(child) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<i32>().ok())
+            else {
+                continue;
+            };
+            if let Some(parent) = fs::read_to_string(entry.path().join("stat"))
+                .ok()
+                .as_deref()
+                .and_then(parent_pid)
+            {
+                parents.push((child, parent));
+            }
+        }
+    }
+    let mut pids = vec![pid];
+    let mut i = 0;
+    while i < pids.len() {
+        let parent = pids[i];
+        i += 1;
+        pids.extend(
+            parents
+                .iter()
+                .filter(|(_, p)| *p == parent)
+                .map(|(c, _)| *c),
+        );
+    }
+    pids
+}
+
+/// The parent pid from the text of `/proc/PID/stat`.
+fn parent_pid(stat: &str) -> Option<i32> {
+    // Fields after the command name (which may hold spaces and ')'): state, ppid.
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The inodes of the sockets open in any of `pids`.
+pub fn socket_inodes(pids: &[i32]) -> HashSet<u32> {
+    let mut inodes = HashSet::new();
+    for pid in pids {
+        let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else {
+            continue;
+        };
+        for fd in fds.flatten() {
+            if let Ok(link) = fs::read_link(fd.path()) {
+                if let Some(inode) = link
+                    .to_str()
+                    .and_then(|l| l.strip_prefix("socket:["))
+                    .and_then(|l| l.strip_suffix(']'))
+                    .and_then(|n| n.parse().ok())
+                {
+                    inodes.insert(inode);
+                }
+            }
+        }
+    }
+    inodes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::os::fd::AsRawFd;
+    use std::process::Command;
+
+    #[test]
+    fn pids() {
+        assert_eq!(parse_pid("1234"), Ok(1234));
+        for bad in ["0", "1", "-5", "+5", "", "x", "99999999999", " 5"] {
+            assert!(
+                parse_pid(bad).unwrap_err().contains("greater than 1"),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn pidfiles() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = |text: &str| {
+            let path = tmp.path().join("pid");
+            fs::write(&path, text).unwrap();
+            read_pidfile(&path).map_err(|e| format!("{e:#}"))
+        };
+        assert_eq!(file("4321\n"), Ok(4321));
+        assert_eq!(file("4321"), Ok(4321));
+        assert!(file("1\n")
+            .unwrap_err()
+            .contains("line 1: '1': expected one process id"));
+        assert!(file("12\n13\n").unwrap_err().contains("line 2"));
+        assert!(file("").unwrap_err().contains("line 1"));
+        let missing = read_pidfile(&tmp.path().join("none")).unwrap_err();
+        assert!(
+            format!("{missing:#}").contains("reading pidfile"),
+            "{missing:#}"
+        );
+    }
+
+    #[test]
+    fn a_child_is_alive_until_it_exits_and_a_zombie_is_dead() {
+        let mut child = Command::new("sleep").arg("30").spawn().unwrap();
+        let pid = child.id() as i32;
+        assert!(alive(pid));
+        assert!(tree(std::process::id() as i32).contains(&pid));
+        child.kill().unwrap();
+        // Not reaped yet: a zombie. Wait for the kernel to finish the kill.
+        let start = std::time::Instant::now();
+        while alive(pid) {
+            assert!(start.elapsed().as_secs() < 10, "kill not seen");
+            std::thread::yield_now();
+        }
+        child.wait().unwrap();
+        assert!(!alive(pid));
+    }
+
+    #[test]
+    fn finds_our_own_sockets() {
+        let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let link = fs::read_link(format!("/proc/self/fd/{}", server.as_raw_fd())).unwrap();
+        let inode: u32 = link.to_str().unwrap()[8..]
+            .trim_end_matches(']')
+            .parse()
+            .unwrap();
+        assert!(socket_inodes(&[std::process::id() as i32]).contains(&inode));
+    }
+
+    #[test]
+    fn parent_pids() {
+        assert_eq!(parent_pid("42 (a) b) c) S 7 42 42 0"), Some(7));
+        assert_eq!(parent_pid("42 (a) S"), None);
+        assert_eq!(parent_pid(""), None);
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_stat_text_never_panics(text in any::<String>()) {
+            let _ = parent_pid(&text);
+        }
+
+        #[test]
+        fn arbitrary_pid_text_never_panics(text in any::<String>()) {
+            let _ = parse_pid(&text);
+        }
+    }
+}

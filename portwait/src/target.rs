@@ -1,0 +1,185 @@
+//! Targets as written on the command line: `PORT`, `HOST:PORT`, `[V6]:PORT`.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs, UdpSocket};
+
+use anyhow::{bail, Context, Result};
+
+/// A target before name resolution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// None: any local address.
+    pub host: Option<String>,
+    pub port: u16,
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.host {
+            None => write!(f, "{}", self.port),
+            Some(host) if host.contains(':') => write!(f, "[{host}]:{}", self.port),
+            Some(host) => write!(f, "{host}:{}", self.port),
+        }
+    }
+}
+
+/// Parses `PORT`, `HOST:PORT` or `[IPV6]:PORT`.
+pub fn parse_target(text: &str) -> Result<Target, String> {
+    let expected = "expected PORT, HOST:PORT or [IPV6]:PORT with a port from 1 to 65535";
+    let (host, port) = if let Some(rest) = text.strip_prefix('[') {
+        let Some((host, port)) = rest.split_once("]:") else {
+            return Err(format!("invalid target '{text}': {expected}"));
+        };
+        (Some(host), port)
+    } else if let Some((host, port)) = text.rsplit_once(':') {
+        if host.contains(':') {
+            return Err(format!(
+                "invalid target '{text}': write an IPv6 address in brackets, as [::1]:PORT"
+            ));
+        }
+        (Some(host), port)
+    } else {
+        (None, text)
+    };
+    if host.is_some_and(str::is_empty) {
+        return Err(format!("invalid target '{text}': empty host; {expected}"));
+    }
+    let number = port
+        .parse::<u16>()
+        .ok()
+        .filter(|n| *n > 0 && port.bytes().all(|b| b.is_ascii_digit()));
+    let Some(port) = number else {
+        return Err(format!(
+            "invalid target '{text}': bad port '{port}'; {expected}"
+        ));
+    };
+    Ok(Target {
+        host: host.map(str::to_owned),
+        port,
+    })
+}
+
+/// Where to look for a target's listener.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// Any address of this host.
+    AnyLocal,
+    /// One address of this host: ask the kernel.
+    Local(IpAddr),
+    /// Another host: connect to it.
+    Remote(SocketAddr),
+}
+
+/// Resolves a target to the places it may listen at; ready at any one.
+/// `localhost` is both 127.0.0.1 and `::1`, whatever `/etc/hosts` says.
+pub fn resolve(target: &Target) -> Result<Vec<Place>> {
+    let Some(host) = &target.host else {
+        return Ok(vec![Place::AnyLocal]);
+    };
+    let addrs: Vec<IpAddr> = if host.eq_ignore_ascii_case("localhost") {
+        vec!["127.0.0.1".parse()?, "::1".parse()?]
+    } else {
+        let mut addrs: Vec<IpAddr> = (host.as_str(), target.port)
+            .to_socket_addrs()
+            .with_context(|| format!("cannot resolve host '{host}' of target {target}"))?
+            .map(|a| a.ip())
+            .collect();
+        addrs.dedup();
+        addrs
+    };
+    if addrs.is_empty() {
+        bail!("host '{host}' of target {target} has no address");
+    }
+    Ok(addrs
+        .into_iter()
+        .map(|ip| {
+            if is_local(ip) {
+                Place::Local(ip)
+            } else {
+                Place::Remote(SocketAddr::new(ip, target.port))
+            }
+        })
+        .collect())
+}
+
+/// True for an address of this host: one we can bind to (loopback, the
+/// wildcard, or one assigned to an interface).
+pub fn is_local(ip: IpAddr) -> bool {
+    ip.is_loopback() || ip.is_unspecified() || UdpSocket::bind((ip, 0)).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn target(host: Option<&str>, port: u16) -> Target {
+        Target {
+            host: host.map(str::to_owned),
+            port,
+        }
+    }
+
+    #[test]
+    fn forms() {
+        assert_eq!(parse_target("80"), Ok(target(None, 80)));
+        assert_eq!(parse_target("db:5432"), Ok(target(Some("db"), 5432)));
+        assert_eq!(parse_target("[::1]:443"), Ok(target(Some("::1"), 443)));
+        assert_eq!(
+            parse_target("127.0.0.1:65535"),
+            Ok(target(Some("127.0.0.1"), 65535))
+        );
+        assert_eq!(parse_target("[::1]:443").unwrap().to_string(), "[::1]:443");
+    }
+
+    #[test]
+    fn bad_forms_say_what_was_expected() {
+        for (bad, says) in [
+            ("0", "bad port '0'"),
+            ("70000", "bad port '70000'"),
+            ("host:", "bad port ''"),
+            (":80", "empty host"),
+            ("[]:80", "empty host"),
+            ("::1:80", "in brackets"),
+            ("[::1]80", "expected PORT"),
+            ("x", "bad port 'x'"),
+            ("+80", "bad port '+80'"),
+            ("", "bad port ''"),
+        ] {
+            let err = parse_target(bad).unwrap_err();
+            assert!(err.contains(says), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn places() {
+        let local = resolve(&target(Some("localhost"), 80)).unwrap();
+        assert_eq!(
+            local,
+            vec![
+                Place::Local("127.0.0.1".parse().unwrap()),
+                Place::Local("::1".parse().unwrap())
+            ]
+        );
+        assert_eq!(resolve(&target(None, 80)).unwrap(), vec![Place::AnyLocal]);
+        assert_eq!(
+            resolve(&target(Some("192.0.2.1"), 80)).unwrap(),
+            vec![Place::Remote("192.0.2.1:80".parse().unwrap())]
+        );
+        assert!(resolve(&target(Some("no-such-host.invalid"), 80)).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_text_never_panics(text in any::<String>()) {
+            let _ = parse_target(&text);
+        }
+
+        #[test]
+        fn parse_round_trips(port in 1u16.., v6 in any::<bool>()) {
+            let host = if v6 { "::1" } else { "example.org" };
+            let t = target(Some(host), port);
+            prop_assert_eq!(parse_target(&t.to_string()), Ok(t));
+        }
+    }
+}
