@@ -13,7 +13,7 @@ OUT     := target/generated
 # Debian packages, per target.
 TEST_DEBS  := shellcheck nginx-light openssl python3 python3-yaml procps util-linux iproute2 lsof curl
 DEMO_DEBS  := nginx-light openssl python3 procps curl
-BENCH_DEBS := hyperfine lsof python3 python3-yaml curl procps openssl nginx-light
+BENCH_DEBS := hyperfine lsof python3 python3-yaml curl procps openssl nginx-light lsb-base
 
 # $(call debs,PACKAGES): install what is missing (as root) or say what to install.
 define debs

@@ -76,7 +76,7 @@ echo "### Start until listening, then stop ($cycle_runs runs)"
 echo
 export PATH="$bin:$PATH" LSB_DEFAULTS_DIR="$tmp/default" NAME=benchd
 hyperfine --style none --warmup 1 --runs "$cycle_runs" --export-markdown "$tmp/cycle.md" \
-  -n "lsb-service start + stop (START_GRACE=250ms, the default)" \
+  -n "lsb-service start + stop (START_GRACE=100ms, the default)" \
   "bash scripts/lsb-service start >/dev/null && bash scripts/lsb-service stop >/dev/null" \
   -n "lsb-service start + stop (START_GRACE=0)" \
   "START_GRACE=0 bash scripts/lsb-service start >/dev/null && bash scripts/lsb-service stop >/dev/null" \

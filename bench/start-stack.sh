@@ -7,7 +7,7 @@
 # Usage: bench/start-stack.sh [RUNS]   (release tools from target/release, or TARGET_DIR=DIR)
 set -euo pipefail
 
-runs=${1:-5}
+runs=${1:-7}
 [[ $runs =~ ^[1-9][0-9]*$ ]] || {
   echo "usage: bench/start-stack.sh [RUNS]" >&2
   exit 2
@@ -92,10 +92,10 @@ while (($#)); do
   shift
 done
 ((closed)) && exit 0
-end=$(($(date +%s%N) + ${limit%%[!0-9]*} * 1000000000))
+end=$((${EPOCHREALTIME/./}000 + ${limit%%[!0-9]*} * 1000000000))
 for port in "${ports[@]}"; do
   until lsof -t -i "tcp:$port" >/dev/null; do
-    (($(date +%s%N) < end)) || exit 1
+    ((${EPOCHREALTIME/./}000 < end)) || exit 1
     sleep 0.1
   done
 done
@@ -120,8 +120,8 @@ done
 live() { [[ -d /proc/$1 ]] && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
 if ((kill)); then
   pid=$(<"$file")
-  end=$(($(date +%s%N) + 10000000000))
-  while live "$pid" && (($(date +%s%N) < end)); do
+  end=$((${EPOCHREALTIME/./}000 + 10000000000))
+  while live "$pid" && ((${EPOCHREALTIME/./}000 < end)); do
     kill -TERM "$pid" 2>/dev/null || true
     sleep 0.1
   done
@@ -133,8 +133,8 @@ if [[ $limit == 0 ]]; then
   pid=$(<"$file") && live "$pid" && echo "$pid" && exit 0
   exit 1
 fi
-end=$(($(date +%s%N) + ${limit%%[!0-9]*} * 1000000000))
-while (($(date +%s%N) < end)); do
+end=$((${EPOCHREALTIME/./}000 + ${limit%%[!0-9]*} * 1000000000))
+while ((${EPOCHREALTIME/./}000 < end)); do
   sleep 0.2
   if [[ -s $file ]] && pid=$(<"$file") && live "$pid"; then
     echo "$pid"
@@ -147,10 +147,10 @@ EOF
 for t in "${tools[@]}"; do
   cat >"$work/timed/$t" <<EOF
 #!/usr/bin/env bash
-start=\$(date +%s%N)
+start=\${EPOCHREALTIME/./}
 rc=0
 "$bin/$t" "\$@" || rc=\$?
-echo "$t \$((\$(date +%s%N) - start))" >>"$work/calls"
+echo "$t \$((\${EPOCHREALTIME/./} - start))" >>"$work/calls"
 exit "\$rc"
 EOF
 done
@@ -164,15 +164,15 @@ flow_path() {
     timed) echo "$work/timed:$PATH" ;;
   esac
 }
-ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
+ms_since() { echo $(((${EPOCHREALTIME/./} - $1) / 1000)); }
 
 # cycle FLOW: one start-all + stop-all; appends "start stop" (ms) to $work/FLOW.
 cycle() {
   local t0 t1 start stop
-  t0=$(date +%s%N)
+  t0=${EPOCHREALTIME/./}
   PATH=$(flow_path "$1") bash "$stack" start-all >/dev/null
   start=$(ms_since "$t0")
-  t1=$(date +%s%N)
+  t1=${EPOCHREALTIME/./}
   PATH=$(flow_path "$1") bash "$stack" stop-all
   stop=$(ms_since "$t1")
   echo "$start $stop" >>"$work/times.$1"
@@ -192,28 +192,24 @@ done
 for ((i = 0; i < 3; i++)); do
   : >"$work/calls"
   cycle timed
-  awk '{s += $2} END {print int(s / 1000000)}' "$work/calls" >>"$work/toolsum"
+  awk '{s += $2} END {print int(s / 1000)}' "$work/calls" >>"$work/toolsum"
   cp "$work/calls" "$work/calls.$i"
 done
 
-# The services' own start-up: launch each directly, wait with one poll loop
-# of 1 ms on its listener (ss), sum over the stack's six services.
+# The services' own start-up: launch each directly and wait for its listener
+# with portwait (netlink, ~1 ms to notice); summed over the stack's services.
 own() { # own NAME PORTS CMD...: ms from launch to listening, median of 5
-  local name=$1 ports=$2 t0 pid i p
+  local name=$1 ports=$2 t0 pid i
   shift 2
   for ((i = 0; i < 5; i++)); do
-    t0=$(date +%s%N)
+    t0=${EPOCHREALTIME/./}
     setsid "$@" </dev/null >"$work/own-$name.log" 2>&1 &
     pid=$!
-    for p in $ports; do
-      until ss -ltnH "sport = :$p" | grep -q .; do
-        kill -0 "$pid" 2>/dev/null || {
-          echo "bench: $name died: $(tail -n 3 "$work/own-$name.log")" >&2
-          exit 1
-        }
-        sleep 0.001
-      done
-    done
+    # shellcheck disable=SC2086 # one argument per port
+    "$bin/portwait" --pid "$pid" $ports || {
+      echo "bench: $name did not start: $(tail -n 3 "$work/own-$name.log")" >&2
+      exit 1
+    }
     ms_since "$t0"
     kill "$pid"
     wait "$pid" 2>/dev/null || true
@@ -237,6 +233,26 @@ declare -A own_ms
   own_ms[nginx]=$(own nginx "${p[5]} ${p[6]}" env PATH="$PATH:/usr/sbin:/sbin" nginx -p "$work/own/nginx/" \
     -e stderr -g "pid $work/own/nginx.pid;" -c "$work/own/nginx.conf")
 }
+# Each tool's own cost: a call with nothing to wait for (median of 21, in µs).
+sleep 120 &
+holder=$!
+echo "$holder" >"$work/holder.pid"
+cost() {
+  local i t0
+  for ((i = 0; i < 21; i++)); do
+    t0=${EPOCHREALTIME/./}
+    "$@" >/dev/null 2>&1 || true
+    echo $((${EPOCHREALTIME/./} - t0))
+  done | median
+}
+declare -A cost_us=(
+  [portfind]=$(cost "$bin/portfind")
+  [portwait]=$(cost "$bin/portwait" --closed --timeout 0 9)
+  [pidwait]=$(cost "$bin/pidwait" --timeout 0 "$work/holder.pid")
+  [fixture-token]=$(cost "$bin/fixture-token" --fixtures "$work/fixtures" admin)
+  [db-reset]=-
+)
+kill "$holder"
 own_sum=$((own_ms[api] + 2 * own_ms[keepstore] + own_ms[keepproxy] + own_ms[git] + own_ms[nginx]))
 
 new_start=$(col new 1 | median) new_stop=$(col new 2 | median) new_tot=$(tot new | median)
@@ -255,20 +271,25 @@ and the same stand-ins; only the waits differ. Medians in ms.
 | stackutils tools (portwait, pidwait) | $new_start | $new_stop | $new_tot | $(tot new | sort -n | head -1) |
 | the original's waits (0.2 s pidfile poll, lsof loop, TERM every 0.1 s) | $old_start | $old_stop | $old_tot | $(tot legacy | sort -n | head -1) |
 
-The services' own start-up, launched directly and watched with a 1 ms \`ss\` loop (median of 5):
+The services' own start-up, each launched directly and watched with \`portwait --pid\` (median of 5):
 API stand-in ${own_ms[api]} ms, keepstore ${own_ms[keepstore]} ms (x2), keepproxy ${own_ms[keepproxy]} ms,
 git ${own_ms[git]} ms, nginx ${own_ms[nginx]} ms: **$own_sum ms** in sequence. The stack's overhead
 beyond that with the tools: **$overhead ms** (target: at most 100 ms; it includes the certificate
-check, the database reset over TLS and eight registration calls with curl).
+check, the database reset over TLS and four curl runs for the registrations).
 
 The tools' own share of start-all + stop-all (every call timed, median of 3 cycles:
 $(median <"$work/toolsum") ms, waiting on the services included), by tool in the last cycle:
 
-| tool | calls | total ms |
-| --- | ---: | ---: |
-$(awk '{n[$1]++; s[$1] += $2} END {for (t in n) printf "| %s | %d | %.1f |\n", t, n[t], s[t] / 1e6}' "$work/calls.2" | sort)
+| tool | calls | total ms (waits included) | one call with nothing to wait for, ms |
+| --- | ---: | ---: | ---: |
+$(awk '{n[$1]++; s[$1] += $2} END {for (t in n) printf "%s %d %.1f\n", t, n[t], s[t] / 1e3}' "$work/calls.2" | sort |
+  while read -r t n total; do
+    c=${cost_us[$t]:--}
+    [[ $c == - ]] || c=$(awk -v c="$c" 'BEGIN {printf "%.1f", c / 1000}')
+    echo "| $t | $n | $total | $c |"
+  done)
 
-Method: \`date +%s%N\` around each \`start-stack.sh\` run; the baseline puts shell versions of the
+Method: bash's \`EPOCHREALTIME\` around each \`start-stack.sh\` run; the baseline puts shell versions of the
 original's \`find_server_pid\`, \`_wait_until_port_listens\` and \`kill_server_pid\` on PATH as
 \`pidwait\`/\`portwait\` (a zero-timeout look is one check, without the original's 0.2 s sleep).
 $(uname -sr), $(nproc) cores, shared with other jobs: compare the rows, not the absolute figures.

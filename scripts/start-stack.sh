@@ -126,7 +126,6 @@ need() {
 
 # --- state files ------------------------------------------------------------
 
-
 # write FILE TEXT: replace FILE atomically, so a reader never sees half of it.
 write() {
   printf '%s\n' "$2" >"$1.tmp"
@@ -154,11 +153,11 @@ newports() {
     fail 1 "no free port (portfind failed${STACK_PORT_RANGE:+ in range $STACK_PORT_RANGE})"
 }
 
-# cat_quiet FILE: its first line, or nothing (no subshell, no error).
-cat_quiet() {
-  local line=""
+# first_line FILE: its first line, or nothing, in $line (no subshell, no error).
+first_line() {
+  line=""
   [[ -r $1 ]] && IFS= read -r line <"$1"
-  printf '%s' "$line"
+  return 0
 }
 
 # running PID: the process exists and is not a zombie (a look in /proc; no signal).
@@ -225,7 +224,8 @@ wait_up() {
   err=$(portwait --timeout "$timeout" --pid "$pid" "$@" 2>&1) ||
     died "$name" "not listening on port $* ($err)"
   # Usually the pidfile names the process that listens: then that is proven.
-  if [[ $(cat_quiet "$state/$name.pid") != "$pid" ]]; then
+  first_line "$state/$name.pid"
+  if [[ $line != "$pid" ]]; then
     err=$(pidwait --timeout "$timeout" "$state/$name.pid" 2>&1 >/dev/null) ||
       died "$name" "no live process in $state/$name.pid ($err)"
   fi
@@ -255,19 +255,11 @@ api_host() {
   fi
 }
 
-# tls_args: how to trust the API server: our certificate when it is ours,
-# otherwise no verification (as the original's clients did).
-tls_args() {
-  if [[ -z ${ARVADOS_TEST_API_HOST:-} ]]; then
-    printf '%s\n' --cacert "$cert"
-  else
-    printf '%s\n' --insecure
-  fi
-}
-
+# reset_api HOST: reset its database; our certificate is pinned for our own
+# server, a parent's is not verified (as the original's clients did).
 reset_api() {
-  local host=$1 tls err
-  mapfile -t tls < <(tls_args)
+  local host=$1 tls=(--cacert "$cert") err
+  [[ -z ${ARVADOS_TEST_API_HOST:-} ]] || tls=(--insecure)
   err=$(db-reset --host "$host" "${tls[@]}" --token-name admin --fixtures "$fixtures" \
     --retry-for "$timeout" 2>&1) || {
     say "database reset of $host failed: $err"
@@ -282,7 +274,7 @@ admin_token() {
 # Calls to the API server as admin are queued with api_add and made by
 # api_send in one curl run (one process, one connection). The token goes to
 # curl in its config on stdin, never on its command line (ps shows that).
-requests="" reply=""
+requests="" reply="" token=""
 # q VALUE: VALUE as a quoted curl config string, in $quoted.
 q() {
   quoted=${1//\\/\\\\}
@@ -320,12 +312,19 @@ api_send() {
 register_start() {
   need curl fixture-token
   host=$(api_host)
-  token=$(admin_token)
+  [[ -n $token ]] || token=$(admin_token)
 }
 
-# uuids INFIX TEXT: the Arvados uuids of one kind in TEXT.
-uuids() {
-  grep -oE "[a-z0-9]{5}-$1-[a-z0-9]{15}" <<<"$2" | sort -u || true
+# delete_listed KIND INFIX TEXT: queue a DELETE for each uuid of KIND in TEXT.
+delete_listed() {
+  local text=$3 re="[a-z0-9]{5}-$2-[a-z0-9]{15}"
+  declare -A seen=()
+  while [[ $text =~ $re ]]; do
+    text=${text#*"${BASH_REMATCH[0]}"}
+    [[ -n ${seen[${BASH_REMATCH[0]}]:-} ]] && continue
+    seen[${BASH_REMATCH[0]}]=1
+    api_add DELETE "/arvados/v1/$1/${BASH_REMATCH[0]}"
+  done
 }
 
 start_api() {
@@ -374,16 +373,18 @@ start_keep() {
   stop_keep
   register_start
   # Old registrations go, as the original did.
-  local n vol port svc uuid
+  local n vol port pair svc
   api_add GET /arvados/v1/keep_services
   api_add GET /arvados/v1/keep_disks
   api_send
-  for uuid in $(uuids bi6l4 "${reply%%--end--*}"); do api_add DELETE "/arvados/v1/keep_services/$uuid"; done
-  for uuid in $(uuids penuu "${reply#*--end--}"); do api_add DELETE "/arvados/v1/keep_disks/$uuid"; done
+  delete_listed keep_services bi6l4 "${reply%%--end--*}"
+  delete_listed keep_disks penuu "${reply#*--end--}"
+  pair=$(newports 2)
   for n in 0 1; do
     vol=$(mktemp -d "$state/keep$n-volume.XXXXXX")
     write "$state/keep$n.volume" "$vol"
-    port=$(newports 1)
+    port=${pair%%$'\n'*}
+    ((n == 0)) || port=${pair##*$'\n'}
     write "$state/keep$n.port" "$port"
     launch "keep$n" "${keepstore_cmd[@]}" "-volume=$vol" "-listen=:$port" "-pid=$state/keep$n.pid"
     wait_up "keep$n" "$pid" "$port"
@@ -406,10 +407,10 @@ start_keep_proxy() {
   launch keepproxy env ARVADOS_API_TOKEN="$token" ARVADOS_API_HOST="$host" ARVADOS_API_HOST_INSECURE=true \
     "${keepproxy_cmd[@]}" "-pid=$state/keepproxy.pid" "-listen=:$port"
   wait_up keepproxy "$pid" "$port"
-  local uuid svc
+  local svc
   api_add GET '/arvados/v1/keep_services?filters=%5B%5B%22service_type%22%2C%22%3D%22%2C%22proxy%22%5D%5D'
   api_send
-  for uuid in $(uuids bi6l4 "$reply"); do api_add DELETE "/arvados/v1/keep_services/$uuid"; done
+  delete_listed keep_services bi6l4 "$reply"
   printf -v svc '{"keep_service":{"service_host":"localhost","service_port":%d,"service_type":"proxy","service_ssl_flag":false}}' "$port"
   api_add POST /arvados/v1/keep_services "$svc"
   api_send
@@ -491,7 +492,8 @@ stop_service() {
     ports+=("$p")
   done
   if [[ -e $pf ]]; then
-    pid=$(cat_quiet "$pf")
+    first_line "$pf"
+    pid=$line
     running "$pid" || pid=""
     err=$(pidwait --kill --retry "$stop_retry" --remove "$pf" 2>&1) ||
       fail 1 "could not stop $name: $err"
@@ -561,7 +563,8 @@ status() {
     ports=""
     for p in ${ports_of[$name]}; do ports+=${ports:+,}$(getport "$p"); done
     pid=$(livepid "$name") || pid=-
-    if [[ -n $proxy_services && $name != api && $name != keep[01] ]]; then
+    if [[ -n $proxy_services && $name != api && $name != keep[01] ]] ||
+      [[ $name == api && -n ${ARVADOS_TEST_API_HOST:-} ]]; then
       state_word=external
     elif up "$name"; then
       state_word=up
@@ -627,10 +630,13 @@ case $action in
     print_api
     ;;
   stop-all)
-    stop_proxied nginx
-    stop_proxied arv-git-httpd
-    stop_proxied keepproxy
-    stop_keep
-    stop_api
+    # Each in a subshell: one that cannot be stopped does not keep the rest running.
+    rc=0
+    (stop_proxied nginx) || rc=1
+    (stop_proxied arv-git-httpd) || rc=1
+    (stop_proxied keepproxy) || rc=1
+    (stop_keep) || rc=1
+    (stop_api) || rc=1
+    exit "$rc"
     ;;
 esac

@@ -164,6 +164,7 @@ fn mount<'a>(
         Some(command::find("mount")?)
     };
     let deadline = wait.map(|d| (Instant::now() + d, d));
+    let mut waiter = devwait::Waiter::default();
     let mut failed = false;
     for entry in entries {
         let target = path(&entry.target);
@@ -185,7 +186,7 @@ fn mount<'a>(
             continue;
         };
         if let (Some((deadline, limit)), Some(device)) = (deadline, device_path(entry)) {
-            if !devwait::wait_for(&device, deadline) {
+            if !waiter.wait_for(&device, deadline) {
                 fail(&format!(
                     "{} did not appear within {limit:?}",
                     device.display()

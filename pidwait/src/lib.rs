@@ -10,6 +10,7 @@
 //! - [`stop`]: holding a set of processes, signalling and waiting for them.
 
 pub mod cli;
+pub mod dirwatch;
 pub mod interrupt;
 pub mod pidfd;
 pub mod pidfile;

@@ -261,9 +261,7 @@ pub fn check_trust(path: &Path) -> Result<(), Error> {
 }
 
 fn trust_metadata(path: &Path, meta: &std::fs::Metadata) -> Result<(), Error> {
-    if !meta.is_file() {
-        return Err(untrusted(path, "it is not a regular file".into()));
-    }
+    regular(path, meta)?;
     if meta.mode() & 0o002 != 0 {
         return Err(untrusted(
             path,
@@ -281,6 +279,18 @@ fn trust_metadata(path: &Path, meta: &std::fs::Metadata) -> Result<(), Error> {
         ));
     }
     Ok(())
+}
+
+/// A FIFO, socket, device or directory is no pidfile (and reading a FIFO
+/// could block).
+fn regular(path: &Path, meta: &std::fs::Metadata) -> Result<(), Error> {
+    if meta.is_file() {
+        return Ok(());
+    }
+    Err(Error::Io {
+        path: path.to_owned(),
+        source: io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"),
+    })
 }
 
 fn untrusted(path: &Path, reason: String) -> Error {
@@ -324,8 +334,8 @@ pub fn read_bytes(path: &Path, trust: Trust) -> Result<Vec<u8>, Error> {
     let meta = file.metadata().map_err(|e| io_error(path, e))?;
     if trust == Trust::Checked {
         trust_metadata(path, &meta)?;
-    } else if !meta.is_file() {
-        return Err(untrusted(path, "it is not a regular file".into()));
+    } else {
+        regular(path, &meta)?;
     }
     let mut content = Vec::new();
     file.take(MAX_LEN as u64 + 1)
@@ -511,7 +521,8 @@ mod tests {
             read(&missing, Trust::Checked),
             Err(Error::Missing { .. })
         ));
-        assert!(read(dir.path(), Trust::Any).is_err());
+        let err = read(dir.path(), Trust::Any).unwrap_err();
+        assert!(err.to_string().ends_with("not a regular file"), "{err}");
     }
 
     #[test]

@@ -289,6 +289,19 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_stat_text_never_panics(text in "\\PC{0,60}") {
+            let _ = parse_stat(&text);
+        }
+
+        #[test]
+        fn any_name_truncates_to_a_prefix_of_at_most_15_bytes(name in "\\PC{0,30}") {
+            let short = truncate_comm(&name);
+            proptest::prop_assert!(short.len() <= COMM_MAX && name.starts_with(short));
+        }
+    }
+
     #[test]
     fn comm_truncation() {
         assert_eq!(truncate_comm("short"), "short");

@@ -72,10 +72,14 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
 
     let (mut targets, gone) = Targets::hold(&pids, &identity)?;
     if targets.is_empty() {
-        let verb = if gone.len() == 1 { "is" } else { "are" };
+        let (noun, verb) = if gone.len() == 1 {
+            ("pid", "is")
+        } else {
+            ("pids", "are")
+        };
         let result = nothing(
             cli,
-            &format!("pid {}{what} {verb} not running", join(&gone)),
+            &format!("{noun} {}{what} {verb} not running", join(&gone)),
             &say,
         );
         remove_pidfile(cli, &pids, &say)?;

@@ -1,14 +1,15 @@
-//! Waiting for a pidfile to name a live process: inotify on its directory
-//! so a write is seen within milliseconds, a bounded re-check in case an
-//! event is missed, and a fine poll while the directory does not exist yet.
+//! Waiting for a pidfile to name a live process: change notifications on
+//! its directory (see [`crate::dirwatch`]) so a write is seen within
+//! milliseconds, a bounded re-check in case one is missed, and a fine poll
+//! while the directory does not exist yet.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use nix::errno::Errno;
-use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify, WatchDescriptor};
 use nix::sys::signal::Signal;
+
+use crate::dirwatch::DirWatch;
 use rustix::event::{PollFd, PollFlags};
 
 use crate::interrupt::Interrupts;
@@ -54,18 +55,19 @@ pub fn wait_for_pidfile(
     if path.file_name().is_none() {
         anyhow::bail!("{}: not a file name", path.display());
     }
-    let inotify =
-        Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC).context("inotify_init")?;
-    let mut watch: Option<WatchDescriptor> = None;
+    let mut watch: Option<DirWatch> = None;
     let mut partial: Option<(Vec<u8>, Instant)> = None;
     let pid_max = pidfile::pid_max();
     loop {
         let mut next = RECHECK;
+        if watch.as_ref().is_some_and(DirWatch::is_removed) {
+            watch = None;
+        }
         if watch.is_none() {
-            match inotify.add_watch(&dir, watch_flags()) {
-                Ok(wd) => watch = Some(wd),
-                Err(Errno::ENOENT | Errno::ENOTDIR) => next = DIR_POLL,
-                // Out of watches, or a file system without inotify: poll finely.
+            match DirWatch::new(&dir) {
+                Ok(w) => watch = Some(w),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => next = DIR_POLL,
+                // Not a directory yet, or a file system without notifications.
                 Err(_) => next = DIR_POLL * 2,
             }
         }
@@ -83,45 +85,20 @@ pub fn wait_for_pidfile(
         if left.is_zero() {
             return Ok(Outcome::TimedOut(status));
         }
-        let mut fds = [
-            PollFd::from_borrowed_fd(interrupts.fd(), PollFlags::IN),
-            PollFd::new(&inotify, PollFlags::IN),
-        ];
+        let mut fds = vec![PollFd::from_borrowed_fd(interrupts.fd(), PollFlags::IN)];
+        if let Some(w) = &watch {
+            fds.push(PollFd::from_borrowed_fd(w.fd(), PollFlags::IN));
+        }
         poll(&mut fds, Some(left.min(next))).context("poll")?;
         if !fds[0].revents().is_empty() {
             if let Some(signal) = interrupts.take().context("reading signalfd")? {
                 return Ok(Outcome::Interrupted(signal));
             }
         }
-        if !fds[1].revents().is_empty() {
-            match inotify.read_events() {
-                Ok(events) => {
-                    let lost = AddWatchFlags::IN_IGNORED
-                        | AddWatchFlags::IN_DELETE_SELF
-                        | AddWatchFlags::IN_MOVE_SELF;
-                    if events.iter().any(|e| e.mask.intersects(lost)) {
-                        if let Some(wd) = watch.take() {
-                            // The directory went away or moved: watch its path again.
-                            let _ = inotify.rm_watch(wd);
-                        }
-                    }
-                }
-                Err(Errno::EAGAIN) => {}
-                Err(e) => return Err(e).context("reading inotify events"),
-            }
+        if let Some(w) = &watch {
+            w.drain().context("reading signalfd")?;
         }
     }
-}
-
-fn watch_flags() -> AddWatchFlags {
-    AddWatchFlags::IN_CREATE
-        | AddWatchFlags::IN_MOVED_TO
-        | AddWatchFlags::IN_CLOSE_WRITE
-        | AddWatchFlags::IN_MODIFY
-        | AddWatchFlags::IN_ATTRIB
-        | AddWatchFlags::IN_DELETE_SELF
-        | AddWatchFlags::IN_MOVE_SELF
-        | AddWatchFlags::IN_ONLYDIR
 }
 
 enum Look {

@@ -452,3 +452,30 @@ fn remove_keeps_a_pidfile_naming_someone_else() {
         format!("{}\n", other.pid())
     );
 }
+
+/// A FIFO planted as the pidfile must not hang pidwait.
+#[test]
+fn a_fifo_is_not_a_pidfile() {
+    let dir = Dir::new();
+    let fifo = dir.path("fifo.pid");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+    for mode in ["--kill", "--exit"] {
+        let (code, _, err) = parts(&run(&[mode, "--trust-pidfile", fifo.to_str().unwrap()]));
+        assert_eq!(code, Some(2), "{err}");
+        assert!(err.contains("not a regular file"), "{err}");
+    }
+    let (code, _, err) = parts(&run(&[fifo.to_str().unwrap()]));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("not a regular file"), "{err}");
+}
+
+/// A pidfile whose writer never adds the newline is accepted by --kill too.
+#[test]
+fn kill_accepts_a_pidfile_without_newline() {
+    let dir = Dir::new();
+    let mut target = Proc::sleeper();
+    let file = dir.pidfile("nonl.pid", &target.pid().to_string());
+    let (code, _, err) = parts(&run(&["--kill", &file]));
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(target.reap().signal(), Some(libc_sig(Signal::SIGTERM)));
+}

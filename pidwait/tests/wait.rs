@@ -212,3 +212,50 @@ pub fn blocked(pid: u32, num: u32) -> bool {
         .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
         .is_some_and(|mask| mask & (1 << (num - 1)) != 0)
 }
+
+/// The directory is removed and made again while pidwait waits: the new
+/// directory is watched and the pidfile written into it is seen.
+#[test]
+fn a_directory_made_again_is_watched_again() {
+    let dir = Dir::new();
+    let run_dir = dir.path("run");
+    fs::create_dir(&run_dir).unwrap();
+    let file = run_dir.join("again.pid");
+    let target = Proc::sleeper();
+    let waiter = pidwait()
+        .args(["--timeout", "20s", file.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(wait_until(LIMIT, || in_poll(waiter.id())));
+    fs::remove_dir(&run_dir).unwrap();
+    fs::create_dir(&run_dir).unwrap();
+    fs::write(&file, format!("{}\n", target.pid())).unwrap();
+    let (code, out, err) = parts(&waiter.wait_with_output().unwrap());
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out, format!("{}\n", target.pid()));
+}
+
+/// A pidfile written in place (not renamed) while pidwait waits.
+#[test]
+fn a_pidfile_written_in_place_is_seen() {
+    let dir = Dir::new();
+    let file = dir.path("inplace.pid");
+    let target = Proc::sleeper();
+    let waiter = pidwait()
+        .args(["--timeout", "20s", file.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(wait_until(LIMIT, || in_poll(waiter.id())));
+    fs::write(&file, format!("{}\n", target.pid())).unwrap();
+    let (code, out, err) = parts(&waiter.wait_with_output().unwrap());
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out, format!("{}\n", target.pid()));
+}
+
+fn in_poll(pid: u32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/wchan")).is_ok_and(|w| w.contains("poll"))
+}

@@ -32,11 +32,19 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
     }
     let checker = Checker::new(&cli.address, cli.udp)?;
     let leased = store.ports();
-    let excluded = |port: u16| cli.exclude.iter().flatten().any(|r| r.contains(port));
+    // One flag a port: thousands of leases must not cost a scan per candidate.
+    let mut taken = vec![false; 65536];
+    for port in leased
+        .iter()
+        .copied()
+        .chain(cli.exclude.iter().flatten().flat_map(|r| r.iter()))
+    {
+        taken[usize::from(port)] = true;
+    }
     let mut candidates: Vec<u16> = cli
         .range
         .iter()
-        .filter(|p| !excluded(*p) && !leased.contains(p))
+        .filter(|p| !taken[usize::from(*p)])
         .collect();
     let want = usize::from(cli.count);
     let ports = pick(&mut candidates, want, |p| checker.is_free(p));

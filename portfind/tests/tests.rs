@@ -202,3 +202,19 @@ fn help_lists_exit_codes() {
         "{help}"
     );
 }
+
+#[test]
+fn a_closed_pipe_ends_it_quietly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_portfind"))
+        .args(["-n", "200"])
+        .env("PORTFIND_LEASE_DIR", tmp.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.stderr.is_empty(), "{}", stderr(&out));
+}

@@ -335,3 +335,40 @@ fn help_lists_exit_codes() {
         "{help}"
     );
 }
+
+#[test]
+fn a_pid_that_exits_on_its_own_fails_fast() {
+    let mut quitter = Command::new("sh")
+        .args(["-c", "read -r _; exit 3"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = quitter.id().to_string();
+    let child = start(&[
+        "-t",
+        "60s",
+        "-p",
+        &pid,
+        &format!("localhost:{}", free_port()),
+    ]);
+    drop(quitter.stdin.take()); // EOF: the shell exits 3
+    let (status, out) = finish(child);
+    assert_eq!(status.code(), Some(1));
+    assert!(
+        stderr(&out).contains(&format!("process {pid} is not running")),
+        "{}",
+        stderr(&out)
+    );
+    quitter.wait().unwrap();
+}
+
+#[test]
+fn closed_with_a_pid_is_done_when_the_pid_dies() {
+    let (mut server, port) = python_server("127.0.0.1");
+    let pid = server.id().to_string();
+    let child = start(&["--closed", "-t", "60s", "--pid", &pid, &port]);
+    server.kill().unwrap();
+    let (status, out) = finish(child);
+    assert!(status.success(), "{}", stderr(&out));
+    server.wait().unwrap();
+}

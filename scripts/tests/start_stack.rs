@@ -884,3 +884,100 @@ fn parallel_runs_on_one_state_dir_take_turns() {
     assert_eq!(log.matches("Accessible via").count(), 1, "{log}");
     assert_eq!(log.matches("database reset").count(), 2, "{log}");
 }
+
+#[test]
+fn starting_storage_again_replaces_its_registrations() {
+    let stack = Stack::new();
+    stack.run(&["start"]).ok();
+    for action in [
+        "start_keep",
+        "start_keep_proxy",
+        "start_keep",
+        "start_keep_proxy",
+    ] {
+        stack.run(&[action]).ok();
+    }
+    let services = stack.api_get("/arvados/v1/keep_services");
+    assert_eq!(
+        services.matches("\"service_type\": \"disk\"").count(),
+        2,
+        "{services}"
+    );
+    assert_eq!(
+        services.matches("\"service_type\": \"proxy\"").count(),
+        1,
+        "{services}"
+    );
+    for name in ["keep0", "keep1", "keepproxy"] {
+        let port = stack.port(name).unwrap();
+        assert!(
+            services.contains(&format!("\"service_port\": {port}")),
+            "{name}: {services}"
+        );
+    }
+    let disks = stack.api_get("/arvados/v1/keep_disks");
+    assert_eq!(disks.matches("keep_service_uuid").count(), 2, "{disks}");
+}
+
+#[test]
+fn a_running_server_that_refuses_the_reset_is_replaced() {
+    let mut stack = Stack::new();
+    stack.run(&["start"]).ok();
+    let old = stack.pid("api").unwrap();
+    // New fixtures with another admin token: the running server refuses it.
+    let fixtures = stack.dir.path().join("fixtures");
+    fs::create_dir_all(&fixtures).unwrap();
+    fs::write(
+        fixtures.join("api_client_authorizations.yml"),
+        "admin:\n  api_token: 0123456789abcdefghijklmnopqrstuvwxyz0123456789abcd\n",
+    )
+    .unwrap();
+    let api = format!(
+        "{PYTHON} {} --fixtures {}",
+        standin("stack-api.py").display(),
+        fixtures.display()
+    );
+    stack
+        .set("STACK_FIXTURES", fixtures.display().to_string())
+        .set("ARVADOS_API_SERVER_CMD", api);
+    let run = stack.run(&["start"]);
+    run.ok();
+    assert!(
+        run.stderr.contains("restarting the API server"),
+        "{}",
+        run.stderr
+    );
+    let new = stack.pid("api").unwrap();
+    assert_ne!(new, old);
+    assert!(!alive(old));
+    assert_eq!(
+        run.stdout,
+        format!("0.0.0.0:{}\n", stack.port("api").unwrap())
+    );
+}
+
+#[test]
+fn stop_all_stops_the_rest_when_one_pidfile_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let stack = Stack::new();
+    stack.run(&["start-all"]).ok();
+    let (pids, ports) = (stack.pids(), stack.ports());
+    let proxy = stack.pid("keepproxy").unwrap();
+    // A world-writable pidfile cannot be trusted: pidwait refuses to act on it.
+    let pidfile = stack.state().join("keepproxy.pid");
+    fs::set_permissions(&pidfile, fs::Permissions::from_mode(0o666)).unwrap();
+    let run = stack.run(&["stop-all"]);
+    run.code(1);
+    assert!(
+        run.stderr.contains("could not stop keepproxy"),
+        "{}",
+        run.stderr
+    );
+    assert!(alive(proxy));
+    for pid in pids.iter().filter(|p| **p != proxy) {
+        assert!(!alive(*pid), "pid {pid} still alive");
+    }
+    fs::set_permissions(&pidfile, fs::Permissions::from_mode(0o644)).unwrap();
+    stack.run(&["stop-all"]).ok();
+    stack.assert_gone(&pids, &ports);
+}
