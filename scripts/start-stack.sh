@@ -82,8 +82,12 @@ fi
 
 # --- configuration ----------------------------------------------------------
 
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-repo=$(dirname "$here")
+# (Paths by expansion: each fork costs a millisecond or two, and start-all
+# is meant to add little to the services' own start-up.)
+here=${BASH_SOURCE[0]%/*}
+[[ $here != "${BASH_SOURCE[0]}" ]] || here=.
+[[ $here == /* ]] || here=$PWD/$here
+repo=${here%/*}
 corpus=$repo/../shared/corpus/arvados
 state=${STACK_TMPDIR:-$repo/tmp}
 fixtures=${STACK_FIXTURES:-$corpus}
@@ -126,30 +130,34 @@ need() {
 
 # --- state files ------------------------------------------------------------
 
-# write FILE TEXT: replace FILE atomically, so a reader never sees half of it.
+# write FILE TEXT: one write(2); a reader sees the old, an empty or the new file.
 write() {
-  printf '%s\n' "$2" >"$1.tmp"
-  mv -f "$1.tmp" "$1"
+  printf '%s\n' "$2" >"$1"
 }
 
-# getport NAME: the port in NAME.port, or 9 (discard) when there is none, as the
-# original did, so a template never silently gets an empty value.
+# getport NAME: the port in NAME.port, in $port, or 9 (discard) when there is
+# none (or it is being written), as the original did, so a template never
+# silently gets an empty value.
 getport() {
-  local f text
-  f=$state/$1.port
-  [[ -e $f ]] || {
-    echo 9
-    return
-  }
-  text=$(<"$f")
-  [[ $text =~ ^[1-9][0-9]{0,4}$ && $text -le 65535 ]] ||
-    fail 2 "$f: expected a port number (1-65535), got '$text'"
-  echo "$text"
+  local f=$state/$1.port
+  port=9
+  [[ -s $f ]] || return 0
+  IFS= read -r port <"$f" || true
+  [[ $port =~ ^[1-9][0-9]{0,4}$ && $port -le 65535 ]] ||
+    fail 2 "$f: expected a port number (1-65535), got '$port'"
 }
 
-# newports N: N free ports, leased by portfind.
+# newports N: N free ports, one a line in $ports: from the pool start-all
+# fills with one portfind call, else leased from portfind now.
+pool=()
 newports() {
-  portfind -n "$1" ${STACK_PORT_RANGE:+--range "$STACK_PORT_RANGE"} ||
+  if ((${#pool[@]} >= $1)); then
+    printf -v ports '%s\n' "${pool[@]:0:$1}"
+    ports=${ports%$'\n'}
+    pool=("${pool[@]:$1}")
+    return
+  fi
+  ports=$(portfind -n "$1" ${STACK_PORT_RANGE:+--range "$STACK_PORT_RANGE"}) ||
     fail 1 "no free port (portfind failed${STACK_PORT_RANGE:+ in range $STACK_PORT_RANGE})"
 }
 
@@ -168,19 +176,22 @@ running() {
   [[ ${stat:0:1} != [ZX] ]]
 }
 
-# livepid NAME: print the pid NAME's pidfile names when that process is alive.
+# livepid NAME: the pid NAME's pidfile names, in $pid, when that process is alive.
 livepid() {
-  local f
-  f=$state/$1.pid
-  [[ -e $f ]] && pidwait --timeout 0 "$f" 2>/dev/null
+  local f=$state/$1.pid
+  pid=""
+  [[ -e $f ]] && pid=$(pidwait --timeout 0 "$f" 2>/dev/null)
 }
 
 # up NAME: its pidfile names a live process that listens on all its ports.
 up() {
-  local pid p ports=()
-  pid=$(livepid "$1") || return 1
-  for p in ${ports_of[$1]}; do ports+=("$(getport "$p")"); done
-  portwait --timeout 0 --pid "$pid" "${ports[@]}" 2>/dev/null
+  local pid p port list=()
+  livepid "$1" || return 1
+  for p in ${ports_of[$1]}; do
+    getport "$p"
+    list+=("$port")
+  done
+  portwait --timeout 0 --pid "$pid" "${list[@]}" 2>/dev/null
 }
 
 # --- starting ----------------------------------------------------------------
@@ -244,12 +255,14 @@ ensure_cert() {
   mv -f "$cert.tmp" "$cert"
 }
 
-# api_host: the API server to talk to: a parent's, or ours when it is up.
+# api_host: the API server to talk to, in $host: a parent's, or ours when it is up.
 api_host() {
+  local port
   if [[ -n ${ARVADOS_TEST_API_HOST:-} ]]; then
-    echo "$ARVADOS_TEST_API_HOST"
+    host=$ARVADOS_TEST_API_HOST
   elif [[ -n $api_started_host ]] || up api; then
-    echo "$api_addr:$(getport api)"
+    getport api
+    host=$api_addr:$port
   else
     fail 1 "the API server is not running (run 'start-stack.sh start' first)"
   fi
@@ -267,9 +280,6 @@ reset_api() {
   }
 }
 
-admin_token() {
-  fixture-token --fixtures "$fixtures" admin || fail 2 "no admin token in $fixtures"
-}
 
 # Calls to the API server as admin are queued with api_add and made by
 # api_send in one curl run (one process, one connection). The token goes to
@@ -311,8 +321,9 @@ api_send() {
 # register_start: the API host and admin token for the registration calls.
 register_start() {
   need curl fixture-token
-  host=$(api_host)
-  [[ -n $token ]] || token=$(admin_token)
+  api_host
+  [[ -n $token ]] || token=$(fixture-token --fixtures "$fixtures" admin) ||
+    fail 2 "no admin token in $fixtures"
 }
 
 # delete_listed KIND INFIX TEXT: queue a DELETE for each uuid of KIND in TEXT.
@@ -336,7 +347,8 @@ start_api() {
     reset_api "$host" || exit 1
   else
     if up api; then
-      host="$api_addr:$(getport api)"
+      getport api
+      host=$api_addr:$port
       if reset_api "$host"; then
         api_started_host=$host
         return
@@ -345,7 +357,8 @@ start_api() {
     fi
     stop_service api
     ensure_cert
-    port=$(newports 1)
+    newports 1
+    port=$ports
     write "$state/api.port" "$port"
     launch api env -C "$api_dir" -u ARVADOS_TEST_API_HOST -u ARVADOS_API_HOST -u ARVADOS_API_HOST_INSECURE \
       -u ARVADOS_API_TOKEN RAILS_ENV=test ARVADOS_WEBSOCKETS=yes \
@@ -373,20 +386,23 @@ start_keep() {
   stop_keep
   register_start
   # Old registrations go, as the original did.
-  local n vol port pair svc
-  api_add GET /arvados/v1/keep_services
-  api_add GET /arvados/v1/keep_disks
-  api_send
-  delete_listed keep_services bi6l4 "${reply%%--end--*}"
-  delete_listed keep_disks penuu "${reply#*--end--}"
-  pair=$(newports 2)
+  local n vol port svc
+  newports 2
   for n in 0 1; do
     vol=$(mktemp -d "$state/keep$n-volume.XXXXXX")
     write "$state/keep$n.volume" "$vol"
-    port=${pair%%$'\n'*}
-    ((n == 0)) || port=${pair##*$'\n'}
+    port=${ports%%$'\n'*}
+    ((n == 0)) || port=${ports##*$'\n'}
     write "$state/keep$n.port" "$port"
     launch "keep$n" "${keepstore_cmd[@]}" "-volume=$vol" "-listen=:$port" "-pid=$state/keep$n.pid"
+    if ((n == 0)); then
+      # While it starts: the old registrations, to go, as the original did.
+      api_add GET /arvados/v1/keep_services
+      api_add GET /arvados/v1/keep_disks
+      api_send
+      delete_listed keep_services bi6l4 "${reply%%--end--*}"
+      delete_listed keep_disks penuu "${reply#*--end--}"
+    fi
     wait_up "keep$n" "$pid" "$port"
     printf -v svc '{"keep_service":{"uuid":"zzzzz-bi6l4-keepdisk%07d","service_host":"localhost","service_port":%d,"service_type":"disk","service_ssl_flag":false}}' "$n" "$port"
     api_add POST /arvados/v1/keep_services "$svc"
@@ -402,15 +418,17 @@ start_keep_proxy() {
   stop_service keepproxy
   register_start
   local port
-  port=$(newports 1)
+  newports 1
+  port=$ports
   write "$state/keepproxy.port" "$port"
   launch keepproxy env ARVADOS_API_TOKEN="$token" ARVADOS_API_HOST="$host" ARVADOS_API_HOST_INSECURE=true \
     "${keepproxy_cmd[@]}" "-pid=$state/keepproxy.pid" "-listen=:$port"
-  wait_up keepproxy "$pid" "$port"
+  # While it starts: the old proxy registrations, to go.
   local svc
   api_add GET '/arvados/v1/keep_services?filters=%5B%5B%22service_type%22%2C%22%3D%22%2C%22proxy%22%5D%5D'
   api_send
   delete_listed keep_services bi6l4 "$reply"
+  wait_up keepproxy "$pid" "$port"
   printf -v svc '{"keep_service":{"service_host":"localhost","service_port":%d,"service_type":"proxy","service_ssl_flag":false}}' "$port"
   api_add POST /arvados/v1/keep_services "$svc"
   api_send
@@ -421,12 +439,13 @@ start_git() {
   need portfind portwait pidwait
   stop_service arv-git-httpd
   local gitdir=$state/git port
-  mkdir -p "$gitdir/test"
+  [[ -d $gitdir/test ]] || mkdir -p "$gitdir/test"
   if [[ -n $git_tarball ]]; then
     [[ -f $git_tarball ]] || fail 2 "STACK_GIT_TARBALL: no such file: $git_tarball"
     tar -xf "$git_tarball" -C "$gitdir" || fail 2 "cannot unpack $git_tarball into $gitdir"
   fi
-  port=$(newports 1)
+  newports 1
+  port=$ports
   write "$state/arv-git-httpd.port" "$port"
   launch arv-git-httpd env -u ARVADOS_API_TOKEN \
     "${git_cmd[@]}" "-repo-root=$gitdir/test" "-address=:$port"
@@ -438,22 +457,22 @@ start_git() {
 # render TEMPLATE OUT NAME=VALUE...: replace each {{NAME}}; a name without a
 # value is an error naming it and its line.
 render() {
-  local in=$1 out=$2 text name line
+  local in=$1 out=$2 text rest name line re='\{\{([A-Za-z0-9_]+)\}\}'
   shift 2
   declare -A vals=()
   for name in "$@"; do vals[${name%%=*}]=${name#*=}; done
   [[ -r $in ]] || fail 2 "cannot read nginx template $in"
   text=$(<"$in")
-  while read -r name; do
-    [[ -n $name ]] || continue
-    name=${name#\{\{}
-    name=${name%\}\}}
+  rest=$text
+  while [[ $rest =~ $re ]]; do
+    name=${BASH_REMATCH[1]}
+    rest=${rest#*"${BASH_REMATCH[0]}"}
     if [[ -z ${vals[$name]+set} ]]; then
-      line=$(grep -n -m1 -F "{{$name}}" "$in" | cut -d: -f1)
-      fail 2 "$in:$line: no value for {{$name}} (known: ${!vals[*]})"
+      line=$(grep -n -m1 -F "{{$name}}" "$in")
+      fail 2 "$in:${line%%:*}: no value for {{$name}} (known: ${!vals[*]})"
     fi
     text=${text//"{{$name}}"/"${vals[$name]}"}
-  done < <(grep -oE '\{\{[A-Za-z0-9_]+\}\}' "$in" | sort -u)
+  done
   printf '%s\n' "$text" >"$out"
 }
 
@@ -462,17 +481,19 @@ start_nginx() {
   need portfind portwait pidwait
   stop_service nginx
   ensure_cert
-  local ssl kp_ssl git_ssl kp git conf=$state/nginx.conf
-  kp=$(getport keepproxy)
-  git=$(getport arv-git-httpd)
-  ssl=$(newports 2)
-  kp_ssl=${ssl%%$'\n'*}
-  git_ssl=${ssl##*$'\n'}
+  local port ports kp_ssl git_ssl kp git conf=$state/nginx.conf
+  getport keepproxy
+  kp=$port
+  getport arv-git-httpd
+  git=$port
+  newports 2
+  kp_ssl=${ports%%$'\n'*}
+  git_ssl=${ports##*$'\n'}
   render "$template" "$conf" "KEEPPROXYPORT=$kp" "KEEPPROXYSSLPORT=$kp_ssl" \
     "GITPORT=$git" "GITSSLPORT=$git_ssl" "SSLCERT=$cert" "SSLKEY=$key"
   write "$state/keepproxy-ssl.port" "$kp_ssl"
   write "$state/arv-git-httpd-ssl.port" "$git_ssl"
-  mkdir -p "$state/nginx"
+  [[ -d $state/nginx ]] || mkdir -p "$state/nginx"
   launch nginx env PATH="$PATH:/sbin:/usr/sbin:/usr/local/sbin" \
     "${nginx_cmd[@]}" -p "$state/nginx/" -e stderr \
     -g "error_log stderr info; pid $state/nginx.pid;" -c "$conf"
@@ -484,12 +505,12 @@ start_nginx() {
 # stop_service NAME: TERM, then KILL on a bounded schedule; pidfile removed;
 # its ports confirmed closed. Stopping what is not running succeeds.
 stop_service() {
-  local name=$1 pf p err ports=() pid=""
+  local name=$1 pf p port err list=() pid=""
   pf=$state/$name.pid
   for p in ${ports_of[$name]}; do
     [[ -e $state/$p.port ]] || continue
-    p=$(getport "$p")
-    ports+=("$p")
+    getport "$p"
+    list+=("$port")
   done
   if [[ -e $pf ]]; then
     first_line "$pf"
@@ -507,11 +528,13 @@ stop_service() {
   fi
   # Only a port of a process we stopped is ours to wait on; after a kill -9
   # the port may belong to a stranger by now.
-  if [[ -n $pid && ${#ports[@]} -gt 0 ]]; then
-    err=$(portwait --closed --timeout "$timeout" "${ports[@]}" 2>&1) ||
-      fail 1 "$name stopped but port ${ports[*]} still listens: $err"
+  if [[ -n $pid && ${#list[@]} -gt 0 ]]; then
+    err=$(portwait --closed --timeout "$timeout" "${list[@]}" 2>&1) ||
+      fail 1 "$name stopped but port ${list[*]} still listens: $err"
   fi
-  for p in ${ports_of[$name]}; do rm -f "$state/$p.port"; done
+  for p in ${ports_of[$name]}; do
+    [[ ! -e $state/$p.port ]] || rm -f "$state/$p.port"
+  done
 }
 
 stop_keep() {
@@ -558,11 +581,14 @@ rollback() {
 
 status() {
   need pidwait portwait
-  local name p pid ports state_word all=0
+  local name p port pid shown state_word all=0
   for name in "${services[@]}"; do
-    ports=""
-    for p in ${ports_of[$name]}; do ports+=${ports:+,}$(getport "$p"); done
-    pid=$(livepid "$name") || pid=-
+    shown=""
+    for p in ${ports_of[$name]}; do
+      getport "$p"
+      shown+=${shown:+,}$port
+    done
+    livepid "$name" || pid=-
     if [[ -n $proxy_services && $name != api && $name != keep[01] ]] ||
       [[ $name == api && -n ${ARVADOS_TEST_API_HOST:-} ]]; then
       state_word=external
@@ -572,15 +598,15 @@ status() {
       state_word=down
       all=1
     fi
-    printf '%-14s pid %-8s port %-12s %s\n' "$name" "$pid" "$ports" "$state_word"
+    printf '%-14s pid %-8s port %-12s %s\n' "$name" "$pid" "$shown" "$state_word"
   done
   return "$all"
 }
 
 # --- main ----------------------------------------------------------------------
 
-mkdir -p "$state" || fail 2 "cannot create the state directory $state"
-state=$(cd "$state" && pwd)
+[[ -d $state ]] || mkdir -p "$state" || fail 2 "cannot create the state directory $state"
+[[ $state == /* ]] || state=$PWD/$state
 cert=$state/self-signed.pem
 key=$state/self-signed.key
 
@@ -596,7 +622,7 @@ flock -w 60 9 || fail 1 "another start-stack.sh holds $state/.lock"
 on_exit() {
   local rc=$? p args=()
   ((rc == 0)) || rollback
-  for p in "${bound[@]}"; do args+=(--release "$p"); done
+  for p in "${bound[@]}" "${pool[@]}"; do args+=(--release "$p"); done
   ((${#args[@]} == 0)) || portfind "${args[@]}" 2>/dev/null || true
   exit "$rc"
 }
@@ -622,6 +648,8 @@ case $action in
   start_nginx) start_nginx ;;
   stop_nginx) stop_proxied nginx ;;
   start-all)
+    newports 7 # all the stack's ports in one call
+    mapfile -t pool <<<"$ports"
     start_api
     start_keep
     start_keep_proxy

@@ -94,6 +94,26 @@ fn existing_ancestor(path: &Path) -> Option<&Path> {
     path.ancestors().skip(1).find(|dir| dir.is_dir())
 }
 
+/// Whether process `pid` has an inotify watch on `dir` (from
+/// `/proc/PID/fdinfo`): lets tests act once a waiter is really waiting.
+#[doc(hidden)]
+pub fn watched(pid: &str, dir: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(ino) = dir.metadata().map(|m| m.ino()) else {
+        return false;
+    };
+    let needle = format!(" ino:{ino:x} ");
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fdinfo")) else {
+        return false;
+    };
+    fds.flatten().any(|fd| {
+        std::fs::read_to_string(fd.path()).is_ok_and(|info| {
+            info.lines()
+                .any(|l| l.starts_with("inotify wd:") && l.contains(&needle))
+        })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,8 +141,13 @@ mod tests {
         let node = dir.path().join("etherd/e1.0");
         let maker = {
             let node = node.clone();
+            let dir = dir.path().to_path_buf();
             std::thread::spawn(move || {
-                std::thread::sleep(Duration::from_millis(30));
+                // Create the node once the waiter is watching for it.
+                let end = Instant::now() + Duration::from_secs(10);
+                while !watched("self", &dir) && Instant::now() < end {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
                 std::fs::create_dir(node.parent().unwrap()).unwrap();
                 std::fs::write(&node, "").unwrap();
             })

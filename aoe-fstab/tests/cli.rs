@@ -185,3 +185,24 @@ fn closed_stdout_exits_quietly() {
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(stderr(&out), "");
 }
+
+#[test]
+fn mount_not_on_path_is_fatal_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    let file = write(dir.path(), "fstab", &format!("tmpfs {d}/m tmpfs size=1m\n"));
+    let out = aoe_fstab()
+        .env("PATH", dir.path())
+        .arg("--file")
+        .arg(&file)
+        .args(["mount", "--mkdir"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).starts_with("aoe-fstab: cannot find `mount` on PATH"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!dir.path().join("m").exists(), "nothing was done");
+}

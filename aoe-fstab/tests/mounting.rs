@@ -110,6 +110,16 @@ fn mounts_in_order_skips_noauto_and_unmounts() {
         )
     );
 
+    let out = run(&file, &["mounted", "--json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let targets: Vec<&str> = doc["filesystems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|fs| fs["target"].as_str().unwrap())
+        .collect();
+    assert_eq!(targets, [format!("{d}/a"), format!("{d}/with space")]);
+
     // Named, a noauto entry is mounted.
     let out = run(&file, &["mount", "--mkdir", &format!("{d}/c/")]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -284,7 +294,16 @@ fn waits_for_a_device_node_to_appear() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // The node (and its directory) appear while aoe-fstab may be waiting.
+    // The node (and its directory) appear once aoe-fstab is watching.
+    let pid = child.id().to_string();
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !aoe_fstab::devwait::watched(&pid, s.path()) {
+        assert!(
+            std::time::Instant::now() < end,
+            "aoe-fstab never watched {d}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
     std::fs::create_dir(s.join("etherd")).unwrap();
     std::fs::write(&node, "").unwrap();
     let out = child.wait_with_output().unwrap();

@@ -83,6 +83,24 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
     })
 }
 
+/// Parses the command line with clap. Help and `--version` go to stdout and
+/// exit 0; a usage error is printed as `tool: error: ...` and exits with
+/// `usage_code` (2, clap's own, for every tool but LSB's `status`).
+pub fn parse_args_or<P: clap::Parser>(tool: &str, usage_code: u8) -> P {
+    P::try_parse().unwrap_or_else(|err| {
+        if !err.use_stderr() {
+            err.exit();
+        }
+        eprint!("{tool}: {}", err.render());
+        std::process::exit(usage_code.into());
+    })
+}
+
+/// [`parse_args_or`] with the usual usage-error code, 2.
+pub fn parse_args<P: clap::Parser>(tool: &str) -> P {
+    parse_args_or(tool, FATAL)
+}
+
 /// Parses a duration: `250ms`, `10s`, `2m`, `1h30m`, or a bare number of
 /// seconds (`5`, `0.5`). For clap's `value_parser`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {

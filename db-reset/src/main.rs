@@ -1,8 +1,9 @@
 use std::process::ExitCode;
 
-use clap::Parser;
 use db_reset::cli::Cli;
 
 fn main() -> ExitCode {
-    cliutil::main_with("db-reset", || db_reset::command::run(&Cli::parse()))
+    cliutil::main_with("db-reset", || {
+        db_reset::command::run(&cliutil::parse_args::<Cli>("db-reset"))
+    })
 }

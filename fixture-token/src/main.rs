@@ -1,10 +1,9 @@
 use std::process::ExitCode;
 
-use clap::Parser;
 use fixture_token::cli::Cli;
 
 fn main() -> ExitCode {
     cliutil::main_with("fixture-token", || {
-        fixture_token::command::run(&Cli::parse())
+        fixture_token::command::run(&cliutil::parse_args::<Cli>("fixture-token"))
     })
 }

@@ -29,15 +29,13 @@ pub const STATUS_UNKNOWN: u8 = 4;
 /// Parses the command line. Usage errors exit 2, except under `status`,
 /// where they exit 4.
 pub fn parse_args() -> Cli {
-    use clap::Parser;
-    Cli::try_parse().unwrap_or_else(|err| {
-        let status = subcommand(std::env::args_os().skip(1)).is_some_and(|a| a == "status");
-        if status && err.use_stderr() {
-            let _ = err.print();
-            std::process::exit(STATUS_UNKNOWN.into());
-        }
-        err.exit()
-    })
+    let status = subcommand(std::env::args_os().skip(1)).is_some_and(|a| a == "status");
+    let code = if status {
+        STATUS_UNKNOWN
+    } else {
+        cliutil::FATAL
+    };
+    cliutil::parse_args_or("lsb-status", code)
 }
 
 /// The subcommand word of a command line: the first argument that is not

@@ -1,8 +1,9 @@
 use std::process::ExitCode;
 
-use clap::Parser;
 use portfind::cli::Cli;
 
 fn main() -> ExitCode {
-    cliutil::main_with("portfind", || portfind::run(&Cli::parse()))
+    cliutil::main_with("portfind", || {
+        portfind::run(&cliutil::parse_args::<Cli>("portfind"))
+    })
 }

@@ -1,8 +1,9 @@
 use std::process::ExitCode;
 
-use clap::Parser;
 use portwait::cli::Cli;
 
 fn main() -> ExitCode {
-    cliutil::main_with("portwait", || portwait::run(&Cli::parse()))
+    cliutil::main_with("portwait", || {
+        portwait::run(&cliutil::parse_args::<Cli>("portwait"))
+    })
 }

@@ -24,7 +24,8 @@ fn commands() -> Vec<clap::Command> {
 fn man(dir: &Path) -> Result<()> {
     for cmd in commands() {
         // One page for the tool, one per subcommand (`lsb-status-run.1`), as git does.
-        clap_mangen::generate_to(cmd, dir).with_context(|| format!("writing man pages to {}", dir.display()))?;
+        clap_mangen::generate_to(cmd, dir)
+            .with_context(|| format!("writing man pages to {}", dir.display()))?;
     }
     Ok(())
 }
