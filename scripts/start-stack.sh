@@ -4,7 +4,9 @@
 # front of the last two), composed from the stackutils tools. Every wait is
 # bounded, a failed start says why and stops what it started, and stop leaves
 # no process, listener or pidfile behind. See scripts/README.md.
-set -euo pipefail
+set -Eeuo pipefail
+# A command failing where no check expects it still says where.
+trap 'say "failed at line $LINENO: $BASH_COMMAND"' ERR
 
 usage="usage: start-stack.sh ACTION [--auth NAME]"
 actions=(start stop start_keep stop_keep start_keep_proxy stop_keep_proxy
