@@ -10,8 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 runs=${1:-20}
-[ -x target/release/aoe-fstab ] || cargo build --release -q -p aoe-fstab
-[ -x target/release/lsb-status ] || cargo build --release -q -p lsb-status
+# Always (a no-op when fresh): a stale binary would be measured otherwise.
+cargo build --release -q -p aoe-fstab -p lsb-status
 for tool in hyperfine python3 findmnt; do
   command -v "$tool" >/dev/null || { echo "aoe-fstab.sh: needs $tool" >&2; exit 2; }
 done

@@ -95,5 +95,9 @@ process, the port listens (portwait, netlink) and START_GRACE has passed,
 and stop returns when the process is gone (pidwait, pidfd: a zombie counts
 as gone). The classic script always sleeps one second and never checks that
 the daemon came up; its stop polls with kill(0), which a zombie still passes,
-so it also waits for the orphaned daemon to be reaped by pid 1.
+so it also waits for the orphaned daemon to be reaped by pid 1 (here a
+container supervisor that reaps slowly; under an init that reaps at once
+the classic cycle comes down towards its fixed one-second sleep). The
+lsb-service figures include its configuration check (START_TIMEOUT,
+START_GRACE and STOP_RETRY parsed by pidwait: about 1 ms each, per action).
 EOF

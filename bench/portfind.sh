@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 runs=${1:-200}
-[ -x target/release/portfind ] || cargo build --release -q -p portfind
+cargo build --release -q -p portfind  # a no-op when up to date; never bench a stale binary
 for tool in hyperfine python3; do
   command -v "$tool" >/dev/null || { echo "portfind.sh: needs $tool" >&2; exit 2; }
 done

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 runs=${1:-50}
-[ -x target/release/portwait ] || cargo build --release -q -p portwait
+cargo build --release -q -p portwait  # a no-op when up to date; never bench a stale binary
 for tool in lsof python3; do
   command -v "$tool" >/dev/null || { echo "portwait.sh: needs $tool" >&2; exit 2; }
 done
@@ -17,17 +17,19 @@ import random, resource, socket, statistics, subprocess, sys, time
 runs, portwait = int(sys.argv[1]), sys.argv[2]
 
 # The waiters: each exits 0 once something listens on 127.0.0.1:PORT, or
-# gives up after LIMIT (portwait with -t, the loops under timeout(1)).
+# gives up after LIMIT (portwait with -t, the loops under timeout(1)). With
+# each, the period of its loop (roughly: a look plus its sleep), so that the
+# listener can appear at a random point of it.
 def shell_loop(script):
     return lambda port, limit: ["timeout", limit, "bash", "-c", script.format(port=port)]
 
 waiters = {
-    "portwait (netlink, 1-5 ms backoff)": lambda port, limit: [
-        portwait, "-t", limit, f"127.0.0.1:{port}"],
-    "original: `lsof -t -i tcp:PORT` loop, sleep 0.1": shell_loop(
-        "until lsof -t -i tcp:{port} >/dev/null; do sleep 0.1; done"),
-    "wait-for-it style: connect loop, sleep 1": shell_loop(
-        "until (exec 3<>/dev/tcp/127.0.0.1/{port}) 2>/dev/null; do sleep 1; done"),
+    "portwait (netlink, 1-5 ms backoff)": (0.005, lambda port, limit: [
+        portwait, "-t", limit, f"127.0.0.1:{port}"]),
+    "original: `lsof -t -i tcp:PORT` loop, sleep 0.1": (0.12, shell_loop(
+        "until lsof -t -i tcp:{port} >/dev/null; do sleep 0.1; done")),
+    "wait-for-it style: connect loop, sleep 1": (1.0, shell_loop(
+        "until (exec 3<>/dev/tcp/127.0.0.1/{port}) 2>/dev/null; do sleep 1; done")),
 }
 
 def free_port():
@@ -35,11 +37,12 @@ def free_port():
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
-def latency(argv):
-    """Start the waiter, let it settle into its loop, listen, time its exit."""
+def latency(period, argv):
+    """Start the waiter, let it settle into its loop, listen at a random
+    point of its period, time its exit."""
     port = free_port()
     waiter = subprocess.Popen(argv(port, "30s"))
-    time.sleep(random.uniform(0.15, 0.25))  # the bench, not a test: let it poll
+    time.sleep(0.15 + random.uniform(0, max(period, 0.1)))  # the bench, not a test
     server = socket.socket()
     server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     server.bind(("127.0.0.1", port))
@@ -69,22 +72,23 @@ print(f"Detection latency: from the server's `listen()` returning to the waiter'
       f"{runs} runs each, listener on 127.0.0.1.\n")
 print("| approach | median | p95 | max |")
 print("|---|---:|---:|---:|")
-for name, argv in waiters.items():
-    times = [latency(argv) for _ in range(runs)]
+for name, (period, argv) in waiters.items():
+    times = [latency(period, argv) for _ in range(runs)]
     print(f"| {name} | {statistics.median(times):.1f} ms | {pct(times, 0.95):.1f} ms | {max(times):.1f} ms |",
           flush=True)
 
 print("\nCPU time used while waiting 2 s with nothing listening (user + sys, mean of 3):\n")
 print("| approach | CPU time | share of one core |")
 print("|---|---:|---:|")
-for name, argv in waiters.items():
+for name, (_, argv) in waiters.items():
     used = statistics.mean(cpu(argv) for _ in range(3))
     print(f"| {name} | {used * 1000:.0f} ms | {used / 2 * 100:.2f}% |", flush=True)
 
 print("""
 Method: `bench/portwait.sh` (Python harness). Each run picks a free port, starts the waiter, lets it
-poll for 150-250 ms, then binds and listens and times until the waiter exits (process start-up is
-not counted; exit and reaping are). The lsof loop is the approach of Arvados' `run_test_server.py`;
-the connect loop is what wait-for-it does. CPU is `getrusage(RUSAGE_CHILDREN)` around a 2 s wait
+poll for 150 ms plus a random part of its loop's period (0.1 s for portwait and the lsof loop, 1 s for
+the connect loop, so the listener appears at a random phase), then binds and listens and times until
+the waiter exits (process start-up is not counted; exit and reaping are). The lsof loop is the
+approach of Arvados' `run_test_server.py`; the connect loop is what wait-for-it does. CPU is `getrusage(RUSAGE_CHILDREN)` around a 2 s wait
 (`portwait -t 2s`, the loops under `timeout 2s`).""")
 PY

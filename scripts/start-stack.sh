@@ -170,12 +170,15 @@ first_line() {
   return 0
 }
 
-# running PID: the process exists and is not a zombie (a look in /proc; no signal).
+# running PID: the process exists and is not a zombie (a look in /proc; no
+# signal); its start time (clock ticks after boot) in $started_at.
 running() {
-  local stat
+  local stat fields
+  started_at=""
   [[ $1 =~ ^[1-9][0-9]*$ ]] && IFS= read -r stat 2>/dev/null <"/proc/$1/stat" || return 1
-  stat=${stat##*) }
-  [[ ${stat:0:1} != [ZX] ]]
+  read -ra fields <<<"${stat##*) }" # fields from the 3rd (state) on
+  started_at=${fields[19]:-}
+  [[ ${fields[0]} != [ZX] ]]
 }
 
 # livepid NAME: the pid NAME's pidfile names, in $pid, when that process is alive.
@@ -241,7 +244,11 @@ wait_up() {
   if [[ $line != "$pid" ]]; then
     err=$(pidwait --timeout "$timeout" "$state/$name.pid" 2>&1 >/dev/null) ||
       died "$name" "no live process in $state/$name.pid ($err)"
+    first_line "$state/$name.pid"
   fi
+  # Its start time, so that stop never signals another process that got the
+  # same pid later (after a reboot or a kill -9 and a long time).
+  running "$line" && write "$state/$name.started" "$started_at"
   bound+=("$@")
 }
 
@@ -387,26 +394,26 @@ start_keep() {
   need portfind portwait pidwait fixture-token curl
   stop_keep
   register_start
-  # Old registrations go, as the original did.
-  local n vol port svc
+  local n vol svc port=() kpid=()
   newports 2
+  port=("${ports%%$'\n'*}" "${ports##*$'\n'}")
+  # Both start side by side; they share nothing.
   for n in 0 1; do
     vol=$(mktemp -d "$state/keep$n-volume.XXXXXX")
     write "$state/keep$n.volume" "$vol"
-    port=${ports%%$'\n'*}
-    ((n == 0)) || port=${ports##*$'\n'}
-    write "$state/keep$n.port" "$port"
-    launch "keep$n" "${keepstore_cmd[@]}" "-volume=$vol" "-listen=:$port" "-pid=$state/keep$n.pid"
-    if ((n == 0)); then
-      # While it starts: the old registrations, to go, as the original did.
-      api_add GET /arvados/v1/keep_services
-      api_add GET /arvados/v1/keep_disks
-      api_send
-      delete_listed keep_services bi6l4 "${reply%%--end--*}"
-      delete_listed keep_disks penuu "${reply#*--end--}"
-    fi
-    wait_up "keep$n" "$pid" "$port"
-    printf -v svc '{"keep_service":{"uuid":"zzzzz-bi6l4-keepdisk%07d","service_host":"localhost","service_port":%d,"service_type":"disk","service_ssl_flag":false}}' "$n" "$port"
+    write "$state/keep$n.port" "${port[n]}"
+    launch "keep$n" "${keepstore_cmd[@]}" "-volume=$vol" "-listen=:${port[n]}" "-pid=$state/keep$n.pid"
+    kpid[n]=$pid
+  done
+  # While they start: the old registrations, to go, as the original did.
+  api_add GET /arvados/v1/keep_services
+  api_add GET /arvados/v1/keep_disks
+  api_send
+  delete_listed keep_services bi6l4 "${reply%%--end--*}"
+  delete_listed keep_disks penuu "${reply#*--end--}"
+  for n in 0 1; do
+    wait_up "keep$n" "${kpid[n]}" "${port[n]}"
+    printf -v svc '{"keep_service":{"uuid":"zzzzz-bi6l4-keepdisk%07d","service_host":"localhost","service_port":%d,"service_type":"disk","service_ssl_flag":false}}' "$n" "${port[n]}"
     api_add POST /arvados/v1/keep_services "$svc"
     printf -v svc '{"keep_disk":{"keep_service_uuid":"zzzzz-bi6l4-keepdisk%07d"}}' "$n"
     api_add POST /arvados/v1/keep_disks "$svc"
@@ -518,10 +525,17 @@ stop_service() {
     first_line "$pf"
     pid=$line
     running "$pid" || pid=""
-    err=$(pidwait --kill --retry "$stop_retry" --remove "$pf" 2>&1) ||
-      fail 1 "could not stop $name: $err"
+    first_line "$state/$name.started"
+    if [[ -n $pid && -n $line && $line != "$started_at" ]]; then
+      say "$name: pid $pid in $pf is another process now (it started later): not signalling it"
+      pid=""
+    elif [[ -n $pid ]]; then
+      err=$(pidwait --kill --retry "$stop_retry" --remove "$pf" 2>&1) ||
+        fail 1 "could not stop $name: $err"
+    fi
     rm -f "$pf"
   fi
+  [[ ! -e $state/$name.started ]] || rm -f "$state/$name.started"
   # A process this run launched that never wrote its pidfile.
   if [[ -n ${launched[$name]:-} && -d /proc/${launched[$name]} && ${launched[$name]} != "$pid" ]]; then
     write "$pf.launched" "${launched[$name]}"

@@ -67,7 +67,13 @@ fn code(failed: bool) -> ExitCode {
 }
 
 fn load(file: &Path, strict: bool, report: bool) -> anyhow::Result<Table> {
-    let data = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let cannot = || format!("cannot read {}", file.display());
+    // As libmount (`mnt_table_parse_fstab`): a FIFO would block with no
+    // writer, and /dev/zero would never end.
+    if !std::fs::metadata(file).with_context(cannot)?.is_file() {
+        bail!("{}: not a regular file", cannot());
+    }
+    let data = std::fs::read(file).with_context(cannot)?;
     let table = fstab::parse(&data);
     if let (true, Some(bad)) = (strict, table.bad.first()) {
         bail!("{}:{}: {}", file.display(), bad.line, bad.reason);
@@ -163,7 +169,7 @@ fn mount<'a>(
     } else {
         Some(command::find("mount")?)
     };
-    let deadline = wait.map(|d| (Instant::now() + d, d));
+    let deadline = wait.map(|d| (deadline(Instant::now(), d), d));
     let mut waiter = devwait::Waiter::default();
     let mut failed = false;
     for entry in entries {
@@ -211,6 +217,13 @@ fn mount<'a>(
         }
     }
     Ok(failed)
+}
+
+/// `start + wait`, capped at a century so that a huge `--wait-devices`
+/// (e.g. `584542046090y`) waits "for ever" instead of overflowing.
+fn deadline(start: Instant, wait: Duration) -> Instant {
+    const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+    start + wait.min(CENTURY)
 }
 
 /// Returns whether any entry failed.
@@ -365,6 +378,16 @@ mod tests {
         assert_eq!(dev("srv:/export /m nfs"), None);
         assert_eq!(dev("tmpfs /m tmpfs"), None);
         assert_eq!(dev("UUID= /m ext4"), None);
+    }
+
+    #[test]
+    fn huge_waits_do_not_overflow() {
+        let now = Instant::now();
+        assert_eq!(
+            deadline(now, Duration::from_secs(5)),
+            now + Duration::from_secs(5)
+        );
+        assert!(deadline(now, Duration::MAX) > now + Duration::from_secs(1 << 31));
     }
 
     #[test]

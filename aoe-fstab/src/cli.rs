@@ -10,8 +10,8 @@ Exit codes:
   0  success (`mounted`: at least one entry is mounted)
   1  an entry could not be mounted or unmounted, `check` found a problem,
      or (`mounted`) no entry is mounted
-  2  usage or fatal error: unreadable file, bad line with --strict,
-     a named TARGET not in the file, mount/umount not found";
+  2  usage or fatal error: unreadable or not a regular file, a bad line
+     with --strict, a named TARGET not in the file, mount/umount not found";
 
 /// Mount, unmount, list and check the entries of an fstab-format file such as
 /// /etc/fstab-aoe.
@@ -45,12 +45,14 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Print the file's entries, one a line in fstab format (or as JSON).
+    #[command(after_help = EXIT_CODES)]
     List {
         /// Print JSON like `findmnt --json`: {"filesystems": [...]}.
         #[arg(long)]
         json: bool,
     },
     /// Print the file's entries that are mounted now; exit 1 if none is.
+    #[command(after_help = EXIT_CODES)]
     Mounted {
         /// Print JSON like `findmnt --json`: {"filesystems": [...]}.
         #[arg(long)]
@@ -60,6 +62,7 @@ pub enum Command {
     ///
     /// `noauto` entries are mounted only when named. A failure is reported
     /// and the rest are still mounted.
+    #[command(after_help = EXIT_CODES)]
     Mount {
         /// Mount only these entries (by mount point), `noauto` ones included.
         #[arg(value_name = "TARGET")]
@@ -79,6 +82,7 @@ pub enum Command {
         dry_run: bool,
     },
     /// Unmount the file's entries in reverse order, skipping what is not mounted.
+    #[command(after_help = EXIT_CODES)]
     Umount {
         /// Unmount only these entries (by mount point).
         #[arg(value_name = "TARGET")]
@@ -92,5 +96,6 @@ pub enum Command {
     /// directories, devices that do not exist, entries without `_netdev`.
     ///
     /// Prints one line per problem on stdout (`FILE:LINE: TARGET: problem`).
+    #[command(after_help = EXIT_CODES)]
     Check,
 }

@@ -2,6 +2,7 @@
 //! shown shell-quoted for `--dry-run`, and run with their error captured.
 
 use std::ffi::{OsStr, OsString};
+use std::fmt::Write as _;
 use std::io;
 use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStrExt;
@@ -41,9 +42,28 @@ fn bytes(value: &[u8]) -> OsString {
 /// The command as a shell would need it typed.
 pub fn render(argv: &[OsString]) -> String {
     argv.iter()
-        .map(|arg| cliutil::shell_quote(&arg.to_string_lossy()))
+        .map(|arg| {
+            arg.to_str()
+                .map_or_else(|| ansi_c_quote(arg.as_bytes()), cliutil::shell_quote)
+        })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// Bytes that are not UTF-8 cannot be typed in single quotes: write them as
+/// `$'\NNN'` (bash, zsh, ksh, busybox and dash >= 0.5.12), so that the
+/// printed command still names exactly the same file.
+fn ansi_c_quote(value: &[u8]) -> String {
+    let mut out = String::from("$'");
+    for &b in value {
+        if (b.is_ascii_graphic() || b == b' ') && b != b'\'' && b != b'\\' {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "\\{b:03o}");
+        }
+    }
+    out.push('\'');
+    out
 }
 
 /// Finds a program on PATH once, before anything is run.
@@ -124,6 +144,26 @@ mod tests {
             render(&argv),
             "mount -t tmpfs -o '-o remount' -- '$(touch /tmp/x)' '/t;rm -rf /'"
         );
+    }
+
+    #[test]
+    fn raw_bytes_render_so_that_bash_gives_them_back() {
+        let e = entry("src\\040\\377'\\134 /mnt/\\351t\\303\\251 tmpfs");
+        let argv = mount_argv(&e);
+        let line = render(&argv);
+        assert_eq!(
+            line,
+            r"mount -t tmpfs -- $'src \377\047\134' $'/mnt/\351t\303\251'"
+        );
+        // The shell turns the printed words back into the very same bytes.
+        let out = Command::new("bash")
+            .arg("-c")
+            .arg(format!("printf '%s\\0' {line}"))
+            .output()
+            .unwrap();
+        let words: Vec<&[u8]> = out.stdout.split(|&b| b == 0).collect();
+        assert_eq!(words[4], b"src \xff'\\");
+        assert_eq!(words[5], b"/mnt/\xe9t\xc3\xa9");
     }
 
     #[test]

@@ -48,10 +48,23 @@ impl Entry {
 /// lines are collected in [`Table::bad`].
 pub fn parse(data: &[u8]) -> Table {
     let mut table = Table::default();
+    let lines = data.split(|&b| b == b'\n').count();
     for (index, raw) in data.split(|&b| b == b'\n').enumerate() {
         let line = index + 1;
-        // libmount works on C strings: a NUL byte ends the line.
-        let mut text = raw.split(|&b| b == 0).next().unwrap_or_default();
+        // libmount looks for the newline with strchr(), which stops at a NUL:
+        // a NUL before the newline makes the line bad (comment or not); only
+        // on a last line without a newline does the NUL just end it.
+        let mut text = raw;
+        if let Some(nul) = raw.iter().position(|&b| b == 0) {
+            if line < lines {
+                table.bad.push(BadLine {
+                    line,
+                    reason: format!("NUL byte at column {}", nul + 1),
+                });
+                continue;
+            }
+            text = &raw[..nul];
+        }
         // CRLF: exactly one trailing CR is dropped.
         if let Some(stripped) = text.strip_suffix(b"\r") {
             text = stripped;
@@ -225,8 +238,12 @@ pub fn unmangle(field: &[u8]) -> Vec<u8> {
 }
 
 /// Encodes a value for an fstab field: the bytes that would split or end a
-/// field, and the backslash, become `\NNN`.
+/// field, and the backslash, become `\NNN`. An empty value (from a `\000`)
+/// becomes `\000` again: an empty field would shift the others.
 pub fn mangle(value: &[u8]) -> String {
+    if value.is_empty() {
+        return r"\000".to_owned();
+    }
     let mut out = String::with_capacity(value.len());
     for chunk in value.utf8_chunks() {
         for c in chunk.valid().chars() {
@@ -340,9 +357,23 @@ mod tests {
     }
 
     #[test]
-    fn nul_ends_a_line() {
-        let t = parse(b"n /n\0x t\n");
-        assert_eq!(t.bad.len(), 1);
+    fn nul_makes_a_line_bad_unless_it_is_the_unterminated_last() {
+        let t = parse(b"n /n\0x t\n#c\0\n\0\nok /ok t\n");
+        let bad: Vec<_> = t.bad.iter().map(|b| (b.line, b.reason.as_str())).collect();
+        assert_eq!(
+            bad,
+            [
+                (1, "NUL byte at column 5"),
+                (2, "NUL byte at column 3"),
+                (3, "NUL byte at column 1")
+            ]
+        );
+        assert_eq!(t.entries.len(), 1);
+        // At the end of a file without a final newline, a NUL ends the line.
+        let t = parse(b"a /b c\r\0junk");
+        assert_eq!((t.entries.len(), t.bad.len()), (1, 0));
+        assert_eq!(t.entries[0].fstype, b"c");
+        assert!(parse(b"a /b c\n\0").bad.is_empty());
     }
 
     #[test]
@@ -350,6 +381,12 @@ mod tests {
         let raw = b"/a b\tc\\d\xffe";
         assert_eq!(mangle(raw), r"/a\040b\011c\134d\377e");
         assert_eq!(unmangle(mangle(raw).as_bytes()), raw);
+        // An empty field must not vanish from the line.
+        assert_eq!(mangle(b""), r"\000");
+        let t =
+            parse(format!("{} /t {} {} 0 0", mangle(b""), mangle(b"x"), mangle(b"")).as_bytes());
+        assert_eq!(t.entries[0].source, b"");
+        assert_eq!(t.entries[0].options.as_deref(), Some(&b""[..]));
     }
 
     proptest! {
@@ -363,13 +400,13 @@ mod tests {
 
         #[test]
         fn mangled_fields_parse_back(
-            source in proptest::collection::vec(1u8.., 1..20),
-            target in proptest::collection::vec(1u8.., 1..20),
+            source in proptest::collection::vec(1u8.., 0..20),
+            target in proptest::collection::vec(1u8.., 0..20),
         ) {
             let line = format!("{} {} tmpfs rw 0 0", mangle(&source), mangle(&target));
             let table = parse(line.as_bytes());
             // A source starting with '#' reads as a comment; anything else parses back.
-            if source[0] != b'#' {
+            if source.first() != Some(&b'#') {
                 prop_assert_eq!(&table.entries[0].source, &source);
                 prop_assert_eq!(&table.entries[0].target, &target);
             }

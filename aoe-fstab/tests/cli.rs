@@ -119,6 +119,8 @@ fn help_lists_exit_codes() {
     assert!(help.contains("Exit codes:"), "{help}");
     for sub in ["list", "mounted", "mount", "umount", "check"] {
         assert!(help.contains(&format!("  {sub} ")), "{sub} in {help}");
+        let out = aoe_fstab().args([sub, "--help"]).output().unwrap();
+        assert!(stdout(&out).contains("Exit codes:"), "{sub} --help");
     }
 }
 
@@ -205,4 +207,99 @@ fn mount_not_on_path_is_fatal_before_anything_runs() {
         stderr(&out)
     );
     assert!(!dir.path().join("m").exists(), "nothing was done");
+}
+
+#[test]
+fn a_fifo_or_device_is_refused_not_read_for_ever() {
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+    for file in [fifo.as_path(), std::path::Path::new("/dev/zero")] {
+        // Bounded: before the fix this blocked on the FIFO (no writer) and
+        // filled memory from /dev/zero.
+        let mut child = aoe_fstab()
+            .arg("--file")
+            .arg(file)
+            .arg("list")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let end = Instant::now() + Duration::from_secs(20);
+        while child.try_wait().unwrap().is_none() && Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let _ = child.kill();
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{}", file.display());
+        assert_eq!(
+            stderr(&out),
+            format!(
+                "aoe-fstab: cannot read {}: not a regular file\n",
+                file.display()
+            )
+        );
+    }
+}
+
+#[test]
+fn a_huge_wait_is_accepted_without_overflow() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "fstab", "/dev/etherd/e1.0 /t ext4 _netdev\n");
+    for wait in ["584542046090y", "18446744073709551615s"] {
+        let out = run(&file, &["mount", "--dry-run", "--wait-devices", wait]);
+        assert_eq!(out.status.code(), Some(0), "{wait}: {}", stderr(&out));
+        assert_eq!(
+            stdout(&out),
+            "mount -t ext4 -o _netdev -- /dev/etherd/e1.0 /t\n"
+        );
+    }
+}
+
+#[test]
+fn dry_run_names_non_utf8_paths_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "fstab", "");
+    std::fs::write(
+        &file,
+        b"src /mnt/caf\\351 tmpfs\nsrc2 /mnt/caf\xc3\xa9 tmpfs\n",
+    )
+    .unwrap();
+    let out = run(&file, &["mount", "--dry-run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "mount -t tmpfs -- src $'/mnt/caf\\351'\nmount -t tmpfs -- src2 '/mnt/café'\n"
+    );
+}
+
+#[test]
+fn list_output_reads_back_as_the_same_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "fstab", "");
+    std::fs::write(
+        &file,
+        b"\\000 /b c\nx \\000y z \\000 3\nsrc /a\\040b\\011\\134\xff t opt,x=\\042 -1 +2\n",
+    )
+    .unwrap();
+    let listed = run(&file, &["list"]);
+    assert_eq!(listed.status.code(), Some(0), "{}", stderr(&listed));
+    let again = write(dir.path(), "again", "");
+    std::fs::write(&again, &listed.stdout).unwrap();
+    let json = |f: &std::path::Path| {
+        let out = run(f, &["list", "--json"]);
+        assert_eq!(stderr(&out), "");
+        let mut doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        for fs in doc["filesystems"].as_array_mut().unwrap() {
+            fs.as_object_mut().unwrap().remove("line");
+        }
+        doc
+    };
+    let first = json(&file);
+    assert_eq!(first["filesystems"].as_array().unwrap().len(), 3);
+    // Absent options print as `defaults`; everything else reads back as is.
+    let mut expected = first.clone();
+    expected["filesystems"][0]["options"] = "defaults".into();
+    assert_eq!(json(&again), expected, "{}", stdout(&listed));
 }

@@ -9,7 +9,7 @@
 //!   tool quietly.
 
 use std::fmt;
-use std::io;
+use std::io::{self, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -68,11 +68,17 @@ pub fn main_with(tool: &str, run: impl FnOnce() -> anyhow::Result<ExitCode>) -> 
             let code = err.downcast_ref::<Exit>().map_or(FATAL, |e| e.code);
             let text = format!("{err:#}");
             if !text.is_empty() {
-                eprintln!("{tool}: {text}");
+                warn(tool, text);
             }
             ExitCode::from(code)
         }
     }
+}
+
+/// Prints a message to stderr as `tool: message`. Unlike `eprintln!`, a
+/// closed stderr is ignored rather than a panic.
+pub fn warn(tool: &str, message: impl fmt::Display) {
+    let _ = writeln!(io::stderr().lock(), "{tool}: {message}");
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
@@ -91,7 +97,7 @@ pub fn parse_args_or<P: clap::Parser>(tool: &str, usage_code: u8) -> P {
         if !err.use_stderr() {
             err.exit();
         }
-        eprint!("{tool}: {}", err.render());
+        let _ = write!(io::stderr().lock(), "{tool}: {}", err.render());
         std::process::exit(usage_code.into());
     })
 }

@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use clap::builder::{OsStringValueParser, TypedValueParser};
 use clap::Parser;
 
 const EXIT_CODES: &str = "\
@@ -13,8 +14,9 @@ Exit codes:
   0  the server answered 2xx: the database was reset
   1  the server answered another status, or never answered (refused after
      --retry-for, connect or read timeout)
-  2  usage error, no token, or a TLS problem (bad --cacert, certificate
-     not trusted or not valid for the host)
+  2  usage error, no or malformed token, unknown fixture entry, unresolvable
+     host, or a TLS problem (bad --cacert, certificate not trusted, not
+     valid for the host name, expired)
 
 The token is never taken on the command line (every user can read argv with ps)
 and never printed in a message.";
@@ -27,11 +29,12 @@ and never printed in a message.";
 #[derive(Debug, Parser)]
 #[command(name = "db-reset", version = concat!(env!("CARGO_PKG_VERSION"), " (stackutils)"), about, long_about, after_help = EXIT_CODES)]
 pub struct Cli {
-    /// The API server, HOST or HOST:PORT.
+    /// The API server, HOST or HOST:PORT ([::1]:8000 for IPv6).
     #[arg(long, env = "ARVADOS_API_HOST", value_name = "HOST")]
     pub host: String,
 
-    /// Read the token from this file (surrounding whitespace is ignored).
+    /// Read the token from this file (surrounding whitespace is ignored;
+    /// /dev/stdin takes it from a pipe).
     #[arg(long, value_name = "FILE", conflicts_with = "token_name")]
     pub token_file: Option<PathBuf>,
 
@@ -40,7 +43,9 @@ pub struct Cli {
     pub token_name: Option<String>,
 
     /// Fixtures directory for --token-name.
-    #[arg(long, value_name = "DIR", env = "ARVADOS_FIXTURES")]
+    // An empty value (ARVADOS_FIXTURES=) counts as none, as in the shell.
+    #[arg(long, value_name = "DIR", env = "ARVADOS_FIXTURES",
+          value_parser = OsStringValueParser::new().map(PathBuf::from))]
     pub fixtures: Option<PathBuf>,
 
     /// Authorization scheme: OAuth2 (the original), or Bearer for newer servers.
@@ -63,11 +68,11 @@ pub struct Cli {
     pub insecure: bool,
 
     /// Give up connecting after this long (250ms, 5s, 1m).
-    #[arg(long, default_value = "5s", value_parser = cliutil::parse_duration, value_name = "DURATION")]
+    #[arg(long, default_value = "5s", value_parser = positive_duration, value_name = "DURATION")]
     pub connect_timeout: Duration,
 
     /// Give up waiting for the answer after this long (resetting takes a while).
-    #[arg(long, default_value = "60s", value_parser = cliutil::parse_duration, value_name = "DURATION")]
+    #[arg(long, default_value = "60s", value_parser = positive_duration, value_name = "DURATION")]
     pub read_timeout: Duration,
 
     /// Keep retrying this long while the server refuses connections (it is starting).
@@ -82,4 +87,29 @@ pub struct Cli {
     /// Say on stderr what is happening (each refused attempt).
     #[arg(long, short)]
     pub verbose: bool,
+}
+
+/// A timeout of zero would give up before trying (the OS refuses it too).
+fn positive_duration(text: &str) -> Result<Duration, String> {
+    match cliutil::parse_duration(text)? {
+        d if d.is_zero() => Err(format!(
+            "'{text}' is no time at all: expected e.g. 250ms, 5s"
+        )),
+        d => Ok(d),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_must_be_positive() {
+        assert_eq!(positive_duration("250ms"), Ok(Duration::from_millis(250)));
+        for zero in ["0", "0s", "0ms"] {
+            let err = positive_duration(zero).unwrap_err();
+            assert!(err.contains("no time at all"), "{err}");
+        }
+        assert!(positive_duration("soon").is_err());
+    }
 }

@@ -26,16 +26,55 @@ pub struct Request<'a> {
 
 /// Checks HOST (or HOST:PORT) and PATH and makes the URL.
 pub fn url(host: &str, path: &str) -> anyhow::Result<String> {
-    if host.is_empty()
-        || host.contains(['/', '@', '?', '#'])
-        || host.chars().any(|c| c.is_whitespace() || c.is_control())
-    {
-        anyhow::bail!("invalid host '{host}': expected HOST or HOST:PORT, e.g. localhost:8000");
+    if let Err(why) = check_host(host) {
+        anyhow::bail!("invalid host '{host}': {why}");
     }
     if !path.starts_with('/') || path.chars().any(|c| c.is_whitespace() || c.is_control()) {
         anyhow::bail!("invalid --path '{path}': expected an absolute path such as /database/reset");
     }
     Ok(format!("https://{host}{path}"))
+}
+
+/// Catches before any work what the URL parser would refuse later, in words.
+fn check_host(host: &str) -> Result<(), String> {
+    const EXPECTED: &str = "expected HOST or HOST:PORT, e.g. localhost:8000";
+    if host.is_empty()
+        || host.contains(['/', '@', '?', '#'])
+        || host.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(EXPECTED.into());
+    }
+    let (name, port) = if let Some(rest) = host.strip_prefix('[') {
+        let (addr, after) = rest
+            .split_once(']')
+            .ok_or("an IPv6 address needs its closing ']', e.g. [::1]:8000")?;
+        if addr.parse::<std::net::Ipv6Addr>().is_err() {
+            return Err(format!("'{addr}' is not an IPv6 address"));
+        }
+        match after {
+            "" => (addr, None),
+            _ => (addr, Some(after.strip_prefix(':').ok_or(EXPECTED)?)),
+        }
+    } else if host.matches(':').count() > 1 {
+        return Err("write an IPv6 address in brackets, e.g. [::1]:8000".into());
+    } else {
+        match host.split_once(':') {
+            Some((name, port)) => (name, Some(port)),
+            None => (host, None),
+        }
+    };
+    if name.is_empty() {
+        return Err(EXPECTED.into());
+    }
+    match port {
+        Some(port)
+            if !port.bytes().all(|b| b.is_ascii_digit())
+                || !matches!(port.parse::<u16>(), Ok(1..)) =>
+        {
+            Err(format!("port '{port}' is not a number from 1 to 65535"))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Sends the request; `Ok` only on a 2xx answer. Errors carry exit code 1
@@ -51,7 +90,8 @@ pub fn send(req: Request<'_>) -> anyhow::Result<()> {
         .user_agent(concat!("db-reset/", env!("CARGO_PKG_VERSION")))
         .build();
     let auth = format!("{} {}", req.scheme, req.token.expose());
-    let deadline = Instant::now() + req.retry_for;
+    // No deadline at all only if the one asked for is past what Instant holds.
+    let deadline = Instant::now().checked_add(req.retry_for);
     let mut pause = Duration::from_millis(5);
     loop {
         let result = agent.post(&url).set("Authorization", &auth).send_bytes(&[]);
@@ -59,11 +99,12 @@ pub fn send(req: Request<'_>) -> anyhow::Result<()> {
             Ok(response) | Err(ureq::Error::Status(_, response)) => response,
             Err(ureq::Error::Transport(err)) => {
                 let now = Instant::now();
-                if refused(&err) && now < deadline {
+                let left = deadline.map_or(Duration::MAX, |d| d.saturating_duration_since(now));
+                if refused(&err) && !left.is_zero() {
                     if req.verbose {
                         eprintln!("db-reset: {}: connection refused, retrying", req.host);
                     }
-                    std::thread::sleep(pause.min(deadline - now));
+                    std::thread::sleep(pause.min(left));
                     pause = (pause * 2).min(Duration::from_millis(100));
                     continue;
                 }
@@ -74,29 +115,32 @@ pub fn send(req: Request<'_>) -> anyhow::Result<()> {
                 ));
             }
         };
-        return check(req.host, &url, response);
+        return check(req.host, &url, response, req.token);
     }
 }
 
-fn check(host: &str, url: &str, response: ureq::Response) -> anyhow::Result<()> {
+fn check(host: &str, url: &str, response: ureq::Response, token: &Token) -> anyhow::Result<()> {
     let status = response.status();
     if (200..300).contains(&status) {
         return Ok(());
     }
     let reason = response.status_text().to_owned();
     let mut body = Vec::new();
-    // A failing server's body is only a hint; a short read is fine.
+    // A failing server's body is only a hint; a short read is fine. Read a
+    // token's length more than is shown, so a token that starts in the
+    // shown part is whole when it is masked.
+    let limit = BODY_SHOWN + token.expose().len() + 1;
     let _ = response
         .into_reader()
-        .take(BODY_SHOWN as u64 + 1)
+        .take(limit as u64)
         .read_to_end(&mut body);
-    let mut text = String::from_utf8_lossy(&body).trim().to_owned();
-    if body.len() > BODY_SHOWN {
-        text.truncate(
-            text.char_indices()
-                .nth(BODY_SHOWN)
-                .map_or(text.len(), |(i, _)| i),
-        );
+    // A server may echo the credentials it refused; they must not reach a log.
+    let mut text = String::from_utf8_lossy(&body)
+        .replace(token.expose(), "<token>")
+        .trim()
+        .to_owned();
+    if let Some((cut, _)) = text.char_indices().nth(BODY_SHOWN) {
+        text.truncate(cut);
         text.push('…');
     }
     let text = text.replace(['\r', '\n'], " ");
@@ -190,9 +234,25 @@ mod tests {
             "https://h:8000/database/reset"
         );
         assert_eq!(url("[::1]:9", "/x").unwrap(), "https://[::1]:9/x");
-        for bad in ["", "a/b", "user@h", "a b", "h\n"] {
+        assert_eq!(url("[::1]", "/x").unwrap(), "https://[::1]/x");
+        assert_eq!(url("h.example", "/x").unwrap(), "https://h.example/x");
+        for bad in ["", "a/b", "user@h", "a b", "h\n", ":80", "[::1]x"] {
             let err = url(bad, "/x").unwrap_err().to_string();
             assert!(err.contains("expected HOST or HOST:PORT"), "{err}");
+        }
+        for (bad, why) in [
+            ("h:99999", "port '99999' is not a number from 1 to 65535"),
+            ("h:0", "port '0'"),
+            ("h:abc", "port 'abc'"),
+            ("h:", "port ''"),
+            ("h:+80", "port '+80'"),
+            ("::1", "write an IPv6 address in brackets"),
+            ("[::1", "closing ']'"),
+            ("[zz]:1", "'zz' is not an IPv6 address"),
+        ] {
+            let err = url(bad, "/x").unwrap_err().to_string();
+            assert!(err.starts_with(&format!("invalid host '{bad}': ")), "{err}");
+            assert!(err.contains(why), "{err}");
         }
         assert!(url("h", "database")
             .unwrap_err()

@@ -187,6 +187,9 @@ pub fn explain(err: &rustls::Error) -> String {
             }
             other => format!("certificate rejected: {other}"),
         },
+        rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType) => {
+            "the server does not speak TLS (plain HTTP on this port?)".into()
+        }
         other => other.to_string(),
     }
 }
@@ -217,6 +220,8 @@ mod tests {
         assert!(explain(&e).contains("unknown CA"));
         let e = rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidForName);
         assert!(explain(&e).contains("not valid for this host name"));
+        let e = rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType);
+        assert!(explain(&e).contains("does not speak TLS"));
     }
 
     #[test]

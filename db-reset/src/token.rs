@@ -1,6 +1,7 @@
 //! Where the API token comes from. Never argv, never printed.
 
 use std::fmt;
+use std::io::Read;
 use std::path::Path;
 
 use anyhow::{bail, Context};
@@ -44,13 +45,16 @@ pub struct Sources<'a> {
 
 pub fn find(src: &Sources<'_>) -> anyhow::Result<Token> {
     if let Some(file) = src.file {
-        let text = std::fs::read_to_string(file)
-            .with_context(|| format!("cannot read token file {}", file.display()))?;
-        return Token::new(&text, &format!("token file {}", file.display()));
+        let origin = format!("token file {}", file.display());
+        let text = read_small(file).with_context(|| format!("cannot read {origin}"))?;
+        let text = String::from_utf8(text)
+            .map_err(|_| anyhow::anyhow!("the {origin} is not UTF-8 text"))?;
+        return Token::new(&text, &origin);
     }
     if let Some(name) = src.name {
         let dir = src
             .fixtures
+            .filter(|d| !d.as_os_str().is_empty())
             .context("--token-name needs --fixtures DIR (or ARVADOS_FIXTURES)")?;
         let fixtures = Fixtures::load(&dir.join(AUTH_FILE))?;
         let token = fixtures.token(name)?;
@@ -62,6 +66,20 @@ pub fn find(src: &Sources<'_>) -> anyhow::Result<Token> {
             bail!("no token: set ARVADOS_API_TOKEN, or use --token-file FILE or --token-name NAME")
         }
     }
+}
+
+/// Reads a file that should hold one token: a bounded read, so that
+/// `/dev/zero` or a log file given by mistake fails instead of eating memory.
+fn read_small(path: &Path) -> anyhow::Result<Vec<u8>> {
+    const LIMIT: u64 = 64 * 1024;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(LIMIT + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > LIMIT {
+        bail!("more than {} KiB: not a token", LIMIT / 1024);
+    }
+    Ok(bytes)
 }
 
 #[cfg(test)]
@@ -89,6 +107,40 @@ mod tests {
             ..sources()
         };
         assert_eq!(find(&src).unwrap().expose(), SECRET);
+    }
+
+    #[test]
+    fn token_files_are_read_with_a_limit() {
+        let err = find(&Sources {
+            file: Some(Path::new("/dev/zero")),
+            ..sources()
+        })
+        .unwrap_err();
+        assert_eq!(
+            format!("{err:#}"),
+            "cannot read token file /dev/zero: more than 64 KiB: not a token"
+        );
+        let tmp = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(tmp.path(), b"\xff\xfe\n").unwrap();
+        let src = Sources {
+            file: Some(tmp.path()),
+            ..sources()
+        };
+        assert!(find(&src)
+            .unwrap_err()
+            .to_string()
+            .ends_with("is not UTF-8 text"));
+    }
+
+    #[test]
+    fn an_empty_fixtures_dir_is_none() {
+        let src = Sources {
+            name: Some("admin"),
+            fixtures: Some(Path::new("")),
+            ..sources()
+        };
+        let err = find(&src).unwrap_err().to_string();
+        assert!(err.contains("--token-name needs --fixtures DIR"), "{err}");
     }
 
     #[test]

@@ -1,11 +1,10 @@
 //! Each case of the issue, against a real HTTPS server.
 
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::process::{Command, Stdio};
 
 use crate::certs::Certs;
-use crate::server::Server;
+use crate::server::{Reserved, Server};
 use crate::{cmd, corpus, output, stderr, stdout};
 
 const TOKEN: &str = "4axaw8zxe0qm22wa6urpp5nskcne8z88cvbupv653y1njyi05h"; // fixture "admin"
@@ -156,6 +155,43 @@ fn forbidden_and_server_errors_fail_with_status_and_body() {
 }
 
 #[test]
+fn a_token_echoed_by_the_server_is_masked() {
+    let (certs, server) = ca_server(400);
+    let out = output(
+        cmd()
+            .env("ARVADOS_API_TOKEN", TOKEN)
+            .args(["--host", &localhost(&server), "--cacert"])
+            .arg(certs.path("ca.pem")),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("answered 400 Bad Request") && err.contains("Bad request with OAuth2 <token>"),
+        "{err}"
+    );
+    assert_no_token(&err);
+}
+
+#[test]
+fn a_huge_retry_for_is_not_a_crash() {
+    let (certs, server) = ca_server(200);
+    let out = output(
+        cmd()
+            .env("ARVADOS_API_TOKEN", TOKEN)
+            .args([
+                "--host",
+                &localhost(&server),
+                "--retry-for",
+                "500000000000y",
+            ])
+            .arg("--cacert")
+            .arg(certs.path("ca.pem")),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stderr(&out), "");
+}
+
+#[test]
 fn untrusted_certificate_fails() {
     let (_certs, server) = ca_server(200);
     let host = localhost(&server);
@@ -226,15 +262,30 @@ fn wrong_host_name_fails_naming_host_and_reason() {
 }
 
 #[test]
+fn plain_http_on_the_port_is_named() {
+    let server = Server::plain_http();
+    let host = format!("127.0.0.1:{}", server.port);
+    let out = output(
+        cmd()
+            .env("ARVADOS_API_TOKEN", TOKEN)
+            .args(["--host", &host]),
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "db-reset: TLS with {host} failed: the server does not speak TLS (plain HTTP on this port?)\n"
+        )
+    );
+}
+
+#[test]
 fn waits_for_a_server_that_starts_late() {
     let certs = Certs::new();
     let (ca, leaf, key) = certs.ca_and_leaf();
-    // A port nobody listens on yet (closing the probe frees it).
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // A port of ours that nobody listens on yet.
+    let reserved = Reserved::new();
+    let port = reserved.port;
     let mut child = cmd()
         .env("ARVADOS_API_TOKEN", TOKEN)
         .args([
@@ -253,13 +304,7 @@ fn waits_for_a_server_that_starts_late() {
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let first = lines.next().expect("a line on stderr").unwrap();
     assert!(first.contains("connection refused, retrying"), "{first}");
-    let server = Server::start_on(
-        TcpListener::bind(("127.0.0.1", port)).unwrap(),
-        &leaf,
-        &key,
-        &auth(),
-        200,
-    );
+    let server = Server::start_on(reserved.listen(), &leaf, &key, &auth(), 200);
     let rest: Vec<String> = lines.map(Result::unwrap).collect();
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0), "{rest:?}");
@@ -268,11 +313,8 @@ fn waits_for_a_server_that_starts_late() {
 
 #[test]
 fn refused_without_retry_fails_at_once() {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let reserved = Reserved::new();
+    let port = reserved.port;
     let out = output(
         cmd()
             .env("ARVADOS_API_TOKEN", TOKEN)
@@ -418,6 +460,44 @@ fn usage_errors() {
         stderr(&out)
     );
     assert!(!stderr(&out).contains("two words"));
+
+    // The host is checked before anything else, in words.
+    let out = output(cmd().args(["--host", "localhost:99999"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).starts_with(
+            "db-reset: invalid host 'localhost:99999': port '99999' is not a number from 1 to 65535"
+        ),
+        "{}",
+        stderr(&out)
+    );
+
+    for timeout in ["--connect-timeout", "--read-timeout"] {
+        // Not cmd(): it sets --connect-timeout already.
+        let out = output(
+            Command::new(env!("CARGO_BIN_EXE_db-reset"))
+                .env_clear()
+                .env("ARVADOS_API_TOKEN", TOKEN)
+                .args(["--host", "localhost:1", timeout, "0"]),
+        );
+        assert_eq!(out.status.code(), Some(2), "{timeout}");
+        assert!(stderr(&out).contains("no time at all"), "{}", stderr(&out));
+    }
+
+    let out = output(cmd().args([
+        "--host",
+        "localhost:1",
+        "--token-name",
+        "admin",
+        "--fixtures",
+        "/nonexistent",
+    ]));
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out),
+        "db-reset: cannot read /nonexistent/api_client_authorizations.yml: \
+         No such file or directory (os error 2)\n"
+    );
 
     let out = output(Command::new(env!("CARGO_BIN_EXE_db-reset")).arg("--help"));
     assert!(out.status.success());

@@ -2,13 +2,15 @@
 //! HTTP/1.1 to read one request and answer it.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream};
+use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
+use rustix::net::{self, AddressFamily, SocketType};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::{ServerConfig, ServerConnection, StreamOwned};
@@ -29,7 +31,8 @@ pub struct Server {
 
 impl Server {
     /// Serves with `cert`/`key` on a fresh loopback port. A request whose
-    /// Authorization is exactly `auth` gets `status`; any other gets 401.
+    /// Authorization is exactly `auth` gets `status` (400 echoes the
+    /// Authorization header in its body); any other gets 401.
     pub fn start(cert: &Path, key: &Path, auth: &str, status: u16) -> Server {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         Self::start_on(listener, cert, key, auth, status)
@@ -70,9 +73,56 @@ impl Server {
         Server { port, seen }
     }
 
+    /// Answers every connection in plain HTTP, as a server on the wrong
+    /// port would.
+    pub fn plain_http() -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (_tx, seen) = mpsc::channel();
+        thread::spawn(move || {
+            // Kept open: closing with the ClientHello unread would send a
+            // reset that can overtake our answer.
+            let mut held = Vec::new();
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+                let _ = stream.read(&mut [0; 4096]);
+                let _ = stream.write_all(
+                    b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                );
+                held.push(stream);
+            }
+        });
+        Server { port, seen }
+    }
+
     /// The next request the server answered, if one came.
     pub fn request(&self) -> Option<Seen> {
         self.seen.recv_timeout(Duration::from_secs(5)).ok()
+    }
+}
+
+/// A loopback port held bound but not listening: connections to it are
+/// refused, and no other process can take it before [`Reserved::listen`]
+/// (closing a probe listener and binding again would race with them).
+pub struct Reserved {
+    fd: OwnedFd,
+    pub port: u16,
+}
+
+impl Reserved {
+    pub fn new() -> Reserved {
+        let fd = net::socket(AddressFamily::INET, SocketType::STREAM, None).unwrap();
+        net::bind(&fd, &SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let port = SocketAddrV4::try_from(net::getsockname(&fd).unwrap())
+            .unwrap()
+            .port();
+        Reserved { fd, port }
+    }
+
+    pub fn listen(self) -> TcpListener {
+        net::listen(&self.fd, 128).unwrap();
+        TcpListener::from(self.fd)
     }
 }
 
@@ -130,13 +180,15 @@ fn serve(
 
     let (status, body) = if authorization == auth {
         let body = match status {
-            200 => "{}",
-            403 => r#"{"errors":["Forbidden: only admin can reset the database"]}"#,
-            _ => r#"{"errors":["Internal server error: database is on fire"]}"#,
+            200 => "{}".to_owned(),
+            403 => r#"{"errors":["Forbidden: only admin can reset the database"]}"#.to_owned(),
+            // A careless server that echoes the credentials back.
+            400 => format!(r#"{{"errors":["Bad request with {authorization}"]}}"#),
+            _ => r#"{"errors":["Internal server error: database is on fire"]}"#.to_owned(),
         };
         (status, body)
     } else {
-        (401, r#"{"errors":["Not logged in"]}"#)
+        (401, r#"{"errors":["Not logged in"]}"#.to_owned())
     };
     let _ = tx.send(Seen {
         method,
@@ -147,6 +199,7 @@ fn serve(
     let reason = match status {
         200 => "OK",
         401 => "Unauthorized",
+        400 => "Bad Request",
         403 => "Forbidden",
         _ => "Internal Server Error",
     };

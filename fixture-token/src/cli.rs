@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 
+use clap::builder::{OsStringValueParser, TypedValueParser};
 use clap::Parser;
 
 /// Environment variable naming the default fixtures directory.
@@ -13,8 +14,10 @@ pub const DIR_ENV: &str = "ARVADOS_FIXTURES";
 const EXIT_CODES: &str = "\
 Exit codes:
   0  success
-  1  no such entry, no such field, or the field is a list or map
-  2  usage error, or the fixture file is missing or not valid YAML";
+  1  no such entry (close names are suggested), the entry is not a map,
+     no such field, or the field is a list or map
+  2  usage error, no fixtures given, or the fixture file is missing,
+     unreadable, not valid YAML, or not a map of entries";
 
 /// Print a credential (or any field) from an Arvados-style YAML test fixture.
 ///
@@ -29,10 +32,13 @@ pub struct Cli {
     pub name: Option<String>,
 
     /// Directory holding api_client_authorizations.yml.
-    #[arg(long, value_name = "DIR", env = DIR_ENV, conflicts_with = "file")]
+    // An empty value (ARVADOS_FIXTURES=) counts as none, as in the shell.
+    #[arg(long, value_name = "DIR", env = DIR_ENV,
+          value_parser = OsStringValueParser::new().map(PathBuf::from))]
     pub fixtures: Option<PathBuf>,
 
-    /// Read this fixture file instead (any fixture file, e.g. collections.yml).
+    /// Read this fixture file instead (any fixture file, e.g. collections.yml);
+    /// it wins over --fixtures and ARVADOS_FIXTURES.
     #[arg(long, value_name = "PATH")]
     pub file: Option<PathBuf>,
 

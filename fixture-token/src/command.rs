@@ -44,7 +44,8 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
 }
 
 fn fixture_file(cli: &Cli) -> anyhow::Result<PathBuf> {
-    match (&cli.file, &cli.fixtures) {
+    let dir = cli.fixtures.as_ref().filter(|d| !d.as_os_str().is_empty());
+    match (&cli.file, dir) {
         (Some(file), _) => Ok(file.clone()),
         (None, Some(dir)) => Ok(dir.join(AUTH_FILE)),
         (None, None) => {

@@ -1,7 +1,7 @@
 //! Reading a fixture file: a YAML map of entry name → map of fields.
 
 use std::fmt;
-use std::io;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use serde_yaml::{Mapping, Value};
@@ -121,14 +121,9 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Error::Read { source, .. } => Some(source),
-            _ => None,
-        }
-    }
-}
+// No `source()`: each message already ends with its cause, and anyhow's
+// `{:#}` would print the cause a second time.
+impl std::error::Error for Error {}
 
 /// A parsed fixture file.
 #[derive(Debug)]
@@ -140,7 +135,7 @@ pub struct Fixtures {
 impl Fixtures {
     /// Reads and parses the fixture file at `path`.
     pub fn load(path: &Path) -> Result<Self, Error> {
-        let bytes = std::fs::read(path).map_err(|source| Error::Read {
+        let bytes = read_limited(path).map_err(|source| Error::Read {
             path: path.to_owned(),
             source,
         })?;
@@ -244,6 +239,25 @@ impl Fixtures {
         let entry = self.entry(name)?;
         Ok(to_json(&Value::Mapping(entry.clone())))
     }
+}
+
+/// The largest fixture file read; Arvados' biggest is well under 1 MiB.
+const MAX_FILE: u64 = 64 << 20;
+
+/// Reads a whole file, but refuses one beyond [`MAX_FILE`], so that
+/// `--file /dev/zero` fails instead of eating the machine's memory.
+fn read_limited(path: &Path) -> io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_FILE + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_FILE {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("more than {} MiB: not a fixture file", MAX_FILE >> 20),
+        ));
+    }
+    Ok(bytes)
 }
 
 /// Cuts the text at the trim marker, as Arvados' test helper does.
@@ -405,6 +419,23 @@ mod tests {
         assert_eq!(err.exit_code(), 2);
         let text = err.to_string();
         assert!(text.starts_with("f.yml:3:"), "{text}");
+    }
+
+    #[test]
+    fn read_errors_name_the_cause_once() {
+        let err = Fixtures::load(Path::new("/nonexistent/f.yml")).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        // As a library error through anyhow, as db-reset shows it.
+        let text = format!("{:#}", anyhow::Error::new(err));
+        assert_eq!(
+            text.matches("No such file").count(),
+            1,
+            "cause shown twice: {text}"
+        );
+        assert!(
+            text.starts_with("cannot read /nonexistent/f.yml: "),
+            "{text}"
+        );
     }
 
     #[test]

@@ -30,11 +30,41 @@ fn fixtures_dir_comes_from_the_environment() {
 }
 
 #[test]
+fn file_wins_over_the_fixtures_environment() {
+    let file = corpus().join("collections-2015.yml");
+    let out = cmd()
+        .env("ARVADOS_FIXTURES", "/nonexistent")
+        .args([
+            "--file",
+            file.to_str().unwrap(),
+            "--field",
+            "uuid",
+            "foo_file",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "zzzzz-4zz18-znfnqtbbv4spc3w\n");
+}
+
+#[test]
 fn no_fixtures_is_a_usage_error() {
     let out = run(&["admin"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
         stderr(&out).contains("ARVADOS_FIXTURES"),
+        "{}",
+        stderr(&out)
+    );
+    // Set but empty is the same as unset (not "a value is required for --fixtures").
+    let out = cmd()
+        .env("ARVADOS_FIXTURES", "")
+        .arg("admin")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).starts_with("fixture-token: no fixtures given:"),
         "{}",
         stderr(&out)
     );
@@ -161,6 +191,16 @@ fn missing_file_is_fatal() {
         stderr(&out).contains("cannot read /nonexistent/auth.yml"),
         "{}",
         stderr(&out)
+    );
+}
+
+#[test]
+fn an_endless_file_is_refused_not_read() {
+    let out = run(&["--file", "/dev/zero", "admin"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out),
+        "fixture-token: cannot read /dev/zero: more than 64 MiB: not a fixture file\n"
     );
 }
 

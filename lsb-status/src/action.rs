@@ -1,6 +1,6 @@
 //! `run` and the bare marks: print a progress line the way init scripts do.
 
-use std::io::{self, Write};
+use std::io;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, ExitStatus};
 
@@ -13,10 +13,10 @@ use crate::mark::{Mark, Output};
 /// the command's own, 127 when it was not found, 126 when it could not run,
 /// 128+N when signal N killed it (as a shell reports them).
 pub fn run(message: &str, command: &[String], output: Output) -> Result<u8> {
-    let mut out = io::stdout().lock();
-    write!(out, "{message}")?;
     // The command writes to the same file: our text must be there first.
-    out.flush()?;
+    // Whatever happens to our output, the command runs and its code is the
+    // answer.
+    show(message);
     let code = match command.split_first() {
         None => 2,
         Some((program, args)) => match Command::new(program).args(args).status() {
@@ -27,24 +27,27 @@ pub fn run(message: &str, command: &[String], output: Output) -> Result<u8> {
                 } else {
                     126
                 };
-                eprintln!("lsb-status: cannot run {program}: {e}");
+                crate::note(&format!("cannot run {program}: {e}"));
                 code
             }
         },
     };
     let mark = if code == 0 { Mark::Ok } else { Mark::Failed };
-    write!(out, "{}", output.line_end(mark, message))?;
-    out.flush()?;
+    show(&output.line_end(mark, message));
     Ok(code)
+}
+
+/// Shows part of the line; a failure to is said on stderr, no more.
+fn show(text: &str) {
+    if let Err(e) = crate::show_data(text) {
+        crate::note(&format!("{e:#}"));
+    }
 }
 
 /// Prints `message` (if any) and the mark, as one line.
 pub fn mark(mark: Mark, message: Option<&str>, output: Output) -> Result<()> {
     let message = message.unwrap_or("");
-    let mut out = io::stdout().lock();
-    write!(out, "{message}{}", output.line_end(mark, message))?;
-    out.flush()?;
-    Ok(())
+    crate::show_data(&format!("{message}{}", output.line_end(mark, message)))
 }
 
 fn exit_code(status: ExitStatus) -> u8 {

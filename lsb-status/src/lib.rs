@@ -11,7 +11,7 @@ pub mod report;
 pub mod status;
 
 use std::ffi::OsString;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -21,6 +21,10 @@ use cliutil::Exit;
 use crate::cli::{Cli, Command, HeaderArgs, StatusArgs};
 use crate::header::Severity;
 use crate::mark::{Mark, Output};
+
+/// Init scripts are small: a FILE bigger than this (`/dev/zero`, a log
+/// given by mistake) is refused rather than read into memory.
+pub const MAX_SCRIPT: u64 = 16 << 20;
 
 /// The LSB's "status unknown": also what a usage error of `status` exits
 /// with, so that it cannot read as 2 ("dead but the lock file exists").
@@ -104,14 +108,12 @@ fn status(args: &StatusArgs) -> Result<ExitCode> {
     );
     if !args.quiet {
         if let Some(detail) = state.detail() {
-            eprintln!("lsb-status: {detail}");
+            note(detail);
         }
-        let shown = writeln!(std::io::stdout().lock(), "{}", state.message(&name));
-        // A reader that went away must not turn the status into 0.
-        if let Err(e) = shown {
-            if e.kind() != std::io::ErrorKind::BrokenPipe {
-                return Err(e.into());
-            }
+        // The code is the answer: a stdout that is gone or full must not
+        // turn it into 0, nor into 2 ("dead but the lock file exists").
+        if let Err(e) = show_data(&format!("{}\n", state.message(&name))) {
+            note(&format!("{e:#}"));
         }
     }
     Ok(ExitCode::from(state.code()))
@@ -120,30 +122,29 @@ fn status(args: &StatusArgs) -> Result<ExitCode> {
 fn header(args: &HeaderArgs) -> Result<ExitCode> {
     let mut reports = Vec::new();
     for file in &args.files {
-        let bytes =
-            std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+        let bytes = read_script(file)?;
         let parsed = header::parse(&bytes);
         let problems = lint::lint(&parsed);
         reports.push((file.as_path(), parsed, problems));
     }
     let mut worst = None;
-    let mut out = std::io::stdout().lock();
+    // A reader that went away must not hide the verdict of the lint.
     for (file, parsed, problems) in &reports {
         for problem in problems {
             let word = match problem.severity {
                 Severity::Error => "error",
                 Severity::Warning => "warning",
             };
-            eprintln!(
-                "lsb-status: {}:{}: {word}: {}",
+            note(&format!(
+                "{}:{}: {word}: {}",
                 file.display(),
                 problem.line,
                 problem.message
-            );
+            ));
             worst = worst.max(Some(problem.severity));
         }
         if !args.json {
-            write!(out, "{}", report::text(&display(file), parsed))?;
+            show_data(&report::text(&display(file), parsed))?;
         }
     }
     if args.json {
@@ -151,8 +152,7 @@ fn header(args: &HeaderArgs) -> Result<ExitCode> {
             .iter()
             .map(|(file, parsed, problems)| report::Report::new(display(file), parsed, problems))
             .collect();
-        serde_json::to_writer_pretty(&mut out, &all)?;
-        writeln!(out)?;
+        show_data(&(serde_json::to_string_pretty(&all)? + "\n"))?;
     }
     let failed = match worst {
         Some(Severity::Error) => true,
@@ -164,6 +164,41 @@ fn header(args: &HeaderArgs) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Reads an init script, at most [`MAX_SCRIPT`] bytes of it.
+fn read_script(file: &Path) -> Result<Vec<u8>> {
+    let cannot = || format!("cannot read {}", file.display());
+    let mut bytes = Vec::new();
+    std::fs::File::open(file)
+        .and_then(|f| f.take(MAX_SCRIPT + 1).read_to_end(&mut bytes))
+        .with_context(cannot)?;
+    if bytes.len() as u64 > MAX_SCRIPT {
+        anyhow::bail!(
+            "cannot read {}: over {} MiB, expected an init script",
+            file.display(),
+            MAX_SCRIPT >> 20
+        );
+    }
+    Ok(bytes)
+}
+
+/// Writes data to stdout (flushed: a command may write after it). A reader
+/// that went away is no error: the exit code still tells what happened.
+pub fn show_data(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(anyhow::Error::new(e).context("cannot write to stdout"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A `lsb-status: ` message on stderr. A stderr that is gone (a closed
+/// pipe) must not turn into a panic or change the exit code.
+pub fn note(message: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "lsb-status: {message}");
 }
 
 fn display(file: &Path) -> String {

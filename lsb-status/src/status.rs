@@ -1,11 +1,11 @@
 //! The LSB status of a service, from its pid file, its process and its lock
 //! file, with the one-line message the distributions print.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use pidwait::pidfile::{self, Trust};
-use pidwait::process::{Identity, Match, Pid};
+use pidwait::process::{self, Identity, Match, Pid};
 
 use crate::lock;
 
@@ -106,14 +106,14 @@ pub fn probe(pidfile: Option<&Path>, exe: Option<&Path>) -> Process {
         Err(pidfile::Error::Missing { .. }) => return Process::NoPidfile,
         Err(e) => return Process::Unknown(e.to_string()),
     };
-    let identity = match Identity::new(exe, None) {
-        Ok(identity) => identity,
+    let guard = match Guard::new(exe) {
+        Ok(guard) => guard,
         Err(e) => return Process::Unknown(format!("--exe: {e}")),
     };
     let mut alive = Vec::new();
     let mut why = Vec::new();
     for pid in pids {
-        match identity.check(pid) {
+        match guard.check(pid) {
             Ok(Match::Yes) => alive.push(pid),
             Ok(Match::Gone) => why.push(format!("pid {pid} is not running")),
             Ok(Match::No(other)) => why.push(format!("{other} (its pid was reused)")),
@@ -124,6 +124,57 @@ pub fn probe(pidfile: Option<&Path>, exe: Option<&Path>) -> Process {
         Process::Dead(format!("{}: {}", path.display(), why.join("; ")))
     } else {
         Process::Alive(alive)
+    }
+}
+
+/// What `--exe` asks of a process.
+enum Guard {
+    /// The program exists: pidwait's check, symlinks resolved.
+    Found(Identity),
+    /// The program is gone from disk (uninstalled, or replaced by a rename)
+    /// while its daemon may still run: the kernel then names the process's
+    /// executable by the path it had, which is compared as written.
+    Deleted(PathBuf),
+}
+
+impl Guard {
+    fn new(exe: Option<&Path>) -> std::io::Result<Guard> {
+        match exe {
+            Some(path) if path.is_absolute() && !path.exists() => {
+                Ok(Guard::Deleted(resolve_parent(path)))
+            }
+            _ => Identity::new(exe, None).map(Guard::Found),
+        }
+    }
+
+    fn check(&self, pid: Pid) -> std::io::Result<Match> {
+        let want = match self {
+            Guard::Found(identity) => return identity.check(pid),
+            Guard::Deleted(want) => want,
+        };
+        if !process::state(pid)?.is_alive() {
+            return Ok(Match::Gone);
+        }
+        Ok(match process::exe(pid)? {
+            None => Match::Gone,
+            Some(have) if have == *want => Match::Yes,
+            Some(have) => Match::No(format!(
+                "pid {pid} runs {}, not {}",
+                have.display(),
+                want.display()
+            )),
+        })
+    }
+}
+
+/// `path` with its directory's symlinks resolved (`/bin/foo` is
+/// `/usr/bin/foo` on a merged /usr), as far as the directory exists.
+fn resolve_parent(path: &Path) -> PathBuf {
+    match (path.parent(), path.file_name()) {
+        (Some(dir), Some(file)) => {
+            std::fs::canonicalize(dir).map_or_else(|_| path.to_owned(), |dir| dir.join(file))
+        }
+        _ => path.to_owned(),
     }
 }
 
@@ -200,6 +251,28 @@ mod tests {
         assert_eq!(default_name(Path::new("/run/foo")).as_deref(), Some("foo"));
         assert_eq!(default_name(Path::new("/run/.pid")), None);
         assert_eq!(default_name(Path::new("/")), None);
+    }
+
+    #[test]
+    fn removed_programs_are_named_through_their_real_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let real = tmp.path().join("real");
+        std::fs::create_dir(&real).unwrap();
+        std::os::unix::fs::symlink(&real, tmp.path().join("link")).unwrap();
+        let want = real.canonicalize().unwrap().join("gone");
+        assert_eq!(resolve_parent(&tmp.path().join("link/gone")), want);
+        let nowhere = Path::new("/nonexistent/dir/gone");
+        assert_eq!(resolve_parent(nowhere), nowhere);
+        assert!(matches!(
+            Guard::new(Some(nowhere)).unwrap(),
+            Guard::Deleted(p) if p == nowhere
+        ));
+        // Relative or present: pidwait's check, which resolves or refuses.
+        assert!(Guard::new(Some(Path::new("no/such/program"))).is_err());
+        assert!(matches!(
+            Guard::new(Some(Path::new("/bin/sh"))).unwrap(),
+            Guard::Found(_)
+        ));
     }
 
     #[test]

@@ -143,3 +143,32 @@ fn binary_junk_does_not_crash() {
     let out = header(&[s(&file)]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
 }
+
+#[test]
+fn a_closed_stdout_or_stderr_keeps_the_verdict() {
+    let broken = script("bad-runlevels");
+    for closed_stdout in [true, false] {
+        let (read, write) = nix::unistd::pipe().unwrap();
+        drop(read);
+        let mut cmd = super::lsb_status();
+        cmd.args(["header", s(&broken)]);
+        if closed_stdout {
+            cmd.stdout(std::process::Stdio::from(write));
+        } else {
+            cmd.stderr(std::process::Stdio::from(write));
+        }
+        let out = cmd.output().unwrap();
+        assert_eq!(code(&out), 1, "closed stdout: {closed_stdout}");
+    }
+}
+
+#[test]
+fn endless_files_are_refused() {
+    let out = header(&["/dev/zero"]);
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("cannot read /dev/zero: over 16 MiB"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -153,3 +153,39 @@ fn terminals_get_colour_and_the_cursor_escape() {
         "{text:?}"
     );
 }
+
+#[test]
+fn run_runs_the_command_even_when_nobody_reads() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ran = tmp.path().join("ran");
+    let (read, write) = nix::unistd::pipe().unwrap();
+    drop(read);
+    let out = lsb_status()
+        .args(["run", "Starting svc: ", "--", "sh", "-c"])
+        .arg(format!("touch '{}'; exit 3", ran.display()))
+        .stdout(std::process::Stdio::from(write))
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    assert!(ran.exists(), "the command was not run");
+    assert_eq!(stderr(&out), "");
+}
+
+#[test]
+fn run_runs_the_command_even_when_stdout_is_full() {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = lsb_status()
+        .args(["run", "Starting svc: ", "--", "sh", "-c", "exit 5"])
+        .stdout(full)
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 5, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot write to stdout"),
+        "{}",
+        stderr(&out)
+    );
+}

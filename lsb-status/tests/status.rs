@@ -257,3 +257,88 @@ fn a_closed_stdout_keeps_the_status_code() {
     assert_eq!(code(&out), 3);
     assert_eq!(stderr(&out), "");
 }
+
+/// A copy of `sleep` started from `dir`, then removed from disk, as when a
+/// package is uninstalled under a running daemon.
+fn orphaned_daemon(dir: &std::path::Path) -> (Sleeper, PathBuf) {
+    let program = dir.join("webd");
+    // Copied by cp, not by this process: a test thread forking meanwhile
+    // would inherit the file open for writing, and exec would fail with
+    // "text file busy".
+    let copied = Command::new("cp")
+        .args(["/bin/sleep", s(&program)])
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    let child = Command::new(&program).arg("300").spawn().unwrap();
+    let daemon = Sleeper(child);
+    fs::remove_file(&program).unwrap();
+    (daemon, program)
+}
+
+#[test]
+fn a_daemon_whose_program_was_removed_still_runs() {
+    let svc = Service::new();
+    let bin = tempfile::tempdir().unwrap();
+    let (daemon, program) = orphaned_daemon(bin.path());
+    svc.write_pid(daemon.pid());
+    let out = svc.status(&["--exe", s(&program)]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        format!("svc (pid {}) is running\n", daemon.pid())
+    );
+    // Another removed program is still another program: a reused pid.
+    let out = svc.status(&["--exe", s(&bin.path().join("other"))]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(stderr(&out).contains("reused"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_closed_stderr_keeps_the_status_code() {
+    let svc = Service::new();
+    fs::write(&svc.pidfile, "garbage\n").unwrap();
+    let (read, write) = nix::unistd::pipe().unwrap();
+    drop(read);
+    let out = super::lsb_status()
+        .args([
+            "status",
+            "--pidfile",
+            s(&svc.pidfile),
+            "--lock-dir",
+            s(&svc.locks),
+        ])
+        .stderr(std::process::Stdio::from(write))
+        .output()
+        .unwrap();
+    // The reason cannot be told, but neither a panic (101) nor a lost code.
+    assert_eq!(code(&out), 4);
+    assert_eq!(stdout(&out), "svc status is unknown\n");
+}
+
+#[test]
+fn a_full_stdout_keeps_the_status_code() {
+    let svc = Service::new();
+    let full = fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = super::lsb_status()
+        .args([
+            "status",
+            "--pidfile",
+            s(&svc.pidfile),
+            "--lock-dir",
+            s(&svc.locks),
+        ])
+        .stdout(full)
+        .output()
+        .unwrap();
+    // 3, said on stderr: not 2, which would read "dead but lock file exists".
+    assert_eq!(code(&out), 3);
+    assert!(
+        stderr(&out).starts_with("lsb-status: cannot write to stdout: "),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -96,7 +96,7 @@ pub struct Cli {
 
     /// Only act on a process with this command name (as in ps -o comm;
     /// the kernel keeps the first 15 bytes).
-    #[arg(short, long, value_name = "COMM")]
+    #[arg(short, long, value_name = "COMM", value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub name: Option<String>,
 
     /// Believe the pidfile even if it is a symlink, world-writable, or owned
@@ -144,5 +144,9 @@ mod tests {
         assert!(parse(&["--kill", "--retry", "5", "--timeout", "3", "f"]).is_err());
         assert!(parse(&["--kill", "--signal", "NOPE", "f"]).is_err());
         assert!(parse(&["--exit", "--remove", "--pid", "42"]).is_err());
+        assert!(
+            parse(&["--name", "", "f"]).is_err(),
+            "an empty name matches nothing"
+        );
     }
 }

@@ -3,9 +3,9 @@
 //! believed.
 //!
 //! The format (LSB): one line of one or more decimal pids separated by
-//! spaces, ending in a newline. Blank lines after it are ignored; anything
-//! else is an error. Every pid must be greater than 1 and at most the
-//! kernel's `pid_max`.
+//! spaces (or tabs), ending in a newline. Blank lines after it are ignored;
+//! anything else is an error. Every pid must be greater than 1 and at most
+//! the kernel's `pid_max`.
 
 use std::fmt;
 use std::fs::File;
@@ -85,14 +85,9 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Self::Io { source, .. } => Some(source),
-            _ => None,
-        }
-    }
-}
+// No `source()`: the message already ends with the I/O error (other tools
+// print it with `{e}`), and a chain would print it twice.
+impl std::error::Error for Error {}
 
 /// A content problem, before a file name is attached to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -165,7 +160,11 @@ pub fn parse(content: &[u8], pid_max: i32, at_eof: bool) -> Result<Vec<Pid>, Pro
         None => (text, None),
     };
     let unfinished = rest.is_none() && !at_eof;
-    if unfinished && first.bytes().all(|b| b.is_ascii_digit() || b == b' ') {
+    if unfinished
+        && first
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b == b' ' || b == b'\t')
+    {
         return Err(Problem::Incomplete);
     }
     let mut pids = Vec::new();
@@ -409,7 +408,7 @@ mod tests {
 
     #[test]
     fn half_written_pidfiles_are_incomplete() {
-        for partial in ["", "12", "12 3", "0", "1"] {
+        for partial in ["", "12", "12 3", "12\t3", "0", "1"] {
             assert_eq!(
                 parse(partial.as_bytes(), MAX, false),
                 Err(Problem::Incomplete),
@@ -523,6 +522,13 @@ mod tests {
         ));
         let err = read(dir.path(), Trust::Any).unwrap_err();
         assert!(err.to_string().ends_with("not a regular file"), "{err}");
+        // Said once, also through an error chain (`{:#}`).
+        let chained = format!("{:#}", anyhow::Error::from(err));
+        assert_eq!(
+            chained.matches("not a regular file").count(),
+            1,
+            "{chained}"
+        );
     }
 
     #[test]

@@ -72,7 +72,12 @@ pub struct Stat {
     pub ppid: i32,
     /// The process group id.
     pub pgrp: i32,
+    /// The kernel's flags for the task (`PF_*`; 0 if the field is missing).
+    pub flags: u64,
 }
+
+/// `PF_KTHREAD`: the task is a kernel thread.
+const PF_KTHREAD: u64 = 0x0020_0000;
 
 impl Stat {
     /// `Zombie` for `Z` and `X` (dead), `Running` for anything else.
@@ -82,6 +87,12 @@ impl Stat {
         } else {
             State::Running
         }
+    }
+
+    /// True for a kernel thread: never a service, whatever a pidfile says
+    /// (some, like nfsd's, even die on SIGKILL).
+    pub fn is_kernel_thread(&self) -> bool {
+        self.flags & PF_KTHREAD != 0
     }
 }
 
@@ -98,11 +109,14 @@ pub fn parse_stat(text: &str) -> Option<Stat> {
     let state = rest.next()?.chars().next()?;
     let ppid = rest.next()?.parse().ok()?;
     let pgrp = rest.next()?.parse().ok()?;
+    // After pgrp: session, tty_nr, tpgid, then flags.
+    let flags = rest.nth(3).and_then(|f| f.parse().ok()).unwrap_or(0);
     Some(Stat {
         comm,
         state,
         ppid,
         pgrp,
+        flags,
     })
 }
 
@@ -144,6 +158,22 @@ pub fn exe(pid: Pid) -> io::Result<Option<PathBuf>> {
     }
 }
 
+/// The process a thread id belongs to (`Tgid` in `/proc/PID/status`; equal
+/// to `pid` for a process). `None` if there is no such thread.
+pub fn thread_group(pid: Pid) -> io::Result<Option<i32>> {
+    let path = format!("/proc/{pid}/status");
+    let text = match fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if is_gone(&e) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    text.lines()
+        .find_map(|l| l.strip_prefix("Tgid:"))
+        .and_then(|v| v.trim().parse().ok())
+        .map(Some)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, format!("{path}: no Tgid line")))
+}
+
 /// The length the kernel truncates a command name (`comm`) to.
 pub const COMM_MAX: usize = 15;
 
@@ -173,9 +203,17 @@ impl Identity {
     pub fn new(exe: Option<&Path>, name: Option<&str>) -> io::Result<Self> {
         let exe = exe
             .map(|path| {
-                fs::canonicalize(path).map_err(|e| {
+                let real = fs::canonicalize(path).map_err(|e| {
                     io::Error::new(e.kind(), format!("cannot resolve {}: {e}", path.display()))
-                })
+                })?;
+                // No process runs a directory: the check could never match.
+                if real.is_dir() {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        format!("{} is a directory, not an executable file", path.display()),
+                    ));
+                }
+                Ok(real)
             })
             .transpose()?;
         let name = name.map(|n| truncate_comm(n).to_owned());
@@ -199,6 +237,21 @@ impl Identity {
         if stat.life() != State::Running {
             return Ok(Match::Gone);
         }
+        if stat.is_kernel_thread() {
+            return Ok(Match::No(format!(
+                "pid {pid} is a kernel thread ({}), not a service",
+                stat.comm
+            )));
+        }
+        // /proc/TID exists for every thread, but only a process can be held
+        // and signalled as a whole: a thread id is not what a pidfile means.
+        if let Some(tgid) = thread_group(pid)? {
+            if tgid != pid.get() {
+                return Ok(Match::No(format!(
+                    "pid {pid} is a thread of process {tgid}, not a process"
+                )));
+            }
+        }
         if let Some(want) = &self.name {
             if stat.comm != *want {
                 return Ok(Match::No(format!(
@@ -209,6 +262,13 @@ impl Identity {
         }
         if let Some(want) = &self.exe {
             match exe(pid)? {
+                // Exited meanwhile, or alive without a file to show.
+                None if state(pid)?.is_alive() => {
+                    return Ok(Match::No(format!(
+                        "pid {pid} shows no executable file, not {}",
+                        want.display()
+                    )))
+                }
                 None => return Ok(Match::Gone),
                 Some(have) if have == *want => {}
                 Some(have) => {
@@ -281,7 +341,12 @@ mod tests {
     fn stat_with_odd_command_names() {
         let s = parse_stat("42 (a) b (c)) S 7 42 42 0 -1").unwrap();
         assert_eq!(s.comm, "a) b (c)");
-        assert_eq!((s.state, s.ppid, s.pgrp), ('S', 7, 42));
+        assert_eq!((s.state, s.ppid, s.pgrp, s.flags), ('S', 7, 42, 0));
+        let k = parse_stat("34 (kworker/R-writeback) I 2 0 0 0 -1 69238880 0").unwrap();
+        assert!(k.is_kernel_thread());
+        assert!(!parse_stat("9 (x) S 1 9 9 0 -1 4194560 0")
+            .unwrap()
+            .is_kernel_thread());
         assert_eq!(parse_stat("9 (x) Z 1 9").unwrap().life(), State::Zombie);
         assert_eq!(parse_stat("9 (x) T 1 9").unwrap().life(), State::Running);
         for bad in ["", "1 x S 1 1", "1 (x) S", "1 (x) S a 1", ")(", "1 (x)"] {
@@ -348,5 +413,70 @@ mod tests {
     fn missing_exe_is_an_error_naming_it() {
         let err = Identity::new(Some(Path::new("/no/such/daemon")), None).unwrap_err();
         assert!(err.to_string().contains("/no/such/daemon"), "{err}");
+        let err = Identity::new(Some(Path::new("/tmp")), None).unwrap_err();
+        assert!(err.to_string().contains("/tmp is a directory"), "{err}");
+    }
+
+    #[test]
+    fn a_thread_is_not_a_process() {
+        let me = Pid::this_process();
+        assert_eq!(thread_group(me).unwrap(), Some(me.get()));
+        let (stop, parked) = std::sync::mpsc::channel::<()>();
+        let (tell, told) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            // "PID/task/TID": this thread's own id, alive until told to stop.
+            let link = fs::read_link("/proc/thread-self").unwrap();
+            tell.send(
+                link.file_name()
+                    .unwrap()
+                    .to_str()
+                    .unwrap()
+                    .parse::<i32>()
+                    .unwrap(),
+            )
+            .unwrap();
+            parked.recv()
+        });
+        let tid = Pid::new(told.recv().unwrap()).unwrap();
+        assert_ne!(tid, me);
+        assert_eq!(thread_group(tid).unwrap(), Some(me.get()));
+        let got = Identity::default().check(tid).unwrap();
+        assert_eq!(
+            got,
+            Match::No(format!(
+                "pid {tid} is a thread of process {me}, not a process"
+            ))
+        );
+        stop.send(()).unwrap();
+        thread.join().unwrap().unwrap();
+    }
+
+    /// A kernel thread is alive but is no service: with or without `--exe`
+    /// it does not match (it used to be reported as gone, or to match).
+    #[test]
+    fn a_kernel_thread_never_matches() {
+        // The lowest is kthreadd (pid 2 where the kernel's threads are
+        // visible), which never exits; none are visible in some containers.
+        let Some(kthread) = fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+            .filter_map(Pid::new)
+            .filter(|&p| stat(p).ok().flatten().is_some_and(|s| s.is_kernel_thread()))
+            .min()
+        else {
+            eprintln!("no kernel thread visible: nothing to check");
+            return;
+        };
+        for id in [
+            Identity::default(),
+            Identity::new(Some(Path::new("/bin/sh")), None).unwrap(),
+        ] {
+            match id.check(kthread).unwrap() {
+                Match::No(why) => assert!(why.contains("kernel thread"), "{why}"),
+                // It may have exited between the scan and the check.
+                Match::Gone => assert_eq!(state(kthread).unwrap(), State::Gone),
+                Match::Yes => panic!("kernel thread {kthread} matched {id:?}"),
+            }
+        }
     }
 }

@@ -25,7 +25,9 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
     let interrupts = Interrupts::block().context("blocking SIGINT and SIGTERM")?;
     let say = |text: String| {
         if !cli.quiet {
-            eprintln!("pidwait: {text}");
+            // A note is not worth failing for: a closed stderr (EPIPE) is
+            // ignored, where eprintln! would panic.
+            let _ = writeln!(std::io::stderr(), "pidwait: {text}");
         }
     };
     if let Some(name) = &cli.name {
@@ -64,10 +66,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
             Err(e) => return Err(explain(e)),
         }
     } else {
-        (
-            cli.pid.iter().filter_map(|&p| Pid::new(p)).collect(),
-            String::new(),
-        )
+        (given_pids(&cli.pid), String::new())
     };
 
     let (mut targets, gone) = Targets::hold(&pids, &identity)?;
@@ -164,9 +163,9 @@ fn wait_for_file(
         watch::Outcome::Ready(pids) => {
             let mut out = std::io::stdout().lock();
             for pid in pids {
-                writeln!(out, "{pid}")?;
+                writeln!(out, "{pid}").context("writing to stdout")?;
             }
-            out.flush()?;
+            out.flush().context("writing to stdout")?;
             Ok(ExitCode::SUCCESS)
         }
         watch::Outcome::TimedOut(status) => Err(Exit::failure(format!(
@@ -181,6 +180,18 @@ fn wait_for_file(
             ),
         )),
     }
+}
+
+/// The `--pid` values, each once: a pid given twice is one process
+/// (signalled once, named once).
+fn given_pids(raw: &[i32]) -> Vec<Pid> {
+    let mut pids = Vec::new();
+    for pid in raw.iter().filter_map(|&p| Pid::new(p)) {
+        if !pids.contains(&pid) {
+            pids.push(pid);
+        }
+    }
+    pids
 }
 
 /// Nothing to wait for or stop: a note, and success unless `--strict`.

@@ -47,21 +47,34 @@ impl Targets {
     pub fn hold(pids: &[Pid], identity: &Identity) -> Result<(Self, Vec<Pid>)> {
         let mut handles = Vec::new();
         let mut gone = Vec::new();
+        let refuse = |why: String| {
+            anyhow::anyhow!(
+                "{why}: not the process asked for (the pidfile may be stale and the pid reused); nothing signalled"
+            )
+        };
         for &pid in pids {
-            let Some(handle) = Handle::open(pid).with_context(|| format!("pidfd_open({pid})"))?
-            else {
-                gone.push(pid);
-                continue;
+            let handle = match Handle::open(pid) {
+                Ok(Some(handle)) => handle,
+                Ok(None) => {
+                    gone.push(pid);
+                    continue;
+                }
+                // pidfd_open refuses a thread id (ENOENT or EINVAL): say so.
+                Err(e) => match identity.check(pid) {
+                    Ok(Match::No(why)) => return Err(refuse(why)),
+                    _ => return Err(e).with_context(|| format!("pidfd_open({pid})")),
+                },
             };
-            match identity.check(pid).with_context(|| format!("checking pid {pid}"))? {
+            match identity
+                .check(pid)
+                .with_context(|| format!("checking pid {pid}"))?
+            {
                 Match::Yes => {}
                 Match::Gone => {
                     gone.push(pid);
                     continue;
                 }
-                Match::No(why) => bail!(
-                    "{why}: not the process asked for (the pidfile may be stale and the pid reused); nothing signalled"
-                ),
+                Match::No(why) => return Err(refuse(why)),
             }
             // The check read /proc/PID; the pidfd still being alive proves it was this process.
             if handle.has_exited()? {
@@ -159,6 +172,15 @@ impl Targets {
     pub fn signal(&mut self, signal: Signal) -> Result<Vec<Pid>> {
         let mut reached = Vec::new();
         if let Some(group) = self.group {
+            // kill(-pgid) cannot go through a pidfd; a live member we hold
+            // keeps the group's id from being given to a new group.
+            if !self
+                .handles
+                .iter()
+                .any(|h| matches!(h.has_exited(), Ok(false)))
+            {
+                return Ok(reached);
+            }
             let sig = rustix::process::Signal::from_named_raw(signal as i32)
                 .with_context(|| format!("unsupported signal {signal}"))?;
             let raw = rustix::process::Pid::from_raw(group.get()).expect("Pid is > 1");

@@ -41,6 +41,8 @@ fn usage_errors_exit_2() {
         &["--kill", "--signal", "BOGUS", "f.pid"],
         &["--kill", "--retry", "5", "--timeout", "1", "f.pid"],
         &["--timeout", "soon", "f.pid"],
+        &["--name", "", "f.pid"],
+        &["--kill", "--exe", "/tmp", "--pid", "99999"],
     ] {
         let (code, out, err) = parts(&run(args));
         assert_eq!(code, Some(2), "{args:?}: {err}");

@@ -104,3 +104,19 @@ fn remove_deletes_the_pidfile_once_gone() {
     assert_eq!(code, Some(0), "{err}");
     assert!(!std::path::Path::new(&file).exists());
 }
+
+/// A note to a stderr nobody reads (a closed pipe) must not panic.
+#[test]
+fn a_closed_stderr_does_not_panic() {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    // Unreaped, so its pid cannot be taken by another process meanwhile.
+    let zombie = Proc::spawn("true", &[]);
+    assert!(wait_until(LIMIT, || !running(zombie.pid())));
+    let status = pidwait()
+        .args(["--exit", "--pid", &zombie.pid().to_string()])
+        .stderr(writer)
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(0), "{status}");
+}

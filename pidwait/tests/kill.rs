@@ -462,7 +462,14 @@ fn a_fifo_is_not_a_pidfile() {
     for mode in ["--kill", "--exit"] {
         let (code, _, err) = parts(&run(&[mode, "--trust-pidfile", fifo.to_str().unwrap()]));
         assert_eq!(code, Some(2), "{err}");
-        assert!(err.contains("not a regular file"), "{err}");
+        // Said once, not once by the message and again by its cause.
+        assert_eq!(
+            err,
+            format!(
+                "pidwait: cannot read pidfile {}: not a regular file\n",
+                fifo.display()
+            )
+        );
     }
     let (code, _, err) = parts(&run(&[fifo.to_str().unwrap()]));
     assert_eq!(code, Some(2), "{err}");
@@ -478,4 +485,156 @@ fn kill_accepts_a_pidfile_without_newline() {
     let (code, _, err) = parts(&run(&["--kill", &file]));
     assert_eq!(code, Some(0), "{err}");
     assert_eq!(target.reap().signal(), Some(libc_sig(Signal::SIGTERM)));
+}
+
+/// A real pid reuse: in a private pid namespace (so no other process takes
+/// the pid), `sleep` writes the pidfile and dies, and its pid is handed to
+/// `tail` through `ns_last_pid`. `--kill --exe /usr/bin/sleep` must refuse
+/// it and leave it running.
+#[test]
+fn a_pid_really_reused_by_another_program_is_refused() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("needs root (a pid namespace): skipped");
+        return;
+    }
+    let dir = Dir::new();
+    let script = r#"
+        set -u
+        pw=$1 dir=$2
+        sleep 60 & old=$!
+        echo "$old" > "$dir/svc.pid"
+        kill -KILL "$old"; wait "$old"
+        echo $((old - 1)) > /proc/sys/kernel/ns_last_pid
+        tail -f /dev/null & new=$!
+        [ "$new" = "$old" ] || { echo "pid $old was not reused (got $new)" >&2; exit 99; }
+        echo "$new" > "$dir/new.pid"
+        # Until tail has replaced the forked shell, it runs bash.
+        "$pw" --timeout 10s --exe /usr/bin/tail "$dir/new.pid" > /dev/null || exit 98
+        "$pw" --kill --exe /usr/bin/sleep --retry KILL/1 "$dir/svc.pid"; echo "kill=$?"
+        "$pw" --exit --timeout 0 --pid "$new" 2> /dev/null; echo "exit=$?"
+    "#;
+    let out = Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc", "--kill-child"])
+        .args(["bash", "-c", script, "bash", env!("CARGO_BIN_EXE_pidwait")])
+        .arg(dir.0.path())
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let (code, out, err) = parts(&out);
+    assert_eq!(code, Some(0), "{out}{err}");
+    // kill=2: refused; exit=1: tail still running after it.
+    assert_eq!(out, "kill=2\nexit=1\n", "{err}");
+    assert!(
+        err.contains("runs /usr/bin/tail, not /usr/bin/sleep") && err.contains("nothing signalled"),
+        "{err}"
+    );
+}
+
+/// A pidfile naming a thread, not a process: refused, the thread untouched.
+#[test]
+fn a_thread_id_is_refused() {
+    let dir = Dir::new();
+    let script = "import threading, time\n\
+                  threading.Thread(target=lambda: (print(threading.get_native_id(), flush=True), time.sleep(60))).start()\n\
+                  time.sleep(60)\n";
+    let mut child = Command::new("/usr/bin/python3")
+        .args(["-c", script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut tid = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut tid,
+    )
+    .unwrap();
+    let process = Proc(child);
+    let tid = tid.trim();
+    assert_ne!(tid, process.pid().to_string());
+    let file = dir.pidfile("thread.pid", &format!("{tid}\n"));
+    let want = format!(
+        "pid {tid} is a thread of process {}, not a process",
+        process.pid()
+    );
+    for mode in ["--kill", "--exit"] {
+        let (code, out, err) = parts(&run(&[mode, "--timeout", "1s", &file]));
+        assert_eq!(code, Some(2), "{mode}: {err}");
+        assert!(out.is_empty());
+        assert!(
+            err.contains(&want) && err.contains("nothing signalled"),
+            "{mode}: {err}"
+        );
+    }
+    // Waiting for the pidfile: a thread is not a live process named by it.
+    let (code, out, err) = parts(&run(&["--timeout", "100ms", &file]));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(out.is_empty());
+    assert!(err.contains(&want), "{err}");
+    assert!(running(process.pid()));
+    assert!(running(tid.parse().unwrap()));
+}
+
+/// A pid given twice is one process.
+#[test]
+fn a_pid_given_twice_is_one_target() {
+    let target = Proc::sleeper();
+    let pid = target.pid().to_string();
+    let (code, _, err) = parts(&run(&[
+        "--exit",
+        "--timeout",
+        "50ms",
+        "--pid",
+        &pid,
+        "--pid",
+        &pid,
+    ]));
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        err,
+        format!("pidwait: pid {pid} still running after 50ms\n")
+    );
+}
+
+/// A pidfile naming a kernel thread (a stale pid now used by one): never
+/// signalled, with or without `--exe`.
+#[test]
+fn a_kernel_thread_is_refused() {
+    // PF_KTHREAD (0x200000) in the 9th field of /proc/PID/stat. The lowest
+    // is kthreadd (pid 2), which never exits (kworkers come and go).
+    let kthread = fs::read_dir("/proc").unwrap().filter_map(|e| {
+        let pid: i32 = e.ok()?.file_name().to_str()?.parse().ok()?;
+        let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let flags: u64 = text[text.rfind(')')? + 1..]
+            .split_ascii_whitespace()
+            .nth(6)?
+            .parse()
+            .ok()?;
+        (pid > 1 && flags & 0x0020_0000 != 0).then_some(pid)
+    });
+    let kthread = kthread.min();
+    let Some(kthread) = kthread else {
+        eprintln!("no kernel thread visible: skipped");
+        return;
+    };
+    let dir = Dir::new();
+    let file = dir.pidfile("k.pid", &format!("{kthread}\n"));
+    for args in [
+        &["--kill", &file][..],
+        &["--kill", "--exe", "/bin/sh", &file],
+    ] {
+        let (code, out, err) = parts(&run(args));
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+        assert!(out.is_empty());
+        assert!(
+            err.contains(&format!("pid {kthread} is a kernel thread"))
+                && err.contains("nothing signalled"),
+            "{args:?}: {err}"
+        );
+    }
+    let (code, _, err) = parts(&run(&["--timeout", "50ms", &file]));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("kernel thread"), "{err}");
 }

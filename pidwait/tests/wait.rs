@@ -59,7 +59,8 @@ fn an_empty_pidfile_is_read_again() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Whenever pidwait looks, it sees either the empty file or the full one.
+    // Written only once pidwait has seen the empty file and waits for more.
+    assert!(wait_until(LIMIT, || in_poll(waiter.id())));
     let mut f = fs::OpenOptions::new().append(true).open(&file).unwrap();
     writeln!(f, "{}", target.pid()).unwrap();
     drop(f);

@@ -12,7 +12,7 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context, Result};
-use rustix::fs::{flock, FlockOperation};
+use rustix::fs::{flock, FlockOperation, Mode, OFlags};
 
 /// How long to wait for another portfind to let go of the lock; holders
 /// keep it for a few milliseconds only.
@@ -49,8 +49,21 @@ impl Leases {
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
             Err(e) => return Err(e).context(format!("creating lease directory {}", dir.display())),
         }
-        let meta = fs::symlink_metadata(dir)
-            .with_context(|| format!("reading lease directory {}", dir.display()))?;
+        // Our default directory in /tmp must not be a symlink someone else
+        // planted; a directory the user names may be reached through one.
+        let meta = if own {
+            fs::symlink_metadata(dir)
+        } else {
+            fs::metadata(dir)
+        }
+        .with_context(|| format!("reading lease directory {}", dir.display()))?;
+        if meta.is_symlink() {
+            bail!(
+                "lease directory {} is a symlink: expected a directory of our own; \
+                 pass --lease-dir or set PORTFIND_LEASE_DIR to use it",
+                dir.display()
+            );
+        }
         if !meta.is_dir() {
             bail!("lease directory {} is not a directory", dir.display());
         }
@@ -64,12 +77,16 @@ impl Leases {
             );
         }
         let path = dir.join(".lock");
-        let lock = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .with_context(|| format!("opening lock file {}", path.display()))?;
+        // Read-only is enough for flock, so users sharing a directory can
+        // all lock a lock file only one of them owns.
+        let lock = rustix::fs::open(
+            &path,
+            OFlags::CREATE | OFlags::RDONLY | OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o644),
+        )
+        .map(File::from)
+        .map_err(io::Error::from)
+        .with_context(|| format!("opening lock file {}", path.display()))?;
         let start = Instant::now();
         loop {
             match flock(&lock, FlockOperation::NonBlockingLockExclusive) {
@@ -90,11 +107,14 @@ impl Leases {
             }
         }
         let file = dir.join("leases");
-        let text = match fs::read_to_string(&file) {
-            Ok(text) => text,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
+        let bytes = match fs::read(&file) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
             Err(e) => return Err(e).context(format!("reading {}", file.display())),
         };
+        // A damaged file must not stop every later run: bytes that are not
+        // text make their line malformed, and it is dropped below.
+        let text = String::from_utf8_lossy(&bytes);
         let now = unix_ms(now);
         let mut held = Vec::new();
         for (i, line) in text.lines().enumerate() {
@@ -140,6 +160,14 @@ impl Leases {
             writeln!(text, "{port} {end}")?;
         }
         let new = self.file.with_extension("new");
+        // One left by a crashed run of another user could not be opened
+        // for writing, but in a directory we may write to it can go.
+        match fs::remove_file(&new) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                return Err(e).context(format!("removing {}", new.display()))
+            }
+            _ => {}
+        }
         fs::write(&new, text).with_context(|| format!("writing {}", new.display()))?;
         fs::rename(&new, &self.file).with_context(|| format!("replacing {}", self.file.display()))
     }

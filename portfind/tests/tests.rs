@@ -32,6 +32,10 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+// Tests that need particular ports take them from 17000-18999: below the
+// default range other tools' tests use and below Linux's ephemeral range
+// (32768-60999), so parallel tests and outgoing connections leave them be.
+
 #[test]
 fn prints_one_free_port_and_leases_it() {
     let tmp = tempfile::tempdir().unwrap();
@@ -52,11 +56,11 @@ fn count_gives_distinct_ports_in_the_range_outside_the_excluded() {
             "-n",
             "5",
             "--range",
-            "41000-41099",
+            "17000-17099",
             "-x",
-            "41000-41089",
+            "17000-17089",
             "--exclude",
-            "41095",
+            "17095",
         ],
     );
     let got = ports(&out);
@@ -64,7 +68,7 @@ fn count_gives_distinct_ports_in_the_range_outside_the_excluded() {
     assert_eq!(got.iter().collect::<HashSet<_>>().len(), 5, "{got:?}");
     assert!(
         got.iter()
-            .all(|p| (41090..=41099).contains(p) && *p != 41095),
+            .all(|p| (17090..=17099).contains(p) && *p != 17095),
         "{got:?}"
     );
 }
@@ -99,7 +103,7 @@ fn udp_flag_checks_udp_too() {
 #[test]
 fn a_lease_holds_until_released() {
     let tmp = tempfile::tempdir().unwrap();
-    let port = ports(&portfind(tmp.path(), &["--range", "42000-42999"]))[0].to_string();
+    let port = ports(&portfind(tmp.path(), &["--range", "17100-17199"]))[0].to_string();
     let only = format!("{port}-{port}");
     let out = portfind(tmp.path(), &["--range", &only]);
     assert_eq!(out.status.code(), Some(1), "leased port handed out again");
@@ -121,7 +125,7 @@ fn an_expired_lease_frees_the_port() {
     let tmp = tempfile::tempdir().unwrap();
     let port = ports(&portfind(
         tmp.path(),
-        &["--range", "43000-43999", "--lease", "0"],
+        &["--range", "17200-17299", "--lease", "0"],
     ))[0];
     let only = format!("{port}-{port}");
     assert_eq!(
@@ -136,7 +140,7 @@ fn parallel_callers_never_get_the_same_port() {
     let children: Vec<_> = (0..8)
         .map(|_| {
             Command::new(env!("CARGO_BIN_EXE_portfind"))
-                .args(["-n", "20", "--range", "44000-44999"])
+                .args(["-n", "20", "--range", "18000-18999"])
                 .env("PORTFIND_LEASE_DIR", tmp.path())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
@@ -205,16 +209,120 @@ fn help_lists_exit_codes() {
 
 #[test]
 fn a_closed_pipe_ends_it_quietly() {
+    // stdout is a socket whose peer is already closed: the first write
+    // fails with EPIPE, whatever the timing.
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+    drop(ours);
     let tmp = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_portfind"))
-        .args(["-n", "200"])
+    let out = Command::new(env!("CARGO_BIN_EXE_portfind"))
+        .args(["-n", "3"])
         .env("PORTFIND_LEASE_DIR", tmp.path())
-        .stdout(Stdio::piped())
+        .stdout(std::os::fd::OwnedFd::from(theirs))
         .stderr(Stdio::piped())
-        .spawn()
+        .output()
         .unwrap();
-    drop(child.stdout.take());
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{:?}: {}", out.status, stderr(&out));
     assert!(out.stderr.is_empty(), "{}", stderr(&out));
+}
+
+#[test]
+fn a_huge_lease_is_refused_not_a_panic() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = portfind(tmp.path(), &["--lease", "500000000000y"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("lease '500000000000y' is too long: expected at most 100 years"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_damaged_lease_file_is_repaired_with_a_warning() {
+    let tmp = tempfile::tempdir().unwrap();
+    let leases = tmp.path().join("leases");
+    std::fs::write(&leases, b"17301 99999999999999\n\xff\xfe junk\n").unwrap();
+    let out = portfind(tmp.path(), &["--range", "17300-17301"]);
+    assert_eq!(ports(&out), vec![17300], "the good lease still holds");
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "portfind: dropping bad lease {} line 2: \"\u{fffd}\u{fffd} junk\": expected PORT UNIX_MS\n",
+            leases.display()
+        )
+    );
+    let text = std::fs::read_to_string(&leases).unwrap();
+    assert!(!text.contains("junk"), "{text}");
+}
+
+#[test]
+fn empty_environment_variables_mean_unset() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_portfind"))
+        .env_clear()
+        .env("XDG_RUNTIME_DIR", tmp.path())
+        .env("PORTFIND_LEASE_DIR", "")
+        .env("PORTFIND_LEASE", "")
+        .output()
+        .unwrap();
+    let got = ports(&out);
+    let leases = std::fs::read_to_string(tmp.path().join("portfind/leases")).unwrap();
+    assert!(leases.starts_with(&format!("{} ", got[0])), "{leases}");
+}
+
+#[test]
+fn a_named_lease_dir_may_be_a_symlink_but_the_default_may_not() {
+    let tmp = tempfile::tempdir().unwrap();
+    let real = tmp.path().join("real");
+    std::fs::create_dir(&real).unwrap();
+    let link = tmp.path().join("link");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    assert_eq!(ports(&portfind(&link, &[])).len(), 1);
+    assert!(real.join("leases").exists());
+
+    let run = tmp.path().join("run");
+    std::fs::create_dir(&run).unwrap();
+    std::os::unix::fs::symlink(&real, run.join("portfind")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_portfind"))
+        .env_clear()
+        .env("XDG_RUNTIME_DIR", &run)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("/run/portfind is a symlink: expected a directory of our own"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn users_sharing_a_lease_dir_can_all_lock_it() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("not root: cannot run portfind as another user; skipped");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let shared = tmp.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    for dir in [tmp.path(), &shared] {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    }
+    // root takes a port first: .lock and leases are root's, mode 0644; and
+    // a crashed root run left leases.new behind.
+    let first = ports(&portfind(&shared, &["--range", "17400-17401"]));
+    std::fs::write(shared.join("leases.new"), "").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_portfind"))
+        .args(["--range", "17400-17401", "--lease-dir"])
+        .arg(&shared)
+        .env_clear()
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .unwrap();
+    let second = ports(&out);
+    assert_eq!(second.len(), 1);
+    assert_ne!(first, second, "the other user saw root's lease");
 }

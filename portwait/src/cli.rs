@@ -20,7 +20,25 @@ Targets:
 Exit codes:
   0  every target is listening (with --closed: none is); CMD, if given, is run
   1  timed out (the targets never ready are named), or the --pid process died
-  2  usage or fatal error: bad target, unknown host, unreadable pidfile, CMD not run";
+  2  usage or fatal error: bad target, unknown host, unreadable pidfile,
+     /proc/PID/fd of the --pid process not readable, CMD not run";
+
+/// The longest timeout taken: far beyond any wait, and safe to add to a
+/// clock reading (a huge one would overflow it).
+const MAX_TIMEOUT: Duration = Duration::from_secs(36_525 * 24 * 3600);
+
+/// Parses `--timeout`: a duration (see [`cliutil::parse_duration`]) of at
+/// most 100 years.
+pub fn parse_timeout(text: &str) -> Result<Duration, String> {
+    let timeout = cliutil::parse_duration(text)?;
+    if timeout > MAX_TIMEOUT {
+        return Err(format!(
+            "timeout '{}' is too long: expected at most 100 years",
+            text.trim()
+        ));
+    }
+    Ok(timeout)
+}
 
 /// Wait until TCP ports listen, then exit or run a command.
 ///
@@ -34,7 +52,7 @@ pub struct Cli {
     pub targets: Vec<Target>,
 
     /// Give up after this long (250ms, 10s, 2m; a bare number is seconds).
-    #[arg(short, long, value_name = "DURATION", default_value = "10s", value_parser = cliutil::parse_duration)]
+    #[arg(short, long, value_name = "DURATION", default_value = "10s", value_parser = parse_timeout)]
     pub timeout: Duration,
 
     /// Only a listener of this process or its descendants counts; fail at
@@ -42,7 +60,8 @@ pub struct Cli {
     #[arg(short, long, value_name = "PID", value_parser = parse_pid, conflicts_with = "pidfile")]
     pub pid: Option<i32>,
 
-    /// Like --pid, with the pid read from FILE (one line, one pid).
+    /// Like --pid, with the pid read from FILE (one line, one pid; a FIFO,
+    /// device or directory is refused).
     #[arg(short = 'P', long, value_name = "FILE")]
     pub pidfile: Option<PathBuf>,
 
@@ -53,4 +72,20 @@ pub struct Cli {
     /// Run this command (replacing portwait) once the targets are ready.
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<OsString>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_are_bounded() {
+        assert_eq!(parse_timeout("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_timeout("100y").map(|_| ()), Ok(()));
+        for huge in ["101y", "500000000000y", "99999999999"] {
+            let err = parse_timeout(huge).unwrap_err();
+            assert!(err.contains("at most 100 years"), "{huge}: {err}");
+        }
+        assert!(parse_timeout("soon").unwrap_err().contains("expected e.g."));
+    }
 }

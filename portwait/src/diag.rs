@@ -6,11 +6,15 @@
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::OwnedFd;
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use rustix::net::netlink::{self, SocketAddrNetlink};
+use rustix::net::sockopt::Timeout;
 use rustix::net::{AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType};
 
+/// How long a reply from the kernel may take.
+const REPLY_TIMEOUT: Duration = Duration::from_secs(1);
 const SOCK_DIAG_BY_FAMILY: u16 = 20;
 /// The older request type; its dump covers IPv4 and IPv6 at once.
 const TCPDIAG_GETSOCK: u16 = 18;
@@ -60,6 +64,11 @@ impl Diag {
         )
         .map_err(io::Error::from)
         .context("opening a NETLINK_SOCK_DIAG socket")?;
+        // The kernel answers at once; should it ever not, fail rather than
+        // wait past --timeout.
+        rustix::net::sockopt::set_socket_timeout(&fd, Timeout::Recv, Some(REPLY_TIMEOUT))
+            .map_err(io::Error::from)
+            .context("setting a receive timeout on the NETLINK_SOCK_DIAG socket")?;
         Ok(Self {
             fd,
             buf: vec![0; 32 * 1024],

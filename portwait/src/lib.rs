@@ -8,6 +8,7 @@ pub mod wait;
 
 use std::os::unix::process::CommandExt;
 use std::process::{Command, ExitCode};
+use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use cliutil::Exit;
@@ -18,13 +19,19 @@ use crate::wait::{Outcome, Watch};
 
 /// Runs `portwait` with parsed arguments.
 pub fn run(cli: &Cli) -> Result<ExitCode> {
+    // --timeout covers everything: reading the pidfile, resolving, waiting.
+    let start = Instant::now();
+    let left = || cli.timeout.saturating_sub(start.elapsed());
     let owner = match (&cli.pidfile, cli.pid) {
         (Some(path), _) => Some(owner::read_pidfile(path)?),
         (None, pid) => pid,
     };
+    if let Some(pid) = owner {
+        owner::check_readable(pid)?;
+    }
     let mut targets = Vec::new();
     for target in &cli.targets {
-        let places = target::resolve(target)?;
+        let places = target::resolve(target, left())?;
         if owner.is_some() && places.iter().any(|p| matches!(p, Place::Remote(_))) {
             bail!("target {target} is on another host: --pid and --pidfile need local targets");
         }
@@ -36,7 +43,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
         closed: cli.closed,
     };
     let waited = humantime::format_duration(cli.timeout);
-    match wait::wait(&watch, cli.timeout)? {
+    match wait::wait(&watch, left())? {
         Outcome::Ready => {}
         Outcome::TimedOut(left) if cli.closed => {
             return Err(Exit::failure(format!(

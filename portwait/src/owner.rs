@@ -4,9 +4,12 @@
 
 use std::collections::HashSet;
 use std::fs;
+use std::io;
 use std::path::Path;
+use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{anyhow, bail, Result};
+use pidwait::pidfile::{self, Trust};
 
 /// Parses a pid given on the command line: a process id greater than 1.
 pub fn parse_pid(text: &str) -> Result<i32, String> {
@@ -16,24 +19,42 @@ pub fn parse_pid(text: &str) -> Result<i32, String> {
         .ok_or_else(|| format!("invalid pid '{text}': expected a process id greater than 1"))
 }
 
-/// Reads a pidfile: exactly one line holding one pid greater than 1.
+/// How long a pidfile that is still being written (no newline yet) gets to
+/// be finished before its content is taken as final.
+const PIDFILE_SETTLE: Duration = Duration::from_millis(100);
+
+/// Reads a pidfile holding one pid greater than 1, with pidwait's reader:
+/// a FIFO, device or directory is refused (never blocks, never reads more
+/// than a few KiB), and errors name the file, line and value.
 pub fn read_pidfile(path: &Path) -> Result<i32> {
-    let text =
-        fs::read_to_string(path).with_context(|| format!("reading pidfile {}", path.display()))?;
-    let line = text.strip_suffix('\n').unwrap_or(&text);
-    if line.contains('\n') {
-        anyhow::bail!(
-            "pidfile {} line 2: expected one line holding one process id greater than 1",
-            path.display()
-        );
-    }
-    parse_pid(line).map_err(|_| {
-        anyhow::anyhow!(
-            "pidfile {} line 1: '{}': expected one process id greater than 1",
+    let pids = pidfile::read_settled(path, Trust::Any, PIDFILE_SETTLE)
+        // The error names the file; Display already includes any cause.
+        .map_err(|e| anyhow!("{e}"))?;
+    match pids.as_slice() {
+        [pid] => Ok(pid.get()),
+        _ => bail!(
+            "pidfile {}:1: lists {} pids ({}): expected one process id",
             path.display(),
-            line.escape_default()
-        )
-    })
+            pids.len(),
+            pids.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
+    }
+}
+
+/// Fails when we may not read `pid`'s open files: its listeners could then
+/// never be recognised, and the wait would end in a misleading timeout.
+/// A process that is gone is not an error here: the wait reports it.
+pub fn check_readable(pid: i32) -> Result<()> {
+    match fs::read_dir(format!("/proc/{pid}/fd")) {
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => bail!(
+            "cannot read /proc/{pid}/fd ({e}): to tell process {pid}'s listeners from \
+             others, run portwait as its user or as root"
+        ),
+        _ => Ok(()),
+    }
 }
 
 /// True while `pid` runs: it exists and is not a zombie.
@@ -141,16 +162,41 @@ mod tests {
         };
         assert_eq!(file("4321\n"), Ok(4321));
         assert_eq!(file("4321"), Ok(4321));
-        assert!(file("1\n")
-            .unwrap_err()
-            .contains("line 1: '1': expected one process id"));
-        assert!(file("12\n13\n").unwrap_err().contains("line 2"));
-        assert!(file("").unwrap_err().contains("line 1"));
+        let path = tmp.path().join("pid");
+        let name = path.display();
+        assert_eq!(
+            file("1\n"),
+            Err(format!("{name}:1: \"1\": pid 1 is init: never a service"))
+        );
+        assert_eq!(
+            file("12\n13\n"),
+            Err(format!(
+                "{name}:2: \"13\": expected one line of pids, found more text after it"
+            ))
+        );
+        assert_eq!(
+            file("12 13\n"),
+            Err(format!(
+                "pidfile {name}:1: lists 2 pids (12 13): expected one process id"
+            ))
+        );
+        assert!(file("").unwrap_err().contains(":1: \"\": expected a pid"));
         let missing = read_pidfile(&tmp.path().join("none")).unwrap_err();
         assert!(
-            format!("{missing:#}").contains("reading pidfile"),
+            format!("{missing:#}").ends_with("none: no such pidfile"),
             "{missing:#}"
         );
+        let dir = read_pidfile(tmp.path()).unwrap_err();
+        assert!(
+            format!("{dir:#}").ends_with("not a regular file"),
+            "{dir:#}"
+        );
+    }
+
+    #[test]
+    fn our_own_fds_are_readable_and_a_missing_process_is_left_to_the_wait() {
+        check_readable(std::process::id() as i32).unwrap();
+        check_readable(i32::MAX).unwrap();
     }
 
     #[test]

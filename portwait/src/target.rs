@@ -1,9 +1,14 @@
 //! Targets as written on the command line: `PORT`, `HOST:PORT`, `[V6]:PORT`.
 
 use std::fmt;
+use std::io;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs, UdpSocket};
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
+use cliutil::Exit;
 
 /// A target before name resolution.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,16 +77,37 @@ pub enum Place {
 
 /// Resolves a target to the places it may listen at; ready at any one.
 /// `localhost` is both 127.0.0.1 and `::1`, whatever `/etc/hosts` says.
-pub fn resolve(target: &Target) -> Result<Vec<Place>> {
+/// A host name gets at most `limit` to resolve (exit 1 when it runs out).
+pub fn resolve(target: &Target, limit: Duration) -> Result<Vec<Place>> {
+    resolve_with(target, limit, |name| {
+        name.to_socket_addrs().map(Iterator::collect)
+    })
+}
+
+/// [`resolve`], with the name lookup given (tests give a slow one).
+fn resolve_with(
+    target: &Target,
+    limit: Duration,
+    lookup: impl FnOnce((String, u16)) -> io::Result<Vec<SocketAddr>> + Send + 'static,
+) -> Result<Vec<Place>> {
     let Some(host) = &target.host else {
         return Ok(vec![Place::AnyLocal]);
     };
     let addrs: Vec<IpAddr> = if host.eq_ignore_ascii_case("localhost") {
         vec!["127.0.0.1".parse()?, "::1".parse()?]
+    } else if let Ok(ip) = host.parse() {
+        vec![ip]
     } else {
-        let mut addrs: Vec<IpAddr> = (host.as_str(), target.port)
-            .to_socket_addrs()
+        let name = (host.clone(), target.port);
+        let found = within(limit, move || lookup(name)).ok_or_else(|| {
+            Exit::failure(format!(
+                "timed out after {} resolving host '{host}' of target {target}",
+                humantime::format_duration(limit)
+            ))
+        })?;
+        let mut addrs: Vec<IpAddr> = found
             .with_context(|| format!("cannot resolve host '{host}' of target {target}"))?
+            .into_iter()
             .map(|a| a.ip())
             .collect();
         addrs.dedup();
@@ -100,6 +126,18 @@ pub fn resolve(target: &Target) -> Result<Vec<Place>> {
             }
         })
         .collect())
+}
+
+/// Runs `work` on a thread and waits at most `limit` for its result: the
+/// system resolver cannot be given a timeout, and one whose name server does
+/// not answer blocks for many seconds. None when `limit` runs out.
+pub fn within<T: Send + 'static>(
+    limit: Duration,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
+    let (send, receive) = mpsc::channel();
+    thread::spawn(move || send.send(work()));
+    receive.recv_timeout(limit).ok()
 }
 
 /// True for an address of this host: one we can bind to (loopback, the
@@ -153,6 +191,7 @@ mod tests {
 
     #[test]
     fn places() {
+        let resolve = |t: &Target| resolve(t, Duration::from_secs(10));
         let local = resolve(&target(Some("localhost"), 80)).unwrap();
         assert_eq!(
             local,
@@ -167,6 +206,37 @@ mod tests {
             vec![Place::Remote("192.0.2.1:80".parse().unwrap())]
         );
         assert!(resolve(&target(Some("no-such-host.invalid"), 80)).is_err());
+    }
+
+    #[test]
+    fn a_lookup_that_never_ends_is_given_up() {
+        let (_keep, never) = mpsc::channel::<()>();
+        assert_eq!(within(Duration::from_millis(20), move || never.recv().ok()), None);
+        assert_eq!(within(Duration::from_secs(10), || 5), Some(5));
+    }
+
+    #[test]
+    fn a_host_name_that_takes_too_long_is_a_timeout() {
+        let (keep, never) = mpsc::channel::<()>();
+        let hung = move |_| {
+            let _ = never.recv(); // a name server that never answers
+            Ok(Vec::new())
+        };
+        let err = resolve_with(
+            &target(Some("db.example"), 5432),
+            Duration::from_millis(20),
+            hung,
+        )
+        .unwrap_err();
+        drop(keep);
+        assert_eq!(
+            err.downcast_ref::<Exit>().map(|e| e.code),
+            Some(cliutil::FAILURE)
+        );
+        assert_eq!(
+            err.to_string(),
+            "timed out after 20ms resolving host 'db.example' of target db.example:5432"
+        );
     }
 
     proptest! {

@@ -9,7 +9,7 @@ use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use rustix::event::{PollFd, PollFlags, Timespec};
 use rustix::process::{Pid, PidfdFlags};
 
@@ -21,8 +21,11 @@ const FIRST_PAUSE: Duration = Duration::from_millis(1);
 const MAX_PAUSE: Duration = Duration::from_millis(5);
 /// Remote hosts get a connection attempt at most this often...
 const REMOTE_EVERY: Duration = Duration::from_millis(50);
-/// ...each given at most this long to connect.
+/// ...each given at most this long to connect...
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// ...and at least this long, even past the deadline, so that the one look
+/// of `--timeout 0` (or the last one) really tries.
+const MIN_CONNECT_TIMEOUT: Duration = Duration::from_millis(100);
 
 /// What to wait for.
 pub struct Watch {
@@ -49,14 +52,16 @@ pub enum Outcome {
 /// owner dies.
 pub fn wait(watch: &Watch, timeout: Duration) -> Result<Outcome> {
     let start = Instant::now();
-    let deadline = start + timeout;
+    let deadline = start
+        .checked_add(timeout)
+        .context("the timeout is too long for this system's clock")?;
     let has_local = watch
         .targets
         .iter()
         .flat_map(|(_, places)| places)
         .any(|p| !matches!(p, Place::Remote(_)));
     let mut diag = if has_local { Some(Diag::open()?) } else { None };
-    let pidfd = watch.owner.and_then(open_pidfd);
+    let mut pidfd = watch.owner.and_then(open_pidfd);
     let mut pending: Vec<usize> = (0..watch.targets.len()).collect();
     let mut pause = FIRST_PAUSE;
     let mut next_remote = start;
@@ -78,7 +83,9 @@ pub fn wait(watch: &Watch, timeout: Duration) -> Result<Outcome> {
             owned: None,
             foreign: &mut foreign,
             probe_remote,
-            connect_timeout: CONNECT_TIMEOUT.min(deadline.saturating_duration_since(now)),
+            connect_timeout: deadline
+                .saturating_duration_since(now)
+                .clamp(MIN_CONNECT_TIMEOUT, CONNECT_TIMEOUT),
         };
         pending.retain(|i| {
             let (target, places) = &watch.targets[*i];
@@ -113,7 +120,12 @@ pub fn wait(watch: &Watch, timeout: Duration) -> Result<Outcome> {
             return Ok(Outcome::TimedOut(unready()));
         }
         let sleep = pause.min(deadline - now);
-        owner_exited |= sleep_or_exit(pidfd.as_ref(), sleep)?;
+        if sleep_or_exit(pidfd.as_ref(), sleep)? {
+            // A pidfd stays readable once its process exits: keep polling
+            // it and every later sleep would return at once (a busy loop).
+            owner_exited = true;
+            pidfd = None;
+        }
         pause = (pause * 2).min(MAX_PAUSE);
     }
 }
@@ -186,8 +198,7 @@ impl Look<'_> {
     }
 
     fn connect(&self, addr: SocketAddr) -> bool {
-        !self.connect_timeout.is_zero()
-            && TcpStream::connect_timeout(&addr, self.connect_timeout).is_ok()
+        TcpStream::connect_timeout(&addr, self.connect_timeout).is_ok()
     }
 }
 
@@ -276,6 +287,9 @@ mod tests {
             wait(&watch(false), Duration::from_secs(5)).unwrap(),
             Outcome::Ready
         );
+        // `--timeout 0` looks once, and for a remote place that means one
+        // real connection attempt.
+        assert_eq!(wait(&watch(false), Duration::ZERO).unwrap(), Outcome::Ready);
         drop(server);
         assert_eq!(
             wait(&watch(true), Duration::from_secs(5)).unwrap(),

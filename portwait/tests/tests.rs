@@ -19,8 +19,23 @@ fn portwait(args: &[&str]) -> Command {
     cmd
 }
 
+/// Runs portwait to its end; a run that outlasts PATIENCE is killed and
+/// fails the test instead of hanging it.
 fn run(args: &[&str]) -> Output {
-    portwait(args).output().unwrap()
+    let mut child = portwait(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > PATIENCE {
+            child.kill().unwrap();
+            panic!("portwait {args:?} still running after {PATIENCE:?}");
+        }
+        thread::sleep(Duration::from_millis(1));
+    }
+    child.wait_with_output().unwrap()
 }
 
 fn stderr(out: &Output) -> String {
@@ -31,9 +46,26 @@ fn port_of(listener: &TcpListener) -> String {
     listener.local_addr().unwrap().port().to_string()
 }
 
-/// A port nothing listens on (it was free a moment ago).
-fn free_port() -> String {
-    port_of(&TcpListener::bind("127.0.0.1:0").unwrap())
+/// A port nothing listens on, and nothing will while the returned socket
+/// lives: it is bound on every address (dual-stack wildcard, IPv4 if the
+/// host lacks IPv6) without listening, so a parallel test's port-0 bind is
+/// not handed the same port.
+fn unused_port() -> (TcpListener, String) {
+    use rustix::net::{bind, socket, sockopt, AddressFamily, SocketType};
+    use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
+    let fd = if let Ok(fd) = socket(AddressFamily::INET6, SocketType::STREAM, None) {
+        sockopt::set_ipv6_v6only(&fd, false).unwrap();
+        bind(&fd, &SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, 0, 0, 0)).unwrap();
+        fd
+    } else {
+        let fd = socket(AddressFamily::INET, SocketType::STREAM, None).unwrap();
+        bind(&fd, &SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)).unwrap();
+        fd
+    };
+    // Bound, never listening: a TcpListener only to read the port.
+    let held = TcpListener::from(fd);
+    let port = port_of(&held);
+    (held, port)
 }
 
 /// Starts portwait and returns once its netlink socket is open, i.e. once
@@ -147,18 +179,40 @@ fn a_wildcard_listener_serves_every_local_address() {
     }
 }
 
+/// A TCP socket bound to `addr` (port 0: any), not yet listening: it holds
+/// its port, and the kernel lists it as a listener only once `listen` runs.
+fn bound(addr: &str) -> Option<(rustix::fd::OwnedFd, String)> {
+    use rustix::net::{bind, socket, AddressFamily, SocketType};
+    let addr: std::net::SocketAddr = addr.parse().unwrap();
+    let family = if addr.is_ipv4() {
+        AddressFamily::INET
+    } else {
+        AddressFamily::INET6
+    };
+    let fd = socket(family, SocketType::STREAM, None).ok()?;
+    bind(&fd, &addr).ok()?;
+    let port = rustix::net::getsockname(&fd).ok()?;
+    let port = std::net::SocketAddr::try_from(port).ok()?.port().to_string();
+    Some((fd, port))
+}
+
 #[test]
 fn a_listener_that_appears_later_is_noticed() {
-    let port = free_port();
-    let child = start(&[
-        "-t",
-        "30s",
-        &format!("127.0.0.1:{port}"),
-        &format!("localhost:{port}"),
-    ]);
-    let _server = TcpListener::bind(format!("127.0.0.1:{port}")).unwrap();
-    let (status, out) = finish(child);
-    assert!(status.success(), "{}", stderr(&out));
+    for (addr, target) in [("127.0.0.1:0", "127.0.0.1"), ("[::1]:0", "[::1]")] {
+        let Some((socket, port)) = bound(addr) else {
+            eprintln!("cannot bind {addr}: skipped");
+            continue;
+        };
+        let child = start(&[
+            "-t",
+            "30s",
+            &format!("{target}:{port}"),
+            &format!("localhost:{port}"),
+        ]);
+        rustix::net::listen(&socket, 16).unwrap();
+        let (status, out) = finish(child);
+        assert!(status.success(), "{addr}: {}", stderr(&out));
+    }
 }
 
 #[test]
@@ -180,7 +234,8 @@ fn an_established_connection_is_not_a_listener() {
 fn a_timeout_names_only_the_targets_never_ready() {
     let server = TcpListener::bind("127.0.0.1:0").unwrap();
     let ready = format!("127.0.0.1:{}", port_of(&server));
-    let missing = format!("localhost:{}", free_port());
+    let (_held, unused) = unused_port();
+    let missing = format!("localhost:{unused}");
     let out = run(&["--timeout", "0.2", &ready, &missing]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
@@ -193,7 +248,8 @@ fn a_timeout_names_only_the_targets_never_ready() {
 fn a_dying_pid_fails_fast() {
     let mut victim = Command::new("sleep").arg("60").spawn().unwrap();
     let pid = victim.id().to_string();
-    let child = start(&["-t", "60s", "--pid", &pid, &free_port()]);
+    let (_held, unused) = unused_port();
+    let child = start(&["-t", "60s", "--pid", &pid, &unused]);
     victim.kill().unwrap(); // left a zombie: that counts as dead
     let (status, out) = finish(child);
     assert_eq!(status.code(), Some(1));
@@ -268,7 +324,8 @@ fn the_command_runs_once_ready_and_not_on_timeout() {
     let out = run(&[&port, "--", "sh", "-c", "echo ran \"$0\"", "arg"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "ran arg\n");
-    let out = run(&["-t", "50ms", &free_port(), "--", "echo", "ran"]);
+    let (_held, unused) = unused_port();
+    let out = run(&["-t", "50ms", &unused, "--", "echo", "ran"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
     let out = run(&[&port, "--", "/nonexistent/cmd"]);
@@ -300,6 +357,17 @@ fn bad_input_is_a_usage_error_with_a_clear_message() {
     let garbage = garbage.to_str().unwrap();
     let missing = tmp.path().join("missing.pid");
     let missing = missing.to_str().unwrap();
+    let two = tmp.path().join("two.pid");
+    fs::write(&two, "1234 5678\n").unwrap();
+    let two = two.to_str().unwrap();
+    let huge = tmp.path().join("huge.pid");
+    fs::write(&huge, "7".repeat(1 << 20)).unwrap();
+    let huge = huge.to_str().unwrap();
+    let fifo = tmp.path().join("fifo.pid");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let fifo = fifo.to_str().unwrap();
+    let dir = tmp.path().to_str().unwrap();
     for (args, says) in [
         (&["0"][..], "invalid target '0': bad port '0'"),
         (&["70000"], "invalid target '70000': bad port '70000'"),
@@ -309,11 +377,19 @@ fn bad_input_is_a_usage_error_with_a_clear_message() {
             &["no-such-host.invalid:80"],
             "cannot resolve host 'no-such-host.invalid'",
         ),
-        (&["--pidfile", missing, "80"], "reading pidfile"),
+        (
+            &["--pidfile", missing, "80"],
+            "missing.pid: no such pidfile",
+        ),
         (
             &["--pidfile", garbage, "80"],
-            "line 1: '12x': expected one process id",
+            "garbage.pid:1: \"12x\": expected a decimal pid",
         ),
+        (&["--pidfile", two, "80"], "lists 2 pids (1234 5678)"),
+        (&["--pidfile", huge, "80"], "over 4096 bytes"),
+        (&["--pidfile", fifo, "80"], "not a regular file"),
+        (&["--pidfile", dir, "80"], "not a regular file"),
+        (&["-t", "500000000000y", "80"], "expected at most 100 years"),
         (&["--pid", "1", "80"], "invalid pid '1'"),
         (&["--pid", "1234", "192.0.2.1:80"], "need local targets"),
         (&["-t", "soon", "80"], "expected e.g. 250ms"),
@@ -344,13 +420,8 @@ fn a_pid_that_exits_on_its_own_fails_fast() {
         .spawn()
         .unwrap();
     let pid = quitter.id().to_string();
-    let child = start(&[
-        "-t",
-        "60s",
-        "-p",
-        &pid,
-        &format!("localhost:{}", free_port()),
-    ]);
+    let (_held, unused) = unused_port();
+    let child = start(&["-t", "60s", "-p", &pid, &format!("localhost:{unused}")]);
     drop(quitter.stdin.take()); // EOF: the shell exits 3
     let (status, out) = finish(child);
     assert_eq!(status.code(), Some(1));
@@ -371,4 +442,31 @@ fn closed_with_a_pid_is_done_when_the_pid_dies() {
     let (status, out) = finish(child);
     assert!(status.success(), "{}", stderr(&out));
     server.wait().unwrap();
+}
+
+#[test]
+fn a_pid_whose_sockets_we_may_not_read_is_refused_not_timed_out() {
+    use std::os::unix::process::CommandExt;
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("not root: cannot run portwait as another user; skipped");
+        return;
+    }
+    let (server, port) = python_server("127.0.0.1");
+    let mut server = server;
+    let out = portwait(&["-t", "20s", "--pid", &server.id().to_string(), &port])
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .unwrap();
+    server.kill().unwrap();
+    server.wait().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).starts_with(&format!(
+            "portwait: cannot read /proc/{}/fd (Permission denied",
+            server.id()
+        )),
+        "{}",
+        stderr(&out)
+    );
 }

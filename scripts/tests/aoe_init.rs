@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use stackutils_scripts::{script, script_cmd, standin, tool, wait_until};
+use stackutils_scripts::{path_with_tools, script, script_cmd, standin, tool, wait_until};
 
 /// A fake ATA-over-Ethernet host in a temp dir: `/dev/etherd`,
 /// `/proc/modules`, the lock dir, `/etc/fstab-aoe` with two tmpfs entries
@@ -429,6 +429,117 @@ fn a_device_that_never_appears_fails_that_mount_only() {
     let out = rig.run("stop");
     assert_eq!(code(&out), Some(0), "{}", show(&out));
     assert!(rig.mounts().is_empty() && !rig.locked());
+}
+
+#[test]
+fn bad_settings_are_refused_before_anything_runs() {
+    for (key, value, message) in [
+        (
+            "DEVICE_TIMEOUT",
+            "soon",
+            "aoe-init: DEVICE_TIMEOUT='soon' or ",
+        ),
+        // A quote would pass `evil=1` to the module as a parameter of its own.
+        (
+            "AOE_IFLIST",
+            "eth0\" evil=1 \"x",
+            "aoe-init: AOE_IFLIST must list interface names",
+        ),
+        (
+            "AOE_IFLIST",
+            "*",
+            "aoe-init: AOE_IFLIST must list interface names",
+        ),
+        // Too big for bash's arithmetic: it used to wrap and fail at once.
+        (
+            "MODULE_TIMEOUT",
+            "99999999999999999999",
+            "aoe-init: MODULE_TIMEOUT must be seconds",
+        ),
+    ] {
+        let mut rig = Rig::new();
+        if key == "AOE_IFLIST" {
+            // It comes from /etc/default/aoe-init, which is sourced last.
+            let line = format!("AOE_IFLIST='{}'\n", value.replace('\'', r"'\''"));
+            std::fs::write(rig.path("default"), line).unwrap();
+        } else {
+            rig.set(key, value);
+        }
+        let out = rig.run("start");
+        assert_eq!(code(&out), Some(6), "{key}={value}: {}", show(&out));
+        assert!(
+            text(&out.stderr).starts_with(message),
+            "{key}={value}: {}",
+            show(&out)
+        );
+        assert!(rig.log().is_empty(), "{key}={value}: ran {}", rig.log());
+        assert!(!rig.locked() && !rig.driver_loaded());
+    }
+}
+
+#[test]
+fn status_runs_the_real_aoetools() {
+    let mut rig = Rig::new();
+    let out = rig.run("start");
+    assert_eq!(code(&out), Some(0), "{}", show(&out));
+    // Debian's aoetools: aoe-version works without the driver, aoe-stat
+    // fails; neither may change the LSB code.
+    rig.set("AOE_VERSION", "aoe-version");
+    rig.set("AOE_STAT", "aoe-stat");
+    let path = format!("{}:/usr/sbin:/sbin", path_with_tools());
+    rig.set("PATH", &path);
+    let out = rig.run("status");
+    assert_eq!(code(&out), Some(0), "{}", show(&out));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("aoetools:"), "aoetools installed? {stdout}");
+    assert!(stdout.contains("/mnt/b\\040b tmpfs"), "{stdout}");
+}
+
+#[test]
+fn restart_with_a_bad_setting_leaves_the_service_running() {
+    let mut rig = Rig::new();
+    let out = rig.run("start");
+    assert_eq!(code(&out), Some(0), "{}", show(&out));
+    rig.set("DEVICE_TIMEOUT", "soon");
+    let out = rig.run("restart");
+    assert_eq!(code(&out), Some(6), "{}", show(&out));
+    assert!(rig.mounted("mnt/a") && rig.mounted("mnt/b b") && rig.locked());
+    assert!(!rig.log().contains("rmmod"), "stopped: {}", rig.log());
+}
+
+#[test]
+fn missing_aoetools_is_not_installed_before_anything_runs() {
+    let mut rig = Rig::new();
+    let gone = rig.path("no-aoe-discover").display().to_string();
+    rig.set("AOE_DISCOVER", &gone);
+    for action in ["start", "reload", "force-reload", "restart"] {
+        let out = rig.run(action);
+        assert_eq!(code(&out), Some(5), "{action}: {}", show(&out));
+        assert!(
+            text(&out.stderr).starts_with(&format!("aoe-init: {gone} not found")),
+            "{action}: {}",
+            show(&out)
+        );
+    }
+    assert!(rig.log().is_empty(), "ran {}", rig.log());
+    assert!(!rig.locked() && !rig.driver_loaded());
+    // Stopping needs neither.
+    let out = rig.run("stop");
+    assert_eq!(code(&out), Some(0), "{}", show(&out));
+}
+
+#[test]
+fn interfaces_may_be_separated_by_commas() {
+    let rig = Rig::new();
+    std::fs::write(rig.path("default"), "AOE_IFLIST=eth0,br-lan.100\n").unwrap();
+    let out = rig.run("start");
+    assert_eq!(code(&out), Some(0), "{}", show(&out));
+    assert!(
+        rig.log()
+            .contains("modprobe aoe aoe_iflist=\"eth0,br-lan.100\"\n"),
+        "{}",
+        rig.log()
+    );
 }
 
 #[test]

@@ -489,6 +489,29 @@ fn bad_configuration_is_6() {
             "RELOAD_SIGNAL",
         ),
         ("DAEMON=relative/webd\n", "absolute paths"),
+        (
+            &*format!("DAEMON={daemon}\nPORT=99999\n"),
+            "PORT from 1 to 65535",
+        ),
+        (&*format!("DAEMON={daemon}\nPORT=host:0\n"), "PORT='host:0'"),
+        (
+            &*format!("DAEMON={daemon}\nLOG_LINES=99999999999999999999\n"),
+            "LOG_LINES",
+        ),
+        // Checked before anything starts: a bad schedule would otherwise
+        // leave a daemon that stop cannot stop.
+        (
+            &*format!("DAEMON={daemon}\nSTART_TIMEOUT=soon\n"),
+            "START_TIMEOUT='soon'",
+        ),
+        (
+            &*format!("DAEMON={daemon}\nSTART_GRACE=10parsecs\n"),
+            "START_GRACE='10parsecs'",
+        ),
+        (
+            &*format!("DAEMON={daemon}\nSTOP_RETRY=TERM/10/KILL\n"),
+            "STOP_RETRY='TERM/10/KILL'",
+        ),
         (&*format!("DAEMON={daemon}\nif then\n"), "cannot read"),
     ] {
         svc.configure(config);
@@ -496,7 +519,37 @@ fn bad_configuration_is_6() {
         assert!(out.stderr().contains(why), "{config:?}: {}", out.stderr());
         // Status has no "not configured": its table says 4, unknown.
         svc.run("status").expect(4);
+        assert!(svc.log().is_empty(), "{config:?} started something");
     }
+    for name in ["..", "."] {
+        let out = svc.command("start").env("NAME", name).output().unwrap();
+        assert_eq!(out.status.code(), Some(6), "{name}: {out:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("must be a plain name"));
+    }
+}
+
+#[test]
+fn stop_works_after_the_program_was_removed() {
+    // A binary daemon (so EXE is checked) that is uninstalled while running.
+    let mut svc = Service::new("DAEMON={dir}/bin/webd\nDAEMON_ARGS=300\nMAKE_PIDFILE=yes\n");
+    fs::create_dir(svc.dir().join("bin")).unwrap();
+    let program = svc.dir().join("bin/webd");
+    // cp, not fs::copy: a test thread forking meanwhile would hold the file
+    // open for writing and the exec would fail with "text file busy".
+    let copied = Command::new("cp")
+        .arg("/bin/sleep")
+        .arg(&program)
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    svc.run("start").expect(0);
+    let pid = svc.pid().unwrap();
+    fs::remove_file(&program).unwrap();
+    let out = svc.run("status").expect(0);
+    assert_eq!(out.stdout(), format!("webd (pid {pid}) is running\n"));
+    svc.run("stop").expect(0);
+    assert!(gone(pid));
+    svc.run("status").expect(3);
 }
 
 #[test]

@@ -252,8 +252,28 @@ impl Stack {
         self.curl(&["-H", &auth, &url])
     }
 
+    /// Live processes whose command line names the state directory: every
+    /// service's does (pidfile, volume, repo root or nginx prefix).
+    fn processes(&self) -> Vec<u32> {
+        let needle = self.state().display().to_string();
+        fs::read_dir("/proc")
+            .expect("/proc")
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|pid| {
+                fs::read(format!("/proc/{pid}/cmdline"))
+                    .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&needle))
+                    && alive(*pid)
+            })
+            .collect()
+    }
+
     /// Asserts that nothing of the stack runs, listens or has a pidfile.
     fn assert_gone(&self, pids: &[u32], ports: &[u16]) {
+        assert!(
+            wait_until(Duration::from_secs(5), || self.processes().is_empty()),
+            "still running: {:?}",
+            self.processes()
+        );
         for pid in pids {
             assert!(
                 wait_until(Duration::from_secs(5), || !alive(*pid)),
@@ -321,23 +341,45 @@ fn failing_service(dir: &Path, name: &str, body: &str) -> String {
     path.display().to_string()
 }
 
-#[test]
-fn start_all_serves_every_role_and_stop_all_leaves_nothing() {
-    let mut stack = Stack::new();
-    // A git fixture tarball, unpacked for the git server.
-    let src = stack.dir.path().join("gitsrc/test");
+/// A tar of git fixture repositories, as the original unpacked.
+fn git_tarball(dir: &Path) -> PathBuf {
+    let src = dir.join("gitsrc/test");
     fs::create_dir_all(&src).unwrap();
     fs::write(src.join("HEAD"), "ref: refs/heads/main\n").unwrap();
-    let tarball = stack.dir.path().join("test.git.tar");
+    let tarball = dir.join("test.git.tar");
     assert!(Command::new("tar")
         .arg("-cf")
         .arg(&tarball)
         .arg("-C")
-        .arg(stack.dir.path().join("gitsrc"))
+        .arg(dir.join("gitsrc"))
         .arg("test")
         .status()
         .unwrap()
         .success());
+    tarball
+}
+
+/// The certificate names the addresses clients use, in subjectAltName.
+fn assert_certificate_names(pem: &Path) {
+    let san = Command::new("openssl")
+        .args(["x509", "-noout", "-ext", "subjectAltName", "-in"])
+        .arg(pem)
+        .output()
+        .unwrap();
+    let san = text(&san.stdout);
+    for name in [
+        "IP Address:127.0.0.1",
+        "DNS:localhost",
+        "IP Address:0.0.0.0",
+    ] {
+        assert!(san.contains(name), "{san}");
+    }
+}
+
+#[test]
+fn start_all_serves_every_role_and_stop_all_leaves_nothing() {
+    let mut stack = Stack::new();
+    let tarball = git_tarball(stack.dir.path());
     stack.set("STACK_GIT_TARBALL", tarball.display().to_string());
 
     let run = stack.run(&["start-all"]);
@@ -356,20 +398,7 @@ fn start_all_serves_every_role_and_stop_all_leaves_nothing() {
         assert!(line.contains(&format!("pid {pid} ")), "{line}");
     }
 
-    // The certificate names the addresses clients use.
-    let san = Command::new("openssl")
-        .args(["x509", "-noout", "-ext", "subjectAltName", "-in"])
-        .arg(stack.state().join("self-signed.pem"))
-        .output()
-        .unwrap();
-    let san = text(&san.stdout);
-    for name in [
-        "IP Address:127.0.0.1",
-        "DNS:localhost",
-        "IP Address:0.0.0.0",
-    ] {
-        assert!(san.contains(name), "{san}");
-    }
+    assert_certificate_names(&stack.state().join("self-signed.pem"));
 
     // The database was reset once, and the storage servers are registered.
     let log = stack.read("api.log").unwrap();
@@ -422,6 +451,12 @@ fn start_all_serves_every_role_and_stop_all_leaves_nothing() {
 
     let (pids, ports) = (stack.pids(), stack.ports());
     assert_eq!((pids.len(), ports.len()), (6, 7));
+    // The check assert_gone makes sees the running stack.
+    let running = stack.processes();
+    assert!(
+        pids.iter().all(|p| running.contains(p)),
+        "{running:?} vs {pids:?}"
+    );
     stack.run(&["stop-all"]).ok();
     stack.assert_gone(&pids, &ports);
     assert!(!Path::new(&volume).exists(), "volume {volume} left behind");
@@ -604,19 +639,24 @@ fn a_stranger_on_a_stale_port_is_left_alone_and_a_new_port_is_picked() {
 #[test]
 fn a_port_taken_by_a_stranger_is_not_used() {
     let mut stack = Stack::new();
-    // A window of ten free ports, one of them held by a stranger: the seven
-    // ports of the stack must come from the other nine.
-    let base = portfind(&["--range", "20000-32000"])[0];
-    let window: Vec<u16> = (base..base + 10).collect();
-    let stranger = TcpListener::bind(("0.0.0.0", base + 4)).expect("stranger binds");
-    stack.set("STACK_PORT_RANGE", format!("{}-{}", base, base + 9));
+    // A window of eleven free ports, one of them held by a stranger: the
+    // seven ports of the stack must come from the other ten.
+    let free = |p: u16| TcpListener::bind(("0.0.0.0", p)).is_ok();
+    let base = (0..50)
+        .map(|_| portfind(&["--range", "20000-32000"])[0])
+        .find(|b| (*b..b + 11).all(free))
+        .expect("a window of 11 free ports");
+    let window: Vec<u16> = (base..base + 11).collect();
+    let taken = base + 5;
+    let stranger = TcpListener::bind(("0.0.0.0", taken)).expect("stranger binds");
+    stack.set("STACK_PORT_RANGE", format!("{}-{}", base, base + 10));
     stack.run(&["start-all"]).ok();
     let ports = stack.ports();
     assert_eq!(ports.len(), 7);
-    assert!(!ports.contains(&(base + 4)), "{ports:?}");
+    assert!(!ports.contains(&taken), "{ports:?}");
     assert!(ports.iter().all(|p| window.contains(p)), "{ports:?}");
     stack.run(&["status"]).ok();
-    assert!(stranger.local_addr().is_ok() && listening(base + 4));
+    assert!(stranger.local_addr().is_ok() && listening(taken));
 }
 
 #[test]
@@ -980,4 +1020,33 @@ fn stop_all_stops_the_rest_when_one_pidfile_is_refused() {
     fs::set_permissions(&pidfile, fs::Permissions::from_mode(0o644)).unwrap();
     stack.run(&["stop-all"]).ok();
     stack.assert_gone(&pids, &ports);
+}
+
+#[test]
+fn a_pidfile_whose_pid_now_names_another_process_is_not_signalled() {
+    let stack = Stack::new();
+    stack.run(&["start"]).ok();
+    let api = stack.pid("api").unwrap();
+    Command::new("kill")
+        .args(["-KILL", &api.to_string()])
+        .status()
+        .unwrap();
+    assert!(wait_until(Duration::from_secs(10), || !alive(api)));
+    // As if the pid had been handed to an unrelated program since.
+    let stranger = Command::new("sleep").arg("300").spawn().unwrap();
+    let stranger = stackutils_scripts::Reaper(stranger);
+    fs::write(
+        stack.state().join("api.pid"),
+        format!("{}\n", stranger.0.id()),
+    )
+    .unwrap();
+    let run = stack.run(&["stop"]);
+    run.ok();
+    assert!(
+        run.stderr.contains("is another process now"),
+        "{}",
+        run.stderr
+    );
+    assert!(alive(stranger.0.id()), "the stranger was signalled");
+    assert!(stack.pid("api").is_none());
 }

@@ -12,10 +12,9 @@ grep -q '^aoe ' "$PROC_MODULES" 2>/dev/null || echo "aoe 139264 0 - Live 0x00000
 delay=${AOE_DISCOVER_DELAY:-0}
 [ "$delay" = never ] && exit 0
 # The node appears after the module returns, as with the real driver; the
-# test's temp dir may be gone by then, so only create it inside that dir.
+# test's temp dir may be gone by then: no `mkdir -p`, which would bring its
+# directory back.
 (
   sleep "$delay"
-  if [ -d "$(dirname "$ETHERD_DIR")" ]; then
-    mkdir -p "$ETHERD_DIR" && : >"$ETHERD_DIR/discover"
-  fi
+  { [ -d "$ETHERD_DIR" ] || mkdir "$ETHERD_DIR"; } && : >"$ETHERD_DIR/discover"
 ) </dev/null >/dev/null 2>&1 &
