@@ -39,20 +39,22 @@ fn bytes(value: &[u8]) -> OsString {
     OsStr::from_bytes(value).to_owned()
 }
 
-/// The command as a shell would need it typed.
+/// The command as a shell would need it typed, on one line.
 pub fn render(argv: &[OsString]) -> String {
     argv.iter()
         .map(|arg| {
             arg.to_str()
+                .filter(|text| !text.bytes().any(|b| b.is_ascii_control()))
                 .map_or_else(|| ansi_c_quote(arg.as_bytes()), cliutil::shell_quote)
         })
         .collect::<Vec<_>>()
         .join(" ")
 }
 
-/// Bytes that are not UTF-8 cannot be typed in single quotes: write them as
-/// `$'\NNN'` (bash, zsh, ksh, busybox and dash >= 0.5.12), so that the
-/// printed command still names exactly the same file.
+/// Bytes that are not UTF-8 cannot be typed in single quotes, and a newline
+/// there would split the command over lines: write them as `$'\NNN'` (bash,
+/// zsh, ksh, busybox, dash >= 0.5.12), so that the printed command names
+/// exactly the same file.
 fn ansi_c_quote(value: &[u8]) -> String {
     let mut out = String::from("$'");
     for &b in value {
@@ -148,12 +150,12 @@ mod tests {
 
     #[test]
     fn raw_bytes_render_so_that_bash_gives_them_back() {
-        let e = entry("src\\040\\377'\\134 /mnt/\\351t\\303\\251 tmpfs");
+        let e = entry("src\\040\\377'\\134 /mnt/\\351t\\303\\251 tmpfs a\\012b\\011");
         let argv = mount_argv(&e);
         let line = render(&argv);
         assert_eq!(
             line,
-            r"mount -t tmpfs -- $'src \377\047\134' $'/mnt/\351t\303\251'"
+            r"mount -t tmpfs -o $'a\012b\011' -- $'src \377\047\134' $'/mnt/\351t\303\251'"
         );
         // The shell turns the printed words back into the very same bytes.
         let out = Command::new("bash")
@@ -162,8 +164,9 @@ mod tests {
             .output()
             .unwrap();
         let words: Vec<&[u8]> = out.stdout.split(|&b| b == 0).collect();
-        assert_eq!(words[4], b"src \xff'\\");
-        assert_eq!(words[5], b"/mnt/\xe9t\xc3\xa9");
+        assert_eq!(words[4], b"a\nb\t");
+        assert_eq!(words[6], b"src \xff'\\");
+        assert_eq!(words[7], b"/mnt/\xe9t\xc3\xa9");
     }
 
     #[test]

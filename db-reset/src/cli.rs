@@ -56,9 +56,9 @@ pub struct Cli {
     #[arg(long, default_value = "/database/reset", value_name = "PATH")]
     pub path: String,
 
-    /// Trust the certificates in this PEM file. A server presenting exactly one
-    /// of them is accepted whatever its name (pinning, for self-signed test
-    /// certificates); any other is verified against them as CAs.
+    /// Trust the certificates in this PEM file. A server presenting exactly a
+    /// self-signed one of them is accepted whatever its name (pinning, for
+    /// test certificates); any other is verified against them as CAs.
     #[arg(long, value_name = "FILE")]
     pub cacert: Option<PathBuf>,
 
@@ -84,7 +84,7 @@ pub struct Cli {
     #[arg(long)]
     pub export: bool,
 
-    /// Say on stderr what is happening (each refused attempt).
+    /// Say on stderr what is happening (refused attempts, at most once a second).
     #[arg(long, short)]
     pub verbose: bool,
 }

@@ -29,9 +29,12 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     let insecure =
         cli.insecure || std::env::var("ARVADOS_API_HOST_INSECURE").is_ok_and(|v| truthy(&v));
     if insecure {
-        eprintln!(
-            "db-reset: warning: not verifying the TLS certificate of {} (insecure)",
-            cli.host
+        cliutil::warn(
+            "db-reset",
+            format_args!(
+                "warning: not verifying the TLS certificate of {} (insecure)",
+                cli.host
+            ),
         );
     }
     let certs = match &cli.cacert {

@@ -92,7 +92,10 @@ pub fn send(req: Request<'_>) -> anyhow::Result<()> {
     let auth = format!("{} {}", req.scheme, req.token.expose());
     // No deadline at all only if the one asked for is past what Instant holds.
     let deadline = Instant::now().checked_add(req.retry_for);
-    let mut pause = Duration::from_millis(5);
+    // Short pauses: a refused attempt costs a fraction of a millisecond, and a
+    // server that comes up is then noticed within 10 ms.
+    let mut pause = Duration::from_millis(1);
+    let mut said: Option<Instant> = None;
     loop {
         let result = agent.post(&url).set("Authorization", &auth).send_bytes(&[]);
         let response = match result {
@@ -101,11 +104,16 @@ pub fn send(req: Request<'_>) -> anyhow::Result<()> {
                 let now = Instant::now();
                 let left = deadline.map_or(Duration::MAX, |d| d.saturating_duration_since(now));
                 if refused(&err) && !left.is_zero() {
-                    if req.verbose {
-                        eprintln!("db-reset: {}: connection refused, retrying", req.host);
+                    // At most a line a second, not one an attempt.
+                    if req.verbose && said.map_or(true, |at| now - at >= Duration::from_secs(1)) {
+                        cliutil::warn(
+                            "db-reset",
+                            format_args!("{}: connection refused, retrying", req.host),
+                        );
+                        said = Some(now);
                     }
                     std::thread::sleep(pause.min(left));
-                    pause = (pause * 2).min(Duration::from_millis(100));
+                    pause = (pause * 2).min(Duration::from_millis(10));
                     continue;
                 }
                 return Err(transport_error(

@@ -4,7 +4,8 @@
 //! `openssl req -x509 -nodes -subj /CN=0.0.0.0` twice over (it is marked as a
 //! CA, and its name is only in the CN). Someone who passes that file as
 //! `--cacert` means "trust exactly this certificate", so a server presenting
-//! exactly it is accepted; any other certificate gets full verification.
+//! exactly a self-signed certificate of --cacert is accepted; any other
+//! certificate gets full verification.
 
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
@@ -47,7 +48,14 @@ pub fn load_pem(path: &Path) -> anyhow::Result<Vec<CertificateDer<'static>>> {
 /// The rustls client configuration for this trust (ring provider).
 pub fn client_config(trust: Trust) -> anyhow::Result<ClientConfig> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let pinned = trust
+        .certs
+        .iter()
+        .filter(|c| self_signed(c))
+        .cloned()
+        .collect();
     let verifier = Verifier {
+        pinned,
         trust,
         provider: provider.clone(),
         own: OnceLock::new(),
@@ -64,6 +72,9 @@ pub fn client_config(trust: Trust) -> anyhow::Result<ClientConfig> {
 
 #[derive(Debug)]
 struct Verifier {
+    /// The self-signed certificates of --cacert: a server presenting exactly
+    /// one of them is trusted as it is.
+    pinned: Vec<CertificateDer<'static>>,
     trust: Trust,
     provider: Arc<CryptoProvider>,
     /// Verifiers built on first use, for --cacert's CAs alone and with the
@@ -100,13 +111,7 @@ impl ServerCertVerifier for Verifier {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        if self.trust.insecure
-            || self
-                .trust
-                .certs
-                .iter()
-                .any(|c| c.as_ref() == end_entity.as_ref())
-        {
+        if self.trust.insecure || self.pinned.iter().any(|c| c == end_entity) {
             return Ok(ServerCertVerified::assertion());
         }
         let verify = |with_system| {
@@ -168,6 +173,13 @@ impl ServerCertVerifier for Verifier {
             .signature_verification_algorithms
             .supported_schemes()
     }
+}
+
+/// Self-signed as `openssl req -x509` makes them (issuer = subject): the
+/// user trusts exactly that certificate. A CA-issued certificate named in
+/// --cacert is only a CA, and gets full verification.
+fn self_signed(cert: &CertificateDer<'_>) -> bool {
+    webpki::EndEntityCert::try_from(cert).is_ok_and(|c| c.issuer() == c.subject())
 }
 
 /// A plain-words reason for a certificate rustls refused.

@@ -111,6 +111,27 @@ fn a_different_self_signed_certificate_is_refused() {
 }
 
 #[test]
+fn a_ca_issued_certificate_in_cacert_is_not_pinned() {
+    // Only a self-signed certificate is trusted as it is; the leaf, named for
+    // localhost only, still has its name checked.
+    let (certs, server) = ca_server(200);
+    let host = format!("127.0.0.1:{}", server.port);
+    let out = output(
+        cmd()
+            .env("ARVADOS_API_TOKEN", TOKEN)
+            .args(["--host", &host, "--cacert"])
+            .arg(certs.path("leaf.pem")),
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.starts_with(&format!("db-reset: TLS with {host} failed: certificate")),
+        "{err}"
+    );
+    assert!(server.request().is_none());
+}
+
+#[test]
 fn wrong_token_is_refused_and_not_shown() {
     let (certs, server) = ca_server(200);
     let tokens = tempfile::NamedTempFile::new().unwrap();
@@ -242,6 +263,20 @@ fn insecure_passes_with_a_warning() {
 }
 
 #[test]
+fn a_closed_stderr_is_no_crash() {
+    let (_certs, server) = ca_server(200);
+    let mut child = cmd()
+        .env("ARVADOS_API_TOKEN", TOKEN)
+        .args(["--host", &localhost(&server), "--insecure", "--verbose"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stderr.take()); // the warning goes to a pipe nobody reads
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    assert!(server.request().is_some());
+}
+
+#[test]
 fn wrong_host_name_fails_naming_host_and_reason() {
     let (certs, server) = ca_server(200);
     let host = format!("127.0.0.1:{}", server.port); // the certificate names only localhost
@@ -309,6 +344,30 @@ fn waits_for_a_server_that_starts_late() {
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0), "{rest:?}");
     assert!(server.request().is_some());
+}
+
+#[test]
+fn retrying_says_so_at_most_once_a_second() {
+    let reserved = Reserved::new();
+    let host = format!("127.0.0.1:{}", reserved.port);
+    let out = output(cmd().env("ARVADOS_API_TOKEN", TOKEN).args([
+        "--host",
+        &host,
+        "--retry-for",
+        "1500ms",
+        "--verbose",
+    ]));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    let said = err.matches("connection refused, retrying").count();
+    // Lines a second apart in 1.5 s: one or two, not one per attempt.
+    assert!((1..=2).contains(&said), "{err}");
+    assert!(
+        err.ends_with(&format!(
+            "db-reset: cannot connect to {host}: Connection refused (os error 111)\n"
+        )),
+        "{err}"
+    );
 }
 
 #[test]

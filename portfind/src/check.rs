@@ -65,11 +65,17 @@ fn family_present(wildcard: IpAddr) -> bool {
 mod tests {
     use super::*;
 
+    /// A port of `range` free for `checker`. Ports below Linux's ephemeral
+    /// range: a port-0 one may be shared with other tests' connections.
+    fn free_in(checker: &Checker, range: std::ops::Range<u16>) -> u16 {
+        range.into_iter().find(|p| checker.is_free(*p)).unwrap()
+    }
+
     #[test]
     fn a_bound_port_is_not_free_and_a_released_one_is() {
         let checker = Checker::new(&[], false).unwrap();
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
+        let port = free_in(&checker, 17700..17800);
+        let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
         assert!(!checker.is_free(port));
         drop(listener);
         assert!(checker.is_free(port));
@@ -77,10 +83,10 @@ mod tests {
 
     #[test]
     fn udp_is_checked_only_when_asked() {
-        let socket = UdpSocket::bind("0.0.0.0:0").unwrap();
-        let port = socket.local_addr().unwrap().port();
         let tcp_only = Checker::new(&[IpAddr::V4(Ipv4Addr::LOCALHOST)], false).unwrap();
         let with_udp = Checker::new(&[IpAddr::V4(Ipv4Addr::LOCALHOST)], true).unwrap();
+        let port = free_in(&with_udp, 17800..17900);
+        let _socket = UdpSocket::bind(("0.0.0.0", port)).unwrap();
         assert!(tcp_only.is_free(port));
         assert!(!with_udp.is_free(port));
     }

@@ -61,6 +61,9 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
         store.grant(*port, end);
     }
     store.save()?;
+    // Let go of the lock before printing: a reader that is slow to read
+    // (or never reads) must not hold up every other portfind.
+    drop(store);
     let mut out = std::io::stdout().lock();
     for port in ports {
         writeln!(out, "{port}").context("writing to stdout")?;

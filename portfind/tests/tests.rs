@@ -91,13 +91,18 @@ fn a_busy_port_is_never_handed_out() {
 #[test]
 fn udp_flag_checks_udp_too() {
     let tmp = tempfile::tempdir().unwrap();
-    let busy = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
-    let port = busy.local_addr().unwrap().port().to_string();
+    // Not a port-0 UDP port: that lies in the ephemeral range, where other
+    // tests' outgoing TCP connections may hold the same number.
+    let port = ports(&portfind(
+        tmp.path(),
+        &["--udp", "--range", "17500-17599", "--lease", "0"],
+    ))[0];
+    let _busy = std::net::UdpSocket::bind(("0.0.0.0", port)).unwrap();
     let range = format!("{port}-{port}");
     let out = portfind(tmp.path(), &["--udp", "--range", &range]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let out = portfind(tmp.path(), &["--range", &range, "--lease", "0"]);
-    assert_eq!(ports(&out), vec![busy.local_addr().unwrap().port()]);
+    assert_eq!(ports(&out), vec![port]);
 }
 
 #[test]
@@ -325,4 +330,30 @@ fn users_sharing_a_lease_dir_can_all_lock_it() {
     let second = ports(&out);
     assert_eq!(second.len(), 1);
     assert_ne!(first, second, "the other user saw root's lease");
+}
+
+#[test]
+fn a_reader_that_does_not_read_holds_up_no_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    // 15000 ports are 90 kB, more than a pipe holds: this one blocks
+    // writing, its stdout never read.
+    let mut stuck = Command::new(env!("CARGO_BIN_EXE_portfind"))
+        .args(["-n", "15000", "--range", "40000-59999"])
+        .env("PORTFIND_LEASE_DIR", tmp.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let leases = tmp.path().join("leases");
+    let start = std::time::Instant::now();
+    while std::fs::read_to_string(&leases).map_or(0, |t| t.lines().count()) < 15000 {
+        assert!(stuck.try_wait().unwrap().is_none(), "it ended early");
+        assert!(start.elapsed().as_secs() < 30, "no leases written");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    let out = portfind(tmp.path(), &["--range", "17600-17699"]);
+    assert_eq!(ports(&out).len(), 1);
+    drop(stuck.stdout.take()); // EPIPE: it ends quietly
+    let stuck = stuck.wait_with_output().unwrap();
+    assert!(stuck.status.success(), "{}", stderr(&stuck));
 }

@@ -101,8 +101,7 @@ fn resolve_with(
         let name = (host.clone(), target.port);
         let found = within(limit, move || lookup(name)).ok_or_else(|| {
             Exit::failure(format!(
-                "timed out after {} resolving host '{host}' of target {target}",
-                humantime::format_duration(limit)
+                "timed out resolving host '{host}' of target {target}"
             ))
         })?;
         let mut addrs: Vec<IpAddr> = found
@@ -211,7 +210,10 @@ mod tests {
     #[test]
     fn a_lookup_that_never_ends_is_given_up() {
         let (_keep, never) = mpsc::channel::<()>();
-        assert_eq!(within(Duration::from_millis(20), move || never.recv().ok()), None);
+        assert_eq!(
+            within(Duration::from_millis(20), move || never.recv().ok()),
+            None
+        );
         assert_eq!(within(Duration::from_secs(10), || 5), Some(5));
     }
 
@@ -235,7 +237,7 @@ mod tests {
         );
         assert_eq!(
             err.to_string(),
-            "timed out after 20ms resolving host 'db.example' of target db.example:5432"
+            "timed out resolving host 'db.example' of target db.example:5432"
         );
     }
 

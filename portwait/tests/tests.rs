@@ -192,7 +192,10 @@ fn bound(addr: &str) -> Option<(rustix::fd::OwnedFd, String)> {
     let fd = socket(family, SocketType::STREAM, None).ok()?;
     bind(&fd, &addr).ok()?;
     let port = rustix::net::getsockname(&fd).ok()?;
-    let port = std::net::SocketAddr::try_from(port).ok()?.port().to_string();
+    let port = std::net::SocketAddr::try_from(port)
+        .ok()?
+        .port()
+        .to_string();
     Some((fd, port))
 }
 
@@ -468,5 +471,33 @@ fn a_pid_whose_sockets_we_may_not_read_is_refused_not_timed_out() {
         )),
         "{}",
         stderr(&out)
+    );
+}
+
+#[test]
+fn a_pidfile_we_may_not_read_is_a_clear_error() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("not root: cannot run portwait as another user; skipped");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let pidfile = tmp.path().join("root-only.pid");
+    fs::write(&pidfile, format!("{}\n", std::process::id())).unwrap();
+    fs::set_permissions(&pidfile, fs::Permissions::from_mode(0o600)).unwrap();
+    let out = portwait(&["-t", "20s", "--pidfile", pidfile.to_str().unwrap(), "80"])
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "portwait: cannot read pidfile {}: Permission denied (os error 13)\n",
+            pidfile.display()
+        )
     );
 }
