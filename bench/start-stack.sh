@@ -211,7 +211,11 @@ own() { # own NAME PORTS CMD...: ms from launch to listening, median of 5
       exit 1
     }
     ms_since "$t0"
-    kill -- "-$pid" # its session's group: a pair, nginx's workers
+    # Its whole group (a pair, nginx's workers), on a bounded schedule.
+    "$bin/pidwait" --kill --group --quiet --retry TERM/5/KILL/2 --pid "$pid" || {
+      echo "bench: could not stop $name (pid $pid)" >&2
+      exit 1
+    }
     wait "$pid" 2>/dev/null || true
   done | median
 }

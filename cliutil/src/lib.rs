@@ -114,17 +114,26 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     if text.is_empty() {
         return Err("empty duration: expected e.g. 250ms, 10s, 2m".into());
     }
-    if text.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
-        return text
-            .parse::<f64>()
+    let duration = if text.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        text.parse::<f64>()
             .ok()
             .filter(|s| s.is_finite() && *s >= 0.0 && *s < 1e12)
             .map(Duration::from_secs_f64)
-            .ok_or_else(|| format!("invalid duration '{text}': expected e.g. 250ms, 10s, 2m"));
+            .ok_or_else(|| format!("invalid duration '{text}': expected e.g. 250ms, 10s, 2m"))?
+    } else {
+        humantime::parse_duration(text)
+            .map_err(|e| format!("invalid duration '{text}' ({e}): expected e.g. 250ms, 10s, 2m"))?
+    };
+    // Far beyond any real wait, and small enough that `Instant + duration`
+    // can never overflow (which would panic).
+    if duration > MAX_DURATION {
+        return Err(format!("duration '{text}' is too long: at most 100 years"));
     }
-    humantime::parse_duration(text)
-        .map_err(|e| format!("invalid duration '{text}' ({e}): expected e.g. 250ms, 10s, 2m"))
+    Ok(duration)
 }
+
+/// The longest duration [`parse_duration`] accepts: 100 years.
+pub const MAX_DURATION: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
 /// Quotes a value for a POSIX shell so that `eval` gives back exactly it.
 ///
@@ -163,6 +172,11 @@ mod tests {
             let err = parse_duration(bad).unwrap_err();
             assert!(err.contains("expected e.g. 250ms"), "{bad}: {err}");
         }
+        for huge in ["500000000000y", "101y", "99999999999"] {
+            let err = parse_duration(huge).unwrap_err();
+            assert!(err.contains("at most 100 years"), "{huge}: {err}");
+        }
+        assert!(parse_duration("99y").is_ok());
     }
 
     #[test]
