@@ -394,15 +394,17 @@ start_keep() {
   need portfind portwait pidwait fixture-token curl
   stop_keep
   register_start
-  local n vol svc port=() kpid=()
+  local n svc port=() kpid=() vol=()
   newports 2
   port=("${ports%%$'\n'*}" "${ports##*$'\n'}")
+  # Fresh volumes (mkdir fails rather than reuse a name).
+  vol=("$state/keep0-volume.$SRANDOM" "$state/keep1-volume.$SRANDOM")
+  mkdir -m 700 -- "${vol[@]}"
   # Both start side by side; they share nothing.
   for n in 0 1; do
-    vol=$(mktemp -d "$state/keep$n-volume.XXXXXX")
-    write "$state/keep$n.volume" "$vol"
+    write "$state/keep$n.volume" "${vol[n]}"
     write "$state/keep$n.port" "${port[n]}"
-    launch "keep$n" "${keepstore_cmd[@]}" "-volume=$vol" "-listen=:${port[n]}" "-pid=$state/keep$n.pid"
+    launch "keep$n" "${keepstore_cmd[@]}" "-volume=${vol[n]}" "-listen=:${port[n]}" "-pid=$state/keep$n.pid"
     kpid[n]=$pid
   done
   # While they start: the old registrations, to go, as the original did.
