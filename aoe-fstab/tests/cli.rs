@@ -250,7 +250,11 @@ fn a_huge_wait_is_a_usage_error_not_an_overflow() {
     for wait in ["584542046090y", "18446744073709551615s"] {
         let out = run(&file, &["mount", "--dry-run", "--wait-devices", wait]);
         assert_eq!(out.status.code(), Some(2), "{wait}: {}", stderr(&out));
-        assert!(stderr(&out).contains("at most 100 years"), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("at most 100 years"),
+            "{}",
+            stderr(&out)
+        );
     }
     let out = run(&file, &["mount", "--dry-run", "--wait-devices", "99y"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
