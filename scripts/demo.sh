@@ -129,6 +129,7 @@ echo "keepproxy through nginx over TLS:"
 show curl -sS --fail --cacert "$cert" "https://127.0.0.1:$(port keepproxy-ssl)/"
 
 heading "start --auth admin: the server is reused and reset; export lines for eval"
+printf '$ %s\n' "bash $stack start --auth admin"
 exports=$(bash "$stack" start --auth admin)
 printf '%s\n' "$exports"
 eval "$exports"

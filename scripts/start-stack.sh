@@ -130,6 +130,33 @@ need() {
   fi
 }
 
+# check_config: the settings, before anything starts or stops, so that a typo
+# is exit 2 now rather than a stack that cannot be stopped later. Durations
+# and the stop schedule are checked by pidwait's own parser: with a pidfile
+# that cannot exist (/proc has no pid 0) it only parses its options.
+check_config() {
+  if ! pidwait --exit --quiet --timeout "$timeout" /proc/0/none 2>/dev/null; then
+    need pidwait # a missing or foreign pidwait is named as such
+    fail 2 "STACK_TIMEOUT='$timeout': expected a duration, e.g. 250ms, 10s, 2m"
+  fi
+  pidwait --kill --quiet --retry "$stop_retry" /proc/0/none 2>/dev/null ||
+    fail 2 "STACK_STOP_RETRY='$stop_retry': expected a pidwait --retry schedule, e.g. TERM/5/KILL/2"
+  pidwait_ok=1
+  if [[ -n ${STACK_PORT_RANGE:-} ]]; then
+    if ! [[ $STACK_PORT_RANGE =~ ^([1-9][0-9]{0,4})-([1-9][0-9]{0,4})$ ]] ||
+      ((BASH_REMATCH[1] > BASH_REMATCH[2] || BASH_REMATCH[2] > 65535)); then
+      fail 2 "STACK_PORT_RANGE='$STACK_PORT_RANGE': expected LOW-HIGH, ports from 1 to 65535, e.g. 20000-32767"
+    fi
+  fi
+  [[ $action != start_arv-git-httpd && $action != start-all ]] || [[ -z $git_tarball || -f $git_tarball ]] ||
+    fail 2 "STACK_GIT_TARBALL: no such file: $git_tarball"
+  [[ $action != start_nginx && $action != start-all ]] || [[ -n $proxy_services || -r $template ]] ||
+    fail 2 "STACK_NGINX_TEMPLATE: cannot read $template"
+  [[ $action != start && $action != start_keep && $action != start_keep_proxy && $action != start-all ]] ||
+    [[ -r $fixtures/api_client_authorizations.yml ]] ||
+    fail 2 "STACK_FIXTURES: no api_client_authorizations.yml in $fixtures"
+}
+
 # --- state files ------------------------------------------------------------
 
 # write FILE TEXT: one write(2); a reader sees the old, an empty or the new file.
@@ -171,14 +198,34 @@ first_line() {
 }
 
 # running PID: the process exists and is not a zombie (a look in /proc; no
-# signal); its start time (clock ticks after boot) in $started_at.
+# signal); its start time (clock ticks after boot) in $started_at, and
+# $leader set when it leads its process group (as setsid made each service).
 running() {
   local stat fields
-  started_at=""
+  started_at="" leader=""
   [[ $1 =~ ^[1-9][0-9]*$ ]] && IFS= read -r stat 2>/dev/null <"/proc/$1/stat" || return 1
   read -ra fields <<<"${stat##*) }" # fields from the 3rd (state) on
   started_at=${fields[19]:-}
+  [[ ${fields[2]} != "$1" ]] || leader=1
   [[ ${fields[0]} != [ZX] ]]
+}
+
+# orphans PID STARTED: the live processes, in $orphans, still in the process
+# group and session that PID led and started no earlier than it (nginx's
+# workers after a kill -9 of their master keep its ports). Linux does not
+# reuse a pid while a group of that id has members, so these are its own.
+orphans() {
+  local d stat fields
+  orphans=()
+  [[ $1 =~ ^[1-9][0-9]*$ && $2 =~ ^[0-9]+$ ]] || return 0
+  for d in /proc/[1-9]*; do
+    IFS= read -r stat 2>/dev/null <"$d/stat" || continue
+    read -ra fields <<<"${stat##*) }"
+    if [[ ${fields[2]} == "$1" && ${fields[3]} == "$1" && ${fields[0]} != [ZX] ]] &&
+      ((fields[19] >= $2)); then
+      orphans+=("--pid=${d#/proc/}")
+    fi
+  done
 }
 
 # livepid NAME: the pid NAME's pidfile names, in $pid, when that process is alive.
@@ -233,9 +280,15 @@ died() {
 }
 
 # wait_up NAME PID PORT...: wait until PID listens on every PORT (failing at
-# once if it exits), then until NAME's pidfile names a live process.
+# once if it exits), then until NAME's pidfile names a live process. With
+# $defer set, the wait is only noted, for wait_deferred.
+defer="" deferred=()
 wait_up() {
   local name=$1 pid=$2 err
+  if [[ -n $defer ]]; then
+    deferred+=("$*")
+    return
+  fi
   shift 2
   err=$(portwait --timeout "$timeout" --pid "$pid" "$@" 2>&1) ||
     died "$name" "not listening on port $* ($err)"
@@ -250,6 +303,17 @@ wait_up() {
   # same pid later (after a reboot or a kill -9 and a long time).
   running "$line" && write "$state/$name.started" "$started_at"
   bound+=("$@")
+}
+
+# wait_deferred: the noted waits, in order (the services start meanwhile).
+wait_deferred() {
+  local args
+  defer=""
+  for args in "${deferred[@]}"; do
+    # shellcheck disable=SC2086 # NAME PID PORT...: no blanks in any
+    wait_up $args
+  done
+  deferred=()
 }
 
 ensure_cert() {
@@ -434,15 +498,16 @@ start_keep_proxy() {
   write "$state/keepproxy.port" "$port"
   launch keepproxy env ARVADOS_API_TOKEN="$token" ARVADOS_API_HOST="$host" ARVADOS_API_HOST_INSECURE=true \
     "${keepproxy_cmd[@]}" "-pid=$state/keepproxy.pid" "-listen=:$port"
-  # While it starts: the old proxy registrations, to go.
-  local svc
+  # While it starts, as the original did: the old proxy registrations go and
+  # the new one is made.
+  local svc kp=$pid
   api_add GET '/arvados/v1/keep_services?filters=%5B%5B%22service_type%22%2C%22%3D%22%2C%22proxy%22%5D%5D'
   api_send
   delete_listed keep_services bi6l4 "$reply"
-  wait_up keepproxy "$pid" "$port"
   printf -v svc '{"keep_service":{"service_host":"localhost","service_port":%d,"service_type":"proxy","service_ssl_flag":false}}' "$port"
   api_add POST /arvados/v1/keep_services "$svc"
   api_send
+  wait_up keepproxy "$kp" "$port"
 }
 
 start_git() {
@@ -516,7 +581,7 @@ start_nginx() {
 # stop_service NAME: TERM, then KILL on a bounded schedule; pidfile removed;
 # its ports confirmed closed. Stopping what is not running succeeds.
 stop_service() {
-  local name=$1 pf p port err list=() pid=""
+  local name=$1 pf p port err list=() pid="" stopped=""
   pf=$state/$name.pid
   for p in ${ports_of[$name]}; do
     [[ -e $state/$p.port ]] || continue
@@ -526,27 +591,36 @@ stop_service() {
   if [[ -e $pf ]]; then
     first_line "$pf"
     pid=$line
-    running "$pid" || pid=""
     first_line "$state/$name.started"
-    if [[ -n $pid && -n $line && $line != "$started_at" ]]; then
+    if ! running "$pid"; then
+      # Gone (kill -9): what is left of its group is stopped too.
+      orphans "$pid" "$line"
+      pid=""
+      if ((${#orphans[@]})); then
+        err=$(pidwait --kill --quiet --retry "$stop_retry" "${orphans[@]}" 2>&1) ||
+          fail 1 "could not stop what is left of $name (${orphans[*]#--pid=}): $err"
+        stopped=1
+      fi
+    elif [[ -n $line && $line != "$started_at" ]]; then
       say "$name: pid $pid in $pf is another process now (it started later): not signalling it"
       pid=""
-    elif [[ -n $pid ]]; then
-      err=$(pidwait --kill --retry "$stop_retry" --remove "$pf" 2>&1) ||
+    else
+      # The whole group when it leads one: a KILL to nginx's master would
+      # leave its workers listening.
+      err=$(pidwait --kill --retry "$stop_retry" ${leader:+--group} --remove "$pf" 2>&1) ||
         fail 1 "could not stop $name: $err"
+      stopped=1
     fi
     rm -f "$pf"
   fi
   [[ ! -e $state/$name.started ]] || rm -f "$state/$name.started"
   # A process this run launched that never wrote its pidfile.
-  if [[ -n ${launched[$name]:-} && -d /proc/${launched[$name]} && ${launched[$name]} != "$pid" ]]; then
-    write "$pf.launched" "${launched[$name]}"
-    pidwait --kill --retry "$stop_retry" --remove "$pf.launched" 2>/dev/null || true
-    rm -f "$pf.launched"
+  if [[ -n ${launched[$name]:-} && ${launched[$name]} != "$pid" ]] && running "${launched[$name]}"; then
+    pidwait --kill --quiet --retry "$stop_retry" ${leader:+--group} --pid "${launched[$name]}" 2>/dev/null || true
   fi
   # Only a port of a process we stopped is ours to wait on; after a kill -9
   # the port may belong to a stranger by now.
-  if [[ -n $pid && ${#list[@]} -gt 0 ]]; then
+  if [[ -n $stopped && ${#list[@]} -gt 0 ]]; then
     err=$(portwait --closed --timeout "$timeout" "${list[@]}" 2>&1) ||
       fail 1 "$name stopped but port ${list[*]} still listens: $err"
   fi
@@ -629,10 +703,11 @@ cert=$state/self-signed.pem
 key=$state/self-signed.key
 
 if [[ $action == status ]]; then
-  status
-  exit
+  status && exit 0
+  exit 1
 fi
 
+check_config
 # One run at a time per state directory (bounded wait).
 need flock setsid
 exec 9>"$state/.lock"
@@ -670,19 +745,32 @@ case $action in
     mapfile -t pool <<<"$ports"
     start_api
     start_keep
+    # The proxy, the git server and nginx (which needs only their ports)
+    # start side by side; nothing of theirs waits on another's start-up.
+    defer=1
     start_keep_proxy
     start_git
     start_nginx
+    wait_deferred
     print_api
     ;;
   stop-all)
-    # Each in a subshell: one that cannot be stopped does not keep the rest running.
-    rc=0
-    (stop_proxied nginx) || rc=1
-    (stop_proxied arv-git-httpd) || rc=1
-    (stop_proxied keepproxy) || rc=1
-    (stop_keep) || rc=1
-    (stop_api) || rc=1
+    # Side by side, each in a subshell: one that cannot be stopped does not
+    # keep the rest running. Each stop is bounded, so each wait is too.
+    rc=0 stops=()
+    (stop_proxied nginx) &
+    stops+=($!)
+    (stop_proxied arv-git-httpd) &
+    stops+=($!)
+    (stop_proxied keepproxy) &
+    stops+=($!)
+    (stop_keep) &
+    stops+=($!)
+    (stop_api) &
+    stops+=($!)
+    for job in "${stops[@]}"; do
+      wait "$job" || rc=1
+    done
     exit "$rc"
     ;;
 esac

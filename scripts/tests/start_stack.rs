@@ -461,9 +461,10 @@ fn start_all_serves_every_role_and_stop_all_leaves_nothing() {
     stack.assert_gone(&pids, &ports);
     assert!(!Path::new(&volume).exists(), "volume {volume} left behind");
 
-    // Everything down now: status says so, and exits 1.
+    // Everything down now: status says so, and exits 1, with nothing on stderr.
     let status = stack.run(&["status"]);
     status.code(1);
+    assert!(status.stderr.is_empty(), "{}", status.stderr);
     assert_eq!(
         status.stdout.matches(" down\n").count(),
         6,
@@ -887,7 +888,12 @@ fn usage_errors_exit_2_and_list_the_actions() {
 #[test]
 fn missing_tools_are_named() {
     let mut stack = Stack::new();
-    stack.set("PATH", "/usr/bin:/bin");
+    let bin = stack.dir.path().join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    for name in ["pidwait", "portwait", "fixture-token", "db-reset"] {
+        std::os::unix::fs::symlink(tool(name), bin.join(name)).unwrap();
+    }
+    stack.set("PATH", format!("{}:/usr/bin:/bin", bin.display()));
     let run = stack.run(&["start"]);
     run.code(2);
     assert!(
@@ -896,13 +902,9 @@ fn missing_tools_are_named() {
         run.stderr
     );
 
-    // procps' pidwait must not be mistaken for ours.
-    let bin = stack.dir.path().join("bin");
-    fs::create_dir_all(&bin).unwrap();
-    for name in ["portfind", "portwait", "fixture-token", "db-reset"] {
-        std::os::unix::fs::symlink(tool(name), bin.join(name)).unwrap();
-    }
-    stack.set("PATH", format!("{}:/usr/bin:/bin", bin.display()));
+    // procps' pidwait (in /usr/bin) must not be mistaken for ours.
+    fs::remove_file(bin.join("pidwait")).unwrap();
+    std::os::unix::fs::symlink(tool("portfind"), bin.join("portfind")).unwrap();
     let run = stack.run(&["start"]);
     run.code(2);
     assert!(
@@ -1049,4 +1051,158 @@ fn a_pidfile_whose_pid_now_names_another_process_is_not_signalled() {
     );
     assert!(alive(stranger.0.id()), "the stranger was signalled");
     assert!(stack.pid("api").is_none());
+}
+
+#[test]
+fn bad_settings_are_exit_2_before_anything_starts() {
+    for (var, value) in [
+        ("STACK_TIMEOUT", "ten"),
+        ("STACK_TIMEOUT", "-1"),
+        ("STACK_STOP_RETRY", "TERM/soon"),
+        ("STACK_PORT_RANGE", "70000-80000"),
+        ("STACK_PORT_RANGE", "300-200"),
+        ("STACK_PORT_RANGE", "20000"),
+        ("STACK_GIT_TARBALL", "/nonexistent/test.git.tar"),
+        ("STACK_NGINX_TEMPLATE", "/nonexistent/nginx.conf"),
+        ("STACK_FIXTURES", "/nonexistent"),
+    ] {
+        let mut stack = Stack::new();
+        stack.set(var, value);
+        let run = stack.run(&["start-all"]);
+        run.code(2);
+        assert!(
+            run.stderr.starts_with(&format!("start-stack: {var}")) && run.stderr.contains(value),
+            "{var}={value}: {}",
+            run.stderr
+        );
+        assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+        // Nothing was started: no pidfile, no log, no process.
+        let made: Vec<_> = fs::read_dir(stack.state())
+            .unwrap()
+            .filter_map(Result::ok)
+            .map(|e| e.file_name())
+            .collect();
+        assert!(made.is_empty(), "{var}={value}: {made:?}");
+        stack.assert_gone(&[], &[]);
+    }
+    // A stop with a bad schedule is refused before it signals anything.
+    let mut stack = Stack::new();
+    stack.run(&["start"]).ok();
+    let pid = stack.pid("api").unwrap();
+    stack.set("STACK_STOP_RETRY", "KILL");
+    stack.run(&["stop"]).code(2);
+    assert!(alive(pid));
+}
+
+/// The pids whose process group is `pgid`.
+fn group_members(pgid: u32) -> Vec<u32> {
+    fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                stat.rsplit_once(") ")
+                    .and_then(|(_, rest)| rest.split(' ').nth(2).map(str::to_owned))
+                    == Some(pgid.to_string())
+            }) && alive(*pid)
+        })
+        .collect()
+}
+
+#[test]
+fn workers_left_by_a_killed_nginx_master_are_stopped() {
+    let stack = Stack::new();
+    stack.run(&["start_nginx"]).ok();
+    let master = stack.pid("nginx").unwrap();
+    let ports = [
+        stack.port("keepproxy-ssl").unwrap(),
+        stack.port("arv-git-httpd-ssl").unwrap(),
+    ];
+    // The master listens before it forks its workers.
+    assert!(
+        wait_until(Duration::from_secs(10), || group_members(master).len() > 1),
+        "nginx has no workers"
+    );
+    let workers: Vec<u32> = group_members(master)
+        .into_iter()
+        .filter(|p| *p != master)
+        .collect();
+    let workers = Workers(workers);
+    assert!(Command::new("kill")
+        .args(["-KILL", &master.to_string()])
+        .status()
+        .unwrap()
+        .success());
+    assert!(wait_until(Duration::from_secs(10), || !alive(master)));
+    // The workers still listen: status says nginx is down all the same.
+    assert!(ports.iter().all(|p| listening(*p)));
+    stack.run(&["status"]).code(1);
+
+    stack.run(&["stop_nginx"]).ok();
+    stack.assert_gone(&workers.0, &ports);
+}
+
+/// Kills these pids (a failed test's orphaned nginx workers) when dropped.
+struct Workers(Vec<u32>);
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        for pid in self.0.iter().filter(|p| **p > 1 && alive(**p)) {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+        }
+    }
+}
+
+#[test]
+fn a_stop_that_escalates_to_kill_leaves_no_worker_behind() {
+    let mut stack = Stack::new();
+    // A master that ignores TERM forks a worker that keeps the port open.
+    let stubborn = failing_service(
+        stack.dir.path(),
+        "stubborn-git",
+        &format!(
+            "trap '' TERM\n{PYTHON} {} arv-git-httpd \"$@\" &\nwait",
+            standin("stack-service.py").display()
+        ),
+    );
+    stack
+        .set("ARV_GIT_HTTPD_CMD", stubborn)
+        .set("STACK_STOP_RETRY", "TERM/1/KILL/5");
+    stack.run(&["start_arv-git-httpd"]).ok();
+    let leader = stack.pid("arv-git-httpd").unwrap();
+    let port = stack.port("arv-git-httpd").unwrap();
+    let members = Workers(group_members(leader));
+    assert!(members.0.len() >= 2, "{:?}", members.0);
+    stack.run(&["stop_arv-git-httpd"]).ok();
+    stack.assert_gone(&members.0, &[port]);
+}
+
+#[test]
+fn a_death_among_the_services_started_side_by_side_stops_them_all() {
+    let mut stack = Stack::new();
+    let crash = failing_service(
+        stack.dir.path(),
+        "crashing-git",
+        "echo 'arv-git-httpd: no repositories' >&2\nexit 3",
+    );
+    stack
+        .set("ARV_GIT_HTTPD_CMD", crash)
+        .set("STACK_TIMEOUT", "120s");
+    let run = run_bounded(stack.command(&["start-all"]), Duration::from_secs(60));
+    run.code(1);
+    assert!(
+        run.stderr.contains("arv-git-httpd failed to start")
+            && run.stderr.contains("arv-git-httpd: no repositories"),
+        "{}",
+        run.stderr
+    );
+    // The proxy and nginx, launched beside it, are stopped with the rest.
+    assert!(
+        run.stderr.contains("keepproxy arv-git-httpd nginx"),
+        "{}",
+        run.stderr
+    );
+    stack.assert_gone(&[], &[]);
 }
