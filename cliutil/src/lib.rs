@@ -127,13 +127,16 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     // Far beyond any real wait, and small enough that `Instant + duration`
     // can never overflow (which would panic).
     if duration > MAX_DURATION {
-        return Err(format!("duration '{text}' is too long: at most 100 years"));
+        return Err(format!(
+            "duration '{text}' is too long: expected at most 100 years"
+        ));
     }
     Ok(duration)
 }
 
-/// The longest duration [`parse_duration`] accepts: 100 years.
-pub const MAX_DURATION: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+/// The longest duration [`parse_duration`] accepts: 100 years (of 365.25
+/// days, as humantime counts them).
+pub const MAX_DURATION: Duration = Duration::from_secs(36_525 * 24 * 3600);
 
 /// Quotes a value for a POSIX shell so that `eval` gives back exactly it.
 ///
@@ -176,7 +179,7 @@ mod tests {
             let err = parse_duration(huge).unwrap_err();
             assert!(err.contains("at most 100 years"), "{huge}: {err}");
         }
-        assert!(parse_duration("99y").is_ok());
+        assert_eq!(parse_duration("100y"), Ok(MAX_DURATION));
     }
 
     #[test]

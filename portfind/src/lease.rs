@@ -121,11 +121,14 @@ impl Leases {
             match parse_lease(line) {
                 Some((port, end)) if end > now => held.push((port, end)),
                 Some(_) => {} // expired
-                None => eprintln!(
-                    "portfind: dropping bad lease {} line {}: {:?}: expected PORT UNIX_MS",
-                    file.display(),
-                    i + 1,
-                    line
+                None => cliutil::warn(
+                    "portfind",
+                    format_args!(
+                        "dropping bad lease {} line {}: {:?}: expected PORT UNIX_MS",
+                        file.display(),
+                        i + 1,
+                        line
+                    ),
                 ),
             }
         }

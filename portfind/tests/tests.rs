@@ -236,7 +236,7 @@ fn a_huge_lease_is_refused_not_a_panic() {
     let out = portfind(tmp.path(), &["--lease", "500000000000y"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("lease '500000000000y' is too long: expected at most 100 years"),
+        stderr(&out).contains("duration '500000000000y' is too long: expected at most 100 years"),
         "{}",
         stderr(&out)
     );
