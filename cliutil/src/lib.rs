@@ -9,7 +9,9 @@
 //!   tool quietly.
 
 use std::fmt;
-use std::io::{self, Write};
+use std::fs;
+use std::io::{self, Read, Write};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -107,6 +109,28 @@ pub fn parse_args<P: clap::Parser>(tool: &str) -> P {
     parse_args_or(tool, FATAL)
 }
 
+/// Reads a whole file of at most `limit` bytes. A longer one, or an endless
+/// one such as `/dev/zero` given by mistake, is refused with
+/// "more than SIZE: not WHAT" instead of being read into memory.
+pub fn read_limited(path: &Path, limit: u64, what: &str) -> io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    fs::File::open(path)?
+        .take(limit + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        let size = if limit >= 1 << 20 {
+            format!("{} MiB", limit >> 20)
+        } else {
+            format!("{} KiB", limit >> 10)
+        };
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("more than {size}: not {what}"),
+        ));
+    }
+    Ok(bytes)
+}
+
 /// Parses a duration: `250ms`, `10s`, `2m`, `1h30m`, or a bare number of
 /// seconds (`5`, `0.5`). For clap's `value_parser`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -180,6 +204,20 @@ mod tests {
             assert!(err.contains("at most 100 years"), "{huge}: {err}");
         }
         assert_eq!(parse_duration("100y"), Ok(MAX_DURATION));
+    }
+
+    #[test]
+    fn reads_are_limited() {
+        let dir = std::env::temp_dir().join(format!("cliutil-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("f");
+        fs::write(&file, vec![b'x'; 2048]).unwrap();
+        assert_eq!(read_limited(&file, 2048, "a test").unwrap().len(), 2048);
+        let err = read_limited(&file, 1024, "a test").unwrap_err();
+        assert_eq!(err.to_string(), "more than 1 KiB: not a test");
+        let err = read_limited(Path::new("/dev/zero"), 1 << 20, "a test").unwrap_err();
+        assert_eq!(err.to_string(), "more than 1 MiB: not a test");
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

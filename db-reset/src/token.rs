@@ -1,7 +1,6 @@
 //! Where the API token comes from. Never argv, never printed.
 
 use std::fmt;
-use std::io::Read;
 use std::path::Path;
 
 use anyhow::{bail, Context};
@@ -70,16 +69,8 @@ pub fn find(src: &Sources<'_>) -> anyhow::Result<Token> {
 
 /// Reads a file that should hold one token: a bounded read, so that
 /// `/dev/zero` or a log file given by mistake fails instead of eating memory.
-fn read_small(path: &Path) -> anyhow::Result<Vec<u8>> {
-    const LIMIT: u64 = 64 * 1024;
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)?
-        .take(LIMIT + 1)
-        .read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > LIMIT {
-        bail!("more than {} KiB: not a token", LIMIT / 1024);
-    }
-    Ok(bytes)
+fn read_small(path: &Path) -> std::io::Result<Vec<u8>> {
+    cliutil::read_limited(path, 64 * 1024, "a token")
 }
 
 #[cfg(test)]

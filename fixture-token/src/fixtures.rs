@@ -1,7 +1,7 @@
 //! Reading a fixture file: a YAML map of entry name → map of fields.
 
 use std::fmt;
-use std::io::{self, Read};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use serde_yaml::{Mapping, Value};
@@ -247,17 +247,7 @@ const MAX_FILE: u64 = 64 << 20;
 /// Reads a whole file, but refuses one beyond [`MAX_FILE`], so that
 /// `--file /dev/zero` fails instead of eating the machine's memory.
 fn read_limited(path: &Path) -> io::Result<Vec<u8>> {
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)?
-        .take(MAX_FILE + 1)
-        .read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > MAX_FILE {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("more than {} MiB: not a fixture file", MAX_FILE >> 20),
-        ));
-    }
-    Ok(bytes)
+    cliutil::read_limited(path, MAX_FILE, "a fixture file")
 }
 
 /// Cuts the text at the trim marker, as Arvados' test helper does.

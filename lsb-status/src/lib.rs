@@ -11,7 +11,7 @@ pub mod report;
 pub mod status;
 
 use std::ffi::OsString;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -168,19 +168,8 @@ fn header(args: &HeaderArgs) -> Result<ExitCode> {
 
 /// Reads an init script, at most [`MAX_SCRIPT`] bytes of it.
 fn read_script(file: &Path) -> Result<Vec<u8>> {
-    let cannot = || format!("cannot read {}", file.display());
-    let mut bytes = Vec::new();
-    std::fs::File::open(file)
-        .and_then(|f| f.take(MAX_SCRIPT + 1).read_to_end(&mut bytes))
-        .with_context(cannot)?;
-    if bytes.len() as u64 > MAX_SCRIPT {
-        anyhow::bail!(
-            "cannot read {}: over {} MiB, expected an init script",
-            file.display(),
-            MAX_SCRIPT >> 20
-        );
-    }
-    Ok(bytes)
+    cliutil::read_limited(file, MAX_SCRIPT, "an init script")
+        .with_context(|| format!("cannot read {}", file.display()))
 }
 
 /// Writes data to stdout (flushed: a command may write after it). A reader

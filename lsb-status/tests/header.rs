@@ -167,7 +167,7 @@ fn endless_files_are_refused() {
     let out = header(&["/dev/zero"]);
     assert_eq!(code(&out), 2);
     assert!(
-        stderr(&out).contains("cannot read /dev/zero: over 16 MiB"),
+        stderr(&out).contains("cannot read /dev/zero: more than 16 MiB: not an init script"),
         "{}",
         stderr(&out)
     );
