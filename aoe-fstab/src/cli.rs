@@ -13,6 +13,43 @@ Exit codes:
   2  usage or fatal error: unreadable or not a regular file, a bad line
      with --strict, a named TARGET not in the file, mount/umount not found";
 
+const LIST_CODES: &str = "\
+Exit codes:
+  0  the entries are printed
+  2  usage or fatal error: unreadable or not a regular file, a bad line
+     with --strict";
+
+const MOUNTED_CODES: &str = "\
+Exit codes:
+  0  at least one entry is mounted (those are printed)
+  1  no entry is mounted
+  2  usage or fatal error: unreadable or not a regular file, a bad line
+     with --strict";
+
+const MOUNT_CODES: &str = "\
+Exit codes:
+  0  every chosen entry is mounted (or was already); with --dry-run, the
+     commands are printed
+  1  an entry could not be mounted (its device did not appear in time, its
+     mount point could not be made, or mount failed); the rest still are
+  2  usage or fatal error: unreadable or not a regular file, a bad line
+     with --strict, a named TARGET not in the file, mount not found";
+
+const UMOUNT_CODES: &str = "\
+Exit codes:
+  0  every chosen entry is unmounted (or was not mounted); with --dry-run,
+     the commands are printed
+  1  an entry could not be unmounted (e.g. busy); the rest still are
+  2  usage or fatal error: unreadable or not a regular file, a bad line
+     with --strict, a named TARGET not in the file, umount not found";
+
+const CHECK_CODES: &str = "\
+Exit codes:
+  0  no problem found
+  1  problems found (one line each on stdout)
+  2  usage or fatal error: unreadable or not a regular file, a bad line
+     with --strict";
+
 /// Mount, unmount, list and check the entries of an fstab-format file such as
 /// /etc/fstab-aoe.
 ///
@@ -45,14 +82,14 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Print the file's entries, one a line in fstab format (or as JSON).
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = LIST_CODES)]
     List {
         /// Print JSON like `findmnt --json`: {"filesystems": [...]}.
         #[arg(long)]
         json: bool,
     },
     /// Print the file's entries that are mounted now; exit 1 if none is.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = MOUNTED_CODES)]
     Mounted {
         /// Print JSON like `findmnt --json`: {"filesystems": [...]}.
         #[arg(long)]
@@ -62,7 +99,7 @@ pub enum Command {
     ///
     /// `noauto` entries are mounted only when named. A failure is reported
     /// and the rest are still mounted.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = MOUNT_CODES)]
     Mount {
         /// Mount only these entries (by mount point), `noauto` ones included.
         #[arg(value_name = "TARGET")]
@@ -72,8 +109,8 @@ pub enum Command {
         #[arg(long)]
         mkdir: bool,
 
-        /// Wait up to DURATION in all (e.g. 500ms, 10s, 2m) for device
-        /// nodes to appear before mounting them.
+        /// Wait up to DURATION in all for device nodes to appear before
+        /// mounting them (250ms, 10s, 2m; a bare number is seconds).
         #[arg(long, value_name = "DURATION", value_parser = cliutil::parse_duration)]
         wait_devices: Option<Duration>,
 
@@ -82,7 +119,7 @@ pub enum Command {
         dry_run: bool,
     },
     /// Unmount the file's entries in reverse order, skipping what is not mounted.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = UMOUNT_CODES)]
     Umount {
         /// Unmount only these entries (by mount point).
         #[arg(value_name = "TARGET")]
@@ -96,6 +133,6 @@ pub enum Command {
     /// directories, devices that do not exist, entries without `_netdev`.
     ///
     /// Prints one line per problem on stdout (`FILE:LINE: TARGET: problem`).
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = CHECK_CODES)]
     Check,
 }

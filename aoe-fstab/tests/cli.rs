@@ -1,17 +1,16 @@
 //! The command-line contract: output formats, bad input, exit codes.
 
-use crate::{aoe_fstab, run, stderr, stdout, write};
+use crate::{
+    aoe_fstab, assert_exit, assert_stderr_has, fstab, run, spawn_piped, stderr, stdout, with_file,
+    write,
+};
 
 #[test]
 fn list_prints_fstab_lines_with_escapes_and_defaults() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(
-        dir.path(),
-        "fstab",
-        "# comment\n/dev/etherd/e1.0 /mnt/a\\040b ext4 rw,_netdev 1 2\r\ntmpfs /t tmpfs\n",
-    );
+    let (_dir, file) =
+        fstab("# comment\n/dev/etherd/e1.0 /mnt/a\\040b ext4 rw,_netdev 1 2\r\ntmpfs /t tmpfs\n");
     let out = run(&file, &["list"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert_exit(&out, 0);
     assert_eq!(
         stdout(&out),
         "/dev/etherd/e1.0 /mnt/a\\040b ext4 rw,_netdev 1 2\ntmpfs /t tmpfs defaults 0 0\n"
@@ -21,8 +20,7 @@ fn list_prints_fstab_lines_with_escapes_and_defaults() {
 
 #[test]
 fn list_json_has_line_numbers_and_null_options() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(dir.path(), "fstab", "\n\ntmpfs /t\\011x tmpfs\n");
+    let (_dir, file) = fstab("\n\ntmpfs /t\\011x tmpfs\n");
     let out = run(&file, &["list", "--json"]);
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let fs = &doc["filesystems"][0];
@@ -33,12 +31,7 @@ fn list_json_has_line_numbers_and_null_options() {
 
 #[test]
 fn bad_lines_are_reported_and_skipped() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(
-        dir.path(),
-        "fstab",
-        "bug\ntmpfs /t tmpfs rw 0 0\na /b c d zero 0\n",
-    );
+    let (_dir, file) = fstab("bug\ntmpfs /t tmpfs rw 0 0\na /b c d zero 0\n");
     let out = run(&file, &["list"]);
     assert!(out.status.success());
     assert_eq!(stdout(&out), "tmpfs /t tmpfs rw 0 0\n");
@@ -54,14 +47,9 @@ fn bad_lines_are_reported_and_skipped() {
 
 #[test]
 fn strict_makes_a_bad_line_fatal() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(
-        dir.path(),
-        "fstab",
-        "tmpfs /t tmpfs rw 0 0\na /b c d 1 two\n",
-    );
+    let (_dir, file) = fstab("tmpfs /t tmpfs rw 0 0\na /b c d 1 two\n");
     let out = run(&file, &["--strict", "list"]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, 2);
     assert_eq!(stdout(&out), "");
     assert_eq!(
         stderr(&out),
@@ -77,7 +65,7 @@ fn missing_file_is_fatal_and_named() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("nope");
     let out = run(&file, &["list"]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, 2);
     let err = stderr(&out);
     assert!(
         err.starts_with(&format!("aoe-fstab: cannot read {}: ", file.display())),
@@ -87,10 +75,9 @@ fn missing_file_is_fatal_and_named() {
 
 #[test]
 fn unknown_target_is_a_usage_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(dir.path(), "fstab", "tmpfs /t tmpfs rw 0 0\n");
+    let (_dir, file) = fstab("tmpfs /t tmpfs rw 0 0\n");
     let out = run(&file, &["mount", "--dry-run", "/elsewhere"]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, 2);
     assert_eq!(
         stderr(&out),
         format!("aoe-fstab: no entry for /elsewhere in {}\n", file.display())
@@ -103,12 +90,8 @@ fn bad_duration_is_a_usage_error() {
         .args(["mount", "--wait-devices", "soon"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("expected e.g. 250ms"),
-        "{}",
-        stderr(&out)
-    );
+    assert_exit(&out, 2);
+    assert_stderr_has(&out, "expected e.g. 250ms");
 }
 
 #[test]
@@ -134,7 +117,7 @@ fn check_reports_one_line_per_problem() {
     let file = write(
         dir.path(),
         "fstab",
-        &format!(
+        format!(
             "{d}/dev {d}/ok ext4 _netdev 0 0\n\
              {d}/gone {d}/missing ext4 _netdev\n\
              oops\n\
@@ -143,7 +126,7 @@ fn check_reports_one_line_per_problem() {
         ),
     );
     let out = run(&file, &["check"]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_exit(&out, 1);
     let f = file.display();
     assert_eq!(
         stdout(&out),
@@ -161,7 +144,7 @@ fn check_reports_one_line_per_problem() {
     let good = write(
         dir.path(),
         "good",
-        &format!("{d}/dev {d}/ok ext4 _netdev 0 0\n"),
+        format!("{d}/dev {d}/ok ext4 _netdev 0 0\n"),
     );
     let out = run(&good, &["check"]);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
@@ -170,21 +153,11 @@ fn check_reports_one_line_per_problem() {
 
 #[test]
 fn closed_stdout_exits_quietly() {
-    use std::process::Stdio;
-    let dir = tempfile::tempdir().unwrap();
-    let text = "tmpfs /t tmpfs rw 0 0\n".repeat(20_000);
-    let file = write(dir.path(), "fstab", &text);
-    let mut child = aoe_fstab()
-        .arg("--file")
-        .arg(&file)
-        .arg("list")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let (_dir, file) = fstab("tmpfs /t tmpfs rw 0 0\n".repeat(20_000));
+    let mut child = spawn_piped(with_file(&file).arg("list"));
     drop(child.stdout.take());
     let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(0));
+    assert_exit(&out, 0);
     assert_eq!(stderr(&out), "");
 }
 
@@ -192,15 +165,13 @@ fn closed_stdout_exits_quietly() {
 fn mount_not_on_path_is_fatal_before_anything_runs() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().display();
-    let file = write(dir.path(), "fstab", &format!("tmpfs {d}/m tmpfs size=1m\n"));
-    let out = aoe_fstab()
+    let file = write(dir.path(), "fstab", format!("tmpfs {d}/m tmpfs size=1m\n"));
+    let out = with_file(&file)
         .env("PATH", dir.path())
-        .arg("--file")
-        .arg(&file)
         .args(["mount", "--mkdir"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, 2);
     assert!(
         stderr(&out).starts_with("aoe-fstab: cannot find `mount` on PATH"),
         "{}",
@@ -218,14 +189,7 @@ fn a_fifo_or_device_is_refused_not_read_for_ever() {
     for file in [fifo.as_path(), std::path::Path::new("/dev/zero")] {
         // Bounded: before the fix this blocked on the FIFO (no writer) and
         // filled memory from /dev/zero.
-        let mut child = aoe_fstab()
-            .arg("--file")
-            .arg(file)
-            .arg("list")
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = spawn_piped(with_file(file).arg("list"));
         let end = Instant::now() + Duration::from_secs(20);
         while child.try_wait().unwrap().is_none() && Instant::now() < end {
             std::thread::sleep(Duration::from_millis(5));
@@ -245,32 +209,21 @@ fn a_fifo_or_device_is_refused_not_read_for_ever() {
 
 #[test]
 fn a_huge_wait_is_a_usage_error_not_an_overflow() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(dir.path(), "fstab", "/dev/etherd/e1.0 /t ext4 _netdev\n");
+    let (_dir, file) = fstab("/dev/etherd/e1.0 /t ext4 _netdev\n");
     for wait in ["584542046090y", "18446744073709551615s"] {
         let out = run(&file, &["mount", "--dry-run", "--wait-devices", wait]);
         assert_eq!(out.status.code(), Some(2), "{wait}: {}", stderr(&out));
-        assert!(
-            stderr(&out).contains("at most 100 years"),
-            "{}",
-            stderr(&out)
-        );
+        assert_stderr_has(&out, "at most 100 years");
     }
     let out = run(&file, &["mount", "--dry-run", "--wait-devices", "99y"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_exit(&out, 0);
 }
 
 #[test]
 fn dry_run_names_non_utf8_paths_exactly() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(dir.path(), "fstab", "");
-    std::fs::write(
-        &file,
-        b"src /mnt/caf\\351 tmpfs\nsrc2 /mnt/caf\xc3\xa9 tmpfs\n",
-    )
-    .unwrap();
+    let (_dir, file) = fstab(b"src /mnt/caf\\351 tmpfs\nsrc2 /mnt/caf\xc3\xa9 tmpfs\n");
     let out = run(&file, &["mount", "--dry-run"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_exit(&out, 0);
     assert_eq!(
         stdout(&out),
         "mount -t tmpfs -- src $'/mnt/caf\\351'\nmount -t tmpfs -- src2 '/mnt/café'\n"
@@ -279,17 +232,11 @@ fn dry_run_names_non_utf8_paths_exactly() {
 
 #[test]
 fn list_output_reads_back_as_the_same_entries() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(dir.path(), "fstab", "");
-    std::fs::write(
-        &file,
-        b"\\000 /b c\nx \\000y z \\000 3\nsrc /a\\040b\\011\\134\xff t opt,x=\\042 -1 +2\n",
-    )
-    .unwrap();
+    let (dir, file) =
+        fstab(b"\\000 /b c\nx \\000y z \\000 3\nsrc /a\\040b\\011\\134\xff t opt,x=\\042 -1 +2\n");
     let listed = run(&file, &["list"]);
-    assert_eq!(listed.status.code(), Some(0), "{}", stderr(&listed));
-    let again = write(dir.path(), "again", "");
-    std::fs::write(&again, &listed.stdout).unwrap();
+    assert_exit(&listed, 0);
+    let again = write(dir.path(), "again", &listed.stdout);
     let json = |f: &std::path::Path| {
         let out = run(f, &["list", "--json"]);
         assert_eq!(stderr(&out), "");

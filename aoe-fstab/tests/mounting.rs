@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::{aoe_fstab, run, stderr, stdout, write};
+use crate::{assert_exit, run, stderr, stdout, with_file, write};
 
 /// A temp dir whose mounts are lazily unmounted when the test ends, even
 /// when it fails.
@@ -27,6 +27,11 @@ impl Scratch {
 
     fn join(&self, rel: &str) -> PathBuf {
         self.dir.path().join(rel)
+    }
+
+    /// Writes `fstab` in the dir with `text` in it; returns its path.
+    fn fstab(&self, text: &str) -> PathBuf {
+        write(self.path(), "fstab", text)
     }
 
     /// Mount points at or below the dir, deepest first.
@@ -86,7 +91,7 @@ fn mounts_in_order_skips_noauto_and_unmounts() {
     let file = write(
         s.path(),
         "fstab-aoe",
-        &format!(
+        format!(
             "# AoE shares\n\
              aoe-a {d}/a tmpfs size=1m,_netdev 0 0\n\
              aoe-b {d}/with\\040space tmpfs size=1m,_netdev 0 0\n\
@@ -94,7 +99,7 @@ fn mounts_in_order_skips_noauto_and_unmounts() {
         ),
     );
     let out = run(&file, &["mount", "--mkdir"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_exit(&out, 0);
     assert_eq!(stdout(&out), "");
     assert!(is_mount_point(&s.join("a")));
     assert_eq!(fs_type(&s.join("a")), "tmpfs");
@@ -102,7 +107,7 @@ fn mounts_in_order_skips_noauto_and_unmounts() {
     assert!(!is_mount_point(&s.join("c")), "noauto must not be mounted");
 
     let out = run(&file, &["mounted"]);
-    assert_eq!(out.status.code(), Some(0));
+    assert_exit(&out, 0);
     assert_eq!(
         stdout(&out),
         format!(
@@ -121,8 +126,7 @@ fn mounts_in_order_skips_noauto_and_unmounts() {
     assert_eq!(targets, [format!("{d}/a"), format!("{d}/with space")]);
 
     // Named, a noauto entry is mounted.
-    let out = run(&file, &["mount", "--mkdir", &format!("{d}/c/")]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_exit(&run(&file, &["mount", "--mkdir", &format!("{d}/c/")]), 0);
     assert!(is_mount_point(&s.join("c")));
 
     let out = run(&file, &["umount", "--dry-run"]);
@@ -130,16 +134,14 @@ fn mounts_in_order_skips_noauto_and_unmounts() {
         stdout(&out),
         format!("umount -- {d}/c\numount -- '{d}/with space'\numount -- {d}/a\n")
     );
-    let out = run(&file, &["umount"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_exit(&run(&file, &["umount"]), 0);
     assert!(s.mounts().is_empty(), "left mounted: {:?}", s.mounts());
 
     let out = run(&file, &["mounted"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_exit(&out, 1);
     assert_eq!(stdout(&out), "");
     // Nothing mounted: nothing to do.
-    let out = run(&file, &["umount"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_exit(&run(&file, &["umount"]), 0);
 }
 
 #[test]
@@ -154,18 +156,15 @@ fn already_mounted_entries_are_skipped() {
         .status()
         .unwrap();
     assert!(status.success());
-    let file = write(
-        s.path(),
-        "fstab",
-        &format!("x {d}/a tmpfs size=1m 0 0\ny {d}/b tmpfs size=1m 0 0\n"),
-    );
+    let file = s.fstab(&format!(
+        "x {d}/a tmpfs size=1m 0 0\ny {d}/b tmpfs size=1m 0 0\n"
+    ));
     let out = run(&file, &["mount", "--dry-run"]);
     assert_eq!(
         stdout(&out),
         format!("mount -t tmpfs -o size=1m -- y {d}/b\n")
     );
-    let out = run(&file, &["mount"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_exit(&run(&file, &["mount"]), 0);
     assert_eq!(mount_count(&s.join("a")), 1, "mounted twice");
     assert!(is_mount_point(&s.join("b")));
 }
@@ -177,18 +176,14 @@ fn a_failing_entry_does_not_stop_the_rest() {
     for dir in ["a", "b", "d"] {
         std::fs::create_dir(s.join(dir)).unwrap();
     }
-    let file = write(
-        s.path(),
-        "fstab",
-        &format!(
-            "one {d}/a tmpfs size=1m\n\
-             two {d}/b nosuchfs-aoe rw\n\
-             three {d}/c tmpfs size=1m\n\
-             four {d}/d tmpfs size=1m\n"
-        ),
-    );
+    let file = s.fstab(&format!(
+        "one {d}/a tmpfs size=1m\n\
+         two {d}/b nosuchfs-aoe rw\n\
+         three {d}/c tmpfs size=1m\n\
+         four {d}/d tmpfs size=1m\n"
+    ));
     let out = run(&file, &["mount"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_exit(&out, 1);
     let err = stderr(&out);
     let lines: Vec<&str> = err.lines().collect();
     assert_eq!(lines.len(), 2, "{err}");
@@ -215,20 +210,16 @@ fn a_failing_entry_does_not_stop_the_rest() {
 fn nested_entries_unmount_in_reverse_order() {
     let s = Scratch::new();
     let d = s.path().display();
-    let file = write(
-        s.path(),
-        "fstab",
-        &format!("outer {d}/x tmpfs size=1m\ninner {d}/x/inner tmpfs size=1m\n"),
-    );
-    let out = run(&file, &["mount", "--mkdir"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let file = s.fstab(&format!(
+        "outer {d}/x tmpfs size=1m\ninner {d}/x/inner tmpfs size=1m\n"
+    ));
+    assert_exit(&run(&file, &["mount", "--mkdir"]), 0);
     assert!(
         is_mount_point(&s.join("x/inner")),
         "inner is mounted on top of outer"
     );
     // Unmounting the outer first would fail: target is busy.
-    let out = run(&file, &["umount"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_exit(&run(&file, &["umount"]), 0);
     assert!(s.mounts().is_empty(), "left mounted: {:?}", s.mounts());
 }
 
@@ -236,13 +227,11 @@ fn nested_entries_unmount_in_reverse_order() {
 fn dry_run_prints_commands_and_changes_nothing() {
     let s = Scratch::new();
     let d = s.path().display();
-    let file = write(
-        s.path(),
-        "fstab",
-        &format!("src {d}/new\\040dir tmpfs size=1m,_netdev\nsrc2 {d}/n2 tmpfs\n"),
-    );
+    let file = s.fstab(&format!(
+        "src {d}/new\\040dir tmpfs size=1m,_netdev\nsrc2 {d}/n2 tmpfs\n"
+    ));
     let out = run(&file, &["mount", "--mkdir", "--dry-run"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_exit(&out, 0);
     assert_eq!(
         stdout(&out),
         format!(
@@ -261,13 +250,10 @@ fn fields_never_reach_a_shell() {
     let s = Scratch::new();
     let d = s.path().display();
     let marker = s.join("pwned");
-    let file = write(
-        s.path(),
-        "fstab",
-        &format!("$(touch\\040{d}/pwned) {d}/m`touch\\040pwned`;x tmpfs size=1m\n"),
-    );
-    let out = run(&file, &["mount", "--mkdir"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let file = s.fstab(&format!(
+        "$(touch\\040{d}/pwned) {d}/m`touch\\040pwned`;x tmpfs size=1m\n"
+    ));
+    assert_exit(&run(&file, &["mount", "--mkdir"]), 0);
     let literal = s.join("m`touch pwned`;x");
     assert!(
         is_mount_point(&literal),
@@ -282,14 +268,8 @@ fn waits_for_a_device_node_to_appear() {
     let s = Scratch::new();
     let d = s.path().display();
     let node = s.join("etherd/e7.1");
-    let file = write(
-        s.path(),
-        "fstab",
-        &format!("{d}/etherd/e7.1 {d}/m tmpfs size=1m,_netdev\n"),
-    );
-    let child = aoe_fstab()
-        .arg("--file")
-        .arg(&file)
+    let file = s.fstab(&format!("{d}/etherd/e7.1 {d}/m tmpfs size=1m,_netdev\n"));
+    let child = with_file(&file)
         .args(["mount", "--mkdir", "--wait-devices", "20s"])
         .stderr(Stdio::piped())
         .spawn()
@@ -307,7 +287,7 @@ fn waits_for_a_device_node_to_appear() {
     std::fs::create_dir(s.join("etherd")).unwrap();
     std::fs::write(&node, "").unwrap();
     let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_exit(&out, 0);
     assert!(is_mount_point(&s.join("m")));
 }
 
@@ -315,13 +295,11 @@ fn waits_for_a_device_node_to_appear() {
 fn a_device_that_never_appears_fails_in_bounded_time() {
     let s = Scratch::new();
     let d = s.path().display();
-    let file = write(
-        s.path(),
-        "fstab",
-        &format!("{d}/etherd/e9.9 {d}/m tmpfs size=1m\ntmpfs {d}/other tmpfs size=1m\n"),
-    );
+    let file = s.fstab(&format!(
+        "{d}/etherd/e9.9 {d}/m tmpfs size=1m\ntmpfs {d}/other tmpfs size=1m\n"
+    ));
     let out = run(&file, &["mount", "--mkdir", "--wait-devices", "200ms"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_exit(&out, 1);
     assert_eq!(
         stderr(&out),
         format!("aoe-fstab: cannot mount {d}/etherd/e9.9 on {d}/m: {d}/etherd/e9.9 did not appear within 200ms\n")

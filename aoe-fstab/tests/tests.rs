@@ -5,7 +5,7 @@ mod findmnt;
 mod mounting;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 
 /// The built binary, with a clean locale.
 pub fn aoe_fstab() -> Command {
@@ -14,14 +14,37 @@ pub fn aoe_fstab() -> Command {
     cmd
 }
 
+/// `aoe-fstab --file FILE`, to add arguments or redirect.
+pub fn with_file(file: &Path) -> Command {
+    let mut cmd = aoe_fstab();
+    cmd.arg("--file").arg(file);
+    cmd
+}
+
+/// Starts `cmd` with stdout and stderr piped.
+pub fn spawn_piped(cmd: &mut Command) -> Child {
+    cmd.stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn aoe-fstab")
+}
+
 /// Runs `aoe-fstab --file FILE ARGS...`.
 pub fn run(file: &Path, args: &[&str]) -> Output {
-    aoe_fstab()
-        .arg("--file")
-        .arg(file)
-        .args(args)
-        .output()
-        .expect("run aoe-fstab")
+    with_file(file).args(args).output().expect("run aoe-fstab")
+}
+
+/// Asserts the run's exit code, showing its stderr if it differs.
+#[track_caller]
+pub fn assert_exit(out: &Output, code: i32) {
+    assert_eq!(out.status.code(), Some(code), "{}", stderr(out));
+}
+
+/// Asserts that the run's stderr contains `text`, showing it if not.
+#[track_caller]
+pub fn assert_stderr_has(out: &Output, text: &str) {
+    let err = stderr(out);
+    assert!(err.contains(text), "no {text:?} in stderr:\n{err}");
 }
 
 pub fn stdout(out: &Output) -> String {
@@ -30,6 +53,13 @@ pub fn stdout(out: &Output) -> String {
 
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A temp dir holding `fstab` with `text` in it, and that file's path.
+pub fn fstab(text: impl AsRef<[u8]>) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = write(dir.path(), "fstab", text);
+    (dir, file)
 }
 
 /// The shared fstab corpus, read in place.
@@ -41,7 +71,7 @@ pub fn corpus() -> PathBuf {
 }
 
 /// Writes `text` to a file in `dir` and returns its path.
-pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+pub fn write(dir: &Path, name: &str, text: impl AsRef<[u8]>) -> PathBuf {
     let file = dir.join(name);
     std::fs::write(&file, text).expect("write fstab");
     file

@@ -14,9 +14,14 @@ Exit codes:
   0  the server answered 2xx: the database was reset
   1  the server answered another status, or never answered (refused after
      --retry-for, connect or read timeout)
-  2  usage error, no or malformed token, unknown fixture entry, unresolvable
-     host, or a TLS problem (bad --cacert, certificate not trusted, not
-     valid for the host name, expired)
+  2  usage or fatal error: no or malformed token, unknown fixture entry,
+     unresolvable host, or a TLS problem (bad --cacert, certificate not
+     trusted, not valid for the host name, expired)
+
+Environment:
+  ARVADOS_API_TOKEN          the token, when neither --token-file nor
+                             --token-name is given
+  ARVADOS_API_HOST_INSECURE  1, true, yes or on (any case): like --insecure
 
 The token is never taken on the command line (every user can read argv with ps)
 and never printed in a message.";
@@ -63,19 +68,21 @@ pub struct Cli {
     pub cacert: Option<PathBuf>,
 
     /// Do not verify the server's certificate (warns on stderr). Also set by
-    /// ARVADOS_API_HOST_INSECURE=true|1|yes.
+    /// ARVADOS_API_HOST_INSECURE=1|true|yes|on.
     #[arg(long, short = 'k')]
     pub insecure: bool,
 
-    /// Give up connecting after this long (250ms, 5s, 1m).
+    /// Give up connecting after this long (250ms, 10s, 2m; a bare number is seconds).
     #[arg(long, default_value = "5s", value_parser = positive_duration, value_name = "DURATION")]
     pub connect_timeout: Duration,
 
-    /// Give up waiting for the answer after this long (resetting takes a while).
+    /// Give up waiting for the answer after this long; resetting takes a while
+    /// (250ms, 10s, 2m; a bare number is seconds).
     #[arg(long, default_value = "60s", value_parser = positive_duration, value_name = "DURATION")]
     pub read_timeout: Duration,
 
-    /// Keep retrying this long while the server refuses connections (it is starting).
+    /// Keep retrying this long while the server refuses connections, as it
+    /// does while it starts (250ms, 10s, 2m; a bare number is seconds).
     #[arg(long, default_value = "0s", value_parser = cliutil::parse_duration, value_name = "DURATION")]
     pub retry_for: Duration,
 

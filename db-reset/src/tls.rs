@@ -197,6 +197,17 @@ pub fn explain(err: &rustls::Error) -> String {
             C::NotValidYet | C::NotValidYetContext { .. } => {
                 format!("certificate not valid yet ({cert})")
             }
+            C::Other(other)
+                if matches!(
+                    other.0.downcast_ref::<webpki::Error>(),
+                    Some(webpki::Error::CaUsedAsEndEntity)
+                ) =>
+            {
+                "certificate not trusted: the server presents a CA certificate, as a \
+                 self-signed one made by `openssl req -x509` is (give that certificate with \
+                 --cacert FILE to trust exactly it, or --insecure)"
+                    .into()
+            }
             other => format!("certificate rejected: {other}"),
         },
         rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType) => {
@@ -234,6 +245,10 @@ mod tests {
         assert!(explain(&e).contains("not valid for this host name"));
         let e = rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType);
         assert!(explain(&e).contains("does not speak TLS"));
+        let e = rustls::Error::InvalidCertificate(rustls::CertificateError::Other(
+            rustls::OtherError(std::sync::Arc::new(webpki::Error::CaUsedAsEndEntity)),
+        ));
+        assert!(explain(&e).contains("--cacert FILE to trust exactly it"));
     }
 
     #[test]

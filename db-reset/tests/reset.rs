@@ -1,11 +1,12 @@
 //! Each case of the issue, against a real HTTPS server.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
 
 use crate::certs::Certs;
 use crate::server::{Reserved, Server};
-use crate::{cmd, corpus, output, stderr, stdout};
+use crate::{assert_contains, cmd, corpus, exits, output, stdout};
 
 const TOKEN: &str = "4axaw8zxe0qm22wa6urpp5nskcne8z88cvbupv653y1njyi05h"; // fixture "admin"
 const WRONG: &str = "wrongwrongwrong0000000000000000000000000000000000";
@@ -26,6 +27,50 @@ fn localhost(server: &Server) -> String {
     format!("localhost:{}", server.port)
 }
 
+fn loopback(port: u16) -> String {
+    format!("127.0.0.1:{port}")
+}
+
+/// `db-reset` with the admin token in its environment.
+fn with_token() -> Command {
+    let mut cmd = cmd();
+    cmd.env("ARVADOS_API_TOKEN", TOKEN);
+    cmd
+}
+
+/// `db-reset --host HOST --cacert CACERT` with the admin token.
+fn reset(host: &str, cacert: &Path) -> Output {
+    output(with_token().args(["--host", host, "--cacert"]).arg(cacert))
+}
+
+/// `db-reset` taking the token of fixture entry `name` from the corpus.
+fn reset_by_name(server: &Server, certs: &Certs, name: &str) -> Output {
+    output(
+        cmd()
+            .args([
+                "--host",
+                &localhost(server),
+                "--token-name",
+                name,
+                "--fixtures",
+            ])
+            .arg(corpus())
+            .arg("--cacert")
+            .arg(certs.path("ca.pem")),
+    )
+}
+
+/// Asserts the TLS handshake with `host` failed for `reason` (exit 2) and
+/// returns stderr.
+fn tls_failed(out: &Output, host: &str, reason: &str) -> String {
+    let err = exits(out, 2);
+    assert!(
+        err.starts_with(&format!("db-reset: TLS with {host} failed: {reason}")),
+        "{err}"
+    );
+    err
+}
+
 fn assert_no_token(text: &str) {
     assert!(
         !text.contains(TOKEN) && !text.contains(WRONG),
@@ -36,14 +81,8 @@ fn assert_no_token(text: &str) {
 #[test]
 fn good_token_resets_the_database() {
     let (certs, server) = ca_server(200);
-    let out = output(
-        cmd()
-            .env("ARVADOS_API_TOKEN", TOKEN)
-            .args(["--host", &localhost(&server), "--cacert"])
-            .arg(certs.path("ca.pem")),
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(stderr(&out), "");
+    let out = reset(&localhost(&server), &certs.path("ca.pem"));
+    assert_eq!(exits(&out, 0), "");
     assert_eq!(stdout(&out), "");
     let seen = server.request().expect("the server saw the request");
     assert_eq!(seen.method, "POST");
@@ -57,14 +96,13 @@ fn host_comes_from_the_environment_and_export_prints_what_reset_set() {
     let (certs, server) = ca_server(200);
     let host = localhost(&server);
     let out = output(
-        cmd()
-            .env("ARVADOS_API_TOKEN", TOKEN)
+        with_token()
             .env("ARVADOS_API_HOST", &host)
             .arg("--export")
             .arg("--cacert")
             .arg(certs.path("ca.pem")),
     );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    exits(&out, 0);
     assert_eq!(
         stdout(&out),
         format!(
@@ -79,13 +117,7 @@ fn pinned_self_signed_certificate_like_the_original() {
     let certs = Certs::new();
     let (cert, key) = certs.self_signed("self-signed");
     let server = Server::start(&cert, &key, &auth(), 200);
-    let out = output(
-        cmd()
-            .env("ARVADOS_API_TOKEN", TOKEN)
-            .args(["--host", &format!("127.0.0.1:{}", server.port), "--cacert"])
-            .arg(&cert),
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    exits(&reset(&loopback(server.port), &cert), 0);
     assert!(server.request().is_some());
 }
 
@@ -95,19 +127,8 @@ fn a_different_self_signed_certificate_is_refused() {
     let (pinned, _) = certs.self_signed("pinned");
     let (other, other_key) = certs.self_signed("other");
     let server = Server::start(&other, &other_key, &auth(), 200);
-    let host = format!("127.0.0.1:{}", server.port);
-    let out = output(
-        cmd()
-            .env("ARVADOS_API_TOKEN", TOKEN)
-            .args(["--host", &host, "--cacert"])
-            .arg(&pinned),
-    );
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    let err = stderr(&out);
-    assert!(
-        err.starts_with(&format!("db-reset: TLS with {host} failed: certificate")),
-        "{err}"
-    );
+    let host = loopback(server.port);
+    tls_failed(&reset(&host, &pinned), &host, "certificate");
 }
 
 #[test]
@@ -115,19 +136,8 @@ fn a_ca_issued_certificate_in_cacert_is_not_pinned() {
     // Only a self-signed certificate is trusted as it is; the leaf, named for
     // localhost only, still has its name checked.
     let (certs, server) = ca_server(200);
-    let host = format!("127.0.0.1:{}", server.port);
-    let out = output(
-        cmd()
-            .env("ARVADOS_API_TOKEN", TOKEN)
-            .args(["--host", &host, "--cacert"])
-            .arg(certs.path("leaf.pem")),
-    );
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    let err = stderr(&out);
-    assert!(
-        err.starts_with(&format!("db-reset: TLS with {host} failed: certificate")),
-        "{err}"
-    );
+    let host = loopback(server.port);
+    tls_failed(&reset(&host, &certs.path("leaf.pem")), &host, "certificate");
     assert!(server.request().is_none());
 }
 
@@ -143,10 +153,9 @@ fn wrong_token_is_refused_and_not_shown() {
             .arg("--cacert")
             .arg(certs.path("ca.pem")),
     );
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let err = stderr(&out);
-    assert!(err.contains("answered 401 Unauthorized"), "{err}");
-    assert!(err.contains("Not logged in"), "{err}");
+    let err = exits(&out, 1);
+    assert_contains(&err, "answered 401 Unauthorized");
+    assert_contains(&err, "Not logged in");
     assert_no_token(&err);
     assert_eq!(
         server.request().unwrap().authorization,
@@ -161,14 +170,7 @@ fn forbidden_and_server_errors_fail_with_status_and_body() {
         (500, "database is on fire"),
     ] {
         let (certs, server) = ca_server(status);
-        let out = output(
-            cmd()
-                .env("ARVADOS_API_TOKEN", TOKEN)
-                .args(["--host", &localhost(&server), "--cacert"])
-                .arg(certs.path("ca.pem")),
-        );
-        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-        let err = stderr(&out);
+        let err = exits(&reset(&localhost(&server), &certs.path("ca.pem")), 1);
         let head = format!("answered {status} ");
         assert!(err.contains(&head) && err.contains(words), "{err}");
         assert_no_token(&err);
@@ -178,14 +180,7 @@ fn forbidden_and_server_errors_fail_with_status_and_body() {
 #[test]
 fn a_token_echoed_by_the_server_is_masked() {
     let (certs, server) = ca_server(400);
-    let out = output(
-        cmd()
-            .env("ARVADOS_API_TOKEN", TOKEN)
-            .args(["--host", &localhost(&server), "--cacert"])
-            .arg(certs.path("ca.pem")),
-    );
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let err = stderr(&out);
+    let err = exits(&reset(&localhost(&server), &certs.path("ca.pem")), 1);
     assert!(
         err.contains("answered 400 Bad Request") && err.contains("Bad request with OAuth2 <token>"),
         "{err}"
@@ -195,36 +190,19 @@ fn a_token_echoed_by_the_server_is_masked() {
 
 #[test]
 fn a_huge_retry_for_is_a_usage_error_not_a_crash() {
-    let out = output(cmd().env("ARVADOS_API_TOKEN", TOKEN).args([
-        "--host",
-        "127.0.0.1:1",
-        "--retry-for",
-        "500000000000y",
-    ]));
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("expected at most 100 years"),
-        "{}",
-        stderr(&out)
-    );
+    let out = output(with_token().args(["--host", "127.0.0.1:1", "--retry-for", "500000000000y"]));
+    assert_contains(&exits(&out, 2), "expected at most 100 years");
 }
 
 #[test]
 fn untrusted_certificate_fails() {
     let (_certs, server) = ca_server(200);
     let host = localhost(&server);
-    let out = output(
-        cmd()
-            .env("ARVADOS_API_TOKEN", TOKEN)
-            .args(["--host", &host]),
-    );
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    let err = stderr(&out);
-    assert!(
-        err.contains(&format!(
-            "TLS with {host} failed: certificate not trusted: issued by an unknown CA"
-        )),
-        "{err}"
+    let out = output(with_token().args(["--host", &host]));
+    let err = tls_failed(
+        &out,
+        &host,
+        "certificate not trusted: issued by an unknown CA",
     );
     assert_no_token(&err);
     assert!(
@@ -237,33 +215,24 @@ fn untrusted_certificate_fails() {
 fn insecure_passes_with_a_warning() {
     let (_certs, server) = ca_server(200);
     let host = localhost(&server);
-    let out = output(
-        cmd()
-            .env("ARVADOS_API_TOKEN", TOKEN)
-            .args(["--host", &host, "--insecure"]),
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("warning: not verifying the TLS certificate"),
-        "{}",
-        stderr(&out)
+    let out = output(with_token().args(["--host", &host, "--insecure"]));
+    assert_contains(
+        &exits(&out, 0),
+        "warning: not verifying the TLS certificate",
     );
 
     let out = output(
-        cmd()
-            .env("ARVADOS_API_TOKEN", TOKEN)
+        with_token()
             .env("ARVADOS_API_HOST_INSECURE", "true")
             .args(["--host", &host]),
     );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(stderr(&out).contains("warning:"), "{}", stderr(&out));
+    assert_contains(&exits(&out, 0), "warning:");
 }
 
 #[test]
 fn a_closed_stderr_is_no_crash() {
     let (_certs, server) = ca_server(200);
-    let mut child = cmd()
-        .env("ARVADOS_API_TOKEN", TOKEN)
+    let mut child = with_token()
         .args(["--host", &localhost(&server), "--insecure", "--verbose"])
         .stderr(Stdio::piped())
         .spawn()
@@ -276,35 +245,21 @@ fn a_closed_stderr_is_no_crash() {
 #[test]
 fn wrong_host_name_fails_naming_host_and_reason() {
     let (certs, server) = ca_server(200);
-    let host = format!("127.0.0.1:{}", server.port); // the certificate names only localhost
-    let out = output(
-        cmd()
-            .env("ARVADOS_API_TOKEN", TOKEN)
-            .args(["--host", &host, "--cacert"])
-            .arg(certs.path("ca.pem")),
-    );
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    let err = stderr(&out);
-    assert!(
-        err.contains(&format!(
-            "TLS with {host} failed: certificate not valid for this host name"
-        )),
-        "{err}"
+    let host = loopback(server.port); // the certificate names only localhost
+    tls_failed(
+        &reset(&host, &certs.path("ca.pem")),
+        &host,
+        "certificate not valid for this host name",
     );
 }
 
 #[test]
 fn plain_http_on_the_port_is_named() {
     let server = Server::plain_http();
-    let host = format!("127.0.0.1:{}", server.port);
-    let out = output(
-        cmd()
-            .env("ARVADOS_API_TOKEN", TOKEN)
-            .args(["--host", &host]),
-    );
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let host = loopback(server.port);
+    let out = output(with_token().args(["--host", &host]));
     assert_eq!(
-        stderr(&out),
+        exits(&out, 2),
         format!(
             "db-reset: TLS with {host} failed: the server does not speak TLS (plain HTTP on this port?)\n"
         )
@@ -318,8 +273,7 @@ fn waits_for_a_server_that_starts_late() {
     // A port of ours that nobody listens on yet.
     let reserved = Reserved::new();
     let port = reserved.port;
-    let mut child = cmd()
-        .env("ARVADOS_API_TOKEN", TOKEN)
+    let mut child = with_token()
         .args([
             "--host",
             &format!("localhost:{port}"),
@@ -346,16 +300,9 @@ fn waits_for_a_server_that_starts_late() {
 #[test]
 fn retrying_says_so_at_most_once_a_second() {
     let reserved = Reserved::new();
-    let host = format!("127.0.0.1:{}", reserved.port);
-    let out = output(cmd().env("ARVADOS_API_TOKEN", TOKEN).args([
-        "--host",
-        &host,
-        "--retry-for",
-        "1500ms",
-        "--verbose",
-    ]));
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let err = stderr(&out);
+    let host = loopback(reserved.port);
+    let out = output(with_token().args(["--host", &host, "--retry-for", "1500ms", "--verbose"]));
+    let err = exits(&out, 1);
     let said = err.matches("connection refused, retrying").count();
     // Lines a second apart in 1.5 s: one or two, not one per attempt.
     assert!((1..=2).contains(&said), "{err}");
@@ -370,75 +317,29 @@ fn retrying_says_so_at_most_once_a_second() {
 #[test]
 fn refused_without_retry_fails_at_once() {
     let reserved = Reserved::new();
-    let port = reserved.port;
-    let out = output(
-        cmd()
-            .env("ARVADOS_API_TOKEN", TOKEN)
-            .args(["--host", &format!("127.0.0.1:{port}")]),
-    );
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("cannot connect to 127.0.0.1"),
-        "{}",
-        stderr(&out)
-    );
+    let out = output(with_token().args(["--host", &loopback(reserved.port)]));
+    assert_contains(&exits(&out, 1), "cannot connect to 127.0.0.1");
 }
 
 #[test]
 fn a_server_that_never_answers_times_out() {
     let server = Server::silent();
-    let out = output(cmd().env("ARVADOS_API_TOKEN", TOKEN).args([
-        "--host",
-        &format!("127.0.0.1:{}", server.port),
-        "--read-timeout",
-        "300ms",
-    ]));
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("did not answer within 300ms"),
-        "{}",
-        stderr(&out)
-    );
+    let out =
+        output(with_token().args(["--host", &loopback(server.port), "--read-timeout", "300ms"]));
+    assert_contains(&exits(&out, 1), "did not answer within 300ms");
 }
 
 #[test]
 fn token_by_fixture_name() {
     let (certs, server) = ca_server(200);
-    let out = output(
-        cmd()
-            .args([
-                "--host",
-                &localhost(&server),
-                "--token-name",
-                "admin",
-                "--fixtures",
-            ])
-            .arg(corpus())
-            .arg("--cacert")
-            .arg(certs.path("ca.pem")),
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    exits(&reset_by_name(&server, &certs, "admin"), 0);
     assert_eq!(server.request().unwrap().authorization, auth());
 }
 
 #[test]
 fn missing_fixture_entry_fails_before_connecting() {
     let (certs, server) = ca_server(200);
-    let out = output(
-        cmd()
-            .args([
-                "--host",
-                &localhost(&server),
-                "--token-name",
-                "admn",
-                "--fixtures",
-            ])
-            .arg(corpus())
-            .arg("--cacert")
-            .arg(certs.path("ca.pem")),
-    );
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    let err = stderr(&out);
+    let err = exits(&reset_by_name(&server, &certs, "admn"), 2);
     assert!(
         err.contains("no entry 'admn'") && err.contains("closest: admin"),
         "{err}"
@@ -452,8 +353,7 @@ fn bearer_scheme_and_other_path() {
     let (ca, leaf, key) = certs.ca_and_leaf();
     let server = Server::start(&leaf, &key, &format!("Bearer {TOKEN}"), 200);
     let out = output(
-        cmd()
-            .env("ARVADOS_API_TOKEN", TOKEN)
+        with_token()
             .args([
                 "--host",
                 &localhost(&server),
@@ -465,82 +365,56 @@ fn bearer_scheme_and_other_path() {
             .arg("--cacert")
             .arg(&ca),
     );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    exits(&out, 0);
     assert_eq!(server.request().unwrap().path, "/arvados/v1/reset");
+}
+
+/// Runs `cmd`, which must fail as a usage error (exit 2); returns stderr.
+fn usage_error(cmd: &mut Command) -> String {
+    exits(&output(cmd), 2)
 }
 
 #[test]
 fn usage_errors() {
-    let out = output(cmd().args(["--host", "localhost:1"]));
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("no token: set ARVADOS_API_TOKEN"),
-        "{}",
-        stderr(&out)
-    );
+    let err = usage_error(cmd().args(["--host", "localhost:1"]));
+    assert_contains(&err, "no token: set ARVADOS_API_TOKEN");
 
-    let out = output(
-        cmd()
-            .env("ARVADOS_API_TOKEN", TOKEN)
-            .args(["--host", "a/b"]),
-    );
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("invalid host 'a/b'"),
-        "{}",
-        stderr(&out)
-    );
+    let err = usage_error(with_token().args(["--host", "a/b"]));
+    assert_contains(&err, "invalid host 'a/b'");
 
-    let out = output(cmd().env("ARVADOS_API_TOKEN", TOKEN).args([
-        "--host",
-        "localhost:1",
-        "--cacert",
-        "/nonexistent.pem",
-    ]));
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("cannot read --cacert /nonexistent.pem"),
-        "{}",
-        stderr(&out)
-    );
+    let err =
+        usage_error(with_token().args(["--host", "localhost:1", "--cacert", "/nonexistent.pem"]));
+    assert_contains(&err, "cannot read --cacert /nonexistent.pem");
 
-    let out = output(
+    let err = usage_error(
         cmd()
             .env("ARVADOS_API_TOKEN", "two words")
             .args(["--host", "localhost:1"]),
     );
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("ARVADOS_API_TOKEN holds spaces"),
-        "{}",
-        stderr(&out)
-    );
-    assert!(!stderr(&out).contains("two words"));
+    assert_contains(&err, "ARVADOS_API_TOKEN holds spaces");
+    assert!(!err.contains("two words"), "{err}");
 
     // The host is checked before anything else, in words.
-    let out = output(cmd().args(["--host", "localhost:99999"]));
-    assert_eq!(out.status.code(), Some(2));
+    let err = usage_error(cmd().args(["--host", "localhost:99999"]));
     assert!(
-        stderr(&out).starts_with(
+        err.starts_with(
             "db-reset: invalid host 'localhost:99999': port '99999' is not a number from 1 to 65535"
         ),
-        "{}",
-        stderr(&out)
+        "{err}"
     );
 
     for timeout in ["--connect-timeout", "--read-timeout"] {
         // Not cmd(): it sets --connect-timeout already.
-        let out = output(
+        let err = usage_error(
             Command::new(env!("CARGO_BIN_EXE_db-reset"))
                 .env_clear()
                 .env("ARVADOS_API_TOKEN", TOKEN)
                 .args(["--host", "localhost:1", timeout, "0"]),
         );
-        assert_eq!(out.status.code(), Some(2), "{timeout}");
-        assert!(stderr(&out).contains("no time at all"), "{}", stderr(&out));
+        assert_contains(&err, "no time at all");
     }
 
-    let out = output(cmd().args([
+    let err = usage_error(cmd().args([
         "--host",
         "localhost:1",
         "--token-name",
@@ -548,9 +422,8 @@ fn usage_errors() {
         "--fixtures",
         "/nonexistent",
     ]));
-    assert_eq!(out.status.code(), Some(2));
     assert_eq!(
-        stderr(&out),
+        err,
         "db-reset: cannot read /nonexistent/api_client_authorizations.yml: \
          No such file or directory (os error 2)\n"
     );

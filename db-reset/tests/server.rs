@@ -34,8 +34,7 @@ impl Server {
     /// Authorization is exactly `auth` gets `status` (400 echoes the
     /// Authorization header in its body); any other gets 401.
     pub fn start(cert: &Path, key: &Path, auth: &str, status: u16) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        Self::start_on(listener, cert, key, auth, status)
+        Self::start_on(any_port(), cert, key, auth, status)
     }
 
     pub fn start_on(
@@ -61,35 +60,33 @@ impl Server {
 
     /// Accepts connections and never says a word.
     pub fn silent() -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let (_tx, seen) = mpsc::channel();
-        thread::spawn(move || {
-            let mut held = Vec::new();
-            for stream in listener.incoming() {
-                held.push(stream);
-            }
-        });
-        Server { port, seen }
+        Self::holding(|_| {})
     }
 
     /// Answers every connection in plain HTTP, as a server on the wrong
     /// port would.
     pub fn plain_http() -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        Self::holding(|stream| {
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+            let _ = stream.read(&mut [0; 4096]);
+            let _ = stream.write_all(
+                b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+        })
+    }
+
+    /// Calls `answer` on each connection, then keeps it open: closing with
+    /// the client hello unread would send a reset that can overtake an answer.
+    /// Such a server sees no requests.
+    fn holding(answer: fn(&mut TcpStream)) -> Server {
+        let listener = any_port();
         let port = listener.local_addr().unwrap().port();
         let (_tx, seen) = mpsc::channel();
         thread::spawn(move || {
-            // Kept open: closing with the ClientHello unread would send a
-            // reset that can overtake our answer.
             let mut held = Vec::new();
             for stream in listener.incoming() {
                 let Ok(mut stream) = stream else { continue };
-                let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-                let _ = stream.read(&mut [0; 4096]);
-                let _ = stream.write_all(
-                    b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-                );
+                answer(&mut stream);
                 held.push(stream);
             }
         });
@@ -124,6 +121,11 @@ impl Reserved {
         net::listen(&self.fd, 128).unwrap();
         TcpListener::from(self.fd)
     }
+}
+
+/// A listener on a fresh loopback port.
+fn any_port() -> TcpListener {
+    TcpListener::bind("127.0.0.1:0").unwrap()
 }
 
 fn config(cert: &Path, key: &Path) -> ServerConfig {

@@ -13,10 +13,10 @@ pub const DIR_ENV: &str = "ARVADOS_FIXTURES";
 
 const EXIT_CODES: &str = "\
 Exit codes:
-  0  success
+  0  success: the token, field, list, JSON or export lines are printed
   1  no such entry (close names are suggested), the entry is not a map,
      no such field, or the field is a list or map
-  2  usage error, no fixtures given, or the fixture file is missing,
+  2  usage or fatal error: no fixtures given, or the fixture file is missing,
      unreadable, not valid YAML, or not a map of entries";
 
 /// Print a credential (or any field) from an Arvados-style YAML test fixture.

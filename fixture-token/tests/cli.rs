@@ -1,8 +1,8 @@
 //! The command line: lookups, exports, and every error's message and exit code.
 
-use std::process::Command;
+use std::process::{Command, Output, Stdio};
 
-use crate::{cmd, corpus, run, stderr, stdout};
+use crate::{assert_contains, cmd, corpus, exits, run, stdout};
 
 const ADMIN_TOKEN: &str = "4axaw8zxe0qm22wa6urpp5nskcne8z88cvbupv653y1njyi05h";
 
@@ -10,63 +10,64 @@ fn dir() -> String {
     corpus().display().to_string()
 }
 
+/// Runs `fixture-token ARGS` with `ARVADOS_FIXTURES` set to `fixtures`.
+fn run_with_fixtures_env(fixtures: &str, args: &[&str]) -> Output {
+    cmd()
+        .env("ARVADOS_FIXTURES", fixtures)
+        .args(args)
+        .output()
+        .expect("running fixture-token")
+}
+
+/// Runs `fixture-token --file FILE ARGS`.
+fn run_file(file: &std::path::Path, args: &[&str]) -> Output {
+    cmd()
+        .arg("--file")
+        .arg(file)
+        .args(args)
+        .output()
+        .expect("running fixture-token")
+}
+
 #[test]
 fn prints_the_token_of_an_entry() {
     let out = run(&["--fixtures", &dir(), "admin"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(exits(&out, 0), "");
     assert_eq!(stdout(&out), format!("{ADMIN_TOKEN}\n"));
-    assert_eq!(stderr(&out), "");
 }
 
 #[test]
 fn fixtures_dir_comes_from_the_environment() {
-    let out = cmd()
-        .env("ARVADOS_FIXTURES", dir())
-        .arg("admin")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run_with_fixtures_env(&dir(), &["admin"]);
+    exits(&out, 0);
     assert_eq!(stdout(&out), format!("{ADMIN_TOKEN}\n"));
 }
 
 #[test]
 fn file_wins_over_the_fixtures_environment() {
     let file = corpus().join("collections-2015.yml");
-    let out = cmd()
-        .env("ARVADOS_FIXTURES", "/nonexistent")
-        .args([
+    let out = run_with_fixtures_env(
+        "/nonexistent",
+        &[
             "--file",
             file.to_str().unwrap(),
             "--field",
             "uuid",
             "foo_file",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+        ],
+    );
+    exits(&out, 0);
     assert_eq!(stdout(&out), "zzzzz-4zz18-znfnqtbbv4spc3w\n");
 }
 
 #[test]
 fn no_fixtures_is_a_usage_error() {
-    let out = run(&["admin"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("ARVADOS_FIXTURES"),
-        "{}",
-        stderr(&out)
-    );
+    assert_contains(&exits(&run(&["admin"]), 2), "ARVADOS_FIXTURES");
     // Set but empty is the same as unset (not "a value is required for --fixtures").
-    let out = cmd()
-        .env("ARVADOS_FIXTURES", "")
-        .arg("admin")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    let err = exits(&run_with_fixtures_env("", &["admin"]), 2);
     assert!(
-        stderr(&out).starts_with("fixture-token: no fixtures given:"),
-        "{}",
-        stderr(&out)
+        err.starts_with("fixture-token: no fixtures given:"),
+        "{err}"
     );
 }
 
@@ -88,9 +89,8 @@ fn field_list_and_json() {
 
 #[test]
 fn trims_erb_from_the_marker_on() {
-    let file = corpus().join("collections-2015.yml");
-    let out = run(&["--file", file.to_str().unwrap(), "--list"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run_file(&corpus().join("collections-2015.yml"), &["--list"]);
+    exits(&out, 0);
     assert_eq!(stdout(&out).lines().count(), 47);
 }
 
@@ -101,15 +101,8 @@ fn export_is_safe_to_eval() {
     let nasty = r#"it's $(touch pwned) `x` "q" \n ; done"#;
     let yaml = format!("odd:\n  api_token: '{}'\n", nasty.replace('\'', "''"));
     std::fs::write(&file, yaml).unwrap();
-    let out = run(&[
-        "--file",
-        file.to_str().unwrap(),
-        "--export",
-        "--host",
-        "h o:1",
-        "odd",
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run_file(&file, &["--export", "--host", "h o:1", "odd"]);
+    exits(&out, 0);
     let script = format!(
         "{}\nprintf '%s|%s|%s' \"$ARVADOS_API_TOKEN\" \"$ARVADOS_API_HOST\" \"$ARVADOS_API_HOST_INSECURE\"",
         stdout(&out)
@@ -139,34 +132,25 @@ fn export_without_host_sets_only_the_token() {
 #[test]
 fn unknown_entry_names_the_file_and_close_names() {
     let out = run(&["--fixtures", &dir(), "admn"]);
-    assert_eq!(out.status.code(), Some(1));
-    let err = stderr(&out);
+    let err = exits(&out, 1);
     assert!(
         err.starts_with("fixture-token: no entry 'admn' in "),
         "{err}"
     );
-    assert!(err.contains("api_client_authorizations.yml"), "{err}");
-    assert!(err.contains("closest: admin"), "{err}");
+    assert_contains(&err, "api_client_authorizations.yml");
+    assert_contains(&err, "closest: admin");
     assert_eq!(stdout(&out), "");
 }
 
 #[test]
 fn missing_and_non_scalar_fields_fail() {
-    let out = run(&["--fixtures", &dir(), "--field", "nope", "admin"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("has no field 'nope'"),
-        "{}",
-        stderr(&out)
-    );
-
-    let out = run(&["--fixtures", &dir(), "--field", "scopes", "data_manager"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("is a list, not a single value"),
-        "{}",
-        stderr(&out)
-    );
+    for (field, entry, why) in [
+        ("nope", "admin", "has no field 'nope'"),
+        ("scopes", "data_manager", "is a list, not a single value"),
+    ] {
+        let out = run(&["--fixtures", &dir(), "--field", field, entry]);
+        assert_contains(&exits(&out, 1), why);
+    }
 }
 
 #[test]
@@ -174,9 +158,7 @@ fn malformed_yaml_gives_file_line_and_column() {
     let tmp = tempfile::tempdir().unwrap();
     let file = tmp.path().join("bad.yml");
     std::fs::write(&file, "a:\n  api_token: x\n  b: [1, 2\nc: d\n").unwrap();
-    let out = run(&["--file", file.to_str().unwrap(), "a"]);
-    assert_eq!(out.status.code(), Some(2));
-    let err = stderr(&out);
+    let err = exits(&run_file(&file, &["a"]), 2);
     assert!(
         err.starts_with(&format!("fixture-token: {}:4:", file.display())),
         "{err}"
@@ -186,20 +168,14 @@ fn malformed_yaml_gives_file_line_and_column() {
 #[test]
 fn missing_file_is_fatal() {
     let out = run(&["--file", "/nonexistent/auth.yml", "admin"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("cannot read /nonexistent/auth.yml"),
-        "{}",
-        stderr(&out)
-    );
+    assert_contains(&exits(&out, 2), "cannot read /nonexistent/auth.yml");
 }
 
 #[test]
 fn an_endless_file_is_refused_not_read() {
     let out = run(&["--file", "/dev/zero", "admin"]);
-    assert_eq!(out.status.code(), Some(2));
     assert_eq!(
-        stderr(&out),
+        exits(&out, 2),
         "fixture-token: cannot read /dev/zero: more than 64 MiB: not a fixture file\n"
     );
 }
@@ -214,7 +190,6 @@ fn help_lists_exit_codes() {
 
 #[test]
 fn closed_stdout_is_quiet() {
-    use std::process::Stdio;
     let mut child = cmd()
         .args(["--fixtures", &dir(), "--list"])
         .stdout(Stdio::piped())
@@ -223,6 +198,5 @@ fn closed_stdout_is_quiet() {
         .unwrap();
     drop(child.stdout.take());
     let out = child.wait_with_output().unwrap();
-    assert_eq!(stderr(&out), "");
-    assert!(out.status.success());
+    assert_eq!(exits(&out, 0), "");
 }

@@ -10,11 +10,11 @@ Exit codes:
                exists, 3 not running, 4 unknown (also bad usage of status)
   lock, unlock 0 done, 1 failed (e.g. no permission), 2 usage or fatal error
   run          the command's own code; 126 cannot execute, 127 not found,
-               128+N killed by signal N; 2 usage
+               128+N killed by signal N; 2 usage or fatal error
   ok, failed, passed, warning
-               0 printed, 2 usage
+               0 printed, 2 usage or fatal error
   header       0 clean or warnings only, 1 errors (with --strict: warnings
-               too), 2 usage or unreadable file";
+               too), 2 usage or fatal error, or an unreadable file";
 
 const STATUS_CODES: &str = "\
 The state is decided in this order:
@@ -46,7 +46,14 @@ Exit codes:
   126  CMD could not be executed
   127  CMD was not found
   128+N  CMD was killed by signal N
-  2    usage error";
+  2    usage or fatal error";
+
+const MARK_CODES: &str = "\
+The mark is at column 60, as with `run`; colour as --color says.
+
+Exit codes:
+  0  printed (also for `failed`: the script decides its own code)
+  2  usage or fatal error";
 
 const HEADER_CODES: &str = "\
 Problems go to stderr as `lsb-status: FILE:LINE: error|warning: ...`.
@@ -61,7 +68,7 @@ chkconfig runlevels that differ from Default-Start.
 Exit codes:
   0  clean, or warnings only (without --strict)
   1  errors found (with --strict: warnings too)
-  2  usage error or a file that cannot be read";
+  2  usage or fatal error, or a file that cannot be read";
 
 /// LSB init-script helpers: status codes from a pid file and a lock file,
 /// lock files, `[  OK  ]`/`[FAILED]` lines, and a linter for the
@@ -94,13 +101,13 @@ pub enum Command {
 
     /// Create the lock file DIR/NAME (and DIR when missing).
     #[command(
-        after_help = "Exit codes:\n  0  the lock file exists\n  1  it could not be created (e.g. no permission)\n  2  usage error"
+        after_help = "Exit codes:\n  0  the lock file exists\n  1  it could not be created (e.g. no permission)\n  2  usage or fatal error"
     )]
     Lock(LockArgs),
 
     /// Remove the lock file DIR/NAME; a lock that is not there is fine.
     #[command(
-        after_help = "Exit codes:\n  0  the lock file is gone (or never was)\n  1  it could not be removed (e.g. no permission)\n  2  usage error"
+        after_help = "Exit codes:\n  0  the lock file is gone (or never was)\n  1  it could not be removed (e.g. no permission)\n  2  usage or fatal error"
     )]
     Unlock(LockArgs),
 
@@ -109,16 +116,20 @@ pub enum Command {
     #[command(after_help = RUN_CODES)]
     Run(RunArgs),
 
-    /// Print `[MESSAGE]  [  OK  ]`.
+    /// Print MESSAGE (if given), then `[  OK  ]`.
+    #[command(after_help = MARK_CODES)]
     Ok(MarkArgs),
 
-    /// Print `[MESSAGE]  [FAILED]` (exits 0: the script decides its own code).
+    /// Print MESSAGE (if given), then `[FAILED]`; exits 0 all the same.
+    #[command(after_help = MARK_CODES)]
     Failed(MarkArgs),
 
-    /// Print `[MESSAGE]  [PASSED]`.
+    /// Print MESSAGE (if given), then `[PASSED]`.
+    #[command(after_help = MARK_CODES)]
     Passed(MarkArgs),
 
-    /// Print `[MESSAGE]  [WARNING]`.
+    /// Print MESSAGE (if given), then `[WARNING]`.
+    #[command(after_help = MARK_CODES)]
     Warning(MarkArgs),
 
     /// Parse and lint the LSB `### BEGIN INIT INFO` block and the

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{code, run, s, stderr, stdout};
+use super::{assert_stderr_has, closed_pipe, code, run, s, stderr, stdout};
 
 fn script(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -148,14 +148,12 @@ fn binary_junk_does_not_crash() {
 fn a_closed_stdout_or_stderr_keeps_the_verdict() {
     let broken = script("bad-runlevels");
     for closed_stdout in [true, false] {
-        let (read, write) = nix::unistd::pipe().unwrap();
-        drop(read);
         let mut cmd = super::lsb_status();
         cmd.args(["header", s(&broken)]);
         if closed_stdout {
-            cmd.stdout(std::process::Stdio::from(write));
+            cmd.stdout(closed_pipe());
         } else {
-            cmd.stderr(std::process::Stdio::from(write));
+            cmd.stderr(closed_pipe());
         }
         let out = cmd.output().unwrap();
         assert_eq!(code(&out), 1, "closed stdout: {closed_stdout}");
@@ -166,9 +164,8 @@ fn a_closed_stdout_or_stderr_keeps_the_verdict() {
 fn endless_files_are_refused() {
     let out = header(&["/dev/zero"]);
     assert_eq!(code(&out), 2);
-    assert!(
-        stderr(&out).contains("cannot read /dev/zero: more than 16 MiB: not an init script"),
-        "{}",
-        stderr(&out)
+    assert_stderr_has(
+        &out,
+        "cannot read /dev/zero: more than 16 MiB: not an init script",
     );
 }

@@ -4,7 +4,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 
-use super::{code, is_root, lsb_status, run, s, stderr, NOBODY};
+use super::{assert_stderr_has, code, is_root, lsb_status, run, s, stderr, NOBODY};
 
 #[test]
 fn lock_creates_missing_directories_and_unlock_twice_is_fine() {
@@ -56,18 +56,10 @@ fn no_permission_is_a_clear_failure() {
     );
     let out = as_user(&["unlock", "held", "--lock-dir", s(&dir)]);
     assert_eq!(code(&out), 1);
-    assert!(
-        stderr(&out).contains("cannot remove lock file"),
-        "{}",
-        stderr(&out)
-    );
+    assert_stderr_has(&out, "cannot remove lock file");
     let out = as_user(&["lock", "svc", "--lock-dir", s(&dir.join("new"))]);
     assert_eq!(code(&out), 1);
-    assert!(
-        stderr(&out).contains("cannot create lock directory"),
-        "{}",
-        stderr(&out)
-    );
+    assert_stderr_has(&out, "cannot create lock directory");
 }
 
 #[test]
@@ -76,11 +68,7 @@ fn bad_names_are_usage_errors() {
     for name in ["../escape", "", ".."] {
         let out = run(&["lock", name, "--lock-dir", s(tmp.path())]);
         assert_eq!(code(&out), 2, "{name:?}");
-        assert!(
-            stderr(&out).contains("invalid service name"),
-            "{}",
-            stderr(&out)
-        );
+        assert_stderr_has(&out, "invalid service name");
     }
     assert!(!tmp.path().parent().unwrap().join("escape").exists());
 }

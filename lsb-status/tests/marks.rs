@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use super::{code, lsb_status, run, stderr, stdout};
+use super::{assert_stderr_has, closed_pipe, code, dev_full, lsb_status, run, stderr, stdout};
 
 /// Column (1-based) of the mark's `[` on the last line of `text`.
 fn bracket_column(text: &str) -> usize {
@@ -44,11 +44,7 @@ fn run_reports_what_a_shell_would() {
     let out = run(&["run", "x", "--", "/nonexistent/daemon"]);
     assert_eq!(code(&out), 127);
     assert!(stdout(&out).ends_with("[FAILED]\n"));
-    assert!(
-        stderr(&out).contains("cannot run /nonexistent/daemon"),
-        "{}",
-        stderr(&out)
-    );
+    assert_stderr_has(&out, "cannot run /nonexistent/daemon");
     let out = run(&["run", "x", "--", "/etc/hostname"]);
     assert_eq!(code(&out), 126);
     let out = run(&["run", "x", "--", "sh", "-c", "kill -TERM $$"]);
@@ -158,12 +154,10 @@ fn terminals_get_colour_and_the_cursor_escape() {
 fn run_runs_the_command_even_when_nobody_reads() {
     let tmp = tempfile::tempdir().unwrap();
     let ran = tmp.path().join("ran");
-    let (read, write) = nix::unistd::pipe().unwrap();
-    drop(read);
     let out = lsb_status()
         .args(["run", "Starting svc: ", "--", "sh", "-c"])
         .arg(format!("touch '{}'; exit 3", ran.display()))
-        .stdout(std::process::Stdio::from(write))
+        .stdout(closed_pipe())
         .output()
         .unwrap();
     assert_eq!(code(&out), 3, "{}", stderr(&out));
@@ -173,19 +167,11 @@ fn run_runs_the_command_even_when_nobody_reads() {
 
 #[test]
 fn run_runs_the_command_even_when_stdout_is_full() {
-    let full = std::fs::OpenOptions::new()
-        .write(true)
-        .open("/dev/full")
-        .unwrap();
     let out = lsb_status()
         .args(["run", "Starting svc: ", "--", "sh", "-c", "exit 5"])
-        .stdout(full)
+        .stdout(dev_full())
         .output()
         .unwrap();
     assert_eq!(code(&out), 5, "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("cannot write to stdout"),
-        "{}",
-        stderr(&out)
-    );
+    assert_stderr_has(&out, "cannot write to stdout");
 }

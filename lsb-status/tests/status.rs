@@ -5,7 +5,9 @@ use std::fs;
 use std::path::PathBuf;
 use std::process::{Child, Command};
 
-use super::{code, proc_state, run, s, stderr, stdout, wait_for};
+use super::{
+    assert_stderr_has, closed_pipe, code, dev_full, proc_state, run, s, stderr, stdout, wait_for,
+};
 
 /// A `sleep` child that is killed and reaped when dropped.
 struct Sleeper(Child);
@@ -20,8 +22,21 @@ impl Sleeper {
         )
     }
 
+    /// A sleeper already killed and reaped: its pid names no process.
+    fn dead() -> Sleeper {
+        let mut sleeper = Sleeper::start();
+        sleeper.0.kill().unwrap();
+        sleeper.0.wait().unwrap();
+        sleeper
+    }
+
     fn pid(&self) -> u32 {
         self.0.id()
+    }
+
+    /// What `status` prints for this process running as `svc`.
+    fn running_line(&self) -> String {
+        format!("svc (pid {}) is running\n", self.pid())
     }
 }
 
@@ -57,16 +72,16 @@ impl Service {
         fs::write(self.locks.join("svc"), "").unwrap();
     }
 
+    /// `lsb-status status` on this service, to add arguments or redirect.
+    fn command(&self) -> Command {
+        let mut cmd = super::lsb_status();
+        cmd.args(["status", "--pidfile", s(&self.pidfile)])
+            .args(["--lock-dir", s(&self.locks)]);
+        cmd
+    }
+
     fn status(&self, extra: &[&str]) -> std::process::Output {
-        let mut args = vec![
-            "status",
-            "--pidfile",
-            s(&self.pidfile),
-            "--lock-dir",
-            s(&self.locks),
-        ];
-        args.extend_from_slice(extra);
-        run(&args)
+        self.command().args(extra).output().expect("run lsb-status")
     }
 }
 
@@ -77,10 +92,7 @@ fn running_is_0() {
     svc.write_pid(sleeper.pid());
     let out = svc.status(&[]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    assert_eq!(
-        stdout(&out),
-        format!("svc (pid {}) is running\n", sleeper.pid())
-    );
+    assert_eq!(stdout(&out), sleeper.running_line());
     assert_eq!(stderr(&out), "");
 }
 
@@ -95,7 +107,7 @@ fn killed_is_1_and_the_lock_does_not_matter() {
     let out = svc.status(&[]);
     assert_eq!(code(&out), 1);
     assert_eq!(stdout(&out), "svc is dead but pid file exists\n");
-    assert!(stderr(&out).contains("is not running"), "{}", stderr(&out));
+    assert_stderr_has(&out, "is not running");
 }
 
 #[test]
@@ -121,7 +133,7 @@ fn a_reused_pid_is_dead_with_exe() {
     let out = svc.status(&["--exe", "/bin/sh"]);
     assert_eq!(code(&out), 1);
     assert_eq!(stdout(&out), "svc is dead but pid file exists\n");
-    assert!(stderr(&out).contains("reused"), "{}", stderr(&out));
+    assert_stderr_has(&out, "reused");
     let sleep = fs::read_link(format!("/proc/{}/exe", sleeper.pid())).unwrap();
     let out = svc.status(&["--exe", s(&sleep)]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
@@ -175,12 +187,12 @@ fn unreadable_or_invalid_pidfiles_are_4() {
 fn usage_errors_are_4_not_2() {
     let out = run(&["status"]);
     assert_eq!(code(&out), 4);
-    assert!(stderr(&out).contains("--name"), "{}", stderr(&out));
+    assert_stderr_has(&out, "--name");
     let out = run(&["status", "--name", "x", "--bogus"]);
     assert_eq!(code(&out), 4);
     let out = run(&["status", "--name", "a/b"]);
     assert_eq!(code(&out), 4);
-    assert!(stderr(&out).contains("plain file name"), "{}", stderr(&out));
+    assert_stderr_has(&out, "plain file name");
     // Other subcommands keep clap's 2.
     assert_eq!(code(&run(&["lock"])), 2);
     assert_eq!(code(&run(&["status", "--help"])), 0);
@@ -225,34 +237,17 @@ fn names_default_to_the_pidfile_and_quiet_prints_nothing() {
 fn several_pids_run_if_one_does() {
     let svc = Service::new();
     let sleeper = Sleeper::start();
-    let mut dead = Sleeper::start();
-    dead.0.kill().unwrap();
-    dead.0.wait().unwrap();
+    let dead = Sleeper::dead();
     fs::write(&svc.pidfile, format!("{} {}\n", dead.pid(), sleeper.pid())).unwrap();
     let out = svc.status(&[]);
     assert_eq!(code(&out), 0);
-    assert_eq!(
-        stdout(&out),
-        format!("svc (pid {}) is running\n", sleeper.pid())
-    );
+    assert_eq!(stdout(&out), sleeper.running_line());
 }
 
 #[test]
 fn a_closed_stdout_keeps_the_status_code() {
     let svc = Service::new();
-    let (read, write) = nix::unistd::pipe().unwrap();
-    drop(read);
-    let out = super::lsb_status()
-        .args([
-            "status",
-            "--pidfile",
-            s(&svc.pidfile),
-            "--lock-dir",
-            s(&svc.locks),
-        ])
-        .stdout(std::process::Stdio::from(write))
-        .output()
-        .unwrap();
+    let out = svc.command().stdout(closed_pipe()).output().unwrap();
     // Not 0: a reader that went away must not turn "not running" into "running".
     assert_eq!(code(&out), 3);
     assert_eq!(stderr(&out), "");
@@ -284,33 +279,18 @@ fn a_daemon_whose_program_was_removed_still_runs() {
     svc.write_pid(daemon.pid());
     let out = svc.status(&["--exe", s(&program)]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    assert_eq!(
-        stdout(&out),
-        format!("svc (pid {}) is running\n", daemon.pid())
-    );
+    assert_eq!(stdout(&out), daemon.running_line());
     // Another removed program is still another program: a reused pid.
     let out = svc.status(&["--exe", s(&bin.path().join("other"))]);
     assert_eq!(code(&out), 1, "{}", stderr(&out));
-    assert!(stderr(&out).contains("reused"), "{}", stderr(&out));
+    assert_stderr_has(&out, "reused");
 }
 
 #[test]
 fn a_closed_stderr_keeps_the_status_code() {
     let svc = Service::new();
     fs::write(&svc.pidfile, "garbage\n").unwrap();
-    let (read, write) = nix::unistd::pipe().unwrap();
-    drop(read);
-    let out = super::lsb_status()
-        .args([
-            "status",
-            "--pidfile",
-            s(&svc.pidfile),
-            "--lock-dir",
-            s(&svc.locks),
-        ])
-        .stderr(std::process::Stdio::from(write))
-        .output()
-        .unwrap();
+    let out = svc.command().stderr(closed_pipe()).output().unwrap();
     // The reason cannot be told, but neither a panic (101) nor a lost code.
     assert_eq!(code(&out), 4);
     assert_eq!(stdout(&out), "svc status is unknown\n");
@@ -319,21 +299,7 @@ fn a_closed_stderr_keeps_the_status_code() {
 #[test]
 fn a_full_stdout_keeps_the_status_code() {
     let svc = Service::new();
-    let full = fs::OpenOptions::new()
-        .write(true)
-        .open("/dev/full")
-        .unwrap();
-    let out = super::lsb_status()
-        .args([
-            "status",
-            "--pidfile",
-            s(&svc.pidfile),
-            "--lock-dir",
-            s(&svc.locks),
-        ])
-        .stdout(full)
-        .output()
-        .unwrap();
+    let out = svc.command().stdout(dev_full()).output().unwrap();
     // 3, said on stderr: not 2, which would read "dead but lock file exists".
     assert_eq!(code(&out), 3);
     assert!(

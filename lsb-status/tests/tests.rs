@@ -7,7 +7,7 @@ mod marks;
 mod status;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// The binary, with a clean environment (no colour, no terminal hints).
@@ -33,6 +33,28 @@ fn stdout(out: &Output) -> String {
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Asserts that the run's stderr contains `text`, showing it if not.
+#[track_caller]
+fn assert_stderr_has(out: &Output, text: &str) {
+    let err = stderr(out);
+    assert!(err.contains(text), "no {text:?} in stderr:\n{err}");
+}
+
+/// The write end of a pipe whose reader is gone: writes fail with EPIPE.
+fn closed_pipe() -> Stdio {
+    let (read, write) = nix::unistd::pipe().unwrap();
+    drop(read);
+    Stdio::from(write)
+}
+
+/// `/dev/full`, opened for writing: writes fail with ENOSPC.
+fn dev_full() -> std::fs::File {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap()
 }
 
 fn s(path: &Path) -> &str {

@@ -14,8 +14,8 @@ Exit codes:
        (also when it was gone already, with a note on stderr)
   1    timed out, still alive after the retry schedule, or (--strict)
        nothing to wait for or stop
-  2    bad usage, a bad or untrusted pidfile, a process that is not
-       --exe/--name, or another error
+  2    usage or fatal error: a bad or untrusted pidfile, a process that
+       is not --exe/--name, a pid that is a thread or kernel thread
   130  interrupted by SIGINT; 143 by SIGTERM (any half-done stop is reported)
 
 pidfile: one line of pids (several separated by spaces are all used), greater
@@ -55,7 +55,8 @@ pub struct Cli {
     pub kill: bool,
 
     /// How long to wait: for the pidfile, for the exit, or after the signal
-    /// of --kill without --retry.
+    /// of --kill without --retry (250ms, 10s, 2m; a bare number is seconds)
+    /// [default: 10s].
     #[arg(short, long, value_name = "DURATION", value_parser = cliutil::parse_duration,
           conflicts_with = "retry")]
     pub timeout: Option<Duration>,
@@ -65,7 +66,8 @@ pub struct Cli {
           requires = "kill")]
     pub signal: Signal,
 
-    /// With --kill: first give the process this long to exit by itself.
+    /// With --kill: first give the process this long to exit by itself
+    /// (250ms, 10s, 2m; a bare number is seconds).
     #[arg(short, long, value_name = "DURATION", value_parser = cliutil::parse_duration,
           requires = "kill")]
     pub grace: Option<Duration>,

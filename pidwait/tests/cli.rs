@@ -1,6 +1,6 @@
 //! The command-line contract: version, help, usage errors.
 
-use crate::support::{parts, run, running, Proc};
+use crate::support::{kill_pid, parts, run, running, Proc};
 
 #[test]
 fn version_is_ours_not_procps() {
@@ -54,7 +54,6 @@ fn usage_errors_exit_2() {
 #[test]
 fn bad_retry_schedules_exit_2_and_say_what_is_expected() {
     let target = Proc::sleeper();
-    let pid = target.pid().to_string();
     for schedule in [
         "TERM/5/KILL",
         "FOO/5",
@@ -62,7 +61,7 @@ fn bad_retry_schedules_exit_2_and_say_what_is_expected() {
         "forever",
         "TERM/5/forever",
     ] {
-        let (code, _, err) = parts(&run(&["--kill", "--retry", schedule, "--pid", &pid]));
+        let (code, _, err) = kill_pid(target.pid(), &["--retry", schedule]);
         assert_eq!(code, Some(2), "{schedule}: {err}");
         assert!(
             err.contains("expected e.g. TERM/10/KILL/5"),
@@ -78,8 +77,7 @@ fn bad_retry_schedules_exit_2_and_say_what_is_expected() {
 #[test]
 fn missing_exe_is_named() {
     let target = Proc::sleeper();
-    let pid = target.pid().to_string();
-    let (code, _, err) = parts(&run(&["--kill", "--exe", "/no/such/prog", "--pid", &pid]));
+    let (code, _, err) = kill_pid(target.pid(), &["--exe", "/no/such/prog"]);
     assert_eq!(code, Some(2));
     assert!(err.contains("/no/such/prog"), "{err}");
     assert!(running(target.pid()));

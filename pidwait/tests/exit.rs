@@ -1,25 +1,18 @@
 //! `pidwait --exit`: waiting for a process to go, without signalling it.
 
-use std::process::Stdio;
-
 use crate::support::{
-    parts, pidwait, run, running, state, wait_until, waiting_on_pidfd, Dir, Proc, LIMIT,
+    finish, parts, pidwait, run, running, start, state, still_running, wait_until,
+    waiting_on_pidfd, Dir, Proc, LIMIT,
 };
 
 #[test]
 fn returns_when_the_process_exits() {
     let dir = Dir::new();
-    let mut target = Proc::sleeper();
-    let file = dir.pidfile("s.pid", &format!("{}\n", target.pid()));
-    let waiter = pidwait()
-        .args(["--exit", "--timeout", "30s", &file])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let (mut target, file) = dir.sleeper("s.pid");
+    let waiter = start(&["--exit", "--timeout", "30s", &file]);
     assert!(wait_until(LIMIT, || waiting_on_pidfd(waiter.id())));
     target.0.kill().unwrap();
-    let (code, out, err) = parts(&waiter.wait_with_output().unwrap());
+    let (code, out, err) = finish(waiter);
     assert_eq!(code, Some(0), "{err}");
     assert!(out.is_empty() && err.is_empty(), "{out}{err}");
 }
@@ -31,10 +24,7 @@ fn sends_no_signal_and_times_out_with_1() {
     let (code, out, err) = parts(&run(&["--exit", "--timeout", "100ms", "--pid", &pid]));
     assert_eq!(code, Some(1));
     assert!(out.is_empty());
-    assert_eq!(
-        err,
-        format!("pidwait: pid {pid} still running after 100ms\n")
-    );
+    assert_eq!(err, still_running(&pid, "100ms"));
     assert!(running(target.pid()));
 }
 
@@ -57,11 +47,7 @@ fn a_zombie_has_exited() {
 fn a_process_turning_zombie_while_waited_on() {
     let mut target = Proc::sleeper();
     let pid = target.pid().to_string();
-    let waiter = pidwait()
-        .args(["--exit", "--timeout", "30s", "--pid", &pid])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let waiter = start(&["--exit", "--timeout", "30s", "--pid", &pid]);
     assert!(wait_until(LIMIT, || waiting_on_pidfd(waiter.id())));
     // Killed but not reaped by us until pidwait is done.
     nix::sys::signal::kill(
@@ -69,7 +55,7 @@ fn a_process_turning_zombie_while_waited_on() {
         nix::sys::signal::Signal::SIGKILL,
     )
     .unwrap();
-    let (code, _, err) = parts(&waiter.wait_with_output().unwrap());
+    let (code, _, err) = finish(waiter);
     assert_eq!((code, err.as_str()), (Some(0), ""));
     assert_eq!(state(target.pid()), Some('Z'), "still unreaped");
     target.reap();
@@ -96,10 +82,7 @@ fn a_missing_pidfile_is_nothing_to_wait_for() {
 #[test]
 fn remove_deletes_the_pidfile_once_gone() {
     let dir = Dir::new();
-    let mut target = Proc::sleeper();
-    let file = dir.pidfile("r.pid", &format!("{}\n", target.pid()));
-    target.0.kill().unwrap();
-    target.reap();
+    let file = dir.stale_pidfile("r.pid");
     let (code, _, err) = parts(&run(&["--exit", "--remove", &file]));
     assert_eq!(code, Some(0), "{err}");
     assert!(!std::path::Path::new(&file).exists());

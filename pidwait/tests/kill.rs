@@ -8,91 +8,70 @@ use std::process::{Command, Stdio};
 
 use nix::sys::signal::Signal;
 
-use crate::support::{parts, pidwait, run, running, signal, state, wait_until, Dir, Proc, LIMIT};
+use crate::support::{
+    exe_is, finish, kill_pid, parts, run, running, signal, start, state, still_running, wait_until,
+    Dir, Proc, LIMIT,
+};
 use crate::wait::blocked;
+
+/// Asserts that `target` was ended by `sig`.
+#[track_caller]
+fn assert_killed_by(target: &mut Proc, sig: Signal) {
+    assert_eq!(target.reap().signal(), Some(sig as i32));
+}
 
 #[test]
 fn a_sleeper_is_stopped_with_term() {
     let dir = Dir::new();
-    let mut target = Proc::sleeper();
-    let file = dir.pidfile("s.pid", &format!("{}\n", target.pid()));
+    let (mut target, file) = dir.sleeper("s.pid");
     let (code, out, err) = parts(&run(&["--kill", &file]));
     assert_eq!(code, Some(0), "{err}");
     assert!(out.is_empty() && err.is_empty(), "{out}{err}");
-    assert_eq!(target.reap().signal(), Some(libc_sig(Signal::SIGTERM)));
+    assert_killed_by(&mut target, Signal::SIGTERM);
     assert!(Path::new(&file).exists(), "kept without --remove");
-}
-
-fn libc_sig(s: Signal) -> i32 {
-    s as i32
 }
 
 #[test]
 fn signal_chooses_the_signal() {
     let mut target = Proc::sleeper();
-    let pid = target.pid().to_string();
-    let (code, _, err) = parts(&run(&["--kill", "--signal", "HUP", "--pid", &pid]));
+    let (code, _, err) = kill_pid(target.pid(), &["--signal", "HUP"]);
     assert_eq!(code, Some(0), "{err}");
-    assert_eq!(target.reap().signal(), Some(libc_sig(Signal::SIGHUP)));
+    assert_killed_by(&mut target, Signal::SIGHUP);
 }
 
 #[test]
 fn a_term_ignorer_outlives_term_and_exits_1() {
     let target = Proc::term_ignorer();
-    let pid = target.pid().to_string();
-    // bash sets the trap, then execs sleep: wait until that happened.
-    assert!(wait_until(LIMIT, || exe_is(target.pid(), "/usr/bin/sleep")));
-    let (code, _, err) = parts(&run(&["--kill", "--timeout", "200ms", "--pid", &pid]));
+    let (code, _, err) = kill_pid(target.pid(), &["--timeout", "200ms"]);
     assert_eq!(code, Some(1), "{err}");
-    assert_eq!(
-        err,
-        format!("pidwait: pid {pid} still running after 200ms\n")
-    );
+    assert_eq!(err, still_running(&target.pid().to_string(), "200ms"));
     assert!(running(target.pid()));
 }
 
 #[test]
 fn retry_escalates_to_kill() {
     let mut target = Proc::term_ignorer();
-    let pid = target.pid().to_string();
-    assert!(wait_until(LIMIT, || exe_is(target.pid(), "/usr/bin/sleep")));
-    let (code, _, err) = parts(&run(&[
-        "--kill",
-        "--retry",
-        "TERM/200ms/KILL/5",
-        "--pid",
-        &pid,
-    ]));
+    let (code, _, err) = kill_pid(target.pid(), &["--retry", "TERM/200ms/KILL/5"]);
     assert_eq!(code, Some(0), "{err}");
     assert!(
-        err.contains(&format!("{pid} still running; sending KILL")),
+        err.contains(&format!("{} still running; sending KILL", target.pid())),
         "{err}"
     );
-    assert_eq!(target.reap().signal(), Some(libc_sig(Signal::SIGKILL)));
+    assert_killed_by(&mut target, Signal::SIGKILL);
 }
 
 #[test]
 fn a_lone_retry_timeout_means_signal_then_kill() {
     let mut target = Proc::term_ignorer();
-    let pid = target.pid().to_string();
-    assert!(wait_until(LIMIT, || exe_is(target.pid(), "/usr/bin/sleep")));
-    let (code, _, err) = parts(&run(&["--kill", "--retry", "0.2", "--pid", &pid]));
+    let (code, _, err) = kill_pid(target.pid(), &["--retry", "0.2"]);
     assert_eq!(code, Some(0), "{err}");
-    assert_eq!(target.reap().signal(), Some(libc_sig(Signal::SIGKILL)));
+    assert_killed_by(&mut target, Signal::SIGKILL);
 }
 
 #[test]
 fn a_schedule_that_runs_out_exits_1() {
     let target = Proc::term_ignorer();
-    let pid = target.pid().to_string();
-    assert!(wait_until(LIMIT, || exe_is(target.pid(), "/usr/bin/sleep")));
-    let (code, _, err) = parts(&run(&[
-        "--kill",
-        "--retry",
-        "TERM/100ms/TERM/100ms",
-        "--pid",
-        &pid,
-    ]));
+    let (code, _, err) = kill_pid(target.pid(), &["--retry", "TERM/100ms/TERM/100ms"]);
     assert_eq!(code, Some(1), "{err}");
     assert!(
         err.contains("after the retry schedule TERM/100ms/TERM/100ms"),
@@ -104,8 +83,7 @@ fn a_schedule_that_runs_out_exits_1() {
 #[test]
 fn grace_lets_it_exit_by_itself() {
     let mut target = Proc::spawn("sleep", &["0.2"]);
-    let pid = target.pid().to_string();
-    let (code, _, err) = parts(&run(&["--kill", "--grace", "30s", "--pid", &pid]));
+    let (code, _, err) = kill_pid(target.pid(), &["--grace", "30s"]);
     assert_eq!(code, Some(0), "{err}");
     let status = target.reap();
     assert_eq!(
@@ -118,19 +96,15 @@ fn grace_lets_it_exit_by_itself() {
 #[test]
 fn after_the_grace_it_is_signalled() {
     let mut target = Proc::sleeper();
-    let pid = target.pid().to_string();
-    let (code, _, err) = parts(&run(&["--kill", "--grace", "100ms", "--pid", &pid]));
+    let (code, _, err) = kill_pid(target.pid(), &["--grace", "100ms"]);
     assert_eq!(code, Some(0), "{err}");
-    assert_eq!(target.reap().signal(), Some(libc_sig(Signal::SIGTERM)));
+    assert_killed_by(&mut target, Signal::SIGTERM);
 }
 
 #[test]
 fn already_gone_is_success_with_a_note_unless_strict() {
     let dir = Dir::new();
-    let mut target = Proc::sleeper();
-    let file = dir.pidfile("g.pid", &format!("{}\n", target.pid()));
-    target.0.kill().unwrap();
-    target.reap();
+    let file = dir.stale_pidfile("g.pid");
     let (code, out, err) = parts(&run(&["--kill", &file]));
     assert_eq!(code, Some(0));
     assert!(out.is_empty());
@@ -147,14 +121,7 @@ fn already_gone_is_success_with_a_note_unless_strict() {
 fn a_zombie_counts_as_gone() {
     let zombie = Proc::spawn("true", &[]);
     assert!(wait_until(LIMIT, || state(zombie.pid()) == Some('Z')));
-    let pid = zombie.pid().to_string();
-    let (code, _, err) = parts(&run(&[
-        "--kill",
-        "--retry",
-        "TERM/30/KILL/30",
-        "--pid",
-        &pid,
-    ]));
+    let (code, _, err) = kill_pid(zombie.pid(), &["--retry", "TERM/30/KILL/30"]);
     assert_eq!(code, Some(0), "{err}");
     assert!(err.contains("not running"), "{err}");
 }
@@ -166,8 +133,8 @@ fn several_pids_are_all_stopped() {
     let file = dir.pidfile("ab.pid", &format!("{} {}\n", a.pid(), b.pid()));
     let (code, _, err) = parts(&run(&["--kill", "--remove", &file]));
     assert_eq!(code, Some(0), "{err}");
-    assert_eq!(a.reap().signal(), Some(libc_sig(Signal::SIGTERM)));
-    assert_eq!(b.reap().signal(), Some(libc_sig(Signal::SIGTERM)));
+    assert_killed_by(&mut a, Signal::SIGTERM);
+    assert_killed_by(&mut b, Signal::SIGTERM);
     assert!(!Path::new(&file).exists());
 }
 
@@ -175,8 +142,7 @@ fn several_pids_are_all_stopped() {
 #[test]
 fn a_reused_pid_is_refused_by_exe() {
     let dir = Dir::new();
-    let target = Proc::sleeper();
-    let file = dir.pidfile("reused.pid", &format!("{}\n", target.pid()));
+    let (target, file) = dir.sleeper("reused.pid");
     let (code, out, err) = parts(&run(&[
         "--kill",
         "--exe",
@@ -273,8 +239,7 @@ fn pid_max() -> i64 {
 #[test]
 fn untrusted_pidfile_is_refused_and_nothing_signalled() {
     let dir = Dir::new();
-    let target = Proc::sleeper();
-    let real = dir.pidfile("real.pid", &format!("{}\n", target.pid()));
+    let (target, real) = dir.sleeper("real.pid");
     let link = dir.path("link.pid");
     std::os::unix::fs::symlink(&real, &link).unwrap();
     let (code, _, err) = parts(&run(&["--kill", link.to_str().unwrap()]));
@@ -293,8 +258,7 @@ fn untrusted_pidfile_is_refused_and_nothing_signalled() {
 fn group_stops_every_member() {
     let dir = Dir::new();
     let (leader, members) = group(&dir);
-    let pid = leader.pid().to_string();
-    let (code, _, err) = parts(&run(&["--kill", "--group", "--pid", &pid]));
+    let (code, _, err) = kill_pid(leader.pid(), &["--group"]);
     assert_eq!(code, Some(0), "{err}");
     for m in &members {
         assert!(!running(*m), "member {m} still running");
@@ -306,48 +270,29 @@ fn group_stops_every_member() {
 fn without_group_only_the_leader_is_stopped() {
     let dir = Dir::new();
     let (mut leader, members) = group(&dir);
-    let pid = leader.pid().to_string();
-    let (code, _, err) = parts(&run(&["--kill", "--pid", &pid]));
+    let (code, _, err) = kill_pid(leader.pid(), &[]);
     assert_eq!(code, Some(0), "{err}");
     leader.reap();
     for m in &members {
         assert!(running(*m), "member {m} should survive");
     }
     // Clean up the orphans: still in the group we made, so signal the group.
-    let (code, _, err) = parts(&run(&[
-        "--kill",
-        "--retry",
-        "KILL/5",
-        "--pid",
-        &members[0].to_string(),
-    ]));
-    assert_eq!(code, Some(0), "{err}");
-    let (code, _, _) = parts(&run(&[
-        "--kill",
-        "--retry",
-        "KILL/5",
-        "--pid",
-        &members[1].to_string(),
-    ]));
-    assert_eq!(code, Some(0));
+    for m in &members {
+        let (code, _, err) = kill_pid(*m, &["--retry", "KILL/5"]);
+        assert_eq!(code, Some(0), "{err}");
+    }
 }
 
 #[test]
 fn group_needs_a_group_leader() {
     let dir = Dir::new();
     let (leader, members) = group(&dir);
-    let child = members[0].to_string();
-    let (code, _, err) = parts(&run(&["--kill", "--group", "--pid", &child]));
+    let (code, _, err) = kill_pid(members[0], &["--group"]);
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("does not lead a process group"), "{err}");
     assert!(members.iter().all(|m| running(*m)));
     assert!(running(leader.pid()));
-    let (code, _, _) = parts(&run(&[
-        "--kill",
-        "--group",
-        "--pid",
-        &leader.pid().to_string(),
-    ]));
+    let (code, _, _) = kill_pid(leader.pid(), &["--group"]);
     assert_eq!(code, Some(0));
 }
 
@@ -379,10 +324,6 @@ fn group(dir: &Dir) -> (Proc, Vec<i32>) {
     (leader, members)
 }
 
-fn exe_is(pid: i32, path: &str) -> bool {
-    fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|p| p == Path::new(path))
-}
-
 /// SIGINT in the middle of a schedule: exit 130 and say what was sent.
 #[test]
 fn sigint_mid_schedule_reports_the_half_done_kill() {
@@ -390,19 +331,14 @@ fn sigint_mid_schedule_reports_the_half_done_kill() {
     let marker = dir.path("terms");
     let target = Proc::term_reporter(&marker);
     let pid = target.pid().to_string();
-    let killer = pidwait()
-        .args(["--kill", "--retry", "TERM/30/KILL/5", "--pid", &pid])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let killer = start(&["--kill", "--retry", "TERM/30/KILL/5", "--pid", &pid]);
     assert!(wait_until(LIMIT, || marker.exists()), "TERM never arrived");
     assert!(
         blocked(killer.id(), 2),
         "pidwait blocks SIGINT before signalling"
     );
     signal(&killer, Signal::SIGINT);
-    let (code, out, err) = parts(&killer.wait_with_output().unwrap());
+    let (code, out, err) = finish(killer);
     assert_eq!(code, Some(130), "{err}");
     assert!(out.is_empty());
     assert_eq!(
@@ -423,20 +359,8 @@ fn remove_keeps_a_pidfile_naming_someone_else() {
         other.pid(),
         file.display()
     );
-    let mut child = Command::new("bash")
-        .args(["-c", &script])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
-        &mut line,
-    )
-    .unwrap();
-    let mut target = Proc(child);
-    let file_s = dir.pidfile("taken.pid", &format!("{}\n", target.pid()));
+    let (mut target, _ready) = Proc::spawn_with_line("bash", &["-c", &script]);
+    let file_s = dir.pidfile("taken.pid", &target.pid_line());
     let (code, _, err) = parts(&run(&["--kill", "--remove", &file_s]));
     assert_eq!(code, Some(0), "{err}");
     target.reap();
@@ -447,10 +371,7 @@ fn remove_keeps_a_pidfile_naming_someone_else() {
         )),
         "{err}"
     );
-    assert_eq!(
-        fs::read_to_string(&file).unwrap(),
-        format!("{}\n", other.pid())
-    );
+    assert_eq!(fs::read_to_string(&file).unwrap(), other.pid_line());
 }
 
 /// A FIFO planted as the pidfile must not hang pidwait.
@@ -484,7 +405,7 @@ fn kill_accepts_a_pidfile_without_newline() {
     let file = dir.pidfile("nonl.pid", &target.pid().to_string());
     let (code, _, err) = parts(&run(&["--kill", &file]));
     assert_eq!(code, Some(0), "{err}");
-    assert_eq!(target.reap().signal(), Some(libc_sig(Signal::SIGTERM)));
+    assert_killed_by(&mut target, Signal::SIGTERM);
 }
 
 /// A real pid reuse: in a private pid namespace (so no other process takes
@@ -539,19 +460,7 @@ fn a_thread_id_is_refused() {
     let script = "import threading, time\n\
                   threading.Thread(target=lambda: (print(threading.get_native_id(), flush=True), time.sleep(60))).start()\n\
                   time.sleep(60)\n";
-    let mut child = Command::new("/usr/bin/python3")
-        .args(["-c", script])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut tid = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
-        &mut tid,
-    )
-    .unwrap();
-    let process = Proc(child);
+    let (process, tid) = Proc::spawn_with_line("/usr/bin/python3", &["-c", script]);
     let tid = tid.trim();
     assert_ne!(tid, process.pid().to_string());
     let file = dir.pidfile("thread.pid", &format!("{tid}\n"));
@@ -592,10 +501,7 @@ fn a_pid_given_twice_is_one_target() {
         &pid,
     ]));
     assert_eq!(code, Some(1));
-    assert_eq!(
-        err,
-        format!("pidwait: pid {pid} still running after 50ms\n")
-    );
+    assert_eq!(err, still_running(&pid, "50ms"));
 }
 
 /// A pidfile naming a kernel thread (a stale pid now used by one): never

@@ -25,6 +25,36 @@ pub fn run(args: &[&str]) -> Output {
     pidwait().args(args).output().expect("run pidwait")
 }
 
+/// Starts `pidwait ARGS` with stdout and stderr piped, to act on it while
+/// it waits; [`finish`] collects it.
+pub fn start(args: &[&str]) -> Child {
+    pidwait()
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn pidwait")
+}
+
+/// Waits for a [`start`]ed pidwait: its exit code, stdout and stderr.
+pub fn finish(child: Child) -> (Option<i32>, String, String) {
+    parts(&child.wait_with_output().expect("wait for pidwait"))
+}
+
+/// What pidwait says when `pid` outlives the timeout `after`.
+pub fn still_running(pid: &str, after: &str) -> String {
+    format!("pidwait: pid {pid} still running after {after}\n")
+}
+
+/// Runs `pidwait --kill OPTS --pid PID`.
+pub fn kill_pid(pid: i32, opts: &[&str]) -> (Option<i32>, String, String) {
+    let pid = pid.to_string();
+    let mut args = vec!["--kill"];
+    args.extend_from_slice(opts);
+    args.extend(["--pid", &pid]);
+    parts(&run(&args))
+}
+
 /// The exit code, stdout and stderr of a finished run.
 pub fn parts(out: &Output) -> (Option<i32>, String, String) {
     (
@@ -55,30 +85,45 @@ impl Proc {
     }
 
     /// A bash that ignores SIGTERM (as does the `sleep` it becomes), so only
-    /// SIGKILL stops it.
+    /// SIGKILL stops it; returned once it has become that `sleep`.
     pub fn term_ignorer() -> Self {
-        Self::spawn("bash", &["-c", "trap '' TERM; exec sleep 60"])
+        let target = Self::spawn("bash", &["-c", "trap '' TERM; exec sleep 60"]);
+        assert!(wait_until(LIMIT, || exe_is(target.pid(), "/usr/bin/sleep")));
+        target
     }
 
     /// A bash that reports each SIGTERM by appending to `marker`, and keeps
-    /// running; it prints `ready` once the trap is set.
+    /// running; returned once it has printed `ready` (the trap is set).
     pub fn term_reporter(marker: &Path) -> Self {
         let script = format!(
             "trap 'echo term >> {}' TERM; echo ready; while :; do sleep 1 & wait $!; done",
             marker.display()
         );
-        let mut child = Command::new("bash")
-            .args(["-c", &script])
+        let (target, line) = Self::spawn_with_line("bash", &["-c", &script]);
+        assert_eq!(line, "ready\n");
+        target
+    }
+
+    /// Starts `program ARGS` with stdout piped, and returns it with the
+    /// first line it prints (its sign that it is ready).
+    pub fn spawn_with_line(program: &str, args: &[&str]) -> (Self, String) {
+        let child = Command::new(program)
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .spawn()
-            .expect("spawn bash");
+            .expect("spawn");
+        let mut target = Self(child);
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
+        BufReader::new(target.0.stdout.take().unwrap())
             .read_line(&mut line)
             .unwrap();
-        assert_eq!(line, "ready\n");
-        Self(child)
+        (target, line)
+    }
+
+    /// The pid and a newline: a pidfile's content, and what pidwait prints.
+    pub fn pid_line(&self) -> String {
+        format!("{}\n", self.pid())
     }
 
     pub fn pid(&self) -> i32 {
@@ -114,6 +159,11 @@ pub fn running(pid: i32) -> bool {
     state(pid).is_some_and(|s| s != 'Z' && s != 'X')
 }
 
+/// True if process `pid` runs the program `path`.
+pub fn exe_is(pid: i32, path: &str) -> bool {
+    fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|p| p == Path::new(path))
+}
+
 /// Polls `cond` every 2 ms for at most `limit`.
 pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let end = Instant::now() + limit;
@@ -145,6 +195,21 @@ impl Dir {
         fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
         path.to_str().unwrap().to_owned()
     }
+
+    /// Starts `sleep 60` and writes its pid to pidfile `name`.
+    pub fn sleeper(&self, name: &str) -> (Proc, String) {
+        let target = Proc::sleeper();
+        let file = self.pidfile(name, &target.pid_line());
+        (target, file)
+    }
+
+    /// Writes pidfile `name` naming a process that has exited and been reaped.
+    pub fn stale_pidfile(&self, name: &str) -> String {
+        let mut gone = Proc::sleeper();
+        gone.0.kill().unwrap();
+        gone.reap();
+        self.pidfile(name, &gone.pid_line())
+    }
 }
 
 /// Sends a signal to a child we started (never to anything else).
@@ -156,9 +221,12 @@ pub fn signal(child: &Child, sig: nix::sys::signal::Signal) {
 /// True once pidwait (`pid`) sleeps in `poll` holding a pidfd: it is then
 /// waiting for the exit, past its first look at the process.
 pub fn waiting_on_pidfd(pid: u32) -> bool {
-    let in_poll =
-        fs::read_to_string(format!("/proc/{pid}/wchan")).is_ok_and(|w| w.contains("poll"));
-    in_poll && holds_pidfd(pid)
+    in_poll(pid) && holds_pidfd(pid)
+}
+
+/// True while process `pid` sleeps in `poll` (waiting for an event).
+pub fn in_poll(pid: u32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/wchan")).is_ok_and(|w| w.contains("poll"))
 }
 
 /// True if process `pid` holds a pidfd.

@@ -3,21 +3,27 @@
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
-use std::process::Stdio;
 
 use nix::sys::signal::Signal;
 
-use crate::support::{parts, pidwait, run, running, signal, wait_until, Dir, Proc, LIMIT};
+use crate::support::{
+    finish, in_poll, parts, run, running, signal, start, wait_until, Dir, Proc, LIMIT,
+};
+
+/// Asserts a run succeeded and printed `target`'s pid, and only that.
+#[track_caller]
+fn assert_prints((code, out, err): &(Option<i32>, String, String), target: &Proc) {
+    assert_eq!(*code, Some(0), "{err}");
+    assert_eq!(*out, target.pid_line());
+}
 
 #[test]
 fn a_live_pid_is_printed() {
     let dir = Dir::new();
-    let target = Proc::sleeper();
-    let file = dir.pidfile("a.pid", &format!("{}\n", target.pid()));
-    let (code, out, err) = parts(&run(&[&file]));
-    assert_eq!(code, Some(0), "{err}");
-    assert_eq!(out, format!("{}\n", target.pid()));
-    assert!(err.is_empty(), "{err}");
+    let (target, file) = dir.sleeper("a.pid");
+    let result = parts(&run(&[&file]));
+    assert_prints(&result, &target);
+    assert!(result.2.is_empty(), "{}", result.2);
 }
 
 #[test]
@@ -42,9 +48,10 @@ fn a_pidfile_written_late_is_seen() {
         file.display()
     );
     let target = Proc::spawn("sh", &["-c", &script]);
-    let (code, out, err) = parts(&run(&["--timeout", "10s", file.to_str().unwrap()]));
-    assert_eq!(code, Some(0), "{err}");
-    assert_eq!(out, format!("{}\n", target.pid()));
+    assert_prints(
+        &parts(&run(&["--timeout", "10s", file.to_str().unwrap()])),
+        &target,
+    );
 }
 
 /// An empty pidfile (created first, filled in later) is waited on, not rejected.
@@ -53,20 +60,13 @@ fn an_empty_pidfile_is_read_again() {
     let dir = Dir::new();
     let target = Proc::sleeper();
     let file = dir.pidfile("e.pid", "");
-    let waiter = pidwait()
-        .args(["--timeout", "10s", &file])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let waiter = start(&["--timeout", "10s", &file]);
     // Written only once pidwait has seen the empty file and waits for more.
     assert!(wait_until(LIMIT, || in_poll(waiter.id())));
     let mut f = fs::OpenOptions::new().append(true).open(&file).unwrap();
     writeln!(f, "{}", target.pid()).unwrap();
     drop(f);
-    let (code, out, err) = parts(&waiter.wait_with_output().unwrap());
-    assert_eq!(code, Some(0), "{err}");
-    assert_eq!(out, format!("{}\n", target.pid()));
+    assert_prints(&finish(waiter), &target);
 }
 
 /// A writer that never adds the newline: accepted once the line stops changing.
@@ -75,9 +75,7 @@ fn a_line_without_newline_is_accepted_once_settled() {
     let dir = Dir::new();
     let target = Proc::sleeper();
     let file = dir.pidfile("n.pid", &target.pid().to_string());
-    let (code, out, err) = parts(&run(&[&file]));
-    assert_eq!(code, Some(0), "{err}");
-    assert_eq!(out, format!("{}\n", target.pid()));
+    assert_prints(&parts(&run(&[&file])), &target);
 }
 
 #[test]
@@ -91,9 +89,7 @@ fn timeout_exits_1_and_says_what_it_saw() {
     assert!(err.contains("does not exist"), "{err}");
 
     // A stale pidfile: the pid is not running.
-    let mut dead = Proc::spawn("true", &[]);
-    dead.reap();
-    let file = dir.pidfile("stale.pid", &format!("{}\n", dead.0.id()));
+    let file = dir.stale_pidfile("stale.pid");
     let (code, _, err) = parts(&run(&["--timeout", "100ms", &file]));
     assert_eq!(code, Some(1));
     assert!(err.contains("which is not running"), "{err}");
@@ -104,7 +100,7 @@ fn a_zombie_is_not_a_live_process() {
     let dir = Dir::new();
     let zombie = Proc::spawn("true", &[]);
     assert!(wait_until(LIMIT, || !running(zombie.pid())));
-    let file = dir.pidfile("z.pid", &format!("{}\n", zombie.pid()));
+    let file = dir.pidfile("z.pid", &zombie.pid_line());
     let (code, _, err) = parts(&run(&["--timeout", "100ms", &file]));
     assert_eq!(code, Some(1));
     assert!(err.contains("zombie") || err.contains("exited"), "{err}");
@@ -113,8 +109,7 @@ fn a_zombie_is_not_a_live_process() {
 #[test]
 fn identity_must_match_before_it_counts() {
     let dir = Dir::new();
-    let target = Proc::sleeper();
-    let file = dir.pidfile("i.pid", &format!("{}\n", target.pid()));
+    let (target, file) = dir.sleeper("i.pid");
     let (code, _, err) = parts(&run(&[
         "--timeout",
         "100ms",
@@ -124,9 +119,10 @@ fn identity_must_match_before_it_counts() {
     ]));
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("runs /usr/bin/sleep"), "{err}");
-    let (code, out, _) = parts(&run(&["--exe", "/usr/bin/sleep", "--name", "sleep", &file]));
-    assert_eq!(code, Some(0));
-    assert_eq!(out, format!("{}\n", target.pid()));
+    assert_prints(
+        &parts(&run(&["--exe", "/usr/bin/sleep", "--name", "sleep", &file])),
+        &target,
+    );
 }
 
 #[test]
@@ -142,8 +138,7 @@ fn bad_content_exits_2_at_once() {
 #[test]
 fn untrusted_pidfiles_are_refused_with_a_way_out() {
     let dir = Dir::new();
-    let target = Proc::sleeper();
-    let real = dir.pidfile("real.pid", &format!("{}\n", target.pid()));
+    let (target, real) = dir.sleeper("real.pid");
     let link = dir.path("link.pid");
     std::os::unix::fs::symlink(&real, &link).unwrap();
     let link = link.to_str().unwrap();
@@ -158,7 +153,7 @@ fn untrusted_pidfiles_are_refused_with_a_way_out() {
     let (code, _, _) = parts(&run(&["--name", "sleep", link]));
     assert_eq!(code, Some(0));
 
-    let open = dir.pidfile("open.pid", &format!("{}\n", target.pid()));
+    let open = dir.pidfile("open.pid", &target.pid_line());
     fs::set_permissions(&open, fs::Permissions::from_mode(0o666)).unwrap();
     let (code, _, err) = parts(&run(&[&open]));
     assert_eq!(code, Some(2));
@@ -169,7 +164,7 @@ fn untrusted_pidfiles_are_refused_with_a_way_out() {
 
     // Owned by another user (nobody); only meaningful when we are root.
     if nix::unistd::geteuid().is_root() {
-        let theirs = dir.pidfile("theirs.pid", &format!("{}\n", target.pid()));
+        let theirs = dir.pidfile("theirs.pid", &target.pid_line());
         std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).unwrap();
         let (code, _, err) = parts(&run(&[&theirs]));
         assert_eq!(code, Some(2));
@@ -183,17 +178,12 @@ fn untrusted_pidfiles_are_refused_with_a_way_out() {
 fn sigterm_while_waiting_exits_143() {
     let dir = Dir::new();
     let file = dir.path("never.pid");
-    let waiter = pidwait()
-        .args(["--timeout", "30s", file.to_str().unwrap()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let waiter = start(&["--timeout", "30s", file.to_str().unwrap()]);
     // Until pidwait has blocked the signal, SIGTERM would kill it outright
     // (no exit code): wait until it shows the signal as blocked.
     assert!(wait_until(LIMIT, || blocked(waiter.id(), 15)));
     signal(&waiter, Signal::SIGTERM);
-    let (code, out, err) = parts(&waiter.wait_with_output().unwrap());
+    let (code, out, err) = finish(waiter);
     assert_eq!(code, Some(143), "{err}");
     assert!(out.is_empty());
     assert!(
@@ -223,19 +213,12 @@ fn a_directory_made_again_is_watched_again() {
     fs::create_dir(&run_dir).unwrap();
     let file = run_dir.join("again.pid");
     let target = Proc::sleeper();
-    let waiter = pidwait()
-        .args(["--timeout", "20s", file.to_str().unwrap()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let waiter = start(&["--timeout", "20s", file.to_str().unwrap()]);
     assert!(wait_until(LIMIT, || in_poll(waiter.id())));
     fs::remove_dir(&run_dir).unwrap();
     fs::create_dir(&run_dir).unwrap();
-    fs::write(&file, format!("{}\n", target.pid())).unwrap();
-    let (code, out, err) = parts(&waiter.wait_with_output().unwrap());
-    assert_eq!(code, Some(0), "{err}");
-    assert_eq!(out, format!("{}\n", target.pid()));
+    fs::write(&file, target.pid_line()).unwrap();
+    assert_prints(&finish(waiter), &target);
 }
 
 /// A pidfile written in place (not renamed) while pidwait waits.
@@ -244,19 +227,8 @@ fn a_pidfile_written_in_place_is_seen() {
     let dir = Dir::new();
     let file = dir.path("inplace.pid");
     let target = Proc::sleeper();
-    let waiter = pidwait()
-        .args(["--timeout", "20s", file.to_str().unwrap()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let waiter = start(&["--timeout", "20s", file.to_str().unwrap()]);
     assert!(wait_until(LIMIT, || in_poll(waiter.id())));
-    fs::write(&file, format!("{}\n", target.pid())).unwrap();
-    let (code, out, err) = parts(&waiter.wait_with_output().unwrap());
-    assert_eq!(code, Some(0), "{err}");
-    assert_eq!(out, format!("{}\n", target.pid()));
-}
-
-fn in_poll(pid: u32) -> bool {
-    fs::read_to_string(format!("/proc/{pid}/wchan")).is_ok_and(|w| w.contains("poll"))
+    fs::write(&file, target.pid_line()).unwrap();
+    assert_prints(&finish(waiter), &target);
 }

@@ -23,11 +23,29 @@ fn commands() -> Vec<clap::Command> {
 
 fn man(dir: &Path) -> Result<()> {
     for cmd in commands() {
-        // One page for the tool, one per subcommand (`lsb-status-run.1`), as git does.
-        clap_mangen::generate_to(cmd, dir)
-            .with_context(|| format!("writing man pages to {}", dir.display()))?;
+        let source = format!("{} {}", cmd.get_name(), env!("CARGO_PKG_VERSION"));
+        let mut cmd = cmd.disable_help_subcommand(true);
+        cmd.build();
+        man_pages(&cmd, &source, dir)?;
     }
     Ok(())
+}
+
+/// One page for the tool and one per subcommand (`lsb-status-run.1`), as git
+/// does: `clap_mangen`'s page with its `after_help` section titled EXIT STATUS
+/// (it holds each tool's exit-code table) and the version without its "v".
+fn man_pages(cmd: &clap::Command, source: &str, dir: &Path) -> Result<()> {
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        man_pages(sub, source, dir)?;
+    }
+    let man = clap_mangen::Man::new(cmd.clone()).source(source);
+    let mut page = Vec::new();
+    man.render(&mut page)?;
+    let page = String::from_utf8(page)?
+        .replace(".SH EXTRA\n", ".SH \"EXIT STATUS\"\n")
+        .replace(".SH VERSION\nv", ".SH VERSION\n");
+    let file = dir.join(man.get_filename());
+    fs::write(&file, page).with_context(|| format!("writing {}", file.display()))
 }
 
 fn completions(dir: &Path) -> Result<()> {
