@@ -19,7 +19,8 @@ Targets:
 
 Exit codes:
   0  every target is listening (with --closed: none is); CMD, if given, is run
-  1  timed out (the targets never ready are named), or the --pid process died
+  1  timed out (the targets never ready, or a pidfile never written, are
+     named), or the --pid process died
   2  usage or fatal error: bad target, unknown host, unreadable pidfile,
      /proc/PID/fd of the --pid process not readable, CMD not run";
 
@@ -44,7 +45,8 @@ pub struct Cli {
     pub pid: Option<i32>,
 
     /// Like --pid, with the pid read from FILE (one line, one pid; a FIFO,
-    /// device or directory is refused).
+    /// device or directory is refused). A FILE not written yet is waited for,
+    /// within the timeout.
     #[arg(short = 'P', long, value_name = "FILE")]
     pub pidfile: Option<PathBuf>,
 

@@ -22,8 +22,17 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
     // --timeout covers everything: reading the pidfile, resolving, waiting.
     let start = Instant::now();
     let left = || cli.timeout.saturating_sub(start.elapsed());
+    let waited = humantime::format_duration(cli.timeout);
     let owner = match (&cli.pidfile, cli.pid) {
-        (Some(path), _) => Some(owner::read_pidfile(path)?),
+        (Some(path), _) => match owner::wait_for_pidfile(path, left())? {
+            Some(pid) => Some(pid),
+            None => {
+                return Err(Exit::failure(format!(
+                    "timed out after {waited}: pidfile {} was never written",
+                    path.display()
+                )))
+            }
+        },
         (None, pid) => pid,
     };
     if let Some(pid) = owner {
@@ -42,7 +51,6 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
         owner,
         closed: cli.closed,
     };
-    let waited = humantime::format_duration(cli.timeout);
     match wait::wait(&watch, left())? {
         Outcome::Ready => {}
         Outcome::TimedOut(left) if cli.closed => {

@@ -6,10 +6,12 @@ use std::collections::HashSet;
 use std::fs;
 use std::io;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Result};
 use pidwait::pidfile::{self, Trust};
+
+use crate::wait::{FIRST_PAUSE, MAX_PAUSE};
 
 /// Parses a pid given on the command line: a process id greater than 1.
 pub fn parse_pid(text: &str) -> Result<i32, String> {
@@ -27,9 +29,39 @@ const PIDFILE_SETTLE: Duration = Duration::from_millis(100);
 /// a FIFO, device or directory is refused (never blocks, never reads more
 /// than a few KiB), and errors name the file, line and value.
 pub fn read_pidfile(path: &Path) -> Result<i32> {
-    let pids = pidfile::read_settled(path, Trust::Any, PIDFILE_SETTLE)
-        // The error names the file; Display already includes any cause.
-        .map_err(|e| anyhow!("{e}"))?;
+    one_pid(
+        path,
+        pidfile::read_settled(path, Trust::Any, PIDFILE_SETTLE),
+    )
+}
+
+/// Waits for a pidfile that is missing or empty (a server writes it while
+/// it starts), looking again with the listener checks' backoff, for at most
+/// `limit`; then reads it as [`read_pidfile`] does. `None` when it was
+/// never written; bad content is an error at once.
+pub fn wait_for_pidfile(path: &Path, limit: Duration) -> Result<Option<i32>> {
+    let deadline = Instant::now() + limit;
+    let mut pause = FIRST_PAUSE;
+    loop {
+        let read = pidfile::read_settled(path, Trust::Any, PIDFILE_SETTLE);
+        if !matches!(
+            read,
+            Err(pidfile::Error::Missing { .. } | pidfile::Error::Incomplete { .. })
+        ) {
+            return one_pid(path, read).map(Some);
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(None);
+        }
+        std::thread::sleep(pause.min(left));
+        pause = (pause * 2).min(MAX_PAUSE);
+    }
+}
+
+fn one_pid(path: &Path, read: Result<Vec<pidwait::Pid>, pidfile::Error>) -> Result<i32> {
+    // The error names the file; Display already includes any cause.
+    let pids = read.map_err(|e| anyhow!("{e}"))?;
     match pids.as_slice() {
         [pid] => Ok(pid.get()),
         _ => bail!(

@@ -17,8 +17,8 @@ use crate::diag::{Diag, Listener};
 use crate::owner;
 use crate::target::{Place, Target};
 
-const FIRST_PAUSE: Duration = Duration::from_millis(1);
-const MAX_PAUSE: Duration = Duration::from_millis(5);
+pub(crate) const FIRST_PAUSE: Duration = Duration::from_millis(1);
+pub(crate) const MAX_PAUSE: Duration = Duration::from_millis(5);
 /// Remote hosts get a connection attempt at most this often...
 const REMOTE_EVERY: Duration = Duration::from_millis(50);
 /// ...each given at most this long to connect...
