@@ -11,7 +11,7 @@ SCRIPTS := scripts/start-stack.sh scripts/lsb-service scripts/aoe-init
 OUT     := target/generated
 
 # Debian packages, per target.
-TEST_DEBS  := shellcheck nginx-light openssl python3 python3-yaml procps util-linux iproute2 lsof curl aoetools
+TEST_DEBS  := shellcheck nginx-light openssl python3 python3-yaml procps util-linux iproute2 lsof curl aoetools ca-certificates
 DEMO_DEBS  := nginx-light openssl python3 procps curl
 BENCH_DEBS := hyperfine lsof python3 python3-yaml curl procps openssl nginx-light lsb-base
 
