@@ -47,28 +47,8 @@ cat >"$work/fixtures/api_client_authorizations.yml" <<'EOF'
 admin:
   api_token: 4axaw8zxe0qm22wa6urpp5nskcne8z88cvbupv653y1njyi05h
 EOF
-cat >"$work/nginx.conf.in" <<'EOF'
-daemon off;
-events {
-}
-http {
-  access_log off;
-  server {
-    listen 127.0.0.1:{{KEEPPROXYSSLPORT}} ssl;
-    ssl_certificate {{SSLCERT}};
-    ssl_certificate_key {{SSLKEY}};
-    location / { proxy_pass http://127.0.0.1:{{KEEPPROXYPORT}}; }
-  }
-  server {
-    listen 127.0.0.1:{{GITSSLPORT}} ssl;
-    ssl_certificate {{SSLCERT}};
-    ssl_certificate_key {{SSLKEY}};
-    location / { proxy_pass http://127.0.0.1:{{GITPORT}}; }
-  }
-}
-EOF
 export STACK_TMPDIR=$state PORTFIND_LEASE_DIR=$work/leases STACK_FIXTURES=$work/fixtures
-export STACK_NGINX_TEMPLATE=$work/nginx.conf.in
+export STACK_NGINX_TEMPLATE=$standins/stack-nginx.conf.in
 export ARVADOS_API_SERVER_CMD="$py $standins/stack-api.py --fixtures $work/fixtures"
 export KEEPSTORE_CMD="$py $standins/stack-service.py keepstore"
 export KEEPPROXY_CMD="$py $standins/stack-service.py keepproxy"
@@ -227,7 +207,7 @@ mapfile -t p < <(PATH=$bin:$PATH portfind -n 7)
 mkdir -p "$work/own" "$work/own/nginx" "$work/own/git"
 sed -e "s/{{KEEPPROXYPORT}}/${p[3]}/; s/{{KEEPPROXYSSLPORT}}/${p[5]}/; s/{{GITPORT}}/${p[4]}/" \
   -e "s/{{GITSSLPORT}}/${p[6]}/; s#{{SSLCERT}}#$cert#; s#{{SSLKEY}}#$key#" \
-  "$work/nginx.conf.in" >"$work/own/nginx.conf"
+  "$standins/stack-nginx.conf.in" >"$work/own/nginx.conf"
 declare -A own_ms
 # Each command is split on blanks on purpose, as start-stack.sh splits them.
 # shellcheck disable=SC2086

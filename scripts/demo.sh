@@ -58,27 +58,7 @@ active:
   uuid: zzzzz-gj3su-000000000000002
   api_token: $(token)
 EOF
-  cat >"$work/nginx.conf.in" <<'EOF'
-daemon off;
-events {
-}
-http {
-  access_log /dev/stderr;
-  server {
-    listen 127.0.0.1:{{KEEPPROXYSSLPORT}} ssl;
-    ssl_certificate {{SSLCERT}};
-    ssl_certificate_key {{SSLKEY}};
-    location / { proxy_pass http://127.0.0.1:{{KEEPPROXYPORT}}; }
-  }
-  server {
-    listen 127.0.0.1:{{GITSSLPORT}} ssl;
-    ssl_certificate {{SSLCERT}};
-    ssl_certificate_key {{SSLKEY}};
-    location / { proxy_pass http://127.0.0.1:{{GITPORT}}; }
-  }
-}
-EOF
-  export STACK_FIXTURES=$work/fixtures STACK_NGINX_TEMPLATE=$work/nginx.conf.in
+  export STACK_FIXTURES=$work/fixtures STACK_NGINX_TEMPLATE=$standins/stack-nginx.conf.in
 fi
 py=/usr/bin/python3
 export ARVADOS_API_SERVER_CMD="$py $standins/stack-api.py --fixtures $STACK_FIXTURES"
