@@ -4,6 +4,8 @@
 # noticing an exit, and noticing a pidfile (the old 0.2 s poll). Prints a
 # Markdown section on stdout.
 # Usage: bench/pidwait.sh [RUNS]   (RUNS >= 50, default 50; needs target/release/pidwait)
+# Table labels hold Markdown backticks, not command substitutions:
+# shellcheck disable=SC2016
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -166,45 +168,42 @@ echo "## pidwait"
 echo
 echo "\`bench/pidwait.sh $runs\`: $runs runs of each, latencies in milliseconds (median, 95th percentile)."
 echo
-echo "### Stopping a process that exits on TERM (start of the stopper to its exit)"
-echo
-echo "| approach | median ms | p95 ms | runs |"
-echo "|---|---|---|---|"
+# A table's heading and header; a row from the samples in $tmp/FILE.
+table() {
+  echo "### $1"
+  echo
+  echo "| $2 | median ms | p95 ms | runs |"
+  echo "|---|---|---|---|"
+}
+row() { echo "| $1 $(stats < "$tmp/$2")"; }
+
+table "Stopping a process that exits on TERM (start of the stopper to its exit)" approach
 measure_stop pidwait
-echo "| \`pidwait --kill --retry TERM/5/KILL/5 FILE\` $(stats < "$tmp/stop-pidwait")"
+row '`pidwait --kill --retry TERM/5/KILL/5 FILE`' stop-pidwait
 measure_stop ssd
-echo "| \`start-stop-daemon --stop --pidfile FILE --retry TERM/5/KILL/5\` $(stats < "$tmp/stop-ssd")"
+row '`start-stop-daemon --stop --pidfile FILE --retry TERM/5/KILL/5`' stop-ssd
 measure_stop old
-echo "| old harness: TERM every 0.1 s until gone (bash loop) $(stats < "$tmp/stop-old")"
+row 'old harness: TERM every 0.1 s until gone (bash loop)' stop-old
 echo
-echo "### Noticing an exit (target killed while the waiter waits, to the waiter's exit)"
-echo
-echo "| approach | median ms | p95 ms | runs |"
-echo "|---|---|---|---|"
+table "Noticing an exit (target killed while the waiter waits, to the waiter's exit)" approach
 measure_exit pidwait
-echo "| \`pidwait --exit --pid PID\` (pidfd) $(stats < "$tmp/exit-pidwait")"
+row '`pidwait --exit --pid PID` (pidfd)' exit-pidwait
 measure_exit procps
-echo "| procps \`/usr/bin/pidwait --pidfile FILE\` (pidfd) $(stats < "$tmp/exit-procps")"
+row 'procps `/usr/bin/pidwait --pidfile FILE` (pidfd)' exit-procps
 measure_exit old
-echo "| \`kill -0\` every 0.1 s (bash loop) $(stats < "$tmp/exit-old")"
+row '`kill -0` every 0.1 s (bash loop)' exit-old
 echo
-echo "### Noticing a pidfile (written while the waiter waits, to the waiter's exit)"
-echo
-echo "| approach | median ms | p95 ms | runs |"
-echo "|---|---|---|---|"
+table "Noticing a pidfile (written while the waiter waits, to the waiter's exit)" approach
 measure_pidfile pidwait
-echo "| \`pidwait FILE\` (dnotify) $(stats < "$tmp/file-pidwait")"
+row '`pidwait FILE` (dnotify)' file-pidwait
 measure_pidfile old
-echo "| old harness: read pidfile + \`kill -0\` every 0.2 s (bash loop) $(stats < "$tmp/file-old")"
+row 'old harness: read pidfile + `kill -0` every 0.2 s (bash loop)' file-old
 echo
-echo "### Startup (\`--version\`, start to exit)"
-echo
-echo "| program | median ms | p95 ms | runs |"
-echo "|---|---|---|---|"
+table 'Startup (`--version`, start to exit)' program
 measure_startup pidwait "$pw"
-echo "| \`pidwait --version\` $(stats < "$tmp/start-pidwait")"
+row '`pidwait --version`' start-pidwait
 measure_startup procps /usr/bin/pidwait
-echo "| procps \`/usr/bin/pidwait --version\` $(stats < "$tmp/start-procps")"
+row 'procps `/usr/bin/pidwait --version`' start-procps
 echo
 cpu_wait
 echo "CPU time (user + system) of \`pidwait --exit\` waiting 1 s for a process that stays: $(awk '{ printf "%.0f ms", ($1 + $2) * 1000 }' "$tmp/cpu")."
