@@ -341,6 +341,24 @@ fn failing_service(dir: &Path, name: &str, body: &str) -> String {
     path.display().to_string()
 }
 
+/// Makes the git server a shell script that ignores TERM and then runs
+/// `body`, where `GIT_STANDIN` stands for the git stand-in with the script's
+/// arguments; stops get one second of TERM before KILL.
+fn stubborn_git(stack: &mut Stack, body: &str) {
+    let standin = format!(
+        "{PYTHON} {} arv-git-httpd \"$@\"",
+        standin("stack-service.py").display()
+    );
+    let script = failing_service(
+        stack.dir.path(),
+        "stubborn-git",
+        &format!("trap '' TERM\n{}", body.replace("GIT_STANDIN", &standin)),
+    );
+    stack
+        .set("ARV_GIT_HTTPD_CMD", script)
+        .set("STACK_STOP_RETRY", "TERM/1/KILL/5");
+}
+
 /// A tar of git fixture repositories, as the original unpacked.
 fn git_tarball(dir: &Path) -> PathBuf {
     let src = dir.join("gitsrc/test");
@@ -807,17 +825,7 @@ fn registration_needs_the_api_server() {
 #[test]
 fn a_server_that_ignores_term_is_killed_on_schedule() {
     let mut stack = Stack::new();
-    let stubborn = failing_service(
-        stack.dir.path(),
-        "stubborn-git",
-        &format!(
-            "trap '' TERM\nexec {PYTHON} {} arv-git-httpd \"$@\"",
-            standin("stack-service.py").display()
-        ),
-    );
-    stack
-        .set("ARV_GIT_HTTPD_CMD", stubborn)
-        .set("STACK_STOP_RETRY", "TERM/1/KILL/5");
+    stubborn_git(&mut stack, "exec GIT_STANDIN");
     stack.run(&["start_arv-git-httpd"]).ok();
     let pid = stack.pid("arv-git-httpd").unwrap();
     let port = stack.port("arv-git-httpd").unwrap();
@@ -1159,17 +1167,7 @@ impl Drop for Workers {
 fn a_stop_that_escalates_to_kill_leaves_no_worker_behind() {
     let mut stack = Stack::new();
     // A master that ignores TERM forks a worker that keeps the port open.
-    let stubborn = failing_service(
-        stack.dir.path(),
-        "stubborn-git",
-        &format!(
-            "trap '' TERM\n{PYTHON} {} arv-git-httpd \"$@\" &\nwait",
-            standin("stack-service.py").display()
-        ),
-    );
-    stack
-        .set("ARV_GIT_HTTPD_CMD", stubborn)
-        .set("STACK_STOP_RETRY", "TERM/1/KILL/5");
+    stubborn_git(&mut stack, "GIT_STANDIN &\nwait");
     stack.run(&["start_arv-git-httpd"]).ok();
     let leader = stack.pid("arv-git-httpd").unwrap();
     let port = stack.port("arv-git-httpd").unwrap();
