@@ -5,14 +5,19 @@
 //! - exit codes: 0 success, 1 the awaited condition did not happen or the
 //!   operation failed, 2 usage or fatal error (clap's own 2); a tool with
 //!   codes fixed elsewhere (LSB) raises [`Exit`] with its own code;
-//! - errors go to stderr once, as `tool: message`; a closed stdout ends the
-//!   tool quietly.
+//! - errors go to stderr once, as `tool: message`, with control characters
+//!   from input escaped ([`escape_controls`]);
+//! - data goes to [`stdout()`]: a closed pipe ends the output quietly but
+//!   keeps the exit code the tool decides; any other failure to write (a full
+//!   disk, `>/dev/full`) is an error that names standard output.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::fs;
-use std::io::{self, Read, Write};
+use std::io::{self, IsTerminal, Read, Write};
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// Exit code: success.
@@ -56,31 +61,47 @@ impl std::error::Error for Exit {}
 
 /// Runs a tool's body and turns its outcome into the process exit code.
 ///
-/// `Ok(code)` is returned as is. An error is printed once as `tool: error`
-/// (with its context chain) and mapped to its [`Exit`] code, or to
-/// [`FATAL`]. An [`Exit`] with an empty message prints nothing. A broken
-/// pipe on stdout ends the tool quietly with success, as ripgrep does.
+/// `Ok(code)` is returned as is, once [`stdout()`] is flushed: a closed
+/// pipe keeps `code`, any other failure to write (a full disk) is reported
+/// and ends the tool with [`FATAL`]. An error is printed once as
+/// `tool: error` (with its context chain) and mapped to its [`Exit`] code, or
+/// to [`FATAL`]. An [`Exit`] with an empty message prints nothing.
+///
+/// A broken pipe that reaches here as an error came from a write that did
+/// not go through [`stdout()`], so the tool decided no code: it ends quietly
+/// with success, as ripgrep does.
 pub fn main_with(tool: &str, run: impl FnOnce() -> anyhow::Result<ExitCode>) -> ExitCode {
-    match run() {
-        Ok(code) => code,
-        Err(err) => {
-            if is_broken_pipe(&err) {
-                return ExitCode::SUCCESS;
-            }
-            let code = err.downcast_ref::<Exit>().map_or(FATAL, |e| e.code);
-            let text = format!("{err:#}");
-            if !text.is_empty() {
-                warn(tool, text);
-            }
-            ExitCode::from(code)
-        }
+    let err = match run() {
+        Ok(code) => match stdout().flush() {
+            Ok(()) => return code,
+            Err(err) => anyhow::Error::new(err),
+        },
+        Err(err) => err,
+    };
+    if is_broken_pipe(&err) {
+        return ExitCode::SUCCESS;
     }
+    let code = err.downcast_ref::<Exit>().map_or(FATAL, |e| e.code);
+    let text = format!("{err:#}");
+    if !text.is_empty() {
+        warn(tool, text);
+    }
+    ExitCode::from(code)
 }
 
 /// Prints a message to stderr as `tool: message`. Unlike `eprintln!`, a
-/// closed stderr is ignored rather than a panic.
+/// closed stderr is ignored rather than a panic. Control characters other
+/// than newline are escaped, so that no text from input can move the cursor
+/// or recolour the terminal; values from input should still go through
+/// [`escape_controls`] so that a newline in them cannot forge a line.
 pub fn warn(tool: &str, message: impl fmt::Display) {
-    let _ = writeln!(io::stderr().lock(), "{tool}: {message}");
+    let text = message.to_string();
+    let text: String = text
+        .split('\n')
+        .map(escape_controls)
+        .collect::<Vec<_>>()
+        .join("\n");
+    let _ = writeln!(io::stderr().lock(), "{tool}: {text}");
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
@@ -91,17 +112,190 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
     })
 }
 
-/// Parses the command line with clap. Help and `--version` go to stdout and
-/// exit 0; a usage error is printed as `tool: error: ...` and exits with
-/// `usage_code` (2, clap's own, for every tool but LSB's `status`).
-pub fn parse_args_or<P: clap::Parser>(tool: &str, usage_code: u8) -> P {
-    P::try_parse().unwrap_or_else(|err| {
-        if !err.use_stderr() {
-            err.exit();
+/// Set once a write to standard output found the pipe closed.
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// Standard output for a tool's data; see [`stdout()`].
+pub struct Stdout {
+    inner: io::StdoutLock<'static>,
+}
+
+/// Standard output, locked, for a tool's data.
+///
+/// When the reader has gone (`| head -1`, EPIPE), the write and every later
+/// one succeed without writing, and [`stdout_closed`] says so: the tool goes
+/// on to the exit code it would have had, which a closed pipe never changes.
+/// Any other error (`>/dev/full`: no space left) is returned, saying that it
+/// is standard output that could not be written.
+pub fn stdout() -> Stdout {
+    Stdout {
+        inner: io::stdout().lock(),
+    }
+}
+
+/// Whether a write through [`stdout()`] found the pipe closed: what was
+/// written since then (and perhaps a little before, still buffered) never
+/// reached the reader. A tool that must know whether a line arrived (a port
+/// it leased for the reader) flushes and then asks.
+pub fn stdout_closed() -> bool {
+    STDOUT_CLOSED.load(Ordering::Relaxed)
+}
+
+impl Stdout {
+    fn outcome<T>(result: io::Result<T>, closed: T) -> io::Result<T> {
+        match result {
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                STDOUT_CLOSED.store(true, Ordering::Relaxed);
+                Ok(closed)
+            }
+            Err(e) => Err(io::Error::new(
+                e.kind(),
+                format!("cannot write to standard output: {e}"),
+            )),
+            ok => ok,
         }
-        let _ = write!(io::stderr().lock(), "{tool}: {}", err.render());
-        std::process::exit(usage_code.into());
-    })
+    }
+}
+
+impl Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if stdout_closed() {
+            return Ok(buf.len());
+        }
+        let result = self.inner.write(buf);
+        Self::outcome(result, buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if stdout_closed() {
+            return Ok(());
+        }
+        let result = self.inner.flush();
+        Self::outcome(result, ())
+    }
+}
+
+/// Escapes the control characters of `text` (ESC, newline, tab, DEL, the C1
+/// controls, and the Unicode bidirectional overrides that reorder what a
+/// terminal shows) for a message: `\n`, `\r`, `\t`, `\0`, `\x1b`,
+/// `\u{202e}`. Other text, backslashes included, is left as it is.
+pub fn escape_controls(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(needs_escape) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if needs_escape(c) {
+            push_escaped(&mut out, c);
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// [`escape_controls`] for bytes that may not be UTF-8: a byte that is not
+/// part of a valid UTF-8 sequence is written `\xHH`.
+pub fn escape_bytes(bytes: &[u8]) -> Cow<'_, str> {
+    use fmt::Write as _;
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        return escape_controls(text);
+    }
+    let mut out = String::with_capacity(bytes.len() + 8);
+    for chunk in bytes.utf8_chunks() {
+        out.push_str(&escape_controls(chunk.valid()));
+        for b in chunk.invalid() {
+            let _ = write!(out, "\\x{b:02x}");
+        }
+    }
+    Cow::Owned(out)
+}
+
+fn needs_escape(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+fn push_escaped(out: &mut String, c: char) {
+    use fmt::Write as _;
+    match c {
+        '\n' => out.push_str("\\n"),
+        '\r' => out.push_str("\\r"),
+        '\t' => out.push_str("\\t"),
+        '\0' => out.push_str("\\0"),
+        c if (c as u32) < 0x80 => {
+            let _ = write!(out, "\\x{:02x}", c as u32);
+        }
+        c => {
+            let _ = write!(out, "\\u{{{:x}}}", c as u32);
+        }
+    }
+}
+
+/// Parses the command line with clap. Help and `--version` go to stdout and
+/// exit 0 (a full stdout is an error, exit 2); a usage error is printed as
+/// the tool's own errors are, `tool: what is wrong` and one hint line, and
+/// exits with `usage_code` (2, clap's own, for every tool but LSB's `status`).
+pub fn parse_args_or<P: clap::Parser>(tool: &str, usage_code: u8) -> P {
+    // Unstyled, so that the rendered message holds the user's text as it
+    // was: clap's plain rendering drops anything that looks like styling.
+    let plain = P::command()
+        .color(clap::ColorChoice::Never)
+        .try_get_matches();
+    plain
+        .and_then(|m| P::from_arg_matches(&m))
+        .unwrap_or_else(|err| {
+            if !err.use_stderr() {
+                print_and_exit::<P>(tool, &err);
+            }
+            let _ = io::stderr()
+                .lock()
+                .write_all(usage_error(tool, &err).as_bytes());
+            std::process::exit(usage_code.into());
+        })
+}
+
+/// `--help` or `--version`: to a terminal as clap prints it (styled),
+/// elsewhere through [`stdout()`], so that a full disk is not success.
+fn print_and_exit<P: clap::Parser>(tool: &str, err: &clap::Error) -> ! {
+    if io::stdout().is_terminal() {
+        // Parsed again with the tool's own colours.
+        if let Err(styled) = P::command().try_get_matches() {
+            styled.exit();
+        }
+    }
+    let mut out = stdout();
+    let written = write!(out, "{}", err.render()).and_then(|()| out.flush());
+    if let Err(e) = written {
+        warn(tool, e);
+        std::process::exit(FATAL.into());
+    }
+    std::process::exit(err.exit_code());
+}
+
+/// A clap usage error as two lines: `tool: message` (clap's first paragraph,
+/// without its `error: `) and `tool: tip: …` (clap's own tip, or where to
+/// look).
+fn usage_error(tool: &str, err: &clap::Error) -> String {
+    if err.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        return format!("{tool}: a command is required\n{tool}: tip: see '{tool} --help'\n");
+    }
+    let text = err.render().ansi().to_string();
+    let mut paragraphs = text
+        .split("\n\n")
+        .map(|p| p.split_whitespace().collect::<Vec<_>>().join(" "));
+    let message = paragraphs.next().unwrap_or_default();
+    let message = message
+        .strip_prefix("error: ")
+        .unwrap_or(&message)
+        .to_owned();
+    let tip = paragraphs
+        .find_map(|p| p.strip_prefix("tip: ").map(str::to_owned))
+        .unwrap_or_else(|| format!("see '{tool} --help'"));
+    format!(
+        "{tool}: {}\n{tool}: tip: {}\n",
+        escape_controls(&message),
+        escape_controls(&tip)
+    )
 }
 
 /// [`parse_args_or`] with the usual usage-error code, 2.
@@ -248,5 +442,71 @@ mod tests {
             .context("writing to stdout");
         assert!(is_broken_pipe(&err));
         assert!(!is_broken_pipe(&anyhow::anyhow!("other")));
+    }
+
+    #[test]
+    fn controls_are_escaped() {
+        assert!(matches!(escape_controls("plain/path é"), Cow::Borrowed(_)));
+        assert_eq!(escape_controls("a\nb\tc\r\0"), r"a\nb\tc\r\0");
+        assert_eq!(escape_controls("\x1b[31mred"), r"\x1b[31mred");
+        assert_eq!(
+            escape_controls("\x7f\u{9b}\u{202e}x"),
+            r"\x7f\u{9b}\u{202e}x"
+        );
+        assert_eq!(escape_controls(r"back\slash"), r"back\slash");
+        assert_eq!(escape_bytes(b"ok\xff\n\xc3"), r"ok\xff\n\xc3");
+        assert_eq!(escape_bytes("é".as_bytes()), "é");
+    }
+
+    fn usage(args: &[&str]) -> String {
+        let cmd = clap::Command::new("demo")
+            .styles(clap::builder::Styles::plain())
+            .arg(
+                clap::Arg::new("count")
+                    .long("count")
+                    .value_parser(clap::value_parser!(u8)),
+            )
+            .arg(clap::Arg::new("name").required(true));
+        let err = cmd.try_get_matches_from(args).unwrap_err();
+        usage_error("demo", &err)
+    }
+
+    #[test]
+    fn usage_errors_read_like_the_tools_own() {
+        assert_eq!(
+            usage(&["demo", "x", "--cont", "1"]),
+            "demo: unexpected argument '--cont' found\n\
+             demo: tip: a similar argument exists: '--count'\n"
+        );
+        assert_eq!(
+            usage(&["demo", "x", "--count", "300"]),
+            "demo: invalid value '300' for '--count <count>': 300 is not in 0..=255\n\
+             demo: tip: see 'demo --help'\n"
+        );
+        assert_eq!(
+            usage(&["demo"]),
+            "demo: the following required arguments were not provided: <name>\n\
+             demo: tip: see 'demo --help'\n"
+        );
+        let odd = usage(&["demo", "x", "--count", "\x1b[2J"]);
+        assert!(
+            odd.starts_with(r"demo: invalid value '\x1b[2J' for"),
+            "{odd}"
+        );
+        assert_eq!(odd.lines().count(), 2, "{odd}");
+    }
+
+    #[test]
+    fn write_errors_name_standard_output() {
+        let err = Stdout::outcome::<()>(Err(io::Error::from_raw_os_error(28)), ()).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::StorageFull);
+        assert!(
+            err.to_string()
+                .starts_with("cannot write to standard output: No space left"),
+            "{err}"
+        );
+        assert!(!stdout_closed());
+        assert!(Stdout::outcome(Err(io::Error::from(io::ErrorKind::BrokenPipe)), 3).unwrap() == 3);
+        assert!(stdout_closed());
     }
 }
