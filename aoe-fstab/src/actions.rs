@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::cli::{Cli, Command};
 use crate::command;
 use crate::devwait;
-use crate::fstab::{self, Entry, Table};
+use crate::fstab::{self, shown, Entry, Skip, Table};
 use crate::mounts::{self, MountTable};
 
 /// Runs the parsed command line.
@@ -44,15 +44,22 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             dry_run,
         } => {
             let chosen = select(&table.entries, &targets, file)?;
+            // As `mount -a`: without names, swap areas, the root file system
+            // and `noauto` entries are left alone (`check` says so).
             let chosen = chosen
                 .into_iter()
-                .filter(|e| !targets.is_empty() || !e.has_option("noauto"));
+                .filter(|e| !targets.is_empty() || e.skipped_by_mount().is_none());
             let failed = mount(chosen, mkdir, wait_devices, dry_run)?;
             Ok(code(failed))
         }
         Command::Umount { targets, dry_run } => {
             let chosen = select(&table.entries, &targets, file)?;
-            Ok(code(umount(chosen.into_iter().rev(), dry_run)?))
+            // A swap area is not a mount; the root file system stays.
+            let chosen = chosen
+                .into_iter()
+                .rev()
+                .filter(|e| !matches!(e.skipped_by_mount(), Some(Skip::Swap | Skip::Root)));
+            Ok(code(umount(chosen, dry_run)?))
         }
         Command::Check => Ok(code(check(file, &table)?)),
     }
@@ -66,29 +73,43 @@ fn code(failed: bool) -> ExitCode {
     })
 }
 
+/// The largest fstab file read: far beyond any real one (a line per file
+/// system), small enough that a wrong `--file` cannot fill memory.
+pub const MAX_FSTAB: u64 = 1 << 20;
+
+/// Bad lines warned about one by one; the rest are counted (`check` lists
+/// them all).
+const MAX_WARNINGS: usize = 5;
+
 fn load(file: &Path, strict: bool, report: bool) -> anyhow::Result<Table> {
-    let cannot = || format!("cannot read {}", file.display());
+    let name = shown_path(file);
+    let cannot = || format!("cannot read {name}");
     // As libmount (`mnt_table_parse_fstab`): a FIFO would block with no
     // writer, and /dev/zero would never end.
     if !std::fs::metadata(file).with_context(cannot)?.is_file() {
         bail!("{}: not a regular file", cannot());
     }
-    let data = std::fs::read(file).with_context(cannot)?;
+    let data = cliutil::read_limited(file, MAX_FSTAB, "an fstab file").with_context(cannot)?;
     let table = fstab::parse(&data);
     if let (true, Some(bad)) = (strict, table.bad.first()) {
-        bail!("{}:{}: {}", file.display(), bad.line, bad.reason);
+        bail!("{name}:{}: {}", bad.line, bad.reason);
     }
     if report {
-        for bad in &table.bad {
+        for bad in table.bad.iter().take(MAX_WARNINGS) {
+            warn(&format!("{name}:{}: {}; line skipped", bad.line, bad.reason));
+        }
+        if let Some(more) = table.bad.len().checked_sub(MAX_WARNINGS).filter(|&n| n > 0) {
             warn(&format!(
-                "{}:{}: {}; line skipped",
-                file.display(),
-                bad.line,
-                bad.reason
+                "{name}: {more} more bad line(s) skipped (`aoe-fstab check` lists them all)"
             ));
         }
     }
     Ok(table)
+}
+
+/// A path from the command line or the file, for a message.
+fn shown_path(path: &Path) -> String {
+    shown(path.as_os_str().as_bytes())
 }
 
 fn warn(message: &str) {
@@ -115,7 +136,11 @@ fn select<'a>(
             .iter()
             .any(|e| mounts::trim_slashes(&path(&e.target)) == *name)
         {
-            bail!("no entry for {} in {}", name.display(), file.display());
+            bail!(
+                "no entry for {} in {}",
+                shown_path(name),
+                shown_path(file)
+            );
         }
     }
     Ok(entries
@@ -153,7 +178,7 @@ pub fn device_path(entry: &Entry) -> Option<PathBuf> {
 }
 
 fn print_line(text: &str) -> io::Result<()> {
-    writeln!(io::stdout().lock(), "{text}")
+    writeln!(cliutil::stdout(), "{text}")
 }
 
 /// Returns whether any entry failed.
@@ -179,11 +204,18 @@ fn mount<'a>(
         }
         let fail = |reason: &str| {
             warn(&format!(
-                "cannot mount {} on {}: {reason}",
-                fstab::text(&entry.source),
-                target.display()
+                "cannot mount {} on {}: {}",
+                shown(&entry.source),
+                shown(&entry.target),
+                shown(reason.as_bytes())
             ));
         };
+        // Only when named (else filtered out before): swapon's job.
+        if entry.is_swap() {
+            fail("a swap area: use swapon, not mount");
+            failed = true;
+            continue;
+        }
         let Some(program) = &program else {
             if mkdir && !target.is_dir() {
                 print_line(&command::render(&command::mkdir_argv(&target)))?;
@@ -195,7 +227,7 @@ fn mount<'a>(
             if !waiter.wait_for(&device, deadline) {
                 fail(&format!(
                     "{} did not appear within {limit:?}",
-                    device.display()
+                    shown_path(&device)
                 ));
                 failed = true;
                 continue;
@@ -248,7 +280,11 @@ fn umount<'a>(entries: impl Iterator<Item = &'a Entry>, dry_run: bool) -> anyhow
         match command::run(program, &argv) {
             Ok(()) => now.remove(&target),
             Err(reason) => {
-                warn(&format!("cannot unmount {}: {reason}", target.display()));
+                warn(&format!(
+                    "cannot unmount {}: {}",
+                    shown(&entry.target),
+                    shown(reason.as_bytes())
+                ));
                 failed = true;
             }
         }
@@ -256,16 +292,31 @@ fn umount<'a>(entries: impl Iterator<Item = &'a Entry>, dry_run: bool) -> anyhow
     Ok(failed)
 }
 
-/// Prints one line per problem; returns whether there was any.
+/// Prints one line per problem on stdout, and on stderr a note for each
+/// entry `mount` will leave alone; returns whether there was any problem.
 fn check(file: &Path, table: &Table) -> anyhow::Result<bool> {
+    let name = shown_path(file);
     let mut problems = Vec::new();
     for bad in &table.bad {
+        // Already shown safely: the reason quotes the line through `shown`.
         problems.push((bad.line, bad.reason.clone()));
     }
     for entry in &table.entries {
         let target = path(&entry.target);
+        let skip = entry.skipped_by_mount();
+        if let Some(skip) = skip {
+            warn(&format!(
+                "{name}:{}: {}: {skip}",
+                entry.line,
+                shown(&entry.target)
+            ));
+        }
+        if skip == Some(Skip::Swap) {
+            // Its "mount point" is `none` or `swap`: nothing more to check.
+            continue;
+        }
         let mut problem = |what: String| {
-            problems.push((entry.line, format!("{}: {what}", target.display())));
+            problems.push((entry.line, format!("{}: {what}", shown(&entry.target))));
         };
         if !target.is_absolute() {
             problem("mount point is not an absolute path".into());
@@ -276,7 +327,7 @@ fn check(file: &Path, table: &Table) -> anyhow::Result<bool> {
         }
         if let Some(device) = device_path(entry) {
             if !device.exists() {
-                problem(format!("device {} does not exist", device.display()));
+                problem(format!("device {} does not exist", shown_path(&device)));
             }
         }
         if !entry.has_option("_netdev") {
@@ -286,7 +337,7 @@ fn check(file: &Path, table: &Table) -> anyhow::Result<bool> {
     problems.sort_by_key(|(line, _)| *line);
     let mut out = io::stdout().lock();
     for (line, what) in &problems {
-        writeln!(out, "{}:{line}: {what}", file.display())?;
+        writeln!(out, "{name}:{line}: {what}")?;
     }
     Ok(!problems.is_empty())
 }
@@ -314,7 +365,7 @@ fn json_text(value: &[u8]) -> Option<Cow<'_, str>> {
 }
 
 fn print_entries(entries: &[&Entry], json: bool) -> anyhow::Result<()> {
-    let mut out = io::stdout().lock();
+    let mut out = cliutil::stdout();
     if json {
         let doc = Json {
             filesystems: entries

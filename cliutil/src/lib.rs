@@ -239,7 +239,7 @@ pub fn parse_args_or<P: clap::Parser>(tool: &str, usage_code: u8) -> P {
     // Unstyled, so that the rendered message holds the user's text as it
     // was: clap's plain rendering drops anything that looks like styling.
     let plain = P::command()
-        .color(clap::ColorChoice::Never)
+        .styles(clap::builder::Styles::plain())
         .try_get_matches();
     plain
         .and_then(|m| P::from_arg_matches(&m))

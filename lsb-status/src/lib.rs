@@ -175,7 +175,7 @@ fn read_script(file: &Path) -> Result<Vec<u8>> {
 /// Writes data to stdout (flushed: a command may write after it). A reader
 /// that went away is no error: the exit code still tells what happened.
 pub fn show_data(text: &str) -> Result<()> {
-    let mut out = std::io::stdout().lock();
+    let mut out = cliutil::stdout();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
             Err(anyhow::Error::new(e).context("cannot write to stdout"))

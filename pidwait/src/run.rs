@@ -161,7 +161,7 @@ fn wait_for_file(
         }
     })? {
         watch::Outcome::Ready(pids) => {
-            let mut out = std::io::stdout().lock();
+            let mut out = cliutil::stdout();
             for pid in pids {
                 writeln!(out, "{pid}").context("writing to stdout")?;
             }
