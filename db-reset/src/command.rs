@@ -59,7 +59,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     })?;
     if cli.export {
         // What run_test_server.py's reset() left in os.environ.
-        let mut out = std::io::stdout().lock();
+        let mut out = cliutil::stdout();
         writeln!(out, "export ARVADOS_API_HOST_INSECURE=true")?;
         writeln!(out, "export ARVADOS_API_HOST={}", shell_quote(&cli.host))?;
         writeln!(
