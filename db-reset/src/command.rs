@@ -26,8 +26,12 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         fixtures: cli.fixtures.as_deref(),
         env: std::env::var("ARVADOS_API_TOKEN").ok(),
     })?;
-    let insecure =
-        cli.insecure || std::env::var("ARVADOS_API_HOST_INSECURE").is_ok_and(|v| truthy(&v));
+    // Flags over environment, as curl and git do: an explicit --cacert keeps
+    // pinning even when ARVADOS_API_HOST_INSECURE (which `--export` and the
+    // stack scripts set) says otherwise.
+    let insecure = cli.insecure
+        || (cli.cacert.is_none()
+            && std::env::var("ARVADOS_API_HOST_INSECURE").is_ok_and(|v| truthy(&v)));
     if insecure {
         cliutil::warn(
             "db-reset",

@@ -1,12 +1,11 @@
 //! The request: one POST, retried while the server refuses connections.
 
-use std::io::{self, Read};
-use std::sync::Arc;
+use std::io::Read;
 use std::time::{Duration, Instant};
 
 use cliutil::Exit;
 
-use crate::tls;
+use crate::http::{self, humanize, Failure};
 use crate::token::Token;
 
 /// How much of an error body to show.
@@ -81,36 +80,40 @@ fn check_host(host: &str) -> Result<(), String> {
 /// (the server said no, or never answered) or 2 (TLS trouble, bad input).
 pub fn send(req: Request<'_>) -> anyhow::Result<()> {
     let url = url(req.host, req.path)?;
-    let agent = ureq::AgentBuilder::new()
-        .tls_config(Arc::new(req.tls))
-        .timeout_connect(req.connect_timeout)
-        .timeout_read(req.read_timeout)
-        .timeout_write(req.read_timeout)
-        .redirects(0)
-        .user_agent(concat!("db-reset/", env!("CARGO_PKG_VERSION")))
-        .build();
+    let agent = http::agent(
+        req.tls,
+        Some(req.connect_timeout),
+        concat!("db-reset/", env!("CARGO_PKG_VERSION")),
+    );
     let auth = format!("{} {}", req.scheme, req.token.expose());
     // No deadline at all only if the one asked for is past what Instant holds.
     let deadline = Instant::now().checked_add(req.retry_for);
     // Short pauses: a refused attempt costs a fraction of a millisecond, and a
     // server that comes up is then noticed within 10 ms.
     let mut pause = Duration::from_millis(1);
-    let mut said: Option<Instant> = None;
+    let mut next_said = Instant::now();
     loop {
-        let result = agent.post(&url).set("Authorization", &auth).send_bytes(&[]);
+        // One deadline for the whole exchange, not one per read: a server
+        // trickling its answer a byte at a time cannot hold us past it.
+        let result = agent
+            .post(&url)
+            .timeout(req.connect_timeout.saturating_add(req.read_timeout))
+            .set("Authorization", &auth)
+            .send_bytes(&[]);
         let response = match result {
             Ok(response) | Err(ureq::Error::Status(_, response)) => response,
             Err(ureq::Error::Transport(err)) => {
+                let failure = Failure::of(&err);
                 let now = Instant::now();
                 let left = deadline.map_or(Duration::MAX, |d| d.saturating_duration_since(now));
-                if refused(&err) && !left.is_zero() {
+                if matches!(failure, Failure::Refused(_)) && !left.is_zero() {
                     // At most a line a second, not one an attempt.
-                    if req.verbose && said.map_or(true, |at| now - at >= Duration::from_secs(1)) {
+                    if req.verbose && now >= next_said {
                         cliutil::warn(
                             "db-reset",
                             format_args!("{}: connection refused, retrying", req.host),
                         );
-                        said = Some(now);
+                        next_said = now + Duration::from_secs(1);
                     }
                     std::thread::sleep(pause.min(left));
                     pause = (pause * 2).min(Duration::from_millis(10));
@@ -118,7 +121,7 @@ pub fn send(req: Request<'_>) -> anyhow::Result<()> {
                 }
                 return Err(transport_error(
                     req.host,
-                    &err,
+                    failure,
                     (req.connect_timeout, req.read_timeout),
                 ));
             }
@@ -160,74 +163,25 @@ fn check(host: &str, url: &str, response: ureq::Response, token: &Token) -> anyh
     Err(Exit::failure(msg))
 }
 
-fn io_errors(err: &ureq::Transport) -> impl Iterator<Item = &io::Error> {
-    let mut next: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(err);
-    std::iter::from_fn(move || loop {
-        let cur = next?;
-        next = cur.source();
-        if let Some(io) = cur.downcast_ref::<io::Error>() {
-            return Some(io);
-        }
-    })
-}
-
-fn refused(err: &ureq::Transport) -> bool {
-    err.kind() == ureq::ErrorKind::ConnectionFailed
-        && io_errors(err).any(|e| e.kind() == io::ErrorKind::ConnectionRefused)
-}
-
-/// The rustls error inside an I/O error, if the failure was TLS.
-fn tls_error(err: &ureq::Transport) -> Option<&rustls::Error> {
-    io_errors(err).find_map(|e| e.get_ref()?.downcast_ref::<rustls::Error>())
-}
-
 /// `timeouts` is (connect, read).
-fn transport_error(
-    host: &str,
-    err: &ureq::Transport,
-    timeouts: (Duration, Duration),
-) -> anyhow::Error {
-    if let Some(tls) = tls_error(err) {
-        return anyhow::anyhow!("TLS with {host} failed: {}", tls::explain(tls));
-    }
-    if io_errors(err).any(|e| {
-        matches!(
-            e.kind(),
-            io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
-        )
-    }) {
-        // ureq marks the TCP connect step with this message; the TLS
-        // handshake and the answer come later, under the read timeout.
-        let what = if err.message() == Some("Connect error") {
-            format!("could not be reached within {}", humanize(timeouts.0))
-        } else {
-            format!("did not answer within {}", humanize(timeouts.1))
-        };
-        return Exit::failure(format!("{host} {what}"));
-    }
-    match err.kind() {
-        ureq::ErrorKind::Dns => anyhow::anyhow!("cannot resolve {host}: {}", cause(err)),
-        ureq::ErrorKind::InvalidUrl | ureq::ErrorKind::UnknownScheme => {
-            anyhow::anyhow!("invalid host '{host}': {err}")
+fn transport_error(host: &str, failure: Failure, timeouts: (Duration, Duration)) -> anyhow::Error {
+    match failure {
+        Failure::Tls(why) => anyhow::anyhow!("TLS with {host} failed: {why}"),
+        Failure::TimedOut { connecting: true } => Exit::failure(format!(
+            "{host} could not be reached within {}",
+            humanize(timeouts.0)
+        )),
+        // The TLS handshake and the whole answer come under the read timeout.
+        Failure::TimedOut { connecting: false } => Exit::failure(format!(
+            "{host} did not answer within {}",
+            humanize(timeouts.1)
+        )),
+        Failure::Dns(why) => anyhow::anyhow!("cannot resolve {host}: {why}"),
+        Failure::Url(why) => anyhow::anyhow!("invalid host '{host}': {why}"),
+        Failure::Refused(why) | Failure::Connect(why) => {
+            Exit::failure(format!("cannot connect to {host}: {why}"))
         }
-        ureq::ErrorKind::ConnectionFailed => {
-            Exit::failure(format!("cannot connect to {host}: {}", cause(err)))
-        }
-        _ => Exit::failure(format!("{host} did not answer properly: {}", cause(err))),
-    }
-}
-
-fn cause(err: &ureq::Transport) -> String {
-    io_errors(err)
-        .next()
-        .map_or_else(|| err.to_string(), ToString::to_string)
-}
-
-fn humanize(d: Duration) -> String {
-    if d.subsec_millis() == 0 {
-        format!("{}s", d.as_secs())
-    } else {
-        format!("{}ms", d.as_millis())
+        Failure::Other(why) => Exit::failure(format!("{host} did not answer properly: {why}")),
     }
 }
 
@@ -266,11 +220,5 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("--path"));
-    }
-
-    #[test]
-    fn durations_read_back() {
-        assert_eq!(humanize(Duration::from_secs(60)), "60s");
-        assert_eq!(humanize(Duration::from_millis(300)), "300ms");
     }
 }

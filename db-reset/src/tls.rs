@@ -13,10 +13,12 @@ use std::sync::{Arc, OnceLock};
 use anyhow::{bail, Context};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
-use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
+use rustls::crypto::CryptoProvider;
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls_pki_types::{CertificateDer, ServerName, SubjectPublicKeyInfoDer, UnixTime};
+
+use crate::x509;
 
 /// What to trust.
 #[derive(Debug, Default)]
@@ -111,8 +113,22 @@ impl ServerCertVerifier for Verifier {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        if self.trust.insecure || self.pinned.iter().any(|c| c == end_entity) {
+        if self.trust.insecure {
             return Ok(ServerCertVerified::assertion());
+        }
+        if self.pinned.iter().any(|c| c == end_entity) {
+            // Pinning trusts the certificate, not forever: its dates still hold.
+            return match x509::parse(end_entity) {
+                Some(cert) if !(cert.not_before..=cert.not_after).contains(&now_secs(now)) => Err(
+                    rustls::CertificateError::Other(rustls::OtherError(Arc::new(OutOfDate {
+                        not_before: cert.not_before,
+                        not_after: cert.not_after,
+                        now: now_secs(now),
+                    })))
+                    .into(),
+                ),
+                _ => Ok(ServerCertVerified::assertion()),
+            };
         }
         let verify = |with_system| {
             self.webpki(with_system)?.verify_server_cert(
@@ -139,19 +155,16 @@ impl ServerCertVerifier for Verifier {
     }
 
     // Signatures are always checked, so even a pinned or --insecure peer must
-    // hold the private key of the certificate it shows.
+    // hold the private key of the certificate it shows. They are checked
+    // with the certificate's public key alone, which works for X.509 v1
+    // certificates too (webpki refuses to parse those).
     fn verify_tls12_signature(
         &self,
         message: &[u8],
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
+        self.signature(message, cert, dss)
     }
 
     fn verify_tls13_signature(
@@ -160,12 +173,20 @@ impl ServerCertVerifier for Verifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
+        // TLS 1.3 allows neither PKCS#1 v1.5 RSA nor SHA-1 (RFC 8446 4.2.3).
+        if !matches!(
+            dss.scheme,
+            SignatureScheme::ECDSA_NISTP256_SHA256
+                | SignatureScheme::ECDSA_NISTP384_SHA384
+                | SignatureScheme::ECDSA_NISTP521_SHA512
+                | SignatureScheme::RSA_PSS_SHA256
+                | SignatureScheme::RSA_PSS_SHA384
+                | SignatureScheme::RSA_PSS_SHA512
+                | SignatureScheme::ED25519
+        ) {
+            return Err(rustls::PeerMisbehaved::SignedHandshakeWithUnadvertisedSigScheme.into());
+        }
+        self.signature(message, cert, dss)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
@@ -175,11 +196,85 @@ impl ServerCertVerifier for Verifier {
     }
 }
 
+impl Verifier {
+    fn signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        let cert = x509::parse(cert).ok_or(rustls::Error::InvalidCertificate(
+            rustls::CertificateError::BadEncoding,
+        ))?;
+        let spki = SubjectPublicKeyInfoDer::from(cert.spki);
+        let key = webpki::RawPublicKeyEntity::try_from(&spki).map_err(|_| {
+            rustls::Error::InvalidCertificate(rustls::CertificateError::BadEncoding)
+        })?;
+        let algorithms = self
+            .provider
+            .signature_verification_algorithms
+            .mapping
+            .iter()
+            .find(|(scheme, _)| *scheme == dss.scheme)
+            .map(|(_, algs)| *algs)
+            .ok_or(rustls::PeerMisbehaved::SignedHandshakeWithUnadvertisedSigScheme)?;
+        // A scheme may name several algorithms (ECDSA over each curve): the
+        // one for this key's type verifies, the others say it does not fit.
+        for alg in algorithms {
+            match key.verify_signature(*alg, message, dss.signature()) {
+                Ok(()) => return Ok(HandshakeSignatureValid::assertion()),
+                Err(webpki::Error::UnsupportedSignatureAlgorithmForPublicKeyContext(_)) => {}
+                Err(_) => break,
+            }
+        }
+        Err(rustls::CertificateError::BadSignature.into())
+    }
+}
+
+fn now_secs(now: UnixTime) -> i64 {
+    i64::try_from(now.as_secs()).unwrap_or(i64::MAX)
+}
+
+/// A pinned certificate used outside its dates.
+#[derive(Debug)]
+struct OutOfDate {
+    not_before: i64,
+    not_after: i64,
+    now: i64,
+}
+
+impl std::fmt::Display for OutOfDate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let what = if self.now > self.not_after {
+            "expired"
+        } else {
+            "not valid yet"
+        };
+        write!(
+            f,
+            "pinned certificate {what}: valid from {} to {}, it is now {}",
+            date(self.not_before),
+            date(self.not_after),
+            date(self.now)
+        )
+    }
+}
+
+impl std::error::Error for OutOfDate {}
+
+/// A certificate date, in UTC as RFC 3339 writes it.
+fn date(secs: i64) -> String {
+    let time = u64::try_from(secs).map_or(std::time::UNIX_EPOCH, |s| {
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(s)
+    });
+    humantime::format_rfc3339_seconds(time).to_string()
+}
+
 /// Self-signed as `openssl req -x509` makes them (issuer = subject): the
 /// user trusts exactly that certificate. A CA-issued certificate named in
 /// --cacert is only a CA, and gets full verification.
 fn self_signed(cert: &CertificateDer<'_>) -> bool {
-    webpki::EndEntityCert::try_from(cert).is_ok_and(|c| c.issuer() == c.subject())
+    x509::parse(cert).is_some_and(|c| c.issuer == c.subject)
 }
 
 /// A plain-words reason for a certificate rustls refused.
@@ -197,6 +292,7 @@ pub fn explain(err: &rustls::Error) -> String {
             C::NotValidYet | C::NotValidYetContext { .. } => {
                 format!("certificate not valid yet ({cert})")
             }
+            C::Other(other) if other.0.downcast_ref::<OutOfDate>().is_some() => other.to_string(),
             C::Other(other)
                 if matches!(
                     other.0.downcast_ref::<webpki::Error>(),

@@ -1,7 +1,14 @@
 //! Where the API token comes from. Never argv, never printed.
 
 use std::fmt;
+use std::io::{self, IsTerminal, Read};
+use std::os::fd::AsFd;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
+use std::time::{Duration, Instant};
+
+use rustix::event::{PollFd, PollFlags, Timespec};
+use rustix::fs::{Mode, OFlags};
 
 use anyhow::{bail, Context};
 use fixture_token::{Fixtures, AUTH_FILE};
@@ -67,10 +74,133 @@ pub fn find(src: &Sources<'_>) -> anyhow::Result<Token> {
     }
 }
 
-/// Reads a file that should hold one token: a bounded read, so that
-/// `/dev/zero` or a log file given by mistake fails instead of eating memory.
-fn read_small(path: &Path) -> std::io::Result<Vec<u8>> {
-    cliutil::read_limited(path, 64 * 1024, "a token")
+/// Reads a file that should hold one token. See [`read_secret`].
+fn read_small(path: &Path) -> io::Result<Vec<u8>> {
+    read_secret(path, "a token")
+}
+
+/// The most a secret file may hold.
+pub const SECRET_LIMIT: u64 = 64 * 1024;
+
+/// How long a pipe on stdin may take to deliver a secret and close.
+pub const STDIN_WAIT: Duration = Duration::from_secs(10);
+
+/// Reads a small file holding a secret (`what` names it in errors), bounded
+/// in size and time.
+///
+/// A regular file is read (at most [`SECRET_LIMIT`]). A path that is this
+/// process's own stdin (`/dev/stdin`, `/dev/fd/0`) is read from stdin even
+/// when that is a pipe, so `--token-file /dev/stdin <<<"$TOKEN"` and
+/// `produce-token | tool --token-file /dev/stdin` work, within
+/// [`STDIN_WAIT`]. Anything else that is not a regular file (a FIFO, a
+/// device, a directory, a socket) is refused at once: reading it could wait
+/// forever or never end.
+pub fn read_secret(path: &Path, what: &str) -> io::Result<Vec<u8>> {
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        if stdin_fd().is_ok_and(|fd| same_file(&meta, &std::fs::File::from(fd))) {
+            if std::io::stdin().is_terminal() {
+                return Err(refused("stdin is a terminal; pipe the secret in instead"));
+            }
+            return read_stdin(what);
+        }
+        return Err(refused(&format!("{}, not a regular file", kind(&meta))));
+    }
+    // Opened non-blocking, checked again through the descriptor: a FIFO put
+    // in the file's place since it was looked at cannot hang us.
+    let fd = rustix::fs::open(
+        path,
+        OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK,
+        Mode::empty(),
+    )?;
+    let file = std::fs::File::from(fd);
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(refused(&format!("{}, not a regular file", kind(&meta))));
+    }
+    limited(file, what)
+}
+
+fn refused(why: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, why.to_owned())
+}
+
+/// A duplicate of stdin, so comparing it never closes the real one.
+fn stdin_fd() -> io::Result<std::os::fd::OwnedFd> {
+    Ok(rustix::io::fcntl_dupfd_cloexec(
+        std::io::stdin().as_fd(),
+        3,
+    )?)
+}
+
+fn same_file(meta: &std::fs::Metadata, file: &std::fs::File) -> bool {
+    file.metadata()
+        .is_ok_and(|m| m.dev() == meta.dev() && m.ino() == meta.ino())
+}
+
+fn kind(meta: &std::fs::Metadata) -> &'static str {
+    let t = meta.file_type();
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_char_device() || t.is_block_device() {
+        "a device"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "not a regular file"
+    }
+}
+
+fn limited(reader: impl Read, what: &str) -> io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    reader.take(SECRET_LIMIT + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > SECRET_LIMIT {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("more than {} KiB: not {what}", SECRET_LIMIT >> 10),
+        ));
+    }
+    Ok(bytes)
+}
+
+/// Reads stdin to its end, waiting at most [`STDIN_WAIT`] in all.
+fn read_stdin(what: &str) -> io::Result<Vec<u8>> {
+    let stdin = std::io::stdin();
+    let fd = stdin.as_fd();
+    let deadline = Instant::now() + STDIN_WAIT;
+    let mut bytes = Vec::new();
+    let mut buf = [0; 4096];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let timeout = Timespec::try_from(left).map_err(io::Error::other)?;
+        let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+        match rustix::event::poll(&mut fds, Some(&timeout)) {
+            Ok(0) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!(
+                        "stdin did not end within {}s (pipe {what} in and close it)",
+                        STDIN_WAIT.as_secs()
+                    ),
+                ))
+            }
+            Ok(_) | Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+        match rustix::io::read(fd, &mut buf) {
+            Ok(0) => return limited(&bytes[..], what),
+            Ok(n) => {
+                bytes.extend_from_slice(&buf[..n]);
+                if bytes.len() as u64 > SECRET_LIMIT {
+                    return limited(&bytes[..], what);
+                }
+            }
+            Err(rustix::io::Errno::INTR | rustix::io::Errno::AGAIN) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -102,15 +232,22 @@ mod tests {
 
     #[test]
     fn token_files_are_read_with_a_limit() {
+        let big = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(big.path(), vec![b'x'; 64 * 1024 + 1]).unwrap();
         let err = find(&Sources {
-            file: Some(Path::new("/dev/zero")),
+            file: Some(big.path()),
             ..sources()
         })
         .unwrap_err();
         assert_eq!(
             format!("{err:#}"),
-            "cannot read token file /dev/zero: more than 64 KiB: not a token"
+            format!(
+                "cannot read token file {}: more than 64 KiB: not a token",
+                big.path().display()
+            )
         );
+        std::fs::write(big.path(), vec![b'x'; 64 * 1024]).unwrap();
+        assert_eq!(read_secret(big.path(), "x").unwrap().len(), 64 * 1024);
         let tmp = tempfile::NamedTempFile::new().unwrap();
         std::fs::write(tmp.path(), b"\xff\xfe\n").unwrap();
         let src = Sources {
@@ -121,6 +258,28 @@ mod tests {
             .unwrap_err()
             .to_string()
             .ends_with("is not UTF-8 text"));
+    }
+
+    #[test]
+    fn only_regular_files_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::FileType::Fifo,
+            Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        for (path, kind) in [
+            (fifo.as_path(), "a FIFO"),
+            (Path::new("/dev/zero"), "a device"),
+            (dir.path(), "a directory"),
+        ] {
+            let err = read_secret(path, "a token").unwrap_err().to_string();
+            assert_eq!(err, format!("{kind}, not a regular file"));
+        }
     }
 
     #[test]

@@ -1,0 +1,122 @@
+//! The one HTTP(S) client of the workspace: ureq 2 over rustls, trusting what
+//! [`crate::tls`] decides. db-reset and httpwait both go through here, so
+//! timeouts, redirects and error wording are the same in both.
+
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::tls;
+
+/// An agent that never follows redirects (a 3xx is an answer) and keeps no
+/// idle connection: each request connects afresh, so a name is looked up
+/// again and every one of its addresses is tried, IPv4 and IPv6.
+pub fn agent(
+    tls: rustls::ClientConfig,
+    connect_timeout: Option<Duration>,
+    user_agent: &str,
+) -> ureq::Agent {
+    let mut builder = ureq::AgentBuilder::new()
+        .tls_config(Arc::new(tls))
+        .redirects(0)
+        .max_idle_connections(0)
+        .user_agent(user_agent);
+    if let Some(timeout) = connect_timeout {
+        builder = builder.timeout_connect(timeout);
+    }
+    builder.build()
+}
+
+/// Why a request got no answer, as a user needs to hear it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// Nobody listens there (yet).
+    Refused(String),
+    /// No connection, or no (whole) answer, in time. `connecting` tells which.
+    TimedOut { connecting: bool },
+    /// The TLS handshake failed, in plain words.
+    Tls(String),
+    /// The name could not be looked up.
+    Dns(String),
+    /// The URL itself is wrong.
+    Url(String),
+    /// Connecting failed otherwise (unreachable network, reset).
+    Connect(String),
+    /// Anything else: a reset connection, a broken answer.
+    Other(String),
+}
+
+impl Failure {
+    pub fn of(err: &ureq::Transport) -> Failure {
+        if let Some(tls) = tls_error(err) {
+            return Failure::Tls(tls::explain(tls));
+        }
+        if io_errors(err).any(|e| {
+            matches!(
+                e.kind(),
+                io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+            )
+        }) {
+            // ureq marks the TCP connect step with this message; the TLS
+            // handshake and the answer come later.
+            return Failure::TimedOut {
+                connecting: err.message() == Some("Connect error"),
+            };
+        }
+        match err.kind() {
+            ureq::ErrorKind::ConnectionFailed
+                if io_errors(err).any(|e| e.kind() == io::ErrorKind::ConnectionRefused) =>
+            {
+                Failure::Refused(cause(err))
+            }
+            ureq::ErrorKind::ConnectionFailed => Failure::Connect(cause(err)),
+            ureq::ErrorKind::Dns => Failure::Dns(cause(err)),
+            ureq::ErrorKind::InvalidUrl | ureq::ErrorKind::UnknownScheme => {
+                Failure::Url(err.to_string())
+            }
+            _ => Failure::Other(cause(err)),
+        }
+    }
+}
+
+fn io_errors(err: &ureq::Transport) -> impl Iterator<Item = &io::Error> {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(err);
+    std::iter::from_fn(move || loop {
+        let cur = next?;
+        next = cur.source();
+        if let Some(io) = cur.downcast_ref::<io::Error>() {
+            return Some(io);
+        }
+    })
+}
+
+/// The rustls error inside an I/O error, if the failure was TLS.
+fn tls_error(err: &ureq::Transport) -> Option<&rustls::Error> {
+    io_errors(err).find_map(|e| e.get_ref()?.downcast_ref::<rustls::Error>())
+}
+
+fn cause(err: &ureq::Transport) -> String {
+    io_errors(err)
+        .next()
+        .map_or_else(|| err.to_string(), ToString::to_string)
+}
+
+/// A duration as the user wrote it: `60s`, `300ms`.
+pub fn humanize(d: Duration) -> String {
+    if d.subsec_millis() == 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{}ms", d.as_millis())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_back() {
+        assert_eq!(humanize(Duration::from_secs(60)), "60s");
+        assert_eq!(humanize(Duration::from_millis(300)), "300ms");
+    }
+}
