@@ -14,8 +14,9 @@ use serde::Serialize;
 use crate::cli::{Cli, Command};
 use crate::command;
 use crate::devwait;
-use crate::fstab::{self, shown, Entry, Skip, Table};
+use crate::fstab::{self, Entry, Skip, Table};
 use crate::mounts::{self, MountTable};
+use cliutil::escape_bytes as shown;
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -96,7 +97,10 @@ fn load(file: &Path, strict: bool, report: bool) -> anyhow::Result<Table> {
     }
     if report {
         for bad in table.bad.iter().take(MAX_WARNINGS) {
-            warn(&format!("{name}:{}: {}; line skipped", bad.line, bad.reason));
+            warn(&format!(
+                "{name}:{}: {}; line skipped",
+                bad.line, bad.reason
+            ));
         }
         if let Some(more) = table.bad.len().checked_sub(MAX_WARNINGS).filter(|&n| n > 0) {
             warn(&format!(
@@ -108,12 +112,12 @@ fn load(file: &Path, strict: bool, report: bool) -> anyhow::Result<Table> {
 }
 
 /// A path from the command line or the file, for a message.
-fn shown_path(path: &Path) -> String {
+fn shown_path(path: &Path) -> Cow<'_, str> {
     shown(path.as_os_str().as_bytes())
 }
 
 fn warn(message: &str) {
-    let _ = writeln!(io::stderr().lock(), "aoe-fstab: {message}");
+    cliutil::warn("aoe-fstab", message);
 }
 
 fn path(value: &[u8]) -> PathBuf {
@@ -136,11 +140,7 @@ fn select<'a>(
             .iter()
             .any(|e| mounts::trim_slashes(&path(&e.target)) == *name)
         {
-            bail!(
-                "no entry for {} in {}",
-                shown_path(name),
-                shown_path(file)
-            );
+            bail!("no entry for {} in {}", shown_path(name), shown_path(file));
         }
     }
     Ok(entries
@@ -335,7 +335,7 @@ fn check(file: &Path, table: &Table) -> anyhow::Result<bool> {
         }
     }
     problems.sort_by_key(|(line, _)| *line);
-    let mut out = io::stdout().lock();
+    let mut out = cliutil::stdout();
     for (line, what) in &problems {
         writeln!(out, "{name}:{line}: {what}")?;
     }

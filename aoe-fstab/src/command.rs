@@ -1,6 +1,7 @@
 //! The `mount`/`umount` command lines: built as argv (never a shell string),
 //! shown shell-quoted for `--dry-run`, and run with their error captured.
 
+use std::borrow::Cow;
 use std::ffi::{OsStr, OsString};
 use std::fmt::Write as _;
 use std::io;
@@ -39,32 +40,49 @@ fn bytes(value: &[u8]) -> OsString {
     OsStr::from_bytes(value).to_owned()
 }
 
-/// The command as a shell would need it typed, on one line.
+/// The command as a POSIX shell (dash included) needs it typed, on one
+/// line. Printable text is single-quoted where needed; an argument holding a
+/// control character or bytes that are not UTF-8 is produced by `printf`
+/// with `\NNN` escapes, so that `sh` gives back exactly the same bytes and
+/// the line itself stays printable.
 pub fn render(argv: &[OsString]) -> String {
     argv.iter()
         .map(|arg| {
             arg.to_str()
-                .filter(|text| !text.bytes().any(|b| b.is_ascii_control()))
-                .map_or_else(|| ansi_c_quote(arg.as_bytes()), cliutil::shell_quote)
+                .filter(|text| matches!(cliutil::escape_controls(text), Cow::Borrowed(_)))
+                .map_or_else(|| printf_quote(arg.as_bytes()), cliutil::shell_quote)
         })
         .collect::<Vec<_>>()
         .join(" ")
 }
 
-/// Bytes that are not UTF-8 cannot be typed in single quotes, and a newline
-/// there would split the command over lines: write them as `$'\NNN'` (bash,
-/// zsh, ksh, busybox, dash >= 0.5.12), so that the printed command names
-/// exactly the same file.
-fn ansi_c_quote(value: &[u8]) -> String {
-    let mut out = String::from("$'");
-    for &b in value {
-        if (b.is_ascii_graphic() || b == b' ') && b != b'\'' && b != b'\\' {
-            out.push(char::from(b));
-        } else {
-            let _ = write!(out, "\\{b:03o}");
+/// `"$(printf 'FORMAT')"`: a command substitution that prints the value.
+/// It drops trailing newlines, so those follow as a quoted literal (the
+/// only case where the command spans lines; exactness comes first).
+fn printf_quote(value: &[u8]) -> String {
+    let body_len = value.len() - value.iter().rev().take_while(|&&b| b == b'\n').count();
+    let (body, newlines) = value.split_at(body_len);
+    let mut out = String::new();
+    if !body.is_empty() {
+        out.push_str("\"$(printf '");
+        for (i, &b) in body.iter().enumerate() {
+            // Plain ASCII stays readable; everything else is an escape, so
+            // the line is printable whatever the value holds. A leading `-`
+            // would read as an option of printf.
+            let plain = (b.is_ascii_graphic() || b == b' ') && !b"\\%'".contains(&b);
+            if plain && !(i == 0 && b == b'-') {
+                out.push(char::from(b));
+            } else {
+                let _ = write!(out, "\\{b:03o}");
+            }
         }
+        out.push_str("')\"");
     }
-    out.push('\'');
+    if !newlines.is_empty() {
+        out.push('\'');
+        out.push_str(&"\n".repeat(newlines.len()));
+        out.push('\'');
+    }
     out
 }
 
@@ -148,25 +166,71 @@ mod tests {
         );
     }
 
+    /// The words `sh -c` gets from a rendered line, by running it through
+    /// `printf '%s\0'`.
+    fn words_in(shell: &str, line: &str) -> Vec<Vec<u8>> {
+        let out = Command::new(shell)
+            .arg("-c")
+            .arg(format!("printf '%s\\0' {line}"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{shell}: {line}");
+        let mut words: Vec<Vec<u8>> = out.stdout.split(|&b| b == 0).map(<[u8]>::to_vec).collect();
+        words.pop();
+        words
+    }
+
     #[test]
-    fn raw_bytes_render_so_that_bash_gives_them_back() {
+    fn raw_bytes_render_so_that_dash_gives_them_back() {
         let e = entry("src\\040\\377'\\134 /mnt/\\351t\\303\\251 tmpfs a\\012b\\011");
         let argv = mount_argv(&e);
         let line = render(&argv);
         assert_eq!(
             line,
-            r"mount -t tmpfs -o $'a\012b\011' -- $'src \377\047\134' $'/mnt/\351t\303\251'"
+            r#"mount -t tmpfs -o "$(printf 'a\012b\011')" -- "$(printf 'src \377\047\134')" "$(printf '/mnt/\351t\303\251')""#
         );
-        // The shell turns the printed words back into the very same bytes.
-        let out = Command::new("bash")
-            .arg("-c")
-            .arg(format!("printf '%s\\0' {line}"))
-            .output()
-            .unwrap();
-        let words: Vec<&[u8]> = out.stdout.split(|&b| b == 0).collect();
-        assert_eq!(words[4], b"a\nb\t");
-        assert_eq!(words[6], b"src \xff'\\");
-        assert_eq!(words[7], b"/mnt/\xe9t\xc3\xa9");
+        // Every POSIX shell turns the printed words back into the same bytes.
+        for shell in ["dash", "bash", "sh"] {
+            let words = words_in(shell, &line);
+            assert_eq!(words[4], b"a\nb\t");
+            assert_eq!(words[6], b"src \xff'\\");
+            assert_eq!(words[7], b"/mnt/\xe9t\xc3\xa9");
+        }
+    }
+
+    #[test]
+    fn odd_values_render_exactly() {
+        for value in [
+            &b"-o\x1b[2J"[..],
+            b"%s%n\\x",
+            b"tail\n\n",
+            b"\n",
+            b"\x01'\"$`\\",
+            b"\xc2\x9b\x7f",
+        ] {
+            let argv = vec![OsString::from("echo"), OsStr::from_bytes(value).to_owned()];
+            let line = render(&argv);
+            assert!(
+                !line.chars().any(|c| c.is_control() && c != '\n'),
+                "{line:?}"
+            );
+            assert_eq!(
+                words_in("dash", &line),
+                [b"echo".to_vec(), value.to_vec()],
+                "{line:?}"
+            );
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_bytes_render_so_that_dash_gives_them_back(
+            value in proptest::collection::vec(1u8.., 1..24),
+        ) {
+            let argv = vec![OsString::from("x"), OsStr::from_bytes(&value).to_owned()];
+            let line = render(&argv);
+            proptest::prop_assert_eq!(&words_in("dash", &line)[1], &value, "{:?}", line);
+        }
     }
 
     #[test]

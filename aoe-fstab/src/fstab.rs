@@ -36,12 +36,77 @@ pub struct Table {
 }
 
 impl Entry {
-    /// Whether `opt` is one of the comma-separated options.
-    pub fn has_option(&self, opt: &str) -> bool {
+    /// Whether `name` is one of the options, with or without a value
+    /// (`noauto`, `x=1`), as libmount's `mnt_optstr_get_option` finds it: a
+    /// comma inside double quotes does not split options.
+    pub fn has_option(&self, name: &str) -> bool {
         self.options
             .as_deref()
-            .is_some_and(|o| o.split(|&b| b == b',').any(|o| o == opt.as_bytes()))
+            .is_some_and(|o| option_names(o).any(|n| n == name.as_bytes()))
     }
+
+    /// Why `mount -a` (and so `aoe-fstab mount` without TARGETs) leaves this
+    /// entry alone, if it does: libmount's `mnt_context_next_mount` skips
+    /// swap areas, the root file system and `noauto` entries.
+    pub fn skipped_by_mount(&self) -> Option<Skip> {
+        if self.is_swap() {
+            Some(Skip::Swap)
+        } else if self.target == b"/" || self.target == b"root" {
+            Some(Skip::Root)
+        } else if self.has_option("noauto") {
+            Some(Skip::NoAuto)
+        } else {
+            None
+        }
+    }
+
+    /// A swap area (type `swap`): `swapon`'s, never `mount`'s.
+    pub fn is_swap(&self) -> bool {
+        self.fstype == b"swap"
+    }
+}
+
+/// Why `mount` leaves an entry alone when no TARGET is named.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Skip {
+    Swap,
+    Root,
+    NoAuto,
+}
+
+impl std::fmt::Display for Skip {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Skip::Swap => "a swap area (swapon's job): mount skips it, as `mount -a` does",
+            Skip::Root => "the root file system: mount skips it, as `mount -a` does",
+            Skip::NoAuto => "noauto: mount skips it unless it is named",
+        })
+    }
+}
+
+/// The names of comma-separated options (the part before `=`); commas and
+/// `=` inside double quotes belong to the value.
+fn option_names(options: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = options;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let mut quoted = false;
+        let end = rest
+            .iter()
+            .position(|&b| {
+                if b == b'"' {
+                    quoted = !quoted;
+                }
+                b == b',' && !quoted
+            })
+            .unwrap_or(rest.len());
+        let option = &rest[..end];
+        rest = rest.get(end + 1..).unwrap_or_default();
+        let name_end = option.iter().position(|&b| b == b'=' || b == b'"');
+        Some(&option[..name_end.unwrap_or(option.len())])
+    })
 }
 
 /// Parses fstab-format text (also `/proc/self/mounts`). Never fails: bad
@@ -150,14 +215,14 @@ fn next_number(rest: &mut &[u8], name: &str) -> Result<i32, String> {
         let word = text.iter().take_while(|&&b| !is_separator(b)).count();
         format!(
             "{name} field '{}' is not a number",
-            String::from_utf8_lossy(&text[..word])
+            cliutil::escape_bytes(&text[..word])
         )
     };
     let Some((value, used, overflow)) = strtol(text) else {
         return Err(bad());
     };
     let after = &text[used..];
-    let clean = !overflow && after.first().map_or(true, |&b| is_separator(b));
+    let clean = !overflow && after.first().is_none_or(|&b| is_separator(b));
     if !clean && !after.is_empty() {
         return Err(bad());
     }
@@ -260,7 +325,7 @@ pub fn mangle(value: &[u8]) -> String {
     out
 }
 
-/// A field as text for messages and JSON (invalid UTF-8 shown as U+FFFD).
+/// A field as text for JSON (invalid UTF-8 shown as U+FFFD).
 pub fn text(value: &[u8]) -> Cow<'_, str> {
     String::from_utf8_lossy(value)
 }
@@ -387,6 +452,30 @@ mod tests {
             parse(format!("{} /t {} {} 0 0", mangle(b""), mangle(b"x"), mangle(b"")).as_bytes());
         assert_eq!(t.entries[0].source, b"");
         assert_eq!(t.entries[0].options.as_deref(), Some(&b""[..]));
+    }
+
+    #[test]
+    fn option_names_as_libmount_reads_them() {
+        let e = one("a /b c rw,x-note=\"a,noauto\",noauto=1").unwrap();
+        assert!(e.has_option("noauto"), "a value does not hide the name");
+        let e = one("a /b c rw,x-note=\"a,noauto\"").unwrap();
+        assert!(!e.has_option("noauto"), "quoted commas do not split");
+        assert!(e.has_option("x-note") && e.has_option("rw"));
+        assert!(!one("a /b c").unwrap().has_option("noauto"));
+        assert!(!one("a /b c noautox,xnoauto").unwrap().has_option("noauto"));
+    }
+
+    #[test]
+    fn what_mount_skips() {
+        let skip = |l: &str| one(l).unwrap().skipped_by_mount();
+        assert_eq!(skip("UUID=x none swap sw"), Some(Skip::Swap));
+        assert_eq!(skip("UUID=x swap swap defaults"), Some(Skip::Swap));
+        assert_eq!(skip("/dev/a / ext4 defaults"), Some(Skip::Root));
+        assert_eq!(skip("/dev/a root ext4 defaults"), Some(Skip::Root));
+        assert_eq!(skip("/dev/a /m ext4 user,noauto"), Some(Skip::NoAuto));
+        assert_eq!(skip("/dev/a /m swapfs"), None);
+        assert_eq!(skip("/dev/a // ext4"), None);
+        assert_eq!(skip("/dev/a /m ext4 defaults"), None);
     }
 
     proptest! {

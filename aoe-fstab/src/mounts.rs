@@ -20,7 +20,10 @@ pub struct MountTable {
 
 impl MountTable {
     pub fn read() -> anyhow::Result<Self> {
-        let data = std::fs::read(PROC_MOUNTS).with_context(|| format!("reading {PROC_MOUNTS}"))?;
+        // Bounded like every read: the kernel's table of a namespace with
+        // the default mount-max (100000 mounts) stays well below this.
+        let data = cliutil::read_limited(Path::new(PROC_MOUNTS), 64 << 20, "a mount table")
+            .with_context(|| format!("reading {PROC_MOUNTS}"))?;
         Ok(Self::from_bytes(&data))
     }
 

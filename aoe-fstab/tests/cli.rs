@@ -226,7 +226,7 @@ fn dry_run_names_non_utf8_paths_exactly() {
     assert_exit(&out, 0);
     assert_eq!(
         stdout(&out),
-        "mount -t tmpfs -- src $'/mnt/caf\\351'\nmount -t tmpfs -- src2 '/mnt/café'\n"
+        "mount -t tmpfs -- src \"$(printf '/mnt/caf\\351')\"\nmount -t tmpfs -- src2 '/mnt/café'\n"
     );
 }
 
