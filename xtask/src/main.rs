@@ -1,6 +1,12 @@
 //! `cargo run -p xtask -- man DIR` / `completions DIR`: man pages and shell
 //! completions generated from each tool's clap definition, so they never
 //! drift from `--help`.
+//!
+//! Our pidwait's page is `stackutils-pidwait.1` and its completions are also
+//! made for the name `stackutils-pidwait`: procps owns `pidwait` and
+//! `pidwait.1`, and installs link our pidwait as `stackutils-pidwait`.
+
+mod man;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -9,51 +15,131 @@ use anyhow::{bail, Context, Result};
 use clap::CommandFactory;
 use clap_complete::Shell;
 
-fn commands() -> Vec<clap::Command> {
+/// One tool: its clap definition, folder (for the README), the name of its
+/// page and what its SEE ALSO says.
+struct Tool {
+    cmd: clap::Command,
+    dir: &'static str,
+    page: &'static str,
+    see_also: &'static [&'static str],
+    see_also_text: &'static str,
+}
+
+fn tools() -> Vec<Tool> {
     vec![
-        portfind::cli::Cli::command(),
-        portwait::cli::Cli::command(),
-        pidwait::cli::Cli::command(),
-        fixture_token::cli::Cli::command(),
-        db_reset::cli::Cli::command(),
-        lsb_status::cli::Cli::command(),
-        aoe_fstab::cli::Cli::command(),
+        Tool {
+            cmd: portfind::cli::Cli::command(),
+            dir: "portfind",
+            page: "portfind",
+            see_also: &["portwait(1)", "ss(8)", "proc(5)"],
+            see_also_text: "",
+        },
+        Tool {
+            cmd: portwait::cli::Cli::command(),
+            dir: "portwait",
+            page: "portwait",
+            see_also: &["portfind(1)", "stackutils-pidwait(1)", "ss(8)", "sock_diag(7)"],
+            see_also_text: "",
+        },
+        Tool {
+            cmd: pidwait::cli::Cli::command(),
+            dir: "pidwait",
+            page: "stackutils-pidwait",
+            see_also: &["pidwait(1)", "start-stop-daemon(8)", "kill(1)", "pidfd_open(2)", "lsb-status(1)", "portwait(1)"],
+            see_also_text: "procps-ng's pidwait(1) is another program: like pgrep(1) it selects processes by name \
+                pattern and waits for them to exit. This one waits for a pidfile to name a live process, waits \
+                for a process given by pidfile or pid to exit, or stops it (signals sent through a pidfd, retry \
+                schedules like start-stop-daemon(8), identity checks with --exe/--name). Where procps owns \
+                /usr/bin/pidwait, this one is installed as stackutils-pidwait (the Debian package and make \
+                install keep the program itself in lib/stackutils/bin/pidwait); from the release tarball or \
+                cargo install it is called pidwait. pidwait --version names stackutils.",
+        },
+        Tool {
+            cmd: fixture_token::cli::Cli::command(),
+            dir: "fixture-token",
+            page: "fixture-token",
+            see_also: &["db-reset(1)"],
+            see_also_text: "",
+        },
+        Tool {
+            cmd: db_reset::cli::Cli::command(),
+            dir: "db-reset",
+            page: "db-reset",
+            see_also: &["fixture-token(1)", "curl(1)"],
+            see_also_text: "",
+        },
+        Tool {
+            cmd: lsb_status::cli::Cli::command(),
+            dir: "lsb-status",
+            page: "lsb-status",
+            see_also: &["stackutils-pidwait(1)", "start-stop-daemon(8)", "init-d-script(5)"],
+            see_also_text: "",
+        },
+        Tool {
+            cmd: aoe_fstab::cli::Cli::command(),
+            dir: "aoe-fstab",
+            page: "aoe-fstab",
+            see_also: &["fstab(5)", "mount(8)", "umount(8)", "findmnt(8)"],
+            see_also_text: "",
+        },
     ]
 }
 
+/// The workspace root, for the tools' READMEs (xtask runs from a clone).
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap_or(Path::new("."))
+}
+
 fn man(dir: &Path) -> Result<()> {
-    for cmd in commands() {
-        let source = format!("{} {}", cmd.get_name(), env!("CARGO_PKG_VERSION"));
-        let mut cmd = cmd.disable_help_subcommand(true);
+    let version = env!("CARGO_PKG_VERSION");
+    for tool in tools() {
+        let readme_path = root().join(tool.dir).join("README.md");
+        let readme = fs::read_to_string(&readme_path)
+            .with_context(|| format!("reading {}", readme_path.display()))?;
+        let mut cmd = tool.cmd.disable_help_subcommand(true);
         cmd.build();
-        man_pages(&cmd, &source, dir)?;
+        let extra = man::Extra {
+            page: tool.page,
+            readme: &readme,
+            see_also: tool.see_also,
+            see_also_text: tool.see_also_text,
+        };
+        write_page(
+            dir,
+            tool.page,
+            &man::render(&cmd, tool.page, version, Some(&extra))?,
+        )?;
+        // One page per subcommand (`lsb-status-run.1`), as git does.
+        for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+            let page = format!("{}-{}", tool.page, sub.get_name());
+            write_page(dir, &page, &man::render(sub, &page, version, None)?)?;
+        }
     }
     Ok(())
 }
 
-/// One page for the tool and one per subcommand (`lsb-status-run.1`), as git
-/// does: `clap_mangen`'s page with its `after_help` section titled EXIT STATUS
-/// (it holds each tool's exit-code table) and the version without its "v".
-fn man_pages(cmd: &clap::Command, source: &str, dir: &Path) -> Result<()> {
-    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
-        man_pages(sub, source, dir)?;
-    }
-    let man = clap_mangen::Man::new(cmd.clone()).source(source);
-    let mut page = Vec::new();
-    man.render(&mut page)?;
-    let page = String::from_utf8(page)?
-        .replace(".SH EXTRA\n", ".SH \"EXIT STATUS\"\n")
-        .replace(".SH VERSION\nv", ".SH VERSION\n");
-    let file = dir.join(man.get_filename());
-    fs::write(&file, page).with_context(|| format!("writing {}", file.display()))
+fn write_page(dir: &Path, page: &str, text: &str) -> Result<()> {
+    let file = dir.join(format!("{page}.1"));
+    fs::write(&file, text).with_context(|| format!("writing {}", file.display()))
 }
 
+/// `NAME.bash`, `_NAME` and `NAME.fish` for each tool, and for pidwait also
+/// under the name `stackutils-pidwait`.
 fn completions(dir: &Path) -> Result<()> {
-    for mut cmd in commands() {
+    for tool in tools() {
+        let mut cmd = tool.cmd;
         let name = cmd.get_name().to_owned();
-        for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
-            clap_complete::generate_to(shell, &mut cmd, &name, dir)
-                .with_context(|| format!("writing {shell} completions for {name}"))?;
+        let mut names = vec![name.clone()];
+        if tool.page != name {
+            names.push(tool.page.to_owned());
+        }
+        for bin in names {
+            for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
+                clap_complete::generate_to(shell, &mut cmd, &bin, dir)
+                    .with_context(|| format!("writing {shell} completions for {bin}"))?;
+            }
         }
     }
     Ok(())
