@@ -2,7 +2,7 @@
 //! file, with the one-line message the distributions print.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use pidwait::pidfile::{self, Trust};
 use pidwait::process::{self, Identity, Match, Pid};
@@ -100,13 +100,15 @@ pub fn probe(pidfile: Option<&Path>, exe: Option<&Path>) -> Process {
     let Some(path) = pidfile else {
         return Process::NotTracked;
     };
-    // Only read, never signalled: a pid file of any owner may be believed.
-    let pids = match pidfile::read_settled(path, Trust::Any, SETTLE) {
-        Ok(pids) => pids,
+    // Only read, never signalled: a pid file of any owner may be believed;
+    // but a process that started after it was written is not the one it names.
+    let pidwait::pidfile::Pidfile { pids, written } = match pidfile::load(path, Trust::Any, SETTLE)
+    {
+        Ok(read) => read,
         Err(pidfile::Error::Missing { .. }) => return Process::NoPidfile,
         Err(e) => return Process::Unknown(e.to_string()),
     };
-    let guard = match Guard::new(exe) {
+    let guard = match Guard::new(exe, written) {
         Ok(guard) => guard,
         Err(e) => return Process::Unknown(format!("--exe: {e}")),
     };
@@ -117,6 +119,7 @@ pub fn probe(pidfile: Option<&Path>, exe: Option<&Path>) -> Process {
             Ok(Match::Yes) => alive.push(pid),
             Ok(Match::Gone) => why.push(format!("pid {pid} is not running")),
             Ok(Match::No(other)) => why.push(format!("{other} (its pid was reused)")),
+            Ok(Match::Stale(stale)) => why.push(stale),
             Err(e) => return Process::Unknown(format!("cannot inspect pid {pid}: {e}")),
         }
     }
@@ -134,26 +137,30 @@ enum Guard {
     /// The program is gone from disk (uninstalled, or replaced by a rename)
     /// while its daemon may still run: the kernel then names the process's
     /// executable by the path it had, which is compared as written.
-    Deleted(PathBuf),
+    Deleted(PathBuf, SystemTime),
 }
 
 impl Guard {
-    fn new(exe: Option<&Path>) -> std::io::Result<Guard> {
+    /// `written`: when the pid file was last written (pidwait's stale rule).
+    fn new(exe: Option<&Path>, written: SystemTime) -> std::io::Result<Guard> {
         match exe {
             Some(path) if path.is_absolute() && !path.exists() => {
-                Ok(Guard::Deleted(resolve_parent(path)))
+                Ok(Guard::Deleted(resolve_parent(path), written))
             }
-            _ => Identity::new(exe, None).map(Guard::Found),
+            _ => Identity::new(exe, None).map(|id| Guard::Found(id.written_at(Some(written)))),
         }
     }
 
     fn check(&self, pid: Pid) -> std::io::Result<Match> {
-        let want = match self {
+        let (want, written) = match self {
             Guard::Found(identity) => return identity.check(pid),
-            Guard::Deleted(want) => want,
+            Guard::Deleted(want, written) => (want, *written),
         };
-        if !process::state(pid)?.is_alive() {
+        let Some(stat) = process::stat(pid)?.filter(|s| s.life().is_alive()) else {
             return Ok(Match::Gone);
+        };
+        if let Some(why) = process::newcomer(pid, &stat, Some(written), None) {
+            return Ok(Match::Stale(why));
         }
         Ok(match process::exe(pid)? {
             None => Match::Gone,
@@ -263,14 +270,15 @@ mod tests {
         assert_eq!(resolve_parent(&tmp.path().join("link/gone")), want);
         let nowhere = Path::new("/nonexistent/dir/gone");
         assert_eq!(resolve_parent(nowhere), nowhere);
+        let now = SystemTime::now();
         assert!(matches!(
-            Guard::new(Some(nowhere)).unwrap(),
-            Guard::Deleted(p) if p == nowhere
+            Guard::new(Some(nowhere), now).unwrap(),
+            Guard::Deleted(p, _) if p == nowhere
         ));
         // Relative or present: pidwait's check, which resolves or refuses.
-        assert!(Guard::new(Some(Path::new("no/such/program"))).is_err());
+        assert!(Guard::new(Some(Path::new("no/such/program")), now).is_err());
         assert!(matches!(
-            Guard::new(Some(Path::new("/bin/sh"))).unwrap(),
+            Guard::new(Some(Path::new("/bin/sh")), now).unwrap(),
             Guard::Found(_)
         ));
     }

@@ -7,12 +7,15 @@
 //! anything else is an error. Every pid must be greater than 1 and at most
 //! the kernel's `pid_max`.
 
+use std::ffi::OsString;
 use std::fmt;
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::{self, Read, Seek};
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use rustix::fs::{Mode, OFlags};
 
@@ -238,34 +241,231 @@ pub fn pid_max() -> i32 {
 /// Whether to believe a pidfile whoever wrote it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Trust {
-    /// Refuse a symlink, a world-writable file, or a file owned by another
-    /// non-root user (see [`check_trust`]).
+    /// Believe it only if no one but root and us could have written it:
+    /// the whole path is checked (see [`open`]).
     Checked,
     /// Read it whatever it is (follows symlinks).
     Any,
 }
 
-/// Refuses a pidfile that someone other than us or root could have written:
-/// a symlink, a world-writable file, or one owned by another non-root user.
-/// Such a file could name any process, and we would signal it.
-///
-/// [`read`] with [`Trust::Checked`] does the same on the file it opens,
-/// without a window between check and read.
+/// At most this many symlinks are followed on the way to a pidfile.
+const MAX_LINKS: usize = 40;
+
+/// Refuses a pidfile that someone other than us or root could have
+/// written; see [`open`] for the rules.
 pub fn check_trust(path: &Path) -> Result<(), Error> {
-    let meta = std::fs::symlink_metadata(path).map_err(|e| io_error(path, e))?;
-    if meta.file_type().is_symlink() {
-        return Err(untrusted(path, "it is a symlink".into()));
-    }
-    trust_metadata(path, &meta)
+    open(path, Trust::Checked).map(drop)
 }
 
-fn trust_metadata(path: &Path, meta: &std::fs::Metadata) -> Result<(), Error> {
-    regular(path, meta)?;
-    if meta.mode() & 0o002 != 0 {
+/// Opens a pidfile for reading, non-blocking (a FIFO planted as a pidfile
+/// cannot hang us), and refuses anything that is not a regular file.
+///
+/// With [`Trust::Checked`] the path is walked from `/` one name at a time
+/// through open descriptors (no window between check and use), following
+/// systemd's rules for `PIDFile=` and a little more:
+/// - every directory on the way, symlinks resolved, is owned by root or us,
+///   and writable by no one else unless it has the sticky bit (as `/tmp`);
+/// - nothing owned by another user is reached from a directory that is not
+///   root's (systemd's "unsafe transition": an unprivileged owner could
+///   have put it there);
+/// - the pidfile is not a symlink, is owned by root or us, and is
+///   writable by its owner only.
+///
+/// The error names the refused component and why.
+pub fn open(path: &Path, trust: Trust) -> Result<(File, std::fs::Metadata), Error> {
+    let fd = match trust {
+        Trust::Any => rustix::fs::open(path, read_flags(), Mode::empty())
+            .map_err(|e| io_error(path, e.into()))?,
+        Trust::Checked => walk(path)?,
+    };
+    let file = File::from(fd);
+    let meta = file.metadata().map_err(|e| io_error(path, e))?;
+    regular(path, &meta)?;
+    if trust == Trust::Checked {
+        file_rules(path, &meta)?;
+    }
+    Ok((file, meta))
+}
+
+fn read_flags() -> OFlags {
+    OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK | OFlags::NOCTTY
+}
+
+/// Walks `path` from `/` and opens the file at its end (see [`open`]).
+fn walk(path: &Path) -> Result<OwnedFd, Error> {
+    use std::path::Component;
+    let me = rustix::process::geteuid().as_raw();
+    let absolute = if path.is_absolute() {
+        path.to_owned()
+    } else {
+        std::env::current_dir()
+            .map_err(|e| io_error(path, e))?
+            .join(path)
+    };
+    // Names still to walk, the next one last.
+    let mut todo: Vec<OsString> = Vec::new();
+    let push = |todo: &mut Vec<OsString>, p: &Path| {
+        for c in p.components().rev() {
+            match c {
+                Component::Normal(n) => todo.push(n.to_owned()),
+                Component::ParentDir => todo.push("..".into()),
+                Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+            }
+        }
+    };
+    push(&mut todo, &absolute);
+    let root = open_dir(path, Path::new("/"))?;
+    // The directories walked so far, `/` first, each with its stat and path.
+    let mut dirs: Vec<(OwnedFd, rustix::fs::Stat, PathBuf)> = vec![root];
+    dir_rules(path, &dirs[0].1, &dirs[0].2, me)?;
+    let mut links = 0;
+    while let Some(name) = todo.pop() {
+        if name == ".." {
+            if dirs.len() > 1 {
+                dirs.pop();
+            }
+            continue;
+        }
+        let (dir, dir_st, dir_path) = dirs.last().expect("/ is never popped");
+        let here = dir_path.join(&name);
+        if todo.is_empty() {
+            // The pidfile itself: never through a symlink.
+            let fd = match rustix::fs::openat(
+                dir,
+                &name,
+                read_flags() | OFlags::NOFOLLOW,
+                Mode::empty(),
+            ) {
+                Ok(fd) => fd,
+                Err(rustix::io::Errno::LOOP) => {
+                    return Err(untrusted(path, "it is a symlink".into()))
+                }
+                Err(e) => return Err(io_error(path, e.into())),
+            };
+            let st = rustix::fs::fstat(&fd).map_err(|e| io_error(path, e.into()))?;
+            transition(path, dir_st, dir_path, &st, &here)?;
+            return Ok(fd);
+        }
+        let fd = rustix::fs::openat(
+            dir,
+            &name,
+            OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| io_error(path, e.into()))?;
+        let st = rustix::fs::fstat(&fd).map_err(|e| io_error(path, e.into()))?;
+        transition(path, dir_st, dir_path, &st, &here)?;
+        match rustix::fs::FileType::from_raw_mode(st.st_mode) {
+            rustix::fs::FileType::Symlink => {
+                links += 1;
+                if links > MAX_LINKS {
+                    return Err(untrusted(
+                        path,
+                        format!("more than {MAX_LINKS} symlinks on its path"),
+                    ));
+                }
+                let target = rustix::fs::readlinkat(dir, &name, Vec::new())
+                    .map_err(|e| io_error(path, e.into()))?;
+                let target = PathBuf::from(OsString::from_vec(target.into_bytes()));
+                if target.is_absolute() {
+                    dirs.truncate(1);
+                }
+                push(&mut todo, &target);
+            }
+            rustix::fs::FileType::Directory => {
+                dir_rules(path, &st, &here, me)?;
+                dirs.push((fd, st, here));
+            }
+            _ => {
+                return Err(Error::Io {
+                    path: path.to_owned(),
+                    source: io::Error::new(
+                        io::ErrorKind::NotADirectory,
+                        format!("{} is not a directory", here.display()),
+                    ),
+                })
+            }
+        }
+    }
+    Err(Error::Io {
+        path: path.to_owned(),
+        source: io::Error::new(io::ErrorKind::InvalidInput, "not a file name"),
+    })
+}
+
+fn open_dir(path: &Path, dir: &Path) -> Result<(OwnedFd, rustix::fs::Stat, PathBuf), Error> {
+    let fd = rustix::fs::open(
+        dir,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| io_error(path, e.into()))?;
+    let st = rustix::fs::fstat(&fd).map_err(|e| io_error(path, e.into()))?;
+    Ok((fd, st, dir.to_owned()))
+}
+
+/// A directory on the way: owned by root or us, and writable by no one else
+/// unless sticky.
+fn dir_rules(path: &Path, st: &rustix::fs::Stat, here: &Path, me: u32) -> Result<(), Error> {
+    let shown = here.display();
+    if st.st_uid != 0 && st.st_uid != me {
         return Err(untrusted(
             path,
-            format!("it is world-writable (mode {:o})", meta.mode() & 0o7777),
+            format!(
+                "directory {shown} is owned by uid {}, neither root nor us (uid {me})",
+                st.st_uid
+            ),
         ));
+    }
+    let mode = st.st_mode & 0o7777;
+    if mode & 0o022 != 0 && mode & 0o1000 == 0 {
+        let who = if mode & 0o002 == 0 {
+            "its group"
+        } else {
+            "anyone"
+        };
+        return Err(untrusted(
+            path,
+            format!("directory {shown} is writable by {who} (mode {mode:o}) and has no sticky bit"),
+        ));
+    }
+    Ok(())
+}
+
+/// systemd's `unsafe_transition`: from a directory not owned by root, only
+/// things of the same owner may be reached.
+fn transition(
+    path: &Path,
+    dir: &rustix::fs::Stat,
+    dir_path: &Path,
+    child: &rustix::fs::Stat,
+    here: &Path,
+) -> Result<(), Error> {
+    if dir.st_uid == 0 || dir.st_uid == child.st_uid {
+        return Ok(());
+    }
+    Err(untrusted(
+        path,
+        format!(
+            "{} is owned by uid {} but lies in {}, owned by uid {} (an unsafe transition)",
+            here.display(),
+            child.st_uid,
+            dir_path.display(),
+            dir.st_uid
+        ),
+    ))
+}
+
+/// The pidfile: owned by root or us, writable by its owner only.
+fn file_rules(path: &Path, meta: &std::fs::Metadata) -> Result<(), Error> {
+    let mode = meta.mode() & 0o7777;
+    if mode & 0o022 != 0 {
+        let who = if mode & 0o002 == 0 {
+            "group-writable"
+        } else {
+            "world-writable"
+        };
+        return Err(untrusted(path, format!("it is {who} (mode {mode:o})")));
     }
     let me = rustix::process::geteuid().as_raw();
     if meta.uid() != 0 && meta.uid() != me {
@@ -312,58 +512,156 @@ fn io_error(path: &Path, e: io::Error) -> Error {
     }
 }
 
-/// Reads a pidfile's raw bytes (at most a little over [`MAX_LEN`]).
-///
-/// The file is opened non-blocking so a FIFO planted as a pidfile cannot
-/// hang us; with [`Trust::Checked`] it is opened without following a
-/// symlink and checked through the open descriptor.
-pub fn read_bytes(path: &Path, trust: Trust) -> Result<Vec<u8>, Error> {
-    let mut flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK;
-    if trust == Trust::Checked {
-        flags |= OFlags::NOFOLLOW;
-    }
-    let fd = match rustix::fs::open(path, flags, Mode::empty()) {
-        Ok(fd) => fd,
-        Err(rustix::io::Errno::LOOP) if trust == Trust::Checked => {
-            return Err(untrusted(path, "it is a symlink".into()))
+/// A pidfile's raw content and when it was last written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Content {
+    /// At most a little over [`MAX_LEN`] bytes.
+    pub bytes: Vec<u8>,
+    /// Its modification time, taken before the bytes were read (and the
+    /// read done again if it changed meanwhile): a pid read is never
+    /// credited with a later write than the one that put it there.
+    pub written: SystemTime,
+    /// No one has the file open for writing (see [`writers`]): a line
+    /// without its newline is final.
+    pub closed: bool,
+}
+
+/// Reads a pidfile's raw bytes and modification time (see [`open`]).
+pub fn read_content(path: &Path, trust: Trust) -> Result<Content, Error> {
+    let (mut file, meta) = open(path, trust)?;
+    let mut before = meta;
+    loop {
+        let mut bytes = Vec::new();
+        file.rewind().map_err(|e| io_error(path, e))?;
+        (&mut file)
+            .take(MAX_LEN as u64 + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| io_error(path, e))?;
+        let after = file.metadata().map_err(|e| io_error(path, e))?;
+        let stamp = |m: &std::fs::Metadata| (m.mtime(), m.mtime_nsec(), m.len());
+        if stamp(&after) == stamp(&before) {
+            let written = before.modified().map_err(|e| io_error(path, e))?;
+            let closed = !bytes.is_empty()
+                && !bytes.ends_with(b"\n")
+                && writers(&after, Instant::now() + WRITER_SCAN) == Some(false);
+            return Ok(Content {
+                bytes,
+                written,
+                closed,
+            });
         }
-        Err(e) => return Err(io_error(path, e.into())),
-    };
-    let file = File::from(fd);
-    let meta = file.metadata().map_err(|e| io_error(path, e))?;
-    if trust == Trust::Checked {
-        trust_metadata(path, &meta)?;
-    } else {
-        regular(path, &meta)?;
+        before = after;
     }
-    let mut content = Vec::new();
-    file.take(MAX_LEN as u64 + 1)
-        .read_to_end(&mut content)
-        .map_err(|e| io_error(path, e))?;
-    Ok(content)
+}
+
+/// Reads a pidfile's raw bytes (see [`read_content`]).
+pub fn read_bytes(path: &Path, trust: Trust) -> Result<Vec<u8>, Error> {
+    read_content(path, trust).map(|c| c.bytes)
+}
+
+/// How long a look for writers of a pidfile may take before it is given
+/// up (and the file given time to settle instead).
+const WRITER_SCAN: Duration = Duration::from_millis(20);
+
+/// Whether any process has the file described by `meta` open for writing,
+/// from a scan of `/proc/*/fd` (what `fuser` does): `Some(false)` when
+/// every process was seen and none does, `None` when that cannot be known
+/// (a process whose descriptors we may not read, or the scan ran past
+/// `deadline`).
+///
+/// This is how a line without its newline is told to be complete at once:
+/// the writer has closed the file. (A read lease, `F_SETLEASE`, would say
+/// the same in one call, but no safe wrapper for it exists in nix or rustix.)
+pub fn writers(meta: &std::fs::Metadata, deadline: Instant) -> Option<bool> {
+    let (dev, ino) = (meta.dev(), meta.ino());
+    for entry in std::fs::read_dir("/proc").ok()? {
+        let name = entry.ok()?.file_name();
+        let Some(pid) = name
+            .to_str()
+            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            continue;
+        };
+        let fds = match std::fs::read_dir(format!("/proc/{pid}/fd")) {
+            Ok(fds) => fds,
+            // Gone meanwhile, or a zombie.
+            Err(e) if e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(3) => {
+                continue
+            }
+            Err(_) => return None,
+        };
+        for fd in fds.flatten() {
+            let Ok(target) = std::fs::metadata(fd.path()) else {
+                continue;
+            };
+            if target.dev() != dev || target.ino() != ino {
+                continue;
+            }
+            let Ok(fdinfo) = std::fs::read_to_string(format!(
+                "/proc/{pid}/fdinfo/{}",
+                fd.file_name().to_string_lossy()
+            )) else {
+                continue;
+            };
+            let flags = fdinfo
+                .lines()
+                .find_map(|l| l.strip_prefix("flags:"))
+                .and_then(|f| u32::from_str_radix(f.trim(), 8).ok());
+            // O_ACCMODE: 0 is read-only.
+            if flags.is_none_or(|f| f & 0o3 != 0) {
+                return Some(true);
+            }
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+    }
+    Some(false)
+}
+
+/// A pidfile as it was read: its pids and when it was last written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pidfile {
+    pub pids: Vec<Pid>,
+    pub written: SystemTime,
 }
 
 /// Reads and parses a pidfile as it is now. A half-written or empty file
 /// gives [`Error::Incomplete`]: read it again later, or use
-/// [`read_settled`].
+/// [`read_settled`]. A line without its newline that no one has open for
+/// writing any more is complete.
 pub fn read(path: &Path, trust: Trust) -> Result<Vec<Pid>, Error> {
-    let content = read_bytes(path, trust)?;
-    parse(&content, pid_max(), false).map_err(|p| p.in_file(path, &content))
+    let content = read_content(path, trust)?;
+    parse(&content.bytes, pid_max(), content.closed).map_err(|p| p.in_file(path, &content.bytes))
 }
 
 /// Reads a pidfile, giving a half-written one up to `settle` to be finished
-/// (re-reading every few milliseconds). After that its content is taken as
-/// final: digits without a newline are accepted, an empty file is
+/// (re-reading every few milliseconds). A line without its newline is
+/// taken as final at once when no process has the file open for writing
+/// any more, else once `settle` has passed; an empty file is then
 /// [`Error::Invalid`].
 pub fn read_settled(path: &Path, trust: Trust, settle: Duration) -> Result<Vec<Pid>, Error> {
+    load(path, trust, settle).map(|p| p.pids)
+}
+
+/// [`read_settled`], with the time the pidfile was last written (for
+/// [`crate::process::Identity::written_at`]).
+pub fn load(path: &Path, trust: Trust, settle: Duration) -> Result<Pidfile, Error> {
     let deadline = Instant::now() + settle;
     let pid_max = pid_max();
     loop {
-        let content = read_bytes(path, trust)?;
-        let last = Instant::now() >= deadline;
-        match parse(&content, pid_max, last) {
+        let content = read_content(path, trust)?;
+        let last = content.closed || Instant::now() >= deadline;
+        match parse(&content.bytes, pid_max, last) {
             Err(Problem::Incomplete) if !last => std::thread::sleep(Duration::from_millis(5)),
-            other => return other.map_err(|p| p.in_file(path, &content)),
+            other => {
+                return other
+                    .map(|pids| Pidfile {
+                        pids,
+                        written: content.written,
+                    })
+                    .map_err(|p| p.in_file(path, &content.bytes))
+            }
         }
     }
 }
@@ -532,16 +830,32 @@ mod tests {
     }
 
     #[test]
-    fn settled_read_accepts_a_final_line_without_newline() {
+    fn a_line_without_newline_is_final_once_its_writer_closed_it() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("x.pid");
-        std::fs::write(&file, "4321").unwrap();
+        // Still open for writing: it may grow.
+        let mut writer = std::fs::File::create(&file).unwrap();
+        std::io::Write::write_all(&mut writer, b"4321").unwrap();
         assert!(matches!(
             read(&file, Trust::Checked),
             Err(Error::Incomplete { .. })
         ));
+        let meta = std::fs::metadata(&file).unwrap();
+        let far = Instant::now() + Duration::from_secs(10);
+        assert_eq!(writers(&meta, far), Some(true));
+        // ... until the settle time says it is done.
         let got = read_settled(&file, Trust::Checked, Duration::from_millis(20)).unwrap();
         assert_eq!(got, [Pid::new(4321).unwrap()]);
+        // Closed: final at once, without the settle time.
+        drop(writer);
+        assert_eq!(writers(&meta, far), Some(false));
+        assert_eq!(
+            read(&file, Trust::Checked).unwrap(),
+            [Pid::new(4321).unwrap()]
+        );
+        // A reader is no writer.
+        let _reader = std::fs::File::open(&file).unwrap();
+        assert_eq!(writers(&meta, far), Some(false));
         std::fs::write(&file, "").unwrap();
         let err = read_settled(&file, Trust::Checked, Duration::from_millis(20)).unwrap_err();
         assert!(err.to_string().contains("empty file"), "{err}");

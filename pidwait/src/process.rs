@@ -5,6 +5,7 @@ use std::fmt;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 /// A pid that may be signalled: always greater than 1.
 ///
@@ -72,8 +73,12 @@ pub struct Stat {
     pub ppid: i32,
     /// The process group id.
     pub pgrp: i32,
+    /// The session id (0 if the field is missing).
+    pub session: i32,
     /// The kernel's flags for the task (`PF_*`; 0 if the field is missing).
     pub flags: u64,
+    /// When it started, in clock ticks after boot (`None` if missing).
+    pub start_ticks: Option<u64>,
 }
 
 /// `PF_KTHREAD`: the task is a kernel thread.
@@ -105,19 +110,25 @@ pub fn parse_stat(text: &str) -> Option<Stat> {
         return None;
     }
     let comm = text[open + 1..close].to_owned();
-    let mut rest = text[close + 1..].split_ascii_whitespace();
-    let state = rest.next()?.chars().next()?;
-    let ppid = rest.next()?.parse().ok()?;
-    let pgrp = rest.next()?.parse().ok()?;
-    // After pgrp: session, tty_nr, tpgid, then flags.
-    let flags = rest.nth(3).and_then(|f| f.parse().ok()).unwrap_or(0);
+    // Fields from the 3rd (state) on: state ppid pgrp session tty_nr tpgid
+    // flags ... starttime (the 22nd, index 19 here).
+    let rest: Vec<&str> = text[close + 1..].split_ascii_whitespace().collect();
+    let state = rest.first()?.chars().next()?;
+    let ppid = rest.get(1)?.parse().ok()?;
+    let pgrp = rest.get(2)?.parse().ok()?;
     Some(Stat {
         comm,
         state,
         ppid,
         pgrp,
-        flags,
+        session: field(&rest, 3).unwrap_or(0),
+        flags: field(&rest, 6).unwrap_or(0),
+        start_ticks: field(&rest, 19),
     })
+}
+
+fn field<T: std::str::FromStr>(fields: &[&str], i: usize) -> Option<T> {
+    fields.get(i).and_then(|f| f.parse().ok())
 }
 
 /// Reads `/proc/PID/stat`; `None` if there is no such process.
@@ -174,6 +185,71 @@ pub fn thread_group(pid: Pid) -> io::Result<Option<i32>> {
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, format!("{path}: no Tgid line")))
 }
 
+/// How much later than a pidfile's last write a process must have started
+/// to be taken for a newcomer that got a recycled pid. It covers the
+/// coarse clock the kernel stamps `mtime` with (one scheduler tick: 10 ms
+/// at the lowest `HZ`, 100) and the rounding of a start time down to a
+/// clock tick, with room to spare: a pid reused within this window of the
+/// write is still believed.
+pub const STALE_MARGIN: Duration = Duration::from_millis(20);
+
+/// The wall-clock time of `ticks` clock ticks after boot (a start time
+/// from `/proc/PID/stat`).
+///
+/// Boot time is taken as `CLOCK_REALTIME - CLOCK_BOOTTIME` now, to the
+/// microsecond, not as `/proc/stat`'s `btime` (whole seconds): start times
+/// count on the boot-time clock, and the two clocks read together give the
+/// offset exactly. A step of the wall clock since the pidfile was written
+/// shifts the result by the step (see README, "Safety").
+pub fn wall_clock_of(ticks: u64) -> SystemTime {
+    use rustix::time::{clock_gettime, ClockId};
+    let to_duration = |t: rustix::time::Timespec| {
+        Duration::new(
+            u64::try_from(t.tv_sec).unwrap_or(0),
+            u32::try_from(t.tv_nsec).unwrap_or(0),
+        )
+    };
+    let since_boot = to_duration(clock_gettime(ClockId::Boottime));
+    let now = to_duration(clock_gettime(ClockId::Realtime));
+    let hz = rustix::param::clock_ticks_per_second().max(1);
+    let after_boot =
+        Duration::from_secs(ticks / hz) + Duration::from_nanos((ticks % hz) * 1_000_000_000 / hz);
+    SystemTime::UNIX_EPOCH + now.saturating_sub(since_boot) + after_boot
+}
+
+/// Why the process described by `stat` cannot be the one a pidfile last
+/// written at `written` names, or that was recorded as started at
+/// `started` ticks; `None` if it may be.
+pub fn newcomer(
+    pid: Pid,
+    stat: &Stat,
+    written: Option<SystemTime>,
+    started: Option<u64>,
+) -> Option<String> {
+    let ticks = stat.start_ticks?;
+    if let Some(want) = started {
+        if ticks != want {
+            return Some(format!(
+                "pid {pid} started at tick {ticks} after boot, not at {want}: \
+                 another process has its pid now"
+            ));
+        }
+    }
+    let written = written?;
+    let late = wall_clock_of(ticks)
+        .duration_since(written + STALE_MARGIN)
+        .ok()?;
+    Some(format!(
+        "stale pidfile: pid {pid} started {} after the pidfile was last written, \
+         so it is another process that got the same pid",
+        humantime::format_duration(round_ms(late + STALE_MARGIN))
+    ))
+}
+
+fn round_ms(d: Duration) -> Duration {
+    Duration::from_millis(d.as_millis().try_into().unwrap_or(u64::MAX))
+}
+
 /// The length the kernel truncates a command name (`comm`) to.
 pub const COMM_MAX: usize = 15;
 
@@ -183,6 +259,10 @@ pub const COMM_MAX: usize = 15;
 pub struct Identity {
     exe: Option<PathBuf>,
     name: Option<String>,
+    /// When the pidfile naming the process was last written.
+    written: Option<SystemTime>,
+    /// The start time the process must have (`--started`).
+    started: Option<u64>,
 }
 
 /// The outcome of an identity check.
@@ -194,6 +274,10 @@ pub enum Match {
     Gone,
     /// The process is alive but is something else; the text says what.
     No(String),
+    /// A process is alive under this pid, but it started after the pidfile
+    /// was written (or not at `--started`): a newcomer that got the pid of
+    /// a dead one. It counts as dead and is never signalled.
+    Stale(String),
 }
 
 impl Identity {
@@ -217,7 +301,28 @@ impl Identity {
             })
             .transpose()?;
         let name = name.map(|n| truncate_comm(n).to_owned());
-        Ok(Self { exe, name })
+        Ok(Self {
+            exe,
+            name,
+            written: None,
+            started: None,
+        })
+    }
+
+    /// The same identity for a process named by a pidfile last written at
+    /// `written`: a process that started later is [`Match::Stale`].
+    #[must_use]
+    pub fn written_at(mut self, written: Option<SystemTime>) -> Self {
+        self.written = written;
+        self
+    }
+
+    /// The same identity for a process that must have started at `ticks`
+    /// clock ticks after boot (`--started`); any other is [`Match::Stale`].
+    #[must_use]
+    pub fn started_at(mut self, ticks: Option<u64>) -> Self {
+        self.started = ticks;
+        self
     }
 
     /// True if neither `exe` nor `name` was given.
@@ -251,6 +356,9 @@ impl Identity {
                     "pid {pid} is a thread of process {tgid}, not a process"
                 )));
             }
+        }
+        if let Some(why) = newcomer(pid, &stat, self.written, self.started) {
+            return Ok(Match::Stale(why));
         }
         if let Some(want) = &self.name {
             if stat.comm != *want {
@@ -475,7 +583,7 @@ mod tests {
                 Match::No(why) => assert!(why.contains("kernel thread"), "{why}"),
                 // It may have exited between the scan and the check.
                 Match::Gone => assert_eq!(state(kthread).unwrap(), State::Gone),
-                Match::Yes => panic!("kernel thread {kthread} matched {id:?}"),
+                other => panic!("kernel thread {kthread} gave {other:?} for {id:?}"),
             }
         }
     }

@@ -52,25 +52,59 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
         None => Schedule::once(cli.signal, timeout),
     };
 
-    if !cli.exit && !cli.kill {
+    if !cli.exit && !cli.kill && !cli.running {
         let file = cli.file.as_deref().context("a pidfile is required")?;
-        return wait_for_file(file, trust, &identity, &interrupts, timeout);
+        let identity = identity.started_at(cli.started);
+        return wait_for_file(cli, file, trust, &identity, &interrupts, timeout);
     }
 
-    let (pids, what) = if let Some(file) = &cli.file {
-        match pidfile::read_settled(file, trust, SETTLE) {
-            Ok(pids) => (pids, format!(" (from {})", file.display())),
+    let (pids, written, what) = if let Some(file) = &cli.file {
+        match pidfile::load(file, trust, SETTLE) {
+            // --trust-pidfile: its age is not held against the process.
+            Ok(p) => (
+                p.pids,
+                (!cli.trust_pidfile).then_some(p.written),
+                format!(" (from {})", file.display()),
+            ),
             Err(pidfile::Error::Missing { .. }) => {
                 return nothing(cli, &format!("no pidfile {}", file.display()), &say);
             }
             Err(e) => return Err(explain(e)),
         }
     } else {
-        (given_pids(&cli.pid), String::new())
+        (given_pids(&cli.pid), None, String::new())
     };
+    if cli.started.is_some() && pids.len() != 1 {
+        return Err(Exit::with_code(
+            cliutil::FATAL,
+            format!(
+                "--started is the start time of one process, but there are {} pids{what}",
+                pids.len()
+            ),
+        ));
+    }
+    let identity = identity.written_at(written).started_at(cli.started);
 
-    let (mut targets, gone) = Targets::hold(&pids, &identity)?;
+    let held = Targets::hold(&pids, &identity);
+    if cli.running {
+        return running(cli, held, &what);
+    }
+    let (mut targets, gone, stale) = held?;
+    for why in &stale {
+        say(format!("{why}; not signalling it"));
+    }
     if targets.is_empty() {
+        // The leader is gone, but its group may live on (a daemon's workers
+        // after a kill -9 of their master).
+        if cli.kill && cli.group && stale.is_empty() {
+            if let [leader] = pids[..] {
+                if let Some(outcome) =
+                    orphans(cli, leader, &schedule, &interrupts, &say, &mut targets)?
+                {
+                    return finish(cli, &pids, outcome, &targets, timeout);
+                }
+            }
+        }
         let (noun, verb) = if gone.len() == 1 {
             ("pid", "is")
         } else {
@@ -93,9 +127,25 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
     } else {
         stop(cli.grace, &schedule, &mut targets, &interrupts, &say)?
     };
+    finish(cli, &pids, outcome, &targets, timeout)
+}
+
+/// The exit status for how a wait or stop ended.
+fn finish(
+    cli: &Cli,
+    pids: &[Pid],
+    outcome: Outcome,
+    targets: &Targets,
+    timeout: Duration,
+) -> Result<ExitCode> {
+    let say = |text: String| {
+        if !cli.quiet {
+            let _ = writeln!(std::io::stderr(), "pidwait: {text}");
+        }
+    };
     match outcome {
         Outcome::Gone => {
-            remove_pidfile(cli, &pids, &say)?;
+            remove_pidfile(cli, pids, &say)?;
             Ok(ExitCode::SUCCESS)
         }
         Outcome::TimedOut => {
@@ -128,6 +178,67 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
     }
 }
 
+/// `--kill --group` with the leader gone: stops the live members of its
+/// process group (with `--started`, those that started no earlier than
+/// it). `None` if there are none.
+fn orphans(
+    cli: &Cli,
+    leader: Pid,
+    schedule: &Schedule,
+    interrupts: &Interrupts,
+    say: &impl Fn(String),
+    targets: &mut Targets,
+) -> Result<Option<Outcome>> {
+    // Linux gives no new process the leader's pid while a group of that id
+    // has members: whoever is in it now is what the leader left behind.
+    if !targets.adopt_group(leader, cli.started)? {
+        return Ok(None);
+    }
+    say(format!(
+        "pid {leader} is not running; stopping what is left of its process group: {}",
+        join(&targets.pids())
+    ));
+    stop(cli.grace, schedule, targets, interrupts, say).map(Some)
+}
+
+/// `--running`: every pid alive and what was asked for, printed; else 1.
+fn running(
+    cli: &Cli,
+    held: Result<(Targets, Vec<Pid>, Vec<String>)>,
+    what: &str,
+) -> Result<ExitCode> {
+    let not = |why: String| Err(Exit::failure(format!("not running: {why}")));
+    let (targets, gone, stale) = match held {
+        Ok(held) => held,
+        // Refused by --exe/--name, a thread or kernel thread: not the
+        // service, so not running (nothing is signalled here).
+        Err(e) => return not(format!("{e:#}").replace("; nothing signalled", "")),
+    };
+    if let Some(why) = stale.first() {
+        return not(why.clone());
+    }
+    if let Some(pid) = gone.first() {
+        return not(format!("pid {pid}{what} has exited"));
+    }
+    let mut out = cliutil::stdout();
+    for pid in targets.pids() {
+        writeln!(out, "{}", line(cli, pid)?).context("writing to stdout")?;
+    }
+    out.flush().context("writing to stdout")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What is printed for a pid: itself, or with `--print-started` `PID TICKS`.
+fn line(cli: &Cli, pid: Pid) -> Result<String> {
+    if !cli.print_started {
+        return Ok(pid.to_string());
+    }
+    let ticks = process::stat(pid)?
+        .and_then(|s| s.start_ticks)
+        .with_context(|| format!("pid {pid} exited before its start time was read"))?;
+    Ok(format!("{pid} {ticks}"))
+}
+
 /// `--kill`: the grace period, then the signal or the schedule.
 fn stop(
     grace: Option<Duration>,
@@ -147,6 +258,7 @@ fn stop(
 
 /// `pidwait FILE`: wait for the pidfile to name a live process, print it.
 fn wait_for_file(
+    cli: &Cli,
     file: &Path,
     trust: Trust,
     identity: &Identity,
@@ -163,7 +275,7 @@ fn wait_for_file(
         watch::Outcome::Ready(pids) => {
             let mut out = cliutil::stdout();
             for pid in pids {
-                writeln!(out, "{pid}").context("writing to stdout")?;
+                writeln!(out, "{}", line(cli, pid)?).context("writing to stdout")?;
             }
             out.flush().context("writing to stdout")?;
             Ok(ExitCode::SUCCESS)
@@ -197,6 +309,9 @@ fn given_pids(raw: &[i32]) -> Vec<Pid> {
 /// Nothing to wait for or stop: a note, and success unless `--strict`.
 fn nothing(cli: &Cli, why: &str, say: &impl Fn(String)) -> Result<ExitCode> {
     let verb = if cli.kill { "stop" } else { "wait for" };
+    if cli.running {
+        return Err(Exit::failure(format!("not running: {why}")));
+    }
     if cli.strict {
         return Err(Exit::failure(format!("{why}: nothing to {verb}")));
     }

@@ -23,6 +23,8 @@ const RESCAN: Duration = Duration::from_millis(50);
 pub struct Targets {
     handles: Vec<Handle>,
     group: Option<Pid>,
+    /// With a group: members that started before this tick are not its.
+    since: Option<u64>,
     /// What was sent so far, for the report if we are interrupted.
     pub sent: Vec<String>,
 }
@@ -42,11 +44,17 @@ impl Targets {
     /// Holds the processes `pids` that are alive and match `identity`.
     ///
     /// A process that is something else is refused (error) before anything
-    /// is signalled. Pids that are gone are left out; the returned list
-    /// names them.
-    pub fn hold(pids: &[Pid], identity: &Identity) -> Result<(Self, Vec<Pid>)> {
+    /// is signalled. Pids that are gone are left out and named in the
+    /// returned list; so are stale ones (a newcomer under the pid, see
+    /// [`Match::Stale`]), whose reasons come in the last list.
+    ///
+    /// Every check is made once the process is held through its pidfd, and
+    /// counts only if it is still alive afterwards: the pid cannot have
+    /// changed hands between the check and any signal.
+    pub fn hold(pids: &[Pid], identity: &Identity) -> Result<(Self, Vec<Pid>, Vec<String>)> {
         let mut handles = Vec::new();
         let mut gone = Vec::new();
+        let mut stale = Vec::new();
         let refuse = |why: String| {
             anyhow::anyhow!(
                 "{why}: not the process asked for (the pidfile may be stale and the pid reused); nothing signalled"
@@ -75,6 +83,11 @@ impl Targets {
                     continue;
                 }
                 Match::No(why) => return Err(refuse(why)),
+                Match::Stale(why) => {
+                    gone.push(pid);
+                    stale.push(why);
+                    continue;
+                }
             }
             // The check read /proc/PID; the pidfd still being alive proves it was this process.
             if handle.has_exited()? {
@@ -87,9 +100,11 @@ impl Targets {
             Self {
                 handles,
                 group: None,
+                since: None,
                 sent: Vec::new(),
             },
             gone,
+            stale,
         ))
     }
 
@@ -113,11 +128,24 @@ impl Targets {
                 stat.pgrp
             );
         }
-        if rustix::process::getpgrp().as_raw_nonzero().get() == pid.get() {
-            bail!("--group: process group {pid} is pidwait's own; refusing to signal it");
-        }
+        refuse_own_group(pid)?;
         self.group = Some(pid);
         self.rescan()
+    }
+
+    /// Takes over the process group `group` whose leader is gone: holds its
+    /// live members (with `since`, only those that started at or after that
+    /// tick). False if it has none.
+    pub fn adopt_group(&mut self, group: Pid, since: Option<u64>) -> Result<bool> {
+        refuse_own_group(group)?;
+        self.group = Some(group);
+        self.since = since;
+        self.rescan()?;
+        if self.handles.is_empty() {
+            self.group = None;
+            return Ok(false);
+        }
+        Ok(true)
     }
 
     /// The pids still held.
@@ -159,7 +187,12 @@ impl Targets {
                 continue;
             };
             // Held now, so its pid cannot change hands: is it still in the group?
-            let member = process::stat(pid)?.is_some_and(|s| s.pgrp == group.get());
+            let member = process::stat(pid)?.is_some_and(|s| {
+                s.pgrp == group.get()
+                    && self
+                        .since
+                        .is_none_or(|since| s.start_ticks.is_some_and(|t| t >= since))
+            });
             if member && !handle.has_exited()? {
                 self.handles.push(handle);
             }
@@ -292,6 +325,15 @@ impl Targets {
             }
         }
     }
+}
+
+/// Never signal the group pidwait itself is in (it would stop the shell
+/// or script that runs it).
+fn refuse_own_group(group: Pid) -> Result<()> {
+    if rustix::process::getpgrp().as_raw_nonzero().get() == group.get() {
+        bail!("--group: process group {group} is pidwait's own; refusing to signal it");
+    }
+    Ok(())
 }
 
 /// `1234`, `1234, 5678`.

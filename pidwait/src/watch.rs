@@ -115,7 +115,7 @@ fn look(
     partial: &mut Option<(Vec<u8>, Instant)>,
 ) -> Result<Look> {
     let shown = path.display();
-    let content = match pidfile::read_bytes(path, trust) {
+    let content = match pidfile::read_content(path, trust) {
         Ok(content) => content,
         Err(pidfile::Error::Missing { .. }) => {
             *partial = None;
@@ -123,28 +123,26 @@ fn look(
         }
         Err(e) => return Err(e.into()),
     };
-    if content.is_empty() {
+    let (bytes, written) = (&content.bytes, content.written);
+    if bytes.is_empty() {
         *partial = None;
         return Ok(Look::Waiting(format!("{shown} is empty")));
     }
-    let settled =
-        matches!(partial, Some((old, since)) if *old == content && since.elapsed() >= SETTLE);
-    let pids = match pidfile::parse(&content, pid_max, settled) {
+    // Final when its writer has closed it, or (a writer keeping it open)
+    // when it has not changed for a while.
+    let settled = content.closed
+        || matches!(partial, Some((old, since)) if old == bytes && since.elapsed() >= SETTLE);
+    let unfinished = !bytes.contains(&b'\n')
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_digit() || *b == b' ' || *b == b'\t');
+    let pids = match pidfile::parse(bytes, pid_max, settled) {
         Ok(pids) => pids,
-        Err(Problem::Incomplete) => {
-            if !matches!(partial, Some((old, _)) if *old == content) {
-                *partial = Some((content.clone(), Instant::now()));
-            }
-            let text = String::from_utf8_lossy(&content);
-            return Ok(Look::Waiting(format!(
-                "{shown} holds {text:?} with no newline yet"
-            )));
-        }
         Err(Problem::Invalid {
             line,
             text,
             expected,
-        }) => {
+        }) if !unfinished => {
             return Err(pidfile::Error::Invalid {
                 path: path.to_owned(),
                 line,
@@ -153,7 +151,19 @@ fn look(
             }
             .into())
         }
+        // A line of digits without its newline may still grow: "1" may be
+        // the start of "1234", so even an invalid one is waited on.
+        Err(_) => {
+            if !matches!(partial, Some((old, _)) if old == bytes) {
+                *partial = Some((bytes.clone(), Instant::now()));
+            }
+            let text = String::from_utf8_lossy(bytes);
+            return Ok(Look::Waiting(format!(
+                "{shown} holds {text:?} with no newline yet"
+            )));
+        }
     };
+    let identity = identity.clone().written_at(Some(written));
     *partial = None;
     for &pid in &pids {
         let why = match process::state(pid)? {
@@ -162,7 +172,7 @@ fn look(
             State::Running => match identity.check(pid)? {
                 Match::Yes => continue,
                 Match::Gone => "which has exited".to_owned(),
-                Match::No(why) => format!("but {why}"),
+                Match::No(why) | Match::Stale(why) => format!("but {why}"),
             },
         };
         return Ok(Look::Waiting(format!("{shown} names pid {pid}, {why}")));

@@ -9,6 +9,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Result};
+use cliutil::Exit;
 use pidwait::pidfile::{self, Trust};
 
 use crate::wait::{FIRST_PAUSE, MAX_PAUSE};
@@ -29,10 +30,21 @@ const PIDFILE_SETTLE: Duration = Duration::from_millis(100);
 /// a FIFO, device or directory is refused (never blocks, never reads more
 /// than a few KiB), and errors name the file, line and value.
 pub fn read_pidfile(path: &Path) -> Result<i32> {
-    one_pid(
-        path,
-        pidfile::read_settled(path, Trust::Any, PIDFILE_SETTLE),
-    )
+    let read = pidfile::load(path, Trust::Any, PIDFILE_SETTLE);
+    let written = read.as_ref().ok().map(|p| p.written);
+    let pid = one_pid(path, read.map(|p| p.pids))?;
+    match written.and_then(|w| stale(pid, w)) {
+        Some(why) => Err(Exit::failure(format!("{}: {why}", path.display()))),
+        None => Ok(pid),
+    }
+}
+
+/// pidwait's stale-pidfile rule: a process that started after the pidfile
+/// was last written is not the one it names (its pid was reused).
+fn stale(pid: i32, written: std::time::SystemTime) -> Option<String> {
+    let pid = pidwait::Pid::new(pid)?;
+    let stat = pidwait::process::stat(pid).ok()??;
+    pidwait::process::newcomer(pid, &stat, Some(written), None)
 }
 
 /// Waits for a pidfile that is missing or empty (a server writes it while
@@ -43,16 +55,27 @@ pub fn wait_for_pidfile(path: &Path, limit: Duration) -> Result<Option<i32>> {
     let deadline = Instant::now() + limit;
     let mut pause = FIRST_PAUSE;
     loop {
-        let read = pidfile::read_settled(path, Trust::Any, PIDFILE_SETTLE);
+        let read = pidfile::load(path, Trust::Any, PIDFILE_SETTLE);
+        // A stale pidfile (its pid now another process's) is waited on
+        // like a missing one: the server has yet to write its own.
+        let mut stale_now = None;
         if !matches!(
             read,
             Err(pidfile::Error::Missing { .. } | pidfile::Error::Incomplete { .. })
         ) {
-            return one_pid(path, read).map(Some);
+            let written = read.as_ref().ok().map(|p| p.written);
+            let pid = one_pid(path, read.map(|p| p.pids))?;
+            match written.and_then(|w| stale(pid, w)) {
+                None => return Ok(Some(pid)),
+                why => stale_now = why,
+            }
         }
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Ok(None);
+            return match stale_now {
+                Some(why) => Err(Exit::failure(format!("{}: {why}", path.display()))),
+                None => Ok(None),
+            };
         }
         std::thread::sleep(pause.min(left));
         pause = (pause * 2).min(MAX_PAUSE);
