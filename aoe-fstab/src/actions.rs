@@ -425,6 +425,15 @@ mod tests {
             dev("LABEL=data /m ext4"),
             Some("/dev/disk/by-label/data".into())
         );
+        assert_eq!(
+            dev("PARTUUID=4f3a-01 /m ext4"),
+            Some("/dev/disk/by-partuuid/4f3a-01".into())
+        );
+        assert_eq!(
+            dev("PARTLABEL=aoe /m ext4"),
+            Some("/dev/disk/by-partlabel/aoe".into())
+        );
+        assert_eq!(dev("LABEL=a/b /m ext4"), None);
         assert_eq!(dev("//srv/share /m cifs"), None);
         assert_eq!(dev("srv:/export /m nfs"), None);
         assert_eq!(dev("tmpfs /m tmpfs"), None);

@@ -77,9 +77,9 @@ pub enum Skip {
 impl std::fmt::Display for Skip {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
-            Skip::Swap => "a swap area (swapon's job): mount skips it, as `mount -a` does",
-            Skip::Root => "the root file system: mount skips it, as `mount -a` does",
-            Skip::NoAuto => "noauto: mount skips it unless it is named",
+            Skip::Swap => "mount skips it: a swap area (swapon's job), as for `mount -a`",
+            Skip::Root => "mount skips it: the root file system, as for `mount -a`",
+            Skip::NoAuto => "mount skips it unless it is named: noauto",
         })
     }
 }

@@ -253,3 +253,205 @@ fn list_output_reads_back_as_the_same_entries() {
     expected["filesystems"][0]["options"] = "defaults".into();
     assert_eq!(json(&again), expected, "{}", stdout(&listed));
 }
+
+#[test]
+fn mount_leaves_swap_root_and_noauto_alone_as_mount_a_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    let file = write(
+        dir.path(),
+        "fstab",
+        format!(
+            "UUID=1f2a none swap sw 0 0\n\
+             /dev/vg/root / ext4 defaults 1 1\n\
+             x {d}/na tmpfs size=1m,noauto\n\
+             y {d}/a tmpfs size=1m\n\
+             /swapfile swap swap defaults\n"
+        ),
+    );
+    // Before: `mount -t swap` was attempted (exit 1 for real).
+    let out = run(&file, &["mount", "--dry-run"]);
+    assert_exit(&out, 0);
+    assert_eq!(
+        stdout(&out),
+        format!("mount -t tmpfs -o size=1m -- y {d}/a\n")
+    );
+    assert_eq!(stderr(&out), "");
+    // Named, noauto is mounted and swap is refused (swapon's job).
+    let out = run(&file, &["mount", "--dry-run", &format!("{d}/na"), "none"]);
+    assert_exit(&out, 1);
+    assert_eq!(
+        stdout(&out),
+        format!("mount -t tmpfs -o size=1m,noauto -- x {d}/na\n")
+    );
+    assert_eq!(
+        stderr(&out),
+        "aoe-fstab: cannot mount UUID=1f2a on none: a swap area: use swapon, not mount\n"
+    );
+    // And check says what mount leaves alone, without calling it a problem.
+    let out = run(&file, &["check"]);
+    let f = file.display();
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "aoe-fstab: {f}:1: none: mount skips it: a swap area (swapon's job), as for `mount -a`\n\
+             aoe-fstab: {f}:2: /: mount skips it: the root file system, as for `mount -a`\n\
+             aoe-fstab: {f}:3: {d}/na: mount skips it unless it is named: noauto\n\
+             aoe-fstab: {f}:5: swap: mount skips it: a swap area (swapon's job), as for `mount -a`\n"
+        )
+    );
+    assert!(!stdout(&out).contains(":1:"), "{}", stdout(&out));
+    assert!(!stdout(&out).contains(":5:"), "{}", stdout(&out));
+}
+
+/// The words `dash` makes of a line: `printf '%s\0' LINE`.
+fn dash_words(line: &str) -> Vec<Vec<u8>> {
+    let out = std::process::Command::new("dash")
+        .arg("-c")
+        .arg(format!("printf '%s\\0' {line}"))
+        .output()
+        .expect("dash is installed");
+    assert!(out.status.success(), "{line}");
+    let mut words: Vec<Vec<u8>> = out.stdout.split(|&b| b == 0).map(<[u8]>::to_vec).collect();
+    words.pop();
+    words
+}
+
+#[test]
+fn dry_run_prints_posix_sh_that_dash_reads_back_exactly() {
+    // ESC, a newline, a tab, a byte that is not UTF-8, quotes and a dash.
+    let (_dir, file) = fstab(
+        b"-src\\033[2J /mnt/new\\012line tmpfs size=1m,x-a='\\011'\n\
+          src2 /mnt/caf\\351\\134 tmpfs\n",
+    );
+    let out = run(&file, &["mount", "--dry-run"]);
+    assert_exit(&out, 0);
+    let text = String::from_utf8(out.stdout).expect("printable output");
+    assert!(
+        !text.chars().any(|c| c.is_control() && c != '\n'),
+        "{text:?}"
+    );
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "one line a command: {text:?}");
+    let syntax = std::process::Command::new("sh")
+        .args(["-n", "-c", &text])
+        .status()
+        .unwrap();
+    assert!(syntax.success(), "sh -n: {text}");
+    let words = |l: &[&[u8]]| l.iter().map(|w| w.to_vec()).collect::<Vec<_>>();
+    assert_eq!(
+        dash_words(lines[0]),
+        words(&[
+            b"mount",
+            b"-t",
+            b"tmpfs",
+            b"-o",
+            b"size=1m,x-a='\t'",
+            b"--",
+            b"-src\x1b[2J",
+            b"/mnt/new\nline"
+        ])
+    );
+    assert_eq!(
+        dash_words(lines[1]),
+        words(&[b"mount", b"-t", b"tmpfs", b"--", b"src2", b"/mnt/caf\xe9\\"])
+    );
+}
+
+#[test]
+fn control_characters_from_input_are_escaped_in_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    let file = write(
+        dir.path(),
+        "fstab",
+        "a /b c d 1\x1b[31m 0\n\
+         e\\033]0;x\\007 /m\\012fake\\033[2J tmpfs _netdev\n",
+    );
+    let f = file.display();
+    let out = run(&file, &["list"]);
+    assert_eq!(
+        stderr(&out),
+        format!("aoe-fstab: {f}:1: dump field '1\\x1b[31m' is not a number; line skipped\n")
+    );
+    let out = run(&file, &["check"]);
+    assert_exit(&out, 1);
+    assert_eq!(
+        stdout(&out),
+        format!(
+            "{f}:1: dump field '1\\x1b[31m' is not a number\n\
+             {f}:2: /m\\nfake\\x1b[2J: mount point does not exist\n"
+        )
+    );
+    let out = run(&file, &["mount", "--dry-run", "/x\x1b[2J\ny"]);
+    assert_exit(&out, 2);
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "aoe-fstab: {f}:1: dump field '1\\x1b[31m' is not a number; line skipped\n\
+             aoe-fstab: no entry for /x\\x1b[2J\\ny in {f}\n"
+        )
+    );
+    let missing = dir.path().join("gone\x1b[2J");
+    let out = run(&missing, &["list"]);
+    assert_exit(&out, 2);
+    assert!(
+        stderr(&out).starts_with(&format!("aoe-fstab: cannot read {d}/gone\\x1b[2J: ")),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_huge_file_is_refused_with_its_limit() {
+    let (_dir, file) = fstab(vec![b'#'; (1 << 20) + 1]);
+    let out = run(&file, &["list"]);
+    assert_exit(&out, 2);
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "aoe-fstab: cannot read {}: more than 1 MiB: not an fstab file\n",
+            file.display()
+        )
+    );
+    // The limit itself is fine.
+    let (_dir, file) = fstab(vec![b'#'; 1 << 20]);
+    assert_exit(&run(&file, &["list"]), 0);
+}
+
+#[test]
+fn bad_line_warnings_stop_after_five() {
+    let (_dir, file) = fstab("bad\n".repeat(12) + "tmpfs /t tmpfs\n");
+    let out = run(&file, &["list"]);
+    assert_exit(&out, 0);
+    let f = file.display();
+    let err = stderr(&out);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 6, "{err}");
+    assert_eq!(
+        lines[4],
+        format!("aoe-fstab: {f}:5: expected at least 3 fields (source, target, type), found 1; line skipped")
+    );
+    assert_eq!(
+        lines[5],
+        format!("aoe-fstab: {f}: 7 more bad line(s) skipped (`aoe-fstab check` lists them all)")
+    );
+    // check lists every one.
+    let out = run(&file, &["check"]);
+    assert_eq!(
+        stdout(&out).matches("expected at least 3 fields").count(),
+        12
+    );
+}
+
+#[test]
+fn a_closed_pipe_keeps_checks_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    // Enough problems to overflow the pipe: the write meets a closed reader.
+    let file = write(dir.path(), "fstab", "bad\n".repeat(20_000));
+    let mut child = spawn_piped(with_file(&file).arg("check"));
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_exit(&out, 1);
+    assert_eq!(stderr(&out), "");
+}

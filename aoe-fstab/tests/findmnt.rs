@@ -7,7 +7,7 @@ use std::process::Command;
 use proptest::prelude::*;
 use serde_json::Value;
 
-use crate::{corpus, run, stderr};
+use crate::{corpus, corpus_files, run, stderr};
 
 /// (source, target, fstype, options, freq, passno) per entry, and the
 /// numbers of the lines reported as bad.
@@ -96,12 +96,7 @@ fn ours(file: &Path) -> Seen {
 
 #[test]
 fn agrees_with_findmnt_on_the_corpus() {
-    let mut files: Vec<_> = std::fs::read_dir(corpus())
-        .expect("corpus dir ../shared/corpus/fstab")
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.file_name().is_some_and(|n| n != "SOURCES.md"))
-        .collect();
-    files.sort();
+    let files = corpus_files();
     assert!(files.len() >= 6, "corpus files: {files:?}");
     for file in files {
         let theirs = findmnt(&file);

@@ -310,3 +310,180 @@ fn a_device_that_never_appears_fails_in_bounded_time() {
         "the rest is still mounted"
     );
 }
+
+#[test]
+fn a_busy_entry_fails_to_unmount_and_the_rest_still_are() {
+    let s = Scratch::new();
+    let d = s.path().display();
+    let file = s.fstab(&format!(
+        "one {d}/a tmpfs size=1m\ntwo {d}/b tmpfs size=1m\nthree {d}/c tmpfs size=1m\n"
+    ));
+    assert_exit(&run(&file, &["mount", "--mkdir"]), 0);
+    // An open file keeps b busy.
+    let busy = std::fs::File::create(s.join("b/open")).unwrap();
+    let out = run(&file, &["umount"]);
+    assert_exit(&out, 1);
+    let err = stderr(&out);
+    assert!(
+        err.starts_with(&format!("aoe-fstab: cannot unmount {d}/b: ")) && err.lines().count() == 1,
+        "{err}"
+    );
+    assert!(err.contains("busy"), "umount's reason: {err}");
+    assert!(is_mount_point(&s.join("b")));
+    assert!(!is_mount_point(&s.join("a")) && !is_mount_point(&s.join("c")));
+    drop(busy);
+    assert_exit(&run(&file, &["umount"]), 0);
+    assert!(s.mounts().is_empty(), "left mounted: {:?}", s.mounts());
+}
+
+#[test]
+fn umount_targets_unmounts_only_those() {
+    let s = Scratch::new();
+    let d = s.path().display();
+    let file = s.fstab(&format!(
+        "one {d}/a tmpfs size=1m\ntwo {d}/b tmpfs size=1m\nthree {d}/c tmpfs size=1m\n"
+    ));
+    assert_exit(&run(&file, &["mount", "--mkdir"]), 0);
+    let out = run(
+        &file,
+        &["umount", "--dry-run", &format!("{d}/c/"), &format!("{d}/a")],
+    );
+    assert_eq!(
+        stdout(&out),
+        format!("umount -- {d}/c\numount -- {d}/a\n"),
+        "reverse file order"
+    );
+    let out = run(&file, &["umount", &format!("{d}/c/"), &format!("{d}/a")]);
+    assert_exit(&out, 0);
+    assert!(!is_mount_point(&s.join("a")) && !is_mount_point(&s.join("c")));
+    assert!(is_mount_point(&s.join("b")), "not named, still mounted");
+    let out = run(&file, &["umount", &format!("{d}/nope")]);
+    assert_exit(&out, 2);
+    assert!(is_mount_point(&s.join("b")));
+}
+
+#[test]
+fn mount_points_behind_symlinks() {
+    let s = Scratch::new();
+    let d = s.path().display();
+    std::fs::create_dir(s.join("real")).unwrap();
+    std::os::unix::fs::symlink(s.join("real"), s.join("link")).unwrap();
+    let file = s.fstab(&format!("src {d}/link tmpfs size=1m\n"));
+    assert_exit(&run(&file, &["mount"]), 0);
+    // The kernel reports the real path; we still know the entry is mounted.
+    assert!(is_mount_point(&s.join("real")));
+    let out = run(&file, &["mounted"]);
+    assert_exit(&out, 0);
+    assert_eq!(stdout(&out), format!("src {d}/link tmpfs size=1m 0 0\n"));
+    // Not mounted twice, and unmounted through the link.
+    assert_eq!(run(&file, &["mount", "--dry-run"]).stdout, b"");
+    assert_exit(&run(&file, &["mount"]), 0);
+    assert_eq!(mount_count(&s.join("real")), 1, "mounted twice");
+    assert_eq!(
+        stdout(&run(&file, &["umount", "--dry-run"])),
+        format!("umount -- {d}/link\n")
+    );
+    assert_exit(&run(&file, &["umount"]), 0);
+    assert!(s.mounts().is_empty(), "left mounted: {:?}", s.mounts());
+    assert_exit(&run(&file, &["mounted"]), 1);
+}
+
+#[test]
+fn mounts_reason_is_shown_with_control_characters_escaped() {
+    let s = Scratch::new();
+    let d = s.path().display();
+    // No --mkdir: mount fails and names the mount point in its reason.
+    let file = s.fstab(&format!("src {d}/gone\\033[2J tmpfs size=1m\n"));
+    let out = run(&file, &["mount"]);
+    assert_exit(&out, 1);
+    let err = stderr(&out);
+    assert!(
+        err.starts_with(&format!(
+            "aoe-fstab: cannot mount src on {d}/gone\\x1b[2J: "
+        )),
+        "{err}"
+    );
+    assert!(!err.contains('\x1b'), "{err:?}");
+    assert!(
+        err.matches("\\x1b").count() >= 2,
+        "mount's reason names it too: {err}"
+    );
+}
+
+/// PARTUUID= and PARTLABEL= sources are their /dev/disk links: checked by
+/// `check`, waited for by `--wait-devices`, and mounted through them. In a
+/// mount namespace whose /dev is a directory of the test's, where udev's
+/// links can be made (the host's /dev is left alone).
+#[test]
+fn partuuid_and_partlabel_sources_are_their_dev_disk_links() {
+    let s = Scratch::new();
+    let d = s.path().display();
+    let dev = s.join("dev");
+    std::fs::create_dir_all(dev.join("disk/by-partuuid")).unwrap();
+    // mount(8) resolves a tag to a block device: a copy of a loop node.
+    for node in ["null", "loop0"] {
+        let status = Command::new("cp")
+            .args(["-a", &format!("/dev/{node}")])
+            .arg(dev.join(node))
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    std::os::unix::fs::symlink("../../loop0", dev.join("disk/by-partuuid/4f3a-01")).unwrap();
+    let file = s.fstab(&format!(
+        "PARTUUID=4f3a-01 {d}/p tmpfs size=1m,_netdev\n\
+         PARTLABEL=aoe-data {d}/l tmpfs size=1m,_netdev\n"
+    ));
+    let aoe = env!("CARGO_BIN_EXE_aoe-fstab");
+    let script = r#"
+        mount --bind "$1" /dev || exit 9
+        "$2" --file "$3" check; echo "check=$?"
+        "$2" --file "$3" mount --mkdir --wait-devices 20s & echo $! >"$4"
+        wait $!; echo "mount=$?"
+        findmnt -n -o SOURCE,TARGET --target "$5/p"
+        findmnt -n -o SOURCE,TARGET --target "$5/l"
+    "#;
+    let pidfile = s.join("pid");
+    let Some(mut cmd) = crate::in_mount_namespace(
+        script,
+        &[
+            dev.as_os_str(),
+            aoe.as_ref(),
+            file.as_os_str(),
+            pidfile.as_os_str(),
+            s.path().as_os_str(),
+        ],
+    ) else {
+        return;
+    };
+    let child = crate::spawn_piped(&mut cmd);
+    // The label's link appears once aoe-fstab waits for it (watching /dev/disk).
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let pid = std::fs::read_to_string(&pidfile).unwrap_or_default();
+        if !pid.trim().is_empty() && aoe_fstab::devwait::watched(pid.trim(), &dev.join("disk")) {
+            break;
+        }
+        assert!(std::time::Instant::now() < end, "aoe-fstab never waited");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    std::fs::create_dir(dev.join("disk/by-partlabel")).unwrap();
+    std::os::unix::fs::symlink("../../loop0", dev.join("disk/by-partlabel/aoe-data")).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = stdout(&out);
+    let f = file.display();
+    assert_eq!(
+        text,
+        format!(
+            "{f}:1: {d}/p: mount point does not exist\n\
+             {f}:2: {d}/l: mount point does not exist\n\
+             {f}:2: {d}/l: device /dev/disk/by-partlabel/aoe-data does not exist\n\
+             check=1\n\
+             mount=0\n\
+             /dev/loop0 {d}/p\n\
+             /dev/loop0 {d}/l\n"
+        ),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -2,6 +2,7 @@
 
 mod cli;
 mod findmnt;
+mod mount_a;
 mod mounting;
 
 use std::path::{Path, PathBuf};
@@ -75,4 +76,40 @@ pub fn write(dir: &Path, name: &str, text: impl AsRef<[u8]>) -> PathBuf {
     let file = dir.join(name);
     std::fs::write(&file, text).expect("write fstab");
     file
+}
+
+/// A test that cannot run here says so on stderr and returns; under
+/// `CI=true` (root on Debian 12, every package installed) it fails instead.
+#[track_caller]
+pub fn skip(reason: &str) {
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "cannot run under CI: {reason}"
+    );
+    eprintln!("SKIP: {reason}");
+}
+
+/// `sh -c SCRIPT sh ARGS...` in a private mount namespace (`unshare -m`), or
+/// `None` (after [`skip`]) where there is none to be had.
+pub fn in_mount_namespace(script: &str, args: &[&std::ffi::OsStr]) -> Option<Command> {
+    let probe = Command::new("unshare").args(["-m", "true"]).output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        skip("no private mount namespace (`unshare -m` needs root and util-linux)");
+        return None;
+    }
+    let mut cmd = Command::new("unshare");
+    cmd.args(["-m", "sh", "-c", script, "sh"]).args(args);
+    cmd.env("LC_ALL", "C");
+    Some(cmd)
+}
+
+/// The files of the shared fstab corpus, sorted (SOURCES.md left out).
+pub fn corpus_files() -> Vec<PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir(corpus())
+        .expect("corpus dir ../shared/corpus/fstab")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().is_some_and(|n| n != "SOURCES.md"))
+        .collect();
+    files.sort();
+    files
 }
