@@ -1,0 +1,185 @@
+//! httpwait: wait until HTTP(S) URLs answer as wanted. See README.md.
+//!
+//! Requests go through db-reset's library, the workspace's one HTTPS client
+//! (same trust rules, pinning and error wording as db-reset).
+
+pub mod cli;
+pub mod headers;
+pub mod probe;
+pub mod status;
+pub mod wait;
+
+use std::os::unix::process::CommandExt;
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use cliutil::Exit;
+use db_reset::tls::{self, Trust};
+
+use crate::cli::Cli;
+use crate::headers::Header;
+use crate::probe::{BodyMatch, Probe};
+use crate::wait::Plan;
+
+pub fn run(cli: &Cli) -> Result<ExitCode> {
+    let start = Instant::now();
+    for url in &cli.urls {
+        check_url(url)?;
+    }
+    if cli.method == "HEAD" && (cli.body.is_some() || cli.body_regex.is_some()) {
+        bail!("--method HEAD gets no body: --body and --body-regex need another method");
+    }
+    let body = match (&cli.body, &cli.body_regex) {
+        (Some(text), _) => Some(BodyMatch::text(text)),
+        (None, Some(re)) => Some(BodyMatch::regex(re)?),
+        (None, None) => None,
+    };
+    let headers = request_headers(cli)?;
+    if cli.insecure {
+        cliutil::warn(
+            "httpwait",
+            "warning: not verifying TLS certificates (--insecure)",
+        );
+    }
+    let certs = match &cli.cacert {
+        Some(path) => tls::load_pem(path)?,
+        None => Vec::new(),
+    };
+    let config = tls::client_config(Trust {
+        certs,
+        system: true,
+        insecure: cli.insecure,
+    })?;
+    let agent = db_reset::http::agent(
+        config,
+        None,
+        concat!("httpwait/", env!("CARGO_PKG_VERSION")),
+    );
+    let plan = Plan {
+        probe: Probe {
+            agent,
+            method: cli.method.clone(),
+            headers,
+            status: cli.status.clone(),
+            body,
+            body_limit: cli.body_limit,
+        },
+        deadline: start
+            .checked_add(cli.timeout)
+            .unwrap_or_else(|| start + cliutil::MAX_DURATION),
+        try_timeout: cli.try_timeout,
+        interval: cli.interval,
+        once: cli.once,
+        verbose: cli.verbose,
+    };
+    let failed = wait::wait(plan, &cli.urls);
+    if !failed.is_empty() {
+        let head = if cli.once {
+            "not ready".to_owned()
+        } else {
+            format!(
+                "timed out after {}; not ready",
+                humantime::format_duration(cli.timeout)
+            )
+        };
+        let list: Vec<String> = failed
+            .iter()
+            .map(|(url, why)| format!("{url}: {why}"))
+            .collect();
+        let msg = if list.len() == 1 {
+            format!("{head}: {}", list[0])
+        } else {
+            format!("{head}:\n  {}", list.join("\n  "))
+        };
+        return Err(Exit::failure(msg));
+    }
+    let Some((program, args)) = cli.command.split_first() else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    let err = Command::new(program).args(args).exec();
+    Err(err).context(format!("cannot run {}", program.to_string_lossy()))
+}
+
+/// The headers to send: --header, --header-file, and Authorization for --auth.
+fn request_headers(cli: &Cli) -> Result<Vec<Header>> {
+    let mut headers = cli.header.clone();
+    if let Some(path) = &cli.header_file {
+        headers.extend(headers::read_file(path)?);
+    }
+    if let Some(scheme) = &cli.auth {
+        if cli.token_file.is_none() && std::env::var_os("ARVADOS_API_TOKEN").is_none() {
+            bail!("--auth needs a token: set ARVADOS_API_TOKEN, or use --token-file FILE");
+        }
+        let token = db_reset::token::find(&db_reset::token::Sources {
+            file: cli.token_file.as_deref(),
+            name: None,
+            fixtures: None,
+            env: std::env::var("ARVADOS_API_TOKEN").ok(),
+        })?;
+        headers.push(Header {
+            name: "Authorization".into(),
+            value: format!("{scheme} {}", token.expose()),
+            secret: true,
+        });
+    }
+    Ok(headers)
+}
+
+/// Refuses what is not an http(s) URL with a host, and credentials in the
+/// URL: argv is public, and the URL is shown in messages.
+fn check_url(url: &str) -> Result<()> {
+    let shown = url.escape_debug();
+    let Some((scheme, rest)) = url.split_once("://") else {
+        bail!("invalid URL '{shown}': expected http://HOST[:PORT]/PATH or https://…");
+    };
+    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+        bail!("invalid URL '{shown}': only http:// and https:// URLs can be waited for");
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.contains('@') {
+        bail!(
+            "invalid URL '{scheme}://…@…': credentials in a URL are visible to every user (ps); \
+             put an Authorization header in --header-file instead"
+        );
+    }
+    if authority.is_empty() || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        bail!("invalid URL '{shown}': expected http://HOST[:PORT]/PATH or https://…");
+    }
+    // ureq's own parser has the last word.
+    ureq::get(url)
+        .request_url()
+        .map_err(|e| anyhow::anyhow!("invalid URL '{shown}': {e}"))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_url;
+
+    #[test]
+    fn urls() {
+        for good in [
+            "http://localhost:8080/health",
+            "https://[::1]:9/",
+            "HTTP://h",
+        ] {
+            check_url(good).unwrap();
+        }
+        for (bad, why) in [
+            ("localhost:8080", "expected http://HOST"),
+            ("ftp://h/", "only http:// and https://"),
+            ("http:///x", "expected http://HOST"),
+            ("http://h/a b", "expected http://HOST"),
+            ("http://h:99999/", "invalid URL"),
+        ] {
+            let err = check_url(bad).unwrap_err().to_string();
+            assert!(err.contains(why), "{bad}: {err}");
+        }
+        let err = check_url("https://user:pw@h/").unwrap_err().to_string();
+        assert!(
+            err.contains("credentials in a URL") && !err.contains("pw"),
+            "{err}"
+        );
+    }
+}

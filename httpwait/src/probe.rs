@@ -1,0 +1,257 @@
+//! One try of one URL: a request through the workspace's HTTPS client, and
+//! the verdict on its answer.
+
+use std::fmt::{self, Write};
+use std::io::Read;
+use std::time::Duration;
+
+use db_reset::http::{self, humanize};
+use regex::bytes::Regex;
+
+use crate::headers::Header;
+use crate::status::StatusSet;
+
+/// How much of a body a failure shows.
+const EXCERPT: usize = 100;
+
+/// What the body must hold.
+#[derive(Debug)]
+pub struct BodyMatch {
+    pub re: Regex,
+    /// For messages: `contain "OK"`, `match /ok|ready/`.
+    pub what: String,
+}
+
+impl BodyMatch {
+    pub fn text(text: &str) -> BodyMatch {
+        BodyMatch {
+            re: Regex::new(&regex::escape(text)).expect("an escaped text is a valid regex"),
+            what: format!("contain {text:?}"),
+        }
+    }
+
+    pub fn regex(re: &str) -> anyhow::Result<BodyMatch> {
+        let compiled = regex::bytes::RegexBuilder::new(re)
+            .size_limit(1 << 20)
+            .build()
+            .map_err(|e| anyhow::anyhow!("invalid --body-regex '{re}': {e}"))?;
+        Ok(BodyMatch {
+            re: compiled,
+            what: format!("match /{re}/"),
+        })
+    }
+}
+
+/// How every URL is asked and judged.
+pub struct Probe {
+    pub agent: ureq::Agent,
+    pub method: String,
+    pub headers: Vec<Header>,
+    pub status: StatusSet,
+    pub body: Option<BodyMatch>,
+    pub body_limit: u64,
+}
+
+/// Why a try did not count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// No answer: (why, the try's timeout).
+    Net(http::Failure, Duration),
+    /// An answer with an unwanted status.
+    Status { line: String, excerpt: String },
+    /// A wanted status, but the body did not hold what it should.
+    Body {
+        line: String,
+        what: String,
+        read: u64,
+        excerpt: String,
+    },
+}
+
+impl Failure {
+    /// Nobody listening: cheap to ask again soon.
+    pub fn refused(&self) -> bool {
+        matches!(self, Failure::Net(http::Failure::Refused(_), _))
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use http::Failure as F;
+        match self {
+            Failure::Net(net, timeout) => match net {
+                F::Refused(_) => f.write_str("connection refused"),
+                F::TimedOut { connecting: true } => {
+                    write!(f, "no connection within {}", humanize(*timeout))
+                }
+                F::TimedOut { connecting: false } => {
+                    write!(f, "no whole answer within {}", humanize(*timeout))
+                }
+                F::Tls(why) => write!(f, "TLS failed: {why}"),
+                F::Dns(why) => write!(f, "cannot resolve the host: {why}"),
+                F::Url(why) => write!(f, "invalid URL: {why}"),
+                F::Connect(why) => write!(f, "cannot connect: {why}"),
+                F::Other(why) => write!(f, "no proper answer: {why}"),
+            },
+            Failure::Status { line, excerpt } => {
+                write!(f, "answered {line}")?;
+                if !excerpt.is_empty() {
+                    write!(f, ": {excerpt}")?;
+                }
+                Ok(())
+            }
+            Failure::Body {
+                line,
+                what,
+                read,
+                excerpt,
+            } => write!(
+                f,
+                "answered {line}, but the body (first {read} bytes read) does not {what}: {excerpt}"
+            ),
+        }
+    }
+}
+
+impl Probe {
+    /// One request to `url`, all of it (connecting, TLS, the answer, the
+    /// body read) within `timeout`.
+    pub fn try_once(&self, url: &str, timeout: Duration) -> Result<(), Failure> {
+        let mut request = self.agent.request(&self.method, url).timeout(timeout);
+        for h in &self.headers {
+            request = request.set(&h.name, &h.value);
+        }
+        let response = match request.call() {
+            Ok(response) | Err(ureq::Error::Status(_, response)) => response,
+            Err(ureq::Error::Transport(err)) => {
+                return Err(Failure::Net(http::Failure::of(&err), timeout))
+            }
+        };
+        let status = response.status();
+        let mut line = format!("{status} {}", response.status_text());
+        if (300..400).contains(&status) {
+            if let Some(to) = response.header("location") {
+                let _ = write!(line, " (to {}; redirects are not followed)", clean(to));
+            }
+        }
+        if !self.status.contains(status) {
+            let body = read_prefix(response, EXCERPT as u64 * 4);
+            return Err(Failure::Status {
+                line,
+                excerpt: self.excerpt(&body),
+            });
+        }
+        let Some(want) = &self.body else {
+            // Not read: an endless body cannot hold us.
+            return Ok(());
+        };
+        let body = read_prefix(response, self.body_limit);
+        if want.re.is_match(&body) {
+            return Ok(());
+        }
+        Err(Failure::Body {
+            line,
+            what: want.what.clone(),
+            read: body.len() as u64,
+            excerpt: self.excerpt(&body),
+        })
+    }
+
+    /// The start of a body for a message: on one line, control characters
+    /// escaped, secret header values masked (a server may echo them).
+    fn excerpt(&self, body: &[u8]) -> String {
+        let mut text = String::from_utf8_lossy(body).into_owned();
+        for h in self
+            .headers
+            .iter()
+            .filter(|h| h.secret && !h.value.is_empty())
+        {
+            text = text.replace(&h.value, "<secret>");
+            // A token also shows without its scheme ("Bearer TOKEN").
+            if let Some((_, token)) = h.value.split_once(' ') {
+                if token.len() >= 8 {
+                    text = text.replace(token, "<secret>");
+                }
+            }
+        }
+        let text = clean(text.trim());
+        match text.char_indices().nth(EXCERPT) {
+            Some((cut, _)) => format!("{}…", &text[..cut]),
+            None => text,
+        }
+    }
+}
+
+/// Reads at most `limit` bytes of the body (within the request's deadline);
+/// a short read is what there is.
+fn read_prefix(response: ureq::Response, limit: u64) -> Vec<u8> {
+    let mut body = Vec::new();
+    let _ = response.into_reader().take(limit).read_to_end(&mut body);
+    body
+}
+
+/// Whitespace runs as one space, other control characters escaped.
+fn clean(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut space = false;
+    for c in text.chars() {
+        if c.is_whitespace() {
+            if !space {
+                out.push(' ');
+            }
+            space = true;
+            continue;
+        }
+        space = false;
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_matches() {
+        let m = BodyMatch::text("a.b (ok)");
+        assert!(m.re.is_match(b"xx a.b (ok) yy"));
+        assert!(!m.re.is_match(b"axb (ok)"));
+        assert_eq!(m.what, "contain \"a.b (ok)\"");
+        let m = BodyMatch::regex(r#""status":\s*"ok""#).unwrap();
+        assert!(m.re.is_match(b"{\"status\": \"ok\"}"));
+        let err = BodyMatch::regex("(unclosed").unwrap_err().to_string();
+        assert!(err.starts_with("invalid --body-regex '(unclosed'"), "{err}");
+    }
+
+    #[test]
+    fn text_is_cleaned() {
+        assert_eq!(clean("a\r\n  b\u{1b}[31m"), "a b\\u{1b}[31m");
+    }
+
+    #[test]
+    fn failures_read_plainly() {
+        let f = Failure::Net(http::Failure::Refused("x".into()), Duration::from_secs(5));
+        assert!(f.refused());
+        assert_eq!(f.to_string(), "connection refused");
+        let f = Failure::Net(
+            http::Failure::TimedOut { connecting: false },
+            Duration::from_millis(500),
+        );
+        assert_eq!(f.to_string(), "no whole answer within 500ms");
+        let f = Failure::Body {
+            line: "200 OK".into(),
+            what: "contain \"OK\"".into(),
+            read: 3,
+            excerpt: "NO!".into(),
+        };
+        assert_eq!(
+            f.to_string(),
+            "answered 200 OK, but the body (first 3 bytes read) does not contain \"OK\": NO!"
+        );
+    }
+}
