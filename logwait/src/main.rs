@@ -1,2 +1,9 @@
-//! Placeholder: being written.
-fn main() {}
+use std::process::ExitCode;
+
+use logwait::cli::Cli;
+
+fn main() -> ExitCode {
+    cliutil::main_with("logwait", || {
+        logwait::run(&cliutil::parse_args::<Cli>("logwait"))
+    })
+}

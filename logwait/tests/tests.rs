@@ -1,1 +1,414 @@
-//! Integration tests (being written).
+//! Integration tests: run the real `logwait` binary on real files that are
+//! written, truncated and rotated while it waits, and real processes.
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// Generous bound for anything we wait on; never reached when things work.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+fn logwait(args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_logwait"));
+    cmd.args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+fn until(what: &str, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < PATIENCE, "gave up waiting for {what}");
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Runs logwait to its end (killed, failing the test, after PATIENCE).
+fn run(args: &[&str]) -> Output {
+    finish(logwait(args).spawn().unwrap()).1
+}
+
+fn finish(mut child: Child) -> (ExitStatus, Output) {
+    let mut status = None;
+    until("logwait to exit", || {
+        status = child.try_wait().unwrap();
+        status.is_some()
+    });
+    (status.unwrap(), child.wait_with_output().unwrap())
+}
+
+/// Starts logwait and returns once it is waiting: it holds `watches`
+/// inotify descriptors (the log's, and the pidfile's with --pidfile) and
+/// sleeps, i.e. it has looked at the file and blocks in poll.
+fn start(args: &[&str], watches: usize) -> Child {
+    let mut child = logwait(args).spawn().unwrap();
+    let pid = child.id();
+    until("logwait to start waiting", || {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("logwait {args:?} exited early: {status}");
+        }
+        let inotify = fs::read_dir(format!("/proc/{pid}/fd"))
+            .unwrap()
+            .flatten()
+            .filter(|fd| {
+                fs::read_link(fd.path()).is_ok_and(|l| l.to_string_lossy() == "anon_inode:inotify")
+            })
+            .count();
+        inotify == watches
+            && fs::read_to_string(format!("/proc/{pid}/stat"))
+                .is_ok_and(|s| s.rsplit_once(") ").is_some_and(|(_, r)| r.starts_with('S')))
+    });
+    child
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn append(path: &Path, text: &str) {
+    OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+}
+
+fn s(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+#[test]
+fn a_line_written_later_is_found_and_printed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("app.log");
+    fs::write(&log, "server ready (an old run)\nstarting\n").unwrap();
+    let child = start(&["-t", "30s", s(&log), "ready"], 1);
+    append(&log, "noise\nlistening; ready on 8080\nready again\n");
+    let (status, out) = finish(child);
+    assert!(status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "listening; ready on 8080\n");
+    assert_eq!(stderr(&out), "");
+}
+
+#[test]
+fn what_is_there_counts_only_with_from_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("app.log");
+    fs::write(&log, "a ready\nb ready\nready, half a line").unwrap();
+    let out = run(&["-t", "200ms", s(&log), "ready"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "logwait: timed out after 200ms: \"ready\" not seen in {}\n",
+            log.display()
+        )
+    );
+    let out = run(&["--from-start", "-t", "200ms", s(&log), "ready"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "a ready\n");
+    // The last line, still without its newline, is not a line yet.
+    let out = run(&["-s", "-n", "3", "-t", "200ms", s(&log), "ready"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).ends_with("(seen 2 of 3 times)\n"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn count_waits_for_that_many_lines() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("app.log");
+    fs::write(&log, "").unwrap();
+    let child = start(&["-n", "3", "-t", "30s", s(&log), "worker up"], 1);
+    append(&log, "worker up 1\nworker up 2\n");
+    append(&log, "other\nworker up 3\n");
+    let (status, out) = finish(child);
+    assert!(status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "worker up 1\n");
+}
+
+#[test]
+fn a_regex_matches_and_a_bad_one_is_a_usage_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("app.log");
+    fs::write(&log, "listening on port x\nlistening on port 8080\n").unwrap();
+    let out = run(&["-s", "--regex", s(&log), r"port \d+$"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "listening on port 8080\n");
+    // Plain text is taken literally.
+    let out = run(&["-s", "-t", "100ms", s(&log), r"port \d+$"]);
+    assert_eq!(out.status.code(), Some(1));
+    let out = run(&["--regex", s(&log), "port (\\d+"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).starts_with("logwait: invalid regex \"port (\\\\d+\""),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_file_truncated_while_waiting_is_read_from_its_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("app.log");
+    fs::write(&log, "x".repeat(10_000) + "\n").unwrap();
+    let child = start(&["-t", "30s", s(&log), "ready"], 1);
+    fs::write(&log, "ready after truncation\n").unwrap();
+    let (status, out) = finish(child);
+    assert!(status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "ready after truncation\n");
+}
+
+#[test]
+fn a_rotated_log_is_followed_to_the_new_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("app.log");
+    fs::write(&log, "old\n").unwrap();
+    let child = start(&["-n", "2", "-t", "30s", s(&log), "ready"], 1);
+    // Written to the old file after it was renamed (the writer has not
+    // reopened yet), then to the new one.
+    let mut old = OpenOptions::new().append(true).open(&log).unwrap();
+    fs::rename(&log, tmp.path().join("app.log.1")).unwrap();
+    old.write_all(b"ready 1 (old file)\n").unwrap();
+    fs::write(&log, "ready 2 (new file)\n").unwrap();
+    let (status, out) = finish(child);
+    assert!(status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "ready 1 (old file)\n");
+}
+
+#[test]
+fn a_file_created_later_is_read_from_its_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("late.log");
+    let child = start(&["-t", "30s", s(&log), "ready"], 1);
+    fs::write(&log, "ready at once\n").unwrap();
+    let (status, out) = finish(child);
+    assert!(status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "ready at once\n");
+    let out = run(&["-t", "100ms", s(&tmp.path().join("never.log")), "ready"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).ends_with("never.log (it does not exist)\n"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_process_that_dies_first_fails_at_once_showing_the_last_lines() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("app.log");
+    fs::write(&log, "").unwrap();
+    let mut server = Command::new("sh")
+        .args([
+            "-c",
+            "read -r _; echo 'fatal: port in use' >> \"$0\"; exit 1",
+        ])
+        .arg(&log)
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = server.id().to_string();
+    let child = start(&["-t", "60s", "--pid", &pid, s(&log), "ready"], 1);
+    drop(server.stdin.take()); // EOF: it logs and exits 1
+    let (status, out) = finish(child);
+    assert_eq!(status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "logwait: process {pid} exited before \"ready\" appeared in {}; its last lines:\n  \
+             | fatal: port in use\n",
+            log.display()
+        )
+    );
+    server.wait().unwrap();
+    // A process already gone: at once too.
+    let out = run(&["-t", "60s", "--pid", &pid, s(&log), "ready"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("exited before"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_process_that_logs_ready_and_exits_is_success() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("app.log");
+    fs::write(&log, "").unwrap();
+    let mut job = Command::new("sh")
+        .args(["-c", "read -r _; echo 'done: ready' >> \"$0\""])
+        .arg(&log)
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let child = start(
+        &[
+            "-t",
+            "60s",
+            "--pid",
+            &job.id().to_string(),
+            s(&log),
+            "ready",
+        ],
+        1,
+    );
+    drop(job.stdin.take());
+    job.wait().unwrap();
+    let (status, out) = finish(child);
+    assert!(status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "done: ready\n");
+}
+
+#[test]
+fn a_pidfile_written_later_names_the_process_to_watch() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("app.log");
+    let pidfile = tmp.path().join("app.pid");
+    let mut victim = Command::new("sleep").arg("60").spawn().unwrap();
+    let child = start(
+        &["-t", "60s", "--pidfile", s(&pidfile), s(&log), "ready"],
+        2,
+    );
+    fs::write(&pidfile, format!("{}\n", victim.id())).unwrap();
+    append(&log, "starting\n");
+    victim.kill().unwrap();
+    let (status, out) = finish(child);
+    assert_eq!(status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("process {} exited before", victim.id())),
+        "{}",
+        stderr(&out)
+    );
+    victim.wait().unwrap();
+    let out = run(&[
+        "-t",
+        "100ms",
+        "--pidfile",
+        s(&tmp.path().join("never.pid")),
+        s(&log),
+        "x",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("never.pid was never written"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn bad_input_is_a_usage_error_with_a_clear_message() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("app.log");
+    fs::write(&log, "").unwrap();
+    let garbage = tmp.path().join("garbage.pid");
+    fs::write(&garbage, "12x\n").unwrap();
+    let fifo = tmp.path().join("fifo");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let dir = tmp.path().to_str().unwrap();
+    for (args, says) in [
+        (&[s(&log), ""][..], "empty PATTERN"),
+        (&["-n", "0", s(&log), "x"], "invalid value '0'"),
+        (&[s(&log)], "required"),
+        (
+            &["--pidfile", s(&garbage), s(&log), "x"],
+            "garbage.pid:1: \"12x\"",
+        ),
+        (&["--pid", "1", s(&log), "x"], "invalid pid '1'"),
+        (&[s(&fifo), "x"], "not a regular file"),
+        (&[dir, "x"], "not a regular file"),
+        (&["-t", "soon", s(&log), "x"], "expected e.g. 250ms"),
+    ] {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(says), "{args:?}: {}", stderr(&out));
+        assert!(out.stdout.is_empty());
+    }
+}
+
+#[test]
+fn the_command_runs_once_ready_and_not_on_timeout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("app.log");
+    fs::write(&log, "ready\n").unwrap();
+    let out = run(&[
+        "-s",
+        s(&log),
+        "ready",
+        "--",
+        "sh",
+        "-c",
+        "echo ran \"$0\"",
+        "arg",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "ready\nran arg\n");
+    let out = run(&["-t", "50ms", s(&log), "ready", "--", "echo", "ran"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let out = run(&["-s", s(&log), "ready", "--", "/nonexistent/cmd"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).starts_with("logwait: cannot run /nonexistent/cmd"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// A line far bigger than logwait's memory limit, then the match: it is
+/// read in bounded memory (an address-space limit below the line's size).
+#[test]
+fn a_huge_line_and_file_are_read_in_bounded_memory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("huge.log");
+    {
+        let mut f = fs::File::create(&log).unwrap();
+        let block = vec![b'x'; 1 << 20];
+        for _ in 0..160 {
+            f.write_all(&block).unwrap();
+        }
+        f.write_all(b"\nthe server is ready\n").unwrap();
+    }
+    let script = format!(
+        "ulimit -v 120000 && exec \"$0\" --from-start -t 30s {} ready",
+        s(&log)
+    );
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", &script, env!("CARGO_BIN_EXE_logwait")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let (status, out) = finish(cmd.spawn().unwrap());
+    assert!(status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "the server is ready\n");
+}
+
+#[test]
+fn help_lists_exit_codes() {
+    let out = run(&["--help"]);
+    let help = stdout(&out);
+    assert!(out.status.success());
+    assert!(
+        help.contains("Exit codes:") && help.contains("1  timed out"),
+        "{help}"
+    );
+    let out = run(&["--version"]);
+    assert!(stdout(&out).contains("(stackutils)"));
+}

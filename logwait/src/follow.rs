@@ -1,0 +1,375 @@
+//! Following a log file by name, as `tail -F` does: new lines as they are
+//! written, from the start again after a truncation, on to the new file
+//! after a rotation (rename and recreate), and a file that appears later.
+//!
+//! Woken by inotify: a watch on the file (modifications; it follows a
+//! symlink to the real file) and one on its directory (files created,
+//! renamed, deleted), so there is no polling. Each look is a few system
+//! calls: `fstat` of the open file, reads from where we were, and a `stat`
+//! of the name to see whether it now names another file.
+
+use std::fs::{File, Metadata};
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::fs::{FileExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use nix::errno::Errno;
+use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify, WatchDescriptor};
+use rustix::fs::{Mode, OFlags};
+
+use crate::lines::Lines;
+
+/// The most read in one look, so that a huge backlog (`--from-start` on a
+/// big file) still lets the caller check its deadline and process now and
+/// then.
+const READ_BUDGET: u64 = 16 << 20;
+/// How much of the end of the file is read to show its last lines.
+const TAIL_BYTES: u64 = 4096;
+
+/// The file being read, and where.
+#[derive(Debug)]
+struct Open {
+    file: File,
+    dev: u64,
+    ino: u64,
+    offset: u64,
+}
+
+/// What a look found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Look {
+    /// The line callback said it is done.
+    Done,
+    /// Everything written so far was read.
+    Idle,
+    /// The read budget ran out: look again without waiting.
+    More,
+}
+
+pub struct Follower {
+    path: PathBuf,
+    dir: PathBuf,
+    inotify: Inotify,
+    dir_watch: Option<WatchDescriptor>,
+    file_watch: Option<WatchDescriptor>,
+    open: Option<Open>,
+    lines: Lines,
+    buf: Vec<u8>,
+}
+
+impl Follower {
+    /// Starts following `path`. Unless `from_start`, what the file holds now
+    /// (including the rest of a line it is in the middle of) is skipped; a
+    /// file that appears later is read from its start.
+    pub fn new(path: &Path, from_start: bool) -> Result<Self> {
+        if path.file_name().is_none() {
+            bail!("{}: not a file name", path.display());
+        }
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+            _ => PathBuf::from("."),
+        };
+        let inotify = Inotify::init(InitFlags::IN_CLOEXEC | InitFlags::IN_NONBLOCK)
+            .map_err(io::Error::from)
+            .context("starting inotify")?;
+        let mut follower = Self {
+            path: path.to_owned(),
+            dir,
+            inotify,
+            dir_watch: None,
+            file_watch: None,
+            open: None,
+            lines: Lines::default(),
+            buf: vec![0; 64 * 1024],
+        };
+        follower.watch_dir()?;
+        if let Some(open) = follower.open_current()? {
+            let size = open.file.metadata()?.len();
+            let offset = if from_start { 0 } else { size };
+            let mut last = [0u8; 1];
+            if offset > 0 && open.file.read_at(&mut last, offset - 1)? == 1 && last[0] != b'\n' {
+                follower.lines.skip_to_next_line();
+            }
+            follower.switch_to(Open { offset, ..open });
+        }
+        Ok(follower)
+    }
+
+    /// The descriptor to poll: readable when something happened.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.inotify.as_fd()
+    }
+
+    /// Reads the pending notifications (their content does not matter: any
+    /// of them means "look").
+    pub fn drain(&mut self) -> Result<()> {
+        loop {
+            match self.inotify.read_events() {
+                Ok(events) => {
+                    let gone = AddWatchFlags::IN_IGNORED;
+                    for event in events {
+                        if event.mask.contains(gone) && Some(event.wd) == self.dir_watch {
+                            self.dir_watch = None;
+                        }
+                        if event.mask.contains(gone) && Some(event.wd) == self.file_watch {
+                            self.file_watch = None;
+                        }
+                    }
+                }
+                Err(Errno::EAGAIN) => return Ok(()),
+                Err(Errno::EINTR) => {}
+                Err(e) => return Err(io::Error::from(e)).context("reading inotify events"),
+            }
+        }
+    }
+
+    /// Reads what was written since the last look, calling `line` for
+    /// each complete line until it returns true.
+    pub fn look(&mut self, mut line: impl FnMut(&[u8]) -> bool) -> Result<Look> {
+        if self.dir_watch.is_none() {
+            self.watch_dir()?;
+        }
+        let mut budget = READ_BUDGET;
+        loop {
+            if let Some(open) = &mut self.open {
+                let size = open.file.metadata()?.len();
+                if size < open.offset {
+                    // Truncated (copytruncate rotation, or `> log`): what
+                    // is there now was written since.
+                    open.offset = 0;
+                    self.lines.reset();
+                }
+                loop {
+                    let n = open
+                        .file
+                        .read_at(&mut self.buf, open.offset)
+                        .with_context(|| format!("reading {}", self.path.display()))?;
+                    if n == 0 {
+                        break;
+                    }
+                    open.offset += n as u64;
+                    if self.lines.feed(&self.buf[..n], &mut line) {
+                        return Ok(Look::Done);
+                    }
+                    budget = budget.saturating_sub(n as u64);
+                    if budget == 0 {
+                        return Ok(Look::More);
+                    }
+                }
+            }
+            // Everything in the open file is read: does the name now stand
+            // for another file (rotated, or created at last)?
+            match self.open_current()? {
+                Some(next) => {
+                    // A new file: all of it was written since we started.
+                    self.lines.reset();
+                    self.switch_to(next);
+                }
+                None => return Ok(Look::Idle),
+            }
+        }
+    }
+
+    /// The last `n` lines of the file (at most a few KiB of its end), for a
+    /// message.
+    pub fn last_lines(&self, n: usize) -> Vec<Vec<u8>> {
+        let Some(open) = &self.open else {
+            return Vec::new();
+        };
+        let Ok(size) = open.file.metadata().map(|m| m.len()) else {
+            return Vec::new();
+        };
+        let from = size.saturating_sub(TAIL_BYTES);
+        let mut tail = vec![0u8; (size - from) as usize];
+        let Ok(read) = open.file.read_at(&mut tail, from) else {
+            return Vec::new();
+        };
+        tail.truncate(read);
+        if tail.last() == Some(&b'\n') {
+            tail.pop();
+        }
+        let mut lines: Vec<&[u8]> = tail.split(|b| *b == b'\n').collect();
+        if from > 0 && lines.len() > 1 {
+            lines.remove(0); // begun before the part we read
+        }
+        let skip = lines.len().saturating_sub(n);
+        lines[skip..].iter().map(|l| l.to_vec()).collect()
+    }
+
+    /// The file the name stands for now, if it is not the one open.
+    fn open_current(&self) -> Result<Option<Open>> {
+        let meta = match std::fs::metadata(&self.path) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                return Err(e).with_context(|| format!("cannot read {}", self.path.display()))
+            }
+        };
+        if self.is_open(&meta) {
+            return Ok(None);
+        }
+        // Non-blocking, so that a FIFO in its place cannot hang us.
+        let fd = match rustix::fs::open(
+            &self.path,
+            OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK | OFlags::NOCTTY,
+            Mode::empty(),
+        ) {
+            Ok(fd) => fd,
+            Err(rustix::io::Errno::NOENT) => return Ok(None),
+            Err(e) => {
+                return Err(io::Error::from(e))
+                    .with_context(|| format!("cannot read {}", self.path.display()))
+            }
+        };
+        let file = File::from(fd);
+        let meta = file.metadata()?;
+        if !meta.is_file() {
+            bail!(
+                "{}: not a regular file (a log file is expected)",
+                self.path.display()
+            );
+        }
+        Ok(Some(Open {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            offset: 0,
+            file,
+        }))
+    }
+
+    fn is_open(&self, meta: &Metadata) -> bool {
+        self.open
+            .as_ref()
+            .is_some_and(|o| o.dev == meta.dev() && o.ino == meta.ino())
+    }
+
+    /// Follows `next` from now on, its modifications watched.
+    fn switch_to(&mut self, next: Open) {
+        // Remove the old watch first: a new watch on the same inode would
+        // get the same descriptor.
+        if let Some(wd) = self.file_watch.take() {
+            let _ = self.inotify.rm_watch(wd);
+        }
+        // Through the name, so a symlinked log's real file is watched. Should
+        // the name already stand for yet another file, the directory watch
+        // still wakes us for it.
+        self.file_watch = self
+            .inotify
+            .add_watch(
+                &self.path,
+                AddWatchFlags::IN_MODIFY | AddWatchFlags::IN_ATTRIB,
+            )
+            .ok();
+        self.open = Some(next);
+    }
+
+    fn watch_dir(&mut self) -> Result<()> {
+        let flags = AddWatchFlags::IN_CREATE
+            | AddWatchFlags::IN_MOVED_TO
+            | AddWatchFlags::IN_MOVED_FROM
+            | AddWatchFlags::IN_DELETE
+            | AddWatchFlags::IN_ATTRIB
+            | AddWatchFlags::IN_DELETE_SELF
+            | AddWatchFlags::IN_MOVE_SELF
+            | AddWatchFlags::IN_ONLYDIR;
+        match self.inotify.add_watch(&self.dir, flags) {
+            Ok(wd) => self.dir_watch = Some(wd),
+            // Not there yet: the caller looks again now and then.
+            Err(Errno::ENOENT) => self.dir_watch = None,
+            Err(e) => {
+                return Err(io::Error::from(e))
+                    .with_context(|| format!("cannot watch directory {}", self.dir.display()))
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn collect(follower: &mut Follower) -> Vec<String> {
+        let mut out = Vec::new();
+        while follower
+            .look(|l| {
+                out.push(String::from_utf8_lossy(l).into_owned());
+                false
+            })
+            .unwrap()
+            == Look::More
+        {}
+        out
+    }
+
+    fn append(path: &Path, text: &str) {
+        std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(path)
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+    }
+
+    #[test]
+    fn starts_at_the_end_unless_from_start() {
+        let tmp = tempfile::tempdir().unwrap();
+        let log = tmp.path().join("app.log");
+        std::fs::write(&log, "old\nhalf").unwrap();
+        let mut end = Follower::new(&log, false).unwrap();
+        let mut start = Follower::new(&log, true).unwrap();
+        append(&log, " done\nnew\n");
+        assert_eq!(collect(&mut end), ["new"]);
+        assert_eq!(collect(&mut start), ["old", "half done", "new"]);
+    }
+
+    #[test]
+    fn follows_truncation_rotation_and_a_late_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let log = tmp.path().join("app.log");
+        let mut f = Follower::new(&log, false).unwrap();
+        assert!(collect(&mut f).is_empty());
+        append(&log, "first\n");
+        assert_eq!(collect(&mut f), ["first"]);
+        std::fs::write(&log, "").unwrap(); // truncated
+        assert!(collect(&mut f).is_empty());
+        append(&log, "after truncation\n");
+        assert_eq!(collect(&mut f), ["after truncation"]);
+        append(&log, "last of old\n");
+        std::fs::rename(&log, tmp.path().join("app.log.1")).unwrap();
+        append(&log, "in new\n");
+        assert_eq!(collect(&mut f), ["last of old", "in new"]);
+    }
+
+    #[test]
+    fn last_lines_are_the_end_of_the_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let log = tmp.path().join("app.log");
+        let mut text = "x".repeat(10_000);
+        text.push_str("\na\nb\nc\n");
+        std::fs::write(&log, &text).unwrap();
+        let f = Follower::new(&log, false).unwrap();
+        assert_eq!(f.last_lines(2), [b"b".to_vec(), b"c".to_vec()]);
+        assert_eq!(f.last_lines(9).len(), 3);
+    }
+
+    #[test]
+    fn a_fifo_is_refused_without_blocking() {
+        let tmp = tempfile::tempdir().unwrap();
+        let fifo = tmp.path().join("fifo");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::FileType::Fifo,
+            Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        let err = Follower::new(&fifo, false).err().unwrap();
+        assert!(format!("{err:#}").contains("not a regular file"), "{err:#}");
+    }
+}

@@ -1,0 +1,125 @@
+//! The process whose death ends the wait (`--pid`, `--pidfile`): held
+//! through pidwait's pidfd handle, its pidfile read with pidwait's reader
+//! and trust checks.
+
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context, Result};
+use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+use pidwait::pidfd::Handle;
+use pidwait::pidfile::{self, Trust};
+use pidwait::Pid;
+
+/// Where the owner stands.
+pub enum Owner {
+    /// No --pid or --pidfile.
+    None,
+    /// The pidfile is not written yet; its directory is watched.
+    Awaited { path: PathBuf, inotify: Inotify },
+    /// The process, held by pidfd where the kernel has them.
+    Held(Handle),
+    /// It has exited (or never ran).
+    Exited(i32),
+}
+
+impl Owner {
+    pub fn from_pid(pid: i32) -> Result<Self> {
+        let pid = Pid::new(pid).ok_or_else(|| anyhow!("invalid pid {pid}"))?;
+        Ok(
+            match Handle::open(pid).context("holding the --pid process")? {
+                Some(handle) => Self::Held(handle),
+                None => Self::Exited(pid.get()),
+            },
+        )
+    }
+
+    /// The owner named by a pidfile; one not written yet is waited for
+    /// (see [`Owner::refresh`]).
+    pub fn from_pidfile(path: &Path) -> Result<Self> {
+        let inotify = Inotify::init(InitFlags::IN_CLOEXEC | InitFlags::IN_NONBLOCK)
+            .map_err(io::Error::from)
+            .context("starting inotify")?;
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        inotify
+            .add_watch(
+                dir,
+                AddWatchFlags::IN_CLOSE_WRITE
+                    | AddWatchFlags::IN_MODIFY
+                    | AddWatchFlags::IN_MOVED_TO
+                    | AddWatchFlags::IN_CREATE,
+            )
+            .map_err(io::Error::from)
+            .with_context(|| format!("cannot watch directory {}", dir.display()))?;
+        let mut owner = Self::Awaited {
+            path: path.to_owned(),
+            inotify,
+        };
+        owner.refresh()?;
+        Ok(owner)
+    }
+
+    /// Reads an awaited pidfile again (after a notification); holds the
+    /// process it names once it is complete.
+    pub fn refresh(&mut self) -> Result<()> {
+        let Self::Awaited { path, inotify } = self else {
+            return Ok(());
+        };
+        while inotify.read_events().is_ok() {}
+        let pids = match pidfile::read(path, Trust::Checked) {
+            Ok(pids) => pids,
+            Err(pidfile::Error::Missing { .. } | pidfile::Error::Incomplete { .. }) => {
+                return Ok(());
+            }
+            // The error names the file; Display already includes any cause.
+            Err(e) => bail!("{e}"),
+        };
+        let [pid] = pids[..] else {
+            bail!(
+                "pidfile {}:1: lists {} pids: expected one process id",
+                path.display(),
+                pids.len()
+            );
+        };
+        *self = match Handle::open(pid).context("holding the pidfile's process")? {
+            Some(handle) => Self::Held(handle),
+            None => Self::Exited(pid.get()),
+        };
+        Ok(())
+    }
+
+    /// The descriptor to poll, if any: the pidfd (readable on exit) or the
+    /// pidfile's directory watch.
+    pub fn fd(&self) -> Option<BorrowedFd<'_>> {
+        match self {
+            Self::Held(handle) => handle.fd(),
+            Self::Awaited { inotify, .. } => Some(inotify.as_fd()),
+            Self::None | Self::Exited(_) => None,
+        }
+    }
+
+    /// The pid of an owner that has exited.
+    pub fn exited(&mut self) -> Result<Option<i32>> {
+        if let Self::Held(handle) = self {
+            if handle.has_exited()? {
+                *self = Self::Exited(handle.pid().get());
+            }
+        }
+        Ok(match self {
+            Self::Exited(pid) => Some(*pid),
+            _ => None,
+        })
+    }
+
+    /// A pidfile still not written, to name when the time runs out.
+    pub fn awaited(&self) -> Option<&Path> {
+        match self {
+            Self::Awaited { path, .. } => Some(path),
+            _ => None,
+        }
+    }
+}
