@@ -5,18 +5,30 @@
 
 use std::fmt::Write as _;
 use std::fs::{self, File};
-use std::io;
+use std::io::{self, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context, Result};
-use rustix::fs::{flock, FlockOperation, Mode, OFlags};
+use cliutil::{escape_bytes, escape_controls};
+use rustix::fs::{flock, AtFlags, FlockOperation, Mode, OFlags};
+use rustix::io::Errno;
 
 /// How long to wait for another portfind to let go of the lock; holders
 /// keep it for a few milliseconds only.
 const LOCK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The largest lease file read: every port leased at once is 1.3 MB.
+pub const MAX_FILE: u64 = 4 << 20;
+
+/// Bad lines warned about one by one; the rest are counted.
+const MAX_WARNINGS: usize = 3;
+
+const LOCK: &str = ".lock";
+const FILE: &str = "leases";
+const NEW: &str = "leases.new";
 
 /// The default lease directory: `$XDG_RUNTIME_DIR/portfind`, else
 /// `/tmp/portfind-UID`.
@@ -31,112 +43,154 @@ pub fn default_dir() -> PathBuf {
 }
 
 /// The leases, locked for as long as this value lives.
+///
+/// Every file in the directory is reached through the directory's own
+/// descriptor, never by following a symlink: `.lock` and `leases` are opened
+/// with `O_NOFOLLOW` and must be regular files, and the new list is created
+/// with `O_EXCL` and renamed over `leases`. So whoever else can write to the
+/// directory cannot make portfind truncate, write or read another file.
 pub struct Leases {
-    file: PathBuf,
+    dir: File,
+    path: PathBuf,
     /// (port, end in Unix milliseconds), expired ones dropped.
     held: Vec<(u16, u64)>,
     _lock: File,
 }
 
 impl Leases {
-    /// Creates the directory (mode 0700) if needed, takes its lock and
-    /// reads the leases still running at `now`. `own` demands that the
-    /// directory belongs to us: a shared `/tmp` path someone else created
-    /// must not be trusted.
+    /// Creates the directory (mode 0700, with its parents) if needed, takes
+    /// its lock and reads the leases still running at `now`.
+    ///
+    /// The directory must belong to us or to root: another user could
+    /// otherwise replace its files between two runs. `own` (our default
+    /// directory, in a shared `/tmp`) also refuses one reached through a
+    /// symlink; a directory the user names may be.
     pub fn lock(dir: &Path, own: bool, now: SystemTime) -> Result<Self> {
-        match fs::DirBuilder::new().mode(0o700).create(dir) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(e).context(format!("creating lease directory {}", dir.display())),
+        let shown = escape_controls(&dir.to_string_lossy()).into_owned();
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .or_else(|e| {
+                // `create` follows a symlink only to see a directory; the
+                // open below says what is wrong with anything else.
+                if e.kind() == io::ErrorKind::AlreadyExists {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            })
+            .with_context(|| format!("creating lease directory {shown}"))?;
+        let mut flags = OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC;
+        if own {
+            flags |= OFlags::NOFOLLOW;
         }
-        // Our default directory in /tmp must not be a symlink someone else
-        // planted; a directory the user names may be reached through one.
-        let meta = if own {
-            fs::symlink_metadata(dir)
-        } else {
-            fs::metadata(dir)
-        }
-        .with_context(|| format!("reading lease directory {}", dir.display()))?;
-        if meta.is_symlink() {
-            bail!(
-                "lease directory {} is a symlink: expected a directory of our own; \
-                 pass --lease-dir or set PORTFIND_LEASE_DIR to use it",
-                dir.display()
-            );
-        }
-        if !meta.is_dir() {
-            bail!("lease directory {} is not a directory", dir.display());
-        }
+        let dir_file = match rustix::fs::open(dir, flags, Mode::empty()) {
+            Ok(fd) => File::from(fd),
+            // O_DIRECTORY | O_NOFOLLOW on a symlink: ENOTDIR or ELOOP.
+            Err(Errno::LOOP | Errno::NOTDIR)
+                if own && fs::symlink_metadata(dir).is_ok_and(|m| m.is_symlink()) =>
+            {
+                bail!(
+                    "lease directory {shown} is a symlink: expected a directory of our own; \
+                 pass --lease-dir or set PORTFIND_LEASE_DIR to use it"
+                )
+            }
+            Err(Errno::NOTDIR) => bail!("lease directory {shown} is not a directory"),
+            Err(e) => {
+                return Err(io::Error::from(e))
+                    .with_context(|| format!("opening lease directory {shown}"))
+            }
+        };
+        let meta = dir_file
+            .metadata()
+            .with_context(|| format!("reading lease directory {shown}"))?;
         let uid = rustix::process::getuid().as_raw();
-        if own && meta.uid() != uid {
+        if meta.uid() != uid && meta.uid() != 0 {
             bail!(
-                "lease directory {} belongs to uid {}, not to us (uid {uid}); \
-                 pass --lease-dir or set PORTFIND_LEASE_DIR",
-                dir.display(),
+                "lease directory {shown} belongs to uid {}, not to us (uid {uid}) or root: \
+                 its owner could replace the leases; use a directory of your own \
+                 (--lease-dir, PORTFIND_LEASE_DIR)",
                 meta.uid()
             );
         }
-        let path = dir.join(".lock");
+        let path = dir.to_owned();
         // Read-only is enough for flock, so users sharing a directory can
         // all lock a lock file only one of them owns.
-        let lock = rustix::fs::open(
-            &path,
-            OFlags::CREATE | OFlags::RDONLY | OFlags::CLOEXEC,
-            Mode::from_raw_mode(0o644),
-        )
-        .map(File::from)
-        .map_err(io::Error::from)
-        .with_context(|| format!("opening lock file {}", path.display()))?;
-        let start = Instant::now();
-        loop {
-            match flock(&lock, FlockOperation::NonBlockingLockExclusive) {
-                Ok(()) => break,
-                Err(e) if e == rustix::io::Errno::WOULDBLOCK || e == rustix::io::Errno::INTR => {
-                    if start.elapsed() > LOCK_TIMEOUT {
-                        bail!(
-                            "lock file {} still held after {LOCK_TIMEOUT:?}",
-                            path.display()
-                        );
-                    }
-                    thread::sleep(Duration::from_millis(1));
-                }
-                Err(e) => {
-                    return Err(io::Error::from(e))
-                        .with_context(|| format!("locking {}", path.display()))
-                }
-            }
-        }
-        let file = dir.join("leases");
-        let bytes = match fs::read(&file) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => return Err(e).context(format!("reading {}", file.display())),
-        };
-        // A damaged file must not stop every later run: bytes that are not
-        // text make their line malformed, and it is dropped below.
-        let text = String::from_utf8_lossy(&bytes);
-        let now = unix_ms(now);
-        let mut held = Vec::new();
-        for (i, line) in text.lines().enumerate() {
-            match parse_lease(line) {
-                Some((port, end)) if end > now => held.push((port, end)),
-                Some(_) => {} // expired
-                None => cliutil::warn(
-                    "portfind",
-                    format_args!(
-                        "dropping bad lease {} line {}: {:?}: expected PORT UNIX_MS",
-                        file.display(),
-                        i + 1,
-                        line
-                    ),
-                ),
-            }
-        }
-        Ok(Self {
-            file,
-            held,
+        let lock = open_regular(&dir_file, &path, LOCK, OFlags::CREATE | OFlags::RDONLY)?
+            .expect("O_CREAT gives a file");
+        take_lock(&lock, &path.join(LOCK))?;
+        let mut leases = Self {
+            dir: dir_file,
+            path,
+            held: Vec::new(),
             _lock: lock,
-        })
+        };
+        leases.read(now)?;
+        Ok(leases)
+    }
+
+    fn read(&mut self, now: SystemTime) -> Result<()> {
+        let shown = self.shown(FILE);
+        let Some(file) = open_regular(&self.dir, &self.path, FILE, OFlags::RDONLY)? else {
+            return Ok(());
+        };
+        let mut bytes = Vec::new();
+        file.take(MAX_FILE + 1)
+            .read_to_end(&mut bytes)
+            .with_context(|| format!("reading {shown}"))?;
+        if bytes.len() as u64 > MAX_FILE {
+            bail!(
+                "lease file {shown} is larger than {} MiB: not a lease file \
+                 (remove it to start afresh)",
+                MAX_FILE >> 20
+            );
+        }
+        let now = unix_ms(now);
+        let latest = now.saturating_add(cliutil::MAX_DURATION.as_secs() * 1000);
+        let mut bad = 0;
+        // A damaged file must not stop every later run: a bad line (bytes
+        // that are not text included) is dropped, and the next save mends it.
+        for (i, line) in bytes.split(|b| *b == b'\n').enumerate() {
+            if line.is_empty() {
+                continue;
+            }
+            let why = match parse_lease_bytes(line) {
+                Some((port, end)) if end > latest => {
+                    format!(
+                        "line {}: port {port} leased for more than 100 years: \
+                         expected at most 100 years, as --lease",
+                        i + 1
+                    )
+                }
+                Some((port, end)) => {
+                    if end > now {
+                        self.held.push((port, end));
+                    }
+                    continue;
+                }
+                None => format!(
+                    "line {}: '{}': expected PORT UNIX_MS",
+                    i + 1,
+                    escape_bytes(line)
+                ),
+            };
+            bad += 1;
+            if bad <= MAX_WARNINGS {
+                cliutil::warn("portfind", format_args!("dropping bad lease {shown} {why}"));
+            }
+        }
+        if bad > MAX_WARNINGS {
+            cliutil::warn(
+                "portfind",
+                format_args!("dropping {} more bad leases of {shown}", bad - MAX_WARNINGS),
+            );
+        }
+        Ok(())
+    }
+
+    fn shown(&self, name: &str) -> String {
+        escape_controls(&self.path.join(name).to_string_lossy()).into_owned()
     }
 
     /// The ports whose leases still run.
@@ -155,30 +209,100 @@ impl Leases {
         self.held.retain(|(p, _)| *p != port);
     }
 
-    /// Writes the leases back (to a new file renamed over the old, so a
-    /// crash leaves the old or the new list, never half of one).
+    /// Writes the leases back: to `leases.new`, created afresh (`O_EXCL`,
+    /// so never through a link), renamed over `leases`, so that a crash
+    /// leaves the old or the new list, never half of one. A failed write
+    /// removes `leases.new` and says why (a full disk: "No space left").
     pub fn save(&self) -> Result<()> {
         let mut text = String::new();
         for (port, end) in &self.held {
             writeln!(text, "{port} {end}")?;
         }
-        let new = self.file.with_extension("new");
-        // One left by a crashed run of another user could not be opened
-        // for writing, but in a directory we may write to it can go.
-        match fs::remove_file(&new) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => {
-                return Err(e).context(format!("removing {}", new.display()))
-            }
-            _ => {}
+        let new = self.shown(NEW);
+        // One left by a crashed run (perhaps another user's) goes first.
+        match rustix::fs::unlinkat(&self.dir, NEW, AtFlags::empty()) {
+            Ok(()) | Err(Errno::NOENT) => {}
+            Err(e) => return Err(io::Error::from(e)).context(format!("removing {new}")),
         }
-        fs::write(&new, text).with_context(|| format!("writing {}", new.display()))?;
-        fs::rename(&new, &self.file).with_context(|| format!("replacing {}", self.file.display()))
+        let written = rustix::fs::openat(
+            &self.dir,
+            NEW,
+            OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o644),
+        )
+        .map_err(io::Error::from)
+        .and_then(|fd| File::from(fd).write_all(text.as_bytes()))
+        .with_context(|| format!("writing {new}"))
+        .and_then(|()| {
+            rustix::fs::renameat(&self.dir, NEW, &self.dir, FILE)
+                .map_err(io::Error::from)
+                .with_context(|| format!("replacing {} with {new}", self.shown(FILE)))
+        });
+        if written.is_err() {
+            let _ = rustix::fs::unlinkat(&self.dir, NEW, AtFlags::empty());
+        }
+        written
+    }
+}
+
+/// Opens `name` in `dir` without following a symlink, and only if it is a
+/// regular file (a FIFO would block, a device never end). `None`: no such
+/// file (never with `O_CREAT`).
+fn open_regular(dir: &File, path: &Path, name: &str, flags: OFlags) -> Result<Option<File>> {
+    let shown = escape_controls(&path.join(name).to_string_lossy()).into_owned();
+    let flags = flags | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    let file = match rustix::fs::openat(dir, name, flags, Mode::from_raw_mode(0o644)) {
+        Ok(fd) => File::from(fd),
+        Err(Errno::NOENT) if !flags.contains(OFlags::CREATE) => return Ok(None),
+        Err(Errno::ISDIR) => {
+            bail!("refusing {shown}: not a regular file (a FIFO, device or directory; remove it)")
+        }
+        Err(Errno::LOOP) => bail!(
+            "refusing {shown}: it is a symlink, and portfind never follows one in its \
+             lease directory (remove it)"
+        ),
+        Err(e) => return Err(io::Error::from(e)).with_context(|| format!("opening {shown}")),
+    };
+    let kind = file
+        .metadata()
+        .with_context(|| format!("reading {shown}"))?
+        .file_type();
+    if !kind.is_file() {
+        bail!("refusing {shown}: not a regular file (a FIFO, device or directory; remove it)");
+    }
+    Ok(Some(file))
+}
+
+fn take_lock(lock: &File, path: &Path) -> Result<()> {
+    let start = Instant::now();
+    loop {
+        match flock(lock, FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => return Ok(()),
+            Err(e) if e == Errno::WOULDBLOCK || e == Errno::INTR => {
+                if start.elapsed() > LOCK_TIMEOUT {
+                    bail!(
+                        "lock file {} still held after {LOCK_TIMEOUT:?}",
+                        escape_controls(&path.to_string_lossy())
+                    );
+                }
+                thread::sleep(Duration::from_millis(1));
+            }
+            Err(e) => {
+                return Err(io::Error::from(e)).with_context(|| {
+                    format!("locking {}", escape_controls(&path.to_string_lossy()))
+                })
+            }
+        }
     }
 }
 
 fn unix_ms(time: SystemTime) -> u64 {
     time.duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+fn parse_lease_bytes(line: &[u8]) -> Option<(u16, u64)> {
+    parse_lease(std::str::from_utf8(line).ok()?)
 }
 
 /// Reads one lease line: `PORT UNIX_MS`.

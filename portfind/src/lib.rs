@@ -10,7 +10,7 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::SystemTime;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use cliutil::Exit;
 
 use crate::check::Checker;
@@ -64,12 +64,31 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
     // Let go of the lock before printing: a reader that is slow to read
     // (or never reads) must not hold up every other portfind.
     drop(store);
-    let mut out = std::io::stdout().lock();
-    for port in ports {
-        writeln!(out, "{port}").context("writing to stdout")?;
+    let printed = print(&ports)?;
+    if printed < ports.len() {
+        // The reader has gone: the ports it never got are nobody's.
+        let mut store = Leases::lock(&dir, own, SystemTime::now())?;
+        for port in &ports[printed..] {
+            store.release(*port);
+        }
+        store.save()?;
     }
-    out.flush().context("writing to stdout")?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Prints the ports, one a line; returns how many reached the reader
+/// (all unless it closed the pipe).
+fn print(ports: &[u16]) -> Result<usize> {
+    let mut out = cliutil::stdout();
+    for (i, port) in ports.iter().enumerate() {
+        // Line-buffered: each line is written (or found unwritable) here.
+        writeln!(out, "{port}")?;
+        out.flush()?;
+        if cliutil::stdout_closed() {
+            return Ok(i);
+        }
+    }
+    Ok(ports.len())
 }
 
 /// Picks up to `want` candidates at random that pass `free`, testing each

@@ -32,6 +32,29 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// A test that cannot run here says so on stderr; CI provides every
+/// condition (root, IPv6 loopback), so there a missing one fails the test.
+fn skip(reason: &str) {
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "cannot run under CI=true: {reason}"
+    );
+    eprintln!("SKIP: {reason}");
+}
+
+fn is_root() -> bool {
+    rustix::process::geteuid().is_root()
+}
+
+/// The lease lines in `dir`, none if there is no file.
+fn lease_lines(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join("leases"))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
 // Tests that need particular ports take them from 17000-18999: below the
 // default range other tools' tests use and below Linux's ephemeral range
 // (32768-60999), so parallel tests and outgoing connections leave them be.
@@ -228,6 +251,11 @@ fn a_closed_pipe_ends_it_quietly() {
         .unwrap();
     assert!(out.status.success(), "{:?}: {}", out.status, stderr(&out));
     assert!(out.stderr.is_empty(), "{}", stderr(&out));
+    assert_eq!(
+        lease_lines(tmp.path()),
+        Vec::<String>::new(),
+        "unprinted ports left leased"
+    );
 }
 
 #[test]
@@ -246,13 +274,20 @@ fn a_huge_lease_is_refused_not_a_panic() {
 fn a_damaged_lease_file_is_repaired_with_a_warning() {
     let tmp = tempfile::tempdir().unwrap();
     let leases = tmp.path().join("leases");
-    std::fs::write(&leases, b"17301 99999999999999\n\xff\xfe junk\n").unwrap();
+    let hour_on = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+        + 3_600_000;
+    let mut text = format!("17301 {hour_on}\n").into_bytes();
+    text.extend_from_slice(b"\xff\xfe junk\n");
+    std::fs::write(&leases, text).unwrap();
     let out = portfind(tmp.path(), &["--range", "17300-17301"]);
     assert_eq!(ports(&out), vec![17300], "the good lease still holds");
     assert_eq!(
         stderr(&out),
         format!(
-            "portfind: dropping bad lease {} line 2: \"\u{fffd}\u{fffd} junk\": expected PORT UNIX_MS\n",
+            "portfind: dropping bad lease {} line 2: '\\xff\\xfe junk': expected PORT UNIX_MS\n",
             leases.display()
         )
     );
@@ -305,9 +340,8 @@ fn a_named_lease_dir_may_be_a_symlink_but_the_default_may_not() {
 fn users_sharing_a_lease_dir_can_all_lock_it() {
     use std::os::unix::fs::PermissionsExt;
     use std::os::unix::process::CommandExt;
-    if !rustix::process::geteuid().is_root() {
-        eprintln!("not root: cannot run portfind as another user; skipped");
-        return;
+    if !is_root() {
+        return skip("not root: cannot run portfind as another user");
     }
     let tmp = tempfile::tempdir().unwrap();
     let shared = tmp.path().join("shared");
@@ -356,4 +390,341 @@ fn a_reader_that_does_not_read_holds_up_no_one() {
     drop(stuck.stdout.take()); // EPIPE: it ends quietly
     let stuck = stuck.wait_with_output().unwrap();
     assert!(stuck.status.success(), "{}", stderr(&stuck));
+}
+
+/// A port of 17000-17999 that binds on `127.0.0.1`, `::1` and `0.0.0.0` now.
+fn quiet_port(from: u16) -> u16 {
+    (from..from + 100)
+        .find(|p| {
+            TcpListener::bind(("127.0.0.1", *p)).is_ok()
+                && TcpListener::bind(("::1", *p)).is_ok()
+                && TcpListener::bind(("0.0.0.0", *p)).is_ok()
+        })
+        .unwrap()
+}
+
+#[test]
+fn a_port_busy_on_ipv6_only_is_not_free() {
+    let Ok(v6) = TcpListener::bind("[::1]:0") else {
+        return skip("no IPv6 loopback");
+    };
+    drop(v6);
+    let tmp = tempfile::tempdir().unwrap();
+    let port = quiet_port(17700);
+    // IPv6 only: the IPv4 wildcard still binds, so only the IPv6 check sees it.
+    let _busy = TcpListener::bind(("::1", port)).unwrap();
+    let only = format!("{port}-{port}");
+    let out = portfind(tmp.path(), &["--range", &only]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    // --address 127.0.0.1 checks there alone, where the port is free.
+    let out = portfind(tmp.path(), &["--range", &only, "--address", "127.0.0.1"]);
+    assert_eq!(ports(&out), vec![port]);
+}
+
+#[test]
+fn address_checks_the_given_address_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = quiet_port(17800);
+    let _busy = TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let only = format!("{port}-{port}");
+    let out = portfind(
+        tmp.path(),
+        &["--range", &only, "-a", "127.0.0.1", "--lease", "0"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let out = portfind(
+        tmp.path(),
+        &["--range", &only, "-a", "127.0.0.2", "--lease", "0"],
+    );
+    assert_eq!(ports(&out), vec![port], "127.0.0.2 is another address");
+    let out = portfind(
+        tmp.path(),
+        &["--range", &only, "-a", "127.0.0.2", "-a", "127.0.0.1"],
+    );
+    assert_eq!(out.status.code(), Some(1), "every address must be free");
+}
+
+#[test]
+fn nothing_is_leased_after_exit_1() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = quiet_port(17900);
+    let _busy = TcpListener::bind(("0.0.0.0", port)).unwrap();
+    // The range holds one free port, two are wanted.
+    let range = format!("{}-{}", port, port + 1);
+    let out = portfind(tmp.path(), &["-n", "2", "--range", &range]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(out.stdout.is_empty());
+    assert_eq!(lease_lines(tmp.path()), Vec::<String>::new());
+}
+
+#[test]
+fn the_lease_directory_is_created_with_its_parents() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("builds/ci/.ports");
+    let got = ports(&portfind(&dir, &[]));
+    assert_eq!(lease_lines(&dir).len(), 1, "{got:?}");
+}
+
+#[test]
+fn the_default_lease_directory_is_tmp_portfind_uid() {
+    use std::os::unix::process::CommandExt;
+    if !is_root() {
+        return skip("not root: cannot run portfind as uid 65534");
+    }
+    let dir = Path::new("/tmp/portfind-65534");
+    let _ = std::fs::remove_dir_all(dir);
+    let out = Command::new(env!("CARGO_BIN_EXE_portfind"))
+        .args(["--range", "17950-17999"])
+        .env_clear()
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .unwrap();
+    let got = ports(&out);
+    let lines = lease_lines(dir);
+    std::fs::remove_dir_all(dir).unwrap();
+    assert_eq!(lines.len(), 1);
+    assert!(lines[0].starts_with(&format!("{} ", got[0])), "{lines:?}");
+}
+
+#[test]
+fn another_users_lease_directory_is_refused() {
+    if !is_root() {
+        return skip("not root: cannot give a directory to uid 65534");
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let theirs = tmp.path().join("portfind");
+    std::fs::create_dir(&theirs).unwrap();
+    std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).unwrap();
+    // Named, and as the default under XDG_RUNTIME_DIR.
+    let named = portfind(&theirs, &[]);
+    let default = Command::new(env!("CARGO_BIN_EXE_portfind"))
+        .env_clear()
+        .env("XDG_RUNTIME_DIR", tmp.path())
+        .output()
+        .unwrap();
+    for out in [named, default] {
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert!(
+            stderr(&out).starts_with(&format!(
+                "portfind: lease directory {} belongs to uid 65534, not to us (uid 0) or root",
+                theirs.display()
+            )),
+            "{}",
+            stderr(&out)
+        );
+        assert!(out.stdout.is_empty());
+    }
+    assert_eq!(
+        std::fs::read_dir(&theirs).unwrap().count(),
+        0,
+        "nothing written there"
+    );
+}
+
+#[test]
+fn symlinks_planted_in_the_lease_directory_are_never_followed() {
+    for name in ["leases", ".lock", "leases.new"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("ports");
+        std::fs::create_dir(&dir).unwrap();
+        let victim = tmp.path().join("victim");
+        std::fs::write(&victim, "20001 99999999999999\nprecious\n").unwrap();
+        std::os::unix::fs::symlink(&victim, dir.join(name)).unwrap();
+        let out = portfind(&dir, &["--range", "17000-17099"]);
+        assert_eq!(
+            std::fs::read_to_string(&victim).unwrap(),
+            "20001 99999999999999\nprecious\n",
+            "{name}: written through"
+        );
+        assert!(!stderr(&out).contains("precious"), "{name}: read through");
+        if name == "leases.new" {
+            // A leftover is removed, never written to.
+            assert_eq!(ports(&out).len(), 1, "{name}");
+            assert!(!dir.join(name).exists(), "{name}");
+        } else {
+            assert_eq!(out.status.code(), Some(2), "{name}: {}", stderr(&out));
+            assert_eq!(
+                stderr(&out),
+                format!(
+                    "portfind: refusing {}: it is a symlink, and portfind never follows one \
+                     in its lease directory (remove it)\n",
+                    dir.join(name).display()
+                )
+            );
+            assert!(out.stdout.is_empty());
+        }
+    }
+}
+
+/// Runs portfind and fails the test if it has not ended within 20 s.
+fn portfind_bounded(dir: &Path, args: &[&str]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_portfind"))
+        .args(args)
+        .env_clear()
+        .env("PORTFIND_LEASE_DIR", dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed().as_secs() > 20 {
+            child.kill().unwrap();
+            panic!("portfind {args:?} still running after 20 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_fifo_or_directory_as_a_lease_file_is_refused_at_once() {
+    for name in ["leases", ".lock"] {
+        for kind in ["fifo", "dir"] {
+            let tmp = tempfile::tempdir().unwrap();
+            let path = tmp.path().join(name);
+            if kind == "fifo" {
+                rustix::fs::mknodat(
+                    rustix::fs::CWD,
+                    &path,
+                    rustix::fs::FileType::Fifo,
+                    rustix::fs::Mode::from_raw_mode(0o644),
+                    0,
+                )
+                .unwrap();
+            } else {
+                std::fs::create_dir(&path).unwrap();
+            }
+            let out = portfind_bounded(tmp.path(), &[]);
+            assert_eq!(
+                out.status.code(),
+                Some(2),
+                "{name} {kind}: {}",
+                stderr(&out)
+            );
+            assert!(
+                stderr(&out).starts_with(&format!(
+                    "portfind: refusing {}: not a regular file",
+                    path.display()
+                )),
+                "{name} {kind}: {}",
+                stderr(&out)
+            );
+        }
+    }
+}
+
+#[test]
+fn an_oversized_lease_file_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let line = "17001 99999999999999\n";
+    std::fs::write(
+        tmp.path().join("leases"),
+        line.repeat((5 << 20) / line.len()),
+    )
+    .unwrap();
+    let out = portfind(tmp.path(), &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "portfind: lease file {} is larger than 4 MiB: not a lease file (remove it to start afresh)\n",
+            tmp.path().join("leases").display()
+        )
+    );
+}
+
+#[test]
+fn warnings_about_bad_lines_are_capped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bad: Vec<String> = (1..=10).map(|i| format!("bad\x1b[31m {i}\n")).collect();
+    let bad = bad.concat();
+    std::fs::write(tmp.path().join("leases"), bad).unwrap();
+    let out = portfind(tmp.path(), &["--range", "17000-17099"]);
+    assert_eq!(ports(&out).len(), 1);
+    let file = tmp.path().join("leases");
+    let expected: Vec<String> = (1..=3)
+        .map(|i| {
+            format!(
+                "portfind: dropping bad lease {} line {i}: 'bad\\x1b[31m {i}': expected PORT UNIX_MS\n",
+                file.display()
+            )
+        })
+        .collect();
+    let expected = expected.concat();
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "{expected}portfind: dropping 7 more bad leases of {}\n",
+            file.display()
+        )
+    );
+}
+
+#[test]
+fn a_lease_beyond_100_years_in_the_file_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let far = now_ms + 101 * 366 * 24 * 3600 * 1000;
+    let near = now_ms + 99 * 365 * 24 * 3600 * 1000;
+    std::fs::write(
+        tmp.path().join("leases"),
+        format!("17001 {far}\n17002 {near}\n"),
+    )
+    .unwrap();
+    let out = portfind(tmp.path(), &["-n", "2", "--range", "17001-17003"]);
+    let mut got = ports(&out);
+    got.sort_unstable();
+    assert_eq!(
+        got,
+        vec![17001, 17003],
+        "the 99-year lease holds, the 101-year one not"
+    );
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "portfind: dropping bad lease {} line 1: port 17001 leased for more than 100 years: \
+             expected at most 100 years, as --lease\n",
+            tmp.path().join("leases").display()
+        )
+    );
+}
+
+#[test]
+fn a_full_disk_is_named_and_leaves_no_temporary_file() {
+    if !is_root() {
+        return skip("not root: cannot mount a tmpfs in a mount namespace");
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    // One page of tmpfs, filled: writing the new lease list fails.
+    let script = r#"set -eu
+mount -t tmpfs -o size=4k tmpfs "$1"
+head -c 4096 /dev/zero > "$1/filler"
+rc=0
+"$2" --lease-dir "$1" --range 17000-17099 || rc=$?
+echo "left: $(ls -A "$1" | tr '\n' ' ')" >&2
+exit "$rc"
+"#;
+    let out = Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c", script, "sh"])
+        .arg(tmp.path())
+        .arg(env!("CARGO_BIN_EXE_portfind"))
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(out.stdout.is_empty(), "a port printed");
+    assert_eq!(
+        err,
+        format!(
+            "portfind: writing {}/leases.new: No space left on device (os error 28)\nleft: .lock filler \n",
+            tmp.path().display()
+        )
+    );
 }
