@@ -90,8 +90,10 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
         return running(cli, held, &what);
     }
     let (mut targets, gone, stale) = held?;
-    for why in &stale {
-        say(format!("{why}; not signalling it"));
+    if !targets.is_empty() {
+        for why in &stale {
+            say(format!("{why}; not signalling it"));
+        }
     }
     if targets.is_empty() {
         // The leader is gone, but its group may live on (a daemon's workers
@@ -110,11 +112,12 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
         } else {
             ("pids", "are")
         };
-        let result = nothing(
-            cli,
-            &format!("{noun} {}{what} {verb} not running", join(&gone)),
-            &say,
-        );
+        let why = if stale.is_empty() {
+            format!("{noun} {}{what} {verb} not running", join(&gone))
+        } else {
+            format!("{}; not signalling it", stale.join("; "))
+        };
+        let result = nothing(cli, &why, &say);
         remove_pidfile(cli, &pids, &say)?;
         return result;
     }

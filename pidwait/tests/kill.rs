@@ -9,8 +9,8 @@ use std::process::{Command, Stdio};
 use nix::sys::signal::Signal;
 
 use crate::support::{
-    exe_is, finish, kill_pid, parts, run, running, signal, start, state, still_running, wait_until,
-    Dir, Proc, LIMIT,
+    can_run, exe_is, finish, kill_pid, parts, root, run, running, signal, start, state,
+    still_running, wait_until, Dir, Proc, LIMIT,
 };
 use crate::wait::blocked;
 
@@ -414,8 +414,7 @@ fn kill_accepts_a_pidfile_without_newline() {
 /// it and leave it running.
 #[test]
 fn a_pid_really_reused_by_another_program_is_refused() {
-    if !nix::unistd::geteuid().is_root() {
-        eprintln!("needs root (a pid namespace): skipped");
+    if !root() {
         return;
     }
     let dir = Dir::new();
@@ -522,7 +521,10 @@ fn a_kernel_thread_is_refused() {
     });
     let kthread = kthread.min();
     let Some(kthread) = kthread else {
-        eprintln!("no kernel thread visible: skipped");
+        can_run(
+            false,
+            "no kernel thread visible (a pid namespace without kthreadd)",
+        );
         return;
     };
     let dir = Dir::new();

@@ -237,3 +237,59 @@ fn holds_pidfd(pid: u32) -> bool {
     fds.filter_map(Result::ok)
         .any(|fd| fs::read_link(fd.path()).is_ok_and(|l| l.as_os_str() == "anon_inode:[pidfd]"))
 }
+
+/// A test that cannot run here: says so on stderr, where it is seen, and
+/// returns false; under `CI=true` (where CI provides every condition) the
+/// test fails instead.
+pub fn can_run(condition: bool, reason: &str) -> bool {
+    if condition {
+        return true;
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "cannot run under CI=true: {reason}"
+    );
+    eprintln!("SKIP: {reason}");
+    false
+}
+
+/// True when running as root (pid namespaces, chown, setpriv); else a SKIP.
+pub fn root() -> bool {
+    can_run(nix::unistd::geteuid().is_root(), "needs root")
+}
+
+/// Runs `script` with bash inside a private pid namespace (as its init's
+/// child, with /proc of its own), as `bash -c script bash PIDWAIT ARGS...`:
+/// there no other process can take a pid the script frees, and
+/// `/proc/sys/kernel/ns_last_pid` chooses the next one.
+pub fn in_pid_namespace(script: &str, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc", "--kill-child"])
+        .args(["bash", "-c", script, "bash", env!("CARGO_BIN_EXE_pidwait")])
+        .args(args)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run unshare");
+    parts(&out)
+}
+
+/// Sets a file's modification time `ago` in the past: a pidfile written a
+/// while ago.
+pub fn written_ago(path: &Path, ago: Duration) {
+    let file = fs::File::options().write(true).open(path).unwrap();
+    file.set_modified(std::time::SystemTime::now() - ago)
+        .unwrap();
+}
+
+/// The start time of `pid` in clock ticks after boot (field 22 of stat).
+pub fn start_ticks(pid: i32) -> u64 {
+    let text = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    text[text.rfind(')').unwrap() + 1..]
+        .split_ascii_whitespace()
+        .nth(19)
+        .unwrap()
+        .parse()
+        .unwrap()
+}

@@ -3,5 +3,6 @@
 mod cli;
 mod exit;
 mod kill;
+mod safety;
 mod support;
 mod wait;

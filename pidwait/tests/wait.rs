@@ -7,7 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use nix::sys::signal::Signal;
 
 use crate::support::{
-    finish, in_poll, parts, run, running, signal, start, wait_until, Dir, Proc, LIMIT,
+    finish, in_poll, parts, root, run, running, signal, start, wait_until, Dir, Proc, LIMIT,
 };
 
 /// Asserts a run succeeded and printed `target`'s pid, and only that.
@@ -163,7 +163,7 @@ fn untrusted_pidfiles_are_refused_with_a_way_out() {
     );
 
     // Owned by another user (nobody); only meaningful when we are root.
-    if nix::unistd::geteuid().is_root() {
+    if root() {
         let theirs = dir.pidfile("theirs.pid", &target.pid_line());
         std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).unwrap();
         let (code, _, err) = parts(&run(&[&theirs]));
