@@ -86,8 +86,8 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
                 cli.pattern,
                 progress(seen, cli.count)
             );
-            if let Some(path) = owner.awaited() {
-                let _ = write!(message, "; pidfile {} was never written", path.display());
+            if let Some(why) = owner.awaited() {
+                let _ = write!(message, "; {why}");
             } else if !cli.file.exists() {
                 message.push_str(" (it does not exist)");
             }

@@ -1,6 +1,6 @@
 //! The process whose death ends the wait (`--pid`, `--pidfile`): held
-//! through pidwait's pidfd handle, its pidfile read with pidwait's reader
-//! and trust checks.
+//! through pidwait's pidfd handle, its pidfile read with pidwait's reader,
+//! trust checks and stale-pidfile rule.
 
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
@@ -16,8 +16,13 @@ use pidwait::Pid;
 pub enum Owner {
     /// No --pid or --pidfile.
     None,
-    /// The pidfile is not written yet; its directory is watched.
-    Awaited { path: PathBuf, inotify: Inotify },
+    /// The pidfile is not written yet (or `stale`: it names a process
+    /// started after it was written); its directory is watched.
+    Awaited {
+        path: PathBuf,
+        inotify: Inotify,
+        stale: Option<String>,
+    },
     /// The process, held by pidfd where the kernel has them.
     Held(Handle),
     /// It has exited (or never ran).
@@ -58,6 +63,7 @@ impl Owner {
         let mut owner = Self::Awaited {
             path: path.to_owned(),
             inotify,
+            stale: None,
         };
         owner.refresh()?;
         Ok(owner)
@@ -66,17 +72,26 @@ impl Owner {
     /// Reads an awaited pidfile again (after a notification); holds the
     /// process it names once it is complete.
     pub fn refresh(&mut self) -> Result<()> {
-        let Self::Awaited { path, inotify } = self else {
+        let Self::Awaited {
+            path,
+            inotify,
+            stale,
+        } = self
+        else {
             return Ok(());
         };
         while inotify.read_events().is_ok() {}
-        let pids = match pidfile::read(path, Trust::Checked) {
-            Ok(pids) => pids,
-            Err(pidfile::Error::Missing { .. } | pidfile::Error::Incomplete { .. }) => {
-                return Ok(());
-            }
+        let content = match pidfile::read_content(path, Trust::Checked) {
+            Ok(content) => content,
+            Err(pidfile::Error::Missing { .. }) => return Ok(()),
             // The error names the file; Display already includes any cause.
             Err(e) => bail!("{e}"),
+        };
+        let pids = match pidfile::parse(&content.bytes, pidfile::pid_max(), content.closed) {
+            Ok(pids) => pids,
+            // Empty, or a line its writer is still writing: wait for more.
+            Err(pidfile::Problem::Incomplete) => return Ok(()),
+            Err(problem) => bail!("{}", problem.in_file(path, &content.bytes)),
         };
         let [pid] = pids[..] else {
             bail!(
@@ -85,6 +100,15 @@ impl Owner {
                 pids.len()
             );
         };
+        // pidwait's stale rule: a process started after the pidfile was
+        // last written is not the one it names (its pid was reused). Wait
+        // for the server to write its own, as for a missing pidfile.
+        if let Ok(Some(stat)) = pidwait::process::stat(pid) {
+            *stale = pidwait::process::newcomer(pid, &stat, Some(content.written), None);
+            if stale.is_some() {
+                return Ok(());
+            }
+        }
         *self = match Handle::open(pid).context("holding the pidfile's process")? {
             Some(handle) => Self::Held(handle),
             None => Self::Exited(pid.get()),
@@ -115,10 +139,18 @@ impl Owner {
         })
     }
 
-    /// A pidfile still not written, to name when the time runs out.
-    pub fn awaited(&self) -> Option<&Path> {
+    /// Why the pidfile still names no process, to say when the time runs
+    /// out.
+    pub fn awaited(&self) -> Option<String> {
         match self {
-            Self::Awaited { path, .. } => Some(path),
+            Self::Awaited {
+                path,
+                stale: Some(why),
+                ..
+            } => Some(format!("pidfile {}: {why}", path.display())),
+            Self::Awaited { path, .. } => {
+                Some(format!("pidfile {} was never written", path.display()))
+            }
             _ => None,
         }
     }

@@ -412,3 +412,29 @@ fn help_lists_exit_codes() {
     let out = run(&["--version"]);
     assert!(stdout(&out).contains("(stackutils)"));
 }
+
+#[test]
+fn a_stale_pidfile_is_waited_past_like_a_missing_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("app.log");
+    let pidfile = tmp.path().join("app.pid");
+    let mut newcomer = Command::new("sleep").arg("60").spawn().unwrap();
+    fs::write(&pidfile, format!("{}\n", newcomer.id())).unwrap();
+    // Written (so it says) an hour before the process it names started:
+    // that pid was reused, the pidfile is not that process's.
+    let touched = Command::new("touch")
+        .args(["-d", "1 hour ago"])
+        .arg(&pidfile)
+        .status()
+        .unwrap();
+    assert!(touched.success());
+    let out = run(&["-t", "200ms", "--pidfile", s(&pidfile), s(&log), "ready"]);
+    newcomer.kill().unwrap();
+    newcomer.wait().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("; pidfile {}: ", pidfile.display())),
+        "{}",
+        stderr(&out)
+    );
+}
