@@ -297,6 +297,33 @@ mod tests {
             matches!(&other, Process::Dead(why) if why.contains("reused")),
             "{other:?}"
         );
+        // Written an hour before a process started: not its pid file.
+        let mut child = std::process::Command::new("sleep")
+            .arg("60")
+            .spawn()
+            .unwrap();
+        std::fs::write(&file, format!("{}\n", child.id())).unwrap();
+        assert!(matches!(probe(Some(&file), None), Process::Alive(_)));
+        let hour_ago = SystemTime::now() - Duration::from_secs(3600);
+        let set = std::fs::File::options()
+            .write(true)
+            .open(&file)
+            .unwrap()
+            .set_modified(hour_ago);
+        set.unwrap();
+        for exe in [
+            None,
+            Some(Path::new("/usr/bin/sleep")),
+            Some(Path::new("/gone/sleep")),
+        ] {
+            let stale = probe(Some(&file), exe);
+            assert!(
+                matches!(&stale, Process::Dead(why) if why.contains("stale pidfile")),
+                "{exe:?}: {stale:?}"
+            );
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
         std::fs::write(&file, "garbage\n").unwrap();
         assert!(matches!(probe(Some(&file), None), Process::Unknown(_)));
         assert_eq!(probe(None, None), Process::NotTracked);

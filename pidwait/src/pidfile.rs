@@ -830,6 +830,49 @@ mod tests {
     }
 
     #[test]
+    fn the_whole_path_is_walked() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path();
+        std::fs::create_dir(base.join("sub")).unwrap();
+        let file = base.join("x.pid");
+        std::fs::write(&file, "1234\n").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let want = [Pid::new(1234).unwrap()];
+        assert_eq!(
+            read(&base.join("sub/../x.pid"), Trust::Checked).unwrap(),
+            want
+        );
+        // Links resolved, relative ones from where they are.
+        std::os::unix::fs::symlink("..", base.join("sub/up")).unwrap();
+        assert_eq!(
+            read(&base.join("sub/up/x.pid"), Trust::Checked).unwrap(),
+            want
+        );
+        std::os::unix::fs::symlink("loop", base.join("loop")).unwrap();
+        let err = read(&base.join("loop/x.pid"), Trust::Checked).unwrap_err();
+        assert!(err.to_string().contains("more than 40 symlinks"), "{err}");
+        let err = read(&base.join("x.pid/y.pid"), Trust::Checked).unwrap_err();
+        assert!(
+            err.to_string().contains("x.pid is not a directory"),
+            "{err}"
+        );
+        assert!(matches!(
+            read(&base.join("nope/x.pid"), Trust::Checked),
+            Err(Error::Missing { .. })
+        ));
+        // The mtime comes with the content.
+        let old = SystemTime::now() - Duration::from_secs(60);
+        std::fs::File::options()
+            .write(true)
+            .open(&file)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        let got = load(&file, Trust::Checked, Duration::ZERO).unwrap();
+        assert_eq!((got.pids.as_slice(), got.written), (&want[..], old));
+    }
+
+    #[test]
     fn a_line_without_newline_is_final_once_its_writer_closed_it() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("x.pid");

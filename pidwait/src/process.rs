@@ -455,6 +455,13 @@ mod tests {
         let s = parse_stat("42 (a) b (c)) S 7 42 42 0 -1").unwrap();
         assert_eq!(s.comm, "a) b (c)");
         assert_eq!((s.state, s.ppid, s.pgrp, s.flags), ('S', 7, 42, 0));
+        assert_eq!((s.session, s.start_ticks), (42, None));
+        let full = "7 (x y) S 1 7 7 0 -1 4194560 1 0 0 0 5 6 0 0 20 0 1 0 123456 0";
+        let s = parse_stat(full).unwrap();
+        assert_eq!(
+            (s.comm.as_str(), s.flags, s.start_ticks),
+            ("x y", 4_194_560, Some(123_456))
+        );
         let k = parse_stat("34 (kworker/R-writeback) I 2 0 0 0 -1 69238880 0").unwrap();
         assert!(k.is_kernel_thread());
         assert!(!parse_stat("9 (x) S 1 9 9 0 -1 4194560 0")
@@ -478,6 +485,67 @@ mod tests {
             let short = truncate_comm(&name);
             proptest::prop_assert!(short.len() <= COMM_MAX && name.starts_with(short));
         }
+    }
+
+    #[test]
+    fn start_times_and_the_stale_rule() {
+        let me = Pid::this_process();
+        let st = stat(me).unwrap().unwrap();
+        let ticks = st.start_ticks.unwrap();
+        let start = wall_clock_of(ticks);
+        let now = SystemTime::now();
+        assert!(start <= now, "started in the future: {start:?} > {now:?}");
+        // The finer boot time agrees with /proc/stat's whole-second btime.
+        let btime: u64 = fs::read_to_string("/proc/stat")
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix("btime "))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let boot = wall_clock_of(0)
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap();
+        assert!(
+            boot.as_secs().abs_diff(btime) <= 1,
+            "{boot:?} vs btime {btime}"
+        );
+        // Written after we started, or within the margin before: ours.
+        for written in [
+            start + Duration::from_secs(1),
+            start,
+            start - STALE_MARGIN + Duration::from_millis(1),
+        ] {
+            assert_eq!(newcomer(me, &st, Some(written), None), None, "{written:?}");
+        }
+        // Written well before we started: we are not what it names.
+        let why = newcomer(me, &st, Some(start - Duration::from_secs(90)), None).unwrap();
+        assert!(
+            why.starts_with(&format!("stale pidfile: pid {me} started 1m 30s after")),
+            "{why}"
+        );
+        assert!(newcomer(me, &st, Some(start - STALE_MARGIN * 2), None).is_some());
+        // --started: exactly our tick, or another process.
+        assert_eq!(newcomer(me, &st, None, Some(ticks)), None);
+        let why = newcomer(me, &st, None, Some(ticks + 1)).unwrap();
+        assert!(why.contains("another process has its pid now"), "{why}");
+        // Without a start time (an odd /proc): never called stale.
+        let odd = Stat {
+            start_ticks: None,
+            ..st
+        };
+        assert_eq!(
+            newcomer(me, &odd, Some(SystemTime::UNIX_EPOCH), Some(1)),
+            None
+        );
+        // Through the identity check.
+        let id = Identity::default().written_at(Some(start - Duration::from_secs(90)));
+        assert!(matches!(id.check(me).unwrap(), Match::Stale(_)));
+        assert_eq!(
+            Identity::default().written_at(Some(now)).check(me).unwrap(),
+            Match::Yes
+        );
     }
 
     #[test]
