@@ -221,6 +221,8 @@ fn mount<'a>(
                 print_line(&command::render(&command::mkdir_argv(&target)))?;
             }
             print_line(&command::render(&command::mount_argv(entry)))?;
+            // What a real run would do: the same mount point only once.
+            now.insert(&target);
             continue;
         };
         if let (Some((deadline, limit)), Some(device)) = (deadline, device_path(entry)) {
@@ -275,6 +277,7 @@ fn umount<'a>(entries: impl Iterator<Item = &'a Entry>, dry_run: bool) -> anyhow
         let argv = command::umount_argv(entry);
         let Some(program) = &program else {
             print_line(&command::render(&argv))?;
+            now.remove(&target);
             continue;
         };
         match command::run(program, &argv) {

@@ -31,7 +31,8 @@ Exit codes:
   0  every chosen entry is mounted (or was already); with --dry-run, the
      commands are printed
   1  an entry could not be mounted (its device did not appear in time, its
-     mount point could not be made, or mount failed); the rest still are
+     mount point could not be made, mount failed, or a named entry is a
+     swap area); the rest still are
   2  usage or fatal error: unreadable or not a regular file, a bad line
      with --strict, a named TARGET not in the file, mount not found";
 
@@ -97,8 +98,10 @@ pub enum Command {
     },
     /// Mount the file's entries in file order, skipping what is mounted.
     ///
-    /// `noauto` entries are mounted only when named. A failure is reported
-    /// and the rest are still mounted.
+    /// Entries are chosen as `mount -a` chooses them: swap areas, the root
+    /// file system and `noauto` entries are left alone (`noauto` ones are
+    /// mounted when named). A failure is reported and the rest are still
+    /// mounted.
     #[command(after_help = MOUNT_CODES)]
     Mount {
         /// Mount only these entries (by mount point), `noauto` ones included.
@@ -114,25 +117,29 @@ pub enum Command {
         #[arg(long, value_name = "DURATION", value_parser = cliutil::parse_duration)]
         wait_devices: Option<Duration>,
 
-        /// Print the commands, shell-quoted, on stdout and run nothing.
+        /// Print the commands on stdout, one a line, quoted for any POSIX
+        /// sh (dash too), and run nothing.
         #[arg(long, short = 'n')]
         dry_run: bool,
     },
-    /// Unmount the file's entries in reverse order, skipping what is not mounted.
+    /// Unmount the file's entries in reverse order, skipping what is not
+    /// mounted (and swap areas and the root file system).
     #[command(after_help = UMOUNT_CODES)]
     Umount {
         /// Unmount only these entries (by mount point).
         #[arg(value_name = "TARGET")]
         targets: Vec<PathBuf>,
 
-        /// Print the commands, shell-quoted, on stdout and run nothing.
+        /// Print the commands on stdout, one a line, quoted for any POSIX
+        /// sh (dash too), and run nothing.
         #[arg(long, short = 'n')]
         dry_run: bool,
     },
     /// Validate the file: bad lines, mount points that are missing or not
     /// directories, devices that do not exist, entries without `_netdev`.
     ///
-    /// Prints one line per problem on stdout (`FILE:LINE: TARGET: problem`).
+    /// Prints one line per problem on stdout (`FILE:LINE: TARGET: problem`),
+    /// and on stderr a note for each entry `mount` will leave alone.
     #[command(after_help = CHECK_CODES)]
     Check,
 }
