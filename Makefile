@@ -1,19 +1,43 @@
-# stackutils: build, test, demo, install. `make help` lists the targets.
+# stackutils: build, test, demo, install, and the release artefacts (tarball,
+# Debian package, container image). `make help` lists the targets.
 #
 # Targets that need Debian packages name them below and install them with
-# apt-get when run as root; otherwise they say which are missing and stop.
+# apt-get when run as root (printing what they install); otherwise they say
+# which are missing and stop.
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
 CARGO   ?= cargo
-TOOLS   := portfind portwait pidwait fixture-token db-reset lsb-status aoe-fstab
+# What `make` builds and `make install` installs: release (quick) or dist (LTO).
+PROFILE ?= release
+BIN_DIR := target/$(if $(filter dev,$(PROFILE)),debug,$(PROFILE))
+TOOLS   := portfind portwait pidwait fixture-token db-reset lsb-status aoe-fstab httpwait logwait
 SCRIPTS := scripts/start-stack.sh scripts/lsb-service scripts/aoe-init
 OUT     := target/generated
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+
+# Release artefacts: static musl binaries built with the dist profile.
+MUSL      := x86_64-unknown-linux-musl
+DIST_BIN  := target/$(MUSL)/dist
+DIST_NAME := stackutils-$(VERSION)-$(MUSL)
+DIST_TGZ  := target/dist/$(DIST_NAME).tar.gz
+DEB       := target/debian/stackutils_$(VERSION)_amd64.deb
+IMAGE     := localhost/stackutils:$(VERSION)
+CONTAINER ?= $(shell command -v podman >/dev/null && echo podman || echo docker)
+# podman here: vfs storage (no overlay inside these machines), chroot isolation for RUN-less builds.
+ifeq ($(CONTAINER),podman)
+export STORAGE_DRIVER ?= vfs
+endif
+# ring (under db-reset's rustls) compiles C: musl-gcc from Debian's musl-tools.
+export CC_x86_64_unknown_linux_musl := musl-gcc
 
 # Debian packages, per target.
-TEST_DEBS  := shellcheck nginx-light openssl python3 python3-yaml procps util-linux iproute2 lsof curl aoetools ca-certificates
+TEST_DEBS  := shellcheck nginx-light openssl python3 python3-yaml procps util-linux iproute2 lsof curl aoetools ca-certificates groff-base
 DEMO_DEBS  := nginx-light openssl python3 procps curl
 BENCH_DEBS := hyperfine lsof python3 python3-yaml curl procps openssl nginx-light lsb-base
+DIST_DEBS  := musl-tools file
+DEB_DEBS   := $(DIST_DEBS) dpkg-dev lintian procps fakeroot
+IMAGE_DEBS := $(DIST_DEBS) podman ca-certificates
 
 # $(call debs,PACKAGES): install what is missing (as root) or say what to install.
 define debs
@@ -27,71 +51,153 @@ define debs
 	  else \
 	    echo "make: this target needs the Debian packages:$$missing (sudo apt-get install$$missing)" >&2; exit 1; \
 	  fi; \
+	else \
+	  echo "make: Debian packages present: $(strip $(1))"; \
 	fi
 endef
 
-.PHONY: help build test test-deps lint demo bench man completions install uninstall clean
+# Debian starts and enables nginx when nginx-light is installed; the tests and
+# the demo start their own, so the packaged service must not hold port 80.
+define no_nginx_service
+	@if command -v systemctl >/dev/null && systemctl is-enabled --quiet nginx 2>/dev/null; then \
+	  echo "make: stopping and disabling Debian's nginx service (the tests and the demo run their own nginx)"; \
+	  systemctl stop nginx >/dev/null 2>&1 || true; \
+	  systemctl disable nginx >/dev/null 2>&1 || true; \
+	fi; \
+	if [ -x /etc/init.d/nginx ] && /etc/init.d/nginx status >/dev/null 2>&1; then \
+	  echo "make: stopping Debian's nginx service"; /etc/init.d/nginx stop >/dev/null 2>&1 || true; \
+	fi; \
+	if ls /etc/rc[2-5].d/S*nginx >/dev/null 2>&1 && command -v update-rc.d >/dev/null; then \
+	  update-rc.d nginx disable >/dev/null 2>&1 || true; \
+	fi
+endef
+
+.PHONY: all help build test test-deps lint package demo bench man completions install uninstall \
+	test-install dist test-dist deb test-deb image test-image musl-target clean
+
+all: man completions
+	$(CARGO) build --locked --profile $(PROFILE) $(addprefix -p ,$(TOOLS))
 
 help:
-	@echo "make build        build every tool (debug)"
-	@echo "make test         fmt check, clippy -D warnings, shellcheck, all tests"
+	@echo "make              build every tool ($(PROFILE) profile), man pages and completions"
+	@echo "make install      PREFIX=$(PREFIX) DESTDIR=: install what make built (see README)"
+	@echo "make test         fmt check, clippy -D warnings, shellcheck, all tests, cargo package"
 	@echo "make demo         run the tools and the test stack for real, step by step"
 	@echo "make bench        benchmarks under bench/, results in bench/RESULTS.md"
 	@echo "make man          man pages into $(OUT)/man"
 	@echo "make completions  bash/zsh/fish completions into $(OUT)/completions"
-	@echo "make install      PREFIX=$(PREFIX): binaries, man pages, completions, scripts"
+	@echo "make dist         static musl binaries: $(DIST_TGZ)"
+	@echo "make deb          Debian package: $(DEB)"
+	@echo "make image        container images $(IMAGE) and $(IMAGE)-nonroot (FROM scratch)"
+	@echo "make test-dist / test-deb / test-image / test-install: the tests of each"
 
 build:
 	$(CARGO) build --workspace --bins
 
 test-deps:
 	$(call debs,$(TEST_DEBS))
+	$(call no_nginx_service)
 
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
-	shellcheck -x $(wildcard $(SCRIPTS) scripts/*.sh bench/*.sh scripts/tests/standins/*.sh)
+	shellcheck -x $(wildcard $(SCRIPTS) scripts/*.sh bench/*.sh scripts/tests/standins/*.sh packaging/*.sh)
 
 test: test-deps lint build
 	$(CARGO) test --workspace
+	$(MAKE) package
+
+# Each crate as crates.io would get it, built from its packaged form.
+# (xtask and the scripts' tests are not published.)
+package:
+	$(CARGO) package --locked --workspace --exclude xtask --exclude stackutils-scripts
 
 demo:
 	$(call debs,$(DEMO_DEBS))
+	$(call no_nginx_service)
 	$(CARGO) build --workspace --bins
 	bash scripts/demo.sh
 
 bench:
 	$(call debs,$(BENCH_DEBS))
+	$(call no_nginx_service)
 	$(CARGO) build --workspace --bins --release
 	bash bench/run.sh
 
 man:
-	$(CARGO) run --quiet -p xtask -- man $(OUT)/man
+	$(CARGO) run --locked --quiet -p xtask -- man $(OUT)/man
 
 completions:
-	$(CARGO) run --quiet -p xtask -- completions $(OUT)/completions
+	$(CARGO) run --locked --quiet -p xtask -- completions $(OUT)/completions
 
-install: man completions
-	$(CARGO) build --workspace --bins --profile dist
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
-	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
-	  $(DESTDIR)$(PREFIX)/share/zsh/site-functions \
-	  $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d \
-	  $(DESTDIR)$(PREFIX)/share/stackutils
-	for t in $(TOOLS); do install -m 755 target/dist/$$t $(DESTDIR)$(PREFIX)/bin/$$t; done
-	install -m 644 $(OUT)/man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
-	for t in $(TOOLS); do \
-	  install -m 644 $(OUT)/completions/$$t.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$t; \
-	  install -m 644 $(OUT)/completions/_$$t $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_$$t; \
-	  install -m 644 $(OUT)/completions/$$t.fish $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/$$t.fish; \
-	done
-	install -m 755 $(wildcard $(SCRIPTS)) $(DESTDIR)$(PREFIX)/share/stackutils/
+# Installs what `make` built (as your user); builds nothing, so `sudo make
+# install` never compiles as root.
+install:
+	@for t in $(TOOLS); do [ -x $(BIN_DIR)/$$t ] || { \
+	  echo "make install: $(BIN_DIR)/$$t is missing: run 'make' (PROFILE=$(PROFILE)) first" >&2; exit 2; }; done
+	DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" TOOLS="$(TOOLS)" SCRIPTS="$(SCRIPTS)" \
+	  bash packaging/install.sh $(BIN_DIR) $(OUT)
 
 uninstall:
-	for t in $(TOOLS); do rm -f $(DESTDIR)$(PREFIX)/bin/$$t $(DESTDIR)$(PREFIX)/share/man/man1/$$t*.1 \
-	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$t $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_$$t \
-	  $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/$$t.fish; done
-	rm -rf $(DESTDIR)$(PREFIX)/share/stackutils
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/bin/,$(filter-out pidwait,$(TOOLS)) stackutils-pidwait start-stack)
+	rm -rf $(DESTDIR)$(PREFIX)/lib/stackutils $(DESTDIR)$(PREFIX)/share/stackutils
+	for n in $(filter-out pidwait,$(TOOLS)) stackutils-pidwait start-stack; do \
+	  rm -f $(DESTDIR)$(PREFIX)/share/man/man1/$$n.1 $(DESTDIR)$(PREFIX)/share/man/man1/$$n-*.1 \
+	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$n $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_$$n \
+	    $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/$$n.fish; \
+	done
+
+# `make install` into a DESTDIR, checked file by file, then uninstalled.
+# CI uses PROFILE=dev: the debug tools `make test` built, no extra build.
+test-install: all
+	bash packaging/test-install.sh "$(PROFILE)" "$(TOOLS)"
+
+musl-target:
+	@rustup target list --installed 2>/dev/null | grep -qx $(MUSL) || { \
+	  echo "make: rustup target add $(MUSL)"; rustup target add $(MUSL); }
+
+# Static binaries, man pages, completions, scripts and docs in one tarball.
+dist: musl-target man completions
+	$(call debs,$(DIST_DEBS))
+	$(CARGO) build --locked --profile dist --target $(MUSL) $(addprefix -p ,$(TOOLS))
+	rm -rf target/dist/$(DIST_NAME) && mkdir -p target/dist/$(DIST_NAME)/bin target/dist/$(DIST_NAME)/scripts
+	cp $(addprefix $(DIST_BIN)/,$(TOOLS)) target/dist/$(DIST_NAME)/bin/
+	cp -r $(OUT)/man $(OUT)/completions target/dist/$(DIST_NAME)/
+	cp $(SCRIPTS) target/dist/$(DIST_NAME)/scripts/
+	cp README.md LICENSE CHANGELOG.md target/dist/$(DIST_NAME)/
+	cd target/dist/$(DIST_NAME) && find . -type f ! -name SHA256SUMS | LC_ALL=C sort | sed 's|^\./||' \
+	  | xargs sha256sum > SHA256SUMS
+	tar -C target/dist --sort=name --owner=0 --group=0 --numeric-owner -czf $(DIST_TGZ) $(DIST_NAME)
+	@ls -l $(DIST_TGZ)
+
+test-dist: dist
+	bash packaging/test-dist.sh $(DIST_TGZ) "$(TOOLS)"
+
+# The Debian package, from the dist binaries (static: no shared-library
+# dependencies), laid out as packaging/install.sh does for PREFIX=/usr.
+deb: dist
+	$(call debs,$(DEB_DEBS))
+	VERSION=$(VERSION) TOOLS="$(TOOLS)" SCRIPTS="$(SCRIPTS)" bash packaging/deb.sh $(DIST_BIN) $(OUT) $(DEB)
+
+test-deb: deb
+	bash packaging/test-deb.sh $(DEB) "$(TOOLS)"
+
+image: dist
+	$(call debs,$(IMAGE_DEBS))
+	rm -rf target/image && mkdir -p target/image/bin target/image/rootfs/etc/ssl/certs target/image/rootfs/tmp
+	cp $(addprefix $(DIST_BIN)/,$(TOOLS)) target/image/bin/
+	cp /etc/ssl/certs/ca-certificates.crt target/image/rootfs/etc/ssl/certs/
+	printf 'root:x:0:0:root:/root:/nonexistent\nnonroot:x:65532:65532:nonroot:/home/nonroot:/nonexistent\n' \
+	  > target/image/rootfs/etc/passwd
+	printf 'root:x:0:\nnonroot:x:65532:\n' > target/image/rootfs/etc/group
+	chmod 1777 target/image/rootfs/tmp
+	$(CONTAINER) build $(if $(filter podman,$(CONTAINER)),--isolation chroot) -f Containerfile \
+	  --target root -t $(IMAGE) target/image
+	$(CONTAINER) build $(if $(filter podman,$(CONTAINER)),--isolation chroot) -f Containerfile \
+	  --target nonroot -t $(IMAGE)-nonroot target/image
+
+test-image: image
+	bash packaging/test-image.sh $(CONTAINER) $(IMAGE) "$(TOOLS)"
 
 clean:
 	$(CARGO) clean
