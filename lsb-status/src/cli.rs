@@ -14,7 +14,10 @@ Exit codes:
   ok, failed, passed, warning
                0 printed, 2 usage or fatal error
   header       0 clean or warnings only, 1 errors (with --strict: warnings
-               too), 2 usage or fatal error, or an unreadable file";
+               too), 2 usage or fatal error, or an unreadable file
+  unit         0 units written, 1 written but with warnings a person should
+               read, 2 usage or fatal error, or an unreadable or unparsable
+               script (the others are still written)";
 
 const STATUS_CODES: &str = "\
 The state is decided in this order:
@@ -69,6 +72,19 @@ Exit codes:
   0  clean, or warnings only (without --strict)
   1  errors found (with --strict: warnings too)
   2  usage or fatal error, or a file that cannot be read";
+
+const UNIT_CODES: &str = "\
+Each unit goes to stdout (one after another, each opened by a `# NAME.service`
+comment line), or with --output DIR to DIR/NAME.service, NAME being the
+script's file name. What could not be mapped, and why a script fell back to
+the wrapper unit (`ExecStart=SCRIPT start`), goes to stderr as
+`lsb-status: SCRIPT: warning: ...`.
+
+Exit codes:
+  0  every unit written, nothing to warn about
+  1  every unit written, with warnings a person should read
+  2  usage or fatal error, or a script that cannot be read or parsed (the
+     other scripts' units are still written)";
 
 /// LSB init-script helpers: status codes from a pid file and a lock file,
 /// lock files, `[  OK  ]`/`[FAILED]` lines, and a linter for the
@@ -136,6 +152,13 @@ pub enum Command {
     /// `# chkconfig:`/`# description:` lines of init scripts.
     #[command(after_help = HEADER_CODES)]
     Header(HeaderArgs),
+
+    /// Write a native systemd unit for each init script: the daemon itself
+    /// (its type, pid file, user, defaults file and reload signal read from
+    /// the script's body), or the generator's wrapper unit when the body is
+    /// too clever to read.
+    #[command(after_help = UNIT_CODES)]
+    Unit(UnitArgs),
 }
 
 #[derive(Debug, Args)]
@@ -202,4 +225,16 @@ pub struct HeaderArgs {
     /// Treat warnings as errors for the exit code.
     #[arg(long)]
     pub strict: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UnitArgs {
+    /// Init scripts to convert.
+    #[arg(required = true, value_name = "SCRIPT")]
+    pub scripts: Vec<PathBuf>,
+
+    /// Write DIR/NAME.service instead of printing (replaced atomically;
+    /// never written through a symlink).
+    #[arg(long, short, value_name = "DIR")]
+    pub output: Option<PathBuf>,
 }

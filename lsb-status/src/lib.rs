@@ -3,14 +3,19 @@
 
 pub mod action;
 pub mod cli;
+pub mod expand;
 pub mod header;
 pub mod lint;
 pub mod lock;
 pub mod mark;
+pub mod output;
 pub mod report;
+pub mod shell;
 pub mod status;
+pub mod unit;
 
 use std::ffi::OsString;
+use std::fmt::Write as _;
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
@@ -18,7 +23,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use cliutil::Exit;
 
-use crate::cli::{Cli, Command, HeaderArgs, StatusArgs};
+use crate::cli::{Cli, Command, HeaderArgs, StatusArgs, UnitArgs};
 use crate::header::Severity;
 use crate::mark::{Mark, Output};
 
@@ -75,6 +80,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Passed(args) => show(Mark::Passed, args.message.as_deref(), output),
         Command::Warning(args) => show(Mark::Warning, args.message.as_deref(), output),
         Command::Header(args) => header(&args),
+        Command::Unit(args) => unit(&args),
     }
 }
 
@@ -166,17 +172,78 @@ fn header(args: &HeaderArgs) -> Result<ExitCode> {
     })
 }
 
+fn unit(args: &UnitArgs) -> Result<ExitCode> {
+    if let Some(dir) = &args.output {
+        output::check_dir(dir)?;
+    }
+    let mut code = cliutil::SUCCESS;
+    let mut printed = 0;
+    for file in &args.scripts {
+        let shown = escape(&file.display().to_string());
+        let converted = read_script(file).and_then(|bytes| {
+            let path = installed_path(file)
+                .with_context(|| format!("cannot find the absolute path of {shown}"))?;
+            let file_name = file
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            unit::convert(&path.to_string_lossy(), &file_name, &bytes)
+                .map_err(|e| anyhow::anyhow!("{shown}: {e}"))
+        });
+        let converted = match converted {
+            Ok(c) => c,
+            Err(e) => {
+                note(&format!("{e:#}"));
+                code = cliutil::FATAL;
+                continue;
+            }
+        };
+        for warning in &converted.warnings {
+            note(&format!("{shown}: warning: {warning}"));
+        }
+        if !converted.warnings.is_empty() {
+            code = code.max(cliutil::FAILURE);
+        }
+        if let Some(dir) = &args.output {
+            output::write(dir, &converted.file_name, &converted.text)?;
+        } else {
+            let gap = if printed > 0 { "\n" } else { "" };
+            show_data(&format!("{gap}{}", converted.text))?;
+            printed += 1;
+        }
+    }
+    Ok(ExitCode::from(code))
+}
+
+/// Where a script is, for its unit: its directory resolved (no `..`), its
+/// own name kept (an rc link stays the link).
+fn installed_path(file: &Path) -> std::io::Result<std::path::PathBuf> {
+    let absolute = std::path::absolute(file)?;
+    match (absolute.parent(), absolute.file_name()) {
+        (Some(dir), Some(name)) => Ok(std::fs::canonicalize(dir)?.join(name)),
+        _ => Ok(absolute),
+    }
+}
+
 /// Reads an init script, at most [`MAX_SCRIPT`] bytes of it.
 fn read_script(file: &Path) -> Result<Vec<u8>> {
     cliutil::read_limited(file, MAX_SCRIPT, "an init script")
         .with_context(|| format!("cannot read {}", file.display()))
 }
 
-/// Writes data to stdout (flushed: a command may write after it). A reader
-/// that went away is no error: the exit code still tells what happened.
+/// Writes data to stdout, unbuffered: past the standard library's stdout
+/// buffer, so that text a full disk refused is not kept there to fail
+/// again when the tool exits. The codes of `status` and `run` are fixed by
+/// the LSB and by CMD: a stdout that is full or gone must not change them.
+/// A reader that went away is no error; a full stdout is one, for the
+/// caller to report or to say on stderr.
 pub fn show_data(text: &str) -> Result<()> {
-    let mut out = cliutil::stdout();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+    use std::os::fd::AsFd;
+    let fd = std::io::stdout()
+        .as_fd()
+        .try_clone_to_owned()
+        .context("cannot write to stdout")?;
+    match std::fs::File::from(fd).write_all(text.as_bytes()) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
             Err(anyhow::Error::new(e).context("cannot write to stdout"))
         }
@@ -192,6 +259,26 @@ pub fn note(message: &str) {
 
 fn display(file: &Path) -> String {
     file.display().to_string()
+}
+
+/// Text from input made safe for a one-line message: control characters
+/// (ESC, newline, ...) and a backslash before them written as escapes, so
+/// that input can neither drive the terminal nor forge a line.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\x{:02x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -1,0 +1,539 @@
+//! Just enough of a shell reader to follow an init script the way a person
+//! does: words with their quotes kept, split into simple commands, each
+//! command knowing the function, `case` arm and loop it sits in. Nothing is
+//! run or expanded here; [`crate::unit`] gives the words meaning.
+
+/// One simple command: its words as written (quotes kept, redirections
+/// dropped).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Command {
+    pub words: Vec<String>,
+    /// 1-based line of its first word.
+    pub line: usize,
+    /// The innermost function it is defined in.
+    pub function: Option<String>,
+    /// The patterns of every `case` arm around it, innermost last.
+    pub arms: Vec<Vec<String>>,
+    /// Inside a `for`/`while`/`until` loop.
+    pub in_loop: bool,
+    /// Ended by `&`: run in the background.
+    pub background: bool,
+    /// Runs only under a condition: inside `if`/`case`, or after `&&`/`||`.
+    pub conditional: bool,
+}
+
+/// Why a script could not be read as shell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    pub line: usize,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Token {
+    Word(String, usize),
+    /// `;`, newline, `|`.
+    Sep,
+    /// `&&`, `||`.
+    AndOr,
+    /// `&` (background).
+    Amp,
+    CaseEnd,
+    Open,
+    Close,
+}
+
+/// Scripts nest a few levels; a deeper nesting is not an init script.
+const MAX_DEPTH: usize = 64;
+
+/// Splits a script into tokens.
+#[allow(clippy::too_many_lines)] // one loop over characters reads best whole
+fn tokens(text: &str) -> Result<Vec<Token>, ParseError> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = Vec::new();
+    let mut word = String::new();
+    let mut word_line = 1;
+    let mut line = 1;
+    let mut i = 0;
+    let mut skip_next_word = false;
+    let flush = |word: &mut String, out: &mut Vec<Token>, skip: &mut bool, at: usize| {
+        if !word.is_empty() {
+            if *skip {
+                *skip = false;
+            } else {
+                out.push(Token::Word(std::mem::take(word), at));
+            }
+            word.clear();
+        }
+    };
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            '\\' if chars.get(i + 1) == Some(&'\n') => {
+                i += 2;
+                line += 1;
+                continue;
+            }
+            '\\' => {
+                if word.is_empty() {
+                    word_line = line;
+                }
+                word.push(c);
+                if let Some(&next) = chars.get(i + 1) {
+                    word.push(next);
+                }
+                i += 2;
+                continue;
+            }
+            '#' if word.is_empty() => {
+                while i < chars.len() && chars[i] != '\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            ' ' | '\t' | '\r' => flush(&mut word, &mut out, &mut skip_next_word, word_line),
+            '\n' => {
+                flush(&mut word, &mut out, &mut skip_next_word, word_line);
+                out.push(Token::Sep);
+                line += 1;
+            }
+            ';' => {
+                flush(&mut word, &mut out, &mut skip_next_word, word_line);
+                if chars.get(i + 1) == Some(&';') {
+                    i += 1;
+                    out.push(Token::CaseEnd);
+                } else {
+                    out.push(Token::Sep);
+                }
+            }
+            '&' | '|' => {
+                flush(&mut word, &mut out, &mut skip_next_word, word_line);
+                if chars.get(i + 1) == Some(&c) {
+                    i += 1;
+                    out.push(Token::AndOr);
+                } else if c == '&' {
+                    out.push(Token::Amp);
+                } else {
+                    out.push(Token::Sep);
+                }
+            }
+            '(' => {
+                flush(&mut word, &mut out, &mut skip_next_word, word_line);
+                out.push(Token::Open);
+            }
+            ')' => {
+                flush(&mut word, &mut out, &mut skip_next_word, word_line);
+                out.push(Token::Close);
+            }
+            '<' | '>' => {
+                // A redirection: drop its fd number, itself and its target.
+                if word.bytes().all(|b| b.is_ascii_digit()) {
+                    word.clear();
+                } else {
+                    flush(&mut word, &mut out, &mut skip_next_word, word_line);
+                }
+                while matches!(chars.get(i + 1), Some('>' | '<' | '&' | '|')) {
+                    i += 1;
+                }
+                // `>&2`, `2>&1`: the target is glued on; else the next word.
+                let mut j = i + 1;
+                while matches!(chars.get(j), Some(' ' | '\t')) {
+                    j += 1;
+                }
+                if matches!(chars.get(j), Some('(')) {
+                    // Process substitution `<(...)`: keep it as a word.
+                } else {
+                    skip_next_word = true;
+                    word_line = line;
+                }
+            }
+            '\'' | '"' | '`' => {
+                if word.is_empty() {
+                    word_line = line;
+                }
+                let end = quoted_end(&chars, i, c).ok_or_else(|| ParseError {
+                    line,
+                    message: format!("unterminated {c} quote"),
+                })?;
+                line += chars[i..=end].iter().filter(|&&c| c == '\n').count();
+                word.extend(&chars[i..=end]);
+                i = end + 1;
+                continue;
+            }
+            '$' if matches!(chars.get(i + 1), Some('(' | '{')) => {
+                if word.is_empty() {
+                    word_line = line;
+                }
+                let end = dollar_end(&chars, i).ok_or_else(|| ParseError {
+                    line,
+                    message: format!("unterminated ${}", chars[i + 1]),
+                })?;
+                line += chars[i..=end].iter().filter(|&&c| c == '\n').count();
+                word.extend(&chars[i..=end]);
+                i = end + 1;
+                continue;
+            }
+            _ => {
+                if word.is_empty() {
+                    word_line = line;
+                }
+                word.push(c);
+            }
+        }
+        i += 1;
+    }
+    flush(&mut word, &mut out, &mut skip_next_word, word_line);
+    out.push(Token::Sep);
+    Ok(out)
+}
+
+/// The index of the quote that closes the one at `start`.
+fn quoted_end(chars: &[char], start: usize, quote: char) -> Option<usize> {
+    let mut i = start + 1;
+    while i < chars.len() {
+        match chars[i] {
+            '\\' if quote != '\'' => i += 1,
+            '$' if quote == '"' && matches!(chars.get(i + 1), Some('(' | '{')) => {
+                i = dollar_end(chars, i)?;
+            }
+            c if c == quote => return Some(i),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// The index of the bracket that closes `$(`, `$((` or `${` at `start`.
+fn dollar_end(chars: &[char], start: usize) -> Option<usize> {
+    let (open, close) = if chars[start + 1] == '(' {
+        ('(', ')')
+    } else {
+        ('{', '}')
+    };
+    let mut depth = 0usize;
+    let mut i = start + 1;
+    while i < chars.len() {
+        match chars[i] {
+            '\\' => i += 1,
+            '\'' if open == '(' => i = quoted_end(chars, i, '\'')?,
+            '"' => i = quoted_end(chars, i, '"')?,
+            c if c == open => depth += 1,
+            c if c == close => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+#[derive(Debug)]
+enum Frame {
+    Function(String),
+    Brace,
+    If,
+    Loop,
+    /// A `case`; `Some` while inside an arm.
+    Case(Option<Vec<String>>),
+    Paren,
+}
+
+/// Reads a script into its simple commands.
+pub fn commands(text: &str) -> Result<Vec<Command>, ParseError> {
+    let tokens = tokens(text)?;
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut out = Vec::new();
+    let mut words: Vec<(String, usize)> = Vec::new();
+    let mut pending_function: Option<String> = None;
+    let mut after_and_or = false;
+    let mut last_line = 1;
+    let mut i = 0;
+    while i < tokens.len() {
+        let token = &tokens[i];
+        i += 1;
+        // A case pattern: words up to `)`.
+        if words.is_empty() {
+            if let Some(Frame::Case(arm @ None)) = stack.last_mut() {
+                match token {
+                    Token::Word(w, _) if w == "esac" => {
+                        stack.pop();
+                    }
+                    Token::Word(..) => *arm = Some(patterns(&tokens, &mut i)),
+                    _ => {}
+                }
+                continue;
+            }
+        }
+        match token {
+            Token::Word(w, line) => {
+                last_line = *line;
+                if w == "in" && words.len() == 2 && words[0].0 == "case" {
+                    // `case WORD in`: patterns follow, on this line or the next.
+                    stack.push(Frame::Case(None));
+                    words.clear();
+                    continue;
+                }
+                words.push((w.clone(), *line));
+            }
+            Token::Open if words.len() == 1 && tokens.get(i) == Some(&Token::Close) => {
+                // `name()`: a function; its body is the next group.
+                pending_function = Some(words.pop().map(|w| w.0).unwrap_or_default());
+                i += 1;
+            }
+            Token::Open if words.is_empty() => {
+                stack.push(Frame::Paren);
+            }
+            Token::Open => {
+                // `(` inside a command (arrays: `X=(a b)`): keep it as text.
+                words.push(("(".into(), last_line));
+            }
+            Token::Close => {
+                end_command(
+                    &mut words,
+                    &mut stack,
+                    &mut out,
+                    &mut pending_function,
+                    false,
+                    after_and_or,
+                );
+                after_and_or = false;
+                if let Some(Frame::Paren) = stack.last() {
+                    stack.pop();
+                }
+            }
+            Token::CaseEnd => {
+                end_command(
+                    &mut words,
+                    &mut stack,
+                    &mut out,
+                    &mut pending_function,
+                    false,
+                    after_and_or,
+                );
+                after_and_or = false;
+                if let Some(Frame::Case(arm)) = stack.last_mut() {
+                    *arm = None;
+                }
+            }
+            Token::Sep | Token::Amp | Token::AndOr => {
+                let background = *token == Token::Amp;
+                end_command(
+                    &mut words,
+                    &mut stack,
+                    &mut out,
+                    &mut pending_function,
+                    background,
+                    after_and_or,
+                );
+                after_and_or = *token == Token::AndOr;
+            }
+        }
+        if stack.len() > MAX_DEPTH {
+            return Err(ParseError {
+                line: last_line,
+                message: format!("nested more than {MAX_DEPTH} levels deep"),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// A case arm's patterns: the words from `tokens[at - 1]` up to `)`;
+/// `at` is left after the `)`.
+fn patterns(tokens: &[Token], at: &mut usize) -> Vec<String> {
+    let mut i = *at - 1;
+    let mut out = Vec::new();
+    while i < tokens.len() && tokens[i] != Token::Close {
+        if let Token::Word(w, _) = &tokens[i] {
+            if w != "(" {
+                out.push(w.clone());
+            }
+        }
+        i += 1;
+    }
+    *at = i + 1;
+    out
+}
+
+/// Words that open or close a block, and what may follow them on the same
+/// command (`then start-stop-daemon ...`).
+fn end_command(
+    words: &mut Vec<(String, usize)>,
+    stack: &mut Vec<Frame>,
+    out: &mut Vec<Command>,
+    pending_function: &mut Option<String>,
+    background: bool,
+    after_and_or: bool,
+) {
+    let mut start = 0;
+    while let Some((word, _)) = words.get(start) {
+        match word.as_str() {
+            "if" => stack.push(Frame::If),
+            "while" | "until" | "for" | "select" => {
+                stack.push(Frame::Loop);
+                if word != "while" && word != "until" {
+                    // `for NAME in WORDS`: nothing to run in this command.
+                    words.clear();
+                    return;
+                }
+            }
+            "then" | "else" | "elif" | "do" | "!" => {}
+            "fi" | "done" | "esac" => {
+                stack.pop();
+            }
+            "{" => stack.push(match pending_function.take() {
+                Some(name) => Frame::Function(name),
+                None => Frame::Brace,
+            }),
+            "}" => {
+                // `}` closes the innermost brace group (a loop or if left
+                // open by odd text is closed with it).
+                while let Some(frame) = stack.pop() {
+                    if matches!(frame, Frame::Function(_) | Frame::Brace) {
+                        break;
+                    }
+                }
+            }
+            "case" => {
+                stack.push(Frame::Case(None));
+                words.clear();
+                return;
+            }
+            "function" if words.len() >= 2 => {
+                *pending_function = Some(words[start + 1].0.clone());
+                start += 2;
+                continue;
+            }
+            _ => break,
+        }
+        start += 1;
+    }
+    if start < words.len() {
+        let line = words[start].1;
+        out.push(Command {
+            words: words[start..].iter().map(|w| w.0.clone()).collect(),
+            line,
+            function: stack.iter().rev().find_map(|f| match f {
+                Frame::Function(name) => Some(name.clone()),
+                _ => None,
+            }),
+            arms: stack
+                .iter()
+                .filter_map(|f| match f {
+                    Frame::Case(Some(p)) => Some(p.clone()),
+                    _ => None,
+                })
+                .collect(),
+            in_loop: stack.iter().any(|f| matches!(f, Frame::Loop)),
+            background,
+            conditional: after_and_or
+                || stack
+                    .iter()
+                    .any(|f| matches!(f, Frame::If | Frame::Case(_))),
+        });
+    }
+    words.clear();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn words(text: &str) -> Vec<Vec<String>> {
+        commands(text)
+            .unwrap()
+            .into_iter()
+            .map(|c| c.words)
+            .collect()
+    }
+
+    #[test]
+    fn words_keep_quotes_and_lose_redirections() {
+        assert_eq!(
+            words("a \"b c\" 'd' $(e f) ${g:-h i} >/dev/null 2>&1 \\\n  j\n"),
+            [["a", "\"b c\"", "'d'", "$(e f)", "${g:-h i}", "j"]]
+        );
+        assert_eq!(words("x > /dev/null || y"), [["x"], ["y"]]);
+        assert_eq!(words("echo hi >&2; z"), [vec!["echo", "hi"], vec!["z"]]);
+    }
+
+    #[test]
+    fn functions_arms_and_loops_are_known() {
+        let text = "\
+f() {
+  start-stop-daemon --start
+}
+case \"$1\" in
+  start|restart)
+    f
+    ;;
+  reload) for x in a b; do kill -HUP 1; done ;;
+esac
+g &
+";
+        let cmds = commands(text).unwrap();
+        let ssd = &cmds[0];
+        assert_eq!(ssd.function.as_deref(), Some("f"));
+        assert_eq!(ssd.line, 2);
+        let call = cmds.iter().find(|c| c.words == ["f"]).unwrap();
+        assert_eq!(call.arms, [vec!["start".to_owned(), "restart".to_owned()]]);
+        assert_eq!(call.function, None);
+        let kill = cmds.iter().find(|c| c.words[0] == "kill").unwrap();
+        assert!(kill.in_loop);
+        assert_eq!(kill.arms, [vec!["reload".to_owned()]]);
+        let g = cmds.last().unwrap();
+        assert!(g.background && g.arms.is_empty() && !g.conditional);
+        assert!(call.conditional);
+    }
+
+    #[test]
+    fn if_then_on_one_line() {
+        let cmds = commands("if [ -r /etc/default/x ]; then . /etc/default/x; fi\n").unwrap();
+        assert_eq!(cmds[1].words, [".", "/etc/default/x"]);
+        assert!(cmds[1].conditional);
+        let cmds = commands("[ -z \"$X\" ] && X=1\nY=2\n").unwrap();
+        assert_eq!(
+            cmds.iter().map(|c| c.conditional).collect::<Vec<_>>(),
+            [false, true, false]
+        );
+    }
+
+    #[test]
+    fn unterminated_quotes_are_errors_with_a_line() {
+        let err = commands("a\nb \"c\nd\n").unwrap_err();
+        assert_eq!(err.line, 2);
+        assert!(err.message.contains("unterminated \" quote"));
+        assert!(commands("x=$(a\n").is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn any_text_reads_without_panic(text in "[ -~\n\t]{0,300}") {
+            let _ = commands(&text);
+        }
+
+        #[test]
+        fn shell_like_text_reads_without_panic(
+            parts in proptest::collection::vec(
+                prop_oneof![
+                    Just("case $1 in".to_owned()), Just("esac".to_owned()),
+                    Just("start)".to_owned()), Just(";;".to_owned()),
+                    Just("f() {".to_owned()), Just("}".to_owned()),
+                    Just("if x; then".to_owned()), Just("fi".to_owned()),
+                    Just("for a in b; do".to_owned()), Just("done".to_owned()),
+                    Just("(".to_owned()), Just(")".to_owned()),
+                    "[a-z$=\"' -]{0,12}",
+                ],
+                0..40,
+            )
+        ) {
+            let _ = commands(&parts.join("\n"));
+        }
+    }
+}

@@ -1,0 +1,1537 @@
+//! `lsb-status unit`: a native systemd unit from an LSB init script.
+//!
+//! The floor is what systemd-sysv-generator did with the header (ordering,
+//! description, aliases, reload, install targets). Beyond it, the script's
+//! body is read for the daemon itself: the program `start-stop-daemon`,
+//! RHEL's `daemon` or LSB's `start_daemon` runs, its arguments, pid file,
+//! user, defaults file, runtime directory and reload signal. A body too
+//! clever to read falls back to the generator's wrapper unit, with the
+//! reason as a warning.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+
+use crate::expand::{needs_arguments, plain, split_words, Env, Mode, Piece, Value};
+use crate::header::{self, Header};
+use crate::shell::{self, Command, ParseError};
+
+/// A unit written for one script.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Converted {
+    /// `NAME.service`.
+    pub file_name: String,
+    pub text: String,
+    /// What a person should look at (the fallback's reason among them).
+    pub warnings: Vec<String>,
+    /// The daemon itself (true) or a unit running the script (false).
+    pub native: bool,
+}
+
+/// Why no unit can be written at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    Name(String),
+    Parse(ParseError),
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::Name(name) => write!(
+                f,
+                "cannot name a unit after '{name}': expected letters, digits and `:_.-@` only"
+            ),
+            Error::Parse(e) => write!(f, "line {}: cannot read as shell: {}", e.line, e.message),
+        }
+    }
+}
+
+/// The unit name for a script file name: `.sh` cut, as the generator did.
+pub fn unit_name(file_name: &str) -> Result<String, Error> {
+    let base = file_name.strip_suffix(".sh").unwrap_or(file_name);
+    let ok = !base.is_empty()
+        && base.len() <= 200
+        && base
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b":_.-@".contains(&b));
+    if ok {
+        Ok(format!("{base}.service"))
+    } else {
+        Err(Error::Name(crate::escape(file_name)))
+    }
+}
+
+/// Converts a script. `path` is where the script is installed (the
+/// wrapper's `ExecStart=`, `SourcePath=`), `file_name` its file name.
+pub fn convert(path: &str, file_name: &str, bytes: &[u8]) -> Result<Converted, Error> {
+    let unit = unit_name(file_name)?;
+    let own = unit.trim_end_matches(".service").to_owned();
+    let text = String::from_utf8_lossy(bytes);
+    let header = header::parse(bytes);
+    let commands = shell::commands(&text).map_err(Error::Parse)?;
+    let floor = Floor::new(&header, &own, &text);
+    let mut warnings = floor.warnings.clone();
+    let body = Body::read(&commands, &mut warnings);
+    let (service, native) = match body {
+        Ok(lines) => (lines, true),
+        Err(Reading::Subsystem) => (subsystem(path, floor.reload), true),
+        Err(Reading::TooClever(why)) => {
+            warnings.push(format!(
+                "{why}: wrote the generator's wrapper unit (ExecStart={} start)",
+                crate::escape(path)
+            ));
+            (wrapper(path, floor.reload, header_pidfile(&text)), false)
+        }
+    };
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# {unit}: written by lsb-status unit from {}",
+        crate::escape(path)
+    );
+    out.push_str("[Unit]\n");
+    if let Some(description) = &floor.description {
+        let _ = writeln!(out, "Description={}", unit_value(description));
+    }
+    let _ = writeln!(out, "SourcePath={}", unit_value(path));
+    for (key, list) in [
+        ("After", &floor.after),
+        ("Before", &floor.before),
+        ("Wants", &floor.wants),
+    ] {
+        if !list.is_empty() {
+            let _ = writeln!(out, "{key}={}", list.join(" "));
+        }
+    }
+    out.push_str("\n[Service]\n");
+    for line in &service {
+        let _ = writeln!(out, "{line}");
+    }
+    if !floor.wanted_by.is_empty() || !floor.aliases.is_empty() {
+        out.push_str("\n[Install]\n");
+        if !floor.wanted_by.is_empty() {
+            let _ = writeln!(out, "WantedBy={}", floor.wanted_by.join(" "));
+        }
+        if !floor.aliases.is_empty() {
+            let _ = writeln!(out, "Alias={}", floor.aliases.join(" "));
+        }
+    }
+    let mut seen = BTreeSet::new();
+    warnings.retain(|w| seen.insert(w.clone()));
+    Ok(Converted {
+        file_name: unit,
+        text: out,
+        warnings,
+        native,
+    })
+}
+
+/// What the generator took from the header.
+#[derive(Debug, Default)]
+struct Floor {
+    description: Option<String>,
+    after: Vec<String>,
+    before: Vec<String>,
+    wants: Vec<String>,
+    wanted_by: Vec<String>,
+    aliases: Vec<String>,
+    /// The usage line offers `reload`.
+    reload: bool,
+    warnings: Vec<String>,
+}
+
+impl Floor {
+    fn new(header: &Header, own: &str, text: &str) -> Floor {
+        let mut floor = Floor {
+            reload: usage_has_reload(text),
+            ..Floor::default()
+        };
+        let lsb = header.lsb.as_ref();
+        let field = |key: &str| lsb.and_then(|l| l.get(key)).map(|f| f.value.clone());
+        floor.description = field("Short-Description")
+            .or_else(|| header.description.clone())
+            .or_else(|| field("Description"))
+            .filter(|d| !d.is_empty());
+        let words = |key: &str| lsb.and_then(|l| l.words(key)).unwrap_or_default();
+        for key in [
+            "Required-Start",
+            "Should-Start",
+            "X-Start-Before",
+            "X-Start-After",
+        ] {
+            for word in words(key) {
+                let Some(target) = facility(&word, own) else {
+                    continue;
+                };
+                if key == "X-Start-Before" {
+                    push(&mut floor.before, &target);
+                } else {
+                    if target == "network-online.target" {
+                        push(&mut floor.wants, &target);
+                    }
+                    push(&mut floor.after, &target);
+                }
+            }
+        }
+        for word in words("Provides") {
+            match facility(&word, own) {
+                Some(target) if target.ends_with(".target") => {
+                    push(&mut floor.before, &target);
+                    push(&mut floor.wants, &target);
+                }
+                Some(alias) => push(&mut floor.aliases, &alias),
+                None => {}
+            }
+        }
+        let levels: Vec<char> = match (
+            lsb.and_then(|l| l.words("Default-Start")),
+            &header.chkconfig,
+        ) {
+            (Some(words), _) => words
+                .iter()
+                .filter(|w| w.len() == 1)
+                .filter_map(|w| w.chars().next())
+                .collect(),
+            (None, Some(chk)) => chk.levels.chars().collect(),
+            (None, None) => Vec::new(),
+        };
+        if levels.iter().any(|l| matches!(l, '2'..='4')) {
+            push(&mut floor.wanted_by, "multi-user.target");
+        } else if levels.contains(&'5') {
+            push(&mut floor.wanted_by, "graphical.target");
+        } else if levels.contains(&'1') {
+            push(&mut floor.wanted_by, "rescue.target");
+        }
+        if levels.iter().any(|l| l.eq_ignore_ascii_case(&'S')) {
+            push(&mut floor.wanted_by, "sysinit.target");
+            floor.warnings.push(
+                "Default-Start has S (early boot): check that the unit's default dependencies \
+                 allow it to start that early (DefaultDependencies=no?)"
+                    .to_owned(),
+            );
+        }
+        floor
+    }
+}
+
+fn push(list: &mut Vec<String>, item: &str) {
+    if !list.iter().any(|i| i == item) {
+        list.push(item.to_owned());
+    }
+}
+
+/// The generator's facility table: `$network` → network-online.target,
+/// ...; `$local_fs` and `$syslog` need nothing under systemd; other
+/// `$names` are targets, plain names services (the script's own dropped).
+fn facility(word: &str, own: &str) -> Option<String> {
+    let known = match word.trim_start_matches('$') {
+        "local_fs" | "syslog" | "all" => return None,
+        "network" => "network-online.target",
+        "named" => "nss-lookup.target",
+        "portmap" => "rpcbind.target",
+        "remote_fs" => "remote-fs.target",
+        "time" => "time-sync.target",
+        _ => "",
+    };
+    if !known.is_empty() {
+        return Some(known.to_owned());
+    }
+    let name = word.trim_start_matches('$');
+    let valid = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b":_.-@".contains(&b));
+    if !valid {
+        return None;
+    }
+    if word.starts_with('$') {
+        Some(format!("{name}.target"))
+    } else if name.trim_end_matches(".sh") == own {
+        None
+    } else {
+        Some(format!("{}.service", name.trim_end_matches(".sh")))
+    }
+}
+
+/// The generator's test: a usage line offering `reload`.
+fn usage_has_reload(text: &str) -> bool {
+    let mut continuing = false;
+    for line in text.lines() {
+        let t = line.trim();
+        if t.starts_with('#') {
+            continue;
+        }
+        let lower = t.to_ascii_lowercase();
+        if continuing || lower.contains("usage") {
+            if [
+                "{reload|",
+                "{reload}",
+                "{reload\"",
+                "|reload|",
+                "|reload}",
+                "|reload\"",
+            ]
+            .iter()
+            .any(|p| lower.contains(p))
+            {
+                return true;
+            }
+            continuing = t.ends_with('\\');
+        }
+    }
+    false
+}
+
+/// The Red Hat `# pidfile:` header line.
+fn header_pidfile(text: &str) -> Option<String> {
+    text.lines().find_map(|l| {
+        let rest = l.trim().strip_prefix('#')?.trim_start();
+        let value = rest
+            .get(..8)
+            .filter(|k| k.eq_ignore_ascii_case("pidfile:"))
+            .map(|_| rest[8..].trim())?;
+        value.starts_with('/').then(|| value.to_owned())
+    })
+}
+
+enum Reading {
+    /// Nothing is left running: a oneshot that runs the script.
+    Subsystem,
+    TooClever(String),
+}
+
+/// How the script starts its daemon.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Launch {
+    line: usize,
+    program: String,
+    args: Vec<Vec<Piece>>,
+    pidfile: Option<Result<String, String>>,
+    user: Option<String>,
+    group: Option<String>,
+    /// The script puts the program in the background itself: it does not
+    /// daemonize.
+    foreground: bool,
+    make_pidfile: bool,
+}
+
+struct Body<'a, 'w> {
+    commands: &'a [Command],
+    warnings: &'w mut Vec<String>,
+    env: Env,
+    functions: BTreeSet<String>,
+    /// Sources Debian's /lib/init/init-d-script, which does the work.
+    init_d_script: bool,
+    /// Defaults files sourced for the script by init-d-script.
+    implied_env_files: Vec<String>,
+}
+
+/// Debian's framework: the script sets `DAEMON`, `DAEMON_ARGS`, `PIDFILE`, ...
+/// and this file starts and stops it with start-stop-daemon.
+const INIT_D_SCRIPT: &str = "/lib/init/init-d-script";
+
+const STARTERS: [&str; 3] = ["start-stop-daemon", "daemon", "start_daemon"];
+
+impl<'a> Body<'a, '_> {
+    fn read(commands: &'a [Command], warnings: &mut Vec<String>) -> Result<Vec<String>, Reading> {
+        let mut body = Body {
+            commands,
+            warnings,
+            env: Env::default(),
+            functions: commands.iter().filter_map(|c| c.function.clone()).collect(),
+            init_d_script: false,
+            implied_env_files: Vec::new(),
+        };
+        body.top_level();
+        if body.init_d_script {
+            body.init_d_script_defaults();
+        }
+        body.service()
+    }
+
+    /// Follows the top level: assignments and sourced defaults files.
+    fn top_level(&mut self) {
+        for command in self.commands {
+            let assignments = assignments(&command.words);
+            if command.function.is_some() {
+                for (name, _) in assignments {
+                    self.env.function_vars.insert(name.to_owned());
+                }
+                continue;
+            }
+            if !assignments.is_empty() {
+                for (name, value) in assignments {
+                    if command.in_loop {
+                        self.env.forget(name, &format!("${name} is set in a loop"));
+                    } else if command.conditional && needs_arguments(value) {
+                        // Only when the script gets more than the action:
+                        // systemd never gives more.
+                    } else if command.conditional && self.env.has_value(name) {
+                        self.env.forget(
+                            name,
+                            &format!(
+                                "${name} is changed under a condition (line {})",
+                                command.line
+                            ),
+                        );
+                    } else {
+                        self.env.assign(name, value);
+                    }
+                }
+                continue;
+            }
+            if command
+                .words
+                .windows(2)
+                .any(|w| w[0] == "." && w[1] == INIT_D_SCRIPT)
+            {
+                self.init_d_script = true;
+                continue;
+            }
+            if self.defaults_file(command).is_some() {
+                self.env.source_defaults();
+            }
+        }
+    }
+
+    /// What init-d-script fills in: NAME from DAEMON, PIDFILE from NAME,
+    /// then /etc/default/NAME sourced.
+    fn init_d_script_defaults(&mut self) {
+        if !self.env.has_value("NAME") {
+            if let Ok(daemon) = self.literal("$DAEMON") {
+                let name = daemon.rsplit('/').next().unwrap_or_default().to_owned();
+                self.env.assign("NAME", &format!("'{name}'"));
+            }
+        }
+        if self.literal("$PIDFILE").is_ok_and(|p| p.is_empty()) {
+            self.env.assign("PIDFILE", "/var/run/${NAME}.pid");
+        } else if self.literal("$PIDFILE").is_ok_and(|p| p == "none") {
+            self.env.assign("PIDFILE", "''");
+        }
+        if let Ok(name) = self.literal("$NAME") {
+            self.implied_env_files.push(format!("/etc/default/{name}"));
+            self.env.source_defaults();
+        }
+    }
+
+    /// The defaults file a `.`/`source` command reads, if it is one.
+    fn defaults_file(&mut self, command: &Command) -> Option<String> {
+        let [dot, file, ..] = &command.words[..] else {
+            return None;
+        };
+        if dot != "." && dot != "source" {
+            return None;
+        }
+        let path = plain(&self.env.expand(file, Mode::Literal).ok()?)?;
+        let name = path
+            .strip_prefix("/etc/default/")
+            .or_else(|| path.strip_prefix("/etc/sysconfig/"))?;
+        let config = !name.is_empty() && !name.contains('/') && !["rcS", "locale"].contains(&name);
+        config.then_some(path)
+    }
+
+    /// The commands an action runs: its case arm's, and those of the
+    /// functions they call. Without a case on actions, all of them.
+    fn action(&self, action: &str) -> Vec<&'a Command> {
+        let unquote = |p: &str| p.trim_matches(|c| c == '"' || c == '\'').to_owned();
+        let has_arms = self.commands.iter().any(|c| {
+            c.arms
+                .iter()
+                .any(|arm| arm.iter().any(|p| unquote(p) == "start"))
+        });
+        let mut seen = BTreeSet::new();
+        let mut out = Vec::new();
+        let roots: Vec<&Command> = if has_arms {
+            self.commands
+                .iter()
+                .filter(|c| {
+                    c.arms
+                        .iter()
+                        .any(|arm| arm.iter().any(|p| unquote(p) == action))
+                })
+                .collect()
+        } else if action == "start" {
+            self.commands.iter().collect()
+        } else {
+            Vec::new()
+        };
+        let mut queue = roots;
+        let mut next = 0;
+        while let Some(&command) = queue.get(next) {
+            next += 1;
+            out.push(command);
+            let first = &command.words[0];
+            if self.functions.contains(first) && seen.insert(first.clone()) {
+                queue.extend(
+                    self.commands
+                        .iter()
+                        .filter(|c| c.function.as_ref() == Some(first)),
+                );
+            }
+        }
+        out.sort_by_key(|c| c.line);
+        out.dedup_by_key(|c| (c.line, c.words.clone()));
+        out
+    }
+
+    fn service(&mut self) -> Result<Vec<String>, Reading> {
+        let start = self.action("start");
+        let mut launches: Vec<Launch> = Vec::new();
+        for command in &start {
+            let Some(launch) = self.launch(command)? else {
+                continue;
+            };
+            if command.in_loop {
+                return Err(Reading::TooClever(format!(
+                    "line {}: starts {} in a loop (one daemon per instance)",
+                    command.line, launch.program
+                )));
+            }
+            if !launches.iter().any(|l| l.program == launch.program) {
+                launches.push(launch);
+            }
+        }
+        if launches.is_empty() && self.init_d_script {
+            let words: Vec<String> = [
+                "start-stop-daemon",
+                "--start",
+                "--quiet",
+                "${PIDFILE:+--pidfile}",
+                "\"$PIDFILE\"",
+                "--exec",
+                "\"$DAEMON\"",
+                "$START_ARGS",
+                "--",
+                "$DAEMON_ARGS",
+            ]
+            .iter()
+            .map(|w| (*w).to_owned())
+            .collect();
+            let command = Command {
+                words,
+                line: 0,
+                function: None,
+                arms: Vec::new(),
+                in_loop: false,
+                background: false,
+                conditional: false,
+            };
+            if let Some(launch) = self.launch(&command)? {
+                launches.push(launch);
+            }
+        }
+        let launch = match &launches[..] {
+            [] => {
+                if let Some(c) = start.iter().find(|c| {
+                    c.background || ["setsid", "nohup", "daemonize"].contains(&c.words[0].as_str())
+                }) {
+                    return Err(Reading::TooClever(format!(
+                        "line {}: starts `{}` in the background by itself",
+                        c.line,
+                        crate::escape(&c.words.join(" "))
+                    )));
+                }
+                let manages = self.commands.iter().any(|c| {
+                    let w = c.words[0].as_str();
+                    STARTERS.contains(&w)
+                        || ["killproc", "pidofproc", "status_of_proc"].contains(&w)
+                });
+                if manages {
+                    return Err(Reading::TooClever(
+                        "its start action runs no start-stop-daemon, daemon or start_daemon this reader can follow"
+                            .to_owned(),
+                    ));
+                }
+                return Err(Reading::Subsystem);
+            }
+            [one] => one.clone(),
+            more => {
+                let names: Vec<&str> = more.iter().map(|l| l.program.as_str()).collect();
+                return Err(Reading::TooClever(format!(
+                    "starts several programs ({})",
+                    names.join(", ")
+                )));
+            }
+        };
+        Ok(self.lines(&launch))
+    }
+
+    /// A command that starts the daemon, read.
+    #[allow(clippy::too_many_lines)] // one arm per launcher, side by side
+    fn launch(&mut self, command: &Command) -> Result<Option<Launch>, Reading> {
+        let words = &command.words;
+        let tool = words[0].rsplit('/').next().unwrap_or_default();
+        let too_clever = |why: String| {
+            Reading::TooClever(if command.line == 0 {
+                format!("init-d-script's start: {why}")
+            } else {
+                format!("line {}: {why}", command.line)
+            })
+        };
+        let mut launch = Launch {
+            line: command.line,
+            ..Launch::default()
+        };
+        let mut exec = None;
+        let mut startas = None;
+        let args: &[String];
+        match tool {
+            "start-stop-daemon" => {
+                let expanded = self.option_words(&words[1..]);
+                let opts = options(&expanded, SSD_VALUES);
+                let has = |names: &[&str]| opts.iter().any(|(k, _)| names.contains(&k.as_str()));
+                if !has(&["--start", "-S"])
+                    || has(&["--test", "-t", "--stop", "-K", "--status", "-T"])
+                {
+                    return Ok(None);
+                }
+                for (key, value) in &opts {
+                    match key.as_str() {
+                        "--exec" | "-x" => exec.clone_from(value),
+                        "--startas" | "-a" => startas.clone_from(value),
+                        "--pidfile" | "-p" => {
+                            launch.pidfile = value.clone().map(|v| self.literal(&v));
+                        }
+                        "--chuid" | "-c" => {
+                            let owner = self
+                                .literal(value.as_deref().unwrap_or_default())
+                                .map_err(&too_clever)?;
+                            let (user, group) = owner
+                                .split_once(':')
+                                .map_or((owner.as_str(), None), |(u, g)| (u, Some(g)));
+                            launch.user = Some(user.to_owned());
+                            launch.group = group.map(str::to_owned);
+                        }
+                        "--background" | "-b" => launch.foreground = true,
+                        "--make-pidfile" | "-m" => launch.make_pidfile = true,
+                        _ => {}
+                    }
+                }
+                args = words
+                    .iter()
+                    .position(|w| w == "--")
+                    .map_or(&[], |i| &words[i + 1..]);
+                if words.iter().all(|w| w != "--")
+                    && opts.iter().any(|(k, v)| k.starts_with('$') && v.is_none())
+                {
+                    return Err(too_clever(
+                        "options for start-stop-daemon come from a variable known only at run time"
+                            .to_owned(),
+                    ));
+                }
+            }
+            "daemon" => {
+                // RHEL: daemon [--user U] [--pidfile F] [--check N] [+/-nice] PROGRAM ARGS
+                let mut i = 1;
+                while i < words.len() {
+                    let w = &words[i];
+                    let (key, inline) = w
+                        .split_once('=')
+                        .map_or((w.as_str(), None), |(k, v)| (k, Some(v.to_owned())));
+                    if ["--user", "--pidfile", "--check"].contains(&key) {
+                        let value = inline.or_else(|| {
+                            i += 1;
+                            words.get(i).cloned()
+                        });
+                        let value = value.map(|v| self.literal(&v));
+                        match key {
+                            "--user" => {
+                                launch.user =
+                                    Some(value.unwrap_or(Err(String::new())).map_err(&too_clever)?);
+                            }
+                            "--pidfile" => launch.pidfile = value,
+                            _ => {}
+                        }
+                    } else {
+                        let option = w.starts_with("--")
+                            || w.starts_with('+')
+                            || (w.starts_with('-') && w[1..].bytes().all(|b| b.is_ascii_digit()));
+                        if !option && !self.option_variable(w, words.len() - i) {
+                            break;
+                        }
+                    }
+                    i += 1;
+                }
+                if i >= words.len() {
+                    return Ok(None);
+                }
+                exec = Some(words[i].clone());
+                args = &words[i + 1..];
+            }
+            "start_daemon" => {
+                let mut i = 1;
+                while i < words.len()
+                    && (words[i].starts_with('-')
+                        || self.option_variable(&words[i], words.len() - i))
+                {
+                    match words[i].as_str() {
+                        "-p" => {
+                            launch.pidfile = words.get(i + 1).map(|v| self.literal(v));
+                            i += 1;
+                        }
+                        "-n" => i += 1,
+                        _ => {}
+                    }
+                    i += 1;
+                }
+                if i >= words.len() {
+                    return Ok(None);
+                }
+                exec = Some(words[i].clone());
+                args = &words[i + 1..];
+            }
+            _ => return Ok(None),
+        }
+        let Some(program) = startas.or(exec) else {
+            return Err(too_clever(format!("`{tool}` without a program")));
+        };
+        let raw = program;
+        let program = self.literal(&raw).map_err(&too_clever)?;
+        if program.is_empty() {
+            return Err(too_clever(format!(
+                "the program `{}` is empty here (set by a file the script sources?)",
+                crate::escape(&raw)
+            )));
+        }
+        if !program.starts_with('/') || program.contains(char::is_whitespace) {
+            return Err(too_clever(format!(
+                "the program `{}` is not an absolute path",
+                crate::escape(&program)
+            )));
+        }
+        launch.program = program;
+        let mut values: Vec<Value> = Vec::new();
+        for arg in args {
+            values.push(self.env.expand(arg, Mode::Runtime).map_err(&too_clever)?);
+        }
+        launch.args = split_words(&values);
+        Ok(Some(launch))
+    }
+
+    /// start-stop-daemon's words before `--`, with `$VARS` that hold
+    /// options (`$START_ARGS`, `$NICE_PARM`) expanded when the script sets
+    /// them; kept as written when only run time knows.
+    fn option_words(&mut self, words: &[String]) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut in_args = false;
+        let mut value_next = false;
+        for word in words {
+            in_args |= word == "--";
+            let expandable =
+                !in_args && !value_next && word.starts_with('$') && !word.starts_with("$(");
+            value_next = SSD_VALUES.contains(&word.as_str());
+            match self
+                .env
+                .expand(word, Mode::Literal)
+                .ok()
+                .as_ref()
+                .and_then(plain)
+            {
+                Some(text) if expandable => {
+                    out.extend(text.split_whitespace().map(str::to_owned));
+                }
+                _ => out.push(word.clone()),
+            }
+        }
+        out
+    }
+
+    /// A `$VAR` before the program of `daemon`/`start_daemon` that only the
+    /// defaults file sets (`$NICENESS`): options, skipped with a warning.
+    fn option_variable(&mut self, word: &str, left: usize) -> bool {
+        let name = word
+            .trim_start_matches('$')
+            .trim_start_matches('{')
+            .trim_end_matches('}');
+        let plain_var = word.starts_with('$')
+            && !name.is_empty()
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if !plain_var || left < 2 {
+            return false;
+        }
+        if let Ok(text) = self.literal(word) {
+            return text.is_empty() || text.starts_with('-');
+        }
+        self.warnings.push(format!(
+            "`{word}` before the program is left out: options from the defaults file (a nice level?) are not applied"
+        ));
+        true
+    }
+
+    fn literal(&mut self, word: &str) -> Result<String, String> {
+        let value = self.env.expand(word, Mode::Literal)?;
+        plain(&value).ok_or_else(|| format!("`{word}` is known only at run time"))
+    }
+
+    /// The [Service] lines for the daemon.
+    fn lines(&mut self, launch: &Launch) -> Vec<String> {
+        let mut lines = Vec::new();
+        let forking = !launch.foreground;
+        lines.push(format!("Type={}", if forking { "forking" } else { "exec" }));
+        let mut notes: Vec<String> = Vec::new();
+        if forking {
+            match &launch.pidfile {
+                Some(Ok(pidfile)) if pidfile.starts_with('/') => {
+                    let pidfile = pidfile
+                        .strip_prefix("/var/run/")
+                        .map_or(pidfile.clone(), |rest| format!("/run/{rest}"));
+                    lines.push(format!("PIDFile={}", unit_value(&pidfile)));
+                }
+                Some(Ok(other)) => notes.push(format!(
+                    "pid file `{}` is not absolute: no PIDFile=, systemd guesses the main process",
+                    crate::escape(other)
+                )),
+                Some(Err(why)) => notes.push(format!(
+                    "pid file not known ({why}): no PIDFile=, systemd guesses the main process"
+                )),
+                None => notes.push("no pid file: systemd guesses the main process".to_owned()),
+            }
+        }
+        let mut env_files = self.implied_env_files.clone();
+        for command in self.commands {
+            if let Some(path) = self.defaults_file(command) {
+                if !env_files.contains(&path) {
+                    env_files.push(path);
+                }
+            }
+        }
+        let used: BTreeSet<&str> = launch
+            .args
+            .iter()
+            .flatten()
+            .filter_map(|p| match p {
+                Piece::Split(n) | Piece::Whole(n) => Some(n.as_str()),
+                Piece::Text(_) => None,
+            })
+            .collect();
+        for (name, value) in &self.env.defaults {
+            if used.contains(name.as_str()) {
+                lines.push(format!(
+                    "Environment={}",
+                    quote(&format!("{name}={}", value.replace('%', "%%")))
+                ));
+            }
+        }
+        for file in &env_files {
+            lines.push(format!("EnvironmentFile=-{}", unit_value(file)));
+        }
+        for (key, value) in [("User", &launch.user), ("Group", &launch.group)] {
+            if let Some(value) = value.as_deref().filter(|v| !["root", "0", ""].contains(v)) {
+                lines.push(format!("{key}={}", unit_value(value)));
+            }
+        }
+        for dir in self.runtime_dirs() {
+            lines.push(format!("RuntimeDirectory={}", unit_value(&dir)));
+        }
+        let mut exec = exec_word(&[Piece::Text(launch.program.clone())]);
+        for arg in &launch.args {
+            exec.push(' ');
+            exec.push_str(&exec_word(arg));
+        }
+        lines.push(format!("ExecStart={exec}"));
+        if let Some(signal) = self.stop_signal() {
+            lines.push(format!("KillSignal=SIG{signal}"));
+        }
+        if let Some(reload) = self.reload() {
+            lines.push(format!("ExecReload={reload}"));
+        }
+        self.warnings.extend(notes);
+        lines
+    }
+
+    /// `/run/NAME` directories the start action creates.
+    fn runtime_dirs(&mut self) -> Vec<String> {
+        let mut dirs = Vec::new();
+        let commands: Vec<&Command> = self
+            .action("start")
+            .into_iter()
+            .chain(
+                self.commands
+                    .iter()
+                    .filter(|c| c.function.is_none() && c.arms.is_empty()),
+            )
+            .collect();
+        for command in commands {
+            let tool = command.words[0].as_str();
+            let creates =
+                tool == "mkdir" || (tool == "install" && command.words.iter().any(|w| w == "-d"));
+            if !creates {
+                continue;
+            }
+            let mut skip = false;
+            for word in &command.words[1..] {
+                if skip {
+                    skip = false;
+                    continue;
+                }
+                if word.starts_with('-') {
+                    skip = tool == "install" && ["-o", "-g", "-m"].contains(&word.as_str())
+                        || tool == "mkdir" && word == "-m";
+                    continue;
+                }
+                let Ok(path) = self.literal(word) else {
+                    continue;
+                };
+                let rest = path
+                    .strip_prefix("/run/")
+                    .or_else(|| path.strip_prefix("/var/run/"))
+                    .map(|r| r.trim_end_matches('/'));
+                if let Some(rest) = rest.filter(|r| {
+                    !r.is_empty() && r.split('/').all(|c| !c.is_empty() && c != "." && c != "..")
+                }) {
+                    // A parent already listed covers it.
+                    if !dirs
+                        .iter()
+                        .any(|d: &String| rest == d || rest.starts_with(&format!("{d}/")))
+                    {
+                        dirs.push(rest.to_owned());
+                    }
+                }
+            }
+        }
+        // A parent in the list covers its children.
+        let all = dirs.clone();
+        dirs.retain(|d| !all.iter().any(|p| d.starts_with(&format!("{p}/"))));
+        dirs
+    }
+
+    /// The signal the reload action sends, as `/bin/kill -SIG $MAINPID`,
+    /// or nothing when reload does nothing or restarts.
+    fn reload(&mut self) -> Option<String> {
+        let commands = self.action("reload");
+        if commands.is_empty() {
+            let signal = self.literal("$RELOAD_SIGNAL").ok();
+            return signal
+                .filter(|_| self.init_d_script)
+                .and_then(|s| signal_name(&s))
+                .map(|s| format!("/bin/kill -{s} $MAINPID"));
+        }
+        let mut restarts = false;
+        for command in &commands {
+            restarts |= self.launch(command).is_ok_and(|l| l.is_some());
+        }
+        if restarts {
+            // Stop and start again: no reload to map (reload-or-restart).
+            return None;
+        }
+        if let Some(signal) = commands.iter().find_map(|c| signal_sent(&c.words)) {
+            return Some(format!("/bin/kill -{signal} $MAINPID"));
+        }
+        None
+    }
+
+    /// The stop action's first signal, when not TERM.
+    fn stop_signal(&mut self) -> Option<String> {
+        let commands = self.action("stop");
+        for command in commands {
+            let words = &command.words;
+            if words[0].rsplit('/').next() != Some("start-stop-daemon") {
+                continue;
+            }
+            let opts = options(&words[1..], SSD_VALUES);
+            let mut signal = None;
+            for (key, value) in &opts {
+                let Some(value) = value else { continue };
+                let Ok(value) = self.literal(value) else {
+                    continue;
+                };
+                match key.as_str() {
+                    "--signal" | "-s" => signal = signal_name(&value),
+                    "--retry" | "-R" => {
+                        let first = value.split('/').next().unwrap_or_default();
+                        if !first.bytes().all(|b| b.is_ascii_digit()) {
+                            signal = signal.or_else(|| signal_name(first));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            return signal.filter(|s| s != "TERM");
+        }
+        None
+    }
+}
+
+/// A script that leaves nothing running (mounts, modules, firewall rules):
+/// a oneshot that stays active, running the script's start and stop.
+fn subsystem(path: &str, reload: bool) -> Vec<String> {
+    let script = exec_word(&[Piece::Text(path.to_owned())]);
+    let mut lines = vec![
+        "Type=oneshot".to_owned(),
+        "RemainAfterExit=yes".to_owned(),
+        "SuccessExitStatus=5 6".to_owned(),
+        format!("ExecStart={script} start"),
+        format!("ExecStop={script} stop"),
+    ];
+    if reload {
+        lines.push(format!("ExecReload={script} reload"));
+    }
+    lines
+}
+
+/// The generator's wrapper unit, line for line (systemd 252).
+fn wrapper(path: &str, reload: bool, pidfile: Option<String>) -> Vec<String> {
+    let script = exec_word(&[Piece::Text(path.to_owned())]);
+    let mut lines = vec![
+        "Type=forking".to_owned(),
+        "Restart=no".to_owned(),
+        "TimeoutSec=5min".to_owned(),
+        "IgnoreSIGPIPE=no".to_owned(),
+        "KillMode=process".to_owned(),
+        "GuessMainPID=no".to_owned(),
+        format!(
+            "RemainAfterExit={}",
+            if pidfile.is_some() { "no" } else { "yes" }
+        ),
+        "SuccessExitStatus=5 6".to_owned(),
+    ];
+    if let Some(pidfile) = pidfile {
+        lines.push(format!("PIDFile={}", unit_value(&pidfile)));
+    }
+    lines.push(format!("ExecStart={script} start"));
+    lines.push(format!("ExecStop={script} stop"));
+    if reload {
+        lines.push(format!("ExecReload={script} reload"));
+    }
+    lines
+}
+
+/// `NAME=value` words that make up an assignment command (`export` and
+/// `readonly` too); empty when the command runs something.
+fn assignments(words: &[String]) -> Vec<(&str, &str)> {
+    let words = match words.first().map(String::as_str) {
+        Some("export" | "readonly" | "local" | "declare" | "typeset") => &words[1..],
+        _ => words,
+    };
+    let mut out = Vec::new();
+    for word in words {
+        let Some((name, value)) = word.split_once('=') else {
+            if words.len() > out.len() && !out.is_empty() {
+                // `VAR=x cmd`: the assignment is for cmd only.
+                return Vec::new();
+            }
+            continue;
+        };
+        let valid = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if !valid {
+            return Vec::new();
+        }
+        out.push((name, value));
+    }
+    out
+}
+
+/// start-stop-daemon's options that take a value.
+const SSD_VALUES: &[&str] = &[
+    "--exec",
+    "-x",
+    "--startas",
+    "-a",
+    "--pidfile",
+    "-p",
+    "--name",
+    "-n",
+    "--chuid",
+    "-c",
+    "--user",
+    "-u",
+    "--group",
+    "-g",
+    "--chdir",
+    "-d",
+    "--chroot",
+    "-r",
+    "--umask",
+    "-k",
+    "--nicelevel",
+    "-N",
+    "--procsched",
+    "-P",
+    "--iosched",
+    "-I",
+    "--retry",
+    "-R",
+    "--signal",
+    "-s",
+    "--ppid",
+    "--pid",
+    "--output",
+    "-O",
+    "--notify-timeout",
+];
+
+/// Options before `--`: `(name, value)`, `--opt=value` split.
+fn options(words: &[String], with_value: &[&str]) -> Vec<(String, Option<String>)> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < words.len() {
+        let word = &words[i];
+        if word == "--" {
+            break;
+        }
+        if let Some((key, value)) = word.split_once('=').filter(|(k, _)| k.starts_with("--")) {
+            out.push((key.to_owned(), Some(value.to_owned())));
+        } else if with_value.contains(&word.as_str()) {
+            out.push((word.clone(), words.get(i + 1).cloned()));
+            i += 1;
+        } else {
+            out.push((word.clone(), None));
+        }
+        i += 1;
+    }
+    out
+}
+
+/// The signal a reload command sends: start-stop-daemon `--stop --signal`,
+/// `killproc ... -HUP`, `kill -HUP`/`kill -s HUP`, `pkill -HUP`.
+fn signal_sent(words: &[String]) -> Option<String> {
+    let tool = words[0].rsplit('/').next()?;
+    match tool {
+        "start-stop-daemon" => {
+            let opts = options(&words[1..], SSD_VALUES);
+            let stop = opts.iter().any(|(k, _)| k == "--stop" || k == "-K");
+            let value = opts
+                .iter()
+                .find(|(k, _)| k == "--signal" || k == "-s")
+                .and_then(|(_, v)| v.clone())?;
+            stop.then(|| signal_name(&value)).flatten()
+        }
+        "killproc" => {
+            let last = words.last()?;
+            (words.len() > 2)
+                .then(|| signal_name(last.trim_start_matches('-')))
+                .flatten()
+        }
+        "kill" | "pkill" | "killall" => {
+            let first = words.get(1)?;
+            if first == "-s" {
+                signal_name(words.get(2)?)
+            } else {
+                first.strip_prefix('-').and_then(signal_name)
+            }
+        }
+        _ => None,
+    }
+}
+
+/// `HUP`, `SIGHUP`, `1` → `HUP`.
+fn signal_name(text: &str) -> Option<String> {
+    const NAMES: [(&str, &str); 10] = [
+        ("1", "HUP"),
+        ("2", "INT"),
+        ("3", "QUIT"),
+        ("9", "KILL"),
+        ("10", "USR1"),
+        ("12", "USR2"),
+        ("15", "TERM"),
+        ("14", "ALRM"),
+        ("18", "CONT"),
+        ("28", "WINCH"),
+    ];
+    let text = text.trim_start_matches('-');
+    let text = text.strip_prefix("SIG").unwrap_or(text);
+    if let Some((_, name)) = NAMES.iter().find(|(n, _)| *n == text) {
+        return Some((*name).to_owned());
+    }
+    NAMES
+        .iter()
+        .find(|(_, name)| *name == text)
+        .map(|(_, name)| (*name).to_owned())
+}
+
+/// A value for a unit setting: specifiers escaped (`%` → `%%`), control
+/// characters escaped.
+fn unit_value(text: &str) -> String {
+    crate::escape(text).replace('%', "%%")
+}
+
+/// One word of an `Exec` line, quoted for systemd when needed.
+fn exec_word(pieces: &[Piece]) -> String {
+    if let [Piece::Split(name)] = pieces {
+        return format!("${name}");
+    }
+    let mut text = String::new();
+    let mut needs_quotes = pieces.is_empty();
+    for piece in pieces {
+        match piece {
+            Piece::Text(t) => {
+                needs_quotes |=
+                    t.is_empty() || t.contains(|c: char| c.is_whitespace() || "\"'\\;".contains(c));
+                for c in t.chars() {
+                    match c {
+                        '"' | '\\' => {
+                            text.push('\\');
+                            text.push(c);
+                        }
+                        '$' => text.push_str("$$"),
+                        '%' => text.push_str("%%"),
+                        '\n' => text.push_str("\\n"),
+                        '\t' => text.push_str("\\t"),
+                        c if c.is_control() => {
+                            let _ = write!(text, "\\x{:02x}", c as u32);
+                        }
+                        c => text.push(c),
+                    }
+                }
+            }
+            Piece::Split(n) | Piece::Whole(n) => {
+                let _ = write!(text, "${{{n}}}");
+            }
+        }
+    }
+    if needs_quotes {
+        format!("\"{text}\"")
+    } else {
+        text
+    }
+}
+
+/// `"..."` for a whole setting value (Environment=).
+fn quote(text: &str) -> String {
+    let escaped: String = crate::escape(text)
+        .chars()
+        .flat_map(|c| match c {
+            '"' => vec!['\\', '"'],
+            c => vec![c],
+        })
+        .collect();
+    format!("\"{escaped}\"")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEAD: &str = "#!/bin/sh
+### BEGIN INIT INFO
+# Provides:          foo foo-alias $foo-facility
+# Required-Start:    $local_fs $remote_fs $network $named $portmap $time $syslog bar
+# Required-Stop:     $remote_fs
+# Should-Start:      baz.sh
+# X-Start-Before:    qux
+# Default-Start:     2 3 4 5
+# Default-Stop:      0 1 6
+# Short-Description: Foo 100% daemon
+### END INIT INFO
+";
+
+    fn unit(body: &str) -> Converted {
+        convert("/etc/init.d/foo", "foo", format!("{HEAD}{body}").as_bytes()).unwrap()
+    }
+
+    /// The value(s) of a setting, in order.
+    fn get(c: &Converted, key: &str) -> Vec<String> {
+        c.text
+            .lines()
+            .filter_map(|l| l.strip_prefix(&format!("{key}=")))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    const SSD: &str = "NAME=foo
+DAEMON=/usr/sbin/food
+PIDFILE=/run/$NAME.pid
+case \"$1\" in
+  start) start-stop-daemon --start --quiet --pidfile $PIDFILE --exec $DAEMON -- -c /etc/foo.conf ;;
+  stop) start-stop-daemon --stop --quiet --pidfile $PIDFILE ;;
+  *) echo \"Usage: $0 {start|stop}\" ;;
+esac
+";
+
+    #[test]
+    fn the_header_maps_as_the_generator_did() {
+        let c = unit(SSD);
+        assert_eq!(get(&c, "Description"), ["Foo 100%% daemon"]);
+        assert_eq!(
+            get(&c, "After"),
+            ["remote-fs.target network-online.target nss-lookup.target rpcbind.target time-sync.target bar.service baz.service"]
+        );
+        assert_eq!(get(&c, "Before"), ["qux.service foo-facility.target"]);
+        assert_eq!(
+            get(&c, "Wants"),
+            ["network-online.target foo-facility.target"]
+        );
+        assert_eq!(get(&c, "WantedBy"), ["multi-user.target"]);
+        assert_eq!(get(&c, "Alias"), ["foo-alias.service"]);
+        assert_eq!(get(&c, "SourcePath"), ["/etc/init.d/foo"]);
+        assert!(c.native && c.warnings.is_empty(), "{:?}", c.warnings);
+    }
+
+    #[test]
+    fn runlevels_pick_the_target() {
+        let only = |levels: &str| {
+            let text =
+                format!("### BEGIN INIT INFO\n# Default-Start: {levels}\n### END INIT INFO\n");
+            let c = convert("/x/foo", "foo", text.as_bytes()).unwrap();
+            (get(&c, "WantedBy"), c.warnings.len())
+        };
+        assert_eq!(only("2 3 4 5"), (vec!["multi-user.target".to_owned()], 0));
+        assert_eq!(only("5"), (vec!["graphical.target".to_owned()], 0));
+        assert_eq!(only("1"), (vec!["rescue.target".to_owned()], 0));
+        assert_eq!(only("S"), (vec!["sysinit.target".to_owned()], 1));
+        assert_eq!(only(""), (vec![], 0));
+    }
+
+    #[test]
+    fn a_self_daemonizing_program_is_forking_with_its_pid_file() {
+        let c = unit(SSD);
+        assert_eq!(get(&c, "Type"), ["forking"]);
+        assert_eq!(get(&c, "PIDFile"), ["/run/foo.pid"]);
+        assert_eq!(get(&c, "ExecStart"), ["/usr/sbin/food -c /etc/foo.conf"]);
+        assert!(get(&c, "ExecReload").is_empty());
+        assert!(get(&c, "KillSignal").is_empty());
+    }
+
+    #[test]
+    fn var_run_becomes_run() {
+        let c = unit(&SSD.replace("PIDFILE=/run/", "PIDFILE=/var/run/"));
+        assert_eq!(get(&c, "PIDFile"), ["/run/foo.pid"]);
+    }
+
+    #[test]
+    fn a_program_the_script_backgrounds_is_exec_without_pid_file() {
+        let c = unit(&SSD.replace("--start --quiet", "--start --background --make-pidfile"));
+        assert_eq!(get(&c, "Type"), ["exec"]);
+        assert!(get(&c, "PIDFile").is_empty());
+        let c = unit(&SSD.replace("--start --quiet", "-S -b -m"));
+        assert_eq!(get(&c, "Type"), ["exec"]);
+    }
+
+    #[test]
+    fn chuid_gives_user_and_group_but_root_is_left_out() {
+        let c = unit(&SSD.replace("--start --quiet", "--start --chuid foo:bar"));
+        assert_eq!(
+            (get(&c, "User"), get(&c, "Group")),
+            (vec!["foo".to_owned()], vec!["bar".to_owned()])
+        );
+        let c = unit(&SSD.replace("--start --quiet", "--start -c foo"));
+        assert_eq!(
+            (get(&c, "User"), get(&c, "Group")),
+            (vec!["foo".to_owned()], vec![])
+        );
+        let c = unit(&SSD.replace("--start --quiet", "--start --chuid 0:0"));
+        assert!(get(&c, "User").is_empty() && get(&c, "Group").is_empty());
+    }
+
+    #[test]
+    fn the_defaults_file_becomes_environment_file() {
+        let script = SSD.replace(
+            "PIDFILE=/run/$NAME.pid\n",
+            "PIDFILE=/run/$NAME.pid\nDAEMON_ARGS=\"-v\"\n[ -r /etc/default/$NAME ] && . /etc/default/$NAME\n[ -r /etc/default/rcS ] && . /etc/default/rcS\nOPTS=\"-q $EXTRA\"\n",
+        )
+        .replace("-c /etc/foo.conf", "$DAEMON_ARGS $OPTS \"$QUOTED\" --x=$EXTRA");
+        let c = unit(&script);
+        assert_eq!(get(&c, "EnvironmentFile"), ["-/etc/default/foo"]);
+        // Set before the file was read: the file may override it.
+        assert_eq!(get(&c, "Environment"), ["\"DAEMON_ARGS=-v\""]);
+        assert_eq!(
+            get(&c, "ExecStart"),
+            ["/usr/sbin/food $DAEMON_ARGS -q $EXTRA ${QUOTED} --x=${EXTRA}"]
+        );
+        // The program and the pid file are spelt out all the same.
+        assert_eq!(get(&c, "PIDFile"), ["/run/foo.pid"]);
+        let c = unit(&SSD.replace("NAME=foo\n", "NAME=foo\n. /etc/sysconfig/foo\n"));
+        assert_eq!(get(&c, "EnvironmentFile"), ["-/etc/sysconfig/foo"]);
+    }
+
+    #[test]
+    fn reload_sends_the_scripts_signal() {
+        for (reload, want) in [
+            (
+                "start-stop-daemon --stop --signal HUP --pidfile $PIDFILE",
+                "HUP",
+            ),
+            (
+                "start-stop-daemon --stop --signal 1 --pidfile $PIDFILE",
+                "HUP",
+            ),
+            ("start-stop-daemon -K -s USR2 -p $PIDFILE", "USR2"),
+            ("killproc -p $PIDFILE $DAEMON -USR1", "USR1"),
+            ("kill -HUP $(cat $PIDFILE)", "HUP"),
+            ("kill -s SIGQUIT `cat $PIDFILE`", "QUIT"),
+        ] {
+            let script = SSD.replace("  *)", &format!("  reload) {reload} ;;\n  *)"));
+            let c = unit(&script);
+            assert_eq!(
+                get(&c, "ExecReload"),
+                [format!("/bin/kill -{want} $MAINPID")],
+                "{reload}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_reload_that_restarts_or_does_nothing_maps_to_none() {
+        let restart = SSD.replace(
+            "  *)",
+            "  reload) start-stop-daemon --stop --signal INT -p $PIDFILE; start-stop-daemon --start -p $PIDFILE --exec $DAEMON ;;\n  *)",
+        );
+        assert!(get(&unit(&restart), "ExecReload").is_empty());
+        let nothing = SSD.replace("  *)", "  reload) echo nothing to do ;;\n  *)");
+        assert!(get(&unit(&nothing), "ExecReload").is_empty());
+    }
+
+    #[test]
+    fn the_stop_signal_becomes_kill_signal() {
+        let c = unit(&SSD.replace("--stop --quiet", "--stop --retry QUIT/5/TERM/5/KILL/5"));
+        assert_eq!(get(&c, "KillSignal"), ["SIGQUIT"]);
+        let c = unit(&SSD.replace("--stop --quiet", "--stop --signal 3"));
+        assert_eq!(get(&c, "KillSignal"), ["SIGQUIT"]);
+        let c = unit(&SSD.replace("--stop --quiet", "--stop --retry TERM/30/KILL/5"));
+        assert!(get(&c, "KillSignal").is_empty());
+    }
+
+    #[test]
+    fn run_directories_the_script_makes_become_runtime_directory() {
+        let c = unit(&SSD.replace(
+            "  start) ",
+            "  start) [ -d /run/foo ] || mkdir -m 0755 /run/foo; install -d -o foo -g foo /var/run/foo/sub /run/other /var/lib/foo\n",
+        ));
+        assert_eq!(get(&c, "RuntimeDirectory"), ["foo", "other"]);
+    }
+
+    #[test]
+    fn rhel_daemon_and_killproc() {
+        let script = "prog=food
+exec=/usr/sbin/$prog
+pidfile=${PIDFILE-/var/run/food.pid}
+. /etc/sysconfig/$prog
+start() {
+    daemon --pidfile=$pidfile --user=food $exec $OPTIONS
+}
+reload() {
+    killproc -p $pidfile $exec -HUP
+}
+case \"$1\" in
+    start) start ;;
+    reload) reload ;;
+esac
+";
+        let c = unit(script);
+        assert_eq!(get(&c, "Type"), ["forking"]);
+        assert_eq!(get(&c, "PIDFile"), ["/run/food.pid"]);
+        assert_eq!(get(&c, "User"), ["food"]);
+        assert_eq!(get(&c, "EnvironmentFile"), ["-/etc/sysconfig/food"]);
+        assert_eq!(get(&c, "ExecStart"), ["/usr/sbin/food $OPTIONS"]);
+        assert_eq!(get(&c, "ExecReload"), ["/bin/kill -HUP $MAINPID"]);
+    }
+
+    #[test]
+    fn lsb_start_daemon() {
+        let c = unit("case $1 in start) start_daemon -p /run/food.pid /usr/sbin/food -x ;; esac\n");
+        assert_eq!(get(&c, "Type"), ["forking"]);
+        assert_eq!(get(&c, "PIDFile"), ["/run/food.pid"]);
+        assert_eq!(get(&c, "ExecStart"), ["/usr/sbin/food -x"]);
+    }
+
+    #[test]
+    fn debian_init_d_script() {
+        let c = unit(
+            "DAEMON=/usr/sbin/food\nDAEMON_ARGS=\"-f\"\nRELOAD_SIGNAL=USR1\nset \"$0\" \"$@\"; INIT_D_SCRIPT_SOURCED=true . /lib/init/init-d-script\n",
+        );
+        assert!(c.native, "{:?}", c.warnings);
+        assert_eq!(get(&c, "PIDFile"), ["/run/food.pid"]);
+        assert_eq!(get(&c, "EnvironmentFile"), ["-/etc/default/food"]);
+        assert_eq!(get(&c, "ExecStart"), ["/usr/sbin/food $DAEMON_ARGS"]);
+        assert_eq!(get(&c, "Environment"), ["\"DAEMON_ARGS=-f\""]);
+        assert_eq!(get(&c, "ExecReload"), ["/bin/kill -USR1 $MAINPID"]);
+    }
+
+    #[test]
+    fn a_conditional_change_is_not_guessed_but_a_fallback_value_is_taken() {
+        let c = unit(&SSD.replace(
+            "PIDFILE=/run/$NAME.pid",
+            "PIDFILE=$(awk '/pid/' /etc/foo.conf)\n[ -n \"$PIDFILE\" ] || PIDFILE=/run/foo.pid",
+        ));
+        assert_eq!(get(&c, "PIDFile"), ["/run/foo.pid"]);
+        let c = unit(&SSD.replace(
+            "NAME=foo\n",
+            "NAME=foo\nOPTS=-a\nif [ -f /x ]; then OPTS=\"$OPTS -b\"; fi\nif [ -n \"$2\" ]; then OPTS=\"$OPTS $2\"; fi\n",
+        ).replace("-c /etc/foo.conf", "$OPTS"));
+        assert!(!c.native);
+        assert!(
+            c.warnings[0].contains("$OPTS is changed under a condition (line 14)"),
+            "{:?}",
+            c.warnings
+        );
+    }
+
+    #[test]
+    fn quoting_for_systemd() {
+        let c = unit(&SSD.replace(
+            "-c /etc/foo.conf",
+            "-g 'daemon on; pid %p;' \"a\\\"b\" '$HOME' ''",
+        ));
+        assert_eq!(
+            get(&c, "ExecStart"),
+            [r#"/usr/sbin/food -g "daemon on; pid %%p;" "a\"b" $$HOME """#]
+        );
+    }
+
+    #[test]
+    fn a_script_that_leaves_nothing_running_is_a_oneshot() {
+        let c = unit("case \"$1\" in start) modprobe foo; mount -a -O _netdev ;; stop) umount -a -O _netdev ;; esac\necho \"Usage: foo {start|stop|reload}\"\n");
+        assert!(c.native && c.warnings.is_empty());
+        assert_eq!(get(&c, "Type"), ["oneshot"]);
+        assert_eq!(get(&c, "RemainAfterExit"), ["yes"]);
+        assert_eq!(get(&c, "ExecStart"), ["/etc/init.d/foo start"]);
+        assert_eq!(get(&c, "ExecStop"), ["/etc/init.d/foo stop"]);
+        assert_eq!(get(&c, "ExecReload"), ["/etc/init.d/foo reload"]);
+    }
+
+    /// Each fallback: the generator's wrapper, and the reason.
+    #[test]
+    fn too_clever_bodies_fall_back_to_the_wrapper() {
+        for (body, why) in [
+            ("for c in /etc/foo/*.conf; do start-stop-daemon --start --exec /usr/sbin/food -- $c; done\n", "in a loop"),
+            ("start-stop-daemon --start --exec /usr/sbin/a\nstart-stop-daemon --start --exec /usr/sbin/b\n", "several programs (/usr/sbin/a, /usr/sbin/b)"),
+            ("case $1 in start) setsid /usr/sbin/food & ;; esac\n", "in the background by itself"),
+            ("case $1 in start) $DAEMON start ;; stop) killproc food ;; esac\n", "runs no start-stop-daemon"),
+            ("start-stop-daemon --start --exec food\n", "not an absolute path"),
+            ("start-stop-daemon --start --exec $DAEMON\n", "is empty here"),
+            ("D=$(which food)\nstart-stop-daemon --start --exec $D\n", "runs a command"),
+            ("f() { A=$1; }\nstart-stop-daemon --start --exec /usr/sbin/food -- $A\n", "$A is set inside a function"),
+            (". /etc/default/foo\nstart-stop-daemon --start --exec $DAEMON\n", "set only by the defaults file"),
+            ("start-stop-daemon --start --exec /usr/sbin/food -- ${X##*/}\n", "transforms $X"),
+        ] {
+            let c = unit(&format!("{body}echo \"Usage: foo {{start|stop|reload}}\"\n"));
+            assert!(!c.native, "{body}");
+            assert!(c.warnings.iter().any(|w| w.contains(why) && w.contains("wrapper unit")), "{body}: {:?}", c.warnings);
+            for line in ["Type=forking", "RemainAfterExit=yes", "KillMode=process", "GuessMainPID=no", "SuccessExitStatus=5 6", "ExecStart=/etc/init.d/foo start", "ExecStop=/etc/init.d/foo stop", "ExecReload=/etc/init.d/foo reload"] {
+                assert!(c.text.lines().any(|l| l == line), "{body}: no {line} in\n{}", c.text);
+            }
+        }
+    }
+
+    #[test]
+    fn the_wrapper_keeps_a_redhat_pidfile_line() {
+        let c = convert(
+            "/x/foo",
+            "foo",
+            b"# pidfile: /var/run/foo.pid\ncase $1 in start) $D ;; stop) killproc foo ;; esac\n",
+        )
+        .unwrap();
+        assert_eq!(get(&c, "PIDFile"), ["/var/run/foo.pid"]);
+        assert_eq!(get(&c, "RemainAfterExit"), ["no"]);
+    }
+
+    #[test]
+    fn names_and_unparsable_scripts_are_errors() {
+        assert_eq!(unit_name("foo.sh").unwrap(), "foo.service");
+        assert!(matches!(unit_name("a b"), Err(Error::Name(_))));
+        assert!(matches!(unit_name(""), Err(Error::Name(_))));
+        let err = convert("/x/foo", "foo", b"echo \"open\n").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "line 1: cannot read as shell: unterminated \" quote"
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_script_converts_without_panic(text in "[ -~\n]{0,400}") {
+            let _ = convert("/x/foo", "foo", text.as_bytes());
+        }
+    }
+}
