@@ -76,7 +76,7 @@ fn code(failed: bool) -> ExitCode {
 
 /// The largest fstab file read: far beyond any real one (a line per file
 /// system), small enough that a wrong `--file` cannot fill memory.
-pub const MAX_FSTAB: u64 = 1 << 20;
+pub const MAX_FSTAB: u64 = 4 << 20;
 
 /// Bad lines warned about one by one; the rest are counted (`check` lists
 /// them all).

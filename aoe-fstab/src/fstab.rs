@@ -303,8 +303,9 @@ pub fn unmangle(field: &[u8]) -> Vec<u8> {
 }
 
 /// Encodes a value for an fstab field: the bytes that would split or end a
-/// field, and the backslash, become `\NNN`. An empty value (from a `\000`)
-/// becomes `\000` again: an empty field would shift the others.
+/// field, control characters and the backslash become `\NNN`. An empty
+/// value (from a `\000`) becomes `\000` again: an empty field would shift
+/// the others.
 pub fn mangle(value: &[u8]) -> String {
     if value.is_empty() {
         return r"\000".to_owned();
@@ -312,8 +313,12 @@ pub fn mangle(value: &[u8]) -> String {
     let mut out = String::with_capacity(value.len());
     for chunk in value.utf8_chunks() {
         for c in chunk.valid().chars() {
-            if matches!(c, ' ' | '\t' | '\n' | '\r' | '\\') {
-                let _ = write!(out, "\\{:03o}", c as u32);
+            // Control characters too: a listed line cannot drive a terminal.
+            if c == ' ' || c == '\\' || c.is_control() {
+                let mut buf = [0; 4];
+                for b in c.encode_utf8(&mut buf).bytes() {
+                    let _ = write!(out, "\\{b:03o}");
+                }
             } else {
                 out.push(c);
             }
@@ -443,8 +448,8 @@ mod tests {
 
     #[test]
     fn mangle_round_trips() {
-        let raw = b"/a b\tc\\d\xffe";
-        assert_eq!(mangle(raw), r"/a\040b\011c\134d\377e");
+        let raw = b"/a b\tc\\d\xffe\x1b[2J\xc2\x9b";
+        assert_eq!(mangle(raw), r"/a\040b\011c\134d\377e\033[2J\302\233");
         assert_eq!(unmangle(mangle(raw).as_bytes()), raw);
         // An empty field must not vanish from the line.
         assert_eq!(mangle(b""), r"\000");

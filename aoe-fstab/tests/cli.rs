@@ -390,6 +390,12 @@ fn control_characters_from_input_are_escaped_in_messages() {
              {f}:2: /m\\nfake\\x1b[2J: mount point does not exist\n"
         )
     );
+    // list prints fstab lines: control characters as `\NNN`, as written.
+    let out = run(&file, &["list"]);
+    assert_eq!(
+        stdout(&out),
+        "e\\033]0;x\\007 /m\\012fake\\033[2J tmpfs _netdev 0 0\n"
+    );
     let out = run(&file, &["mount", "--dry-run", "/x\x1b[2J\ny"]);
     assert_exit(&out, 2);
     assert_eq!(
@@ -411,18 +417,18 @@ fn control_characters_from_input_are_escaped_in_messages() {
 
 #[test]
 fn a_huge_file_is_refused_with_its_limit() {
-    let (_dir, file) = fstab(vec![b'#'; (1 << 20) + 1]);
+    let (_dir, file) = fstab(vec![b'#'; (4 << 20) + 1]);
     let out = run(&file, &["list"]);
     assert_exit(&out, 2);
     assert_eq!(
         stderr(&out),
         format!(
-            "aoe-fstab: cannot read {}: more than 1 MiB: not an fstab file\n",
+            "aoe-fstab: cannot read {}: more than 4 MiB: not an fstab file\n",
             file.display()
         )
     );
     // The limit itself is fine.
-    let (_dir, file) = fstab(vec![b'#'; 1 << 20]);
+    let (_dir, file) = fstab(vec![b'#'; 4 << 20]);
     assert_exit(&run(&file, &["list"]), 0);
 }
 
