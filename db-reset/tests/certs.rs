@@ -1,8 +1,15 @@
 //! Certificates made at test time with the openssl command line, each set in
 //! its own temporary directory.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::ResolvesServerCert;
+use rustls::sign::CertifiedKey;
+use rustls::ServerConfig;
 
 use tempfile::TempDir;
 
@@ -40,6 +47,92 @@ impl Certs {
             &key,
             "-out",
             &cert,
+        ]);
+        (self.path(&cert), self.path(&key))
+    }
+
+    /// Self-signed for CN=0.0.0.0, valid only from `start` to `end`
+    /// (`YYYYMMDDHHMMSSZ`), made the way `openssl ca -selfsign` makes it:
+    /// X.509 v1, no extensions. Returns (cert, key).
+    pub fn dated(&self, name: &str, start: &str, end: &str) -> (PathBuf, PathBuf) {
+        let (cert, key, csr) = (
+            format!("{name}.pem"),
+            format!("{name}.key"),
+            format!("{name}.csr"),
+        );
+        self.openssl(&[
+            "req",
+            "-new",
+            "-nodes",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-subj",
+            "/CN=0.0.0.0",
+            "-keyout",
+            &key,
+            "-out",
+            &csr,
+        ]);
+        let db = format!("{name}.db");
+        std::fs::write(self.path(&db), "").unwrap();
+        std::fs::write(self.path(&format!("{db}.attr")), "unique_subject = no\n").unwrap();
+        std::fs::write(self.path(&format!("{name}.serial")), "01\n").unwrap();
+        let config = format!("{name}.cnf");
+        std::fs::write(
+            self.path(&config),
+            format!(
+                "[ca]\ndefault_ca = d\n[d]\ndatabase = {db}\nnew_certs_dir = .\n\
+                 serial = {name}.serial\ndefault_md = sha256\npolicy = p\n\
+                 [p]\ncommonName = supplied\n"
+            ),
+        )
+        .unwrap();
+        self.openssl(&[
+            "ca",
+            "-batch",
+            "-notext",
+            "-selfsign",
+            "-config",
+            &config,
+            "-keyfile",
+            &key,
+            "-in",
+            &csr,
+            "-out",
+            &cert,
+            "-startdate",
+            start,
+            "-enddate",
+            end,
+        ]);
+        (self.path(&cert), self.path(&key))
+    }
+
+    /// Self-signed X.509 v1 (no extensions at all), RSA, valid now, as
+    /// `openssl x509 -req -signkey` makes it. Returns (cert, key).
+    pub fn v1(&self, name: &str) -> (PathBuf, PathBuf) {
+        let (cert, key, csr) = (
+            format!("{name}.pem"),
+            format!("{name}.key"),
+            format!("{name}.csr"),
+        );
+        self.openssl(&[
+            "req",
+            "-new",
+            "-nodes",
+            "-newkey",
+            "rsa:2048",
+            "-subj",
+            "/CN=old.example",
+            "-keyout",
+            &key,
+            "-out",
+            &csr,
+        ]);
+        self.openssl(&[
+            "x509", "-req", "-days", "2", "-in", &csr, "-signkey", &key, "-out", &cert,
         ]);
         (self.path(&cert), self.path(&key))
     }
@@ -116,5 +209,33 @@ impl Certs {
             "openssl {args:?}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+    }
+}
+
+/// A server configuration presenting exactly this certificate, whatever it
+/// is: rustls' own `with_single_cert` refuses X.509 v1 certificates, which
+/// the tests need to present.
+pub fn server_config(cert: &Path, key: &Path) -> ServerConfig {
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_file(key).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let signer = provider.key_provider.load_private_key(key).unwrap();
+    let certified = Arc::new(CertifiedKey::new(certs, signer));
+    ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_cert_resolver(Arc::new(Always(certified)))
+}
+
+#[derive(Debug)]
+struct Always(Arc<CertifiedKey>);
+
+impl ResolvesServerCert for Always {
+    fn resolve(&self, _: rustls::server::ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.0.clone())
     }
 }

@@ -11,8 +11,6 @@ use std::thread;
 use std::time::Duration;
 
 use rustix::net::{self, AddressFamily, SocketType};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::{ServerConfig, ServerConnection, StreamOwned};
 
 /// One request as the server saw it.
@@ -45,7 +43,7 @@ impl Server {
         status: u16,
     ) -> Server {
         let port = listener.local_addr().unwrap().port();
-        let config = Arc::new(config(cert, key));
+        let config = Arc::new(crate::certs::server_config(cert, key));
         let auth = auth.to_owned();
         let (tx, seen) = mpsc::channel();
         thread::spawn(move || {
@@ -53,6 +51,48 @@ impl Server {
                 let Ok(stream) = stream else { continue };
                 // A failed handshake (the client refused us) is part of the tests.
                 let _ = serve(stream, &config, &auth, status, &tx);
+            }
+        });
+        Server { port, seen }
+    }
+
+    /// Completes the TLS handshake, reads the request, then sends a whole
+    /// 200 answer two bytes every 500 ms (a minute in all), the way a hostile
+    /// or broken server can hold a client whose timeouts are per read.
+    pub fn trickle(cert: &Path, key: &Path) -> Server {
+        let listener = any_port();
+        let port = listener.local_addr().unwrap().port();
+        let config = Arc::new(crate::certs::server_config(cert, key));
+        let (tx, seen) = mpsc::channel();
+        thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let (config, tx) = (config.clone(), tx.clone());
+                thread::spawn(move || {
+                    let conn = ServerConnection::new(config).unwrap();
+                    let mut tls = BufReader::new(StreamOwned::new(conn, stream));
+                    let mut line = String::new();
+                    while tls.read_line(&mut line).unwrap_or(0) > 0 && line != "\r\n" {
+                        line.clear();
+                    }
+                    let _ = tx.send(Seen {
+                        method: String::new(),
+                        path: String::new(),
+                        authorization: String::new(),
+                        content_length: None,
+                    });
+                    let answer = format!(
+                        "HTTP/1.1 200 OK\r\nX-Padding: {}\r\nContent-Length: 0\r\n\r\n",
+                        "x".repeat(200)
+                    );
+                    for pair in answer.as_bytes().chunks(2) {
+                        let tls = tls.get_mut();
+                        if tls.write_all(pair).and_then(|()| tls.flush()).is_err() {
+                            return;
+                        }
+                        thread::sleep(Duration::from_millis(500));
+                    }
+                });
             }
         });
         Server { port, seen }
@@ -128,20 +168,6 @@ fn any_port() -> TcpListener {
     TcpListener::bind("127.0.0.1:0").unwrap()
 }
 
-fn config(cert: &Path, key: &Path) -> ServerConfig {
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    let key = PrivateKeyDer::from_pem_file(key).unwrap();
-    ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .unwrap()
-}
-
 fn serve(
     stream: TcpStream,
     config: &Arc<ServerConfig>,
@@ -200,15 +226,22 @@ fn serve(
     });
     let reason = match status {
         200 => "OK",
+        302 => "Found",
         401 => "Unauthorized",
         400 => "Bad Request",
         403 => "Forbidden",
         _ => "Internal Server Error",
     };
+    // A redirect that must not be followed: the reset is not done there.
+    let location = if status == 302 {
+        "Location: /elsewhere\r\n"
+    } else {
+        ""
+    };
     let tls = tls.get_mut();
     write!(
         tls,
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n{location}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )?;
     tls.conn.send_close_notify();

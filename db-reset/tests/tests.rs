@@ -3,10 +3,12 @@
 
 mod certs;
 mod reset;
+mod safety;
 mod server;
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output};
+use std::time::{Duration, Instant};
 
 /// The Arvados fixtures shared by all engineers; read in place, never copied.
 pub fn corpus() -> PathBuf {
@@ -45,4 +47,27 @@ pub fn exits(out: &Output, code: i32) -> String {
 
 pub fn assert_contains(text: &str, part: &str) {
     assert!(text.contains(part), "{part:?} not in: {text}");
+}
+
+/// Waits for `child`; one still running after a minute (a hang, what the
+/// safety tests guard against) is killed and fails the test.
+pub fn finish(mut child: Child) -> Output {
+    let watchdog = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > watchdog {
+            child.kill().unwrap();
+            panic!("db-reset still running after a minute: it hangs");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// A test that cannot run here says so; under CI=true it fails instead.
+pub fn skip(reason: &str) {
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "cannot run under CI: {reason}"
+    );
+    eprintln!("SKIP: {reason}");
 }
