@@ -295,6 +295,10 @@ fn mount_leaves_swap_root_and_noauto_alone_as_mount_a_does() {
         stderr(&out),
         "aoe-fstab: cannot mount UUID=1f2a on none: a swap area: use swapon, not mount\n"
     );
+    // umount leaves the root file system (always mounted) alone too.
+    let out = run(&file, &["umount", "--dry-run"]);
+    assert_exit(&out, 0);
+    assert_eq!(stdout(&out), "");
     // And check says what mount leaves alone, without calling it a problem.
     let out = run(&file, &["check"]);
     let f = file.display();

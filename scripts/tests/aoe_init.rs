@@ -441,6 +441,28 @@ fn a_start_that_fails_half_way_is_undone() {
 }
 
 #[test]
+fn a_busy_file_system_keeps_the_driver_and_the_lock() {
+    let rig = Rig::new();
+    let out = rig.run("start");
+    assert_eq!(code(&out), Some(0), "{}", show(&out));
+    let busy = std::fs::File::create(rig.path("mnt/a/open")).unwrap();
+    let out = rig.run("stop");
+    assert_eq!(code(&out), Some(1), "{}", show(&out));
+    assert!(
+        text(&out.stderr).contains("cannot unmount"),
+        "{}",
+        show(&out)
+    );
+    assert!(rig.mounted("mnt/a") && !rig.mounted("mnt/b b"));
+    assert!(rig.driver_loaded() && rig.locked(), "{}", rig.log());
+    assert!(!rig.log().contains("rmmod"), "{}", rig.log());
+    drop(busy);
+    let out = rig.run("stop");
+    assert_eq!(code(&out), Some(0), "{}", show(&out));
+    assert!(rig.mounts().is_empty() && !rig.driver_loaded() && !rig.locked());
+}
+
+#[test]
 fn a_failed_discovery_unloads_the_driver_it_loaded_only() {
     let mut rig = Rig::new();
     rig.set("AOE_DISCOVER", "false");
