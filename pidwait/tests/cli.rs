@@ -28,26 +28,73 @@ fn help_lists_the_exit_codes() {
     }
 }
 
+/// Each usage error exits 2 and says what is wrong with the command line.
 #[test]
-fn usage_errors_exit_2() {
-    for args in [
-        &[][..],
-        &["--pid", "1234"],
-        &["--kill", "--pid", "1"],
-        &["--kill", "--pid", "0"],
-        &["--kill", "--pid", "-1"],
-        &["--exit", "--kill", "f.pid"],
-        &["--signal", "HUP", "f.pid"],
-        &["--kill", "--signal", "BOGUS", "f.pid"],
-        &["--kill", "--retry", "5", "--timeout", "1", "f.pid"],
-        &["--timeout", "soon", "f.pid"],
-        &["--name", "", "f.pid"],
-        &["--kill", "--exe", "/tmp", "--pid", "99999"],
-    ] {
+fn usage_errors_exit_2_and_say_why() {
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &[],
+            "required arguments were not provided: <FILE|--pid <PID>>",
+        ),
+        (
+            &["--pid", "1234"],
+            "required arguments were not provided: <--exit|--kill|--running>",
+        ),
+        (
+            &["--kill", "--pid", "1"],
+            "invalid value '1' for '--pid <PID>': 1 is not in 2..",
+        ),
+        (
+            &["--kill", "--pid", "0"],
+            "invalid value '0' for '--pid <PID>'",
+        ),
+        (&["--kill", "--pid", "-1"], "unexpected argument '-1'"),
+        (
+            &["--exit", "--kill", "f.pid"],
+            "'--exit' cannot be used with '--kill'",
+        ),
+        (
+            &["--signal", "HUP", "f.pid"],
+            "required arguments were not provided: --kill",
+        ),
+        (
+            &["--kill", "--signal", "BOGUS", "f.pid"],
+            "unknown signal 'BOGUS'",
+        ),
+        (
+            &["--kill", "--retry", "5", "--timeout", "1", "f.pid"],
+            "'--retry <SCHEDULE>' cannot be used with '--timeout <DURATION>'",
+        ),
+        (&["--timeout", "soon", "f.pid"], "invalid duration 'soon'"),
+        (
+            &["--name", "", "f.pid"],
+            "a value is required for '--name <COMM>'",
+        ),
+        (
+            &["--kill", "--exe", "/tmp", "--pid", "99999"],
+            "--exe: /tmp is a directory, not an executable file",
+        ),
+        (
+            &["--running", "--remove", "f.pid"],
+            "'--running' cannot be used with '--remove'",
+        ),
+        (
+            &["--kill", "--print-started", "f.pid"],
+            "'--kill' cannot be used with '--print-started'",
+        ),
+        (
+            &["--running", "--started", "soon", "f.pid"],
+            "invalid value 'soon' for '--started <TICKS>'",
+        ),
+    ];
+    for (args, why) in cases {
         let (code, out, err) = parts(&run(args));
         assert_eq!(code, Some(2), "{args:?}: {err}");
         assert!(out.is_empty(), "{args:?}");
-        assert!(!err.is_empty(), "{args:?}");
+        assert!(
+            err.starts_with("pidwait: ") && err.contains(why),
+            "{args:?}: want {why:?} in {err}"
+        );
     }
 }
 

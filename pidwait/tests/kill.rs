@@ -9,8 +9,8 @@ use std::process::{Command, Stdio};
 use nix::sys::signal::Signal;
 
 use crate::support::{
-    can_run, exe_is, finish, kill_pid, parts, root, run, running, signal, start, state,
-    still_running, wait_until, Dir, Proc, LIMIT,
+    can_run, exe_is, finish, kill_pid, parts, root, run, running, signal, start, start_ticks,
+    state, still_running, wait_until, waiting_on_pidfd, Dir, Proc, LIMIT,
 };
 use crate::wait::blocked;
 
@@ -80,16 +80,48 @@ fn a_schedule_that_runs_out_exits_1() {
     assert!(running(target.pid()));
 }
 
+/// --grace: nothing is sent while the process gets time to exit by
+/// itself. The target reports any TERM and exits (0) once told to.
 #[test]
 fn grace_lets_it_exit_by_itself() {
-    let mut target = Proc::spawn("sleep", &["0.2"]);
-    let (code, _, err) = kill_pid(target.pid(), &["--grace", "30s"]);
-    assert_eq!(code, Some(0), "{err}");
+    let dir = Dir::new();
+    let (marker, go) = (dir.path("terms"), dir.path("go"));
+    let script = format!(
+        "trap 'echo term >> {}' TERM; echo ready; while [ ! -e {} ]; do sleep 0.01; done; exit 0",
+        marker.display(),
+        go.display()
+    );
+    let (mut target, _ready) = Proc::spawn_with_line("bash", &["-c", &script]);
+    let pid = target.pid().to_string();
+    let killer = start(&["--kill", "--grace", "30s", "--pid", &pid]);
+    assert!(wait_until(LIMIT, || waiting_on_pidfd(killer.id())));
+    fs::write(&go, "").unwrap();
+    let (code, out, err) = finish(killer);
+    assert_eq!((code, out.as_str(), err.as_str()), (Some(0), "", ""));
     let status = target.reap();
     assert_eq!(
         (status.code(), status.signal()),
         (Some(0), None),
         "exited by itself"
+    );
+    assert!(!marker.exists(), "a TERM arrived during the grace");
+}
+
+/// Interrupted during the grace, pidwait reports that it sent nothing.
+#[test]
+fn the_grace_comes_before_any_signal() {
+    let dir = Dir::new();
+    let marker = dir.path("terms");
+    let target = Proc::term_reporter(&marker);
+    let pid = target.pid().to_string();
+    let killer = start(&["--kill", "--grace", "30s", "--pid", &pid]);
+    assert!(wait_until(LIMIT, || waiting_on_pidfd(killer.id())));
+    signal(&killer, Signal::SIGINT);
+    let (code, _, err) = finish(killer);
+    assert_eq!(code, Some(130), "{err}");
+    assert_eq!(
+        err,
+        format!("pidwait: interrupted by SIGINT; pid {pid} is still running\n")
     );
 }
 
@@ -296,6 +328,94 @@ fn group_needs_a_group_leader() {
     assert_eq!(code, Some(0));
 }
 
+/// The leader was killed (-9) and is gone; its workers live on in its
+/// group: `--group` stops them, and says so. Without --group nothing is
+/// done; with a --started later than theirs they are not its.
+#[test]
+fn group_with_the_leader_gone_stops_what_is_left() {
+    let dir = Dir::new();
+    let (mut leader, members) = group(&dir);
+    let lead = leader.pid().to_string();
+    let ticks = start_ticks(leader.pid());
+    leader.0.kill().unwrap();
+    leader.reap();
+    let (code, _, err) = kill_pid(leader.pid(), &[]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("is not running: nothing to stop"), "{err}");
+    let later = (start_ticks(members[1]).max(start_ticks(members[0])) + 1).to_string();
+    let (code, _, err) = kill_pid(leader.pid(), &["--group", "--started", &later]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(members.iter().all(|m| running(*m)), "{err}");
+    let (code, _, err) = kill_pid(leader.pid(), &["--group", "--started", &ticks.to_string()]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        err.contains(&format!(
+            "pid {lead} is not running; stopping what is left of its process group: "
+        )),
+        "{err}"
+    );
+    for m in &members {
+        assert!(!running(*m), "member {m} still running");
+    }
+}
+
+/// A member that joins the group while it is being stopped (the leader
+/// starts one as it goes) is stopped too.
+#[test]
+fn group_catches_members_that_join_late() {
+    let dir = Dir::new();
+    let late = dir.path("late");
+    let script = format!(
+        "trap 'sleep 60 & echo $! > {0}.tmp; mv {0}.tmp {0}; exit 0' TERM; echo ready; \
+         while :; do sleep 1 & wait $!; done",
+        late.display()
+    );
+    let child = Command::new("bash")
+        .args(["-c", &script])
+        .process_group(0)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut leader = Proc(child);
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(leader.0.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let (code, _, err) = kill_pid(leader.pid(), &["--group", "--retry", "TERM/300ms/KILL/5"]);
+    assert_eq!(code, Some(0), "{err}");
+    leader.reap();
+    let member: i32 = fs::read_to_string(&late).unwrap().trim().parse().unwrap();
+    assert!(
+        !running(member),
+        "late member {member} still running: {err}"
+    );
+}
+
+/// --group never signals the group pidwait itself is in (it would stop
+/// the script that runs it).
+#[test]
+fn group_refuses_its_own_group() {
+    let out = Command::new("sh")
+        .args([
+            "-c",
+            "\"$0\" --kill --group --pid $$; echo \"rc=$?\"",
+            env!("CARGO_BIN_EXE_pidwait"),
+        ])
+        .process_group(0)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let (code, out, err) = parts(&out);
+    assert_eq!((code, out.as_str()), (Some(0), "rc=2\n"), "{err}");
+    assert!(
+        err.contains("is pidwait's own; refusing to signal it"),
+        "{err}"
+    );
+}
+
 /// Starts `sh` as the leader of a new process group with two `sleep`
 /// children; returns it and the children's pids once both are running.
 fn group(dir: &Dir) -> (Proc, Vec<i32>) {
@@ -346,6 +466,86 @@ fn sigint_mid_schedule_reports_the_half_done_kill() {
         format!("pidwait: interrupted by SIGINT after sending TERM to {pid}; pid {pid} is still running\n")
     );
     assert!(running(target.pid()));
+}
+
+/// SIGTERM to pidwait in the middle of a stop: exit 143, what was sent said.
+#[test]
+fn sigterm_mid_kill_reports_the_half_done_kill() {
+    let dir = Dir::new();
+    let marker = dir.path("terms");
+    let target = Proc::term_reporter(&marker);
+    let pid = target.pid().to_string();
+    let killer = start(&["--kill", "--timeout", "30s", "--pid", &pid]);
+    assert!(wait_until(LIMIT, || marker.exists()), "TERM never arrived");
+    signal(&killer, Signal::SIGTERM);
+    let (code, out, err) = finish(killer);
+    assert_eq!(code, Some(143), "{err}");
+    assert!(out.is_empty());
+    assert_eq!(
+        err,
+        format!("pidwait: interrupted by SIGTERM after sending TERM to {pid}; pid {pid} is still running\n")
+    );
+    assert!(running(target.pid()));
+    drop(target);
+}
+
+/// `forever` repeats the rest of the schedule until the process is gone:
+/// here it gives in at the third TERM.
+#[test]
+fn forever_repeats_until_gone() {
+    let dir = Dir::new();
+    let marker = dir.path("terms");
+    let script = format!(
+        "n=0; trap 'n=$((n+1)); echo term >> {}; [ $n -ge 3 ] && exit 0' TERM; echo ready; \
+         while :; do sleep 1 & wait $!; done",
+        marker.display()
+    );
+    let (mut target, _ready) = Proc::spawn_with_line("bash", &["-c", &script]);
+    let pid = target.pid().to_string();
+    let (code, _, err) = kill_pid(target.pid(), &["--retry", "TERM/100ms/forever/TERM/100ms"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(target.reap().code(), Some(0));
+    assert_eq!(fs::read_to_string(&marker).unwrap(), "term\n".repeat(3));
+    assert!(
+        err.contains(&format!("{pid} still running; sending TERM")),
+        "{err}"
+    );
+}
+
+/// `--exit --exe` with a process that runs something else: refused (2).
+#[test]
+fn exit_refuses_a_process_that_is_something_else() {
+    let target = Proc::sleeper();
+    let pid = target.pid().to_string();
+    let (code, out, err) = parts(&run(&["--exit", "--exe", "/usr/bin/tail", "--pid", &pid]));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(out.is_empty());
+    assert!(
+        err.contains(&format!("pid {pid} runs /usr/bin/sleep, not /usr/bin/tail")),
+        "{err}"
+    );
+    assert!(running(target.pid()));
+}
+
+/// A daemon whose program was replaced on disk (a package upgrade): the
+/// kernel shows its executable as "PATH (deleted)", and --exe PATH is
+/// still that daemon.
+#[test]
+fn exe_matches_a_program_replaced_on_disk() {
+    let dir = Dir::new();
+    let prog = dir.path("daemon");
+    fs::copy("/usr/bin/sleep", &prog).unwrap();
+    let mut target = Proc::spawn(prog.to_str().unwrap(), &["60"]);
+    let shown = prog.display().to_string();
+    assert!(wait_until(LIMIT, || exe_is(target.pid(), &shown)));
+    let new = dir.path("daemon.new");
+    fs::copy("/usr/bin/sleep", &new).unwrap();
+    fs::rename(&new, &prog).unwrap();
+    let deleted = format!("{shown} (deleted)");
+    assert!(exe_is(target.pid(), &deleted), "the kernel shows {deleted}");
+    let (code, _, err) = kill_pid(target.pid(), &["--exe", &shown]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_killed_by(&mut target, Signal::SIGTERM);
 }
 
 /// --remove leaves a pidfile alone that a new instance has taken over.
