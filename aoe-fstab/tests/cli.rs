@@ -472,3 +472,13 @@ fn a_closed_pipe_keeps_checks_verdict() {
     assert_exit(&out, 1);
     assert_eq!(stderr(&out), "");
 }
+
+#[test]
+fn a_symlink_to_a_regular_file_is_read() {
+    let (dir, file) = fstab("tmpfs /t tmpfs rw 0 0\n");
+    let link = dir.path().join("link");
+    std::os::unix::fs::symlink(&file, &link).unwrap();
+    let out = run(&link, &["list"]);
+    assert_exit(&out, 0);
+    assert_eq!(stdout(&out), "tmpfs /t tmpfs rw 0 0\n");
+}

@@ -463,6 +463,21 @@ fn a_busy_file_system_keeps_the_driver_and_the_lock() {
 }
 
 #[test]
+fn a_failed_start_of_a_running_service_undoes_nothing() {
+    let rig = Rig::new();
+    let out = rig.run("start");
+    assert_eq!(code(&out), Some(0), "{}", show(&out));
+    // b's mount point goes away: mounting what is missing fails.
+    rig.umount("mnt/b b");
+    std::fs::remove_dir(rig.path("mnt/b b")).unwrap();
+    let out = rig.run("start");
+    assert_eq!(code(&out), Some(1), "{}", show(&out));
+    assert!(!text(&out.stderr).contains("undoing"), "{}", show(&out));
+    assert!(rig.mounted("mnt/a") && rig.driver_loaded() && rig.locked());
+    assert!(!rig.log().contains("rmmod"), "{}", rig.log());
+}
+
+#[test]
 fn a_failed_discovery_unloads_the_driver_it_loaded_only() {
     let mut rig = Rig::new();
     rig.set("AOE_DISCOVER", "false");
