@@ -540,6 +540,38 @@ fn an_unwritable_lock_directory_is_found_before_the_driver_is_loaded() {
 }
 
 #[test]
+fn a_lock_directory_others_control_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let rig = Rig::new();
+    let lock = rig.path("lock");
+    std::fs::create_dir(&lock).unwrap();
+    let d = lock.display();
+    // Another user's directory.
+    std::os::unix::fs::chown(&lock, Some(65534), None).unwrap();
+    let out = rig.run("start");
+    assert_eq!(code(&out), Some(6), "{}", show(&out));
+    assert_eq!(
+        text(&out.stderr),
+        format!("aoe-init: {d} belongs to uid 65534, not to root or uid 0: refusing to keep the lock there\n")
+    );
+    // Root's, but anyone may write to it (no sticky bit).
+    std::os::unix::fs::chown(&lock, Some(0), None).unwrap();
+    std::fs::set_permissions(&lock, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = rig.run("start");
+    assert_eq!(code(&out), Some(6), "{}", show(&out));
+    assert_eq!(
+        text(&out.stderr),
+        format!("aoe-init: {d} is writable by others (mode 777, no sticky bit): refusing to keep the lock there\n")
+    );
+    assert!(rig.log().is_empty(), "ran {}", rig.log());
+    // With the sticky bit (as /run/lock), others cannot replace root's files.
+    std::fs::set_permissions(&lock, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let out = rig.run("start");
+    assert_eq!(code(&out), Some(0), "{}", show(&out));
+    assert!(rig.locked());
+}
+
+#[test]
 fn the_lock_is_never_written_through_a_link() {
     let rig = Rig::new();
     std::fs::create_dir(rig.path("lock")).unwrap();
