@@ -110,7 +110,7 @@ test: test-deps lint build
 # Each crate as crates.io would get it, built from its packaged form.
 # (xtask and the scripts' tests are not published.)
 package:
-	$(CARGO) package --locked --workspace --exclude xtask --exclude stackutils-scripts
+	$(CARGO) package --locked --allow-dirty --workspace --exclude xtask --exclude stackutils-scripts
 
 demo:
 	$(call debs,$(DEMO_DEBS))
