@@ -688,6 +688,18 @@ fn bad_settings_are_refused_before_anything_runs() {
 }
 
 #[test]
+fn control_characters_in_settings_are_escaped_in_messages() {
+    let rig = Rig::new();
+    std::fs::write(rig.path("default"), "AOE_IFLIST=$'eth0\\e[2J\\nx'\n").unwrap();
+    let out = rig.run("start");
+    assert_eq!(code(&out), Some(6), "{}", show(&out));
+    assert_eq!(
+        text(&out.stderr),
+        "aoe-init: AOE_IFLIST must list interface names (e.g. \"eth0 eth1\"), got 'eth0\\x1b[2J\\x0ax'\n"
+    );
+}
+
+#[test]
 fn status_runs_the_real_aoetools() {
     let mut rig = Rig::new();
     if !Path::new("/usr/sbin/aoe-version").exists() {
