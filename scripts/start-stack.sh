@@ -8,7 +8,7 @@ set -Eeuo pipefail
 # A command failing where no check expects it still says where.
 trap 'say "failed at line $LINENO: $BASH_COMMAND"' ERR
 
-usage="usage: start-stack.sh ACTION [--auth NAME]"
+usage="usage: start-stack.sh ACTION [--auth NAME] [--json]"
 actions=(start stop start_keep stop_keep start_keep_proxy stop_keep_proxy
   start_arv-git-httpd stop_arv-git-httpd start_nginx stop_nginx
   start-all stop-all status)
@@ -21,7 +21,7 @@ fail() {
 }
 
 print_help() {
-  cat <<EOF
+  cat <<EOH
 $usage
 
 Start, reset and stop the services of an Arvados test stack, as
@@ -30,29 +30,34 @@ run_test_server.py did, with bounded waits and clean stops.
 Actions:
   start [--auth NAME]   start (or reuse) the API server, reset its database, print
                         its host, or with --auth the export lines for fixture NAME
+                        (on failure, a line 'false' instead: eval fails too)
   stop                  stop the API server
   start_keep|stop_keep  two storage servers, registered with the API server
   start_keep_proxy|stop_keep_proxy
   start_arv-git-httpd|stop_arv-git-httpd
   start_nginx|stop_nginx
   start-all [--auth NAME], stop-all
-  status                one line per service; exit 0 only when all are up
+  status [--json]       one line per service (or one JSON object); exit 0 only
+                        when all are up
 
-Configuration (environment): STACK_TMPDIR, STACK_FIXTURES, STACK_NGINX_TEMPLATE,
-STACK_GIT_TARBALL, STACK_TIMEOUT, STACK_STOP_RETRY, STACK_PORT_RANGE,
-ARVADOS_API_SERVER_CMD, KEEPSTORE_CMD, KEEPPROXY_CMD, ARV_GIT_HTTPD_CMD, NGINX_CMD,
-ARVADOS_TEST_API_HOST, ARVADOS_TEST_PROXY_SERVICES (see scripts/README.md).
+Configuration (environment): ARVADOS_DIR (an Arvados source tree: fixtures,
+nginx template, state in its tmp/), STACK_TMPDIR (default ARVADOS_DIR/tmp, else
+./tmp), STACK_FIXTURES, STACK_NGINX_TEMPLATE, STACK_GIT_TARBALL, STACK_TIMEOUT,
+STACK_STOP_RETRY, STACK_PORT_RANGE, STACKUTILS_BIN, ARVADOS_API_SERVER_CMD,
+KEEPSTORE_CMD, KEEPPROXY_CMD, ARV_GIT_HTTPD_CMD, NGINX_CMD, ARVADOS_TEST_API_HOST,
+ARVADOS_TEST_PROXY_SERVICES (see scripts/README.md).
 
 Exit codes:
   0  success (status: every service is up)
-  1  a service did not come up, a reset or registration failed (status: not all up)
-  2  usage error, missing tool, bad configuration
-EOF
+  1  a service did not come up, a reset, registration or write failed
+     (status: not all up)
+  2  usage error, missing tool, bad configuration, unsafe state directory
+EOH
 }
 
 # --- command line -----------------------------------------------------------
 
-action="" auth=""
+action="" auth="" json=""
 while (($#)); do
   case $1 in
     -h | --help)
@@ -65,6 +70,7 @@ while (($#)); do
       shift
       ;;
     --auth=*) auth=${1#--auth=} ;;
+    --json) json=1 ;;
     -*) fail 2 "unknown option '$1'; $usage" ;;
     *)
       [[ -z $action ]] || fail 2 "one action only (got '$action' and '$1'); $usage"
@@ -81,19 +87,85 @@ fi
 if [[ -n $auth && $action != start && $action != start-all ]]; then
   fail 2 "--auth applies to start and start-all only"
 fi
+[[ -z $json || $action == status ]] || fail 2 "--json applies to status only"
+
+# --- the tools ----------------------------------------------------------------
+
+# This script's directory, links resolved (the installed one is linked as
+# PREFIX/bin/start-stack). Paths by expansion where possible: each fork
+# costs a millisecond or two, and start-all is meant to add little to the
+# services' own start-up.
+src=${BASH_SOURCE[0]}
+[[ ! -L $src ]] || src=$(readlink -f -- "$src")
+here=${src%/*}
+[[ $here != "$src" ]] || here=.
+[[ $here == /* ]] || here=$PWD/$here
+
+# Each tool from the first of: STACKUTILS_BIN, this clone's target/release
+# and target/debug, the installed private directory (PREFIX/lib/stackutils/bin),
+# PATH. On PATH, procps' pidwait is passed over for stackutils-pidwait.
+declare -A tool_at=()
+locate() {
+  local d p=""
+  for d in ${STACKUTILS_BIN:+"$STACKUTILS_BIN"} "$here/../target/release" "$here/../target/debug" \
+    "$here/../../lib/stackutils/bin"; do
+    if [[ -f $d/$1 && -x $d/$1 ]]; then
+      tool_at[$1]=$d/$1
+      return
+    fi
+  done
+  if [[ $1 == pidwait ]]; then
+    p=$(type -P pidwait) && [[ $("$p" --version 2>/dev/null) == *stackutils* ]] ||
+      p=$(type -P stackutils-pidwait) || p=""
+  else
+    p=$(type -P "$1") || p=""
+  fi
+  tool_at[$1]=$p
+}
+# need TOOL...: each is found (ours) or on PATH (the others), else exit 2.
+need() {
+  local t hint
+  for t in "$@"; do
+    case $t in
+      portfind | portwait | pidwait | fixture-token | db-reset | httpwait)
+        [[ -n ${tool_at[$t]+set} ]] || locate "$t"
+        [[ -z ${tool_at[$t]} ]] || continue
+        hint=""
+        [[ $t != pidwait ]] || hint=" (procps' pidwait is not ours: put stackutils-pidwait on PATH)"
+        fail 2 "'$t' not found in ${STACKUTILS_BIN:+STACKUTILS_BIN, }$here/../target/{release,debug}, $here/../../lib/stackutils/bin or on PATH$hint"
+        ;;
+      *) command -v "$t" >/dev/null || fail 2 "'$t' is not on PATH" ;;
+    esac
+  done
+}
+portfind() { "${tool_at[portfind]}" "$@"; }
+portwait() { "${tool_at[portwait]}" "$@"; }
+pidwait() { "${tool_at[pidwait]}" "$@"; }
+fixture-token() { "${tool_at[fixture-token]}" "$@"; }
+db-reset() { "${tool_at[db-reset]}" "$@"; }
+httpwait() { "${tool_at[httpwait]}" "$@"; }
 
 # --- configuration ----------------------------------------------------------
 
-# (Paths by expansion: each fork costs a millisecond or two, and start-all
-# is meant to add little to the services' own start-up.)
-here=${BASH_SOURCE[0]%/*}
-[[ $here != "${BASH_SOURCE[0]}" ]] || here=.
-[[ $here == /* ]] || here=$PWD/$here
-repo=${here%/*}
-corpus=$repo/../shared/corpus/arvados
-state=${STACK_TMPDIR:-$repo/tmp}
-fixtures=${STACK_FIXTURES:-$corpus}
-template=${STACK_NGINX_TEMPLATE:-$corpus/nginx-2015.conf}
+# The data, as the original found it: in an Arvados source tree (ARVADOS_DIR),
+# with the state in its tmp/; without one, state in ./tmp of the caller (never
+# beside an installed script) and, from a clone, the Arvados files of the
+# shared corpus beside it. The STACK_* variables win.
+if [[ -n ${ARVADOS_DIR:-} ]]; then
+  [[ $ARVADOS_DIR == /* ]] || ARVADOS_DIR=$PWD/$ARVADOS_DIR
+  state=${STACK_TMPDIR:-$ARVADOS_DIR/tmp}
+  fixtures=${STACK_FIXTURES:-$ARVADOS_DIR/services/api/test/fixtures}
+  template=${STACK_NGINX_TEMPLATE:-$ARVADOS_DIR/sdk/python/tests/nginx.conf}
+  api_dir=${ARVADOS_API_DIR:-$ARVADOS_DIR/services/api}
+else
+  corpus=""
+  [[ ! -f $here/../Cargo.toml ]] || corpus=$here/../../shared/corpus/arvados
+  state=${STACK_TMPDIR:-tmp}
+  fixtures=${STACK_FIXTURES:-$corpus}
+  template=${STACK_NGINX_TEMPLATE:-${corpus:+$corpus/nginx-2015.conf}}
+  api_dir=${ARVADOS_API_DIR:-.}
+fi
+[[ $state == /* ]] || state=$PWD/$state
 git_tarball=${STACK_GIT_TARBALL:-}
 timeout=${STACK_TIMEOUT:-10s}
 stop_retry=${STACK_STOP_RETRY:-TERM/5/KILL/2}
@@ -103,7 +175,6 @@ read -ra keepstore_cmd <<<"${KEEPSTORE_CMD:-keepstore}"
 read -ra keepproxy_cmd <<<"${KEEPPROXY_CMD:-keepproxy}"
 read -ra git_cmd <<<"${ARV_GIT_HTTPD_CMD:-arv-git-httpd}"
 read -ra nginx_cmd <<<"${NGINX_CMD:-nginx}"
-api_dir=${ARVADOS_API_DIR:-.}
 # Passenger reports this address, and the certificate names it.
 api_addr=0.0.0.0
 cert=$state/self-signed.pem
@@ -116,32 +187,17 @@ declare -A ports_of=(
 )
 proxy_services=${ARVADOS_TEST_PROXY_SERVICES+set}
 
-pidwait_ok=""
-# need TOOL...: each must be on PATH (and pidwait must be ours, not procps').
-need() {
-  local t
-  for t in "$@"; do
-    command -v "$t" >/dev/null || fail 2 "'$t' is not on PATH (install stackutils, or put its target/debug first)"
-  done
-  if [[ " $* " == *" pidwait "* && -z $pidwait_ok ]]; then
-    [[ $(pidwait --version 2>/dev/null) == *stackutils* ]] ||
-      fail 2 "'$(command -v pidwait)' is not stackutils' pidwait (procps has one too): put stackutils first on PATH"
-    pidwait_ok=1
-  fi
-}
-
 # check_config: the settings, before anything starts or stops, so that a typo
 # is exit 2 now rather than a stack that cannot be stopped later. Durations
 # and the stop schedule are checked by pidwait's own parser: with a pidfile
 # that cannot exist (/proc has no pid 0) it only parses its options.
 check_config() {
-  if ! pidwait --exit --quiet --timeout "$timeout" /proc/0/none 2>/dev/null; then
-    need pidwait # a missing or foreign pidwait is named as such
+  if [[ -n ${STACK_TIMEOUT:-} ]] && ! pidwait --exit --quiet --timeout="$timeout" /proc/0/none 2>/dev/null; then
     fail 2 "STACK_TIMEOUT='$timeout': expected a duration, e.g. 250ms, 10s, 2m"
   fi
-  pidwait --kill --quiet --retry "$stop_retry" /proc/0/none 2>/dev/null ||
+  if [[ -n ${STACK_STOP_RETRY:-} ]] && ! pidwait --kill --quiet --retry="$stop_retry" /proc/0/none 2>/dev/null; then
     fail 2 "STACK_STOP_RETRY='$stop_retry': expected a pidwait --retry schedule, e.g. TERM/5/KILL/2"
-  pidwait_ok=1
+  fi
   if [[ -n ${STACK_PORT_RANGE:-} ]]; then
     if ! [[ $STACK_PORT_RANGE =~ ^([1-9][0-9]{0,4})-([1-9][0-9]{0,4})$ ]] ||
       ((BASH_REMATCH[1] > BASH_REMATCH[2] || BASH_REMATCH[2] > 65535)); then
@@ -151,17 +207,56 @@ check_config() {
   [[ $action != start_arv-git-httpd && $action != start-all ]] || [[ -z $git_tarball || -f $git_tarball ]] ||
     fail 2 "STACK_GIT_TARBALL: no such file: $git_tarball"
   [[ $action != start_nginx && $action != start-all ]] || [[ -n $proxy_services || -r $template ]] ||
-    fail 2 "STACK_NGINX_TEMPLATE: cannot read $template"
+    fail 2 "STACK_NGINX_TEMPLATE: cannot read '$template' (set ARVADOS_DIR to an Arvados source tree, or STACK_NGINX_TEMPLATE)"
   [[ $action != start && $action != start_keep && $action != start_keep_proxy && $action != start-all ]] ||
     [[ -r $fixtures/api_client_authorizations.yml ]] ||
-    fail 2 "STACK_FIXTURES: no api_client_authorizations.yml in $fixtures"
+    fail 2 "STACK_FIXTURES: no api_client_authorizations.yml in '$fixtures' (set ARVADOS_DIR to an Arvados source tree, or STACK_FIXTURES)"
 }
 
-# --- state files ------------------------------------------------------------
+# --- the state directory and its files ----------------------------------------
 
-# write FILE TEXT: one write(2); a reader sees the old, an empty or the new file.
+# check_state: the state directory, when it exists, is a directory of ours
+# that no one else can write to, so that no one can plant a link in it
+# between a check and a write (exit 2 otherwise, naming it).
+check_state() {
+  local info uid gid mode
+  [[ -e $state || -L $state ]] || return 0
+  [[ -d $state ]] || fail 2 "the state directory $state is not a directory"
+  info=$(stat -L -c '%u %g %a' -- "$state")
+  read -r uid gid mode <<<"$info"
+  ((uid == EUID)) ||
+    fail 2 "the state directory $state belongs to uid $uid, not to this user (uid $EUID): refusing to use it"
+  if ((8#$mode & 8#002)) || { ((8#$mode & 8#020)) && ((gid != GROUPS[0])); }; then
+    fail 2 "the state directory $state can be written by others (mode $mode): refusing to use it"
+  fi
+}
+
+# plain FILE: FILE may be read or written: not a symlink (one planted in the
+# state directory is never followed) and, when it exists, a regular file
+# (a FIFO would block a read).
+plain() {
+  if [[ -L $1 ]]; then
+    fail 2 "$1 is a symbolic link: not following it (remove it if it is yours)"
+  elif [[ -e $1 && ! -f $1 ]]; then
+    fail 2 "$1 is not a regular file"
+  fi
+}
+
+# dir DIR: DIR exists as a directory of its own (not a link), made if missing.
+dir() {
+  [[ ! -L $1 ]] || fail 2 "$1 is a symbolic link: not following it (remove it if it is yours)"
+  [[ -d $1 ]] || mkdir -p -- "$1" || fail 1 "cannot create $1"
+}
+
+# write FILE TEXT: one write(2); a reader sees the old, an empty or the new
+# file. A failed write says why and leaves no file behind.
 write() {
-  printf '%s\n' "$2" >"$1"
+  local err
+  plain "$1"
+  { printf '%s\n' "$2" >"$1"; } 2>/dev/null && return
+  err=$({ printf '%s\n' "$2" >"$1"; } 2>&1) && return
+  rm -f -- "$1"
+  fail 1 "cannot write $1: ${err##*: }"
 }
 
 # getport NAME: the port in NAME.port, in $port, or 9 (discard) when there is
@@ -170,6 +265,7 @@ write() {
 getport() {
   local f=$state/$1.port
   port=9
+  plain "$f"
   [[ -s $f ]] || return 0
   IFS= read -r port <"$f" || true
   [[ $port =~ ^[1-9][0-9]{0,4}$ && $port -le 65535 ]] ||
@@ -177,7 +273,8 @@ getport() {
 }
 
 # newports N: N free ports, one a line in $ports: from the pool start-all
-# fills with one portfind call, else leased from portfind now.
+# fills with one portfind call, else leased from portfind now (its own
+# message says why it failed).
 pool=()
 newports() {
   if ((${#pool[@]} >= $1)); then
@@ -187,52 +284,25 @@ newports() {
     return
   fi
   ports=$(portfind -n "$1" ${STACK_PORT_RANGE:+--range "$STACK_PORT_RANGE"}) ||
-    fail 1 "no free port (portfind failed${STACK_PORT_RANGE:+ in range $STACK_PORT_RANGE})"
+    fail 1 "could not lease $1 port(s) with portfind${STACK_PORT_RANGE:+ in $STACK_PORT_RANGE} (its message above)"
 }
 
 # first_line FILE: its first line, or nothing, in $line (no subshell, no error).
 first_line() {
   line=""
-  [[ -r $1 ]] && IFS= read -r line <"$1"
-  return 0
+  plain "$1"
+  [[ ! -r $1 ]] || IFS= read -r line <"$1" || true
 }
 
-# running PID: the process exists and is not a zombie (a look in /proc; no
-# signal); its start time (clock ticks after boot) in $started_at, and
-# $leader set when it leads its process group (as setsid made each service).
-running() {
-  local stat fields
-  started_at="" leader=""
-  [[ $1 =~ ^[1-9][0-9]*$ ]] && IFS= read -r stat 2>/dev/null <"/proc/$1/stat" || return 1
-  read -ra fields <<<"${stat##*) }" # fields from the 3rd (state) on
-  started_at=${fields[19]:-}
-  [[ ${fields[2]} != "$1" ]] || leader=1
-  [[ ${fields[0]} != [ZX] ]]
-}
+# --- processes ----------------------------------------------------------------
 
-# orphans PID STARTED: the live processes, in $orphans, still in the process
-# group and session that PID led and started no earlier than it (nginx's
-# workers after a kill -9 of their master keep its ports). Linux does not
-# reuse a pid while a group of that id has members, so these are its own.
-orphans() {
-  local d stat fields
-  orphans=()
-  [[ $1 =~ ^[1-9][0-9]*$ && $2 =~ ^[0-9]+$ ]] || return 0
-  for d in /proc/[1-9]*; do
-    IFS= read -r stat 2>/dev/null <"$d/stat" || continue
-    read -ra fields <<<"${stat##*) }"
-    if [[ ${fields[2]} == "$1" && ${fields[3]} == "$1" && ${fields[0]} != [ZX] ]] &&
-      ((fields[19] >= $2)); then
-      orphans+=("--pid=${d#/proc/}")
-    fi
-  done
-}
-
-# livepid NAME: the pid NAME's pidfile names, in $pid, when that process is alive.
+# livepid NAME: the pid NAME's pidfile names, in $pid, when that process runs
+# (pidwait: not a zombie, not a later process that got the pid of a stale
+# pidfile, the pidfile trusted).
 livepid() {
   local f=$state/$1.pid
   pid=""
-  [[ -e $f ]] && pid=$(pidwait --timeout 0 "$f" 2>/dev/null)
+  [[ -e $f || -L $f ]] && pid=$(pidwait --running --quiet "$f" 2>/dev/null)
 }
 
 # up NAME: its pidfile names a live process that listens on all its ports.
@@ -253,8 +323,17 @@ started=() # what this run started, stopped again if the run fails
 bound=()   # ports our services listen on now: their portfind leases can go
 declare -A launched
 
+# files NAME: NAME's log, pidfile and port file may be used (see plain),
+# checked before any is written.
+files() {
+  plain "$state/$1.log"
+  plain "$state/$1.pid"
+  plain "$state/$1.port"
+}
+
 # launch NAME CMD...: start CMD detached (own session, no terminal, output to
-# NAME.log, our lock not inherited); sets $pid.
+# NAME.log, our lock not inherited); sets $pid. Variables set for the call
+# (VAR=value launch ...) reach the service's environment, never an argv.
 launch() {
   local name=$1 log
   shift
@@ -269,12 +348,11 @@ launch() {
 # died NAME WHY: the service failed to start: say why, show its log, exit 1
 # (the exit trap stops what this run started).
 died() {
-  local log
-  log=$state/$1.log
+  local log=$state/$1.log
   say "$1 failed to start: $2"
-  if [[ -s $log ]]; then
+  if [[ -s $log && -f $log ]]; then
     say "last lines of $log:"
-    tail -n 15 "$log" | sed 's/^/  | /' >&2
+    tail -n 15 -- "$log" | sed 's/^/  | /' >&2
   fi
   exit 1
 }
@@ -290,18 +368,15 @@ wait_up() {
     return
   fi
   shift 2
-  err=$(portwait --timeout "$timeout" --pid "$pid" "$@" 2>&1) ||
+  err=$(portwait --timeout="$timeout" --pid "$pid" "$@" 2>&1) ||
     died "$name" "not listening on port $* ($err)"
   # Usually the pidfile names the process that listens: then that is proven.
   first_line "$state/$name.pid"
   if [[ $line != "$pid" ]]; then
-    err=$(pidwait --timeout "$timeout" "$state/$name.pid" 2>&1 >/dev/null) ||
+    err=$(pidwait --timeout="$timeout" "$state/$name.pid" 2>&1 >/dev/null) ||
       died "$name" "no live process in $state/$name.pid ($err)"
     first_line "$state/$name.pid"
   fi
-  # Its start time, so that stop never signals another process that got the
-  # same pid later (after a reboot or a kill -9 and a long time).
-  running "$line" && write "$state/$name.started" "$started_at"
   bound+=("$@")
 }
 
@@ -316,16 +391,29 @@ wait_deferred() {
   deferred=()
 }
 
+# ensure_cert: the self-signed certificate and key, made once, the key
+# readable by us only. openssl prints them and write() stores them: openssl
+# itself leaves empty files and exits 0 on a full disk.
 ensure_cert() {
+  local pem keypem mask
+  plain "$cert"
+  plain "$key"
   [[ -s $cert && -s $key ]] && return
   need openssl
   # The name is in subjectAltName too, where TLS clients look for it.
-  openssl req -new -x509 -nodes -days 3650 -subj /CN=0.0.0.0 \
-    -addext "subjectAltName=IP:127.0.0.1,DNS:localhost,IP:0.0.0.0" \
-    -out "$cert.tmp" -keyout "$key.tmp" 2>"$state/openssl.log" ||
-    fail 2 "openssl could not make a certificate: $(tail -n 3 "$state/openssl.log")"
-  mv -f "$key.tmp" "$key"
-  mv -f "$cert.tmp" "$cert"
+  if ! pem=$(openssl req -new -x509 -nodes -days 3650 -subj /CN=0.0.0.0 \
+    -addext "subjectAltName=IP:127.0.0.1,DNS:localhost,IP:0.0.0.0" -keyout - 2>&1) ||
+    ! [[ $pem =~ -----BEGIN\ PRIVATE\ KEY-----.*-----END\ PRIVATE\ KEY----- ]]; then
+    fail 1 "openssl could not make a certificate: ${pem//$'\n'/ }"
+  fi
+  keypem=${BASH_REMATCH[0]}
+  [[ $pem =~ -----BEGIN\ CERTIFICATE-----.*-----END\ CERTIFICATE----- ]] ||
+    fail 1 "openssl printed no certificate: ${pem//$'\n'/ }"
+  mask=$(umask)
+  umask 077
+  write "$key" "$keypem"
+  umask "$mask"
+  write "$cert" "${BASH_REMATCH[0]}"
 }
 
 # api_host: the API server to talk to, in $host: a parent's, or ours when it is up.
@@ -352,7 +440,6 @@ reset_api() {
     return 1
   }
 }
-
 
 # Calls to the API server as admin are queued with api_add and made by
 # api_send in one curl run (one process, one connection). The token goes to
@@ -383,17 +470,19 @@ api_add() {
   fi
 }
 # api_send: make the queued calls; their bodies, each followed by a line
-# --end--, in $reply.
+# --end--, in $reply. A failure shows the reply with the token masked (a
+# server may echo the request's headers).
 api_send() {
   reply=""
   [[ -n $requests ]] || return 0
-  reply=$(curl --fail-early -K - <<<"$requests" 2>&1) || fail 1 "API call to https://$host failed: $reply"
+  reply=$(curl --fail-early -K - <<<"$requests" 2>&1) ||
+    fail 1 "API call to https://$host failed: ${reply//"$token"/<token>}"
   requests=""
 }
 
 # register_start: the API host and admin token for the registration calls.
 register_start() {
-  need curl fixture-token
+  need curl
   api_host
   [[ -n $token ]] || token=$(fixture-token --fixtures "$fixtures" admin) ||
     fail 2 "no admin token in $fixtures"
@@ -412,7 +501,6 @@ delete_listed() {
 }
 
 start_api() {
-  need portfind portwait pidwait fixture-token db-reset
   local host port
   if [[ -n ${ARVADOS_TEST_API_HOST:-} ]]; then
     # A parent started the server: only reset it.
@@ -429,6 +517,7 @@ start_api() {
       say "restarting the API server"
     fi
     stop_service api
+    files api
     ensure_cert
     newports 1
     port=$ports
@@ -454,16 +543,22 @@ print_api() {
   fi
 }
 
+# start_keep: two storage servers, registered; with $batch set (start-all)
+# the registrations stay queued for the proxy's, sent in one curl run.
+batch=""
 start_keep() {
-  need portfind portwait pidwait fixture-token curl
   stop_keep
+  files keep0
+  files keep1
+  plain "$state/keep0.volume"
+  plain "$state/keep1.volume"
   register_start
   local n svc port=() kpid=() vol=()
   newports 2
   port=("${ports%%$'\n'*}" "${ports##*$'\n'}")
   # Fresh volumes (mkdir fails rather than reuse a name).
   vol=("$state/keep0-volume.$SRANDOM" "$state/keep1-volume.$SRANDOM")
-  mkdir -m 700 -- "${vol[@]}"
+  mkdir -m 700 -- "${vol[@]}" || fail 1 "cannot create the volumes ${vol[*]}"
   # Both start side by side; they share nothing.
   for n in 0 1; do
     write "$state/keep$n.volume" "${vol[n]}"
@@ -471,7 +566,8 @@ start_keep() {
     launch "keep$n" "${keepstore_cmd[@]}" "-volume=${vol[n]}" "-listen=:${port[n]}" "-pid=$state/keep$n.pid"
     kpid[n]=$pid
   done
-  # While they start: the old registrations, to go, as the original did.
+  # While they start: every old registration (the proxy's too), to go, as
+  # the original did.
   api_add GET /arvados/v1/keep_services
   api_add GET /arvados/v1/keep_disks
   api_send
@@ -484,40 +580,41 @@ start_keep() {
     printf -v svc '{"keep_disk":{"keep_service_uuid":"zzzzz-bi6l4-keepdisk%07d"}}' "$n"
     api_add POST /arvados/v1/keep_disks "$svc"
   done
-  api_send
+  [[ -n $batch ]] || api_send
 }
 
 start_keep_proxy() {
   [[ -z $proxy_services ]] || return 0
-  need portfind portwait pidwait fixture-token curl
   stop_service keepproxy
+  files keepproxy
   register_start
-  local port
+  local port svc
   newports 1
   port=$ports
   write "$state/keepproxy.port" "$port"
-  launch keepproxy env ARVADOS_API_TOKEN="$token" ARVADOS_API_HOST="$host" ARVADOS_API_HOST_INSECURE=true \
-    "${keepproxy_cmd[@]}" "-pid=$state/keepproxy.pid" "-listen=:$port"
+  ARVADOS_API_TOKEN=$token ARVADOS_API_HOST=$host ARVADOS_API_HOST_INSECURE=true \
+    launch keepproxy "${keepproxy_cmd[@]}" "-pid=$state/keepproxy.pid" "-listen=:$port"
   # While it starts, as the original did: the old proxy registrations go and
-  # the new one is made.
-  local svc kp=$pid
-  api_add GET '/arvados/v1/keep_services?filters=%5B%5B%22service_type%22%2C%22%3D%22%2C%22proxy%22%5D%5D'
-  api_send
-  delete_listed keep_services bi6l4 "$reply"
+  # the new one is made (in start-all, start_keep's list had them).
+  if [[ -z $batch ]]; then
+    api_add GET '/arvados/v1/keep_services?filters=%5B%5B%22service_type%22%2C%22%3D%22%2C%22proxy%22%5D%5D'
+    api_send
+    delete_listed keep_services bi6l4 "$reply"
+  fi
   printf -v svc '{"keep_service":{"service_host":"localhost","service_port":%d,"service_type":"proxy","service_ssl_flag":false}}' "$port"
   api_add POST /arvados/v1/keep_services "$svc"
   api_send
-  wait_up keepproxy "$kp" "$port"
+  wait_up keepproxy "$pid" "$port"
 }
 
 start_git() {
   [[ -z $proxy_services ]] || return 0
-  need portfind portwait pidwait
   stop_service arv-git-httpd
+  files arv-git-httpd
   local gitdir=$state/git port
-  [[ -d $gitdir/test ]] || mkdir -p "$gitdir/test"
+  dir "$gitdir"
+  dir "$gitdir/test"
   if [[ -n $git_tarball ]]; then
-    [[ -f $git_tarball ]] || fail 2 "STACK_GIT_TARBALL: no such file: $git_tarball"
     tar -xf "$git_tarball" -C "$gitdir" || fail 2 "cannot unpack $git_tarball into $gitdir"
   fi
   newports 1
@@ -533,12 +630,12 @@ start_git() {
 # render TEMPLATE OUT NAME=VALUE...: replace each {{NAME}}; a name without a
 # value is an error naming it and its line.
 render() {
-  local in=$1 out=$2 text rest name line re='\{\{([A-Za-z0-9_]+)\}\}'
+  local in=$1 out=$2 text="" rest name line re='\{\{([A-Za-z0-9_]+)\}\}'
   shift 2
   declare -A vals=()
   for name in "$@"; do vals[${name%%=*}]=${name#*=}; done
-  [[ -r $in ]] || fail 2 "cannot read nginx template $in"
-  text=$(<"$in")
+  [[ -f $in && -r $in ]] || fail 2 "cannot read nginx template $in"
+  IFS= read -r -d '' text <"$in" || true
   rest=$text
   while [[ $rest =~ $re ]]; do
     name=${BASH_REMATCH[1]}
@@ -549,13 +646,16 @@ render() {
     fi
     text=${text//"{{$name}}"/"${vals[$name]}"}
   done
-  printf '%s\n' "$text" >"$out"
+  write "$out" "${text%$'\n'}"
 }
 
 start_nginx() {
   [[ -z $proxy_services ]] || return 0
-  need portfind portwait pidwait
   stop_service nginx
+  files nginx
+  plain "$state/nginx.conf"
+  plain "$state/keepproxy-ssl.port"
+  plain "$state/arv-git-httpd-ssl.port"
   ensure_cert
   local port ports kp_ssl git_ssl kp git conf=$state/nginx.conf
   getport keepproxy
@@ -569,7 +669,7 @@ start_nginx() {
     "GITPORT=$git" "GITSSLPORT=$git_ssl" "SSLCERT=$cert" "SSLKEY=$key"
   write "$state/keepproxy-ssl.port" "$kp_ssl"
   write "$state/arv-git-httpd-ssl.port" "$git_ssl"
-  [[ -d $state/nginx ]] || mkdir -p "$state/nginx"
+  dir "$state/nginx"
   launch nginx env PATH="$PATH:/sbin:/usr/sbin:/usr/local/sbin" \
     "${nginx_cmd[@]}" -p "$state/nginx/" -e stderr \
     -g "error_log stderr info; pid $state/nginx.pid;" -c "$conf"
@@ -578,54 +678,50 @@ start_nginx() {
 
 # --- stopping ----------------------------------------------------------------
 
-# stop_service NAME: TERM, then KILL on a bounded schedule; pidfile removed;
-# its ports confirmed closed. Stopping what is not running succeeds.
+# stop_service NAME: TERM, then KILL on a bounded schedule, to the service's
+# whole process group (a KILL to nginx's master alone would leave its workers
+# listening), or, its leader gone (kill -9), to what is left of the group;
+# pidfile removed; its ports confirmed closed. pidwait never signals a later
+# process that got the pid of a stale pidfile. Stopping what is not running
+# succeeds.
 stop_service() {
-  local name=$1 pf p port err list=() pid="" stopped=""
-  pf=$state/$name.pid
+  local name=$1 pf=$state/$1.pid p port err rc list=() stopped="" group=--group
   for p in ${ports_of[$name]}; do
-    [[ -e $state/$p.port ]] || continue
+    [[ -e $state/$p.port || -L $state/$p.port ]] || continue
     getport "$p"
     list+=("$port")
   done
+  plain "$pf"
   if [[ -e $pf ]]; then
-    first_line "$pf"
-    pid=$line
-    first_line "$state/$name.started"
-    if ! running "$pid"; then
-      # Gone (kill -9): what is left of its group is stopped too.
-      orphans "$pid" "$line"
-      pid=""
-      if ((${#orphans[@]})); then
-        err=$(pidwait --kill --quiet --retry "$stop_retry" "${orphans[@]}" 2>&1) ||
-          fail 1 "could not stop what is left of $name (${orphans[*]#--pid=}): $err"
-        stopped=1
-      fi
-    elif [[ -n $line && $line != "$started_at" ]]; then
-      say "$name: pid $pid in $pf is another process now (it started later): not signalling it"
-      pid=""
-    else
-      # The whole group when it leads one: a KILL to nginx's master would
-      # leave its workers listening.
-      err=$(pidwait --kill --retry "$stop_retry" ${leader:+--group} --remove "$pf" 2>&1) ||
-        fail 1 "could not stop $name: $err"
-      stopped=1
-    fi
-    rm -f "$pf"
+    while :; do
+      rc=0
+      err=$(pidwait --kill $group --strict --retry="$stop_retry" --remove "$pf" 2>&1) || rc=$?
+      # A pidfile naming a process of a group it does not lead: that process.
+      [[ $rc == 2 && -n $group && $err == *"does not lead a process group"* ]] || break
+      group=""
+    done
+    # Its notes (a stale pidfile, what was left of a group) are passed on.
+    [[ $err == *"nothing to stop"* ]] || stopped=1
+    ((rc == 0)) || [[ $rc == 1 && -z $stopped ]] || fail 1 "could not stop $name: ${err//$'\n'/; }"
+    while IFS= read -r p; do
+      p=${p#pidwait: }
+      [[ -z $p || $p == *"is not running: nothing to stop" ]] || say "$name: ${p%: nothing to stop}"
+    done <<<"$err"
+    rm -f -- "$pf"
   fi
-  [[ ! -e $state/$name.started ]] || rm -f "$state/$name.started"
-  # A process this run launched that never wrote its pidfile.
-  if [[ -n ${launched[$name]:-} && ${launched[$name]} != "$pid" ]] && running "${launched[$name]}"; then
-    pidwait --kill --quiet --retry "$stop_retry" ${leader:+--group} --pid "${launched[$name]}" 2>/dev/null || true
+  # A process this run launched that never wrote its pidfile: while it is
+  # still our child (a running job) its pid cannot have gone to another.
+  if [[ -z $stopped && -n ${launched[$name]:-} && " ${live_jobs[*]} " == *" ${launched[$name]} "* ]]; then
+    pidwait --kill --group --quiet --retry="$stop_retry" --pid "${launched[$name]}" 2>/dev/null || true
   fi
   # Only a port of a process we stopped is ours to wait on; after a kill -9
   # the port may belong to a stranger by now.
   if [[ -n $stopped && ${#list[@]} -gt 0 ]]; then
-    err=$(portwait --closed --timeout "$timeout" "${list[@]}" 2>&1) ||
+    err=$(portwait --closed --timeout="$timeout" "${list[@]}" 2>&1) ||
       fail 1 "$name stopped but port ${list[*]} still listens: $err"
   fi
   for p in ${ports_of[$name]}; do
-    [[ ! -e $state/$p.port ]] || rm -f "$state/$p.port"
+    rm -f -- "$state/$p.port"
   done
 }
 
@@ -633,8 +729,9 @@ stop_keep() {
   local n vol
   for n in 0 1; do
     stop_service "keep$n"
-    if [[ -e $state/keep$n.volume ]]; then
-      vol=$(<"$state/keep$n.volume")
+    if [[ -e $state/keep$n.volume || -L $state/keep$n.volume ]]; then
+      first_line "$state/keep$n.volume"
+      vol=$line
       # Remove only a volume this script made: a directory in the state dir.
       if [[ $vol == "$state/keep$n-volume."* && -d $vol && ! -L $vol ]]; then
         rm -rf -- "$vol"
@@ -658,10 +755,12 @@ stop_proxied() {
 }
 
 # On a failed start, stop what this run started, newest first.
+live_jobs=()
 rollback() {
   local i
   set +e
   ((${#started[@]})) || return 0
+  mapfile -t live_jobs < <(jobs -rp)
   say "stopping what this run started: ${started[*]}"
   for ((i = ${#started[@]} - 1; i >= 0; i--)); do
     case ${started[i]} in
@@ -671,50 +770,75 @@ rollback() {
   done
 }
 
+# status: one line per service (or, with --json, one object): its pid and
+# ports while it runs ("-" otherwise) and its state: up, listening (its
+# process listens but does not answer), down, or external (a parent's).
 status() {
-  need pidwait portwait
-  local name p port pid shown state_word all=0
+  local name p port pid ports word all=0 n=0 out="" sep=""
   for name in "${services[@]}"; do
-    shown=""
-    for p in ${ports_of[$name]}; do
-      getport "$p"
-      shown+=${shown:+,}$port
-    done
-    livepid "$name" || pid=-
+    ports=""
     if [[ -n $proxy_services && $name != api && $name != keep[01] ]] ||
       [[ $name == api && -n ${ARVADOS_TEST_API_HOST:-} ]]; then
-      state_word=external
-    elif up "$name"; then
-      state_word=up
+      word=external pid=""
+    elif livepid "$name"; then
+      for p in ${ports_of[$name]}; do
+        getport "$p"
+        ports+=${ports:+,}$port
+      done
+      word=down
+      # shellcheck disable=SC2086 # one argument per port
+      portwait --timeout 0 --pid "$pid" ${ports//,/ } 2>/dev/null && word=up
     else
-      state_word=down
-      all=1
+      word=down pid=""
     fi
-    printf '%-14s pid %-8s port %-12s %s\n' "$name" "$pid" "$shown" "$state_word"
+    [[ $word != down ]] || all=1
+    if [[ -n $json ]]; then
+      out+="$sep{\"name\":\"$name\",\"pid\":${pid:-null},\"ports\":[$ports],\"state\":\"$word\"}"
+      sep=,
+    else
+      printf '%-14s pid %-8s port %-12s %s\n' "$name" "${pid:--}" "${ports:--}" "$word"
+    fi
+    n=$((n + 1))
   done
+  if [[ -n $json ]]; then
+    q "$state"
+    printf '{"state_dir":%s,"all_up":%s,"services":[%s]}\n' "$quoted" "$([[ $all == 0 ]] && echo true || echo false)" "$out"
+  fi
   return "$all"
 }
 
 # --- main ----------------------------------------------------------------------
 
-[[ -d $state ]] || mkdir -p "$state" || fail 2 "cannot create the state directory $state"
-[[ $state == /* ]] || state=$PWD/$state
+# Resolve the state directory's links once, then check it is ours alone.
+if [[ -d $state ]]; then
+  cd -P -- "$state" && state=$PWD && cd -- "$OLDPWD"
+fi
 cert=$state/self-signed.pem
 key=$state/self-signed.key
+check_state
 
 if [[ $action == status ]]; then
+  # Nothing is created or locked: status only looks.
+  need pidwait portwait
   status && exit 0
   exit 1
 fi
 
+need portfind portwait pidwait fixture-token db-reset flock setsid
 check_config
+dir "$state"
+check_state
 # One run at a time per state directory (bounded wait).
-need flock setsid
-exec 9>"$state/.lock"
+plain "$state/.lock"
+exec 9>>"$state/.lock"
 flock -w 60 9 || fail 1 "another start-stack.sh holds $state/.lock"
 on_exit() {
   local rc=$? p args=()
-  ((rc == 0)) || rollback
+  if ((rc != 0)); then
+    rollback
+    # For eval "$(start-stack.sh start --auth NAME)": a line that fails.
+    [[ -z $auth ]] || printf 'false\n'
+  fi
   for p in "${bound[@]}" "${pool[@]}"; do args+=(--release "$p"); done
   ((${#args[@]} == 0)) || portfind "${args[@]}" 2>/dev/null || true
   exit "$rc"
@@ -722,7 +846,6 @@ on_exit() {
 trap on_exit EXIT
 
 if [[ -n $auth ]]; then
-  need fixture-token
   err=$(fixture-token --fixtures "$fixtures" "$auth" 2>&1 >/dev/null) || fail 2 "--auth $auth: $err"
 fi
 
@@ -744,11 +867,14 @@ case $action in
     newports 7 # all the stack's ports in one call
     mapfile -t pool <<<"$ports"
     start_api
+    # The registrations of the storage servers and the proxy go in one run.
+    [[ -n $proxy_services ]] || batch=1
     start_keep
     # The proxy, the git server and nginx (which needs only their ports)
     # start side by side; nothing of theirs waits on another's start-up.
     defer=1
     start_keep_proxy
+    api_send
     start_git
     start_nginx
     wait_deferred

@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use stackutils_scripts::{alive, script_cmd, standin, tool, wait_until};
+use stackutils_scripts::{
+    alive, as_nobody, can_run, is_root, script, script_cmd, standin, tool, wait_until,
+};
 
 const LIMIT: Duration = Duration::from_secs(15);
 
@@ -463,13 +465,27 @@ fn a_missing_daemon_is_5() {
     // Nothing to stop is still a successful stop; status is plain "not running".
     svc.run("stop").expect(0);
     svc.run("status").expect(3);
-    // The tools themselves missing: not installed either.
-    let out = svc
-        .command("start")
-        .env("PATH", "/usr/bin:/bin")
+    // The tools themselves missing (a copy of the script outside the clone,
+    // procps' pidwait first on PATH): not installed either.
+    let copy = svc.dir().join("init.d/webd");
+    fs::create_dir_all(copy.parent().unwrap()).unwrap();
+    fs::copy(script("lsb-service"), &copy).unwrap();
+    let mut cmd = svc.command("start");
+    cmd.env("PATH", "/usr/bin:/bin")
+        .env_remove("STACKUTILS_BIN");
+    cmd.env("DAEMON", standin("lsb-daemon.py"));
+    let out = Command::new("bash")
+        .arg(&copy)
+        .arg("start")
+        .envs(cmd.get_envs().filter_map(|(k, v)| Some((k, v?))))
+        .env_remove("STACKUTILS_BIN")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(5), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("'lsb-status' not found"),
+        "{out:?}"
+    );
 }
 
 #[test]
@@ -575,6 +591,256 @@ fn insufficient_privilege_is_4() {
     svc.run("status").expect(3);
 }
 
-fn is_root() -> bool {
-    std::os::unix::fs::MetadataExt::uid(&fs::metadata("/proc/self").unwrap()) == 0
+/// The layout `make install` and the Debian package use: the script in
+/// PREFIX/share/stackutils, the tools (our pidwait too) in the private
+/// PREFIX/lib/stackutils/bin, and an rc link to the script.
+fn installed(root: &Path) -> PathBuf {
+    let share = root.join("usr/share/stackutils");
+    let lib = root.join("usr/lib/stackutils/bin");
+    fs::create_dir_all(&share).unwrap();
+    fs::create_dir_all(&lib).unwrap();
+    fs::copy(script("lsb-service"), share.join("lsb-service")).unwrap();
+    for t in ["lsb-status", "pidwait", "portwait"] {
+        std::os::unix::fs::symlink(tool(t), lib.join(t)).unwrap();
+    }
+    share.join("lsb-service")
+}
+
+#[test]
+fn installed_behind_an_rc_link_it_finds_its_tools_and_its_name() {
+    // /etc/rc2.d/S85webd -> the installed script: the name is webd, the
+    // tools come from PREFIX/lib/stackutils/bin although procps' pidwait is
+    // first on PATH.
+    let mut svc = Service::forking();
+    let installed = installed(svc.dir());
+    let rc = svc.dir().join("rc2.d");
+    fs::create_dir(&rc).unwrap();
+    for link in ["S85webd", "K15webd"] {
+        std::os::unix::fs::symlink(&installed, rc.join(link)).unwrap();
+    }
+    let run = |svc: &mut Service, link: &str, action: &str| {
+        let mut cmd = svc.command(action);
+        let envs: Vec<_> = cmd
+            .get_envs()
+            .filter_map(|(k, v)| Some((k.to_owned(), v?.to_owned())))
+            .collect();
+        cmd = Command::new("bash");
+        cmd.arg(rc.join(link))
+            .arg(action)
+            .envs(envs)
+            .env_remove("NAME")
+            .env_remove("STACKUTILS_BIN")
+            .env("PATH", "/usr/bin:/bin");
+        let out = Run(cmd.output().unwrap());
+        if let Some(pid) = svc.pid() {
+            svc.seen.push(pid);
+        }
+        out
+    };
+    assert_eq!(
+        run(&mut svc, "S85webd", "status").expect(3).stdout(),
+        "webd is not running\n"
+    );
+    run(&mut svc, "S85webd", "start").expect(0);
+    let pid = svc.pid().expect("webd's pidfile");
+    assert_eq!(
+        run(&mut svc, "K15webd", "status").expect(0).stdout(),
+        format!("webd (pid {pid}) is running\n")
+    );
+    run(&mut svc, "K15webd", "stop").expect(0);
+    assert!(gone(pid));
+}
+
+#[test]
+fn stop_retry_in_the_dash_number_form() {
+    // STOP_RETRY=-9/5: start-stop-daemon's form, SIGKILL then 5 s.
+    let mut svc = Service::new(&format!(
+        "DAEMON={}\nDAEMON_ARGS=\"--fork --ignore-term --pidfile {{dir}}/run/webd.pid\"\nSTOP_RETRY=-9/5\n",
+        standin("lsb-daemon.py").display()
+    ));
+    svc.run("start").expect(0);
+    let pid = svc.pid().unwrap();
+    svc.run("stop").expect(0);
+    assert!(!alive(pid), "stop returned with the daemon alive");
+    svc.run("status").expect(3);
+}
+
+#[test]
+fn a_make_pidfile_daemon_that_forks_anyway_leaves_nothing_behind() {
+    // MAKE_PIDFILE=yes, but the program forks a worker into its session and
+    // exits: the start fails, and the worker goes with it.
+    let mut svc = Service::new("DAEMON={dir}/bin/forker\nMAKE_PIDFILE=yes\nSTART_TIMEOUT=30s\n");
+    fs::create_dir(svc.dir().join("bin")).unwrap();
+    let marker = svc.dir().join("worker.pid");
+    let forker = svc.dir().join("bin/forker");
+    fs::write(
+        &forker,
+        format!(
+            "#!/bin/sh\nsleep 300 &\necho $! > {}.tmp && mv {0}.tmp {0}\nexit 0\n",
+            marker.display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&forker, fs::Permissions::from_mode(0o755)).unwrap();
+    let out = svc.run("start").expect(1);
+    assert!(
+        out.stderr().contains("exited during start"),
+        "{}",
+        out.stderr()
+    );
+    let worker: u32 = fs::read_to_string(&marker).unwrap().trim().parse().unwrap();
+    let _reap = KillOnDrop(worker);
+    assert!(
+        gone(worker),
+        "the worker {worker} of the failed start still runs"
+    );
+    // status and stop tell the truth: nothing runs, nothing is left.
+    svc.run("status").expect(3);
+    svc.run("stop").expect(0);
+    assert!(!svc.pidfile().exists());
+    assert!(!svc.pidfile().with_extension("pid.new").exists());
+}
+
+/// Kills a pid when dropped (a failed test's stray process).
+struct KillOnDrop(u32);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if self.0 > 1 && alive(self.0) {
+            let _ = Command::new("kill")
+                .args(["-KILL", &self.0.to_string()])
+                .status();
+        }
+    }
+}
+
+#[test]
+fn a_stale_pidfile_never_gets_a_newcomer_killed() {
+    // The daemon died long ago; its pid now belongs to a process that
+    // started after the pidfile was written. No EXE to compare (a script).
+    let mut svc = Service::new(&format!(
+        "DAEMON={}\nDAEMON_ARGS=\"--fork --pidfile {{dir}}/run/webd.pid\"\n",
+        standin("lsb-daemon.py").display()
+    ));
+    let newcomer = Command::new("sleep").arg("300").spawn().unwrap();
+    let newcomer = stackutils_scripts::Reaper(newcomer);
+    fs::write(svc.pidfile(), format!("{}\n", newcomer.0.id())).unwrap();
+    let past = std::time::SystemTime::now() - Duration::from_secs(3600);
+    fs::File::options()
+        .write(true)
+        .open(svc.pidfile())
+        .unwrap()
+        .set_modified(past)
+        .unwrap();
+    svc.run("status").expect(1);
+    svc.run("stop").expect(0);
+    assert!(alive(newcomer.0.id()), "the newcomer was signalled");
+    assert!(!svc.pidfile().exists(), "the stale pidfile is left");
+}
+
+#[test]
+fn the_log_file_is_never_written_through_a_planted_link() {
+    if !can_run(is_root(), "needs root to act as another user (setpriv)") {
+        return;
+    }
+    let victim_dir = tempfile::tempdir().unwrap();
+    let victim = victim_dir.path().join("victim");
+    fs::write(&victim, "precious\n").unwrap();
+    // 1. A log directory of another user, who planted the link.
+    let mut svc = Service::forking();
+    let logdir = svc.dir().join("log");
+    fs::set_permissions(&logdir, fs::Permissions::from_mode(0o777)).unwrap();
+    as_nobody(&format!(
+        "ln -s {} {}/webd.log",
+        victim.display(),
+        logdir.display()
+    ));
+    let out = svc.run("start").expect(1);
+    assert!(
+        out.stderr().contains(&logdir.display().to_string()),
+        "{}",
+        out.stderr()
+    );
+    // 2. The same directory given back to root, the link still there.
+    Command::new("chown")
+        .arg("-h")
+        .arg("0:0")
+        .arg(&logdir)
+        .status()
+        .unwrap();
+    fs::set_permissions(&logdir, fs::Permissions::from_mode(0o755)).unwrap();
+    let out = svc.run("start").expect(1);
+    assert!(out.stderr().contains("symbolic link"), "{}", out.stderr());
+    // 3. A directory owned by another user, not writable by us or others.
+    fs::remove_file(logdir.join("webd.log")).unwrap();
+    Command::new("chown")
+        .arg("65534:65534")
+        .arg(&logdir)
+        .status()
+        .unwrap();
+    let out = svc.run("start").expect(1);
+    assert!(
+        out.stderr().contains("belongs to uid 65534"),
+        "{}",
+        out.stderr()
+    );
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "precious\n");
+    assert!(
+        svc.pid().is_none() && !svc.listening(),
+        "a daemon was started"
+    );
+    svc.run("status").expect(3);
+}
+
+#[test]
+fn a_full_disk_is_named_and_leaves_no_temporary_file() {
+    if !can_run(
+        is_root(),
+        "needs root for a tmpfs in a mount namespace (unshare -m)",
+    ) {
+        return;
+    }
+    let svc = Service::new("DAEMON=/bin/sleep\nDAEMON_ARGS=300\nMAKE_PIDFILE=yes\nEXE=\n");
+    let run = svc.dir().join("run");
+    // The run directory a full 8 KiB tmpfs, in a mount namespace of its own.
+    let inner = format!(
+        "mount -t tmpfs -o size=8k,mode=755 tmpfs {run} && \
+         (dd if=/dev/zero of={run}/fill bs=1k 2>/dev/null || true) && \
+         {{ bash {script} start; echo \"rc=$?\"; ls -A {run}; }}",
+        run = run.display(),
+        script = script("lsb-service").display()
+    );
+    let mut cmd = svc.command("start");
+    let envs: Vec<_> = cmd
+        .get_envs()
+        .filter_map(|(k, v)| Some((k.to_owned(), v?.to_owned())))
+        .collect();
+    cmd = Command::new("unshare");
+    cmd.args(["-m", "--propagation", "private", "sh", "-c", &inner])
+        .envs(envs);
+    let out = cmd.output().unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    assert!(stdout.contains("rc=1"), "{stdout}\n{stderr}");
+    assert!(stderr.contains("No space left on device"), "{stderr}");
+    // Only the filler is left: no pidfile, no temporary file.
+    assert_eq!(stdout.lines().last(), Some("fill"), "{stdout}");
+    // And no sleep of ours runs.
+    let ours = |pid: &u32| {
+        fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == b"/bin/sleep\x00300\x00")
+            && alive(*pid)
+    };
+    assert!(
+        wait_until(LIMIT, || !procs().iter().any(ours)),
+        "the daemon of the failed start still runs"
+    );
+}
+
+fn procs() -> Vec<u32> {
+    fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect()
 }

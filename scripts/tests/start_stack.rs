@@ -11,7 +11,12 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use stackutils_scripts::{alive, corpus, path_with_tools, script, standin, tool, wait_until};
+use std::os::unix::fs::PermissionsExt;
+
+use stackutils_scripts::{
+    alive, as_nobody, bin_dir, can_run, corpus, is_root, path_with_tools, script, standin, tool,
+    wait_until,
+};
 use tempfile::TempDir;
 
 const PYTHON: &str = "/usr/bin/python3";
@@ -130,6 +135,23 @@ fn run_bounded(mut cmd: Command, limit: Duration) -> Run {
 struct Stack {
     dir: TempDir,
     env: BTreeMap<String, String>,
+    /// The state directory (STACK_TMPDIR, or where the script finds it).
+    state: PathBuf,
+    /// The script run: the clone's, or an installed copy.
+    script: PathBuf,
+    /// The directory it runs in.
+    cwd: Option<PathBuf>,
+}
+
+/// The Arvados nginx template, listening on loopback only (the original
+/// listens on every address): the tests' servers are never reachable from
+/// outside.
+fn loopback_template(dir: &Path) -> PathBuf {
+    let text = fs::read_to_string(corpus("arvados/nginx-2015.conf")).expect("nginx template");
+    assert!(text.contains("listen *:"), "{text}");
+    let path = dir.join("nginx.conf.in");
+    fs::write(&path, text.replace("listen *:", "listen 127.0.0.1:")).unwrap();
+    path
 }
 
 impl Stack {
@@ -145,6 +167,7 @@ impl Stack {
         let mut env = BTreeMap::new();
         for (k, v) in [
             ("PATH", path_with_tools()),
+            ("STACKUTILS_BIN", bin_dir().display().to_string()),
             (
                 "STACK_TMPDIR",
                 dir.path().join("state").display().to_string(),
@@ -153,7 +176,7 @@ impl Stack {
             ("STACK_FIXTURES", corpus("arvados").display().to_string()),
             (
                 "STACK_NGINX_TEMPLATE",
-                corpus("arvados/nginx-2015.conf").display().to_string(),
+                loopback_template(dir.path()).display().to_string(),
             ),
             ("ARVADOS_API_SERVER_CMD", api),
             ("KEEPSTORE_CMD", service("keepstore")),
@@ -162,7 +185,14 @@ impl Stack {
         ] {
             env.insert(k.to_owned(), v);
         }
-        Stack { dir, env }
+        let state = dir.path().join("state");
+        Stack {
+            dir,
+            env,
+            state,
+            script: script("start-stack.sh"),
+            cwd: None,
+        }
     }
 
     fn set(&mut self, key: &str, value: impl Into<String>) -> &mut Self {
@@ -171,13 +201,21 @@ impl Stack {
     }
 
     fn state(&self) -> PathBuf {
-        self.dir.path().join("state")
+        self.state.clone()
     }
 
     fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new("bash");
-        cmd.arg(script("start-stack.sh")).args(args);
+        cmd.arg(&self.script).args(args);
+        if let Some(cwd) = &self.cwd {
+            cmd.current_dir(cwd);
+        }
         for var in [
+            "ARVADOS_DIR",
+            "STACKUTILS_BIN",
+            "STACK_TMPDIR",
+            "STACK_FIXTURES",
+            "STACK_NGINX_TEMPLATE",
             "ARVADOS_TEST_API_HOST",
             "ARVADOS_TEST_PROXY_SERVICES",
             "ARVADOS_API_HOST",
@@ -267,12 +305,20 @@ impl Stack {
             .collect()
     }
 
-    /// Asserts that nothing of the stack runs, listens or has a pidfile.
+    /// Asserts that nothing of the stack runs, listens or has a pidfile:
+    /// no process whose command line names the state directory, none of
+    /// `pids` and none in their sessions (each service leads its own, so
+    /// nginx's workers are in its master's), no listener on `ports`.
     fn assert_gone(&self, pids: &[u32], ports: &[u16]) {
         assert!(
             wait_until(Duration::from_secs(5), || self.processes().is_empty()),
             "still running: {:?}",
             self.processes()
+        );
+        assert!(
+            wait_until(Duration::from_secs(5), || in_sessions(pids).is_empty()),
+            "still running in the services' sessions: {:?}",
+            in_sessions(pids)
         );
         for pid in pids {
             assert!(
@@ -302,7 +348,10 @@ impl Drop for Stack {
     fn drop(&mut self) {
         if self.state().exists() {
             let _ = run_bounded(self.command(&["stop-all"]), HUNG);
-            for pid in self.pids() {
+            let pids = SERVICES
+                .iter()
+                .filter_map(|s| self.read(&format!("{s}.pid"))?.parse::<u32>().ok());
+            for pid in pids {
                 if pid > 1 && alive(pid) {
                     let _ = Command::new("kill")
                         .args(["-KILL", &pid.to_string()])
@@ -322,6 +371,36 @@ fn fixture_token(name: &str) -> String {
         .expect("fixture-token");
     assert!(out.status.success(), "fixture-token {name}");
     text(&out.stdout).trim().to_owned()
+}
+
+/// The live processes whose session is one of `sids`.
+fn in_sessions(sids: &[u32]) -> Vec<u32> {
+    fs::read_dir("/proc")
+        .expect("/proc")
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                stat.rsplit_once(") ")
+                    .and_then(|(_, rest)| rest.split(' ').nth(3)?.parse::<u32>().ok())
+                    .is_some_and(|sid| sids.contains(&sid))
+            }) && alive(*pid)
+        })
+        .collect()
+}
+
+/// Whether this listener, held by the test, still takes connections: the
+/// port is still the test's, not closed or taken over.
+fn still_ours(listener: &TcpListener) -> bool {
+    let port = listener.local_addr().expect("local_addr").port();
+    let Ok(_client) =
+        TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(2))
+    else {
+        return false;
+    };
+    listener.set_nonblocking(true).expect("nonblocking");
+    let accepted = wait_until(Duration::from_secs(5), || listener.accept().is_ok());
+    listener.set_nonblocking(false).expect("blocking");
+    accepted
 }
 
 /// Whether anything listens on this local port (no listener: refused).
@@ -467,6 +546,27 @@ fn start_all_serves_every_role_and_stop_all_leaves_nothing() {
         "ref: refs/heads/main\n"
     );
 
+    // status --json gives the same facts.
+    let json = stack.run(&["status", "--json"]);
+    json.ok();
+    let mut want = String::from("True\n");
+    for (name, ports) in [
+        ("api", "api"),
+        ("keep0", "keep0"),
+        ("keep1", "keep1"),
+        ("keepproxy", "keepproxy"),
+        ("arv-git-httpd", "arv-git-httpd"),
+        ("nginx", "keepproxy-ssl,arv-git-httpd-ssl"),
+    ] {
+        let ports: Vec<String> = ports
+            .split(',')
+            .map(|p| stack.port(p).unwrap().to_string())
+            .collect();
+        let pid = stack.pid(name).unwrap();
+        want += &format!("{name} {pid} {} up\n", ports.join(","));
+    }
+    assert_eq!(parse_status(&json.stdout), want);
+
     let (pids, ports) = (stack.pids(), stack.ports());
     assert_eq!((pids.len(), ports.len()), (6, 7));
     // The check assert_gone makes sees the running stack.
@@ -479,7 +579,8 @@ fn start_all_serves_every_role_and_stop_all_leaves_nothing() {
     stack.assert_gone(&pids, &ports);
     assert!(!Path::new(&volume).exists(), "volume {volume} left behind");
 
-    // Everything down now: status says so, and exits 1, with nothing on stderr.
+    // Everything down now: status says so, and exits 1, with nothing on
+    // stderr; no pid and no port for what does not run.
     let status = stack.run(&["status"]);
     status.code(1);
     assert!(status.stderr.is_empty(), "{}", status.stderr);
@@ -489,6 +590,42 @@ fn start_all_serves_every_role_and_stop_all_leaves_nothing() {
         "{}",
         status.stdout
     );
+    for line in status.stdout.lines() {
+        assert!(
+            line.contains(" pid - ") && line.contains(" port - "),
+            "{line}"
+        );
+    }
+    let json = stack.run(&["status", "--json"]);
+    json.code(1);
+    let mut want = String::from("False\n");
+    for name in SERVICES {
+        want += &format!("{name} None  down\n");
+    }
+    assert_eq!(parse_status(&json.stdout), want);
+}
+
+/// `status --json` read by python3's json module, one line per service:
+/// `name pid ports state`, after a first line with `all_up`.
+fn parse_status(json: &str) -> String {
+    let mut child = Command::new(PYTHON)
+        .args([
+            "-c",
+            "import json, sys\n\
+             d = json.load(sys.stdin)\n\
+             print(d['all_up'])\n\
+             for s in d['services']:\n\
+             \x20   print(s['name'], s['pid'], ','.join(map(str, s['ports'])), s['state'])",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), json.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{json}: {}", text(&out.stderr));
+    text(&out.stdout)
 }
 
 #[test]
@@ -621,7 +758,22 @@ fn stale_pidfile_after_kill_9_start_and_stop_recover() {
     let new = stack.pid("api").unwrap();
     assert_ne!(new, old);
     assert!(alive(new));
-    stack.run(&["status"]); // prints; api is up, the rest are down
+    // status: the API server up with its new pid, the rest down.
+    let status = stack.run(&["status"]);
+    status.code(1);
+    let api = status.stdout.lines().next().unwrap_or_default();
+    assert!(
+        api.starts_with("api ") && api.ends_with(" up"),
+        "{}",
+        status.stdout
+    );
+    assert!(api.contains(&format!("pid {new} ")), "{api}");
+    assert_eq!(
+        status.stdout.matches(" down\n").count(),
+        5,
+        "{}",
+        status.stdout
+    );
 
     // stop after another kill -9: succeeds, and cleans the pidfile up.
     Command::new("kill")
@@ -645,14 +797,13 @@ fn a_stranger_on_a_stale_port_is_left_alone_and_a_new_port_is_picked() {
         .unwrap();
     assert!(wait_until(Duration::from_secs(10), || !alive(pid)));
     // The freed port is taken by someone else.
-    let stranger = TcpListener::bind(("0.0.0.0", port)).expect("bind the freed port");
+    let stranger = TcpListener::bind(("127.0.0.1", port)).expect("bind the freed port");
 
     stack.run(&["stop"]).ok();
     stack.run(&["start"]).ok();
     assert_ne!(stack.port("api"), Some(port));
-    // The stranger still has its port.
-    assert!(listening(port));
-    drop(stranger);
+    // The stranger still has its port and takes connections on it.
+    assert!(still_ours(&stranger));
 }
 
 #[test]
@@ -660,14 +811,14 @@ fn a_port_taken_by_a_stranger_is_not_used() {
     let mut stack = Stack::new();
     // A window of eleven free ports, one of them held by a stranger: the
     // seven ports of the stack must come from the other ten.
-    let free = |p: u16| TcpListener::bind(("0.0.0.0", p)).is_ok();
+    let free = |p: u16| TcpListener::bind(("127.0.0.1", p)).is_ok();
     let base = (0..50)
         .map(|_| portfind(&["--range", "20000-32000"])[0])
         .find(|b| (*b..b + 11).all(free))
         .expect("a window of 11 free ports");
     let window: Vec<u16> = (base..base + 11).collect();
     let taken = base + 5;
-    let stranger = TcpListener::bind(("0.0.0.0", taken)).expect("stranger binds");
+    let stranger = TcpListener::bind(("127.0.0.1", taken)).expect("stranger binds");
     stack.set("STACK_PORT_RANGE", format!("{}-{}", base, base + 10));
     stack.run(&["start-all"]).ok();
     let ports = stack.ports();
@@ -675,7 +826,7 @@ fn a_port_taken_by_a_stranger_is_not_used() {
     assert!(!ports.contains(&taken), "{ports:?}");
     assert!(ports.iter().all(|p| window.contains(p)), "{ports:?}");
     stack.run(&["status"]).ok();
-    assert!(stranger.local_addr().is_ok() && listening(taken));
+    assert!(still_ours(&stranger), "the stranger lost port {taken}");
 }
 
 #[test]
@@ -894,35 +1045,6 @@ fn usage_errors_exit_2_and_list_the_actions() {
 }
 
 #[test]
-fn missing_tools_are_named() {
-    let mut stack = Stack::new();
-    let bin = stack.dir.path().join("bin");
-    fs::create_dir_all(&bin).unwrap();
-    for name in ["pidwait", "portwait", "fixture-token", "db-reset"] {
-        std::os::unix::fs::symlink(tool(name), bin.join(name)).unwrap();
-    }
-    stack.set("PATH", format!("{}:/usr/bin:/bin", bin.display()));
-    let run = stack.run(&["start"]);
-    run.code(2);
-    assert!(
-        run.stderr.contains("'portfind' is not on PATH"),
-        "{}",
-        run.stderr
-    );
-
-    // procps' pidwait (in /usr/bin) must not be mistaken for ours.
-    fs::remove_file(bin.join("pidwait")).unwrap();
-    std::os::unix::fs::symlink(tool("portfind"), bin.join("portfind")).unwrap();
-    let run = stack.run(&["start"]);
-    run.code(2);
-    assert!(
-        run.stderr.contains("not stackutils' pidwait"),
-        "{}",
-        run.stderr
-    );
-}
-
-#[test]
 fn parallel_runs_on_one_state_dir_take_turns() {
     let stack = Stack::new();
     let other = stack.command(&["start"]);
@@ -1008,7 +1130,6 @@ fn a_running_server_that_refuses_the_reset_is_replaced() {
 
 #[test]
 fn stop_all_stops_the_rest_when_one_pidfile_is_refused() {
-    use std::os::unix::fs::PermissionsExt;
     let stack = Stack::new();
     stack.run(&["start-all"]).ok();
     let (pids, ports) = (stack.pids(), stack.ports());
@@ -1045,15 +1166,21 @@ fn a_pidfile_whose_pid_now_names_another_process_is_not_signalled() {
     // As if the pid had been handed to an unrelated program since.
     let stranger = Command::new("sleep").arg("300").spawn().unwrap();
     let stranger = stackutils_scripts::Reaper(stranger);
-    fs::write(
-        stack.state().join("api.pid"),
-        format!("{}\n", stranger.0.id()),
-    )
-    .unwrap();
+    // The pidfile was written before the stranger started: a stale one.
+    let pidfile = stack.state().join("api.pid");
+    fs::write(&pidfile, format!("{}\n", stranger.0.id())).unwrap();
+    let past = std::time::SystemTime::now() - Duration::from_secs(60);
+    fs::File::options()
+        .write(true)
+        .open(&pidfile)
+        .unwrap()
+        .set_modified(past)
+        .unwrap();
+    stack.run(&["status"]).code(1);
     let run = stack.run(&["stop"]);
     run.ok();
     assert!(
-        run.stderr.contains("is another process now"),
+        run.stderr.contains("stale pidfile") && run.stderr.contains("not signalling"),
         "{}",
         run.stderr
     );
@@ -1086,10 +1213,8 @@ fn bad_settings_are_exit_2_before_anything_starts() {
         assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
         // Nothing was started: no pidfile, no log, no process.
         let made: Vec<_> = fs::read_dir(stack.state())
-            .unwrap()
-            .filter_map(Result::ok)
-            .map(|e| e.file_name())
-            .collect();
+            .map(|d| d.filter_map(Result::ok).map(|e| e.file_name()).collect())
+            .unwrap_or_default();
         assert!(made.is_empty(), "{var}={value}: {made:?}");
         stack.assert_gone(&[], &[]);
     }
@@ -1203,4 +1328,437 @@ fn a_death_among_the_services_started_side_by_side_stops_them_all() {
         run.stderr
     );
     stack.assert_gone(&[], &[]);
+}
+
+/// An installed copy: the script in PREFIX/share/stackutils, linked as
+/// PREFIX/bin/start-stack, the tools in PREFIX/lib/stackutils/bin (links
+/// to the built ones); returns PREFIX.
+fn install(root: &Path, tools: &[&str]) -> PathBuf {
+    let prefix = root.join("usr");
+    let share = prefix.join("share/stackutils");
+    let lib = prefix.join("lib/stackutils/bin");
+    for d in [&share, &lib, &prefix.join("bin")] {
+        fs::create_dir_all(d).unwrap();
+    }
+    fs::copy(script("start-stack.sh"), share.join("start-stack.sh")).unwrap();
+    std::os::unix::fs::symlink(
+        "../share/stackutils/start-stack.sh",
+        prefix.join("bin/start-stack"),
+    )
+    .unwrap();
+    for t in tools {
+        std::os::unix::fs::symlink(tool(t), lib.join(t)).unwrap();
+    }
+    prefix
+}
+
+const TOOLS: [&str; 5] = [
+    "portfind",
+    "portwait",
+    "pidwait",
+    "fixture-token",
+    "db-reset",
+];
+
+/// A minimal Arvados source tree: fixtures and the nginx template where
+/// run_test_server.py found them.
+fn arvados_tree(dir: &Path) -> PathBuf {
+    let tree = dir.join("arvados");
+    let fixtures = tree.join("services/api/test/fixtures");
+    fs::create_dir_all(&fixtures).unwrap();
+    fs::create_dir_all(tree.join("sdk/python/tests")).unwrap();
+    fs::copy(
+        corpus("arvados/api_client_authorizations.yml"),
+        fixtures.join("api_client_authorizations.yml"),
+    )
+    .unwrap();
+    fs::copy(
+        loopback_template(dir),
+        tree.join("sdk/python/tests/nginx.conf"),
+    )
+    .unwrap();
+    tree
+}
+
+#[test]
+fn installed_it_finds_its_tools_and_the_data_of_an_arvados_tree() {
+    let mut stack = Stack::new();
+    let prefix = install(stack.dir.path(), &TOOLS);
+    let work = stack.dir.path().join("work");
+    fs::create_dir(&work).unwrap();
+    // Run as PREFIX/bin/start-stack from a work directory, procps' pidwait
+    // (when installed) first on PATH, nothing of ours on it.
+    stack.script = prefix.join("bin/start-stack");
+    stack.cwd = Some(work.clone());
+    stack.set("PATH", "/usr/bin:/bin");
+    // The API stand-in reads its admin token with fixture-token.
+    let api = format!(
+        "env PATH={}:/usr/bin:/bin {}",
+        bin_dir().display(),
+        stack.env["ARVADOS_API_SERVER_CMD"]
+    );
+    stack.set("ARVADOS_API_SERVER_CMD", api);
+    for var in [
+        "STACKUTILS_BIN",
+        "STACK_TMPDIR",
+        "STACK_FIXTURES",
+        "STACK_NGINX_TEMPLATE",
+    ] {
+        stack.env.remove(var);
+    }
+    // status looks in ./tmp and creates nothing, here or under PREFIX.
+    let status = stack.run(&["status"]);
+    status.code(1);
+    assert_eq!(
+        status.stdout.matches(" down\n").count(),
+        6,
+        "{}",
+        status.stdout
+    );
+    assert!(!work.join("tmp").exists(), "status created ./tmp");
+    let made: Vec<_> = fs::read_dir(prefix.join("share/stackutils"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(made, ["start-stack.sh"]);
+    // Without ARVADOS_DIR or STACK_FIXTURES: no fixtures, said so, exit 2.
+    let run = stack.run(&["start"]);
+    run.code(2);
+    assert!(run.stderr.contains("ARVADOS_DIR"), "{}", run.stderr);
+
+    // ARVADOS_DIR gives the fixtures, the template and tmp/ for the state.
+    let tree = arvados_tree(stack.dir.path());
+    stack.set("ARVADOS_DIR", tree.display().to_string());
+    stack.state = tree.join("tmp");
+    stack.run(&["start-all"]).ok();
+    assert!(stack.pid("nginx").is_some() && stack.pid("api").is_some());
+    stack.run(&["status"]).ok();
+    let (pids, ports) = (stack.pids(), stack.ports());
+    stack.run(&["stop-all"]).ok();
+    stack.assert_gone(&pids, &ports);
+    assert!(!work.join("tmp").exists() && !prefix.join("share/tmp").exists());
+
+    // STACK_* still win over ARVADOS_DIR.
+    let own = stack.dir.path().join("own-state");
+    stack.set("STACK_TMPDIR", own.display().to_string());
+    stack.state = own.clone();
+    stack.run(&["start"]).ok();
+    assert!(stack.pid("api").is_some());
+    stack.run(&["stop"]).ok();
+}
+
+#[test]
+fn installed_without_a_tool_names_it_and_passes_over_procps_pidwait() {
+    let mut stack = Stack::new();
+    let prefix = install(
+        stack.dir.path(),
+        &["portwait", "fixture-token", "db-reset", "pidwait"],
+    );
+    stack.script = prefix.join("bin/start-stack");
+    stack.set("PATH", "/usr/bin:/bin");
+    stack.env.remove("STACKUTILS_BIN");
+    let run = stack.run(&["start"]);
+    run.code(2);
+    assert!(
+        run.stderr.contains("'portfind' not found"),
+        "{}",
+        run.stderr
+    );
+    assert!(stack.pid("api").is_none());
+
+    // Our pidwait missing: procps' /usr/bin/pidwait is not taken for it.
+    if !can_run(
+        Path::new("/usr/bin/pidwait").exists(),
+        "procps' pidwait is not installed (Debian: procps)",
+    ) {
+        return;
+    }
+    fs::remove_file(prefix.join("lib/stackutils/bin/pidwait")).unwrap();
+    let run = stack.run(&["status"]);
+    run.code(2);
+    assert!(
+        run.stderr.contains("'pidwait' not found") && run.stderr.contains("procps"),
+        "{}",
+        run.stderr
+    );
+    // stackutils-pidwait on PATH (the Debian package's name for ours) is.
+    let bin = stack.dir.path().join("bin");
+    fs::create_dir(&bin).unwrap();
+    std::os::unix::fs::symlink(tool("pidwait"), bin.join("stackutils-pidwait")).unwrap();
+    stack.set("PATH", format!("/usr/bin:/bin:{}", bin.display()));
+    stack.run(&["status"]).code(1);
+}
+
+#[test]
+fn from_a_clone_stop_works_with_procps_pidwait_first_on_path() {
+    if !can_run(
+        Path::new("/usr/bin/pidwait").exists(),
+        "procps' pidwait is not installed (Debian: procps)",
+    ) {
+        return;
+    }
+    let mut stack = Stack::new();
+    stack.run(&["start"]).ok();
+    let pid = stack.pid("api").unwrap();
+    // The clone's own target/ tools are used, not procps' pidwait.
+    stack.set("PATH", "/usr/bin:/bin");
+    stack.env.remove("STACKUTILS_BIN");
+    stack.run(&["stop"]).ok();
+    stack.assert_gone(&[pid], &[]);
+}
+
+#[test]
+fn eval_of_a_failed_start_fails_under_set_e() {
+    let mut stack = Stack::new();
+    let crash = failing_service(stack.dir.path(), "crashing-keepstore", "exit 3");
+    stack.set("KEEPSTORE_CMD", crash);
+    // The pattern the README shows first: eval of the command's output.
+    let mut shell = Command::new("bash");
+    shell
+        .args([
+            "-c",
+            "set -e; eval \"$(bash \"$0\" start-all --auth active)\"; echo REACHED",
+        ])
+        .arg(&stack.script)
+        .envs(stack.env.iter());
+    let out = run_bounded(shell, HUNG);
+    assert_ne!(out.code, Some(0), "{}", out.stderr);
+    assert!(!out.stdout.contains("REACHED"), "{}", out.stdout);
+    assert!(
+        out.stderr.contains("keep0 failed to start"),
+        "{}",
+        out.stderr
+    );
+    // What the script printed for eval: only a line that fails.
+    let run = stack.run(&["start-all", "--auth", "active"]);
+    run.code(1);
+    assert_eq!(run.stdout, "false\n");
+    stack.assert_gone(&[], &[]);
+}
+
+#[test]
+fn a_state_directory_of_another_user_or_open_to_others_is_refused() {
+    if !can_run(is_root(), "needs root to act as another user (setpriv)") {
+        return;
+    }
+    let mut stack = Stack::new();
+    let victim = stack.dir.path().join("victim");
+    fs::write(&victim, "precious\n").unwrap();
+    // A world-writable parent (as /tmp is) where another user made the
+    // state directory first and planted links in it.
+    let parent = stack.dir.path().join("shared");
+    fs::create_dir(&parent).unwrap();
+    fs::set_permissions(&parent, fs::Permissions::from_mode(0o1777)).unwrap();
+    fs::set_permissions(stack.dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let theirs = parent.join("state");
+    as_nobody(&format!(
+        "mkdir {d} && for f in .lock api.log api.pid api.port self-signed.pem; do ln -s {v} {d}/$f; done",
+        d = theirs.display(),
+        v = victim.display()
+    ));
+    stack.set("STACK_TMPDIR", theirs.display().to_string());
+    stack.state = theirs.clone();
+    for action in ["start", "status", "stop-all"] {
+        let run = stack.run(&[action]);
+        run.code(2);
+        assert!(
+            run.stderr
+                .contains(&format!("{} belongs to uid 65534", theirs.display())),
+            "{action}: {}",
+            run.stderr
+        );
+    }
+    // A directory of ours that others can write to.
+    let open = stack.dir.path().join("open");
+    fs::create_dir(&open).unwrap();
+    fs::set_permissions(&open, fs::Permissions::from_mode(0o777)).unwrap();
+    stack.set("STACK_TMPDIR", open.display().to_string());
+    let run = stack.run(&["start"]);
+    run.code(2);
+    assert!(
+        run.stderr.contains("can be written by others (mode 777)"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "precious\n");
+    assert!(
+        fs::read_dir(&open).unwrap().next().is_none(),
+        "wrote into {}",
+        open.display()
+    );
+}
+
+#[test]
+fn links_planted_in_the_state_directory_are_never_followed() {
+    if !can_run(is_root(), "needs root to act as another user (setpriv)") {
+        return;
+    }
+    let victim_dir = TempDir::new().unwrap();
+    let victim = victim_dir.path().join("victim");
+    for name in [
+        ".lock",
+        "api.log",
+        "api.pid",
+        "api.port",
+        "self-signed.pem",
+        "self-signed.key",
+        "nginx.conf",
+    ] {
+        let mut stack = Stack::new();
+        fs::write(&victim, "precious\n").unwrap();
+        let state = stack.state();
+        // Planted by another user while the directory was open to all,
+        // then the directory made ours alone again.
+        fs::create_dir(&state).unwrap();
+        fs::set_permissions(stack.dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        fs::set_permissions(&state, fs::Permissions::from_mode(0o1777)).unwrap();
+        as_nobody(&format!(
+            "ln -s {} {}/{name}",
+            victim.display(),
+            state.display()
+        ));
+        fs::set_permissions(&state, fs::Permissions::from_mode(0o755)).unwrap();
+        let action = if name == "nginx.conf" {
+            "start_nginx"
+        } else {
+            "start"
+        };
+        let run = stack.run(&[action]);
+        run.code(2);
+        assert!(
+            run.stderr
+                .contains(&format!("{}/{name} is a symbolic link", state.display())),
+            "{name}: {}",
+            run.stderr
+        );
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "precious\n", "{name}");
+        assert!(
+            stack.processes().is_empty(),
+            "{name}: {:?}",
+            stack.processes()
+        );
+        stack.set("STACK_TIMEOUT", "2s");
+    }
+}
+
+#[test]
+fn a_fifo_in_the_state_directory_is_refused_not_read() {
+    let stack = Stack::new();
+    fs::create_dir_all(stack.state()).unwrap();
+    let fifo = stack.state().join("api.port");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    // A port file is read only while its service runs: start one.
+    let pidfile = stack.state().join("api.pid");
+    let holder = Command::new("sleep").arg("300").spawn().unwrap();
+    let holder = stackutils_scripts::Reaper(holder);
+    fs::write(&pidfile, format!("{}\n", holder.0.id())).unwrap();
+    let run = run_bounded(stack.command(&["status"]), Duration::from_secs(30));
+    run.code(2);
+    assert!(
+        run.stderr
+            .contains(&format!("{} is not a regular file", fifo.display())),
+        "{}",
+        run.stderr
+    );
+    fs::remove_file(&pidfile).unwrap();
+}
+
+#[test]
+fn a_full_disk_is_named_and_leaves_no_temporary_file() {
+    if !can_run(
+        is_root(),
+        "needs root for a tmpfs in a mount namespace (unshare -m)",
+    ) {
+        return;
+    }
+    let stack = Stack::new();
+    let state = stack.state();
+    fs::create_dir_all(&state).unwrap();
+    // The state directory a full 16 KiB tmpfs, in a mount namespace of its own.
+    let inner = format!(
+        "mount -t tmpfs -o size=16k,mode=755 tmpfs {s} && \
+         (dd if=/dev/zero of={s}/fill bs=1k 2>/dev/null || true) && \
+         {{ bash {script} \"$@\"; echo \"rc=$?\"; ls -A {s}; }}",
+        s = state.display(),
+        script = script("start-stack.sh").display()
+    );
+    for action in ["start", "start_arv-git-httpd"] {
+        let mut unshare = Command::new("unshare");
+        unshare
+            .args([
+                "-m",
+                "--propagation",
+                "private",
+                "sh",
+                "-c",
+                &inner,
+                "sh",
+                action,
+            ])
+            .envs(stack.env.iter());
+        let run = run_bounded(unshare, HUNG);
+        assert!(
+            run.stdout.contains("rc=1\n"),
+            "{action}: {}\n{}",
+            run.stdout,
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains("No space left on device"),
+            "{action}: {}",
+            run.stderr
+        );
+        assert!(
+            !run.stderr.contains("no free port"),
+            "{action}: {}",
+            run.stderr
+        );
+        // Only the filler and the lock: no half-written certificate, port or pid file.
+        let left: Vec<&str> = run
+            .stdout
+            .lines()
+            .filter(|l| !l.starts_with("rc="))
+            .collect();
+        let allowed = [
+            ".lock",
+            "fill",
+            "openssl.log",
+            "api.log",
+            "arv-git-httpd.log",
+            "git",
+        ];
+        assert!(
+            left.iter().all(|f| allowed.contains(f)),
+            "{action}: {left:?}"
+        );
+    }
+    stack.assert_gone(&[], &[]);
+}
+
+#[test]
+fn an_api_reply_that_echoes_the_token_shows_it_masked() {
+    let mut stack = Stack::new();
+    let api = format!(
+        "{} --echo-headers-on-error",
+        stack.env["ARVADOS_API_SERVER_CMD"]
+    );
+    stack.set("ARVADOS_API_SERVER_CMD", api);
+    stack.run(&["start"]).ok();
+    let run = stack.run(&["start_keep"]);
+    run.code(1);
+    let admin = fixture_token("admin");
+    assert!(
+        run.stderr.contains("Authorization: OAuth2 <token>"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains(&admin),
+        "the token in a message: {}",
+        run.stderr
+    );
 }

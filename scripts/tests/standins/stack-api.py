@@ -16,7 +16,11 @@ token, read at start from the fixtures (--fixtures DIR, via fixture-token) or
 --admin-token-file. Each accepted reset logs a line "database reset N".
 
 Stand-in options for fault tests: --fail-after-pidfile (write the pidfile,
-then exit 3 without listening).
+then exit 3 without listening); --echo-headers-on-error (POST and DELETE of
+keep_services and keep_disks fail with 500, the reply echoing the request's
+headers, Authorization included, as some servers' error pages do).
+It listens on --address, 127.0.0.1 unless given (passenger's default is
+0.0.0.0): the tests' servers are never reachable from outside.
 Not part of the product: it lives under scripts/tests/.
 """
 
@@ -40,7 +44,7 @@ def parse_args(argv):
     p = argparse.ArgumentParser(prog="stack-api")
     p.add_argument("command", nargs="?", default="start", choices=["start"])
     p.add_argument("-p", "--port", type=int, required=True)
-    p.add_argument("-a", "--address", default="0.0.0.0")
+    p.add_argument("-a", "--address", default="127.0.0.1")
     p.add_argument("--pid-file", required=True)
     p.add_argument("--log-file")
     p.add_argument("--ssl", action="store_true")
@@ -50,6 +54,7 @@ def parse_args(argv):
     p.add_argument("--fixtures", help="directory of api_client_authorizations.yml")
     p.add_argument("--admin-token-file")
     p.add_argument("--fail-after-pidfile", action="store_true")
+    p.add_argument("--echo-headers-on-error", action="store_true")
     args = p.parse_args(argv)
     if args.daemonize:
         p.error("-d: this stand-in runs in the foreground only")
@@ -158,10 +163,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
         parts = [p for p in url.path.split("/") if p]
         return url, parts
 
+    def echo_error(self, parts):
+        """With --echo-headers-on-error: fail a registration change, echoing the headers."""
+        if not (self.server.echo_headers and len(parts) >= 3 and parts[2] in KINDS):
+            return False
+        headers = "".join("%s: %s\n" % kv for kv in self.headers.items())
+        self.reply(500, {"errors": ["internal error", "request headers:\n" + headers]})
+        return True
+
     def do_POST(self):
         if not self.authorized():
             return
         _, parts = self.route()
+        if self.echo_error(parts):
+            return
         if parts == ["database", "reset"]:
             self.body()
             n = self.server.store.reset()
@@ -198,6 +213,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if not self.authorized():
             return
         _, parts = self.route()
+        if self.echo_error(parts):
+            return
         if len(parts) == 4 and parts[:2] == ["arvados", "v1"] and parts[2] in KINDS:
             item = self.server.store.delete(parts[2], parts[3])
             if item is None:
@@ -213,6 +230,7 @@ class Server(http.server.ThreadingHTTPServer):
 
     def __init__(self, args, token):
         self.token = token
+        self.echo_headers = args.echo_headers_on_error
         self.store = Store()
         super().__init__((args.address, args.port), Handler)
         if args.ssl:

@@ -11,7 +11,8 @@
       serves the files under DIR read-only.
 
 Flags are Go-style: -flag=value, -flag value, --flag=value. A listen address
-without a host listens on every address (IPv6 and IPv4 where available).
+without a host (as start-stack.sh passes it, like the original) listens on
+127.0.0.1 only: the tests' servers are never reachable from outside.
 The pidfile, when asked for, is written once the socket listens.
 Stand-in option for fault tests: -fail-after-pidfile (exit 3 before serving).
 Not part of the product: it lives under scripts/tests/.
@@ -73,9 +74,10 @@ class Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(self, host, port, handler):
-        if not host and socket.has_ipv6:
+        if not host:
+            host = "127.0.0.1"
+        elif ":" in host:
             self.address_family = socket.AF_INET6
-            host = "::"
         super().__init__((host, port), handler)
 
     def server_bind(self):

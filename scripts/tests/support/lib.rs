@@ -55,11 +55,57 @@ pub fn path_with_tools() -> String {
     format!("{}:{old}", bin_dir().display())
 }
 
-/// A command for a script, with the tools first on PATH.
+/// A command for a script, with the tools first on PATH and named by
+/// `STACKUTILS_BIN`, so the script uses this profile's tools.
 pub fn script_cmd(name: &str) -> Command {
     let mut cmd = Command::new("bash");
-    cmd.arg(script(name)).env("PATH", path_with_tools());
+    cmd.arg(script(name))
+        .env("PATH", path_with_tools())
+        .env("STACKUTILS_BIN", bin_dir());
     cmd
+}
+
+/// Whether a test that needs `what` can run: if not, it says `SKIP: reason`
+/// on stderr and the caller returns, except under `CI=true`, where CI
+/// provides every condition and a missing one fails the test.
+pub fn can_run(ok: bool, reason: &str) -> bool {
+    if !ok {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true but this test cannot run: {reason}"
+        );
+        eprintln!("SKIP: {reason}");
+    }
+    ok
+}
+
+/// Whether this process runs as root (the attacks from another uid, the
+/// mount and pid namespaces need it).
+pub fn is_root() -> bool {
+    std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").expect("/proc/self")) == 0
+}
+
+/// Runs `sh -c SCRIPT` as uid/gid 65534 (nobody), as another local user
+/// would act; panics when it fails.
+pub fn as_nobody(script: &str) {
+    let out = Command::new("setpriv")
+        .args([
+            "--reuid",
+            "65534",
+            "--regid",
+            "65534",
+            "--clear-groups",
+            "sh",
+            "-c",
+            script,
+        ])
+        .output()
+        .expect("setpriv");
+    assert!(
+        out.status.success(),
+        "as nobody: {script}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Kills and reaps a child when dropped, so a failing test leaves nothing running.
