@@ -307,10 +307,46 @@ pub fn parse_args<P: clap::Parser>(tool: &str) -> P {
 /// one such as `/dev/zero` given by mistake, is refused with
 /// "more than SIZE: not WHAT" instead of being read into memory.
 pub fn read_limited(path: &Path, limit: u64, what: &str) -> io::Result<Vec<u8>> {
+    read_to_limit(fs::File::open(path)?, limit, what)
+}
+
+/// [`read_limited`] for a file that must be a regular file: a FIFO (which
+/// would block until some writer came), a device or a directory is refused
+/// at once, as "a FIFO, not a regular file". The file is opened without
+/// blocking and checked on the open descriptor, so nothing can be swapped in
+/// between.
+pub fn read_regular_limited(path: &Path, limit: u64, what: &str) -> io::Result<Vec<u8>> {
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+        .open(path)?;
+    let kind = file.metadata()?.file_type();
+    let named = if kind.is_file() {
+        None
+    } else if kind.is_dir() {
+        Some("a directory")
+    } else if kind.is_fifo() {
+        Some("a FIFO")
+    } else if kind.is_char_device() {
+        Some("a character device")
+    } else if kind.is_block_device() {
+        Some("a block device")
+    } else {
+        Some("a socket")
+    };
+    if let Some(named) = named {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{named}, not a regular file: not {what}"),
+        ));
+    }
+    read_to_limit(file, limit, what)
+}
+
+fn read_to_limit(file: fs::File, limit: u64, what: &str) -> io::Result<Vec<u8>> {
     let mut bytes = Vec::new();
-    fs::File::open(path)?
-        .take(limit + 1)
-        .read_to_end(&mut bytes)?;
+    file.take(limit + 1).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > limit {
         let size = if limit >= 1 << 20 {
             format!("{} MiB", limit >> 20)
@@ -411,6 +447,32 @@ mod tests {
         assert_eq!(err.to_string(), "more than 1 KiB: not a test");
         let err = read_limited(Path::new("/dev/zero"), 1 << 20, "a test").unwrap_err();
         assert_eq!(err.to_string(), "more than 1 MiB: not a test");
+        assert_eq!(
+            read_regular_limited(&file, 2048, "a test").unwrap().len(),
+            2048
+        );
+        let err = read_regular_limited(&file, 1024, "a test").unwrap_err();
+        assert_eq!(err.to_string(), "more than 1 KiB: not a test");
+        let fifo = dir.join("fifo");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        for (path, kind) in [
+            (fifo.as_path(), "a FIFO"),
+            (Path::new("/dev/zero"), "a character device"),
+            (dir.as_path(), "a directory"),
+        ] {
+            let err = read_regular_limited(path, 1 << 20, "a test").unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!("{kind}, not a regular file: not a test")
+            );
+        }
         fs::remove_dir_all(&dir).unwrap();
     }
 
