@@ -4,6 +4,7 @@
 //! by a guard, so a failing test leaves nothing running.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::fs;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -135,7 +136,7 @@ fn run_bounded(mut cmd: Command, limit: Duration) -> Run {
 struct Stack {
     dir: TempDir,
     env: BTreeMap<String, String>,
-    /// The state directory (STACK_TMPDIR, or where the script finds it).
+    /// The state directory (`STACK_TMPDIR`, or where the script finds it).
     state: PathBuf,
     /// The script run: the clone's, or an installed copy.
     script: PathBuf,
@@ -549,23 +550,7 @@ fn start_all_serves_every_role_and_stop_all_leaves_nothing() {
     // status --json gives the same facts.
     let json = stack.run(&["status", "--json"]);
     json.ok();
-    let mut want = String::from("True\n");
-    for (name, ports) in [
-        ("api", "api"),
-        ("keep0", "keep0"),
-        ("keep1", "keep1"),
-        ("keepproxy", "keepproxy"),
-        ("arv-git-httpd", "arv-git-httpd"),
-        ("nginx", "keepproxy-ssl,arv-git-httpd-ssl"),
-    ] {
-        let ports: Vec<String> = ports
-            .split(',')
-            .map(|p| stack.port(p).unwrap().to_string())
-            .collect();
-        let pid = stack.pid(name).unwrap();
-        want += &format!("{name} {pid} {} up\n", ports.join(","));
-    }
-    assert_eq!(parse_status(&json.stdout), want);
+    assert_eq!(parse_status(&json.stdout), running_status(&stack));
 
     let (pids, ports) = (stack.pids(), stack.ports());
     assert_eq!((pids.len(), ports.len()), (6, 7));
@@ -600,9 +585,30 @@ fn start_all_serves_every_role_and_stop_all_leaves_nothing() {
     json.code(1);
     let mut want = String::from("False\n");
     for name in SERVICES {
-        want += &format!("{name} None  down\n");
+        writeln!(want, "{name} None  down").unwrap();
     }
     assert_eq!(parse_status(&json.stdout), want);
+}
+
+/// What `parse_status` gives for a stack that is all up.
+fn running_status(stack: &Stack) -> String {
+    let mut want = String::from("True\n");
+    for (name, ports) in [
+        ("api", "api"),
+        ("keep0", "keep0"),
+        ("keep1", "keep1"),
+        ("keepproxy", "keepproxy"),
+        ("arv-git-httpd", "arv-git-httpd"),
+        ("nginx", "keepproxy-ssl,arv-git-httpd-ssl"),
+    ] {
+        let ports: Vec<String> = ports
+            .split(',')
+            .map(|p| stack.port(p).unwrap().to_string())
+            .collect();
+        let pid = stack.pid(name).unwrap();
+        writeln!(want, "{name} {pid} {} up", ports.join(",")).unwrap();
+    }
+    want
 }
 
 /// `status --json` read by python3's json module, one line per service:
@@ -1361,7 +1367,7 @@ const TOOLS: [&str; 5] = [
 ];
 
 /// A minimal Arvados source tree: fixtures and the nginx template where
-/// run_test_server.py found them.
+/// `run_test_server.py` found them.
 fn arvados_tree(dir: &Path) -> PathBuf {
     let tree = dir.join("arvados");
     let fixtures = tree.join("services/api/test/fixtures");
