@@ -143,6 +143,29 @@ measure_pidfile() {
   done
 }
 
+# --- 3b. Stopping a process named by a pidfile without its newline (as the
+# original harness writes them): pidwait knows the line is complete once no
+# process has the file open for writing; while a writer still holds it, it
+# falls back to the 100 ms settle every such file got before.
+
+measure_nonl() {
+  local how=$1 out=$tmp/nonl-$1 i t0 pidfile=$tmp/nonl.pid
+  : > "$out"
+  for ((i = 0; i < runs; i++)); do
+    start_target
+    case $how in
+      newline) echo "$target" > "$pidfile" ;;
+      closed) printf %s "$target" > "$pidfile" ;;
+      held) exec 4> "$pidfile"; printf %s "$target" >&4 ;;
+    esac
+    now; t0=$REPLY
+    "$pw" --kill --retry TERM/5/KILL/5 "$pidfile"
+    now; echo $((REPLY - t0)) >> "$out"
+    [[ $how != held ]] || exec 4>&-
+    wait "$target" 2>/dev/null || true
+  done
+}
+
 # --- 4. Startup: run to exit of `--version`.
 
 measure_startup() {
@@ -199,6 +222,14 @@ row '`pidwait FILE` (dnotify)' file-pidwait
 measure_pidfile old
 row 'old harness: read pidfile + `kill -0` every 0.2 s (bash loop)' file-old
 echo
+table "Stopping a process named by a pidfile without newline (start of the stopper to its exit)" pidfile
+measure_nonl newline
+row '`PID\n` (with newline): baseline' nonl-newline
+measure_nonl closed
+row '`PID` without newline, writer done (no process has it open for writing)' nonl-closed
+measure_nonl held
+row '`PID` without newline, writer still holding it: the 100 ms settle (the old behaviour for every such file)' nonl-held
+echo
 table 'Startup (`--version`, start to exit)' program
 measure_startup pidwait "$pw"
 row '`pidwait --version`' start-pidwait
@@ -214,4 +245,9 @@ echo "are \`sleep 60\` children of the benchmark's bash. In tables 2 and 3 the w
 echo "the event fires once it sleeps in poll (read from \`/proc/PID/wchan\`); the polling loops are caught"
 echo "at a random phase. pidwait watches the pidfile's directory with dnotify: with inotify the exit took"
 echo "8-15 ms longer, the time closing an inotify descriptor waits for the kernel (see pidwait/src/dirwatch.rs)."
-echo "Targets: median <= 2 ms (exit) and <= 5 ms (pidfile)."
+echo "Table 4: a line without newline counts as complete once a scan of \`/proc/*/fd\` (as \`fuser\`"
+echo "does; as root, every process is seen) finds no writer; a held file is the old path."
+echo "Targets: median <= 2 ms (exit) and <= 5 ms (pidfile, with or without newline)."
+echo
+median() { sort -n "$tmp/$1" | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+echo "ratio: pidfile without newline, stop median / the old 100 ms settle path median = $(awk -v a="$(median nonl-closed)" -v b="$(median nonl-held)" 'BEGIN { printf "%.3f", a / b }')"
