@@ -38,6 +38,15 @@ check "pidwait on PATH is still procps'" bash -c 'pidwait --version 2>&1 | grep 
 check "no diversion of pidwait" bash -c '! dpkg-divert --list | grep -q pidwait'
 check "start-stack --help from another directory" bash -c 'cd "$(mktemp -d)" && start-stack --help'
 check "man page start-stack(1)" bash -c 'man -w start-stack | grep -q "^/usr/share/man/man1/start-stack.1.gz$"'
+# Installed, start-stack finds its tools in /usr/lib/stackutils/bin (not procps'
+# pidwait, first on PATH) and its state in the caller's ./tmp: status in an
+# empty directory answers without a fatal error and creates nothing.
+empty=$(mktemp -d)
+status_rc=0
+(cd "$empty" && env -u ARVADOS_DIR start-stack status >/dev/null 2>"$empty.err") || status_rc=$?
+check "installed start-stack status answers (exit $status_rc: $(head -c 300 "$empty.err"))" test "$status_rc" -ne 2 -a "$status_rc" -ne 127
+check "installed start-stack status creates nothing in the caller's directory" test -z "$(ls -A "$empty")"
+rm -rf "$empty" "$empty.err"
 check "lsb-service installed" test -x /usr/share/stackutils/lsb-service
 
 # lintian: errors fail the test; warnings and infos are printed for the record.
