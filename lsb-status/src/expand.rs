@@ -248,6 +248,7 @@ impl Env {
         let Some((op, arg)) = op else {
             return Ok(own.unwrap_or_else(|| vec![Seg::Sym(name.to_owned(), quoted)]));
         };
+        let raw_arg = arg;
         let arg = requote(self.expand(arg, mode)?);
         let empty = own
             .as_ref()
@@ -257,7 +258,15 @@ impl Env {
             ("-" | ":-" | "=" | ":=", None) if mode == Mode::Literal => Ok(arg),
             // The defaults file may set it; its default goes to Environment=.
             ("-" | ":-" | "=" | ":=", None) => {
-                if let Some(text) = plain(&arg) {
+                // The default as the script spells it, should the
+                // default itself be something the defaults file may change.
+                let text = plain(&arg).or_else(|| {
+                    self.expand(raw_arg, Mode::Literal)
+                        .ok()
+                        .as_ref()
+                        .and_then(plain)
+                });
+                if let Some(text) = text {
                     self.defaults.insert(name.to_owned(), text);
                     Ok(vec![Seg::Sym(name.to_owned(), quoted)])
                 } else {

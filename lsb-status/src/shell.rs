@@ -244,6 +244,7 @@ enum Frame {
 }
 
 /// Reads a script into its simple commands.
+#[allow(clippy::too_many_lines)] // one loop over tokens, as `tokens` is over characters
 pub fn commands(text: &str) -> Result<Vec<Command>, ParseError> {
     let tokens = tokens(text)?;
     let mut stack: Vec<Frame> = Vec::new();
@@ -252,6 +253,7 @@ pub fn commands(text: &str) -> Result<Vec<Command>, ParseError> {
     let mut pending_function: Option<String> = None;
     let mut after_and_or = false;
     let mut last_line = 1;
+    let mut arm_start = 0;
     let mut i = 0;
     while i < tokens.len() {
         let token = &tokens[i];
@@ -263,7 +265,10 @@ pub fn commands(text: &str) -> Result<Vec<Command>, ParseError> {
                     Token::Word(w, _) if w == "esac" => {
                         stack.pop();
                     }
-                    Token::Word(..) => *arm = Some(patterns(&tokens, &mut i)),
+                    Token::Word(..) => {
+                        *arm = Some(patterns(&tokens, &mut i));
+                        arm_start = out.len();
+                    }
                     _ => {}
                 }
                 continue;
@@ -316,6 +321,17 @@ pub fn commands(text: &str) -> Result<Vec<Command>, ParseError> {
                     after_and_or,
                 );
                 after_and_or = false;
+                if out.len() == arm_start {
+                    // An empty arm (`stop) ;;`) is the null command `:`.
+                    end_command(
+                        &mut vec![(":".to_owned(), last_line)],
+                        &mut stack,
+                        &mut out,
+                        &mut pending_function,
+                        false,
+                        false,
+                    );
+                }
                 if let Some(Frame::Case(arm)) = stack.last_mut() {
                     *arm = None;
                 }
@@ -485,6 +501,9 @@ g &
         assert_eq!(call.arms, [vec!["start".to_owned(), "restart".to_owned()]]);
         assert_eq!(call.function, None);
         let kill = cmds.iter().find(|c| c.words[0] == "kill").unwrap();
+        let empty = commands("case $1 in\n  stop) ;;\nesac\n").unwrap();
+        assert_eq!(empty[0].words, [":"]);
+        assert_eq!(empty[0].arms, [vec!["stop".to_owned()]]);
         assert!(kill.in_loop);
         assert_eq!(kill.arms, [vec!["reload".to_owned()]]);
         let g = cmds.last().unwrap();

@@ -346,12 +346,13 @@ impl<'a> Body<'a, '_> {
         if body.init_d_script {
             body.init_d_script_defaults();
         }
+        body.start_functions();
         body.service()
     }
 
     /// Follows the top level: assignments and sourced defaults files.
     fn top_level(&mut self) {
-        for command in self.commands {
+        for (index, command) in self.commands.iter().enumerate() {
             let assignments = assignments(&command.words);
             if command.function.is_some() {
                 for (name, _) in assignments {
@@ -360,24 +361,8 @@ impl<'a> Body<'a, '_> {
                 continue;
             }
             if !assignments.is_empty() {
-                for (name, value) in assignments {
-                    if command.in_loop {
-                        self.env.forget(name, &format!("${name} is set in a loop"));
-                    } else if command.conditional && needs_arguments(value) {
-                        // Only when the script gets more than the action:
-                        // systemd never gives more.
-                    } else if command.conditional && self.env.has_value(name) {
-                        self.env.forget(
-                            name,
-                            &format!(
-                                "${name} is changed under a condition (line {})",
-                                command.line
-                            ),
-                        );
-                    } else {
-                        self.env.assign(name, value);
-                    }
-                }
+                let before = index.checked_sub(1).map(|i| &self.commands[i]);
+                self.assign(command, &assignments, before);
                 continue;
             }
             if command
@@ -391,6 +376,60 @@ impl<'a> Body<'a, '_> {
             if self.defaults_file(command).is_some() {
                 self.env.source_defaults();
             }
+        }
+    }
+
+    /// An assignment command; `before` is the command that ran just before
+    /// it (for `[ -z "$X" ] && X=default`).
+    fn assign(
+        &mut self,
+        command: &Command,
+        assignments: &[(&str, &str)],
+        before: Option<&Command>,
+    ) {
+        for &(name, value) in assignments {
+            let defaulted = before.is_some_and(|b| {
+                command.conditional && b.line == command.line && tests_empty(&b.words, name)
+            });
+            if command.in_loop {
+                self.env.forget(name, &format!("${name} is set in a loop"));
+            } else if command.conditional && needs_arguments(value) {
+                // Only when the script gets more than the action:
+                // systemd never gives more.
+            } else if defaulted {
+                // `[ -z "$X" ] && X=value` is `X=${X:-value}`.
+                let word = format!("\"${{{name}:-{}}}\"", value.trim_matches('"'));
+                self.env.assign(name, &word);
+            } else if command.conditional && self.env.has_value(name) {
+                self.env.forget(
+                    name,
+                    &format!(
+                        "${name} is changed under a condition (line {})",
+                        command.line
+                    ),
+                );
+            } else {
+                self.env.assign(name, value);
+            }
+        }
+    }
+
+    /// Assignments in the functions the start action calls (`set_options()
+    /// { ARGS=...; }`), in the order they are written.
+    fn start_functions(&mut self) {
+        let start = self.action("start");
+        let mut previous: Option<&Command> = None;
+        for command in start {
+            if command.function.is_some() && !command.in_loop {
+                let assignments = assignments(&command.words);
+                if !assignments.is_empty() {
+                    for (name, _) in &assignments {
+                        self.env.function_vars.remove(*name);
+                    }
+                    self.assign(command, &assignments, previous);
+                }
+            }
+            previous = Some(command);
         }
     }
 
@@ -766,6 +805,13 @@ impl<'a> Body<'a, '_> {
     /// The [Service] lines for the daemon.
     fn lines(&mut self, launch: &Launch) -> Vec<String> {
         let mut lines = Vec::new();
+        if self.stops_nothing(launch) {
+            // A one-off command (it writes a mark, loads rules), not a daemon.
+            let mut lines = vec!["Type=oneshot".to_owned(), "RemainAfterExit=yes".to_owned()];
+            lines.extend(self.environment_lines(launch));
+            lines.push(format!("ExecStart={}", exec_line(launch)));
+            return lines;
+        }
         let forking = !launch.foreground;
         lines.push(format!("Type={}", if forking { "forking" } else { "exec" }));
         let mut notes: Vec<String> = Vec::new();
@@ -787,6 +833,30 @@ impl<'a> Body<'a, '_> {
                 None => notes.push("no pid file: systemd guesses the main process".to_owned()),
             }
         }
+        lines.extend(self.environment_lines(launch));
+        for (key, value) in [("User", &launch.user), ("Group", &launch.group)] {
+            if let Some(value) = value.as_deref().filter(|v| !["root", "0", ""].contains(v)) {
+                lines.push(format!("{key}={}", unit_value(value)));
+            }
+        }
+        for dir in self.runtime_dirs() {
+            lines.push(format!("RuntimeDirectory={}", unit_value(&dir)));
+        }
+        lines.push(format!("ExecStart={}", exec_line(launch)));
+        if let Some(signal) = self.stop_signal() {
+            lines.push(format!("KillSignal=SIG{signal}"));
+        }
+        if let Some(reload) = self.reload() {
+            lines.push(format!("ExecReload={reload}"));
+        }
+        self.warnings.extend(notes);
+        lines
+    }
+
+    /// `Environment=` defaults and `EnvironmentFile=` lines for what the
+    /// command line takes from the defaults file.
+    fn environment_lines(&mut self, launch: &Launch) -> Vec<String> {
+        let mut out = Vec::new();
         let mut env_files = self.implied_env_files.clone();
         for command in self.commands {
             if let Some(path) = self.defaults_file(command) {
@@ -806,37 +876,43 @@ impl<'a> Body<'a, '_> {
             .collect();
         for (name, value) in &self.env.defaults {
             if used.contains(name.as_str()) {
-                lines.push(format!(
+                out.push(format!(
                     "Environment={}",
                     quote(&format!("{name}={}", value.replace('%', "%%")))
                 ));
             }
         }
+        if used.is_empty() && !env_files.is_empty() {
+            // Nothing the daemon is given comes from it: it only steers the
+            // script (ENABLED=, START=), which the unit replaces.
+            self.warnings.push(format!(
+                "{} sets nothing the daemon's command line uses: left out (check that it only steered the script)",
+                env_files.join(", ")
+            ));
+            env_files.clear();
+        }
         for file in &env_files {
-            lines.push(format!("EnvironmentFile=-{}", unit_value(file)));
+            out.push(format!("EnvironmentFile=-{}", unit_value(file)));
         }
-        for (key, value) in [("User", &launch.user), ("Group", &launch.group)] {
-            if let Some(value) = value.as_deref().filter(|v| !["root", "0", ""].contains(v)) {
-                lines.push(format!("{key}={}", unit_value(value)));
-            }
+        out
+    }
+
+    /// The stop action exists and stops no process: what start runs is a
+    /// one-off command.
+    fn stops_nothing(&mut self, launch: &Launch) -> bool {
+        let stop = self.action("stop");
+        if stop.is_empty() {
+            return false;
         }
-        for dir in self.runtime_dirs() {
-            lines.push(format!("RuntimeDirectory={}", unit_value(&dir)));
-        }
-        let mut exec = exec_word(&[Piece::Text(launch.program.clone())]);
-        for arg in &launch.args {
-            exec.push(' ');
-            exec.push_str(&exec_word(arg));
-        }
-        lines.push(format!("ExecStart={exec}"));
-        if let Some(signal) = self.stop_signal() {
-            lines.push(format!("KillSignal=SIG{signal}"));
-        }
-        if let Some(reload) = self.reload() {
-            lines.push(format!("ExecReload={reload}"));
-        }
-        self.warnings.extend(notes);
-        lines
+        !stop.iter().any(|c| {
+            let tool = c.words[0].rsplit('/').next().unwrap_or_default();
+            let stops = match tool {
+                "start-stop-daemon" => c.words.iter().any(|w| w == "--stop" || w == "-K"),
+                "killproc" | "kill" | "pkill" | "killall" | "stop_daemon" => true,
+                _ => false,
+            };
+            stops || self.literal(&c.words[0]).is_ok_and(|p| p == launch.program)
+        })
     }
 
     /// `/run/NAME` directories the start action creates.
@@ -1022,6 +1098,16 @@ fn assignments(words: &[String]) -> Vec<(&str, &str)> {
     out
 }
 
+/// `[ -z "$NAME" ]` or `test -z "$NAME"`.
+fn tests_empty(words: &[String], name: &str) -> bool {
+    let quoted = [format!("\"${name}\""), format!("\"${{{name}}}\"")];
+    match words {
+        [open, z, var, close] => open == "[" && z == "-z" && quoted.contains(var) && close == "]",
+        [test, z, var] => test == "test" && z == "-z" && quoted.contains(var),
+        _ => false,
+    }
+}
+
 /// start-stop-daemon's options that take a value.
 const SSD_VALUES: &[&str] = &[
     "--exec",
@@ -1187,6 +1273,16 @@ fn exec_word(pieces: &[Piece]) -> String {
     }
 }
 
+/// The program and its arguments, as an `Exec` line.
+fn exec_line(launch: &Launch) -> String {
+    let mut exec = exec_word(&[Piece::Text(launch.program.clone())]);
+    for arg in &launch.args {
+        exec.push(' ');
+        exec.push_str(&exec_word(arg));
+    }
+    exec
+}
+
 /// `"..."` for a whole setting value (Environment=).
 fn quote(text: &str) -> String {
     let escaped: String = crate::escape(text)
@@ -1331,8 +1427,16 @@ esac
         );
         // The program and the pid file are spelt out all the same.
         assert_eq!(get(&c, "PIDFile"), ["/run/foo.pid"]);
-        let c = unit(&SSD.replace("NAME=foo\n", "NAME=foo\n. /etc/sysconfig/foo\n"));
+        let c = unit(
+            &SSD.replace("NAME=foo\n", "NAME=foo\n. /etc/sysconfig/foo\n")
+                .replace("-c /etc/foo.conf", "$OPTIONS"),
+        );
         assert_eq!(get(&c, "EnvironmentFile"), ["-/etc/sysconfig/foo"]);
+        // A defaults file nothing on the command line comes from (ENABLED=)
+        // is left out, with a warning.
+        let c = unit(&SSD.replace("NAME=foo\n", "NAME=foo\n. /etc/default/foo\n"));
+        assert!(get(&c, "EnvironmentFile").is_empty());
+        assert!(c.warnings[0].contains("sets nothing the daemon's command line uses"));
     }
 
     #[test]
@@ -1458,6 +1562,31 @@ esac
     }
 
     #[test]
+    fn a_program_the_stop_action_never_stops_is_a_oneshot() {
+        let c = unit(&SSD.replace(
+            "  stop) start-stop-daemon --stop --quiet --pidfile $PIDFILE ;;",
+            "  stop) ;;",
+        ));
+        assert_eq!(get(&c, "Type"), ["oneshot"]);
+        assert_eq!(get(&c, "RemainAfterExit"), ["yes"]);
+        assert_eq!(get(&c, "ExecStart"), ["/usr/sbin/food -c /etc/foo.conf"]);
+        assert!(get(&c, "PIDFile").is_empty());
+    }
+
+    #[test]
+    fn defaults_set_in_the_functions_start_calls() {
+        let c = unit(&SSD.replace(
+            "NAME=foo\n",
+            "NAME=foo\n. /etc/default/foo\nprepare() {\n  [ -z \"$OPTS\" ] && OPTS=\"-x 1\"\n  ARGS=\"$OPTS -y\"\n}\n",
+        )
+        .replace("  start) ", "  start) prepare; ")
+        .replace("-c /etc/foo.conf", "$ARGS"));
+        assert!(c.native, "{:?}", c.warnings);
+        assert_eq!(get(&c, "Environment"), ["\"OPTS=-x 1\""]);
+        assert_eq!(get(&c, "ExecStart"), ["/usr/sbin/food $OPTS -y"]);
+    }
+
+    #[test]
     fn quoting_for_systemd() {
         let c = unit(&SSD.replace(
             "-c /etc/foo.conf",
@@ -1491,7 +1620,7 @@ esac
             ("start-stop-daemon --start --exec food\n", "not an absolute path"),
             ("start-stop-daemon --start --exec $DAEMON\n", "is empty here"),
             ("D=$(which food)\nstart-stop-daemon --start --exec $D\n", "runs a command"),
-            ("f() { A=$1; }\nstart-stop-daemon --start --exec /usr/sbin/food -- $A\n", "$A is set inside a function"),
+            ("f() { A=$1; }\nstart-stop-daemon --start --exec /usr/sbin/food -- $A\n", "`$1` needs the script's arguments"),
             (". /etc/default/foo\nstart-stop-daemon --start --exec $DAEMON\n", "set only by the defaults file"),
             ("start-stop-daemon --start --exec /usr/sbin/food -- ${X##*/}\n", "transforms $X"),
         ] {

@@ -1,0 +1,519 @@
+//! `lsb-status unit`: the command line, the corpus of real Debian init
+//! scripts against their maintainers' units (and against what the real
+//! systemd-sysv-generator writes), `systemd-analyze verify` on every unit,
+//! and units that really start and stop what they control.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use super::{assert_stderr_has, can_run, code, is_root, lsb_status, run, s, stderr, stdout};
+
+fn corpus() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/initd")
+}
+
+const GENERATOR: &str = "/lib/systemd/system-generators/systemd-sysv-generator";
+
+/// The settings of a unit file: `Key` → values in order (continuation
+/// lines joined, comments and section headers dropped).
+fn settings(text: &str) -> BTreeMap<String, Vec<String>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut joined = String::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with('#') || line.starts_with(';') || line.starts_with('[') {
+            continue;
+        }
+        if let Some(part) = line.strip_suffix('\\') {
+            joined.push_str(part);
+            joined.push(' ');
+            continue;
+        }
+        joined.push_str(line);
+        if let Some((key, value)) = joined.split_once('=') {
+            out.entry(key.trim().to_owned())
+                .or_default()
+                .push(value.trim().to_owned());
+        }
+        joined.clear();
+    }
+    out
+}
+
+/// The first word of an Exec line, its `-@:+!` prefixes cut.
+fn program(exec: &str) -> String {
+    let first = exec.split_whitespace().next().unwrap_or_default();
+    first
+        .trim_start_matches(['-', '@', ':', '+', '!'])
+        .to_owned()
+}
+
+/// The fields that decide behaviour, each reduced to what it means:
+/// Type by class (simple/exec/notify/idle all mean "the started process is
+/// the daemon"), the program `ExecStart=` runs, `PIDFile=` (/var/run as
+/// /run), the set of `EnvironmentFile=`s, `User=` (root = none), what
+/// `ExecReload=` does
+/// (a signal to the main process, or the program it runs), and whether the
+/// unit is ordered after the network.
+const FIELDS: [&str; 7] = [
+    "Type",
+    "ExecStart program",
+    "PIDFile",
+    "EnvironmentFile",
+    "User",
+    "ExecReload",
+    "network ordering",
+];
+
+fn fields(text: &str) -> [String; 7] {
+    let set = settings(text);
+    let one = |key: &str| set.get(key).and_then(|v| v.last()).cloned();
+    let none = || "-".to_owned();
+    let kind = match one("Type").as_deref() {
+        Some("forking") => "forking",
+        Some("oneshot") => "oneshot",
+        _ if one("ExecStart").is_none() => "-",
+        _ => "foreground",
+    };
+    let pidfile = one("PIDFile").map_or_else(none, |p| match p.strip_prefix("/var/run/") {
+        Some(rest) => format!("/run/{rest}"),
+        None => p,
+    });
+    let mut env_files: Vec<String> = set
+        .get("EnvironmentFile")
+        .into_iter()
+        .flatten()
+        .map(|f| f.trim_start_matches('-').to_owned())
+        .collect();
+    env_files.sort();
+    let user = one("User").filter(|u| u != "root").unwrap_or_else(none);
+    let reloads = set.get("ExecReload").cloned().unwrap_or_default();
+    let signal = reloads.iter().find_map(|r| {
+        let words: Vec<&str> = r.split_whitespace().collect();
+        match words[..] {
+            [kill, sig, "$MAINPID"] if program(kill).ends_with("/kill") => {
+                Some(format!("kill {}", sig.trim_start_matches('-')))
+            }
+            [kill, "-s", sig, "$MAINPID"] if program(kill).ends_with("/kill") => {
+                Some(format!("kill {sig}"))
+            }
+            _ => None,
+        }
+    });
+    let reload = signal
+        .or_else(|| reloads.first().map(|r| program(r)))
+        .unwrap_or_else(none);
+    let after = set.get("After").map(|a| a.join(" ")).unwrap_or_default();
+    let network = after
+        .split_whitespace()
+        .any(|t| t == "network.target" || t == "network-online.target");
+    [
+        kind.to_owned(),
+        one("ExecStart").map_or_else(none, |e| program(&e)),
+        pidfile,
+        if env_files.is_empty() {
+            none()
+        } else {
+            env_files.join(" ")
+        },
+        user,
+        reload,
+        if network { "after" } else { "-" }.to_owned(),
+    ]
+}
+
+/// Runs the real generator on copies of `scripts`: NAME → unit text.
+fn generator_units(scripts: &[PathBuf]) -> BTreeMap<String, String> {
+    let tmp = tempfile::tempdir().unwrap();
+    let init = tmp.path().join("init.d");
+    for sub in ["init.d", "rc", "units", "normal", "early", "late"] {
+        fs::create_dir(tmp.path().join(sub)).unwrap();
+    }
+    for script in scripts {
+        let copy = init.join(script.file_name().unwrap());
+        fs::copy(script, &copy).unwrap();
+        fs::set_permissions(&copy, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let out = Command::new(GENERATOR)
+        .args(["normal", "early", "late"].map(|d| tmp.path().join(d)))
+        .env("SYSTEMD_SYSVINIT_PATH", &init)
+        .env("SYSTEMD_SYSVRCND_PATH", tmp.path().join("rc"))
+        // No native unit may shadow a script.
+        .env("SYSTEMD_UNIT_PATH", tmp.path().join("units"))
+        .env("SYSTEMD_LOG_LEVEL", "err")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "generator: {}", stderr(&out));
+    let mut units = BTreeMap::new();
+    for entry in fs::read_dir(tmp.path().join("late")).unwrap() {
+        let path = entry.unwrap().path();
+        let meta = fs::symlink_metadata(&path).unwrap();
+        if meta.is_file() {
+            let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+            units.insert(name, fs::read_to_string(&path).unwrap());
+        }
+    }
+    units
+}
+
+/// Verifies `unit` (file name `name`) with `systemd-analyze verify` in a
+/// throw-away root: this machine's unit directory copied in, and a stub
+/// executable at every path an Exec line runs (the corpus's programs are
+/// not installed here). Any complaint at all counts as a failure: verify
+/// only warns about some bad values (an unknown Type=) and still exits 0.
+fn verify(root: &Path, name: &str, unit: &str) -> Result<(), String> {
+    let units = root.join("usr/lib/systemd/system");
+    if !units.exists() {
+        fs::create_dir_all(root.join("usr/lib/systemd")).unwrap();
+        let copied = Command::new("cp")
+            .args(["-r", "/lib/systemd/system"])
+            .arg(&units)
+            .status()
+            .unwrap();
+        assert!(copied.success());
+        fs::create_dir_all(root.join("etc/systemd/system")).unwrap();
+    }
+    let set = settings(unit);
+    for key in ["ExecStart", "ExecStop", "ExecReload", "ExecStartPre"] {
+        for exec in set.get(key).into_iter().flatten() {
+            let path = program(exec);
+            if let Some(rel) = path.strip_prefix('/') {
+                let stub = root.join(rel);
+                fs::create_dir_all(stub.parent().unwrap()).unwrap();
+                fs::write(&stub, "#!/bin/sh\n").unwrap();
+                fs::set_permissions(&stub, fs::Permissions::from_mode(0o755)).unwrap();
+            }
+        }
+    }
+    let file = root.join("etc/systemd/system").join(name);
+    fs::write(&file, unit).unwrap();
+    let out = Command::new("systemd-analyze")
+        .args(["verify", "--man=no", "--generators=no"])
+        .arg(format!("--root={}", root.display()))
+        .arg(&file)
+        .output()
+        .unwrap();
+    let complaints = format!("{}{}", stdout(&out), stderr(&out));
+    if out.status.success() && complaints.trim().is_empty() {
+        Ok(())
+    } else {
+        Err(complaints)
+    }
+}
+
+fn have_verify() -> bool {
+    Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Fields (of 175) on which our units agree with the maintainers' today.
+const AGREEMENT_FLOOR: usize = 105;
+
+/// The corpus comparison: a Markdown table and totals. When
+/// `LSB_UNIT_REPORT` names a file, the report is written there (this is
+/// what bench/lsb-unit.sh shows).
+#[test]
+fn corpus_agrees_with_the_maintainers_far_more_than_the_generator() {
+    let corpus = corpus();
+    let mut scripts: Vec<PathBuf> = fs::read_dir(corpus.join("scripts"))
+        .expect("corpus ../shared/corpus/initd/scripts")
+        .map(|e| e.unwrap().path())
+        .collect();
+    scripts.sort();
+    assert_eq!(scripts.len(), 30);
+    let tmp = tempfile::tempdir().unwrap();
+    let ours_dir = tmp.path().join("ours");
+    fs::create_dir(&ours_dir).unwrap();
+    let mut cmd = lsb_status();
+    cmd.args(["unit", "--output", s(&ours_dir)]).args(&scripts);
+    let out = cmd.output().unwrap();
+    // Fallbacks and guesses are warned about: exit 1, never 2.
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let generator = if can_run(Path::new(GENERATOR).exists(), "no systemd-sysv-generator") {
+        generator_units(&scripts)
+    } else {
+        BTreeMap::new()
+    };
+    let mut table = String::from("| script | fields agreeing: ours | generator | where ours differs (ours / maintainers') |\n|---|---|---|---|\n");
+    let (mut ours_total, mut gen_total, mut compared) = (0, 0, 0);
+    let mut per_field = [(0, 0); 7];
+    for script in &scripts {
+        let name = script.file_name().unwrap().to_string_lossy().into_owned();
+        let ours = fs::read_to_string(ours_dir.join(format!("{name}.service"))).unwrap();
+        let Ok(theirs) = fs::read_to_string(corpus.join(format!("units/{name}.service"))) else {
+            continue;
+        };
+        let (want, mine) = (fields(&theirs), fields(&ours));
+        let gen = generator.get(&name).map(|g| fields(g));
+        let mut ours_ok = 0;
+        let mut gen_ok = 0;
+        let mut differs = Vec::new();
+        for i in 0..FIELDS.len() {
+            compared += 1;
+            if mine[i] == want[i] {
+                ours_ok += 1;
+                per_field[i].0 += 1;
+            } else {
+                differs.push(format!("{}: `{}` / `{}`", FIELDS[i], mine[i], want[i]));
+            }
+            if gen.as_ref().is_some_and(|g| g[i] == want[i]) {
+                gen_ok += 1;
+                per_field[i].1 += 1;
+            }
+        }
+        ours_total += ours_ok;
+        gen_total += gen_ok;
+        let _ = writeln!(
+            table,
+            "| {name} | {ours_ok}/7 | {gen_ok}/7 | {} |",
+            differs.join("; ").replace('|', "\\|")
+        );
+    }
+    let pct = |n: usize| {
+        f64::from(u32::try_from(n * 100).unwrap()) / f64::from(u32::try_from(compared).unwrap())
+    };
+    let mut report = table;
+    report.push_str("\n| field | ours | generator |\n|---|---|---|\n");
+    let units = compared / FIELDS.len();
+    for (field, (o, g)) in FIELDS.iter().zip(per_field) {
+        let _ = writeln!(report, "| {field} | {o}/{units} | {g}/{units} |");
+    }
+    let _ = writeln!(
+        report,
+        "| **all** | **{ours_total}/{compared} ({:.0} %)** | **{gen_total}/{compared} ({:.0} %)** |",
+        pct(ours_total),
+        pct(gen_total)
+    );
+    if let Some(file) = std::env::var_os("LSB_UNIT_REPORT") {
+        fs::write(file, &report).unwrap();
+    }
+    eprintln!("{report}");
+    // What the reader reaches today (105 of 175 fields, 60 %): a drop is a
+    // regression. The issue's goal, 80 %, is not reached: the maintainers
+    // moved most daemons to the foreground with flags (`cron -f`, `sshd
+    // -D`) that no script contains; see README.
+    assert!(
+        ours_total >= AGREEMENT_FLOOR,
+        "agreement {ours_total}/{compared} fell below {AGREEMENT_FLOOR}:\n{report}"
+    );
+    if !generator.is_empty() {
+        assert!(
+            ours_total >= gen_total + 20,
+            "not clearly above the generator:\n{report}"
+        );
+    }
+}
+
+#[test]
+fn every_unit_written_for_the_corpus_passes_systemd_analyze_verify() {
+    if !can_run(have_verify(), "no systemd-analyze") {
+        return;
+    }
+    let root = tempfile::tempdir().unwrap();
+    let mut failures = Vec::new();
+    let mut native = 0;
+    for entry in fs::read_dir(corpus().join("scripts")).unwrap() {
+        let script = entry.unwrap().path();
+        let out = run(&["unit", s(&script)]);
+        assert!(code(&out) <= 1, "{}: {}", script.display(), stderr(&out));
+        let unit = stdout(&out);
+        native += usize::from(
+            !unit
+                .lines()
+                .any(|l| l.starts_with("ExecStart=") && l.ends_with(" start")),
+        );
+        let name = format!("{}.service", script.file_name().unwrap().to_string_lossy());
+        if let Err(why) = verify(root.path(), &name, &unit) {
+            failures.push(format!("{name}: {why}\n{unit}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    assert!(native >= 19, "only {native} native units");
+}
+
+#[test]
+fn verify_catches_what_it_should() {
+    if !can_run(have_verify(), "no systemd-analyze") {
+        return;
+    }
+    let root = tempfile::tempdir().unwrap();
+    let good = "[Service]\nType=forking\nPIDFile=/run/x.pid\nExecStart=/usr/sbin/x\n";
+    assert_eq!(verify(root.path(), "x.service", good), Ok(()));
+    for bad in [
+        good.replace("forking", "forky"),
+        good.replace("/usr/sbin/x", "/usr/sbin/x %z"),
+        good.replace("PIDFile", "PidFile"),
+    ] {
+        assert!(verify(root.path(), "x.service", &bad).is_err(), "{bad}");
+    }
+}
+
+/// A script in a temp dir, converted.
+fn convert(name: &str, text: &str) -> (tempfile::TempDir, Output) {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join(name);
+    fs::write(&file, text).unwrap();
+    let out = run(&["unit", s(&file)]);
+    (tmp, out)
+}
+
+const CLEAN: &str = "#!/bin/sh
+### BEGIN INIT INFO
+# Provides:          food
+# Required-Start:    $network
+# Required-Stop:     $network
+# Default-Start:     2 3 4 5
+# Default-Stop:      0 1 6
+# Short-Description: Food
+### END INIT INFO
+case \"$1\" in
+  start) start-stop-daemon --start --pidfile /run/food.pid --exec /usr/sbin/food ;;
+  stop) start-stop-daemon --stop --pidfile /run/food.pid ;;
+esac
+";
+
+#[test]
+fn exit_0_when_clean_1_with_warnings_2_when_unreadable() {
+    let (tmp, out) = convert("food", CLEAN);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stderr(&out), "");
+    let unit = stdout(&out);
+    let script = tmp.path().canonicalize().unwrap().join("food");
+    assert!(
+        unit.starts_with(&format!(
+            "# food.service: written by lsb-status unit from {}\n[Unit]\nDescription=Food\n",
+            script.display()
+        )),
+        "{unit}"
+    );
+    assert!(
+        unit.contains("\nType=forking\nPIDFile=/run/food.pid\nExecStart=/usr/sbin/food\n"),
+        "{unit}"
+    );
+    let (_tmp, out) = convert(
+        "food",
+        &CLEAN.replace("--pidfile /run/food.pid --exec", "--exec"),
+    );
+    assert_eq!(code(&out), 1);
+    assert_stderr_has(
+        &out,
+        "food: warning: no pid file: systemd guesses the main process",
+    );
+    assert!(stdout(&out).contains("Type=forking\n"));
+    let (_tmp, out) = convert(
+        "food",
+        &CLEAN.replace("--exec /usr/sbin/food", "--exec $(which food)"),
+    );
+    assert_eq!(code(&out), 1);
+    assert_stderr_has(
+        &out,
+        "line 11: `$(which food)` runs a command: wrote the generator's wrapper unit (ExecStart=",
+    );
+    let out = run(&["unit", "/nonexistent/food"]);
+    assert_eq!(code(&out), 2);
+    assert_stderr_has(&out, "lsb-status: cannot read /nonexistent/food: ");
+    assert_eq!(code(&run(&["unit"])), 2);
+}
+
+#[test]
+fn an_unparsable_script_is_2_and_the_others_are_still_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    fs::write(tmp.path().join("bad"), "echo \"unterminated\n").unwrap();
+    fs::write(tmp.path().join("good"), CLEAN).unwrap();
+    fs::write(tmp.path().join("bad name"), CLEAN).unwrap();
+    let out_dir = tmp.path().join("out");
+    fs::create_dir(&out_dir).unwrap();
+    let out = run(&[
+        "unit",
+        "-o",
+        s(&out_dir),
+        s(&tmp.path().join("bad")),
+        s(&tmp.path().join("bad name")),
+        s(&tmp.path().join("good")),
+    ]);
+    assert_eq!(code(&out), 2);
+    assert_stderr_has(
+        &out,
+        "/bad: line 1: cannot read as shell: unterminated \" quote",
+    );
+    assert_stderr_has(&out, "cannot name a unit after 'bad name'");
+    assert!(out_dir.join("good.service").is_file());
+    assert_eq!(fs::read_dir(&out_dir).unwrap().count(), 1);
+}
+
+#[test]
+fn several_units_on_stdout_are_separated() {
+    let tmp = tempfile::tempdir().unwrap();
+    for name in ["a", "b.sh"] {
+        fs::write(tmp.path().join(name), CLEAN).unwrap();
+    }
+    let out = run(&[
+        "unit",
+        s(&tmp.path().join("a")),
+        s(&tmp.path().join("b.sh")),
+    ]);
+    assert_eq!(code(&out), 0);
+    let text = stdout(&out);
+    assert!(text.starts_with("# a.service: "));
+    assert!(text.contains("\n\n# b.service: "), "{text}");
+}
+
+#[test]
+fn output_replaces_a_planted_symlink_and_never_writes_through_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let script = tmp.path().join("food");
+    fs::write(&script, CLEAN).unwrap();
+    let out_dir = tmp.path().join("out");
+    fs::create_dir(&out_dir).unwrap();
+    let victim = tmp.path().join("victim");
+    fs::write(&victim, "precious\n").unwrap();
+    std::os::unix::fs::symlink(&victim, out_dir.join("food.service")).unwrap();
+    let out = run(&["unit", "--output", s(&out_dir), s(&script)]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "precious\n");
+    let written = out_dir.join("food.service");
+    assert!(!fs::symlink_metadata(&written)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert!(fs::read_to_string(&written)
+        .unwrap()
+        .contains("ExecStart=/usr/sbin/food"));
+    assert_eq!(
+        fs::read_dir(&out_dir).unwrap().count(),
+        1,
+        "a temporary file was left"
+    );
+    // A directory reached through a symlink, or not a directory, is refused.
+    let link = tmp.path().join("link");
+    std::os::unix::fs::symlink(&out_dir, &link).unwrap();
+    let out = run(&["unit", "--output", s(&link), s(&script)]);
+    assert_eq!(code(&out), 2);
+    assert_stderr_has(&out, "is a symlink");
+    let out = run(&["unit", "--output", s(&victim), s(&script)]);
+    assert_eq!(code(&out), 2);
+    assert_stderr_has(&out, "is not a directory");
+}
+
+#[test]
+fn output_refuses_another_users_directory() {
+    if !can_run(is_root(), "needs root to chown a directory to nobody") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let script = tmp.path().join("food");
+    fs::write(&script, CLEAN).unwrap();
+    let theirs = tmp.path().join("theirs");
+    fs::create_dir(&theirs).unwrap();
+    std::os::unix::fs::chown(&theirs, Some(super::NOBODY), Some(super::NOBODY)).unwrap();
+    let out = run(&["unit", "--output", s(&theirs), s(&script)]);
+    assert_eq!(code(&out), 2);
+    assert_stderr_has(&out, "belongs to uid 65534, not to you (uid 0) or root");
+    assert_eq!(fs::read_dir(&theirs).unwrap().count(), 0);
+}
