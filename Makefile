@@ -23,11 +23,10 @@ DIST_NAME := stackutils-$(VERSION)-$(MUSL)
 DIST_TGZ  := target/dist/$(DIST_NAME).tar.gz
 DEB       := target/debian/stackutils_$(VERSION)_amd64.deb
 IMAGE     := localhost/stackutils:$(VERSION)
+# podman, else docker; decided when used (`make image` may install podman first).
 CONTAINER ?= $(shell command -v podman >/dev/null && echo podman || echo docker)
-# podman here: vfs storage (no overlay inside these machines), chroot isolation for RUN-less builds.
-ifeq ($(CONTAINER),podman)
+# podman on these machines: vfs storage (overlay does not nest here), chroot isolation.
 export STORAGE_DRIVER ?= vfs
-endif
 # ring (under db-reset's rustls) compiles C: musl-gcc from Debian's musl-tools.
 export CC_x86_64_unknown_linux_musl := musl-gcc
 
@@ -35,7 +34,7 @@ export CC_x86_64_unknown_linux_musl := musl-gcc
 TEST_DEBS  := shellcheck nginx-light openssl python3 python3-yaml procps util-linux iproute2 lsof curl aoetools ca-certificates groff-base
 DEMO_DEBS  := nginx-light openssl python3 procps curl
 BENCH_DEBS := hyperfine lsof python3 python3-yaml curl procps openssl nginx-light lsb-base
-DIST_DEBS  := musl-tools file
+DIST_DEBS  := musl-tools binutils
 DEB_DEBS   := $(DIST_DEBS) dpkg-dev lintian procps fakeroot
 IMAGE_DEBS := $(DIST_DEBS) podman ca-certificates
 
@@ -73,7 +72,7 @@ define no_nginx_service
 endef
 
 .PHONY: all help build test test-deps lint package demo bench man completions install uninstall \
-	test-install dist test-dist deb test-deb image test-image musl-target clean
+	test-install dist test-dist deb test-deb image image-deps test-image musl-target clean
 
 all: man completions
 	$(CARGO) build --locked --profile $(PROFILE) $(addprefix -p ,$(TOOLS))
@@ -182,8 +181,10 @@ deb: dist
 test-deb: deb
 	bash packaging/test-deb.sh $(DEB) "$(TOOLS)"
 
-image: dist
+image-deps:
 	$(call debs,$(IMAGE_DEBS))
+
+image: dist image-deps
 	rm -rf target/image && mkdir -p target/image/bin target/image/rootfs/etc/ssl/certs target/image/rootfs/tmp
 	cp $(addprefix $(DIST_BIN)/,$(TOOLS)) target/image/bin/
 	cp /etc/ssl/certs/ca-certificates.crt target/image/rootfs/etc/ssl/certs/
