@@ -35,7 +35,7 @@ TEST_DEBS  := shellcheck nginx-light openssl python3 python3-yaml procps util-li
 DEMO_DEBS  := nginx-light openssl python3 procps curl
 BENCH_DEBS := hyperfine lsof python3 python3-yaml curl procps openssl nginx-light lsb-base
 DIST_DEBS  := musl-tools binutils
-DEB_DEBS   := $(DIST_DEBS) dpkg-dev lintian procps fakeroot
+DEB_DEBS   := $(DIST_DEBS) lintian procps man-db
 IMAGE_DEBS := $(DIST_DEBS) podman ca-certificates
 
 # $(call debs,PACKAGES): install what is missing (as root) or say what to install.
