@@ -543,7 +543,7 @@ pub fn read_content(path: &Path, trust: Trust) -> Result<Content, Error> {
             let written = before.modified().map_err(|e| io_error(path, e))?;
             let closed = !bytes.is_empty()
                 && !bytes.ends_with(b"\n")
-                && writers(&after, Instant::now() + WRITER_SCAN) == Some(false);
+                && writers(path, &after, Instant::now() + WRITER_SCAN) == Some(false);
             return Ok(Content {
                 bytes,
                 written,
@@ -572,8 +572,14 @@ const WRITER_SCAN: Duration = Duration::from_millis(20);
 /// This is how a line without its newline is told to be complete at once:
 /// the writer has closed the file. (A read lease, `F_SETLEASE`, would say
 /// the same in one call, but no safe wrapper for it exists in nix or rustix.)
-pub fn writers(meta: &std::fs::Metadata, deadline: Instant) -> Option<bool> {
+///
+/// Only descriptors whose link names a file called as `path` is are looked
+/// at more closely (a `stat` through a descriptor on a hung network file
+/// system could block): a writer holding the file through another hard
+/// link is not seen.
+pub fn writers(path: &Path, meta: &std::fs::Metadata, deadline: Instant) -> Option<bool> {
     let (dev, ino) = (meta.dev(), meta.ino());
+    let wanted = path.file_name()?;
     for entry in std::fs::read_dir("/proc").ok()? {
         let name = entry.ok()?.file_name();
         let Some(pid) = name
@@ -591,6 +597,9 @@ pub fn writers(meta: &std::fs::Metadata, deadline: Instant) -> Option<bool> {
             Err(_) => return None,
         };
         for fd in fds.flatten() {
+            if std::fs::read_link(fd.path()).map_or(true, |l| l.file_name() != Some(wanted)) {
+                continue;
+            }
             let Ok(target) = std::fs::metadata(fd.path()) else {
                 continue;
             };
@@ -885,20 +894,20 @@ mod tests {
         ));
         let meta = std::fs::metadata(&file).unwrap();
         let far = Instant::now() + Duration::from_secs(10);
-        assert_eq!(writers(&meta, far), Some(true));
+        assert_eq!(writers(&file, &meta, far), Some(true));
         // ... until the settle time says it is done.
         let got = read_settled(&file, Trust::Checked, Duration::from_millis(20)).unwrap();
         assert_eq!(got, [Pid::new(4321).unwrap()]);
         // Closed: final at once, without the settle time.
         drop(writer);
-        assert_eq!(writers(&meta, far), Some(false));
+        assert_eq!(writers(&file, &meta, far), Some(false));
         assert_eq!(
             read(&file, Trust::Checked).unwrap(),
             [Pid::new(4321).unwrap()]
         );
         // A reader is no writer.
         let _reader = std::fs::File::open(&file).unwrap();
-        assert_eq!(writers(&meta, far), Some(false));
+        assert_eq!(writers(&file, &meta, far), Some(false));
         std::fs::write(&file, "").unwrap();
         let err = read_settled(&file, Trust::Checked, Duration::from_millis(20)).unwrap_err();
         assert!(err.to_string().contains("empty file"), "{err}");
