@@ -76,6 +76,20 @@ fn tools() -> Vec<Tool> {
             see_also_text: "",
         },
         Tool {
+            cmd: httpwait::cli::Cli::command(),
+            dir: "httpwait",
+            page: "httpwait",
+            see_also: &["portwait(1)", "logwait(1)", "db-reset(1)", "curl(1)"],
+            see_also_text: "",
+        },
+        Tool {
+            cmd: logwait::cli::Cli::command(),
+            dir: "logwait",
+            page: "logwait",
+            see_also: &["portwait(1)", "httpwait(1)", "stackutils-pidwait(1)", "tail(1)", "inotify(7)"],
+            see_also_text: "",
+        },
+        Tool {
             cmd: aoe_fstab::cli::Cli::command(),
             dir: "aoe-fstab",
             page: "aoe-fstab",
@@ -96,8 +110,15 @@ fn man(dir: &Path) -> Result<()> {
     let version = env!("CARGO_PKG_VERSION");
     for tool in tools() {
         let readme_path = root().join(tool.dir).join("README.md");
-        let readme = fs::read_to_string(&readme_path)
-            .with_context(|| format!("reading {}", readme_path.display()))?;
+        // A tool still without a README gets a page without EXAMPLES, and a warning.
+        let readme = fs::read_to_string(&readme_path).unwrap_or_else(|e| {
+            eprintln!(
+                "xtask: warning: {}: {e}: no EXAMPLES in {}.1",
+                readme_path.display(),
+                tool.page
+            );
+            String::new()
+        });
         let mut cmd = tool.cmd.disable_help_subcommand(true);
         cmd.build();
         let extra = man::Extra {

@@ -83,13 +83,15 @@ pub fn render(cmd: &Command, page: &str, version: &str, extra: Option<&Extra>) -
     }
     out += &environment(cmd, &env);
     if let Some(extra) = extra {
-        let examples = readme_examples(extra.readme).with_context(|| {
-            format!(
-                "{}: README.md has no \"## Examples\" section with a code block",
-                extra.page
-            )
-        })?;
-        out += &preformatted("EXAMPLES", &examples);
+        if !extra.readme.is_empty() {
+            let examples = readme_examples(extra.readme).with_context(|| {
+                format!(
+                    "{}: README.md has no \"## Examples\" section with a code block",
+                    extra.page
+                )
+            })?;
+            out += &preformatted("EXAMPLES", &examples);
+        }
         out += &see_also(extra.see_also, extra.see_also_text);
     } else if let Some(parent) = page.rsplit_once('-').map(|(p, _)| p) {
         out += &see_also(&[&format!("{parent}(1)")], "");
