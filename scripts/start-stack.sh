@@ -1,18 +1,16 @@
 #!/usr/bin/env bash
 # start-stack.sh: start, reset and stop an Arvados-style test stack (API server
 # with TLS, two storage servers, a storage proxy, a git server and nginx in
-# front of the last two), composed from the stackutils tools. Every wait is
-# bounded, a failed start says why and stops what it started, and stop leaves
-# no process, listener or pidfile behind. See scripts/README.md.
+# front of the last two), composed from the stackutils tools: every wait is
+# bounded, a failed start says why and stops what it started, stop leaves
+# nothing behind. See scripts/README.md.
 set -Eeuo pipefail
 # A command failing where no check expects it still says where.
 trap 'say "failed at line $LINENO: $BASH_COMMAND"' ERR
 
 usage="usage: start-stack.sh ACTION [--auth NAME] [--json]"
 actions=(start stop start_keep stop_keep start_keep_proxy stop_keep_proxy
-  start_arv-git-httpd stop_arv-git-httpd start_nginx stop_nginx
-  start-all stop-all status)
-
+  start_arv-git-httpd stop_arv-git-httpd start_nginx stop_nginx start-all stop-all status)
 say() { printf 'start-stack: %s\n' "$*" >&2; }
 # fail CODE MESSAGE: report and exit (1: did not come up / failed, 2: usage or fatal).
 fail() {
@@ -24,38 +22,29 @@ print_help() {
   cat <<EOH
 $usage
 
-Start, reset and stop the services of an Arvados test stack, as
-run_test_server.py did, with bounded waits and clean stops.
+Start, reset and stop an Arvados test stack as run_test_server.py did, with
+bounded waits and clean stops (scripts/README.md has the details).
 
-Actions:
-  start [--auth NAME]   start (or reuse) the API server, reset its database, print
-                        its host, or with --auth the export lines for fixture NAME
-                        (on failure, a line 'false' instead: eval fails too)
+  start [--auth NAME]   start or reuse the API server, reset its database, print its
+                        host (--auth: export lines for fixture NAME; on failure a line
+                        'false', so that eval fails too)
   stop                  stop the API server
-  start_keep|stop_keep  two storage servers, registered with the API server
-  start_keep_proxy|stop_keep_proxy
-  start_arv-git-httpd|stop_arv-git-httpd
-  start_nginx|stop_nginx
+  start_keep, start_keep_proxy, start_arv-git-httpd, start_nginx, and stop_...
   start-all [--auth NAME], stop-all
-  status [--json]       one line per service (or one JSON object); exit 0 only
-                        when all are up
+  status [--json]       each service: pid, ports, up/listening/down/external
 
-Configuration (environment): ARVADOS_DIR (an Arvados source tree: fixtures,
-nginx template, state in its tmp/), STACK_TMPDIR (default ARVADOS_DIR/tmp, else
-./tmp), STACK_FIXTURES, STACK_NGINX_TEMPLATE, STACK_GIT_TARBALL, STACK_TIMEOUT,
-STACK_STOP_RETRY, STACK_PORT_RANGE, STACKUTILS_BIN, ARVADOS_API_SERVER_CMD,
-KEEPSTORE_CMD, KEEPPROXY_CMD, ARV_GIT_HTTPD_CMD, NGINX_CMD, ARVADOS_TEST_API_HOST,
-ARVADOS_TEST_PROXY_SERVICES (see scripts/README.md).
+Environment: ARVADOS_DIR, STACK_TMPDIR, STACK_FIXTURES, STACK_NGINX_TEMPLATE,
+STACK_GIT_TARBALL, STACK_TIMEOUT, STACK_STOP_RETRY, STACK_PORT_RANGE, STACKUTILS_BIN,
+ARVADOS_API_SERVER_CMD, KEEPSTORE_CMD, KEEPPROXY_CMD, ARV_GIT_HTTPD_CMD, NGINX_CMD,
+ARVADOS_TEST_API_HOST, ARVADOS_TEST_PROXY_SERVICES.
 
 Exit codes:
   0  success (status: every service is up)
-  1  a service did not come up, a reset, registration or write failed
+  1  a service did not come up, a reset, registration, write or stop failed
      (status: not all up)
   2  usage error, missing tool, bad configuration, unsafe state directory
 EOH
 }
-
-# --- command line -----------------------------------------------------------
 
 action="" auth="" json=""
 while (($#)); do
@@ -80,33 +69,28 @@ while (($#)); do
   shift
 done
 [[ -n $action ]] || fail 2 "no action given; $usage"
-if [[ " ${actions[*]} " != *" $action "* ]]; then
-  say "unknown action '$action'. Actions are: ${actions[*]}"
-  exit 2
-fi
-if [[ -n $auth && $action != start && $action != start-all ]]; then
-  fail 2 "--auth applies to start and start-all only"
-fi
+[[ " ${actions[*]} " == *" $action "* ]] || fail 2 "unknown action '$action'. Actions are: ${actions[*]}"
+[[ -z $auth || $action == start || $action == start-all ]] || fail 2 "--auth applies to start and start-all only"
 [[ -z $json || $action == status ]] || fail 2 "--json applies to status only"
 
 # --- the tools ----------------------------------------------------------------
 
-# This script's directory, links resolved (the installed one is linked as
-# PREFIX/bin/start-stack). Paths by expansion where possible: each fork
-# costs a millisecond or two, and start-all is meant to add little to the
-# services' own start-up.
+# This script's directory, links resolved (installed, it is linked as
+# PREFIX/bin/start-stack). Paths by expansion where possible: each fork costs
+# a millisecond or two, and start-all is meant to add little to the services'
+# own start-up.
 src=${BASH_SOURCE[0]}
 [[ ! -L $src ]] || src=$(readlink -f -- "$src")
 here=${src%/*}
 [[ $here != "$src" ]] || here=.
 [[ $here == /* ]] || here=$PWD/$here
 
-# Each tool from the first of: STACKUTILS_BIN, this clone's target/release
-# and target/debug, the installed private directory (PREFIX/lib/stackutils/bin),
-# PATH. On PATH, procps' pidwait is passed over for stackutils-pidwait.
+# Each tool from the first of: STACKUTILS_BIN, this clone's target/release and
+# target/debug, the installed private PREFIX/lib/stackutils/bin, PATH (where
+# procps' pidwait is passed over for stackutils-pidwait).
 declare -A tool_at=()
 locate() {
-  local d p=""
+  local d p
   for d in ${STACKUTILS_BIN:+"$STACKUTILS_BIN"} "$here/../target/release" "$here/../target/debug" \
     "$here/../../lib/stackutils/bin"; do
     if [[ -f $d/$1 && -x $d/$1 ]]; then
@@ -114,23 +98,21 @@ locate() {
       return
     fi
   done
-  if [[ $1 == pidwait ]]; then
-    p=$(type -P pidwait) && [[ $("$p" --version 2>/dev/null) == *stackutils* ]] ||
-      p=$(type -P stackutils-pidwait) || p=""
-  else
+  if [[ $1 != pidwait ]]; then
     p=$(type -P "$1") || p=""
+  elif ! p=$(type -P pidwait) || [[ $("$p" --version 2>/dev/null) != *stackutils* ]]; then
+    p=$(type -P stackutils-pidwait) || p=""
   fi
   tool_at[$1]=$p
 }
-# need TOOL...: each is found (ours) or on PATH (the others), else exit 2.
+# need TOOL...: each is found, else exit 2 naming it.
 need() {
-  local t hint
+  local t hint=""
   for t in "$@"; do
     case $t in
       portfind | portwait | pidwait | fixture-token | db-reset | httpwait)
         [[ -n ${tool_at[$t]+set} ]] || locate "$t"
         [[ -z ${tool_at[$t]} ]] || continue
-        hint=""
         [[ $t != pidwait ]] || hint=" (procps' pidwait is not ours: put stackutils-pidwait on PATH)"
         fail 2 "'$t' not found in ${STACKUTILS_BIN:+STACKUTILS_BIN, }$here/../target/{release,debug}, $here/../../lib/stackutils/bin or on PATH$hint"
         ;;
@@ -145,12 +127,12 @@ fixture-token() { "${tool_at[fixture-token]}" "$@"; }
 db-reset() { "${tool_at[db-reset]}" "$@"; }
 httpwait() { "${tool_at[httpwait]}" "$@"; }
 
-# --- configuration ----------------------------------------------------------
+# --- configuration ------------------------------------------------------------
 
-# The data, as the original found it: in an Arvados source tree (ARVADOS_DIR),
-# with the state in its tmp/; without one, state in ./tmp of the caller (never
-# beside an installed script) and, from a clone, the Arvados files of the
-# shared corpus beside it. The STACK_* variables win.
+# The data where the original found it: in an Arvados source tree (ARVADOS_DIR),
+# state in its tmp/; without one, state in ./tmp of the caller (never beside an
+# installed script) and, from a clone, the Arvados files of the shared corpus
+# beside it. The STACK_* variables win.
 if [[ -n ${ARVADOS_DIR:-} ]]; then
   [[ $ARVADOS_DIR == /* ]] || ARVADOS_DIR=$PWD/$ARVADOS_DIR
   state=${STACK_TMPDIR:-$ARVADOS_DIR/tmp}
@@ -177,9 +159,8 @@ read -ra git_cmd <<<"${ARV_GIT_HTTPD_CMD:-arv-git-httpd}"
 read -ra nginx_cmd <<<"${NGINX_CMD:-nginx}"
 # Passenger reports this address, and the certificate names it.
 api_addr=0.0.0.0
-cert=$state/self-signed.pem
-key=$state/self-signed.key
-# Services, in start order, and the port files that belong to each.
+# Services, in start order; the port files of each; the URL path its
+# "answering" check asks for (nginx: both TLS ports, through to the upstreams).
 services=(api keep0 keep1 keepproxy arv-git-httpd nginx)
 declare -A ports_of=(
   [api]=api [keep0]=keep0 [keep1]=keep1 [keepproxy]=keepproxy
@@ -189,20 +170,16 @@ proxy_services=${ARVADOS_TEST_PROXY_SERVICES+set}
 
 # check_config: the settings, before anything starts or stops, so that a typo
 # is exit 2 now rather than a stack that cannot be stopped later. Durations
-# and the stop schedule are checked by pidwait's own parser: with a pidfile
-# that cannot exist (/proc has no pid 0) it only parses its options.
+# and schedules are checked by pidwait's own parser (given a pidfile that
+# cannot exist it only parses its options).
 check_config() {
-  if [[ -n ${STACK_TIMEOUT:-} ]] && ! pidwait --exit --quiet --timeout="$timeout" /proc/0/none 2>/dev/null; then
+  [[ -z ${STACK_TIMEOUT:-} ]] || pidwait --exit --quiet --timeout="$timeout" /proc/0/none 2>/dev/null ||
     fail 2 "STACK_TIMEOUT='$timeout': expected a duration, e.g. 250ms, 10s, 2m"
-  fi
-  if [[ -n ${STACK_STOP_RETRY:-} ]] && ! pidwait --kill --quiet --retry="$stop_retry" /proc/0/none 2>/dev/null; then
+  [[ -z ${STACK_STOP_RETRY:-} ]] || pidwait --kill --quiet --retry="$stop_retry" /proc/0/none 2>/dev/null ||
     fail 2 "STACK_STOP_RETRY='$stop_retry': expected a pidwait --retry schedule, e.g. TERM/5/KILL/2"
-  fi
-  if [[ -n ${STACK_PORT_RANGE:-} ]]; then
-    if ! [[ $STACK_PORT_RANGE =~ ^([1-9][0-9]{0,4})-([1-9][0-9]{0,4})$ ]] ||
-      ((BASH_REMATCH[1] > BASH_REMATCH[2] || BASH_REMATCH[2] > 65535)); then
-      fail 2 "STACK_PORT_RANGE='$STACK_PORT_RANGE': expected LOW-HIGH, ports from 1 to 65535, e.g. 20000-32767"
-    fi
+  if [[ -n ${STACK_PORT_RANGE:-} ]] && { ! [[ $STACK_PORT_RANGE =~ ^([1-9][0-9]{0,4})-([1-9][0-9]{0,4})$ ]] ||
+    ((BASH_REMATCH[1] > BASH_REMATCH[2] || BASH_REMATCH[2] > 65535)); }; then
+    fail 2 "STACK_PORT_RANGE='$STACK_PORT_RANGE': expected LOW-HIGH, ports from 1 to 65535, e.g. 20000-32767"
   fi
   [[ $action != start_arv-git-httpd && $action != start-all ]] || [[ -z $git_tarball || -f $git_tarball ]] ||
     fail 2 "STACK_GIT_TARBALL: no such file: $git_tarball"
@@ -213,11 +190,11 @@ check_config() {
     fail 2 "STACK_FIXTURES: no api_client_authorizations.yml in '$fixtures' (set ARVADOS_DIR to an Arvados source tree, or STACK_FIXTURES)"
 }
 
-# --- the state directory and its files ----------------------------------------
+# --- the state directory and its files ------------------------------------------
 
-# check_state: the state directory, when it exists, is a directory of ours
-# that no one else can write to, so that no one can plant a link in it
-# between a check and a write (exit 2 otherwise, naming it).
+# check_state: the state directory, when it exists, is ours and no one else
+# can write to it, so no one can plant a link in it between a check and a
+# write (exit 2 otherwise, naming it).
 check_state() {
   local info uid gid mode
   [[ -e $state || -L $state ]] || return 0
@@ -231,24 +208,24 @@ check_state() {
   fi
 }
 
-# plain FILE: FILE may be read or written: not a symlink (one planted in the
-# state directory is never followed) and, when it exists, a regular file
-# (a FIFO would block a read).
+# plain FILE...: each may be read or written: no symlink (one planted in the
+# state directory is never followed) and, if it exists, a regular file (a FIFO
+# would block a read).
 plain() {
-  if [[ -L $1 ]]; then
-    fail 2 "$1 is a symbolic link: not following it (remove it if it is yours)"
-  elif [[ -e $1 && ! -f $1 ]]; then
-    fail 2 "$1 is not a regular file"
-  fi
+  local f
+  for f in "$@"; do
+    [[ ! -L $f ]] || fail 2 "$f is a symbolic link: not following it (remove it if it is yours)"
+    [[ ! -e $f || -f $f ]] || fail 2 "$f is not a regular file"
+  done
 }
 
-# dir DIR: DIR exists as a directory of its own (not a link), made if missing.
+# dir DIR: DIR is a directory of its own (no link), made if missing.
 dir() {
   [[ ! -L $1 ]] || fail 2 "$1 is a symbolic link: not following it (remove it if it is yours)"
   [[ -d $1 ]] || mkdir -p -- "$1" || fail 1 "cannot create $1"
 }
 
-# write FILE TEXT: one write(2); a reader sees the old, an empty or the new
+# write FILE TEXT: one write(2), so a reader sees the old, an empty or the new
 # file. A failed write says why and leaves no file behind.
 write() {
   local err
@@ -259,22 +236,25 @@ write() {
   fail 1 "cannot write $1: ${err##*: }"
 }
 
+# first_line FILE: its first line, or nothing, in $line (no subshell, no error).
+first_line() {
+  line=""
+  plain "$1"
+  [[ ! -r $1 ]] || IFS= read -r line <"$1" || true
+}
+
 # getport NAME: the port in NAME.port, in $port, or 9 (discard) when there is
 # none (or it is being written), as the original did, so a template never
 # silently gets an empty value.
 getport() {
-  local f=$state/$1.port
-  port=9
-  plain "$f"
-  [[ -s $f ]] || return 0
-  IFS= read -r port <"$f" || true
+  first_line "$state/$1.port"
+  port=${line:-9}
   [[ $port =~ ^[1-9][0-9]{0,4}$ && $port -le 65535 ]] ||
-    fail 2 "$f: expected a port number (1-65535), got '$port'"
+    fail 2 "$state/$1.port: expected a port number (1-65535), got '$port'"
 }
 
 # newports N: N free ports, one a line in $ports: from the pool start-all
-# fills with one portfind call, else leased from portfind now (its own
-# message says why it failed).
+# fills with one portfind call, else leased now (portfind says why it failed).
 pool=()
 newports() {
   if ((${#pool[@]} >= $1)); then
@@ -287,28 +267,17 @@ newports() {
     fail 1 "could not lease $1 port(s) with portfind${STACK_PORT_RANGE:+ in $STACK_PORT_RANGE} (its message above)"
 }
 
-# first_line FILE: its first line, or nothing, in $line (no subshell, no error).
-first_line() {
-  line=""
-  plain "$1"
-  [[ ! -r $1 ]] || IFS= read -r line <"$1" || true
-}
-
-# --- processes ----------------------------------------------------------------
-
-# livepid NAME: the pid NAME's pidfile names, in $pid, when that process runs
-# (pidwait: not a zombie, not a later process that got the pid of a stale
-# pidfile, the pidfile trusted).
+# livepid NAME: the pid of NAME's pidfile, in $pid, when that process runs
+# (pidwait: trusted pidfile, no zombie, no later process with a stale pid).
 livepid() {
-  local f=$state/$1.pid
   pid=""
-  [[ -e $f || -L $f ]] && pid=$(pidwait --running --quiet "$f" 2>/dev/null)
+  [[ -e $state/$1.pid || -L $state/$1.pid ]] && pid=$(pidwait --running --quiet "$state/$1.pid" 2>/dev/null)
 }
 
-# up NAME: its pidfile names a live process that listens on all its ports.
-up() {
-  local pid p port list=()
-  livepid "$1" || return 1
+# listening NAME: $pid listens on every port of NAME (its ports in $list).
+listening() {
+  local p port
+  list=()
   for p in ${ports_of[$1]}; do
     getport "$p"
     list+=("$port")
@@ -316,30 +285,58 @@ up() {
   portwait --timeout 0 --pid "$pid" "${list[@]}" 2>/dev/null
 }
 
-# --- starting ----------------------------------------------------------------
+# up NAME: its pidfile names a live process that listens on all its ports.
+up() {
+  local pid list
+  livepid "$1" && listening "$1"
+}
+
+# urls NAME: the URLs that answer when NAME works, in $urls: nginx's go
+# through to the proxy and git server (only those that run: port 9 has none).
+urls() {
+  local p port
+  case $1 in
+    api) getport api && urls=("https://$api_addr:$port/") ;;
+    nginx)
+      urls=()
+      for p in keepproxy arv-git-httpd; do
+        getport "$p"
+        [[ $port == 9 ]] || { getport "$p-ssl" && urls+=("https://127.0.0.1:$port/"); }
+      done
+      ;;
+    *) getport "$1" && urls=("http://127.0.0.1:$port/") ;;
+  esac
+}
+
+# answering NAME [TIMEOUT]: NAME answers HTTP, 5xx excluded (a gateway error
+# is nginx without its upstream), our certificate pinned; within TIMEOUT
+# (default: one try).
+answering() {
+  local urls how=(--once)
+  urls "$1"
+  ((${#urls[@]})) || return 0
+  [[ -z ${2:-} ]] || how=(--timeout="$2")
+  { httpwait --status 100-499 --cacert "$state/self-signed.pem" "${how[@]}" "${urls[@]}" >/dev/null; } 2>&1
+}
+
+# --- starting ---------------------------------------------------------------------
 
 api_started_host="" # the API server this run started, reused or was given
-started=() # what this run started, stopped again if the run fails
-bound=()   # ports our services listen on now: their portfind leases can go
+started=()          # what this run started, stopped again if the run fails
+bound=()            # ports our services listen on now: their portfind leases can go
 declare -A launched
 
-# files NAME: NAME's log, pidfile and port file may be used (see plain),
-# checked before any is written.
-files() {
-  plain "$state/$1.log"
-  plain "$state/$1.pid"
-  plain "$state/$1.port"
-}
+# files NAME: NAME's log, pidfile and port file may be used (checked before any is written).
+files() { plain "$state/$1.log" "$state/$1.pid" "$state/$1.port"; }
 
 # launch NAME CMD...: start CMD detached (own session, no terminal, output to
 # NAME.log, our lock not inherited); sets $pid. Variables set for the call
 # (VAR=value launch ...) reach the service's environment, never an argv.
 launch() {
-  local name=$1 log
+  local name=$1
   shift
-  log=$state/$name.log
-  : >"$log"
-  setsid "$@" </dev/null >>"$log" 2>&1 9>&- &
+  : >"$state/$name.log"
+  setsid "$@" </dev/null >>"$state/$name.log" 2>&1 9>&- &
   pid=$!
   launched[$name]=$pid
   started+=("$name")
@@ -348,11 +345,10 @@ launch() {
 # died NAME WHY: the service failed to start: say why, show its log, exit 1
 # (the exit trap stops what this run started).
 died() {
-  local log=$state/$1.log
   say "$1 failed to start: $2"
-  if [[ -s $log && -f $log ]]; then
-    say "last lines of $log:"
-    tail -n 15 -- "$log" | sed 's/^/  | /' >&2
+  if [[ -s $state/$1.log && -f $state/$1.log ]]; then
+    say "last lines of $state/$1.log:"
+    tail -n 15 -- "$state/$1.log" | sed 's/^/  | /' >&2
   fi
   exit 1
 }
@@ -368,14 +364,16 @@ wait_up() {
     return
   fi
   shift 2
-  err=$(portwait --timeout="$timeout" --pid "$pid" "$@" 2>&1) ||
-    died "$name" "not listening on port $* ($err)"
+  err=$(portwait --timeout="$timeout" --pid "$pid" "$@" 2>&1) || died "$name" "not listening on port $* ($err)"
   # Usually the pidfile names the process that listens: then that is proven.
   first_line "$state/$name.pid"
   if [[ $line != "$pid" ]]; then
     err=$(pidwait --timeout="$timeout" "$state/$name.pid" 2>&1 >/dev/null) ||
       died "$name" "no live process in $state/$name.pid ($err)"
-    first_line "$state/$name.pid"
+  fi
+  # nginx is ready when it answers through to the proxy and the git server.
+  if [[ $name == nginx ]]; then
+    err=$(answering nginx "$timeout") || died nginx "not answering through to its upstreams (${err//$'\n'/ })"
   fi
   bound+=("$@")
 }
@@ -391,29 +389,27 @@ wait_deferred() {
   deferred=()
 }
 
-# ensure_cert: the self-signed certificate and key, made once, the key
-# readable by us only. openssl prints them and write() stores them: openssl
-# itself leaves empty files and exits 0 on a full disk.
+# ensure_cert: the self-signed certificate and key, made once, the key readable
+# by us only. openssl prints them and write() stores them: openssl itself
+# leaves empty files and exits 0 on a full disk.
 ensure_cert() {
-  local pem keypem mask
-  plain "$cert"
-  plain "$key"
-  [[ -s $cert && -s $key ]] && return
+  local pem key cert mask
+  plain "$state/self-signed.pem" "$state/self-signed.key"
+  [[ -s $state/self-signed.pem && -s $state/self-signed.key ]] && return
   need openssl
   # The name is in subjectAltName too, where TLS clients look for it.
-  if ! pem=$(openssl req -new -x509 -nodes -days 3650 -subj /CN=0.0.0.0 \
-    -addext "subjectAltName=IP:127.0.0.1,DNS:localhost,IP:0.0.0.0" -keyout - 2>&1) ||
-    ! [[ $pem =~ -----BEGIN\ PRIVATE\ KEY-----.*-----END\ PRIVATE\ KEY----- ]]; then
+  pem=$(openssl req -new -x509 -nodes -days 3650 -subj /CN=0.0.0.0 \
+    -addext "subjectAltName=IP:127.0.0.1,DNS:localhost,IP:0.0.0.0" -keyout - 2>&1) || pem="failed: $pem"
+  [[ $pem =~ -----BEGIN\ CERTIFICATE-----.*-----END\ CERTIFICATE----- ]] || pem="no certificate: $pem"
+  cert=${BASH_REMATCH[0]:-}
+  [[ $pem =~ -----BEGIN\ PRIVATE\ KEY-----.*-----END\ PRIVATE\ KEY----- && -n $cert ]] ||
     fail 1 "openssl could not make a certificate: ${pem//$'\n'/ }"
-  fi
-  keypem=${BASH_REMATCH[0]}
-  [[ $pem =~ -----BEGIN\ CERTIFICATE-----.*-----END\ CERTIFICATE----- ]] ||
-    fail 1 "openssl printed no certificate: ${pem//$'\n'/ }"
+  key=${BASH_REMATCH[0]}
   mask=$(umask)
   umask 077
-  write "$key" "$keypem"
+  write "$state/self-signed.key" "$key"
   umask "$mask"
-  write "$cert" "${BASH_REMATCH[0]}"
+  write "$state/self-signed.pem" "$cert"
 }
 
 # api_host: the API server to talk to, in $host: a parent's, or ours when it is up.
@@ -429,16 +425,13 @@ api_host() {
   fi
 }
 
-# reset_api HOST: reset its database; our certificate is pinned for our own
-# server, a parent's is not verified (as the original's clients did).
+# reset_api HOST: reset its database; our certificate pinned for our own
+# server, a parent's not verified (as the original's clients did).
 reset_api() {
-  local host=$1 tls=(--cacert "$cert") err
+  local tls=(--cacert "$state/self-signed.pem") err
   [[ -z ${ARVADOS_TEST_API_HOST:-} ]] || tls=(--insecure)
-  err=$(db-reset --host "$host" "${tls[@]}" --token-name admin --fixtures "$fixtures" \
-    --retry-for "$timeout" 2>&1) || {
-    say "database reset of $host failed: $err"
-    return 1
-  }
+  err=$(db-reset --host "$1" "${tls[@]}" --token-name admin --fixtures "$fixtures" --retry-for "$timeout" 2>&1) ||
+    { say "database reset of $1 failed: $err" && return 1; }
 }
 
 # Calls to the API server as admin are queued with api_add and made by
@@ -452,18 +445,13 @@ q() {
 }
 # api_add METHOD PATH [JSON]
 api_add() {
+  local trust=$'insecure\n' # a parent's server: as the original's clients did
+  [[ -n ${ARVADOS_TEST_API_HOST:-} ]] || { q "$state/self-signed.pem" && trust="cacert = $quoted"$'\n'; }
   [[ -z $requests ]] || requests+=$'next\n'
   q "https://$host$2"
-  requests+="url = $quoted"$'\n'"request = $1"$'\n'
+  requests+="url = $quoted"$'\n'"request = $1"$'\n'$trust
   q "Authorization: OAuth2 $token"
-  requests+="header = $quoted"$'\n'
-  requests+=$'silent\nshow-error\nfail-with-body\nmax-time = 10\nwrite-out = "\\n--end--\\n"\n'
-  if [[ -z ${ARVADOS_TEST_API_HOST:-} ]]; then
-    q "$cert"
-    requests+="cacert = $quoted"$'\n'
-  else
-    requests+=$'insecure\n' # a parent's server: as the original's clients did
-  fi
+  requests+="header = $quoted"$'\nsilent\nshow-error\nfail-with-body\nmax-time = 10\nwrite-out = "\\n--end--\\n"\n'
   if [[ -n ${3:-} ]]; then
     q "$3"
     requests+=$'header = "Content-Type: application/json"\n'"data-binary = $quoted"$'\n'
@@ -484,8 +472,7 @@ api_send() {
 register_start() {
   need curl
   api_host
-  [[ -n $token ]] || token=$(fixture-token --fixtures "$fixtures" admin) ||
-    fail 2 "no admin token in $fixtures"
+  [[ -n $token ]] || token=$(fixture-token --fixtures "$fixtures" admin) || fail 2 "no admin token in $fixtures"
 }
 
 # delete_listed KIND INFIX TEXT: queue a DELETE for each uuid of KIND in TEXT.
@@ -525,7 +512,7 @@ start_api() {
     launch api env -C "$api_dir" -u ARVADOS_TEST_API_HOST -u ARVADOS_API_HOST -u ARVADOS_API_HOST_INSECURE \
       -u ARVADOS_API_TOKEN RAILS_ENV=test ARVADOS_WEBSOCKETS=yes \
       "${api_cmd[@]}" -p "$port" --pid-file "$state/api.pid" --log-file "$state/api.log" \
-      --ssl --ssl-certificate "$cert" --ssl-certificate-key "$key"
+      --ssl --ssl-certificate "$state/self-signed.pem" --ssl-certificate-key "$state/self-signed.key"
     wait_up api "$pid" "$port"
     host="$api_addr:$port"
     reset_api "$host" || died api "the database reset failed"
@@ -533,27 +520,16 @@ start_api() {
   api_started_host=$host
 }
 
-# print_api: the host, or with --auth the export lines.
-print_api() {
-  if [[ -n $auth ]]; then
-    fixture-token --fixtures "$fixtures" --export --host "$api_started_host" "$auth" ||
-      fail 1 "no fixture '$auth' for --auth"
-  else
-    printf '%s\n' "$api_started_host"
-  fi
-}
-
 # start_keep: two storage servers, registered; with $batch set (start-all)
 # the registrations stay queued for the proxy's, sent in one curl run.
 batch=""
 start_keep() {
+  local n svc port=() kpid=() vol=()
   stop_keep
   files keep0
   files keep1
-  plain "$state/keep0.volume"
-  plain "$state/keep1.volume"
+  plain "$state/keep0.volume" "$state/keep1.volume"
   register_start
-  local n svc port=() kpid=() vol=()
   newports 2
   port=("${ports%%$'\n'*}" "${ports##*$'\n'}")
   # Fresh volumes (mkdir fails rather than reuse a name).
@@ -566,8 +542,7 @@ start_keep() {
     launch "keep$n" "${keepstore_cmd[@]}" "-volume=${vol[n]}" "-listen=:${port[n]}" "-pid=$state/keep$n.pid"
     kpid[n]=$pid
   done
-  # While they start: every old registration (the proxy's too), to go, as
-  # the original did.
+  # While they start: every old registration (the proxy's too) to go, as the original did.
   api_add GET /arvados/v1/keep_services
   api_add GET /arvados/v1/keep_disks
   api_send
@@ -585,17 +560,17 @@ start_keep() {
 
 start_keep_proxy() {
   [[ -z $proxy_services ]] || return 0
+  local port svc
   stop_service keepproxy
   files keepproxy
   register_start
-  local port svc
   newports 1
   port=$ports
   write "$state/keepproxy.port" "$port"
   ARVADOS_API_TOKEN=$token ARVADOS_API_HOST=$host ARVADOS_API_HOST_INSECURE=true \
     launch keepproxy "${keepproxy_cmd[@]}" "-pid=$state/keepproxy.pid" "-listen=:$port"
-  # While it starts, as the original did: the old proxy registrations go and
-  # the new one is made (in start-all, start_keep's list had them).
+  # While it starts, as the original did: the old proxy registrations go (in
+  # start-all, start_keep's list had them) and the new one is made.
   if [[ -z $batch ]]; then
     api_add GET '/arvados/v1/keep_services?filters=%5B%5B%22service_type%22%2C%22%3D%22%2C%22proxy%22%5D%5D'
     api_send
@@ -611,53 +586,41 @@ start_git() {
   [[ -z $proxy_services ]] || return 0
   stop_service arv-git-httpd
   files arv-git-httpd
-  local gitdir=$state/git port
-  dir "$gitdir"
-  dir "$gitdir/test"
+  dir "$state/git"
+  dir "$state/git/test"
   if [[ -n $git_tarball ]]; then
-    tar -xf "$git_tarball" -C "$gitdir" || fail 2 "cannot unpack $git_tarball into $gitdir"
+    tar -xf "$git_tarball" -C "$state/git" || fail 2 "cannot unpack $git_tarball into $state/git"
   fi
   newports 1
-  port=$ports
-  write "$state/arv-git-httpd.port" "$port"
-  launch arv-git-httpd env -u ARVADOS_API_TOKEN \
-    "${git_cmd[@]}" "-repo-root=$gitdir/test" "-address=:$port"
+  write "$state/arv-git-httpd.port" "$ports"
+  launch arv-git-httpd env -u ARVADOS_API_TOKEN "${git_cmd[@]}" "-repo-root=$state/git/test" "-address=:$ports"
   # It writes no pidfile of its own.
   write "$state/arv-git-httpd.pid" "$pid"
-  wait_up arv-git-httpd "$pid" "$port"
+  wait_up arv-git-httpd "$pid" "$ports"
 }
 
-# render TEMPLATE OUT NAME=VALUE...: replace each {{NAME}}; a name without a
-# value is an error naming it and its line.
+# render TEMPLATE OUT NAME=VALUE...: each {{NAME}} replaced; one left without
+# a value is an error naming it and its line.
 render() {
-  local in=$1 out=$2 text="" rest name line re='\{\{([A-Za-z0-9_]+)\}\}'
+  local in=$1 out=$2 text="" kv line
   shift 2
-  declare -A vals=()
-  for name in "$@"; do vals[${name%%=*}]=${name#*=}; done
   [[ -f $in && -r $in ]] || fail 2 "cannot read nginx template $in"
   IFS= read -r -d '' text <"$in" || true
-  rest=$text
-  while [[ $rest =~ $re ]]; do
-    name=${BASH_REMATCH[1]}
-    rest=${rest#*"${BASH_REMATCH[0]}"}
-    if [[ -z ${vals[$name]+set} ]]; then
-      line=$(grep -n -m1 -F "{{$name}}" "$in")
-      fail 2 "$in:${line%%:*}: no value for {{$name}} (known: ${!vals[*]})"
-    fi
-    text=${text//"{{$name}}"/"${vals[$name]}"}
-  done
+  for kv in "$@"; do text=${text//"{{${kv%%=*}}}"/"${kv#*=}"}; done
+  if [[ $text =~ \{\{[A-Za-z0-9_]+\}\} ]]; then
+    line=$(grep -n -m1 -F "${BASH_REMATCH[0]}" "$in")
+    fail 2 "$in:${line%%:*}: no value for ${BASH_REMATCH[0]} (known: ${*%%=*})"
+  fi
   write "$out" "${text%$'\n'}"
 }
 
 start_nginx() {
   [[ -z $proxy_services ]] || return 0
+  local port kp_ssl git_ssl kp git
   stop_service nginx
   files nginx
-  plain "$state/nginx.conf"
-  plain "$state/keepproxy-ssl.port"
-  plain "$state/arv-git-httpd-ssl.port"
+  plain "$state/nginx.conf" "$state/keepproxy-ssl.port" "$state/arv-git-httpd-ssl.port"
   ensure_cert
-  local port ports kp_ssl git_ssl kp git conf=$state/nginx.conf
   getport keepproxy
   kp=$port
   getport arv-git-httpd
@@ -665,31 +628,37 @@ start_nginx() {
   newports 2
   kp_ssl=${ports%%$'\n'*}
   git_ssl=${ports##*$'\n'}
-  render "$template" "$conf" "KEEPPROXYPORT=$kp" "KEEPPROXYSSLPORT=$kp_ssl" \
-    "GITPORT=$git" "GITSSLPORT=$git_ssl" "SSLCERT=$cert" "SSLKEY=$key"
+  render "$template" "$state/nginx.conf" "KEEPPROXYPORT=$kp" "KEEPPROXYSSLPORT=$kp_ssl" "GITPORT=$git" \
+    "GITSSLPORT=$git_ssl" "SSLCERT=$state/self-signed.pem" "SSLKEY=$state/self-signed.key"
   write "$state/keepproxy-ssl.port" "$kp_ssl"
   write "$state/arv-git-httpd-ssl.port" "$git_ssl"
   dir "$state/nginx"
-  launch nginx env PATH="$PATH:/sbin:/usr/sbin:/usr/local/sbin" \
-    "${nginx_cmd[@]}" -p "$state/nginx/" -e stderr \
-    -g "error_log stderr info; pid $state/nginx.pid;" -c "$conf"
+  launch nginx env PATH="$PATH:/sbin:/usr/sbin:/usr/local/sbin" "${nginx_cmd[@]}" -p "$state/nginx/" -e stderr \
+    -g "error_log stderr info; pid $state/nginx.pid;" -c "$state/nginx.conf"
   wait_up nginx "$pid" "$kp_ssl" "$git_ssl"
 }
 
-# --- stopping ----------------------------------------------------------------
+print_api() {
+  if [[ -z $auth ]]; then
+    printf '%s\n' "$api_started_host"
+  else
+    fixture-token --fixtures "$fixtures" --export --host "$api_started_host" "$auth" ||
+      fail 1 "no fixture '$auth' for --auth"
+  fi
+}
+
+# --- stopping ------------------------------------------------------------------
 
 # stop_service NAME: TERM, then KILL on a bounded schedule, to the service's
-# whole process group (a KILL to nginx's master alone would leave its workers
+# process group (a KILL to nginx's master alone would leave its workers
 # listening), or, its leader gone (kill -9), to what is left of the group;
-# pidfile removed; its ports confirmed closed. pidwait never signals a later
+# pidfile removed; ports confirmed closed. pidwait never signals a later
 # process that got the pid of a stale pidfile. Stopping what is not running
 # succeeds.
 stop_service() {
   local name=$1 pf=$state/$1.pid p port err rc list=() stopped="" group=--group
   for p in ${ports_of[$name]}; do
-    [[ -e $state/$p.port || -L $state/$p.port ]] || continue
-    getport "$p"
-    list+=("$port")
+    [[ ! -e $state/$p.port ]] || { getport "$p" && list+=("$port"); }
   done
   plain "$pf"
   if [[ -e $pf ]]; then
@@ -700,9 +669,9 @@ stop_service() {
       [[ $rc == 2 && -n $group && $err == *"does not lead a process group"* ]] || break
       group=""
     done
-    # Its notes (a stale pidfile, what was left of a group) are passed on.
     [[ $err == *"nothing to stop"* ]] || stopped=1
     ((rc == 0)) || [[ $rc == 1 && -z $stopped ]] || fail 1 "could not stop $name: ${err//$'\n'/; }"
+    # pidwait's notes (a stale pidfile, what was left of a group) are passed on.
     while IFS= read -r p; do
       p=${p#pidwait: }
       [[ -z $p || $p == *"is not running: nothing to stop" ]] || say "$name: ${p%: nothing to stop}"
@@ -720,37 +689,28 @@ stop_service() {
     err=$(portwait --closed --timeout="$timeout" "${list[@]}" 2>&1) ||
       fail 1 "$name stopped but port ${list[*]} still listens: $err"
   fi
-  for p in ${ports_of[$name]}; do
-    rm -f -- "$state/$p.port"
-  done
+  for p in ${ports_of[$name]}; do rm -f -- "$state/$p.port"; done
 }
 
 stop_keep() {
-  local n vol
+  local n
   for n in 0 1; do
     stop_service "keep$n"
-    if [[ -e $state/keep$n.volume || -L $state/keep$n.volume ]]; then
-      first_line "$state/keep$n.volume"
-      vol=$line
-      # Remove only a volume this script made: a directory in the state dir.
-      if [[ $vol == "$state/keep$n-volume."* && -d $vol && ! -L $vol ]]; then
-        rm -rf -- "$vol"
-      else
-        say "not removing '$vol' named by $state/keep$n.volume: not a volume start-stack.sh made"
-      fi
-      rm -f "$state/keep$n.volume"
+    [[ -e $state/keep$n.volume || -L $state/keep$n.volume ]] || continue
+    first_line "$state/keep$n.volume"
+    # Remove only a volume this script made: a directory in the state dir.
+    if [[ $line == "$state/keep$n-volume."* && -d $line && ! -L $line ]]; then
+      rm -rf -- "$line"
+    else
+      say "not removing '$line' named by $state/keep$n.volume: not a volume start-stack.sh made"
     fi
+    rm -f -- "$state/keep$n.volume"
   done
 }
 
-stop_api() {
-  # A server provided by a parent is not ours to stop.
-  [[ -z ${ARVADOS_TEST_API_HOST:-} ]] || return 0
-  stop_service api
-}
-
-stop_proxied() {
-  [[ -z $proxy_services ]] || return 0
+# stop_ours NAME: stop NAME unless a parent provides it.
+stop_ours() {
+  [[ $1 == api && -z ${ARVADOS_TEST_API_HOST:-} || $1 != api && -z $proxy_services ]] || return 0
   stop_service "$1"
 }
 
@@ -771,60 +731,59 @@ rollback() {
 }
 
 # status: one line per service (or, with --json, one object): its pid and
-# ports while it runs ("-" otherwise) and its state: up, listening (its
-# process listens but does not answer), down, or external (a parent's).
+# ports while it runs ("-" otherwise) and its state: up (listening and
+# answering HTTP), listening (not answering), down, external (a parent's).
 status() {
-  local name p port pid ports word all=0 n=0 out="" sep=""
+  local name pid list shown word all=0 out="" sep=""
   for name in "${services[@]}"; do
-    ports=""
+    list=()
     if [[ -n $proxy_services && $name != api && $name != keep[01] ]] ||
       [[ $name == api && -n ${ARVADOS_TEST_API_HOST:-} ]]; then
       word=external pid=""
-    elif livepid "$name"; then
-      for p in ${ports_of[$name]}; do
-        getport "$p"
-        ports+=${ports:+,}$port
-      done
-      word=down
-      # shellcheck disable=SC2086 # one argument per port
-      portwait --timeout 0 --pid "$pid" ${ports//,/ } 2>/dev/null && word=up
-    else
+    elif ! livepid "$name"; then
       word=down pid=""
+    elif ! listening "$name"; then
+      word=down
+    elif answering "$name" >/dev/null; then
+      word=up
+    else
+      word=listening
     fi
-    [[ $word != down ]] || all=1
+    [[ $word == up || $word == external ]] || all=1
+    printf -v shown '%s,' "${list[@]}"
+    shown=${shown%,}
     if [[ -n $json ]]; then
-      out+="$sep{\"name\":\"$name\",\"pid\":${pid:-null},\"ports\":[$ports],\"state\":\"$word\"}"
+      out+="$sep{\"name\":\"$name\",\"pid\":${pid:-null},\"ports\":[$shown],\"state\":\"$word\"}"
       sep=,
     else
-      printf '%-14s pid %-8s port %-12s %s\n' "$name" "${pid:--}" "${ports:--}" "$word"
+      printf '%-14s pid %-8s port %-12s %s\n' "$name" "${pid:--}" "${shown:--}" "$word"
     fi
-    n=$((n + 1))
   done
   if [[ -n $json ]]; then
     q "$state"
-    printf '{"state_dir":%s,"all_up":%s,"services":[%s]}\n' "$quoted" "$([[ $all == 0 ]] && echo true || echo false)" "$out"
+    word=true
+    ((all == 0)) || word=false
+    printf '{"state_dir":%s,"all_up":%s,"services":[%s]}\n' "$quoted" "$word" "$out"
   fi
   return "$all"
 }
 
 # --- main ----------------------------------------------------------------------
 
-# Resolve the state directory's links once, then check it is ours alone.
+# The state directory, links resolved once, must be ours alone.
 if [[ -d $state ]]; then
   cd -P -- "$state" && state=$PWD && cd -- "$OLDPWD"
 fi
-cert=$state/self-signed.pem
-key=$state/self-signed.key
 check_state
-
 if [[ $action == status ]]; then
   # Nothing is created or locked: status only looks.
-  need pidwait portwait
+  need pidwait portwait httpwait
   status && exit 0
   exit 1
 fi
 
 need portfind portwait pidwait fixture-token db-reset flock setsid
+[[ $action != start_nginx && $action != start-all ]] || need httpwait
 check_config
 dir "$state"
 check_state
@@ -854,15 +813,15 @@ case $action in
     start_api
     print_api
     ;;
-  stop) stop_api ;;
+  stop) stop_ours api ;;
   start_keep) start_keep ;;
   stop_keep) stop_keep ;;
   start_keep_proxy) start_keep_proxy ;;
-  stop_keep_proxy) stop_proxied keepproxy ;;
+  stop_keep_proxy) stop_ours keepproxy ;;
   start_arv-git-httpd) start_git ;;
-  stop_arv-git-httpd) stop_proxied arv-git-httpd ;;
+  stop_arv-git-httpd) stop_ours arv-git-httpd ;;
   start_nginx) start_nginx ;;
-  stop_nginx) stop_proxied nginx ;;
+  stop_nginx) stop_ours nginx ;;
   start-all)
     newports 7 # all the stack's ports in one call
     mapfile -t pool <<<"$ports"
@@ -884,15 +843,11 @@ case $action in
     # Side by side, each in a subshell: one that cannot be stopped does not
     # keep the rest running. Each stop is bounded, so each wait is too.
     rc=0 stops=()
-    (stop_proxied nginx) &
-    stops+=($!)
-    (stop_proxied arv-git-httpd) &
-    stops+=($!)
-    (stop_proxied keepproxy) &
-    stops+=($!)
+    for name in nginx arv-git-httpd keepproxy api; do
+      (stop_ours "$name") &
+      stops+=($!)
+    done
     (stop_keep) &
-    stops+=($!)
-    (stop_api) &
     stops+=($!)
     for job in "${stops[@]}"; do
       wait "$job" || rc=1

@@ -1358,12 +1358,13 @@ fn install(root: &Path, tools: &[&str]) -> PathBuf {
     prefix
 }
 
-const TOOLS: [&str; 5] = [
+const TOOLS: [&str; 6] = [
     "portfind",
     "portwait",
     "pidwait",
     "fixture-token",
     "db-reset",
+    "httpwait",
 ];
 
 /// A minimal Arvados source tree: fixtures and the nginx template where
@@ -1458,7 +1459,13 @@ fn installed_without_a_tool_names_it_and_passes_over_procps_pidwait() {
     let mut stack = Stack::new();
     let prefix = install(
         stack.dir.path(),
-        &["portwait", "fixture-token", "db-reset", "pidwait"],
+        &[
+            "portwait",
+            "fixture-token",
+            "db-reset",
+            "pidwait",
+            "httpwait",
+        ],
     );
     stack.script = prefix.join("bin/start-stack");
     stack.set("PATH", "/usr/bin:/bin");
@@ -1767,4 +1774,57 @@ fn an_api_reply_that_echoes_the_token_shows_it_masked() {
         "the token in a message: {}",
         run.stderr
     );
+}
+
+#[test]
+fn status_tells_listening_from_answering_and_nginx_waits_for_its_upstreams() {
+    let mut stack = Stack::new();
+    // A git server that listens but never answers: it closes each connection.
+    let mute = failing_service(
+        stack.dir.path(),
+        "mute-git",
+        &format!(
+            "port=${{2#-address=:}}\nexec {PYTHON} -c '\n\
+             import socket, sys\n\
+             s = socket.create_server((\"127.0.0.1\", int(sys.argv[1])))\n\
+             while True:\n    s.accept()[0].close()\n' \"$port\""
+        ),
+    );
+    stack
+        .set("ARV_GIT_HTTPD_CMD", mute)
+        .set("STACK_TIMEOUT", "2s");
+    stack.run(&["start_arv-git-httpd"]).ok();
+    let status = stack.run(&["status"]);
+    status.code(1);
+    let git = status
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("arv-git-httpd "))
+        .unwrap_or_default();
+    let port = stack.port("arv-git-httpd").unwrap();
+    assert!(
+        git.ends_with(" listening") && git.contains(&format!(" port {port} ")),
+        "{}",
+        status.stdout
+    );
+    let json = stack.run(&["status", "--json"]);
+    assert!(
+        parse_status(&json.stdout).contains(&format!(
+            "arv-git-httpd {} {port} listening\n",
+            stack.pid("arv-git-httpd").unwrap()
+        )),
+        "{}",
+        json.stdout
+    );
+    // nginx in front of it starts, listens, but never answers through: a
+    // failed start, stopped again.
+    let run = stack.run(&["start_nginx"]);
+    run.code(1);
+    assert!(
+        run.stderr
+            .contains("nginx failed to start: not answering through to its upstreams"),
+        "{}",
+        run.stderr
+    );
+    assert!(stack.pid("nginx").is_none());
 }

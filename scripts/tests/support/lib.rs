@@ -15,7 +15,7 @@ pub fn bin_dir() -> PathBuf {
         .and_then(Path::parent)
         .expect("test binary lives in target/<profile>/deps")
         .to_path_buf();
-    for tool in ["portfind", "portwait", "pidwait", "lsb-status"] {
+    for tool in ["portfind", "portwait", "pidwait", "lsb-status", "httpwait"] {
         assert!(
             dir.join(tool).is_file(),
             "{} is not built: run `cargo build --workspace` first (make test does)",
