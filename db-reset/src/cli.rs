@@ -15,13 +15,15 @@ Exit codes:
   1  the server answered another status, or never answered (refused after
      --retry-for, connect or read timeout)
   2  usage or fatal error: no or malformed token, unknown fixture entry,
-     unresolvable host, or a TLS problem (bad --cacert, certificate not
-     trusted, not valid for the host name, expired)
+     unresolvable host, a token file that is a FIFO, device or directory,
+     or a TLS problem (bad --cacert, certificate not trusted, not valid for
+     the host name, expired, a pinned certificate out of its dates)
 
 Environment:
   ARVADOS_API_TOKEN          the token, when neither --token-file nor
                              --token-name is given
-  ARVADOS_API_HOST_INSECURE  1, true, yes or on (any case): like --insecure
+  ARVADOS_API_HOST_INSECURE  1, true, yes or on (any case): like --insecure,
+                             unless --cacert is given (flags win)
 
 The token is never taken on the command line (every user can read argv with ps)
 and never printed in a message.";
@@ -39,7 +41,8 @@ pub struct Cli {
     pub host: String,
 
     /// Read the token from this file (surrounding whitespace is ignored;
-    /// /dev/stdin takes it from a pipe).
+    /// at most 64 KiB). A FIFO, device or directory is refused, but
+    /// /dev/stdin reads a pipe or here-string (waiting at most 10s).
     #[arg(long, value_name = "FILE", conflicts_with = "token_name")]
     pub token_file: Option<PathBuf>,
 
@@ -68,7 +71,7 @@ pub struct Cli {
     pub cacert: Option<PathBuf>,
 
     /// Do not verify the server's certificate (warns on stderr). Also set by
-    /// ARVADOS_API_HOST_INSECURE=1|true|yes|on.
+    /// ARVADOS_API_HOST_INSECURE=1|true|yes|on, unless --cacert is given.
     #[arg(long, short = 'k')]
     pub insecure: bool,
 
@@ -76,7 +79,8 @@ pub struct Cli {
     #[arg(long, default_value = "5s", value_parser = positive_duration, value_name = "DURATION")]
     pub connect_timeout: Duration,
 
-    /// Give up waiting for the answer after this long; resetting takes a while
+    /// Give up waiting for the whole answer (TLS handshake included) after
+    /// this long, however the server trickles it; resetting takes a while
     /// (250ms, 10s, 2m; a bare number is seconds).
     #[arg(long, default_value = "60s", value_parser = positive_duration, value_name = "DURATION")]
     pub read_timeout: Duration,

@@ -16,6 +16,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use cliutil::Exit;
 use db_reset::tls::{self, Trust};
+use db_reset::token::Token;
 
 use crate::cli::Cli;
 use crate::headers::Header;
@@ -111,12 +112,22 @@ fn request_headers(cli: &Cli) -> Result<Vec<Header>> {
         if cli.token_file.is_none() && std::env::var_os("ARVADOS_API_TOKEN").is_none() {
             bail!("--auth needs a token: set ARVADOS_API_TOKEN, or use --token-file FILE");
         }
-        let token = db_reset::token::find(&db_reset::token::Sources {
-            file: cli.token_file.as_deref(),
-            name: None,
-            fixtures: None,
-            env: std::env::var("ARVADOS_API_TOKEN").ok(),
-        })?;
+        // As db-reset takes it, without db-reset's fixtures (and their YAML
+        // parser, which would double this binary's size).
+        let token = match &cli.token_file {
+            Some(path) => {
+                let origin = format!("token file {}", path.display());
+                let bytes = db_reset::token::read_secret(path, "a token")
+                    .with_context(|| format!("cannot read {origin}"))?;
+                let text = String::from_utf8(bytes)
+                    .map_err(|_| anyhow::anyhow!("the {origin} is not UTF-8 text"))?;
+                Token::new(&text, &origin)?
+            }
+            None => Token::new(
+                &std::env::var("ARVADOS_API_TOKEN").unwrap_or_default(),
+                "ARVADOS_API_TOKEN",
+            )?,
+        };
         headers.push(Header {
             name: "Authorization".into(),
             value: format!("{scheme} {}", token.expose()),

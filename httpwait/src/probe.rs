@@ -6,7 +6,7 @@ use std::io::Read;
 use std::time::Duration;
 
 use db_reset::http::{self, humanize};
-use regex::bytes::Regex;
+use regex_lite::Regex;
 
 use crate::headers::Header;
 use crate::status::StatusSet;
@@ -25,13 +25,13 @@ pub struct BodyMatch {
 impl BodyMatch {
     pub fn text(text: &str) -> BodyMatch {
         BodyMatch {
-            re: Regex::new(&regex::escape(text)).expect("an escaped text is a valid regex"),
+            re: Regex::new(&regex_lite::escape(text)).expect("an escaped text is a valid regex"),
             what: format!("contain {text:?}"),
         }
     }
 
     pub fn regex(re: &str) -> anyhow::Result<BodyMatch> {
-        let compiled = regex::bytes::RegexBuilder::new(re)
+        let compiled = regex_lite::RegexBuilder::new(re)
             .size_limit(1 << 20)
             .build()
             .map_err(|e| anyhow::anyhow!("invalid --body-regex '{re}': {e}"))?;
@@ -146,7 +146,9 @@ impl Probe {
             return Ok(());
         };
         let body = read_prefix(response, self.body_limit);
-        if want.re.is_match(&body) {
+        // Matched as text; bytes that are not UTF-8 (or a character cut at
+        // the limit) stand as U+FFFD.
+        if want.re.is_match(&String::from_utf8_lossy(&body)) {
             return Ok(());
         }
         Err(Failure::Body {
@@ -219,11 +221,11 @@ mod tests {
     #[test]
     fn body_matches() {
         let m = BodyMatch::text("a.b (ok)");
-        assert!(m.re.is_match(b"xx a.b (ok) yy"));
-        assert!(!m.re.is_match(b"axb (ok)"));
+        assert!(m.re.is_match("xx a.b (ok) yy"));
+        assert!(!m.re.is_match("axb (ok)"));
         assert_eq!(m.what, "contain \"a.b (ok)\"");
         let m = BodyMatch::regex(r#""status":\s*"ok""#).unwrap();
-        assert!(m.re.is_match(b"{\"status\": \"ok\"}"));
+        assert!(m.re.is_match("{\"status\": \"ok\"}"));
         let err = BodyMatch::regex("(unclosed").unwrap_err().to_string();
         assert!(err.starts_with("invalid --body-regex '(unclosed'"), "{err}");
     }
