@@ -23,20 +23,11 @@ print_help() {
 $usage
 
 Start, reset and stop an Arvados test stack as run_test_server.py did, with
-bounded waits and clean stops (scripts/README.md has the details).
-
-  start [--auth NAME]   start or reuse the API server, reset its database, print its
-                        host (--auth: export lines for fixture NAME; on failure a line
-                        'false', so that eval fails too)
-  stop                  stop the API server
-  start_keep, start_keep_proxy, start_arv-git-httpd, start_nginx, and stop_...
-  start-all [--auth NAME], stop-all
-  status [--json]       each service: pid, ports, up/listening/down/external
-
-Environment: ARVADOS_DIR, STACK_TMPDIR, STACK_FIXTURES, STACK_NGINX_TEMPLATE,
-STACK_GIT_TARBALL, STACK_TIMEOUT, STACK_STOP_RETRY, STACK_PORT_RANGE, STACKUTILS_BIN,
-ARVADOS_API_SERVER_CMD, KEEPSTORE_CMD, KEEPPROXY_CMD, ARV_GIT_HTTPD_CMD, NGINX_CMD,
-ARVADOS_TEST_API_HOST, ARVADOS_TEST_PROXY_SERVICES.
+bounded waits and clean stops. Actions: ${actions[*]}.
+start and start-all print the API host, or with --auth NAME export lines for
+fixture NAME (on failure a line 'false', so that eval fails too); status prints
+each service's pid, ports and state (up, listening, down, external), --json as
+one JSON object. Settings from the environment: see scripts/README.md.
 
 Exit codes:
   0  success (status: every service is up)
@@ -49,14 +40,10 @@ EOH
 action="" auth="" json=""
 while (($#)); do
   case $1 in
-    -h | --help)
-      print_help
-      exit 0
-      ;;
+    -h | --help) print_help && exit 0 ;;
     --auth)
       (($# >= 2)) || fail 2 "--auth needs a fixture name; $usage"
-      auth=$2
-      shift
+      auth=$2 && shift
       ;;
     --auth=*) auth=${1#--auth=} ;;
     --json) json=1 ;;
@@ -75,10 +62,8 @@ done
 
 # --- the tools ----------------------------------------------------------------
 
-# This script's directory, links resolved (installed, it is linked as
-# PREFIX/bin/start-stack). Paths by expansion where possible: each fork costs
-# a millisecond or two, and start-all is meant to add little to the services'
-# own start-up.
+# This script's directory, links resolved (installed: PREFIX/bin/start-stack).
+# Paths by expansion: each fork costs a millisecond or two.
 src=${BASH_SOURCE[0]}
 [[ ! -L $src ]] || src=$(readlink -f -- "$src")
 here=${src%/*}
@@ -93,10 +78,7 @@ locate() {
   local d p
   for d in ${STACKUTILS_BIN:+"$STACKUTILS_BIN"} "$here/../target/release" "$here/../target/debug" \
     "$here/../../lib/stackutils/bin"; do
-    if [[ -f $d/$1 && -x $d/$1 ]]; then
-      tool_at[$1]=$d/$1
-      return
-    fi
+    [[ ! -f $d/$1 || ! -x $d/$1 ]] || { tool_at[$1]=$d/$1 && return; }
   done
   if [[ $1 != pidwait ]]; then
     p=$(type -P "$1") || p=""
@@ -159,8 +141,7 @@ read -ra git_cmd <<<"${ARV_GIT_HTTPD_CMD:-arv-git-httpd}"
 read -ra nginx_cmd <<<"${NGINX_CMD:-nginx}"
 # Passenger reports this address, and the certificate names it.
 api_addr=0.0.0.0
-# Services, in start order; the port files of each; the URL path its
-# "answering" check asks for (nginx: both TLS ports, through to the upstreams).
+# Services, in start order, and the port files of each.
 services=(api keep0 keep1 keepproxy arv-git-httpd nginx)
 declare -A ports_of=(
   [api]=api [keep0]=keep0 [keep1]=keep1 [keepproxy]=keepproxy
@@ -168,10 +149,9 @@ declare -A ports_of=(
 )
 proxy_services=${ARVADOS_TEST_PROXY_SERVICES+set}
 
-# check_config: the settings, before anything starts or stops, so that a typo
-# is exit 2 now rather than a stack that cannot be stopped later. Durations
-# and schedules are checked by pidwait's own parser (given a pidfile that
-# cannot exist it only parses its options).
+# check_config: the settings, before anything starts or stops (a typo is exit
+# 2 now, not a stack that cannot be stopped later); durations and schedules by
+# pidwait's own parser (given a pidfile that cannot exist, it only parses).
 check_config() {
   [[ -z ${STACK_TIMEOUT:-} ]] || pidwait --exit --quiet --timeout="$timeout" /proc/0/none 2>/dev/null ||
     fail 2 "STACK_TIMEOUT='$timeout': expected a duration, e.g. 250ms, 10s, 2m"
@@ -191,10 +171,8 @@ check_config() {
 }
 
 # --- the state directory and its files ------------------------------------------
-
-# check_state: the state directory, when it exists, is ours and no one else
-# can write to it, so no one can plant a link in it between a check and a
-# write (exit 2 otherwise, naming it).
+# check_state: the state directory, if it exists, is ours and no one else can
+# write to it (no link planted between a check and a write), else exit 2.
 check_state() {
   local info uid gid mode
   [[ -e $state || -L $state ]] || return 0
@@ -208,9 +186,8 @@ check_state() {
   fi
 }
 
-# plain FILE...: each may be read or written: no symlink (one planted in the
-# state directory is never followed) and, if it exists, a regular file (a FIFO
-# would block a read).
+# plain FILE...: each is no symlink (a planted one is never followed) and, if
+# it exists, a regular file (a FIFO would block a read), else exit 2.
 plain() {
   local f
   for f in "$@"; do
@@ -225,8 +202,8 @@ dir() {
   [[ -d $1 ]] || mkdir -p -- "$1" || fail 1 "cannot create $1"
 }
 
-# write FILE TEXT: one write(2), so a reader sees the old, an empty or the new
-# file. A failed write says why and leaves no file behind.
+# write FILE TEXT: one write(2) (a reader sees the old, an empty or the new
+# file); a failed one says why and leaves no file behind.
 write() {
   local err
   plain "$1"
@@ -243,9 +220,8 @@ first_line() {
   [[ ! -r $1 ]] || IFS= read -r line <"$1" || true
 }
 
-# getport NAME: the port in NAME.port, in $port, or 9 (discard) when there is
-# none (or it is being written), as the original did, so a template never
-# silently gets an empty value.
+# getport NAME: the port in NAME.port, in $port, or 9 (discard) as the original
+# did when there is none, so a template never silently gets an empty value.
 getport() {
   first_line "$state/$1.port"
   port=${line:-9}
@@ -253,8 +229,8 @@ getport() {
     fail 2 "$state/$1.port: expected a port number (1-65535), got '$port'"
 }
 
-# newports N: N free ports, one a line in $ports: from the pool start-all
-# fills with one portfind call, else leased now (portfind says why it failed).
+# newports N: N free ports, a line each, in $ports: from start-all's pool
+# (one portfind call), else leased now (portfind says why it failed).
 pool=()
 newports() {
   if ((${#pool[@]} >= $1)); then
@@ -286,13 +262,10 @@ listening() {
 }
 
 # up NAME: its pidfile names a live process that listens on all its ports.
-up() {
-  local pid list
-  livepid "$1" && listening "$1"
-}
+up() { local pid list && livepid "$1" && listening "$1"; }
 
-# urls NAME: the URLs that answer when NAME works, in $urls: nginx's go
-# through to the proxy and git server (only those that run: port 9 has none).
+# urls NAME: the URLs that answer when NAME works, in $urls: nginx's through
+# to the proxy and git server (those that run: port 9 has none).
 urls() {
   local p port
   case $1 in
@@ -308,9 +281,8 @@ urls() {
   esac
 }
 
-# answering NAME [TIMEOUT]: NAME answers HTTP, 5xx excluded (a gateway error
-# is nginx without its upstream), our certificate pinned; within TIMEOUT
-# (default: one try).
+# answering NAME [TIMEOUT]: NAME answers HTTP but 5xx (a gateway error is
+# nginx without its upstream), our certificate pinned; one try, or for TIMEOUT.
 answering() {
   local urls how=(--once)
   urls "$1"
@@ -320,7 +292,6 @@ answering() {
 }
 
 # --- starting ---------------------------------------------------------------------
-
 api_started_host="" # the API server this run started, reused or was given
 started=()          # what this run started, stopped again if the run fails
 bound=()            # ports our services listen on now: their portfind leases can go
@@ -329,33 +300,27 @@ declare -A launched
 # files NAME: NAME's log, pidfile and port file may be used (checked before any is written).
 files() { plain "$state/$1.log" "$state/$1.pid" "$state/$1.port"; }
 
-# launch NAME CMD...: start CMD detached (own session, no terminal, output to
-# NAME.log, our lock not inherited); sets $pid. Variables set for the call
-# (VAR=value launch ...) reach the service's environment, never an argv.
+# launch NAME CMD...: CMD detached (own session, no terminal, output to
+# NAME.log, our lock not inherited), its pid in $pid. VAR=value launch ...
+# puts VAR in its environment, never in an argv.
 launch() {
-  local name=$1
-  shift
-  : >"$state/$name.log"
-  setsid "$@" </dev/null >>"$state/$name.log" 2>&1 9>&- &
-  pid=$!
-  launched[$name]=$pid
-  started+=("$name")
+  : >"$state/$1.log"
+  setsid "${@:2}" </dev/null >>"$state/$1.log" 2>&1 9>&- &
+  pid=$! launched[$1]=$! started+=("$1")
 }
 
-# died NAME WHY: the service failed to start: say why, show its log, exit 1
-# (the exit trap stops what this run started).
+# died NAME WHY: say why NAME failed to start, show its log, exit 1 (the
+# exit trap stops what this run started).
 died() {
   say "$1 failed to start: $2"
-  if [[ -s $state/$1.log && -f $state/$1.log ]]; then
-    say "last lines of $state/$1.log:"
-    tail -n 15 -- "$state/$1.log" | sed 's/^/  | /' >&2
-  fi
+  [[ ! -s $state/$1.log || ! -f $state/$1.log ]] ||
+    { say "last lines of $state/$1.log:" && tail -n 15 -- "$state/$1.log" | sed 's/^/  | /' >&2; }
   exit 1
 }
 
-# wait_up NAME PID PORT...: wait until PID listens on every PORT (failing at
-# once if it exits), then until NAME's pidfile names a live process. With
-# $defer set, the wait is only noted, for wait_deferred.
+# wait_up NAME PID PORT...: until PID listens on every PORT (failing at once
+# if it exits) and NAME's pidfile names a live process; with $defer, noted
+# for wait_deferred.
 defer="" deferred=()
 wait_up() {
   local name=$1 pid=$2 err
@@ -389,9 +354,9 @@ wait_deferred() {
   deferred=()
 }
 
-# ensure_cert: the self-signed certificate and key, made once, the key readable
-# by us only. openssl prints them and write() stores them: openssl itself
-# leaves empty files and exits 0 on a full disk.
+# ensure_cert: the self-signed certificate and key (ours alone), made once;
+# printed by openssl, stored by write (openssl leaves empty files and exits 0
+# on a full disk).
 ensure_cert() {
   local pem key cert mask
   plain "$state/self-signed.pem" "$state/self-signed.key"
@@ -412,19 +377,6 @@ ensure_cert() {
   write "$state/self-signed.pem" "$cert"
 }
 
-# api_host: the API server to talk to, in $host: a parent's, or ours when it is up.
-api_host() {
-  local port
-  if [[ -n ${ARVADOS_TEST_API_HOST:-} ]]; then
-    host=$ARVADOS_TEST_API_HOST
-  elif [[ -n $api_started_host ]] || up api; then
-    getport api
-    host=$api_addr:$port
-  else
-    fail 1 "the API server is not running (run 'start-stack.sh start' first)"
-  fi
-}
-
 # reset_api HOST: reset its database; our certificate pinned for our own
 # server, a parent's not verified (as the original's clients did).
 reset_api() {
@@ -434,9 +386,8 @@ reset_api() {
     { say "database reset of $1 failed: $err" && return 1; }
 }
 
-# Calls to the API server as admin are queued with api_add and made by
-# api_send in one curl run (one process, one connection). The token goes to
-# curl in its config on stdin, never on its command line (ps shows that).
+# Calls to the API server as admin, queued by api_add, made by api_send in one
+# curl run; the token goes in curl's config on stdin, never on a command line.
 requests="" reply="" token=""
 # q VALUE: VALUE as a quoted curl config string, in $quoted.
 q() {
@@ -457,9 +408,8 @@ api_add() {
     requests+=$'header = "Content-Type: application/json"\n'"data-binary = $quoted"$'\n'
   fi
 }
-# api_send: make the queued calls; their bodies, each followed by a line
-# --end--, in $reply. A failure shows the reply with the token masked (a
-# server may echo the request's headers).
+# api_send: the queued calls; their bodies, each followed by --end--, in
+# $reply. A failed one's reply is shown with the token masked.
 api_send() {
   reply=""
   [[ -n $requests ]] || return 0
@@ -468,10 +418,17 @@ api_send() {
   requests=""
 }
 
-# register_start: the API host and admin token for the registration calls.
+# register_start: the API server (a parent's, or ours when it is up) in
+# $host, and the admin token, for the registration calls.
 register_start() {
+  local port
   need curl
-  api_host
+  host=${ARVADOS_TEST_API_HOST:-}
+  if [[ -z $host ]]; then
+    [[ -n $api_started_host ]] || up api || fail 1 "the API server is not running (run 'start-stack.sh start' first)"
+    getport api
+    host=$api_addr:$port
+  fi
   [[ -n $token ]] || token=$(fixture-token --fixtures "$fixtures" admin) || fail 2 "no admin token in $fixtures"
 }
 
@@ -489,8 +446,7 @@ delete_listed() {
 
 start_api() {
   local host port
-  if [[ -n ${ARVADOS_TEST_API_HOST:-} ]]; then
-    # A parent started the server: only reset it.
+  if [[ -n ${ARVADOS_TEST_API_HOST:-} ]]; then # a parent's server: only reset it
     host=$ARVADOS_TEST_API_HOST
     reset_api "$host" || exit 1
   else
@@ -650,25 +606,16 @@ print_api() {
 # --- stopping ------------------------------------------------------------------
 
 # stop_service NAME: TERM, then KILL on a bounded schedule, to the service's
-# process group (a KILL to nginx's master alone would leave its workers
-# listening), or, its leader gone (kill -9), to what is left of the group;
-# pidfile removed; ports confirmed closed. pidwait never signals a later
-# process that got the pid of a stale pidfile. Stopping what is not running
-# succeeds.
+# process group (each leads one: a KILL to nginx's master alone would leave
+# its workers listening), or, its leader gone (kill -9), to what is left of
+# it; never to a later process with the pid of a stale pidfile (pidwait).
+# Pidfile removed, ports confirmed closed; stopping what is not running succeeds.
 stop_service() {
-  local name=$1 pf=$state/$1.pid p port err rc list=() stopped="" group=--group
-  for p in ${ports_of[$name]}; do
-    [[ ! -e $state/$p.port ]] || { getport "$p" && list+=("$port"); }
-  done
+  local name=$1 pf=$state/$1.pid p port err rc=0 list=() stopped=""
+  for p in ${ports_of[$name]}; do [[ ! -e $state/$p.port ]] || { getport "$p" && list+=("$port"); }; done
   plain "$pf"
   if [[ -e $pf ]]; then
-    while :; do
-      rc=0
-      err=$(pidwait --kill $group --strict --retry="$stop_retry" --remove "$pf" 2>&1) || rc=$?
-      # A pidfile naming a process of a group it does not lead: that process.
-      [[ $rc == 2 && -n $group && $err == *"does not lead a process group"* ]] || break
-      group=""
-    done
+    err=$(pidwait --kill --group --strict --retry="$stop_retry" --remove "$pf" 2>&1) || rc=$?
     [[ $err == *"nothing to stop"* ]] || stopped=1
     ((rc == 0)) || [[ $rc == 1 && -z $stopped ]] || fail 1 "could not stop $name: ${err//$'\n'/; }"
     # pidwait's notes (a stale pidfile, what was left of a group) are passed on.
@@ -678,13 +625,12 @@ stop_service() {
     done <<<"$err"
     rm -f -- "$pf"
   fi
-  # A process this run launched that never wrote its pidfile: while it is
-  # still our child (a running job) its pid cannot have gone to another.
+  # One launched by this run that wrote no pidfile, while still our child
+  # (a running job, so its pid cannot have gone to another).
   if [[ -z $stopped && -n ${launched[$name]:-} && " ${live_jobs[*]} " == *" ${launched[$name]} "* ]]; then
     pidwait --kill --group --quiet --retry="$stop_retry" --pid "${launched[$name]}" 2>/dev/null || true
   fi
-  # Only a port of a process we stopped is ours to wait on; after a kill -9
-  # the port may belong to a stranger by now.
+  # Only the ports of a process we stopped (after a kill -9 a stranger may have one).
   if [[ -n $stopped && ${#list[@]} -gt 0 ]]; then
     err=$(portwait --closed --timeout="$timeout" "${list[@]}" 2>&1) ||
       fail 1 "$name stopped but port ${list[*]} still listens: $err"
@@ -696,7 +642,7 @@ stop_keep() {
   local n
   for n in 0 1; do
     stop_service "keep$n"
-    [[ -e $state/keep$n.volume || -L $state/keep$n.volume ]] || continue
+    [[ -e $state/keep$n.volume ]] || continue
     first_line "$state/keep$n.volume"
     # Remove only a volume this script made: a directory in the state dir.
     if [[ $line == "$state/keep$n-volume."* && -d $line && ! -L $line ]]; then
@@ -730,9 +676,8 @@ rollback() {
   done
 }
 
-# status: one line per service (or, with --json, one object): its pid and
-# ports while it runs ("-" otherwise) and its state: up (listening and
-# answering HTTP), listening (not answering), down, external (a parent's).
+# status: a line per service (--json: one object), pid and ports while it runs
+# ("-" otherwise), state: up (listening, answering), listening, down, external.
 status() {
   local name pid list shown word all=0 out="" sep=""
   for name in "${services[@]}"; do
@@ -771,9 +716,7 @@ status() {
 # --- main ----------------------------------------------------------------------
 
 # The state directory, links resolved once, must be ours alone.
-if [[ -d $state ]]; then
-  cd -P -- "$state" && state=$PWD && cd -- "$OLDPWD"
-fi
+[[ ! -d $state ]] || { cd -P -- "$state" && state=$PWD && cd -- "$OLDPWD"; }
 check_state
 if [[ $action == status ]]; then
   # Nothing is created or locked: status only looks.
@@ -829,8 +772,7 @@ case $action in
     # The registrations of the storage servers and the proxy go in one run.
     [[ -n $proxy_services ]] || batch=1
     start_keep
-    # The proxy, the git server and nginx (which needs only their ports)
-    # start side by side; nothing of theirs waits on another's start-up.
+    # The proxy, git server and nginx (needing only their ports) side by side.
     defer=1
     start_keep_proxy
     api_send
@@ -840,8 +782,7 @@ case $action in
     print_api
     ;;
   stop-all)
-    # Side by side, each in a subshell: one that cannot be stopped does not
-    # keep the rest running. Each stop is bounded, so each wait is too.
+    # Side by side, each bounded: one that cannot be stopped keeps no other running.
     rc=0 stops=()
     for name in nginx arv-git-httpd keepproxy api; do
       (stop_ours "$name") &
@@ -849,9 +790,7 @@ case $action in
     done
     (stop_keep) &
     stops+=($!)
-    for job in "${stops[@]}"; do
-      wait "$job" || rc=1
-    done
+    for job in "${stops[@]}"; do wait "$job" || rc=1; done
     exit "$rc"
     ;;
 esac
