@@ -521,8 +521,9 @@ pub struct Content {
     /// read done again if it changed meanwhile): a pid read is never
     /// credited with a later write than the one that put it there.
     pub written: SystemTime,
-    /// No one has the file open for writing (see [`writers`]): a line
-    /// without its newline is final.
+    /// Its writer is done: it has not been written for [`QUIET`], or no
+    /// process has it open for writing (see [`writers`]). A line without
+    /// its newline is then final.
     pub closed: bool,
 }
 
@@ -541,9 +542,12 @@ pub fn read_content(path: &Path, trust: Trust) -> Result<Content, Error> {
         let stamp = |m: &std::fs::Metadata| (m.mtime(), m.mtime_nsec(), m.len());
         if stamp(&after) == stamp(&before) {
             let written = before.modified().map_err(|e| io_error(path, e))?;
+            let quiet = SystemTime::now()
+                .duration_since(written)
+                .is_ok_and(|age| age >= QUIET);
             let closed = !bytes.is_empty()
                 && !bytes.ends_with(b"\n")
-                && writers(path, &after, Instant::now() + WRITER_SCAN) == Some(false);
+                && (quiet || writers(path, &after, Instant::now() + WRITER_SCAN) == Some(false));
             return Ok(Content {
                 bytes,
                 written,
@@ -559,6 +563,13 @@ pub fn read_bytes(path: &Path, trust: Trust) -> Result<Vec<u8>, Error> {
     read_content(path, trust).map(|c| c.bytes)
 }
 
+/// A file last written this long ago is not being written: the settle
+/// time a line without newline was always given (100 ms), counted from the
+/// write itself rather than from when we first saw it, plus the tick the
+/// kernel's `mtime` clock may lag by. (A wall clock stepped back makes a
+/// file look newer: then it waits, which is safe.)
+pub const QUIET: Duration = Duration::from_millis(110);
+
 /// How long a look for writers of a pidfile may take before it is given
 /// up (and the file given time to settle instead).
 const WRITER_SCAN: Duration = Duration::from_millis(20);
@@ -567,7 +578,9 @@ const WRITER_SCAN: Duration = Duration::from_millis(20);
 /// from a scan of `/proc/*/fd` (what `fuser` does): `Some(false)` when
 /// every process was seen and none does, `None` when that cannot be known
 /// (a process whose descriptors we may not read, or the scan ran past
-/// `deadline`).
+/// `deadline`). Where some process is hidden from us (pid 1 of a sandbox
+/// with capabilities we lack, or any process when we are not root), the
+/// answer is `None` and the line waits for [`QUIET`].
 ///
 /// This is how a line without its newline is told to be complete at once:
 /// the writer has closed the file. (A read lease, `F_SETLEASE`, would say
@@ -580,6 +593,7 @@ const WRITER_SCAN: Duration = Duration::from_millis(20);
 pub fn writers(path: &Path, meta: &std::fs::Metadata, deadline: Instant) -> Option<bool> {
     let (dev, ino) = (meta.dev(), meta.ino());
     let wanted = path.file_name()?;
+    let mut hidden = false;
     for entry in std::fs::read_dir("/proc").ok()? {
         let name = entry.ok()?.file_name();
         let Some(pid) = name
@@ -594,11 +608,23 @@ pub fn writers(path: &Path, meta: &std::fs::Metadata, deadline: Instant) -> Opti
             Err(e) if e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(3) => {
                 continue
             }
-            Err(_) => return None,
+            Err(_) => {
+                hidden = true;
+                continue;
+            }
         };
         for fd in fds.flatten() {
-            if std::fs::read_link(fd.path()).map_or(true, |l| l.file_name() != Some(wanted)) {
-                continue;
+            match std::fs::read_link(fd.path()) {
+                Ok(link) if link.file_name() == Some(wanted) => {}
+                // Closed meanwhile, or another file.
+                Ok(_) => continue,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                // A process we may not look into (more privileged than us):
+                // it could be the writer.
+                Err(_) => {
+                    hidden = true;
+                    continue;
+                }
             }
             let Ok(target) = std::fs::metadata(fd.path()) else {
                 continue;
@@ -625,7 +651,7 @@ pub fn writers(path: &Path, meta: &std::fs::Metadata, deadline: Instant) -> Opti
             return None;
         }
     }
-    Some(false)
+    (!hidden).then_some(false)
 }
 
 /// A pidfile as it was read: its pids and when it was last written.
@@ -882,12 +908,19 @@ mod tests {
     }
 
     #[test]
-    fn a_line_without_newline_is_final_once_its_writer_closed_it() {
+    fn a_line_without_newline_is_final_once_its_writer_is_done() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("x.pid");
-        // Still open for writing: it may grow.
+        let want = [Pid::new(4321).unwrap()];
+        let set_mtime = |t: SystemTime| {
+            let f = std::fs::File::options().write(true).open(&file).unwrap();
+            f.set_modified(t).unwrap();
+        };
+        // Still open for writing, last written "now" (in the future: a
+        // clock stepped back): it may grow.
         let mut writer = std::fs::File::create(&file).unwrap();
         std::io::Write::write_all(&mut writer, b"4321").unwrap();
+        set_mtime(SystemTime::now() + Duration::from_secs(3600));
         assert!(matches!(
             read(&file, Trust::Checked),
             Err(Error::Incomplete { .. })
@@ -897,17 +930,15 @@ mod tests {
         assert_eq!(writers(&file, &meta, far), Some(true));
         // ... until the settle time says it is done.
         let got = read_settled(&file, Trust::Checked, Duration::from_millis(20)).unwrap();
-        assert_eq!(got, [Pid::new(4321).unwrap()]);
-        // Closed: final at once, without the settle time.
+        assert_eq!(got, want);
+        // Not written for a while: final, even with the writer still there.
+        set_mtime(SystemTime::now() - QUIET - Duration::from_millis(10));
+        assert_eq!(read(&file, Trust::Checked).unwrap(), want);
+        // Closed: no writer (or, where some process is hidden from us,
+        // not known), and a reader is no writer.
         drop(writer);
-        assert_eq!(writers(&file, &meta, far), Some(false));
-        assert_eq!(
-            read(&file, Trust::Checked).unwrap(),
-            [Pid::new(4321).unwrap()]
-        );
-        // A reader is no writer.
         let _reader = std::fs::File::open(&file).unwrap();
-        assert_eq!(writers(&file, &meta, far), Some(false));
+        assert_ne!(writers(&file, &meta, far), Some(true));
         std::fs::write(&file, "").unwrap();
         let err = read_settled(&file, Trust::Checked, Duration::from_millis(20)).unwrap_err();
         assert!(err.to_string().contains("empty file"), "{err}");
