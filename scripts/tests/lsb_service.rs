@@ -844,3 +844,74 @@ fn procs() -> Vec<u32> {
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
         .collect()
 }
+
+#[test]
+fn ready_url_waits_for_an_answer_and_a_wrong_one_fails_the_start() {
+    // python3 -m http.server answers 200 on / and 404 elsewhere.
+    let server = "DAEMON=/usr/bin/python3\n\
+         DAEMON_ARGS=\"-m http.server --bind 127.0.0.1 {port}\"\n\
+         MAKE_PIDFILE=yes\nPORT={port}\nSTART_TIMEOUT=2s\n";
+    let mut svc = Service::new(&format!("{server}READY_URL=http://127.0.0.1:{{port}}/\n"));
+    svc.run("start").expect(0);
+    let pid = svc.pid().unwrap();
+    svc.run("status").expect(0);
+    svc.run("stop").expect(0);
+    assert!(gone(pid));
+
+    svc.configure(&format!(
+        "{server}READY_URL=http://127.0.0.1:{{port}}/no/such/page\n"
+    ));
+    let out = svc.run("start").expect(1);
+    assert!(
+        out.stderr()
+            .contains("/no/such/page did not answer as wanted")
+            && out.stderr().contains("404"),
+        "{}",
+        out.stderr()
+    );
+    assert!(
+        svc.seen.iter().all(|p| gone(*p)),
+        "the daemon was left running"
+    );
+    assert!(!svc.listening());
+    svc.run("status").expect(3);
+
+    svc.configure(&format!("{server}READY_URL=ftp://127.0.0.1/\n"));
+    svc.run("start").expect(6);
+}
+
+#[test]
+fn ready_log_waits_for_a_new_line_and_a_missing_one_fails_the_start() {
+    let daemon = standin("lsb-daemon.py");
+    let config = |ready: &str| {
+        format!(
+            "DAEMON={}\nDAEMON_ARGS=\"--fork --port {{port}} --pidfile {{dir}}/run/webd.pid\"\n\
+             START_TIMEOUT=2s\nREADY_LOG={ready}\n",
+            daemon.display()
+        )
+    };
+    let mut svc = Service::new(&config("\"listening on 127.0.0.1\""));
+    svc.run("start").expect(0);
+    assert!(svc.log().contains("listening on 127.0.0.1"));
+    // A restart waits for a line of its own: the old one does not count.
+    svc.run("restart").expect(0);
+    assert_eq!(
+        svc.log().matches("listening on 127.0.0.1").count(),
+        2,
+        "{}",
+        svc.log()
+    );
+    let pid = svc.pid().unwrap();
+    svc.run("stop").expect(0);
+    assert!(gone(pid));
+
+    svc.configure(&config("\"ready to serve\""));
+    let out = svc.run("start").expect(1);
+    assert!(
+        out.stderr().contains("no line with 'ready to serve'"),
+        "{}",
+        out.stderr()
+    );
+    assert!(!svc.listening(), "the daemon was left running");
+    svc.run("status").expect(3);
+}
