@@ -117,7 +117,7 @@ fn tokens(text: &str) -> Result<Vec<Token>, ParseError> {
                     out.push(Token::Sep);
                 }
             }
-            '(' => {
+            '(' if !(word.is_empty() && chars.get(i + 1) == Some(&'(')) => {
                 flush(&mut word, &mut out, &mut skip_next_word, word_line);
                 out.push(Token::Open);
             }
@@ -140,12 +140,33 @@ fn tokens(text: &str) -> Result<Vec<Token>, ParseError> {
                 while matches!(chars.get(j), Some(' ' | '\t')) {
                     j += 1;
                 }
-                if matches!(chars.get(j), Some('(')) {
-                    // Process substitution `<(...)`: keep it as a word.
-                } else {
-                    skip_next_word = true;
+                if j == i + 1 && matches!(chars.get(j), Some('(')) {
+                    // Process substitution `<(...)`: one word, not a group.
+                    let end = group_end(&chars, j).ok_or_else(|| ParseError {
+                        line,
+                        message: "unterminated process substitution".into(),
+                    })?;
+                    line += chars[j..=end].iter().filter(|&&c| c == '\n').count();
                     word_line = line;
+                    word.extend(&chars[j..=end]);
+                    i = end + 1;
+                    continue;
                 }
+                skip_next_word = true;
+                word_line = line;
+            }
+            '(' if word.is_empty() && chars.get(i + 1) == Some(&'(') => {
+                // `(( arithmetic ))`: one word; its `&` and `|` are operators
+                // of the arithmetic, not of the shell.
+                word_line = line;
+                let end = group_end(&chars, i).ok_or_else(|| ParseError {
+                    line,
+                    message: "unterminated ((".into(),
+                })?;
+                line += chars[i..=end].iter().filter(|&&c| c == '\n').count();
+                word.extend(&chars[i..=end]);
+                i = end + 1;
+                continue;
             }
             '\'' | '"' | '`' => {
                 if word.is_empty() {
@@ -206,13 +227,18 @@ fn quoted_end(chars: &[char], start: usize, quote: char) -> Option<usize> {
 
 /// The index of the bracket that closes `$(`, `$((` or `${` at `start`.
 fn dollar_end(chars: &[char], start: usize) -> Option<usize> {
-    let (open, close) = if chars[start + 1] == '(' {
+    group_end(chars, start + 1)
+}
+
+/// The index of the bracket that closes the `(` or `{` at `open_at`.
+fn group_end(chars: &[char], open_at: usize) -> Option<usize> {
+    let (open, close) = if chars[open_at] == '(' {
         ('(', ')')
     } else {
         ('{', '}')
     };
     let mut depth = 0usize;
-    let mut i = start + 1;
+    let mut i = open_at;
     while i < chars.len() {
         match chars[i] {
             '\\' => i += 1,
@@ -509,6 +535,18 @@ g &
         let g = cmds.last().unwrap();
         assert!(g.background && g.arms.is_empty() && !g.conditional);
         assert!(call.conditional);
+    }
+
+    #[test]
+    fn arithmetic_and_process_substitution_are_words() {
+        assert_eq!(
+            words("if (( (8#$m & 022) != 0 )); then x; fi\nexec {n}<> <(:)\n"),
+            [
+                vec!["(( (8#$m & 022) != 0 ))"],
+                vec!["x"],
+                vec!["exec", "{n}"]
+            ]
+        );
     }
 
     #[test]

@@ -561,9 +561,13 @@ impl<'a> Body<'a, '_> {
         }
         let launch = match &launches[..] {
             [] => {
-                if let Some(c) = start.iter().find(|c| {
-                    c.background || ["setsid", "nohup", "daemonize"].contains(&c.words[0].as_str())
-                }) {
+                let detaches =
+                    |c: &&&Command| ["setsid", "nohup", "daemonize"].contains(&c.words[0].as_str());
+                if let Some(c) = start
+                    .iter()
+                    .find(detaches)
+                    .or_else(|| start.iter().find(|c| c.background))
+                {
                     return Err(Reading::TooClever(format!(
                         "line {}: starts `{}` in the background by itself",
                         c.line,

@@ -522,3 +522,455 @@ fn output_refuses_another_users_directory() {
     assert_stderr_has(&out, "belongs to uid 65534, not to you (uid 0) or root");
     assert_eq!(fs::read_dir(&theirs).unwrap().count(), 0);
 }
+
+/// Splits an `Exec` line as systemd does: double quotes group, `\` escapes,
+/// `$$` and `%%` are literal; `$NAME` alone splits the variable's value at
+/// blanks, `${NAME}` puts it in as it is. `env` is what Environment= and
+/// `EnvironmentFile=` gave.
+fn systemd_argv(line: &str, env: &BTreeMap<String, String>) -> Vec<String> {
+    let mut raw: Vec<(String, bool)> = Vec::new();
+    let mut chars = line.chars().peekable();
+    while let Some(&c) = chars.peek() {
+        if c == ' ' {
+            chars.next();
+            continue;
+        }
+        let mut word = String::new();
+        let quoted = c == '"';
+        if quoted {
+            chars.next();
+        }
+        while let Some(c) = chars.next() {
+            match c {
+                '"' if quoted => break,
+                ' ' if !quoted => break,
+                '\\' => word.push(chars.next().unwrap_or('\\')),
+                c => word.push(c),
+            }
+        }
+        raw.push((word, quoted));
+    }
+    let mut argv = Vec::new();
+    for (word, quoted) in raw {
+        let word = word.replace("%%", "%");
+        if let Some(name) = word.strip_prefix('$').filter(|n| {
+            !quoted && !n.is_empty() && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        }) {
+            let value = env.get(name).cloned().unwrap_or_default();
+            argv.extend(value.split_whitespace().map(str::to_owned));
+            continue;
+        }
+        let mut out = String::new();
+        let mut rest = word.as_str();
+        while let Some(at) = rest.find('$') {
+            out.push_str(&rest[..at]);
+            rest = &rest[at + 1..];
+            if let Some(after) = rest.strip_prefix('$') {
+                out.push('$');
+                rest = after;
+            } else if let Some(inner) = rest.strip_prefix('{') {
+                let end = inner.find('}').unwrap();
+                out.push_str(env.get(&inner[..end]).map_or("", String::as_str));
+                rest = &inner[end + 1..];
+            } else {
+                out.push('$');
+            }
+        }
+        out.push_str(rest);
+        argv.push(out);
+    }
+    argv
+}
+
+/// `KEY=VALUE` lines of an environment file, quotes taken off.
+fn env_file(text: &str, env: &mut BTreeMap<String, String>) {
+    for line in text.lines() {
+        if let Some((key, value)) = line.trim().split_once('=') {
+            if !key.starts_with('#') {
+                let value = value.trim().trim_matches('"').trim_matches('\'');
+                env.insert(key.trim().to_owned(), value.to_owned());
+            }
+        }
+    }
+}
+
+/// systemd's part for one unit, in bash: start as the Type says, wait for
+/// the main process (forking: the pid file names a live process; exec: the
+/// started process), print `main=PID`, wait for a line on stdin, then stop:
+/// `ExecStop` if there is one, then `KillSignal` to the main process, and wait
+/// until it is gone (a zombie is gone). Waits are bounded (10 s). What
+/// the unit's commands print goes to stderr, as to the journal.
+const PLAYER: &str = r#"
+set -u
+type=$1 pidfile=$2 signal=$3 private_run=$4; shift 4
+start=(); while [ "$1" != --stop-- ]; do start+=("$1"); shift; done; shift
+stop=("$@")
+if [ "$private_run" = yes ]; then mount -t tmpfs tmpfs /run || exit 9; fi
+gone() { local s; s=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 0; [ "$s" = Z ]; }
+until_true() { local i; for ((i = 0; i < 2000; i++)); do "$@" && return 0; sleep 0.005; done; return 1; }
+live_pidfile() { [ -s "$pidfile" ] && ! gone "$(cat "$pidfile")"; }
+main=
+case $type in
+  forking)
+    "${start[@]}" >&2 || { echo "ExecStart failed: $?"; exit 10; }
+    if [ -n "$pidfile" ]; then until_true live_pidfile || { echo "no pid file"; exit 11; }; main=$(cat "$pidfile"); fi ;;
+  exec|simple) "${start[@]}" >&2 & main=$! ;;
+  oneshot) "${start[@]}" >&2 || { echo "ExecStart failed: $?"; exit 10; } ;;
+esac
+echo "main=$main"
+read -r _
+for i in "${!stop[@]}"; do stop[i]=${stop[i]//\$MAINPID/$main}; done
+if [ ${#stop[@]} -gt 0 ]; then "${stop[@]}" >&2 || { echo "ExecStop failed: $?"; exit 12; }; fi
+if [ -n "$main" ]; then
+  kill -s "$signal" "$main" 2>/dev/null
+  until_true gone "$main" || { echo "main process $main still there"; exit 13; }
+fi
+echo stopped
+"#;
+
+/// A unit being played.
+struct Played {
+    child: std::process::Child,
+    stdout: std::io::BufReader<std::process::ChildStdout>,
+    main: Option<u32>,
+}
+
+/// Starts `unit` as systemd would, with `env_files` standing in for the
+/// unit's `EnvironmentFile=` paths and `extra` as a drop-in's `Environment=`.
+fn play(
+    unit: &str,
+    env_files: &BTreeMap<&str, String>,
+    extra: &[(&str, String)],
+    private_run: bool,
+) -> Played {
+    use std::io::BufRead;
+    let set = settings(unit);
+    let one = |key: &str| {
+        set.get(key)
+            .and_then(|v| v.last())
+            .cloned()
+            .unwrap_or_default()
+    };
+    let mut env = BTreeMap::new();
+    for line in set.get("Environment").into_iter().flatten() {
+        env_file(line.trim_matches('"'), &mut env);
+    }
+    for file in set.get("EnvironmentFile").into_iter().flatten() {
+        let path = file.trim_start_matches('-');
+        if let Some(text) = env_files.get(path) {
+            env_file(text, &mut env);
+        }
+    }
+    for (key, value) in extra {
+        env.insert((*key).to_owned(), value.clone());
+    }
+    let start = systemd_argv(&one("ExecStart"), &env);
+    let stop = systemd_argv(&one("ExecStop"), &env);
+    let signal = one("KillSignal");
+    let signal = signal.strip_prefix("SIG").unwrap_or("TERM");
+    let mut cmd = if private_run {
+        let mut cmd = Command::new("unshare");
+        cmd.args([
+            "-m",
+            "--propagation",
+            "private",
+            "bash",
+            "-c",
+            PLAYER,
+            "player",
+        ]);
+        cmd
+    } else {
+        let mut cmd = Command::new("bash");
+        cmd.args(["-c", PLAYER, "player"]);
+        cmd
+    };
+    cmd.arg(one("Type"))
+        .arg(one("PIDFile"))
+        .arg(signal)
+        .arg(if private_run { "yes" } else { "no" })
+        .args(&start)
+        .arg("--stop--")
+        .args(&stop)
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .envs(&env)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let Some(main) = line.trim().strip_prefix("main=") else {
+        use std::io::Read;
+        let mut err = String::new();
+        let _ = child.stderr.take().unwrap().read_to_string(&mut err);
+        panic!("start failed: {line}\n{err}\n{unit}");
+    };
+    Played {
+        child,
+        stdout,
+        main: main.parse().ok(),
+    }
+}
+
+impl Played {
+    /// Stops as systemd would; returns what the player said.
+    fn stop(mut self) -> String {
+        use std::io::{Read, Write};
+        self.child.stdin.take().unwrap().write_all(b"go\n").unwrap();
+        let mut rest = String::new();
+        self.stdout.read_to_string(&mut rest).unwrap();
+        let mut err = String::new();
+        self.child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "stop failed ({status}): {rest}\n{err}");
+        rest
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// An HTTP GET to 127.0.0.1:PORT, its answer (or why there was none).
+fn http_get(port: u16) -> Result<String, std::io::Error> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;
+    stream.write_all(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer)?;
+    Ok(answer)
+}
+
+fn unit_for(script: &Path) -> String {
+    let out = run(&["unit", s(script)]);
+    assert!(code(&out) <= 1, "{}", stderr(&out));
+    stdout(&out)
+}
+
+/// The corpus's nginx script as a native unit (forking, `PIDFile=`, the
+/// defaults file, KillSignal=SIGQUIT): started and stopped as systemd would,
+/// the real nginx serves, then is gone with its workers. /run is private.
+#[test]
+fn the_corpus_nginx_unit_really_starts_and_stops_nginx() {
+    if !can_run(
+        Path::new("/usr/sbin/nginx").exists(),
+        "no /usr/sbin/nginx (make test installs nginx-light)",
+    ) || !can_run(is_root(), "needs root for a private /run")
+    {
+        return;
+    }
+    let unit = unit_for(&corpus().join("scripts/nginx"));
+    assert!(
+        unit.contains("Type=forking\nPIDFile=/run/nginx.pid\n"),
+        "{unit}"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().display();
+    let port = free_port();
+    let conf = tmp.path().join("nginx.conf");
+    fs::write(
+        &conf,
+        format!(
+            "pid /run/nginx.pid;\nerror_log {d}/error.log;\nevents {{}}\nhttp {{\n access_log off;\n \
+             client_body_temp_path {d}/body; proxy_temp_path {d}/proxy; fastcgi_temp_path {d}/fastcgi;\n \
+             uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;\n \
+             server {{ listen 127.0.0.1:{port}; location / {{ return 200 \"from nginx\\n\"; }} }}\n}}\n"
+        ),
+    )
+    .unwrap();
+    let defaults = BTreeMap::from([(
+        "/etc/default/nginx",
+        format!("DAEMON_OPTS=\"-c {}\"\n", conf.display()),
+    )]);
+    let played = play(&unit, &defaults, &[], true);
+    let main = played.main.expect("a main pid from the pid file");
+    let exe = fs::read_link(format!("/proc/{main}/exe")).unwrap();
+    assert_eq!(exe, Path::new("/usr/sbin/nginx"));
+    let answer = http_get(port).unwrap();
+    assert!(answer.ends_with("from nginx\n"), "{answer}");
+    let workers: Vec<u32> = fs::read_to_string(format!("/proc/{main}/task/{main}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(|p| p.parse().unwrap())
+        .collect();
+    assert!(!workers.is_empty(), "nginx has no workers");
+    let said = played.stop();
+    assert!(said.contains("stopped"), "{said}");
+    assert!(http_get(port).is_err(), "nginx still answers");
+    for pid in workers {
+        let state = super::proc_state(pid);
+        assert!(
+            state.is_none() || state == Some('Z'),
+            "worker {pid} still running"
+        );
+    }
+}
+
+fn project_script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../scripts")
+        .join(name)
+        .canonicalize()
+        .unwrap()
+}
+
+fn standin(name: &str) -> String {
+    project_script(&format!("tests/standins/{name}"))
+        .display()
+        .to_string()
+}
+
+fn built(tool: &str) -> bool {
+    let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target");
+    ["debug", "release"]
+        .iter()
+        .any(|p| target.join(p).join(tool).is_file())
+}
+
+/// scripts/aoe-init leaves nothing running (it loads a driver and mounts):
+/// a oneshot that stays active, whose `ExecStart` mounts the fstab-aoe
+/// entries and takes the lock, and whose `ExecStop` undoes both. The kernel
+/// side is the scripts' tests' stand-ins (given as a drop-in would), the
+/// mounts are real tmpfs mounts.
+#[test]
+fn the_project_aoe_init_unit_really_mounts_and_unmounts() {
+    if !can_run(is_root(), "needs root to mount")
+        || !can_run(
+            built("aoe-fstab"),
+            "aoe-fstab is not built (cargo build --workspace)",
+        )
+    {
+        return;
+    }
+    let unit = unit_for(&project_script("aoe-init"));
+    assert!(
+        unit.contains("Type=oneshot\nRemainAfterExit=yes\n"),
+        "{unit}"
+    );
+    let tmp = tempfile::Builder::new()
+        .prefix("aoe-unit")
+        .tempdir()
+        .unwrap();
+    let d = tmp.path().display().to_string();
+    fs::create_dir_all(tmp.path().join("mnt/a")).unwrap();
+    fs::write(
+        tmp.path().join("fstab-aoe"),
+        format!("{d}/etherd/e1.0  {d}/mnt/a  tmpfs  size=1m,_netdev  0 0\n"),
+    )
+    .unwrap();
+    fs::write(tmp.path().join("default"), "AOE_IFLIST=\"eth0\"\n").unwrap();
+    let drop_in = [
+        ("MODPROBE", standin("aoe-modprobe.sh")),
+        ("RMMOD", standin("aoe-rmmod.sh")),
+        ("AOE_DISCOVER", standin("aoe-discover.sh")),
+        ("AOE_STAT", standin("aoe-stat.sh")),
+        ("AOE_VERSION", standin("aoe-version.sh")),
+        ("ETHERD_DIR", format!("{d}/etherd")),
+        ("PROC_MODULES", format!("{d}/modules")),
+        ("FSTAB", format!("{d}/fstab-aoe")),
+        ("DEFAULTS", format!("{d}/default")),
+        ("LOCK_DIR", format!("{d}/lock")),
+        ("AOE_LOG", format!("{d}/log")),
+        ("AOE_DEVICES", "e1.0".to_owned()),
+        ("DEVICE_TIMEOUT", "20s".to_owned()),
+        ("MODULE_TIMEOUT", "20".to_owned()),
+    ];
+    let mounted = || {
+        Command::new("mountpoint")
+            .arg("-q")
+            .arg(tmp.path().join("mnt/a"))
+            .status()
+            .unwrap()
+            .success()
+    };
+    let played = play(&unit, &BTreeMap::new(), &drop_in, false);
+    assert_eq!(played.main, None);
+    let up = (mounted(), tmp.path().join("lock/aoe-init").exists());
+    let said = played.stop();
+    if mounted() {
+        let _ = Command::new("umount")
+            .arg("-l")
+            .arg(tmp.path().join("mnt/a"))
+            .status();
+    }
+    assert_eq!(up, (true, true), "after ExecStart: mounted, locked");
+    assert!(said.contains("stopped"), "{said}");
+    assert!(!mounted(), "still mounted after ExecStop");
+    assert!(!tmp.path().join("lock/aoe-init").exists());
+}
+
+/// scripts/lsb-service starts its daemon in the background itself (setsid
+/// ... &): the generator's wrapper unit, whose `ExecStart` starts the real
+/// daemon (it answers on its port) and whose `ExecStop` stops it.
+#[test]
+fn the_project_lsb_service_unit_really_starts_and_stops_its_daemon() {
+    if !can_run(
+        built("pidwait") && built("portwait"),
+        "pidwait/portwait are not built (cargo build --workspace)",
+    ) || !can_run(
+        Command::new("python3").arg("-V").output().is_ok(),
+        "no python3",
+    ) {
+        return;
+    }
+    let out = run(&["unit", s(&project_script("lsb-service"))]);
+    assert_eq!(code(&out), 1);
+    assert_stderr_has(
+        &out,
+        "in the background by itself: wrote the generator's wrapper unit",
+    );
+    let unit = stdout(&out);
+    assert!(
+        unit.contains("Type=forking\n") && unit.contains("RemainAfterExit=yes\n"),
+        "{unit}"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let d = tmp.path().display().to_string();
+    for sub in ["default", "run", "log", "lock"] {
+        fs::create_dir(tmp.path().join(sub)).unwrap();
+    }
+    let port = free_port();
+    fs::write(
+        tmp.path().join("default/lsb-service"),
+        format!(
+            "DAEMON={}\nDAEMON_ARGS=\"--fork --port {port} --pidfile {d}/run/webd.pid\"\n\
+             PIDFILE={d}/run/webd.pid\nLOGFILE={d}/log/webd.log\nLOCK_DIR={d}/lock\nPORT={port}\n",
+            standin("lsb-daemon.py")
+        ),
+    )
+    .unwrap();
+    let drop_in = [("LSB_DEFAULTS_DIR", format!("{d}/default"))];
+    let played = play(&unit, &BTreeMap::new(), &drop_in, false);
+    let pid: u32 = fs::read_to_string(tmp.path().join("run/webd.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let answer = http_get(port);
+    let said = played.stop();
+    assert!(
+        answer.as_ref().is_ok_and(|a| a.ends_with("\r\n\r\nok\n")),
+        "{answer:?}"
+    );
+    assert!(said.contains("stopped"), "{said}");
+    assert!(http_get(port).is_err(), "the daemon still answers");
+    let state = super::proc_state(pid);
+    assert!(
+        state.is_none() || state == Some('Z'),
+        "daemon {pid} still running"
+    );
+}
