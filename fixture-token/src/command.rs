@@ -13,7 +13,7 @@ use crate::fixtures::{Error, Fixtures, AUTH_FILE};
 /// Runs the tool; output goes to stdout.
 pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     let fixtures = Fixtures::load(&fixture_file(cli)?).map_err(|e| exit(&e))?;
-    let mut out = std::io::stdout().lock();
+    let mut out = cliutil::stdout();
     if cli.list {
         for name in fixtures.names() {
             writeln!(out, "{name}")?;

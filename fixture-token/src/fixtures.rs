@@ -4,9 +4,7 @@ use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use serde_yaml::{Mapping, Value};
-
-use crate::timestamp;
+use crate::yaml::{self, Map, Value};
 
 /// Everything from this text on is ERB, not YAML; Arvados' test helper cuts it off.
 pub const TRIM_MARKER: &str = "# Test Helper trims the rest of the file";
@@ -70,30 +68,31 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Read { path, source } => write!(f, "cannot read {}: {source}", path.display()),
+            Error::Read { path, source } => write!(f, "cannot read {}: {source}", shown(path)),
             Error::Malformed { path, reason } => {
-                write!(f, "{}:{reason}", path.display())
+                write!(f, "{}:{}", shown(path), esc(reason))
             }
             Error::NotAMap { path, found } => write!(
                 f,
                 "{}: expected a map of entry name to fields at the top level, found {found}",
-                path.display()
+                shown(path)
             ),
             Error::UnknownEntry {
                 path,
                 name,
                 closest,
             } => {
-                write!(f, "no entry '{name}' in {}", path.display())?;
+                write!(f, "no entry '{}' in {}", esc(name), shown(path))?;
                 if !closest.is_empty() {
-                    write!(f, " (closest: {})", closest.join(", "))?;
+                    write!(f, " (closest: {})", esc(&closest.join(", ")))?;
                 }
                 Ok(())
             }
             Error::EntryNotAMap { path, name, found } => write!(
                 f,
-                "entry '{name}' in {} is {found}, expected a map of fields",
-                path.display()
+                "entry '{}' in {} is {found}, expected a map of fields",
+                esc(name),
+                shown(path)
             ),
             Error::MissingField {
                 path,
@@ -102,9 +101,11 @@ impl fmt::Display for Error {
                 fields,
             } => write!(
                 f,
-                "entry '{name}' in {} has no field '{field}' (it has: {})",
-                path.display(),
-                fields.join(", ")
+                "entry '{}' in {} has no field '{}' (it has: {})",
+                esc(name),
+                shown(path),
+                esc(field),
+                esc(&fields.join(", "))
             ),
             Error::NotScalar {
                 path,
@@ -113,12 +114,23 @@ impl fmt::Display for Error {
                 found,
             } => write!(
                 f,
-                "field '{field}' of entry '{name}' in {} is {found}, not a single value \
+                "field '{}' of entry '{}' in {} is {found}, not a single value \
                  (use --json to see it)",
-                path.display()
+                esc(field),
+                esc(name),
+                shown(path)
             ),
         }
     }
+}
+
+/// Text from input or the command line, control characters escaped.
+fn esc(text: &str) -> std::borrow::Cow<'_, str> {
+    cliutil::escape_controls(text)
+}
+
+fn shown(path: &Path) -> String {
+    esc(&path.to_string_lossy()).into_owned()
 }
 
 // No `source()`: each message already ends with its cause, and anyhow's
@@ -129,7 +141,7 @@ impl std::error::Error for Error {}
 #[derive(Debug)]
 pub struct Fixtures {
     path: PathBuf,
-    entries: Mapping,
+    entries: Map,
 }
 
 impl Fixtures {
@@ -145,31 +157,32 @@ impl Fixtures {
     /// Parses fixture text; `path` is only used in messages.
     pub fn parse(path: &Path, bytes: &[u8]) -> Result<Self, Error> {
         let path = path.to_owned();
-        let malformed = |reason: String| Error::Malformed {
+        let malformed = |line: usize, column: usize, reason: String| Error::Malformed {
             path: path.clone(),
-            reason,
+            reason: format!("{line}:{column}: {reason}"),
         };
-        let mut doc: Value = serde_yaml::from_slice(trim(bytes)).map_err(|err| {
-            malformed(match err.location() {
-                Some(at) => {
-                    // The location goes in front, compiler style, not at the end.
-                    let suffix = format!(" at line {} column {}", at.line(), at.column());
-                    let reason = err.to_string().replacen(&suffix, "", 1);
-                    format!("{}:{}: {reason}", at.line(), at.column())
-                }
-                None => format!(" {err}"),
-            })
+        let bytes = trim(bytes);
+        let text = std::str::from_utf8(bytes).map_err(|e| {
+            let (line, column) = position(bytes, e.valid_up_to());
+            let bad = &bytes[e.valid_up_to()..];
+            let bad = &bad[..e.error_len().unwrap_or(bad.len()).min(4)];
+            malformed(
+                line,
+                column,
+                format!(
+                    "invalid UTF-8 ({}): expected UTF-8 text",
+                    cliutil::escape_bytes(bad)
+                ),
+            )
         })?;
-        // `PyYAML`'s `safe_load` applies `<<` merge keys; serde_norway leaves them.
-        doc.apply_merge()
-            .map_err(|err| malformed(format!(" {err}")))?;
-        let entries = match untag(doc) {
-            Value::Mapping(map) => map,
-            Value::Null => Mapping::new(), // an empty file, or only comments
+        let doc = yaml::load(text).map_err(|e| malformed(e.line, e.column, e.reason))?;
+        let entries = match doc {
+            Value::Map(map) => map,
+            Value::Null => Map::new(), // an empty file, or only comments
             other => {
                 return Err(Error::NotAMap {
                     path,
-                    found: kind(&other),
+                    found: other.kind(),
                 })
             }
         };
@@ -183,49 +196,50 @@ impl Fixtures {
 
     /// Entry names, in file order.
     pub fn names(&self) -> impl Iterator<Item = String> + '_ {
-        self.entries.keys().filter_map(scalar_text)
+        self.entries.iter().filter_map(|(key, _)| key.text())
     }
 
-    fn entry(&self, name: &str) -> Result<&Mapping, Error> {
+    fn entry(&self, name: &str) -> Result<&Map, Error> {
         let value = self
             .entries
             .iter()
-            .find(|(key, _)| scalar_text(key).as_deref() == Some(name))
+            .find(|(key, _)| key.text().as_deref() == Some(name))
             .map(|(_, value)| value)
             .ok_or_else(|| Error::UnknownEntry {
                 path: self.path.clone(),
                 name: name.to_owned(),
                 closest: closest(name, self.names()),
             })?;
-        match untag_ref(value) {
-            Value::Mapping(map) => Ok(map),
+        match value {
+            Value::Map(map) => Ok(map),
             other => Err(Error::EntryNotAMap {
                 path: self.path.clone(),
                 name: name.to_owned(),
-                found: kind(other),
+                found: other.kind(),
             }),
         }
     }
 
-    /// One field of an entry, as text: strings as they are, timestamps as
-    /// `PyYAML` prints them, other scalars in their JSON form (`true`, `42`, `null`).
+    /// One field of an entry, as text: as Python's `str()` prints what
+    /// `PyYAML` loads (`True`, `42`, `1000.0`, `None`, timestamps as
+    /// `2013-12-26 19:22:54+00:00`).
     pub fn field(&self, name: &str, field: &str) -> Result<String, Error> {
         let entry = self.entry(name)?;
         let value = entry
             .iter()
-            .find(|(key, _)| scalar_text(key).as_deref() == Some(field))
+            .find(|(key, _)| key.text().as_deref() == Some(field))
             .map(|(_, value)| value)
             .ok_or_else(|| Error::MissingField {
                 path: self.path.clone(),
                 name: name.to_owned(),
                 field: field.to_owned(),
-                fields: entry.keys().filter_map(scalar_text).collect(),
+                fields: entry.iter().filter_map(|(key, _)| key.text()).collect(),
             })?;
-        scalar_text(value).ok_or_else(|| Error::NotScalar {
+        value.text().ok_or_else(|| Error::NotScalar {
             path: self.path.clone(),
             name: name.to_owned(),
             field: field.to_owned(),
-            found: kind(value),
+            found: value.kind(),
         })
     }
 
@@ -237,17 +251,17 @@ impl Fixtures {
     /// The whole entry as JSON.
     pub fn entry_json(&self, name: &str) -> Result<serde_json::Value, Error> {
         let entry = self.entry(name)?;
-        Ok(to_json(&Value::Mapping(entry.clone())))
+        Ok(Value::Map(entry.clone()).to_json())
     }
 }
 
 /// The largest fixture file read; Arvados' biggest is well under 1 MiB.
 const MAX_FILE: u64 = 64 << 20;
 
-/// Reads a whole file, but refuses one beyond [`MAX_FILE`], so that
-/// `--file /dev/zero` fails instead of eating the machine's memory.
+/// Reads a whole file, but refuses one beyond [`MAX_FILE`], and anything
+/// but a regular file (a FIFO would block, `/dev/zero` never end).
 fn read_limited(path: &Path) -> io::Result<Vec<u8>> {
-    cliutil::read_limited(path, MAX_FILE, "a fixture file")
+    cliutil::read_regular_limited(path, MAX_FILE, "a fixture file")
 }
 
 /// Cuts the text at the trim marker, as Arvados' test helper does.
@@ -259,70 +273,19 @@ pub fn trim(bytes: &[u8]) -> &[u8] {
         .map_or(bytes, |at| &bytes[..at])
 }
 
-fn untag(value: Value) -> Value {
-    match value {
-        Value::Tagged(tagged) => untag(tagged.value),
-        other => other,
-    }
-}
-
-fn untag_ref(value: &Value) -> &Value {
-    match value {
-        Value::Tagged(tagged) => untag_ref(&tagged.value),
-        other => other,
-    }
-}
-
-fn kind(value: &Value) -> &'static str {
-    match untag_ref(value) {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Sequence(_) => "a list",
-        Value::Mapping(_) => "a map",
-        Value::Tagged(_) => "a tagged value",
-    }
-}
-
-/// A scalar as text; `None` for lists and maps.
-fn scalar_text(value: &Value) -> Option<String> {
-    match untag_ref(value) {
-        Value::String(s) => Some(timestamp::canonical(s).unwrap_or_else(|| s.clone())),
-        Value::Sequence(_) | Value::Mapping(_) => None,
-        other => Some(to_json(other).to_string()),
-    }
-}
-
-fn to_json(value: &Value) -> serde_json::Value {
-    use serde_json::Value as Json;
-    match untag_ref(value) {
-        Value::Null => Json::Null,
-        Value::Bool(b) => Json::Bool(*b),
-        Value::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                Json::from(i)
-            } else if let Some(u) = n.as_u64() {
-                Json::from(u)
-            } else {
-                // JSON has no infinity or NaN: keep YAML's spelling as a string.
-                n.as_f64()
-                    .and_then(serde_json::Number::from_f64)
-                    .map_or_else(|| Json::String(n.to_string()), Json::Number)
-            }
-        }
-        Value::String(_) => Json::String(scalar_text(value).unwrap_or_default()),
-        Value::Sequence(items) => Json::Array(items.iter().map(to_json).collect()),
-        Value::Mapping(map) => Json::Object(
-            map.iter()
-                .map(|(k, v)| {
-                    let key = scalar_text(k).unwrap_or_else(|| to_json(k).to_string());
-                    (key, to_json(v))
-                })
-                .collect(),
-        ),
-        Value::Tagged(_) => unreachable!("untag_ref removes tags"),
-    }
+/// The 1-based line and column (in characters) of byte `at`.
+fn position(bytes: &[u8], at: usize) -> (usize, usize) {
+    let before = &bytes[..at];
+    let line_start = before
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map_or(0, |i| i + 1);
+    let line = before.split(|b| *b == b'\n').count();
+    let column = String::from_utf8_lossy(&before[line_start..])
+        .chars()
+        .count()
+        + 1;
+    (line, column)
 }
 
 /// Up to three entry names close to `name`, best first.
@@ -351,8 +314,8 @@ mod tests {
         .unwrap();
         assert_eq!(f.token("admin").unwrap(), "abc");
         assert_eq!(f.field("admin", "n").unwrap(), "7");
-        assert_eq!(f.field("admin", "ok").unwrap(), "true");
-        assert_eq!(f.field("admin", "gone").unwrap(), "null");
+        assert_eq!(f.field("admin", "ok").unwrap(), "True");
+        assert_eq!(f.field("admin", "gone").unwrap(), "None");
         assert_eq!(f.field("admin", "at").unwrap(), "2013-12-26 19:22:54+00:00");
         assert_eq!(f.names().collect::<Vec<_>>(), ["admin"]);
     }
@@ -467,7 +430,7 @@ mod props {
 
         #[test]
         fn timestamps_never_panic(text in r"[0-9]{1,5}-[0-9]{1,3}-[0-9]{1,3}[Tt \t]{0,2}[0-9]{0,3}:?[0-9]{0,3}:?[0-9]{0,3}\.?[0-9]{0,9} ?[-+Z]?[0-9]{0,3}:?[0-9]{0,3}") {
-            let _ = timestamp::canonical(&text);
+            let _ = crate::timestamp::canonical(&text);
         }
     }
 

@@ -14,5 +14,6 @@ pub mod cli;
 pub mod command;
 mod fixtures;
 mod timestamp;
+mod yaml;
 
 pub use fixtures::{trim, Error, Fixtures, AUTH_FILE, TOKEN_FIELD, TRIM_MARKER};

@@ -1,6 +1,6 @@
 //! YAML 1.1 timestamps, written the way `PyYAML`'s `safe_load` + `str()` shows them.
 //!
-//! `serde_norway` reads YAML 1.2, which has no timestamp type: `2014-02-03T17:22:54Z`
+//! YAML 1.2 has no timestamp type: `2014-02-03T17:22:54Z`
 //! stays a string. `PyYAML` (YAML 1.1) turns it into a `datetime`, which Python
 //! prints as `2014-02-03 17:22:54+00:00`. Arvados fixtures are full of these, so
 //! we rewrite such values to agree with the original tool.
@@ -92,7 +92,7 @@ pub fn canonical(text: &str) -> Option<String> {
     Some(out)
 }
 
-fn days_in_month(year: u32, month: u32) -> u32 {
+pub fn days_in_month(year: u32, month: u32) -> u32 {
     match month {
         2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
         2 => 28,

@@ -171,12 +171,178 @@ fn missing_file_is_fatal() {
     assert_contains(&exits(&out, 2), "cannot read /nonexistent/auth.yml");
 }
 
+/// Runs `fixture-token --file FILE ARGS`, failing the test if it has not
+/// ended within 60 s (a guard against a hang, not a measurement).
+fn run_file_bounded(file: &std::path::Path, args: &[&str]) -> Output {
+    let mut child = cmd()
+        .arg("--file")
+        .arg(file)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed().as_secs() > 60 {
+            child.kill().unwrap();
+            panic!(
+                "fixture-token --file {} still running after 60 s",
+                file.display()
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.wait_with_output().unwrap()
+}
+
 #[test]
-fn an_endless_file_is_refused_not_read() {
-    let out = run(&["--file", "/dev/zero", "admin"]);
+fn only_regular_files_are_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fifo = tmp.path().join("fifo");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    for (path, kind) in [
+        (fifo.clone(), "a FIFO"),
+        ("/dev/zero".into(), "a character device"),
+        (tmp.path().to_owned(), "a directory"),
+    ] {
+        let out = run_file_bounded(&path, &["admin"]);
+        assert_eq!(
+            exits(&out, 2),
+            format!(
+                "fixture-token: cannot read {}: {kind}, not a regular file: not a fixture file\n",
+                path.display()
+            )
+        );
+    }
+}
+
+#[test]
+fn an_oversized_file_is_refused_not_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("big.yml");
+    // Sparse: 65 MiB of nothing on disk.
+    std::fs::File::create(&file)
+        .unwrap()
+        .set_len(65 << 20)
+        .unwrap();
+    assert_eq!(
+        exits(&run_file(&file, &["admin"]), 2),
+        format!(
+            "fixture-token: cannot read {}: more than 64 MiB: not a fixture file\n",
+            file.display()
+        )
+    );
+}
+
+#[test]
+fn deep_nesting_fails_at_the_limit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("deep.yml");
+    // 8 MB: the old reader took 7 s for 64 KB and grew with the square.
+    std::fs::write(&file, format!("a: {}", "[".repeat(8 << 20))).unwrap();
+    let err = exits(&run_file_bounded(&file, &["a"]), 2);
+    assert!(
+        err.starts_with(&format!("fixture-token: {}:1:", file.display()))
+            && err.contains(": nested more than 100 deep"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_utf8_and_duplicate_keys_name_their_line_and_column() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("f.yml");
+    std::fs::write(&file, b"a:\n  api_token: x\n  b: caf\xff\n").unwrap();
+    assert_eq!(
+        exits(&run_file(&file, &["a"]), 2),
+        format!(
+            "fixture-token: {}:3:9: invalid UTF-8 (\\xff): expected UTF-8 text\n",
+            file.display()
+        )
+    );
+    std::fs::write(&file, "a:\n  api_token: x\nb:\n  c: 1\n  c: 2\n").unwrap();
+    assert_eq!(
+        exits(&run_file(&file, &["a"]), 2),
+        format!(
+            "fixture-token: {}:5:3: duplicate key 'c' in this map\n",
+            file.display()
+        )
+    );
+}
+
+#[test]
+fn control_characters_are_escaped_in_messages() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("f.yml");
+    std::fs::write(&file, "\"adm\\nin\":\n  api_token: x\n").unwrap();
+    let err = exits(&run_file(&file, &["adm\x1b[2Jin"]), 1);
+    assert_eq!(
+        err,
+        format!(
+            "fixture-token: no entry 'adm\\x1b[2Jin' in {} (closest: adm\\nin)\n",
+            file.display()
+        )
+    );
+}
+
+#[test]
+fn an_entry_that_is_not_a_map_fails() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("f.yml");
+    std::fs::write(&file, "a: 5\nb:\n  api_token: x\n").unwrap();
+    assert_eq!(
+        exits(&run_file(&file, &["a"]), 1),
+        format!(
+            "fixture-token: entry 'a' in {} is a number, expected a map of fields\n",
+            file.display()
+        )
+    );
+}
+
+#[test]
+fn file_wins_over_fixtures() {
+    let file = corpus().join("collections-2015.yml");
+    let out = run(&[
+        "--fixtures",
+        "/nonexistent",
+        "--file",
+        file.to_str().unwrap(),
+        "--field",
+        "uuid",
+        "foo_file",
+    ]);
+    exits(&out, 0);
+    assert_eq!(stdout(&out), "zzzzz-4zz18-znfnqtbbv4spc3w\n");
+}
+
+#[test]
+fn a_full_stdout_is_named_and_fails() {
+    for args in [&["--fixtures", &dir(), "admin"][..], &["--help"]] {
+        let out = cmd()
+            .args(args)
+            .stdout(std::fs::File::create("/dev/full").unwrap())
+            .output()
+            .unwrap();
+        assert_eq!(
+            exits(&out, 2),
+            "fixture-token: cannot write to standard output: No space left on device (os error 28)\n",
+            "{args:?}"
+        );
+    }
+}
+
+#[test]
+fn usage_errors_read_like_the_tools_own() {
+    let out = run(&["--fixtures", &dir(), "--jsn", "admin"]);
     assert_eq!(
         exits(&out, 2),
-        "fixture-token: cannot read /dev/zero: more than 64 MiB: not a fixture file\n"
+        "fixture-token: unexpected argument '--jsn' found\n\
+         fixture-token: tip: a similar argument exists: '--json'\n"
     );
 }
 
