@@ -33,7 +33,7 @@ pub fn run(message: &str, command: &[String], output: Output) -> Result<u8> {
         },
     };
     let mark = if code == 0 { Mark::Ok } else { Mark::Failed };
-    show(&output.line_end(mark, message));
+    show(&output.line_end(mark, Some(message)));
     Ok(code)
 }
 
@@ -46,8 +46,8 @@ fn show(text: &str) {
 
 /// Prints `message` (if any) and the mark, as one line.
 pub fn mark(mark: Mark, message: Option<&str>, output: Output) -> Result<()> {
-    let message = message.unwrap_or("");
-    crate::show_data(&format!("{message}{}", output.line_end(mark, message)))
+    let end = output.line_end(mark, message);
+    crate::show_data(&format!("{}{end}", message.unwrap_or_default()))
 }
 
 fn exit_code(status: ExitStatus) -> u8 {

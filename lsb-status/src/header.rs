@@ -84,8 +84,40 @@ enum State {
     InExtraBlock,
 }
 
-/// Reads a script. Any bytes are accepted; invalid UTF-8 is replaced.
+/// How many lines with invalid UTF-8 are named one by one.
+const UTF8_WARNINGS: usize = 3;
+
+/// Reads a script. Any bytes are accepted; invalid UTF-8 is replaced (and
+/// warned about).
 pub fn parse(bytes: &[u8]) -> Header {
+    let mut header = parse_text(bytes);
+    let bad: Vec<(usize, usize, u8)> = bytes
+        .split(|&b| b == b'\n')
+        .enumerate()
+        .filter_map(|(i, line)| {
+            let err = std::str::from_utf8(line).err()?;
+            Some((i + 1, err.valid_up_to() + 1, line[err.valid_up_to()]))
+        })
+        .collect();
+    for &(line, column, byte) in bad.iter().take(UTF8_WARNINGS) {
+        header.problems.push(warning(
+            line,
+            &format!("not UTF-8 (byte 0x{byte:02x} at byte {column}): read as U+FFFD"),
+        ));
+    }
+    if bad.len() > UTF8_WARNINGS {
+        header.problems.push(warning(
+            bad[UTF8_WARNINGS].0,
+            &format!(
+                "{} more lines that are not UTF-8",
+                bad.len() - UTF8_WARNINGS
+            ),
+        ));
+    }
+    header
+}
+
+fn parse_text(bytes: &[u8]) -> Header {
     let text = String::from_utf8_lossy(bytes);
     // A final newline ends the last line; it does not start another.
     let text = text.strip_suffix('\n').unwrap_or(&text);
@@ -104,7 +136,15 @@ pub fn parse(bytes: &[u8]) -> Header {
         let marker = line.trim_end();
         match state {
             State::InBlock => {
-                if marker == END {
+                if marker == BEGIN {
+                    let begin = header.lsb.as_ref().map_or(0, |l| l.begin);
+                    header.problems.push(error(
+                        number,
+                        &format!(
+                            "a nested `### BEGIN INIT INFO`: the block opened on line {begin} has no `### END INIT INFO` before it"
+                        ),
+                    ));
+                } else if marker == END {
                     if let Some(lsb) = &mut header.lsb {
                         lsb.end = Some(number);
                     }
@@ -425,6 +465,40 @@ echo hi
         assert_eq!(got.iter().map(|p| p.0).collect::<Vec<_>>(), [1, 4]);
         let header = parse(b"### BEGIN INIT INFO\n### END INIT INFO\n### BEGIN INIT INFO\n# Provides: b\n### END INIT INFO\n");
         assert!(header.lsb.unwrap().get("Provides").is_none());
+    }
+
+    #[test]
+    fn a_nested_begin_is_named() {
+        let got = problems("### BEGIN INIT INFO\n# Provides: a\n### BEGIN INIT INFO\n# Provides: b\n### END INIT INFO\n");
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!((got[0].0, got[0].1), (3, Severity::Error));
+        assert!(
+            got[0]
+                .2
+                .contains("a nested `### BEGIN INIT INFO`: the block opened on line 1"),
+            "{got:?}"
+        );
+    }
+
+    #[test]
+    fn invalid_utf8_is_warned_about_a_few_times() {
+        let header = parse(b"ok\nbad \xff\n\xc3\n");
+        let got: Vec<(usize, &str)> = header
+            .problems
+            .iter()
+            .map(|p| (p.line, p.message.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (2, "not UTF-8 (byte 0xff at byte 5): read as U+FFFD"),
+                (3, "not UTF-8 (byte 0xc3 at byte 1): read as U+FFFD")
+            ]
+        );
+        let many = parse(&b"\xff\n".repeat(10));
+        assert_eq!(many.problems.len(), UTF8_WARNINGS + 1);
+        assert_eq!(many.problems[3].message, "7 more lines that are not UTF-8");
+        assert_eq!(many.problems[3].line, 4);
     }
 
     #[test]

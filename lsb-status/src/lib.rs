@@ -15,7 +15,6 @@ pub mod status;
 pub mod unit;
 
 use std::ffi::OsString;
-use std::fmt::Write as _;
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
@@ -227,7 +226,7 @@ fn installed_path(file: &Path) -> std::io::Result<std::path::PathBuf> {
 
 /// Reads an init script, at most [`MAX_SCRIPT`] bytes of it.
 fn read_script(file: &Path) -> Result<Vec<u8>> {
-    cliutil::read_limited(file, MAX_SCRIPT, "an init script")
+    cliutil::read_regular_limited(file, MAX_SCRIPT, "an init script")
         .with_context(|| format!("cannot read {}", file.display()))
 }
 
@@ -254,7 +253,7 @@ pub fn show_data(text: &str) -> Result<()> {
 /// A `lsb-status: ` message on stderr. A stderr that is gone (a closed
 /// pipe) must not turn into a panic or change the exit code.
 pub fn note(message: &str) {
-    let _ = writeln!(std::io::stderr().lock(), "lsb-status: {message}");
+    let _ = writeln!(std::io::stderr().lock(), "lsb-status: {}", escape(message));
 }
 
 fn display(file: &Path) -> String {
@@ -262,23 +261,10 @@ fn display(file: &Path) -> String {
 }
 
 /// Text from input made safe for a one-line message: control characters
-/// (ESC, newline, ...) and a backslash before them written as escapes, so
-/// that input can neither drive the terminal nor forge a line.
+/// (ESC, newline, ...) escaped, so that input can neither drive the
+/// terminal nor forge a line.
 pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if c.is_control() => {
-                let _ = write!(out, "\\x{:02x}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    out
+    cliutil::escape_controls(text).into_owned()
 }
 
 #[cfg(test)]

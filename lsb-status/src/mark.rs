@@ -80,13 +80,17 @@ impl Output {
     }
 
     /// The end of a line whose text so far is `printed`: what brings the
-    /// cursor to [`COLUMN`], the mark, and the newline.
-    pub fn line_end(self, mark: Mark, printed: &str) -> String {
+    /// cursor to [`COLUMN`], the mark, and the newline. `None`: what is on
+    /// the line is not known (a bare mark after the script's own
+    /// `echo -n "Starting foo"`): without a terminal to move the cursor on,
+    /// padding cannot line up, so one space keeps the mark apart.
+    pub fn line_end(self, mark: Mark, printed: Option<&str>) -> String {
         let width = printed
+            .unwrap_or_default()
             .rsplit('\n')
             .next()
             .map_or(0, |last| last.chars().count());
-        let gap = if width + 1 >= COLUMN {
+        let gap = if width + 1 >= COLUMN || (printed.is_none() && !self.move_cursor) {
             // Too long to line up: keep the mark apart from the text.
             " ".to_owned()
         } else if self.move_cursor {
@@ -117,10 +121,10 @@ mod tests {
     #[test]
     fn plain_marks_open_at_column_60() {
         let msg = "Starting foo: ";
-        let line = format!("{msg}{}", PLAIN.line_end(Mark::Ok, msg));
+        let line = format!("{msg}{}", PLAIN.line_end(Mark::Ok, Some(msg)));
         assert_eq!(line.find('[').unwrap() + 1, COLUMN);
         assert!(line.ends_with("[  OK  ]\n"));
-        let line = PLAIN.line_end(Mark::Failed, "");
+        let line = PLAIN.line_end(Mark::Failed, Some(""));
         assert_eq!(line.find('['), Some(COLUMN - 1));
         assert!(line.ends_with("[FAILED]\n"));
     }
@@ -128,19 +132,29 @@ mod tests {
     #[test]
     fn only_the_last_line_of_the_message_counts() {
         let msg = "a long first line\nab";
-        let end = PLAIN.line_end(Mark::Passed, msg);
+        let end = PLAIN.line_end(Mark::Passed, Some(msg));
         assert_eq!("ab".len() + end.find('[').unwrap() + 1, COLUMN);
     }
 
     #[test]
     fn long_messages_get_one_space() {
         let msg = "x".repeat(80);
-        assert_eq!(PLAIN.line_end(Mark::Warning, &msg), " [WARNING]\n");
+        assert_eq!(PLAIN.line_end(Mark::Warning, Some(&msg)), " [WARNING]\n");
         let cursor = Output {
             colour: false,
             move_cursor: true,
         };
-        assert_eq!(cursor.line_end(Mark::Warning, &msg), " [WARNING]\n");
+        assert_eq!(cursor.line_end(Mark::Warning, Some(&msg)), " [WARNING]\n");
+    }
+
+    #[test]
+    fn a_bare_mark_after_unknown_text_gets_one_space_without_a_terminal() {
+        assert_eq!(PLAIN.line_end(Mark::Ok, None), " [  OK  ]\n");
+        let cursor = Output {
+            colour: false,
+            move_cursor: true,
+        };
+        assert_eq!(cursor.line_end(Mark::Ok, None), "\x1b[60G[  OK  ]\n");
     }
 
     #[test]
@@ -149,7 +163,7 @@ mod tests {
             colour: true,
             move_cursor: true,
         };
-        let end = tty.line_end(Mark::Ok, "Starting: ");
+        let end = tty.line_end(Mark::Ok, Some("Starting: "));
         assert!(end.starts_with("\x1b[60G["), "{end:?}");
         assert!(end.contains("\x1b[1m\x1b[32m  OK  \x1b[0m"), "{end:?}");
         assert!(end.ends_with("]\n"));

@@ -72,7 +72,7 @@ impl<'a> Report<'a> {
 /// The text form: the file name, then one `Keyword: value` line per field
 /// found, keywords in the LSB's order and spelling.
 pub fn text(file: &str, header: &Header) -> String {
-    let mut out = format!("{file}:\n");
+    let mut out = format!("{}:\n", crate::escape(file));
     if let Some(lsb) = &header.lsb {
         let extensions = lsb
             .fields
@@ -85,7 +85,11 @@ pub fn text(file: &str, header: &Header) -> String {
                 continue;
             }
             shown.push(keyword);
-            let line = format!("  {:<19}{}", format!("{keyword}:"), field.value);
+            let line = format!(
+                "  {:<19}{}",
+                format!("{}:", crate::escape(keyword)),
+                crate::escape(&field.value)
+            );
             let _ = writeln!(out, "{}", line.trim_end());
         }
     }
@@ -97,7 +101,12 @@ pub fn text(file: &str, header: &Header) -> String {
         );
     }
     if let Some(description) = &header.description {
-        let _ = writeln!(out, "  {:<19}{description}", "description:");
+        let _ = writeln!(
+            out,
+            "  {:<19}{}",
+            "description:",
+            crate::escape(description)
+        );
     }
     out
 }

@@ -161,11 +161,74 @@ fn a_closed_stdout_or_stderr_keeps_the_verdict() {
 }
 
 #[test]
-fn endless_files_are_refused() {
+fn devices_fifos_directories_and_huge_files_are_refused_at_once() {
     let out = header(&["/dev/zero"]);
     assert_eq!(code(&out), 2);
     assert_stderr_has(
         &out,
-        "cannot read /dev/zero: more than 16 MiB: not an init script",
+        "cannot read /dev/zero: a character device, not a regular file: not an init script",
     );
+    let tmp = tempfile::tempdir().unwrap();
+    // A FIFO nobody writes to: read, it would block for ever.
+    let fifo = tmp.path().join("fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let out = header(&[s(&fifo)]);
+    assert_eq!(code(&out), 2);
+    assert_stderr_has(&out, "a FIFO, not a regular file");
+    let out = header(&[s(tmp.path())]);
+    assert_eq!(code(&out), 2);
+    assert_stderr_has(&out, "a directory, not a regular file");
+    let big = tmp.path().join("big");
+    let file = std::fs::File::create(&big).unwrap();
+    file.set_len((16 << 20) + 1).unwrap();
+    let out = header(&[s(&big)]);
+    assert_eq!(code(&out), 2);
+    assert_stderr_has(&out, "more than 16 MiB: not an init script");
+}
+
+#[test]
+fn control_characters_from_the_input_are_escaped_one_problem_a_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("evil\nscript");
+    std::fs::write(
+        &file,
+        "### BEGIN INIT INFO\n# Provides: a\x1b[31m\n# Required-Start: $net\x1b]0;x\x07work\n### END INIT INFO\n",
+    )
+    .unwrap();
+    let out = header(&[s(&file)]);
+    let err = stderr(&out);
+    assert!(!err.contains('\x1b') && !err.contains('\x07'), "{err:?}");
+    assert!(
+        err.contains("unknown facility `$net\\x1b]0;x\\x07work`"),
+        "{err}"
+    );
+    assert!(err.contains("evil\\nscript:3: warning"), "{err}");
+    // One problem, one line: as many lines as problems.
+    let problems = err
+        .lines()
+        .filter(|l| l.contains(": warning: ") || l.contains(": error: "))
+        .count();
+    assert_eq!(err.lines().count(), problems, "{err}");
+    let text = stdout(&out);
+    assert!(!text.contains('\x1b'), "{text:?}");
+    assert!(text.contains("Provides:          a\\x1b[31m"), "{text}");
+}
+
+#[test]
+fn non_utf8_and_nested_blocks_are_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("s");
+    std::fs::write(
+        &file,
+        b"### BEGIN INIT INFO\n# Provides: caf\xe9\n### BEGIN INIT INFO\n### END INIT INFO\n"
+            .as_slice(),
+    )
+    .unwrap();
+    let out = header(&[s(&file)]);
+    assert_eq!(code(&out), 1);
+    assert_stderr_has(
+        &out,
+        ":2: warning: not UTF-8 (byte 0xe9 at byte 16): read as U+FFFD",
+    );
+    assert_stderr_has(&out, ":3: error: a nested `### BEGIN INIT INFO`: the block opened on line 1 has no `### END INIT INFO` before it");
 }

@@ -82,9 +82,33 @@ fn bare_marks() {
             "{text:?}"
         );
         assert_eq!(bracket_column(&text), 60);
+        // Without MESSAGE the column is unknown (the script echoed its own
+        // text): one space, not 59.
         let out = run(&[word]);
-        assert_eq!(stdout(&out), format!("{}{mark}\n", " ".repeat(59)));
+        assert_eq!(stdout(&out), format!(" {mark}\n"));
     }
+}
+
+/// RHEL's `echo -n "Starting foo"; echo_success` way, into a log file.
+#[test]
+fn a_bare_mark_after_the_scripts_own_echo_is_one_space_away() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("log");
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "{{ echo -n 'Starting foo'; '{}' ok; }} > '{}'",
+            env!("CARGO_BIN_EXE_lsb-status"),
+            log.display()
+        ))
+        .env_remove("TERM")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        "Starting foo [  OK  ]\n"
+    );
 }
 
 #[test]
