@@ -17,7 +17,7 @@ bin=${TARGET_DIR:-$repo/target/release}
 stack=$repo/scripts/start-stack.sh
 standins=$repo/scripts/tests/standins
 py=/usr/bin/python3
-tools=(portfind portwait pidwait fixture-token db-reset)
+tools=(portfind portwait pidwait fixture-token db-reset httpwait)
 for t in "${tools[@]}"; do
   [[ -x $bin/$t ]] || {
     echo "bench: $bin/$t is not built (cargo build --release --workspace --bins)" >&2
@@ -31,11 +31,14 @@ for c in $py lsof curl openssl nginx; do
   }
 done
 
+# The stand-ins find fixture-token on PATH; start-stack.sh takes its tools
+# from STACKUTILS_BIN (set per flow below).
+export PATH=$bin:$PATH:/usr/sbin:/sbin
 work=$(mktemp -d "${TMPDIR:-/tmp}/stack-bench.XXXXXX")
 state=$work/state
 cleanup() {
   for flow in new legacy timed; do
-    PATH=$(flow_path "$flow") STACK_TMPDIR=$state bash "$stack" stop-all >/dev/null 2>&1 || true
+    STACKUTILS_BIN=$(flow_bin "$flow") STACK_TMPDIR=$state bash "$stack" stop-all >/dev/null 2>&1 || true
   done
   rm -rf -- "$work"
 }
@@ -55,7 +58,8 @@ export KEEPPROXY_CMD="$py $standins/stack-service.py keepproxy"
 export ARV_GIT_HTTPD_CMD="$py $standins/stack-service.py arv-git-httpd"
 unset ARVADOS_TEST_API_HOST ARVADOS_TEST_PROXY_SERVICES ARVADOS_API_HOST ARVADOS_API_TOKEN
 
-# The original's waits, as drop-in portwait/pidwait for the same script.
+# The original's waits, as drop-in portwait/pidwait for the same script
+# (STACKUTILS_BIN names the directory the script takes its tools from).
 cat >"$work/legacy/portwait" <<'EOF'
 #!/usr/bin/env bash
 # The original's _wait_until_port_listens: `lsof -t -i tcp:PORT`, else sleep 0.1.
@@ -64,7 +68,8 @@ set -euo pipefail
 limit=10 closed=0 ports=()
 while (($#)); do
   case $1 in
-    --timeout) limit=${2%s}; shift ;;
+    --timeout) limit=${2%s} && shift ;;
+    --timeout=*) limit=${1#--timeout=} && limit=${limit%s} ;;
     --pid) shift ;;
     --closed) closed=1 ;;
     *) ports+=("${1##*:}") ;;
@@ -85,35 +90,35 @@ cat >"$work/legacy/pidwait" <<'EOF'
 # The original's find_server_pid (sleep 0.2, read, kill -0, until the timeout)
 # and kill_server_pid (TERM every 0.1 s until the process is gone).
 set -euo pipefail
-[[ ${1:-} == --version ]] && { echo "pidwait legacy stand-in (stackutils)"; exit 0; }
-limit=10 kill=0 remove=0 file=""
+limit=10 kill=0 remove=0 running=0 file="" pid=""
 while (($#)); do
   case $1 in
-    --timeout) limit=${2%s}; shift ;;
+    --timeout) limit=${2%s} && shift ;;
+    --timeout=*) limit=${1#--timeout=} && limit=${limit%s} ;;
     --retry | --signal | --grace) shift ;;
+    --pid) pid=$2 && shift ;;
     --kill) kill=1 ;;
     --remove) remove=1 ;;
-    --quiet | --group | --exit) ;;
+    --running) running=1 ;;
+    --*) ;;
     *) file=$1 ;;
   esac
   shift
 done
-# start-stack.sh's check of its settings: nothing to wait for.
-[[ $file != /proc/0/none ]] || exit 0
 live() { [[ -d /proc/$1 ]] && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
+[[ -n $pid || ! -f $file ]] || pid=$(<"$file")
 if ((kill)); then
-  pid=$(<"$file")
   end=$((${EPOCHREALTIME/./}000 + 10000000000))
-  while live "$pid" && ((${EPOCHREALTIME/./}000 < end)); do
+  while [[ -n $pid ]] && live "$pid" && ((${EPOCHREALTIME/./}000 < end)); do
     kill -TERM "$pid" 2>/dev/null || true
     sleep 0.1
   done
   ((remove)) && rm -f "$file"
   exit 0
 fi
-# A zero timeout is one look (the original slept 0.2 s first even then).
-if [[ $limit == 0 ]]; then
-  pid=$(<"$file") && live "$pid" && echo "$pid" && exit 0
+# One look (the original slept 0.2 s first even then).
+if ((running)) || [[ $limit == 0 ]]; then
+  [[ -n $pid ]] && live "$pid" && echo "$pid" && exit 0
   exit 1
 fi
 end=$((${EPOCHREALTIME/./}000 + ${limit%%[!0-9]*} * 1000000000))
@@ -126,6 +131,8 @@ while ((${EPOCHREALTIME/./}000 < end)); do
 done
 exit 1
 EOF
+# The original never checked that nginx answers through to its upstreams.
+printf '#!/bin/sh\nexit 0\n' >"$work/legacy/httpwait"
 # The real tools, each call timed into $work/calls.
 for t in "${tools[@]}"; do
   cat >"$work/timed/$t" <<EOF
@@ -140,11 +147,11 @@ done
 chmod +x "$work"/legacy/* "$work"/timed/*
 ln -s "$bin"/{portfind,fixture-token,db-reset} "$work/legacy/"
 
-flow_path() {
+flow_bin() {
   case $1 in
-    new) echo "$bin:$PATH" ;;
-    legacy) echo "$work/legacy:$PATH" ;;
-    timed) echo "$work/timed:$PATH" ;;
+    new) echo "$bin" ;;
+    legacy) echo "$work/legacy" ;;
+    timed) echo "$work/timed" ;;
   esac
 }
 ms_since() { echo $(((${EPOCHREALTIME/./} - $1) / 1000)); }
@@ -153,10 +160,10 @@ ms_since() { echo $(((${EPOCHREALTIME/./} - $1) / 1000)); }
 cycle() {
   local t0 t1 start stop
   t0=${EPOCHREALTIME/./}
-  PATH=$(flow_path "$1") bash "$stack" start-all >/dev/null
+  STACKUTILS_BIN=$(flow_bin "$1") bash "$stack" start-all >/dev/null
   start=$(ms_since "$t0")
   t1=${EPOCHREALTIME/./}
-  PATH=$(flow_path "$1") bash "$stack" stop-all
+  STACKUTILS_BIN=$(flow_bin "$1") bash "$stack" stop-all
   stop=$(ms_since "$t1")
   echo "$start $stop" >>"$work/times.$1"
 }
@@ -254,6 +261,9 @@ own_sum=$((own_ms[api] + own_ms[keeps] + own_ms[trio]))
 new_start=$(col new 1 | median) new_stop=$(col new 2 | median) new_tot=$(tot new | median)
 old_start=$(col legacy 1 | median) old_stop=$(col legacy 2 | median) old_tot=$(tot legacy | median)
 overhead=$((new_start - own_sum))
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+overhead_ratio=$(ratio "$overhead" "$own_sum")
+flow_ratio=$(ratio "$new_tot" "$old_tot")
 
 cat <<EOF
 ## start-stack.sh: start-all + stop-all
@@ -264,7 +274,7 @@ and the same stand-ins; only the waits differ. Medians in ms.
 
 | flow | start-all | stop-all | total | fastest total |
 | --- | ---: | ---: | ---: | ---: |
-| stackutils tools (portwait, pidwait) | $new_start | $new_stop | $new_tot | $(tot new | sort -n | head -1) |
+| stackutils tools (portwait, pidwait, httpwait) | $new_start | $new_stop | $new_tot | $(tot new | sort -n | head -1) |
 | the original's waits (0.2 s pidfile poll, lsof loop, TERM every 0.1 s) | $old_start | $old_stop | $old_tot | $(tot legacy | sort -n | head -1) |
 
 The services' own start-up, each launched directly and watched with \`portwait --pid\` (median of 5):
@@ -272,8 +282,9 @@ API stand-in ${own_ms[api]} ms, one keepstore ${own_ms[keepstore]} ms, two side 
 keepproxy ${own_ms[keepproxy]} ms, git ${own_ms[git]} ms, nginx ${own_ms[nginx]} ms, those three side by side
 ${own_ms[trio]} ms. start-all starts the API server, then the two keepstores side by side, then the other
 three side by side: **$own_sum ms** of the services' own start-up in that order. The stack's overhead
-beyond that with the tools: **$overhead ms** (target: at most 100 ms; it includes the settings check,
-the certificate check, the database reset over TLS and four curl runs for the registrations).
+beyond that with the tools: **$overhead ms**, **$overhead_ratio** of the services' own start-up (goal: below
+0.35). It includes the settings and state-directory checks, the database reset over TLS, two curl runs
+for the registrations and the wait for nginx to answer through to the proxy and the git server.
 
 The tools' own share of start-all + stop-all (every call timed, median of 3 cycles:
 $(median <"$work/toolsum") ms, waiting on the services included; calls made side by side, as stop-all's,
@@ -289,8 +300,9 @@ $(awk '{n[$1]++; s[$1] += $2} END {for (t in n) printf "%s %d %.1f\n", t, n[t], 
   done)
 
 Method: bash's \`EPOCHREALTIME\` around each \`start-stack.sh\` run; the baseline puts shell versions of the
-original's \`find_server_pid\`, \`_wait_until_port_listens\` and \`kill_server_pid\` on PATH as
-\`pidwait\`/\`portwait\` (a zero-timeout look is one check, without the original's 0.2 s sleep). The
+original's \`find_server_pid\`, \`_wait_until_port_listens\` and \`kill_server_pid\` in \`STACKUTILS_BIN\` as
+\`pidwait\`/\`portwait\` (a zero-timeout look is one check, without the original's 0.2 s sleep), and an
+\`httpwait\` that returns at once (the original never checked that nginx answers). The
 baseline is generous to the original: the script skips the pidfile wait when the pidfile already
 names the listening process, where the original always slept 0.2 s before its first look at the
 API server's pidfile; it does wait for nginx's ports, which the original did not wait for at all. Both rows gain from the
@@ -298,3 +310,5 @@ script starting the last three services and stopping all of them side by side; t
 each in turn (with one-by-one stops, the baseline's stop-all took about 720 ms).
 $(uname -sr), $(nproc) cores, shared with other jobs: compare the rows, not the absolute figures.
 EOF
+echo
+echo "Ratios: overhead ÷ the services' own start-up **$overhead_ratio** (goal < 0.35); start-all + stop-all ÷ the same flow on the original's waits **$flow_ratio** (goal ≤ 0.4)."
