@@ -249,9 +249,18 @@ pub fn parse_args_or<P: clap::Parser>(tool: &str, usage_code: u8) -> P {
             }
             let _ = io::stderr()
                 .lock()
-                .write_all(usage_error(tool, &err).as_bytes());
+                .write_all(usage_error(tool, &err, &commands::<P>()).as_bytes());
             std::process::exit(usage_code.into());
         })
+}
+
+/// The tool's subcommands, for a message that needs one.
+fn commands<P: clap::Parser>() -> Vec<String> {
+    P::command()
+        .get_subcommands()
+        .filter(|c| !c.is_hide_set() && c.get_name() != "help")
+        .map(|c| c.get_name().to_owned())
+        .collect()
 }
 
 /// `--help` or `--version`: to a terminal as clap prints it (styled),
@@ -275,9 +284,16 @@ fn print_and_exit<P: clap::Parser>(tool: &str, err: &clap::Error) -> ! {
 /// A clap usage error as two lines: `tool: message` (clap's first paragraph,
 /// without its `error: `) and `tool: tip: …` (clap's own tip, or where to
 /// look).
-fn usage_error(tool: &str, err: &clap::Error) -> String {
+fn usage_error(tool: &str, err: &clap::Error, commands: &[String]) -> String {
     if err.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
-        return format!("{tool}: a command is required\n{tool}: tip: see '{tool} --help'\n");
+        // clap's text here is the whole help; name the commands instead.
+        let names: Vec<&str> = commands.iter().map(String::as_str).collect();
+        let which = if names.is_empty() {
+            String::new()
+        } else {
+            format!(" (one of: {})", names.join(", "))
+        };
+        return format!("{tool}: a command is required{which}\n{tool}: tip: see '{tool} --help'\n");
     }
     let text = err.render().ansi().to_string();
     let mut paragraphs = text
@@ -530,7 +546,7 @@ mod tests {
             )
             .arg(clap::Arg::new("name").required(true));
         let err = cmd.try_get_matches_from(args).unwrap_err();
-        usage_error("demo", &err)
+        usage_error("demo", &err, &[])
     }
 
     #[test]
