@@ -566,6 +566,17 @@ mod tests {
             "demo: the following required arguments were not provided: <name>\n\
              demo: tip: see 'demo --help'\n"
         );
+        let cmd = clap::Command::new("demo")
+            .styles(clap::builder::Styles::plain())
+            .subcommand(clap::Command::new("list"))
+            .subcommand_required(true)
+            .arg_required_else_help(true);
+        let err = cmd.try_get_matches_from(["demo"]).unwrap_err();
+        assert_eq!(
+            usage_error("demo", &err, &["list".into(), "check".into()]),
+            "demo: a command is required (one of: list, check)\n\
+             demo: tip: see 'demo --help'\n"
+        );
         let odd = usage(&["demo", "x", "--count", "\x1b[2J"]);
         assert!(
             odd.starts_with(r"demo: invalid value '\x1b[2J' for"),
