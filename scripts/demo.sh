@@ -44,9 +44,12 @@ trap cleanup EXIT
 
 # Fixtures and nginx template: the Arvados originals beside the repository
 # when they are there, otherwise small ones of our own.
+# The Arvados template listens on every address: the demo's copy, on loopback only.
 corpus=$repo/../shared/corpus/arvados
-fixtures=$corpus template=$corpus/nginx-2015.conf
-if [[ ! -f $corpus/api_client_authorizations.yml || ! -f $template ]]; then
+fixtures=$corpus template=$work/nginx.conf.in
+if [[ -f $corpus/api_client_authorizations.yml && -f $corpus/nginx-2015.conf ]]; then
+  sed 's/listen \*:/listen 127.0.0.1:/' "$corpus/nginx-2015.conf" >"$template"
+else
   fixtures=$work/fixtures template=$standins/stack-nginx.conf.in
   mkdir -p "$fixtures"
   token() { od -An -N20 -tx1 /dev/urandom | tr -d ' \n'; }
