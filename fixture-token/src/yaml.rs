@@ -331,6 +331,11 @@ fn same_key(a: &Value, b: &Value) -> bool {
     std::mem::discriminant(a) == std::mem::discriminant(b) && a.text() == b.text()
 }
 
+/// The non-specific tag `!`: a string for a scalar, as `PyYAML` has it.
+fn non_specific(tag: &Tag) -> bool {
+    tag.handle.is_empty() && tag.suffix == "!" || tag.handle == "!" && tag.suffix.is_empty()
+}
+
 fn standard_tag(tag: &Tag) -> Option<&str> {
     match tag.handle.as_str() {
         "!!" | "tag:yaml.org,2002:" => Some(tag.suffix.as_str()),
@@ -341,7 +346,7 @@ fn standard_tag(tag: &Tag) -> Option<&str> {
 fn check_tag(tag: Option<&Tag>, expected: &str, mark: Marker) -> Result<(), Error> {
     match tag {
         None => Ok(()),
-        Some(t) if t.handle == "!" && t.suffix.is_empty() => Ok(()),
+        Some(t) if non_specific(t) => Ok(()),
         Some(t) if standard_tag(t) == Some(expected) => Ok(()),
         Some(t) => Err(Error::at(
             mark,
@@ -356,7 +361,7 @@ fn scalar(text: String, style: TScalarStyle, tag: Option<&Tag>) -> Result<Value,
         None if style == TScalarStyle::Plain => resolve(&text),
         // Quoted, block, or the non-specific `!` tag: a string.
         None => return Ok(Value::Str(text)),
-        Some(t) if t.handle == "!" && t.suffix.is_empty() => return Ok(Value::Str(text)),
+        Some(t) if non_specific(t) => return Ok(Value::Str(text)),
         Some(t) => match standard_tag(t) {
             Some("str") => return Ok(Value::Str(text)),
             Some("null") => Kind::Null,
@@ -969,6 +974,32 @@ mod tests {
         let texts: Vec<_> = map.iter().map(|(_, v)| v.text().unwrap()).collect();
         assert_eq!(texts, ["12", "yes", "0x10", "16"]);
         assert_eq!(map[0].1, Value::Str("12".into()));
+    }
+
+    #[test]
+    fn unknown_tags_are_refused() {
+        for doc in ["a: !!binary aGk=\n", "a: !custom x\n", "a: !!set {x}\n"] {
+            let err = load(doc).unwrap_err();
+            assert!(err.reason.contains("is not supported"), "{doc}: {err:?}");
+        }
+        assert_eq!(load("a: ! 12\n").unwrap(), load("a: '12'\n").unwrap());
+    }
+
+    #[test]
+    fn json_keeps_big_integers_and_infinities_as_text() {
+        let v = load("a: 123456789012345678901234567890\nb: .inf\nc: -9223372036854775808\nd: 18446744073709551615\n").unwrap();
+        assert_eq!(
+            v.to_json().to_string(),
+            r#"{"a":"123456789012345678901234567890","b":"inf","c":-9223372036854775808,"d":18446744073709551615}"#
+        );
+    }
+
+    #[test]
+    fn one_document_only() {
+        let err = load("a: 1\n---\nb: 2\n").unwrap_err();
+        assert!(err.reason.contains("expected a single document"), "{err:?}");
+        assert_eq!(load("").unwrap(), Value::Null);
+        assert_eq!(load("# only a comment\n").unwrap(), Value::Null);
     }
 
     #[test]
