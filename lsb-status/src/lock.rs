@@ -5,6 +5,7 @@
 
 use std::fs;
 use std::io;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
@@ -20,19 +21,110 @@ pub fn path(dir: &Path, name: &str) -> Result<PathBuf> {
 }
 
 /// Creates the lock file (and its directory); an existing lock is kept.
+///
+/// The directory must be one only root or we could have changed (see
+/// [`check_dir`]); the file is created with `O_EXCL`, so a symlink planted
+/// at its name is never followed, and an existing lock must be a regular
+/// file.
 pub fn lock(dir: &Path, name: &str) -> Result<()> {
     let file = path(dir, name)?;
-    fs::create_dir_all(dir).map_err(|e| {
-        Exit::failure(format!(
-            "cannot create lock directory {}: {e}",
-            dir.display()
-        ))
-    })?;
-    fs::OpenOptions::new()
-        .create(true)
-        .append(true)
+    let shown = |p: &Path| crate::escape(&p.display().to_string());
+    if let Some(existing) = dir.ancestors().find(|a| a.exists()) {
+        check_dir(existing).map_err(|why| refused(dir, &why))?;
+    }
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o755)
+        .create(dir)
+        .map_err(|e| Exit::failure(format!("cannot create lock directory {}: {e}", shown(dir))))?;
+    check_dir(dir).map_err(|why| refused(dir, &why))?;
+    match fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o644)
         .open(&file)
-        .map_err(|e| Exit::failure(format!("cannot create lock file {}: {e}", file.display())))?;
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            let meta = fs::symlink_metadata(&file).map_err(|e| {
+                Exit::failure(format!("cannot check lock file {}: {e}", shown(&file)))
+            })?;
+            if meta.file_type().is_symlink() {
+                Err(Exit::failure(format!(
+                    "lock file {} is a symbolic link: not following it",
+                    shown(&file)
+                )))
+            } else if meta.is_file() {
+                Ok(())
+            } else {
+                Err(Exit::failure(format!(
+                    "lock file {} is not a regular file",
+                    shown(&file)
+                )))
+            }
+        }
+        Err(e) => Err(Exit::failure(format!(
+            "cannot create lock file {}: {e}",
+            shown(&file)
+        ))),
+    }
+}
+
+fn refused(dir: &Path, why: &str) -> anyhow::Error {
+    Exit::failure(format!(
+        "refusing lock directory {}: {why}",
+        crate::escape(&dir.display().to_string())
+    ))
+}
+
+/// Whether only root or we could have changed `dir`: every symlink named
+/// on the way to it is root's or ours, and `dir` and each directory above
+/// it (symlinks resolved) is owned by root or us and writable by no one
+/// else, unless it has the sticky bit (`/run/lock`, `/tmp`). The error says
+/// which component and why.
+pub fn check_dir(dir: &Path) -> Result<(), String> {
+    let me = rustix::process::geteuid().as_raw();
+    let my_group = rustix::process::getegid().as_raw();
+    let shown = |p: &Path| crate::escape(&p.display().to_string());
+    let absolute = std::path::absolute(dir).map_err(|e| e.to_string())?;
+    let mut prefix = PathBuf::new();
+    for part in absolute.components() {
+        prefix.push(part);
+        if let Ok(meta) = fs::symlink_metadata(&prefix) {
+            if meta.file_type().is_symlink() && meta.uid() != 0 && meta.uid() != me {
+                return Err(format!(
+                    "{} is a symlink owned by uid {}, neither root nor us (uid {me})",
+                    shown(&prefix),
+                    meta.uid()
+                ));
+            }
+        }
+    }
+    let real = fs::canonicalize(dir).map_err(|e| format!("{}: {e}", shown(dir)))?;
+    for ancestor in real.ancestors() {
+        let meta = fs::metadata(ancestor).map_err(|e| format!("{}: {e}", shown(ancestor)))?;
+        if !meta.is_dir() {
+            return Err(format!("{} is not a directory", shown(ancestor)));
+        }
+        let sticky = meta.mode() & 0o1000 != 0;
+        if meta.uid() != 0 && meta.uid() != me {
+            return Err(format!(
+                "{} is owned by uid {}, neither root nor us (uid {me})",
+                shown(ancestor),
+                meta.uid()
+            ));
+        }
+        let others = meta.mode() & 0o002 != 0;
+        let group = meta.mode() & 0o020 != 0 && meta.gid() != 0 && meta.gid() != my_group;
+        if (others || group) && !sticky {
+            return Err(format!(
+                "{} can be written by {} (mode {:o}) and has no sticky bit",
+                shown(ancestor),
+                if others { "anyone" } else { "its group" },
+                meta.mode() & 0o7777
+            ));
+        }
+    }
     Ok(())
 }
 

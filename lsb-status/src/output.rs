@@ -4,43 +4,24 @@
 //! through, and a failed write leaves nothing behind.
 
 use std::io::Write;
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
-/// DIR must be a directory (not reached through a symlink) owned by the
-/// caller or root, and not writable by others.
+/// DIR must be a directory (named, not reached through a symlink) that
+/// only root or we could have changed (see [`crate::lock::check_dir`]).
 pub fn check_dir(dir: &Path) -> Result<()> {
-    let meta = std::fs::symlink_metadata(dir).with_context(|| {
-        format!(
-            "cannot use output directory {}",
-            crate::escape(&dir.display().to_string())
-        )
-    })?;
     let shown = crate::escape(&dir.display().to_string());
+    let meta = std::fs::symlink_metadata(dir)
+        .with_context(|| format!("cannot use output directory {shown}"))?;
     if meta.file_type().is_symlink() {
         bail!("output directory {shown} is a symlink: give the directory itself");
     }
     if !meta.is_dir() {
         bail!("output directory {shown} is not a directory");
     }
-    let me = rustix_uid();
-    if meta.uid() != me && meta.uid() != 0 {
-        bail!(
-            "output directory {shown} belongs to uid {}, not to you (uid {me}) or root",
-            meta.uid()
-        );
-    }
-    if meta.mode() & 0o002 != 0 && meta.mode() & 0o1000 == 0 {
-        bail!("output directory {shown} is writable by everyone");
-    }
-    Ok(())
-}
-
-fn rustix_uid() -> u32 {
-    // The owner of /proc/self is this process's real uid.
-    std::fs::metadata("/proc/self").map_or(u32::MAX, |m| m.uid())
+    crate::lock::check_dir(dir)
+        .map_err(|why| anyhow::anyhow!("refusing output directory {shown}: {why}"))
 }
 
 /// Writes DIR/NAME atomically (0644).

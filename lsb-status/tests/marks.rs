@@ -199,3 +199,28 @@ fn run_runs_the_command_even_when_stdout_is_full() {
     assert_eq!(code(&out), 5, "{}", stderr(&out));
     assert_stderr_has(&out, "cannot write to stdout");
 }
+
+/// CMD gets lsb-status's own stdin (as with RHEL's `action`).
+#[test]
+fn run_passes_stdin_through_to_the_command() {
+    use std::io::Write;
+    let mut child = lsb_status()
+        .args([
+            "run",
+            "Reading: ",
+            "--",
+            "sh",
+            "-c",
+            "read -r line; echo \"got $line\"",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"hello\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(code(&out), 0);
+    let text = stdout(&out);
+    assert!(text.starts_with("Reading: got hello\n"), "{text:?}");
+    assert!(text.ends_with("[  OK  ]\n"), "{text:?}");
+}

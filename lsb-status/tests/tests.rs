@@ -1,6 +1,7 @@
 //! Integration tests: run the real `lsb-status` binary against real
 //! processes, lock files and scripts.
 
+mod cli;
 mod header;
 mod lock;
 mod marks;

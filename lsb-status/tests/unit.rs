@@ -519,7 +519,7 @@ fn output_refuses_another_users_directory() {
     std::os::unix::fs::chown(&theirs, Some(super::NOBODY), Some(super::NOBODY)).unwrap();
     let out = run(&["unit", "--output", s(&theirs), s(&script)]);
     assert_eq!(code(&out), 2);
-    assert_stderr_has(&out, "belongs to uid 65534, not to you (uid 0) or root");
+    assert_stderr_has(&out, "is owned by uid 65534, neither root nor us (uid 0)");
     assert_eq!(fs::read_dir(&theirs).unwrap().count(), 0);
 }
 
@@ -972,5 +972,51 @@ fn the_project_lsb_service_unit_really_starts_and_stops_its_daemon() {
     assert!(
         state.is_none() || state == Some('Z'),
         "daemon {pid} still running"
+    );
+}
+
+/// `--output` on a full file system (a tiny tmpfs in a private mount
+/// namespace): the real cause, no temporary file left, the old unit kept.
+#[test]
+fn output_on_a_full_disk_says_so_and_leaves_no_temporary_file() {
+    if !can_run(is_root(), "needs root to mount a tmpfs") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let script = tmp.path().join("food");
+    fs::write(&script, CLEAN).unwrap();
+    let disk = tmp.path().join("disk");
+    fs::create_dir(&disk).unwrap();
+    let player = r#"
+set -u
+mount -t tmpfs -o size=8k,nr_inodes=16 tmpfs "$1" || exit 90
+echo old >"$1/food.service"
+head -c 1m /dev/zero >"$1/fill" 2>/dev/null
+i=0
+while : >"$1/f$i" 2>/dev/null; do i=$((i + 1)); done
+"$2" unit --output "$1" "$3"; echo "code=$?"
+cat "$1/food.service"
+ls -A "$1" | grep -v '^f' || true
+"#;
+    let out = Command::new("unshare")
+        .args([
+            "-m",
+            "--propagation",
+            "private",
+            "bash",
+            "-c",
+            player,
+            "bash",
+        ])
+        .arg(&disk)
+        .arg(env!("CARGO_BIN_EXE_lsb-status"))
+        .arg(&script)
+        .output()
+        .unwrap();
+    let (text, err) = (stdout(&out), stderr(&out));
+    assert_eq!(text, "code=2\nold\n", "{err}");
+    assert!(
+        err.contains("cannot write ") && err.contains("No space left on device"),
+        "{err}"
     );
 }
