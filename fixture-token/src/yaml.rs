@@ -977,6 +977,15 @@ mod tests {
     }
 
     #[test]
+    fn nesting_up_to_the_limit_loads() {
+        let ok = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        assert!(load(&ok).is_ok());
+        let deep = format!("{}{}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1));
+        let err = load(&deep).unwrap_err();
+        assert_eq!((err.line, err.column), (1, MAX_DEPTH + 1), "{err:?}");
+    }
+
+    #[test]
     fn unknown_tags_are_refused() {
         for doc in ["a: !!binary aGk=\n", "a: !custom x\n", "a: !!set {x}\n"] {
             let err = load(doc).unwrap_err();

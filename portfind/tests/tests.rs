@@ -463,6 +463,16 @@ fn the_lease_directory_is_created_with_its_parents() {
     let dir = tmp.path().join("builds/ci/.ports");
     let got = ports(&portfind(&dir, &[]));
     assert_eq!(lease_lines(&dir).len(), 1, "{got:?}");
+    for created in ["builds", "builds/ci", "builds/ci/.ports"] {
+        let mode = std::fs::metadata(tmp.path().join(created))
+            .unwrap()
+            .permissions();
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&mode) & 0o7777,
+            0o700,
+            "{created}"
+        );
+    }
 }
 
 #[test]
@@ -579,12 +589,29 @@ fn portfind_bounded(dir: &Path, args: &[&str]) -> Output {
 }
 
 #[test]
-fn a_fifo_or_directory_as_a_lease_file_is_refused_at_once() {
+fn a_fifo_device_or_directory_as_a_lease_file_is_refused_at_once() {
+    let kinds: &[&str] = if is_root() {
+        &["fifo", "dir", "device"]
+    } else {
+        skip("not root: cannot make a device node (FIFO and directory still checked)");
+        &["fifo", "dir"]
+    };
     for name in ["leases", ".lock"] {
-        for kind in ["fifo", "dir"] {
+        for &kind in kinds {
             let tmp = tempfile::tempdir().unwrap();
             let path = tmp.path().join(name);
-            if kind == "fifo" {
+            if kind == "device" {
+                // The same device as /dev/null: reads would end at once, but
+                // a device is not a lease file all the same.
+                rustix::fs::mknodat(
+                    rustix::fs::CWD,
+                    &path,
+                    rustix::fs::FileType::CharacterDevice,
+                    rustix::fs::Mode::from_raw_mode(0o644),
+                    rustix::fs::makedev(1, 3),
+                )
+                .unwrap();
+            } else if kind == "fifo" {
                 rustix::fs::mknodat(
                     rustix::fs::CWD,
                     &path,
