@@ -118,7 +118,7 @@ impl Leases {
         // Read-only is enough for flock, so users sharing a directory can
         // all lock a lock file only one of them owns.
         let lock = open_regular(&dir_file, &path, LOCK, OFlags::CREATE | OFlags::RDONLY)?
-            .expect("O_CREAT gives a file");
+            .context("lock file vanished as it was created")?;
         take_lock(&lock, &path.join(LOCK))?;
         let mut leases = Self {
             dir: dir_file,
