@@ -123,10 +123,13 @@ bench:
 	$(CARGO) build --workspace --bins --release
 	bash bench/run.sh
 
+# Generated afresh each time: a page left from an older layout (pidwait.1) must not ship.
 man:
+	rm -rf $(OUT)/man
 	$(CARGO) run --locked --quiet -p xtask -- man $(OUT)/man
 
 completions:
+	rm -rf $(OUT)/completions
 	$(CARGO) run --locked --quiet -p xtask -- completions $(OUT)/completions
 
 # Installs what `make` built (as your user); builds nothing, so `sudo make
