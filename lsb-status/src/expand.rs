@@ -44,7 +44,13 @@ pub struct Env {
     /// Values the script gives a variable the defaults file may override:
     /// `Environment=` lines, should the variable appear in `ExecStart=`.
     pub defaults: BTreeMap<String, String>,
+    /// How deep `${X:-${Y:-...}}` goes right now.
+    depth: usize,
 }
+
+/// `${X:-${Y:-...}}` deeper than this is no init script: refused, not
+/// followed down the stack.
+const MAX_NESTING: usize = 16;
 
 impl Env {
     /// Records `name=word` (a top-level assignment).
@@ -103,6 +109,16 @@ impl Env {
 
     /// One word's value, or why it has none that can be written down.
     pub fn expand(&mut self, word: &str, mode: Mode) -> Result<Value, String> {
+        if self.depth >= MAX_NESTING {
+            return Err(format!("expansions nested more than {MAX_NESTING} deep"));
+        }
+        self.depth += 1;
+        let value = self.expand_word(word, mode);
+        self.depth -= 1;
+        value
+    }
+
+    fn expand_word(&mut self, word: &str, mode: Mode) -> Result<Value, String> {
         let chars: Vec<char> = word.chars().collect();
         let mut out = Vec::new();
         let mut i = 0;
@@ -457,6 +473,16 @@ mod tests {
             ]
         );
         assert!(lit(&mut env, "$ONLY_IN_DEFAULTS").is_err());
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_not_recursed() {
+        let mut env = Env::default();
+        let word = format!("{}x{}", "${a:-".repeat(50_000), "}".repeat(50_000));
+        assert!(env
+            .expand(&word, Mode::Runtime)
+            .unwrap_err()
+            .contains("nested more than 16"));
     }
 
     #[test]

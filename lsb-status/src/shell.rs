@@ -142,7 +142,7 @@ fn tokens(text: &str) -> Result<Vec<Token>, ParseError> {
                 }
                 if j == i + 1 && matches!(chars.get(j), Some('(')) {
                     // Process substitution `<(...)`: one word, not a group.
-                    let end = group_end(&chars, j).ok_or_else(|| ParseError {
+                    let end = group_end(&chars, j, 0).ok_or_else(|| ParseError {
                         line,
                         message: "unterminated process substitution".into(),
                     })?;
@@ -159,7 +159,7 @@ fn tokens(text: &str) -> Result<Vec<Token>, ParseError> {
                 // `(( arithmetic ))`: one word; its `&` and `|` are operators
                 // of the arithmetic, not of the shell.
                 word_line = line;
-                let end = group_end(&chars, i).ok_or_else(|| ParseError {
+                let end = group_end(&chars, i, 0).ok_or_else(|| ParseError {
                     line,
                     message: "unterminated ((".into(),
                 })?;
@@ -172,9 +172,11 @@ fn tokens(text: &str) -> Result<Vec<Token>, ParseError> {
                 if word.is_empty() {
                     word_line = line;
                 }
-                let end = quoted_end(&chars, i, c).ok_or_else(|| ParseError {
+                let end = quoted_end(&chars, i, c, 0).ok_or_else(|| ParseError {
                     line,
-                    message: format!("unterminated {c} quote"),
+                    message: format!(
+                        "unterminated {c} quote (or nested more than {MAX_DEPTH} deep)"
+                    ),
                 })?;
                 line += chars[i..=end].iter().filter(|&&c| c == '\n').count();
                 word.extend(&chars[i..=end]);
@@ -185,9 +187,12 @@ fn tokens(text: &str) -> Result<Vec<Token>, ParseError> {
                 if word.is_empty() {
                     word_line = line;
                 }
-                let end = dollar_end(&chars, i).ok_or_else(|| ParseError {
+                let end = dollar_end(&chars, i, 0).ok_or_else(|| ParseError {
                     line,
-                    message: format!("unterminated ${}", chars[i + 1]),
+                    message: format!(
+                        "unterminated ${} (or nested more than {MAX_DEPTH} deep)",
+                        chars[i + 1]
+                    ),
                 })?;
                 line += chars[i..=end].iter().filter(|&&c| c == '\n').count();
                 word.extend(&chars[i..=end]);
@@ -209,13 +214,16 @@ fn tokens(text: &str) -> Result<Vec<Token>, ParseError> {
 }
 
 /// The index of the quote that closes the one at `start`.
-fn quoted_end(chars: &[char], start: usize, quote: char) -> Option<usize> {
+fn quoted_end(chars: &[char], start: usize, quote: char, nesting: usize) -> Option<usize> {
+    if nesting > MAX_DEPTH {
+        return None;
+    }
     let mut i = start + 1;
     while i < chars.len() {
         match chars[i] {
             '\\' if quote != '\'' => i += 1,
             '$' if quote == '"' && matches!(chars.get(i + 1), Some('(' | '{')) => {
-                i = dollar_end(chars, i)?;
+                i = dollar_end(chars, i, nesting + 1)?;
             }
             c if c == quote => return Some(i),
             _ => {}
@@ -226,12 +234,15 @@ fn quoted_end(chars: &[char], start: usize, quote: char) -> Option<usize> {
 }
 
 /// The index of the bracket that closes `$(`, `$((` or `${` at `start`.
-fn dollar_end(chars: &[char], start: usize) -> Option<usize> {
-    group_end(chars, start + 1)
+fn dollar_end(chars: &[char], start: usize, nesting: usize) -> Option<usize> {
+    group_end(chars, start + 1, nesting)
 }
 
 /// The index of the bracket that closes the `(` or `{` at `open_at`.
-fn group_end(chars: &[char], open_at: usize) -> Option<usize> {
+fn group_end(chars: &[char], open_at: usize, nesting: usize) -> Option<usize> {
+    if nesting > MAX_DEPTH {
+        return None;
+    }
     let (open, close) = if chars[open_at] == '(' {
         ('(', ')')
     } else {
@@ -242,8 +253,8 @@ fn group_end(chars: &[char], open_at: usize) -> Option<usize> {
     while i < chars.len() {
         match chars[i] {
             '\\' => i += 1,
-            '\'' if open == '(' => i = quoted_end(chars, i, '\'')?,
-            '"' => i = quoted_end(chars, i, '"')?,
+            '\'' if open == '(' => i = quoted_end(chars, i, '\'', nesting + 1)?,
+            '"' => i = quoted_end(chars, i, '"', nesting + 1)?,
             c if c == open => depth += 1,
             c if c == close => {
                 depth -= 1;
@@ -567,6 +578,17 @@ g &
         assert_eq!(err.line, 2);
         assert!(err.message.contains("unterminated \" quote"));
         assert!(commands("x=$(a\n").is_err());
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        let text = format!("x={}{}\n", "\"$(".repeat(100_000), ")\"".repeat(100_000));
+        let err = commands(&text).unwrap_err();
+        assert!(
+            err.message.contains("nested more than 64 deep"),
+            "{}",
+            err.message
+        );
     }
 
     proptest! {

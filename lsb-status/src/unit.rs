@@ -8,7 +8,7 @@
 //! clever to read falls back to the generator's wrapper unit, with the
 //! reason as a warning.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;
 
 use crate::expand::{needs_arguments, plain, split_words, Env, Mode, Piece, Value};
@@ -319,7 +319,8 @@ struct Body<'a, 'w> {
     commands: &'a [Command],
     warnings: &'w mut Vec<String>,
     env: Env,
-    functions: BTreeSet<String>,
+    /// Each function's commands (indices into `commands`).
+    functions: HashMap<String, Vec<usize>>,
     /// Sources Debian's /lib/init/init-d-script, which does the work.
     init_d_script: bool,
     /// Defaults files sourced for the script by init-d-script.
@@ -338,7 +339,15 @@ impl<'a> Body<'a, '_> {
             commands,
             warnings,
             env: Env::default(),
-            functions: commands.iter().filter_map(|c| c.function.clone()).collect(),
+            functions: {
+                let mut map: HashMap<String, Vec<usize>> = HashMap::new();
+                for (i, c) in commands.iter().enumerate() {
+                    if let Some(f) = &c.function {
+                        map.entry(f.clone()).or_default().push(i);
+                    }
+                }
+                map
+            },
             init_d_script: false,
             implied_env_files: Vec::new(),
         };
@@ -500,12 +509,10 @@ impl<'a> Body<'a, '_> {
             next += 1;
             out.push(command);
             let first = &command.words[0];
-            if self.functions.contains(first) && seen.insert(first.clone()) {
-                queue.extend(
-                    self.commands
-                        .iter()
-                        .filter(|c| c.function.as_ref() == Some(first)),
-                );
+            if let Some(body) = self.functions.get(first) {
+                if seen.insert(first.clone()) {
+                    queue.extend(body.iter().map(|&i| &self.commands[i]));
+                }
             }
         }
         out.sort_by_key(|c| c.line);
