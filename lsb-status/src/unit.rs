@@ -1664,7 +1664,7 @@ esac
         let err = convert("/x/foo", "foo", b"echo \"open\n").unwrap_err();
         assert_eq!(
             err.to_string(),
-            "line 1: cannot read as shell: unterminated \" quote"
+            "line 1: cannot read as shell: unterminated \" quote (or nested more than 64 deep)"
         );
     }
 
