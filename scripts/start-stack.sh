@@ -94,6 +94,7 @@ need() {
     case $t in
       portfind | portwait | pidwait | fixture-token | db-reset | httpwait)
         [[ -n ${tool_at[$t]+set} ]] || locate "$t"
+        printf -v "${t//-/_}" '%s' "${tool_at[$t]}"
         [[ -z ${tool_at[$t]} ]] || continue
         [[ $t != pidwait ]] || hint=" (procps' pidwait is not ours: put stackutils-pidwait on PATH)"
         fail 2 "'$t' not found in ${STACKUTILS_BIN:+STACKUTILS_BIN, }$here/../target/{release,debug}, $here/../../lib/stackutils/bin or on PATH$hint"
@@ -102,12 +103,8 @@ need() {
     esac
   done
 }
-portfind() { "${tool_at[portfind]}" "$@"; }
-portwait() { "${tool_at[portwait]}" "$@"; }
-pidwait() { "${tool_at[pidwait]}" "$@"; }
-fixture-token() { "${tool_at[fixture-token]}" "$@"; }
-db-reset() { "${tool_at[db-reset]}" "$@"; }
-httpwait() { "${tool_at[httpwait]}" "$@"; }
+# Each found tool in a variable of its name ("$db_reset"): one fork a call.
+portfind="" portwait="" pidwait="" fixture_token="" db_reset="" httpwait=""
 
 # --- configuration ------------------------------------------------------------
 
@@ -153,9 +150,9 @@ proxy_services=${ARVADOS_TEST_PROXY_SERVICES+set}
 # 2 now, not a stack that cannot be stopped later); durations and schedules by
 # pidwait's own parser (given a pidfile that cannot exist, it only parses).
 check_config() {
-  [[ -z ${STACK_TIMEOUT:-} ]] || pidwait --exit --quiet --timeout="$timeout" /proc/0/none 2>/dev/null ||
+  [[ -z ${STACK_TIMEOUT:-} ]] || "$pidwait" --exit --quiet --timeout="$timeout" /proc/0/none 2>/dev/null ||
     fail 2 "STACK_TIMEOUT='$timeout': expected a duration, e.g. 250ms, 10s, 2m"
-  [[ -z ${STACK_STOP_RETRY:-} ]] || pidwait --kill --quiet --retry="$stop_retry" /proc/0/none 2>/dev/null ||
+  [[ -z ${STACK_STOP_RETRY:-} ]] || "$pidwait" --kill --quiet --retry="$stop_retry" /proc/0/none 2>/dev/null ||
     fail 2 "STACK_STOP_RETRY='$stop_retry': expected a pidwait --retry schedule, e.g. TERM/5/KILL/2"
   if [[ -n ${STACK_PORT_RANGE:-} ]] && { ! [[ $STACK_PORT_RANGE =~ ^([1-9][0-9]{0,4})-([1-9][0-9]{0,4})$ ]] ||
     ((BASH_REMATCH[1] > BASH_REMATCH[2] || BASH_REMATCH[2] > 65535)); }; then
@@ -239,7 +236,7 @@ newports() {
     pool=("${pool[@]:$1}")
     return
   fi
-  ports=$(portfind -n "$1" ${STACK_PORT_RANGE:+--range "$STACK_PORT_RANGE"}) ||
+  ports=$("$portfind" -n "$1" ${STACK_PORT_RANGE:+--range "$STACK_PORT_RANGE"}) ||
     fail 1 "could not lease $1 port(s) with portfind${STACK_PORT_RANGE:+ in $STACK_PORT_RANGE} (its message above)"
 }
 
@@ -247,7 +244,7 @@ newports() {
 # (pidwait: trusted pidfile, no zombie, no later process with a stale pid).
 livepid() {
   pid=""
-  [[ -e $state/$1.pid || -L $state/$1.pid ]] && pid=$(pidwait --running --quiet "$state/$1.pid" 2>/dev/null)
+  [[ -e $state/$1.pid || -L $state/$1.pid ]] && pid=$("$pidwait" --running --quiet "$state/$1.pid" 2>/dev/null)
 }
 
 # listening NAME: $pid listens on every port of NAME (its ports in $list).
@@ -258,7 +255,7 @@ listening() {
     getport "$p"
     list+=("$port")
   done
-  portwait --timeout 0 --pid "$pid" "${list[@]}" 2>/dev/null
+  "$portwait" --timeout 0 --pid "$pid" "${list[@]}" 2>/dev/null
 }
 
 # up NAME: its pidfile names a live process that listens on all its ports.
@@ -288,7 +285,7 @@ answering() {
   urls "$1"
   ((${#urls[@]})) || return 0
   [[ -z ${2:-} ]] || how=(--timeout="$2")
-  { httpwait --status 100-499 --cacert "$state/self-signed.pem" "${how[@]}" "${urls[@]}" >/dev/null; } 2>&1
+  { "$httpwait" --status 100-499 --cacert "$state/self-signed.pem" "${how[@]}" "${urls[@]}" >/dev/null; } 2>&1
 }
 
 # --- starting ---------------------------------------------------------------------
@@ -329,11 +326,11 @@ wait_up() {
     return
   fi
   shift 2
-  err=$(portwait --timeout="$timeout" --pid "$pid" "$@" 2>&1) || died "$name" "not listening on port $* ($err)"
+  err=$("$portwait" --timeout="$timeout" --pid "$pid" "$@" 2>&1) || died "$name" "not listening on port $* ($err)"
   # Usually the pidfile names the process that listens: then that is proven.
   first_line "$state/$name.pid"
   if [[ $line != "$pid" ]]; then
-    err=$(pidwait --timeout="$timeout" "$state/$name.pid" 2>&1 >/dev/null) ||
+    err=$("$pidwait" --timeout="$timeout" "$state/$name.pid" 2>&1 >/dev/null) ||
       died "$name" "no live process in $state/$name.pid ($err)"
   fi
   # nginx is ready when it answers through to the proxy and the git server.
@@ -382,7 +379,7 @@ ensure_cert() {
 reset_api() {
   local tls=(--cacert "$state/self-signed.pem") err
   [[ -z ${ARVADOS_TEST_API_HOST:-} ]] || tls=(--insecure)
-  err=$(db-reset --host "$1" "${tls[@]}" --token-name admin --fixtures "$fixtures" --retry-for "$timeout" 2>&1) ||
+  err=$("$db_reset" --host "$1" "${tls[@]}" --token-name admin --fixtures "$fixtures" --retry-for "$timeout" 2>&1) ||
     { say "database reset of $1 failed: $err" && return 1; }
 }
 
@@ -429,7 +426,7 @@ register_start() {
     getport api
     host=$api_addr:$port
   fi
-  [[ -n $token ]] || token=$(fixture-token --fixtures "$fixtures" admin) || fail 2 "no admin token in $fixtures"
+  [[ -n $token ]] || token=$("$fixture_token" --fixtures "$fixtures" admin) || fail 2 "no admin token in $fixtures"
 }
 
 # delete_listed KIND INFIX TEXT: queue a DELETE for each uuid of KIND in TEXT.
@@ -534,7 +531,7 @@ start_keep_proxy() {
   fi
   printf -v svc '{"keep_service":{"service_host":"localhost","service_port":%d,"service_type":"proxy","service_ssl_flag":false}}' "$port"
   api_add POST /arvados/v1/keep_services "$svc"
-  api_send
+  [[ -n $batch ]] || api_send
   wait_up keepproxy "$pid" "$port"
 }
 
@@ -598,7 +595,7 @@ print_api() {
   if [[ -z $auth ]]; then
     printf '%s\n' "$api_started_host"
   else
-    fixture-token --fixtures "$fixtures" --export --host "$api_started_host" "$auth" ||
+    "$fixture_token" --fixtures "$fixtures" --export --host "$api_started_host" "$auth" ||
       fail 1 "no fixture '$auth' for --auth"
   fi
 }
@@ -615,7 +612,7 @@ stop_service() {
   for p in ${ports_of[$name]}; do [[ ! -e $state/$p.port ]] || { getport "$p" && list+=("$port"); }; done
   plain "$pf"
   if [[ -e $pf ]]; then
-    err=$(pidwait --kill --group --strict --retry="$stop_retry" --remove "$pf" 2>&1) || rc=$?
+    err=$("$pidwait" --kill --group --strict --retry="$stop_retry" --remove "$pf" 2>&1) || rc=$?
     [[ $err == *"nothing to stop"* ]] || stopped=1
     ((rc == 0)) || [[ $rc == 1 && -z $stopped ]] || fail 1 "could not stop $name: ${err//$'\n'/; }"
     # pidwait's notes (a stale pidfile, what was left of a group) are passed on.
@@ -628,14 +625,14 @@ stop_service() {
   # One launched by this run that wrote no pidfile, while still our child
   # (a running job, so its pid cannot have gone to another).
   if [[ -z $stopped && -n ${launched[$name]:-} && " ${live_jobs[*]} " == *" ${launched[$name]} "* ]]; then
-    pidwait --kill --group --quiet --retry="$stop_retry" --pid "${launched[$name]}" 2>/dev/null || true
+    "$pidwait" --kill --group --quiet --retry="$stop_retry" --pid "${launched[$name]}" 2>/dev/null || true
   fi
   # Only the ports of a process we stopped (after a kill -9 a stranger may have one).
   if [[ -n $stopped && ${#list[@]} -gt 0 ]]; then
-    err=$(portwait --closed --timeout="$timeout" "${list[@]}" 2>&1) ||
+    err=$("$portwait" --closed --timeout="$timeout" "${list[@]}" 2>&1) ||
       fail 1 "$name stopped but port ${list[*]} still listens: $err"
   fi
-  for p in ${ports_of[$name]}; do rm -f -- "$state/$p.port"; done
+  for p in ${ports_of[$name]}; do [[ ! -e $state/$p.port ]] || rm -f -- "$state/$p.port"; done
 }
 
 stop_keep() {
@@ -728,8 +725,7 @@ fi
 need portfind portwait pidwait fixture-token db-reset flock setsid
 [[ $action != start_nginx && $action != start-all ]] || need httpwait
 check_config
-dir "$state"
-check_state
+[[ -d $state ]] || { dir "$state" && check_state; }
 # One run at a time per state directory (bounded wait).
 plain "$state/.lock"
 exec 9>>"$state/.lock"
@@ -742,13 +738,13 @@ on_exit() {
     [[ -z $auth ]] || printf 'false\n'
   fi
   for p in "${bound[@]}" "${pool[@]}"; do args+=(--release "$p"); done
-  ((${#args[@]} == 0)) || portfind "${args[@]}" 2>/dev/null || true
+  ((${#args[@]} == 0)) || "$portfind" "${args[@]}" 2>/dev/null || true
   exit "$rc"
 }
 trap on_exit EXIT
 
 if [[ -n $auth ]]; then
-  err=$(fixture-token --fixtures "$fixtures" "$auth" 2>&1 >/dev/null) || fail 2 "--auth $auth: $err"
+  err=$("$fixture_token" --fixtures "$fixtures" "$auth" 2>&1 >/dev/null) || fail 2 "--auth $auth: $err"
 fi
 
 case $action in
@@ -775,9 +771,9 @@ case $action in
     # The proxy, git server and nginx (needing only their ports) side by side.
     defer=1
     start_keep_proxy
-    api_send
     start_git
     start_nginx
+    api_send # while those three start
     wait_deferred
     print_api
     ;;
