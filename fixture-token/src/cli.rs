@@ -42,8 +42,8 @@ pub struct Cli {
     #[arg(long, value_name = "PATH")]
     pub file: Option<PathBuf>,
 
-    /// Print this field instead of api_token. Timestamps print as PyYAML's
-    /// str() does; other non-string values in their JSON form.
+    /// Print this field instead of api_token, as Python's str() prints
+    /// what PyYAML reads (True, None, 10 for 012, timestamps with their zone).
     #[arg(long, value_name = "F", conflicts_with_all = ["json", "export"])]
     pub field: Option<String>,
 
