@@ -92,7 +92,7 @@ pub struct Cli {
 
     /// Longest pause between tries of a URL that answered (or failed)
     /// otherwise than refusing: pauses start at 10ms and double up to it.
-    /// A refused connection is tried again within 1 to 10ms.
+    /// While connections are refused, a bare connect looks every 1 to 5ms.
     #[arg(long, value_name = "DURATION", default_value = "100ms", value_parser = positive_duration)]
     pub interval: Duration,
 

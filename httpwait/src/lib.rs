@@ -81,7 +81,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
         } else {
             format!(
                 "timed out after {}; not ready",
-                humantime::format_duration(cli.timeout)
+                db_reset::http::humanize(cli.timeout)
             )
         };
         let list: Vec<String> = failed

@@ -1,16 +1,18 @@
 //! Trying every URL until it answers as wanted, each in its own thread so a
 //! slow one does not delay noticing the others.
 
+use std::io;
+use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::probe::{Failure, Probe};
 
-/// Pauses after a refused connection: nobody listens yet, and asking again
-/// costs a fraction of a millisecond, so look often.
+/// Pauses after a refused connection: nobody listens yet, and a bare TCP
+/// connect to see whether someone does now costs microseconds, so look often.
 const REFUSED_FIRST: Duration = Duration::from_millis(1);
-const REFUSED_MAX: Duration = Duration::from_millis(10);
+const REFUSED_MAX: Duration = Duration::from_millis(5);
 /// The first pause after any other failure (doubling up to `--interval`).
 const OTHER_FIRST: Duration = Duration::from_millis(10);
 
@@ -43,6 +45,7 @@ pub fn wait(plan: Plan, urls: &[String]) -> Vec<(String, Failure)> {
 
 /// Tries `url` until it is ready (`None`) or the time is up (its last failure).
 fn one(plan: &Plan, url: &str) -> Option<Failure> {
+    let authority = authority(url);
     let mut refused_pause = REFUSED_FIRST;
     let mut other_pause = OTHER_FIRST.min(plan.interval);
     let mut last: Option<Failure> = None;
@@ -51,9 +54,17 @@ fn one(plan: &Plan, url: &str) -> Option<Failure> {
         // Even with no time left a URL gets one try (as --timeout 0 means
         // "look once"), but never a try longer than what is left.
         let timeout = plan.try_timeout.min(left.max(Duration::from_millis(100)));
-        let failure = match plan.probe.try_once(url, timeout) {
-            Ok(()) => return None,
-            Err(failure) => failure,
+        // While refused, a bare connect tells cheaply whether anyone listens
+        // yet; the whole request goes as soon as someone does.
+        let still_refused = last.as_ref().is_some_and(Failure::refused)
+            && authority.as_deref().is_some_and(|a| all_refuse(a, timeout));
+        let failure = if still_refused {
+            last.clone().expect("a last failure")
+        } else {
+            match plan.probe.try_once(url, timeout) {
+                Ok(()) => return None,
+                Err(failure) => failure,
+            }
         };
         if plan.verbose && last.as_ref() != Some(&failure) {
             cliutil::warn("httpwait", format_args!("{url}: {failure}"));
@@ -73,5 +84,69 @@ fn one(plan: &Plan, url: &str) -> Option<Failure> {
             return last;
         }
         thread::sleep(pause.min(left));
+    }
+}
+
+/// Where `url` connects, `host:port` (an IPv6 address in brackets), to be
+/// looked up again on each use.
+fn authority(url: &str) -> Option<String> {
+    let parsed = ureq::get(url).request_url().ok()?;
+    let port = parsed
+        .port()
+        .unwrap_or(if parsed.scheme() == "https" { 443 } else { 80 });
+    Some(format!("{}:{port}", parsed.host()))
+}
+
+/// Whether every address of `authority` (looked up now) refuses a TCP
+/// connection. One that accepts is closed at once, without a byte sent;
+/// anything but a refusal (a lookup error, a timeout) is left for the full
+/// request to find and name.
+fn all_refuse(authority: &str, timeout: Duration) -> bool {
+    let Ok(addrs) = authority.to_socket_addrs() else {
+        return false;
+    };
+    let mut any = false;
+    for addr in addrs {
+        any = true;
+        match TcpStream::connect_timeout(&addr, timeout) {
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {}
+            _ => return false,
+        }
+    }
+    any
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn authorities() {
+        assert_eq!(authority("http://h/x").as_deref(), Some("h:80"));
+        assert_eq!(authority("https://h/").as_deref(), Some("h:443"));
+        assert_eq!(
+            authority("https://[::1]:8443/").as_deref(),
+            Some("[::1]:8443")
+        );
+        assert_eq!(authority("not a url"), None);
+    }
+
+    #[test]
+    fn refusal_is_seen() {
+        use rustix::net::{bind, getsockname, listen, socket, AddressFamily, SocketType};
+        // A port bound but not listening refuses; once it listens, it does not.
+        let fd = socket(AddressFamily::INET, SocketType::STREAM, None).unwrap();
+        bind(
+            &fd,
+            &std::net::SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, 0),
+        )
+        .unwrap();
+        let addr = std::net::SocketAddrV4::try_from(getsockname(&fd).unwrap()).unwrap();
+        let second = Duration::from_secs(1);
+        assert!(all_refuse(&addr.to_string(), second));
+        listen(&fd, 8).unwrap();
+        assert!(!all_refuse(&addr.to_string(), second));
+        // A name that does not resolve is left for the full request to name.
+        assert!(!all_refuse("nonexistent.invalid:80", second));
     }
 }
