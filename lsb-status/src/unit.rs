@@ -1299,7 +1299,7 @@ fn quote(text: &str) -> String {
     let escaped: String = crate::escape(text)
         .chars()
         .flat_map(|c| match c {
-            '"' => vec!['\\', '"'],
+            '"' | '\\' => vec!['\\', c],
             c => vec![c],
         })
         .collect();
@@ -1607,6 +1607,18 @@ esac
             get(&c, "ExecStart"),
             [r#"/usr/sbin/food -g "daemon on; pid %%p;" "a\"b" $$HOME """#]
         );
+    }
+
+    #[test]
+    fn environment_defaults_are_quoted_for_systemd() {
+        let c = unit(
+            &SSD.replace(
+                "NAME=foo\n",
+                "NAME=foo\nARGS='-x a\\b \"c\" 50%'\n. /etc/default/foo\n",
+            )
+            .replace("-c /etc/foo.conf", "$ARGS"),
+        );
+        assert_eq!(get(&c, "Environment"), [r#""ARGS=-x a\\b \"c\" 50%%""#]);
     }
 
     #[test]
