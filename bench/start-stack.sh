@@ -172,12 +172,71 @@ median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : int((a[
 col() { awk -v c="$2" '{print $c}' "$work/times.$1"; }
 tot() { awk '{print $1+$2}' "$work/times.$1"; }
 
-# Warm up once (certificate, page cache), then alternate the flows.
+# The services' own start-up: launch each directly and wait for its listener
+# with portwait (netlink, ~1 ms to notice). Measured in the same loop as the
+# flows, so that all see the same load on the shared machine.
+own() { # own NAME PORTS CMD...: ms from launch to listening, appended to $work/own.NAME
+  local name=$1 ports=$2 t0 pid
+  shift 2
+  t0=${EPOCHREALTIME/./}
+  setsid "$@" </dev/null >"$work/own-$name.log" 2>&1 &
+  pid=$!
+  # shellcheck disable=SC2086 # one argument per port
+  "$bin/portwait" --pid "$pid" $ports || {
+    echo "bench: $name did not start: $(tail -n 3 "$work/own-$name.log")" >&2
+    exit 1
+  }
+  ms_since "$t0" >>"$work/own.$name"
+  # Its whole group (a pair, nginx's workers), on a bounded schedule.
+  "$bin/pidwait" --kill --group --quiet --retry TERM/5/KILL/2 --pid "$pid" || {
+    echo "bench: could not stop $name (pid $pid)" >&2
+    exit 1
+  }
+  wait "$pid" 2>/dev/null || true
+}
+# own_round [all]: the stages start-all goes through (the API server, the two
+# keepstores side by side, the other three side by side); with "all", each
+# service alone too.
+own_round() {
+  # Each command is split on blanks on purpose, as start-stack.sh splits them.
+  # shellcheck disable=SC2086
+  {
+    own api "${p[0]}" env PATH="$bin:$PATH" $ARVADOS_API_SERVER_CMD -p "${p[0]}" \
+      --pid-file "$work/own/api.pid" --ssl --ssl-certificate "$cert" --ssl-certificate-key "$key"
+    own keeps "${p[1]} ${p[2]}" bash -c "$KEEPSTORE_CMD -volume=$work/own -listen=:${p[1]} &
+      exec $KEEPSTORE_CMD -volume=$work/own -listen=:${p[2]}"
+    own trio "${p[3]} ${p[4]} ${p[5]} ${p[6]}" bash -c "
+      ARVADOS_API_TOKEN=x $KEEPPROXY_CMD -listen=:${p[3]} &
+      $ARV_GIT_HTTPD_CMD -repo-root=$work/own/git -address=:${p[4]} &
+      PATH=\$PATH:/usr/sbin:/sbin exec nginx -p $work/own/nginx/ -e stderr -g 'pid $work/own/nginx.pid;' \
+        -c $work/own/nginx.conf"
+    [[ ${1:-} == all ]] || return 0
+    own keepstore "${p[1]}" $KEEPSTORE_CMD "-volume=$work/own" "-listen=:${p[1]}"
+    own keepproxy "${p[3]}" env ARVADOS_API_TOKEN=x $KEEPPROXY_CMD "-listen=:${p[3]}"
+    own git "${p[4]}" $ARV_GIT_HTTPD_CMD "-repo-root=$work/own/git" "-address=:${p[4]}"
+    own nginx "${p[5]} ${p[6]}" env PATH="$PATH:/usr/sbin:/sbin" nginx -p "$work/own/nginx/" \
+      -e stderr -g "pid $work/own/nginx.pid;" -c "$work/own/nginx.conf"
+  }
+}
+
+# Warm up once (certificate, page cache), then alternate the flows and the
+# services started directly.
 cycle new
 : >"$work/times.new"
+cert=$state/self-signed.pem key=$state/self-signed.key
+mapfile -t p < <("$bin/portfind" -n 7)
+mkdir -p "$work/own" "$work/own/nginx" "$work/own/git"
+sed -e "s/{{KEEPPROXYPORT}}/${p[3]}/; s/{{KEEPPROXYSSLPORT}}/${p[5]}/; s/{{GITPORT}}/${p[4]}/" \
+  -e "s/{{GITSSLPORT}}/${p[6]}/; s#{{SSLCERT}}#$cert#; s#{{SSLKEY}}#$key#" \
+  "$standins/stack-nginx.conf.in" >"$work/own/nginx.conf"
 for ((i = 0; i < runs; i++)); do
   cycle new
+  own_round "$( ((i < 3)) && echo all)"
   cycle legacy
+done
+declare -A own_ms
+for n in api keeps trio keepstore keepproxy git nginx; do
+  own_ms[$n]=$(median <"$work/own.$n")
 done
 for ((i = 0; i < 3; i++)); do
   : >"$work/calls"
@@ -186,56 +245,6 @@ for ((i = 0; i < 3; i++)); do
   cp "$work/calls" "$work/calls.$i"
 done
 
-# The services' own start-up: launch each directly and wait for its listener
-# with portwait (netlink, ~1 ms to notice); summed over the stack's services.
-own() { # own NAME PORTS CMD...: ms from launch to listening, median of 5
-  local name=$1 ports=$2 t0 pid i
-  shift 2
-  for ((i = 0; i < 5; i++)); do
-    t0=${EPOCHREALTIME/./}
-    setsid "$@" </dev/null >"$work/own-$name.log" 2>&1 &
-    pid=$!
-    # shellcheck disable=SC2086 # one argument per port
-    "$bin/portwait" --pid "$pid" $ports || {
-      echo "bench: $name did not start: $(tail -n 3 "$work/own-$name.log")" >&2
-      exit 1
-    }
-    ms_since "$t0"
-    # Its whole group (a pair, nginx's workers), on a bounded schedule.
-    "$bin/pidwait" --kill --group --quiet --retry TERM/5/KILL/2 --pid "$pid" || {
-      echo "bench: could not stop $name (pid $pid)" >&2
-      exit 1
-    }
-    wait "$pid" 2>/dev/null || true
-  done | median
-}
-cert=$state/self-signed.pem key=$state/self-signed.key
-mapfile -t p < <(PATH=$bin:$PATH portfind -n 7)
-mkdir -p "$work/own" "$work/own/nginx" "$work/own/git"
-sed -e "s/{{KEEPPROXYPORT}}/${p[3]}/; s/{{KEEPPROXYSSLPORT}}/${p[5]}/; s/{{GITPORT}}/${p[4]}/" \
-  -e "s/{{GITSSLPORT}}/${p[6]}/; s#{{SSLCERT}}#$cert#; s#{{SSLKEY}}#$key#" \
-  "$standins/stack-nginx.conf.in" >"$work/own/nginx.conf"
-declare -A own_ms
-# Each command is split on blanks on purpose, as start-stack.sh splits them.
-# shellcheck disable=SC2086
-{
-  own_ms[api]=$(own api "${p[0]}" env PATH="$bin:$PATH" $ARVADOS_API_SERVER_CMD -p "${p[0]}" \
-    --pid-file "$work/own/api.pid" --ssl --ssl-certificate "$cert" --ssl-certificate-key "$key")
-  own_ms[keepstore]=$(own keepstore "${p[1]}" $KEEPSTORE_CMD "-volume=$work/own" "-listen=:${p[1]}")
-  # start-all starts the two side by side.
-  own_ms[keeps]=$(own keeps "${p[1]} ${p[2]}" bash -c "$KEEPSTORE_CMD -volume=$work/own -listen=:${p[1]} &
-    exec $KEEPSTORE_CMD -volume=$work/own -listen=:${p[2]}")
-  own_ms[keepproxy]=$(own keepproxy "${p[3]}" env ARVADOS_API_TOKEN=x $KEEPPROXY_CMD "-listen=:${p[3]}")
-  own_ms[git]=$(own git "${p[4]}" $ARV_GIT_HTTPD_CMD "-repo-root=$work/own/git" "-address=:${p[4]}")
-  own_ms[nginx]=$(own nginx "${p[5]} ${p[6]}" env PATH="$PATH:/usr/sbin:/sbin" nginx -p "$work/own/nginx/" \
-    -e stderr -g "pid $work/own/nginx.pid;" -c "$work/own/nginx.conf")
-  # start-all starts these three side by side too.
-  own_ms[trio]=$(own trio "${p[3]} ${p[4]} ${p[5]} ${p[6]}" bash -c "
-    ARVADOS_API_TOKEN=x $KEEPPROXY_CMD -listen=:${p[3]} &
-    $ARV_GIT_HTTPD_CMD -repo-root=$work/own/git -address=:${p[4]} &
-    PATH=\$PATH:/usr/sbin:/sbin exec nginx -p $work/own/nginx/ -e stderr -g 'pid $work/own/nginx.pid;' \
-      -c $work/own/nginx.conf")
-}
 # Each tool's own cost: a call with nothing to wait for (median of 21, in µs).
 sleep 120 &
 holder=$!
@@ -256,7 +265,8 @@ declare -A cost_us=(
   [db-reset]=-
 )
 kill "$holder"
-own_sum=$((own_ms[api] + own_ms[keeps] + own_ms[trio]))
+# Summed per round, then the median: the three stages of one round saw the same load.
+own_sum=$(paste "$work/own.api" "$work/own.keeps" "$work/own.trio" | awk '{print $1 + $2 + $3}' | median)
 
 new_start=$(col new 1 | median) new_stop=$(col new 2 | median) new_tot=$(tot new | median)
 old_start=$(col legacy 1 | median) old_stop=$(col legacy 2 | median) old_tot=$(tot legacy | median)
@@ -277,7 +287,8 @@ and the same stand-ins; only the waits differ. Medians in ms.
 | stackutils tools (portwait, pidwait, httpwait) | $new_start | $new_stop | $new_tot | $(tot new | sort -n | head -1) |
 | the original's waits (0.2 s pidfile poll, lsof loop, TERM every 0.1 s) | $old_start | $old_stop | $old_tot | $(tot legacy | sort -n | head -1) |
 
-The services' own start-up, each launched directly and watched with \`portwait --pid\` (median of 5):
+The services' own start-up, each launched directly and watched with \`portwait --pid\`, in the same loop as
+the flows (medians; each service alone: of 3):
 API stand-in ${own_ms[api]} ms, one keepstore ${own_ms[keepstore]} ms, two side by side ${own_ms[keeps]} ms,
 keepproxy ${own_ms[keepproxy]} ms, git ${own_ms[git]} ms, nginx ${own_ms[nginx]} ms, those three side by side
 ${own_ms[trio]} ms. start-all starts the API server, then the two keepstores side by side, then the other

@@ -636,19 +636,30 @@ stop_service() {
 }
 
 stop_keep() {
-  local n
+  local n rc=0 jobs=()
+  # Both side by side (each in a subshell), when there is anything to stop.
   for n in 0 1; do
-    stop_service "keep$n"
-    [[ -e $state/keep$n.volume ]] || continue
-    first_line "$state/keep$n.volume"
-    # Remove only a volume this script made: a directory in the state dir.
-    if [[ $line == "$state/keep$n-volume."* && -d $line && ! -L $line ]]; then
-      rm -rf -- "$line"
-    else
-      say "not removing '$line' named by $state/keep$n.volume: not a volume start-stack.sh made"
-    fi
-    rm -f -- "$state/keep$n.volume"
+    [[ -e $state/keep$n.pid || -L $state/keep$n.pid || -e $state/keep$n.volume || -n ${launched[keep$n]:-} ]] ||
+      continue
+    (stop_keep_n "$n") &
+    jobs+=($!)
   done
+  for n in "${jobs[@]}"; do wait "$n" || rc=$?; done
+  ((rc == 0)) || exit "$rc"
+}
+
+# stop_keep_n N: keepN and its volume.
+stop_keep_n() {
+  stop_service "keep$1"
+  [[ -e $state/keep$1.volume ]] || return 0
+  first_line "$state/keep$1.volume"
+  # Remove only a volume this script made: a directory in the state dir.
+  if [[ $line == "$state/keep$1-volume."* && -d $line && ! -L $line ]]; then
+    rm -rf -- "$line"
+  else
+    say "not removing '$line' named by $state/keep$1.volume: not a volume start-stack.sh made"
+  fi
+  rm -f -- "$state/keep$1.volume"
 }
 
 # stop_ours NAME: stop NAME unless a parent provides it.
