@@ -943,8 +943,17 @@ fn proxy_services_of_a_parent_are_not_started_or_stopped() {
     for name in ["keepproxy", "arv-git-httpd", "nginx"] {
         assert!(stack.pid(name).is_none(), "{name} started");
     }
+    // The parent's services are external; only the storage servers are down.
     let status = stack.run(&["status"]);
-    assert!(status.stdout.contains(" external\n"), "{}", status.stdout);
+    status.code(1);
+    for line in status.stdout.lines() {
+        let want = match line.split(' ').next() {
+            Some("api") => " up",
+            Some("keep0" | "keep1") => " down",
+            _ => " external",
+        };
+        assert!(line.ends_with(want), "{}", status.stdout);
+    }
 }
 
 #[test]
@@ -1275,7 +1284,13 @@ fn workers_left_by_a_killed_nginx_master_are_stopped() {
     assert!(wait_until(Duration::from_secs(10), || !alive(master)));
     // The workers still listen: status says nginx is down all the same.
     assert!(ports.iter().all(|p| listening(*p)));
-    stack.run(&["status"]).code(1);
+    let status = stack.run(&["status"]);
+    status.code(1);
+    assert!(
+        status.stdout.lines().any(|l| l.starts_with("nginx ") && l.ends_with(" pid -        port -            down")),
+        "{}",
+        status.stdout
+    );
 
     stack.run(&["stop_nginx"]).ok();
     stack.assert_gone(&workers.0, &ports);
