@@ -55,6 +55,8 @@ while (($#)); do
   esac
   shift
 done
+# For eval "$(start-stack.sh start --auth NAME)": on failure, a line that fails.
+[[ -z $auth ]] || trap 'rc=$?; ((rc == 0)) || printf "false\n"; exit "$rc"' EXIT
 [[ -n $action ]] || fail 2 "no action given; $usage"
 [[ " ${actions[*]} " == *" $action "* ]] || fail 2 "unknown action '$action'. Actions are: ${actions[*]}"
 [[ -z $auth || $action == start || $action == start-all ]] || fail 2 "--auth applies to start and start-all only"

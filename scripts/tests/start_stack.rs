@@ -1562,6 +1562,11 @@ fn eval_of_a_failed_start_fails_under_set_e() {
     run.code(1);
     assert_eq!(run.stdout, "false\n");
     stack.assert_gone(&[], &[]);
+    // So does a failure found before anything starts.
+    stack.set("STACK_TIMEOUT", "bogus");
+    let run = stack.run(&["start", "--auth", "active"]);
+    run.code(2);
+    assert_eq!(run.stdout, "false\n");
 }
 
 #[test]
