@@ -357,6 +357,10 @@ fn check_tag(tag: Option<&Tag>, expected: &str, mark: Marker) -> Result<(), Erro
 
 /// A scalar as `PyYAML`'s `safe_load` constructs it.
 fn scalar(text: String, style: TScalarStyle, tag: Option<&Tag>) -> Result<Value, String> {
+    if style == TScalarStyle::Plain && text.contains('\t') {
+        // YAML 1.2 allows it; PyYAML's scanner stops at the tab and fails.
+        return Err("a tab inside an unquoted value: expected spaces, or quotes around it".into());
+    }
     let kind = match tag {
         None if style == TScalarStyle::Plain => resolve(&text),
         // Quoted, block, or the non-specific `!` tag: a string.
@@ -965,6 +969,19 @@ mod tests {
         // A tie between two shortest forms: Python takes the even digit.
         let tie: f64 = "936791357501116.25".parse().unwrap();
         assert_eq!(python_float(tie), "936791357501116.2");
+    }
+
+    #[test]
+    fn a_tab_in_a_plain_scalar_is_refused_as_pyyaml_does() {
+        let err = load("a: 2001-01-01\t10:00:00\n").unwrap_err();
+        assert!(
+            err.reason.starts_with("a tab inside an unquoted value"),
+            "{err:?}"
+        );
+        assert_eq!(
+            load("a: 'x\ty'\n").unwrap(),
+            Value::Map(vec![(Value::Str("a".into()), Value::Str("x\ty".into()))])
+        );
     }
 
     #[test]
