@@ -105,7 +105,9 @@ while (($#)); do
   esac
   shift
 done
-live() { [[ -d /proc/$1 ]] && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
+# kill -0 as the original's os.kill(pid, 0); a zombie (nothing here reaps the
+# stand-ins once start-stack.sh has exited) counts as gone.
+live() { kill -0 "$1" 2>/dev/null && [[ $(ps -o stat= -p "$1") != Z* ]]; }
 [[ -n $pid || ! -f $file ]] || pid=$(<"$file")
 if ((kill)); then
   end=$((${EPOCHREALTIME/./}000 + 10000000000))
