@@ -475,9 +475,9 @@ start_api() {
   api_started_host=$host
 }
 
-# start_keep: two storage servers, registered; with $batch set (start-all)
-# the registrations stay queued for the proxy's, sent in one curl run.
-batch=""
+# start_keep: two storage servers, registered while they start (the
+# registration names a port, it needs no listener), so before the proxy,
+# which reads the list when it starts, is started.
 start_keep() {
   local n svc port=() kpid=() vol=()
   stop_keep
@@ -497,22 +497,26 @@ start_keep() {
     launch "keep$n" "${keepstore_cmd[@]}" "-volume=${vol[n]}" "-listen=:${port[n]}" "-pid=$state/keep$n.pid"
     kpid[n]=$pid
   done
-  # While they start: every old registration (the proxy's too) to go, as the original did.
+  # Every old registration (the proxy's too) goes, as the original did.
   api_add GET /arvados/v1/keep_services
   api_add GET /arvados/v1/keep_disks
   api_send
   delete_listed keep_services bi6l4 "${reply%%--end--*}"
   delete_listed keep_disks penuu "${reply#*--end--}"
   for n in 0 1; do
-    wait_up "keep$n" "${kpid[n]}" "${port[n]}"
     printf -v svc '{"keep_service":{"uuid":"zzzzz-bi6l4-keepdisk%07d","service_host":"localhost","service_port":%d,"service_type":"disk","service_ssl_flag":false}}' "$n" "${port[n]}"
     api_add POST /arvados/v1/keep_services "$svc"
     printf -v svc '{"keep_disk":{"keep_service_uuid":"zzzzz-bi6l4-keepdisk%07d"}}' "$n"
     api_add POST /arvados/v1/keep_disks "$svc"
   done
-  [[ -n $batch ]] || api_send
+  api_send
+  for n in 0 1; do wait_up "keep$n" "${kpid[n]}" "${port[n]}"; done
 }
 
+# start_keep_proxy: the proxy, registered while it starts; with $batch
+# (start-all: start_keep's list had the old proxies) the registration is
+# only queued, for one curl run while the git server and nginx start too.
+batch=""
 start_keep_proxy() {
   [[ -z $proxy_services ]] || return 0
   local port svc
