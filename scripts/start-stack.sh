@@ -801,8 +801,10 @@ case $action in
       (stop_ours "$name") &
       stops+=($!)
     done
-    (stop_keep) &
-    stops+=($!)
+    for n in 0 1; do
+      (stop_keep_n "$n") &
+      stops+=($!)
+    done
     for job in "${stops[@]}"; do wait "$job" || rc=1; done
     exit "$rc"
     ;;
