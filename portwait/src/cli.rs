@@ -15,7 +15,7 @@ Targets:
   HOST:PORT        HOST's addresses; localhost means 127.0.0.1 and ::1
   [IPV6]:PORT      an IPv6 address
   Local addresses are checked in the kernel's socket table (no connection is
-  made); other hosts get a TCP connect probe.
+  made, unless --connect); other hosts get a TCP connect probe.
 
 Exit codes:
   0  every target is listening (with --closed: none is); CMD, if given, is run
@@ -53,6 +53,13 @@ pub struct Cli {
     /// Wait until nothing listens on the targets any more.
     #[arg(short, long)]
     pub closed: bool,
+
+    /// Local targets must also accept a connection: a TCP handshake is
+    /// completed and closed at once (no bytes are sent), so a port that
+    /// listens but drops or refuses connections (a firewall rule, a full
+    /// backlog) is not ready. Remote targets are always probed this way.
+    #[arg(long, conflicts_with = "closed")]
+    pub connect: bool,
 
     /// Run this command (replacing portwait) once the targets are ready.
     #[arg(last = true, value_name = "CMD")]

@@ -50,6 +50,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
         targets,
         owner,
         closed: cli.closed,
+        connect: cli.connect,
     };
     match wait::wait(&watch, left())? {
         Outcome::Ready => {}
@@ -60,10 +61,15 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
             )))
         }
         Outcome::TimedOut(left) => {
+            let not = if cli.connect {
+                "not accepting connections"
+            } else {
+                "not listening"
+            };
             return Err(Exit::failure(format!(
-                "timed out after {waited}; not listening: {}",
+                "timed out after {waited}; {not}: {}",
                 list(&left)
-            )))
+            )));
         }
         Outcome::OwnerDied(left) => {
             return Err(Exit::failure(format!(

@@ -68,21 +68,40 @@ fn unused_port() -> (TcpListener, String) {
     (held, port)
 }
 
-/// Starts portwait and returns once its netlink socket is open, i.e. once
-/// it is looking.
+/// Starts portwait and returns once it has looked and found the targets
+/// not ready: its netlink socket is open and it sleeps in `poll` between
+/// two looks (its first look comes before its first sleep, and nothing
+/// else it does sleeps there).
 fn start(args: &[&str]) -> Child {
-    let child = portwait(args)
+    let mut child = portwait(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let fds = format!("/proc/{}/fd", child.id());
-    until("portwait to start looking", || {
-        fs::read_dir(&fds).unwrap().flatten().any(|fd| {
-            fs::read_link(fd.path()).is_ok_and(|l| l.to_string_lossy().starts_with("socket:"))
-        })
+    let pid = child.id();
+    until("portwait to have looked once", || {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("portwait {args:?} exited before the test went on: {status}");
+        }
+        let socket = fs::read_dir(format!("/proc/{pid}/fd"))
+            .unwrap()
+            .flatten()
+            .any(|fd| {
+                fs::read_link(fd.path()).is_ok_and(|l| l.to_string_lossy().starts_with("socket:"))
+            });
+        socket && fs::read_to_string(format!("/proc/{pid}/wchan")).is_ok_and(|w| w.contains("poll"))
     });
     child
+}
+
+/// A test that cannot run here says so and returns; under CI=true, where
+/// CI provides what it needs (root, IPv6 loopback, iptables), it fails.
+fn skip(reason: &str) {
+    assert!(
+        std::env::var_os("CI").is_none_or(|v| v != "true"),
+        "cannot run under CI=true: {reason}"
+    );
+    eprintln!("SKIP: {reason}");
 }
 
 fn until(what: &str, mut done: impl FnMut() -> bool) {
@@ -145,8 +164,7 @@ fn an_ipv4_loopback_listener_is_ready_at_once() {
 #[test]
 fn an_ipv6_loopback_listener_is_ready_at_once() {
     let Ok(server) = TcpListener::bind("[::1]:0") else {
-        eprintln!("no IPv6 loopback here: skipped");
-        return;
+        return skip("no IPv6 loopback here");
     };
     let port = port_of(&server);
     for target in [
@@ -203,7 +221,7 @@ fn bound(addr: &str) -> Option<(rustix::fd::OwnedFd, String)> {
 fn a_listener_that_appears_later_is_noticed() {
     for (addr, target) in [("127.0.0.1:0", "127.0.0.1"), ("[::1]:0", "[::1]")] {
         let Some((socket, port)) = bound(addr) else {
-            eprintln!("cannot bind {addr}: skipped");
+            skip(&format!("cannot bind {addr}: the {target} half"));
             continue;
         };
         let child = start(&[
@@ -483,8 +501,7 @@ fn closed_with_a_pid_is_done_when_the_pid_dies() {
 fn a_pid_whose_sockets_we_may_not_read_is_refused_not_timed_out() {
     use std::os::unix::process::CommandExt;
     if !rustix::process::geteuid().is_root() {
-        eprintln!("not root: cannot run portwait as another user; skipped");
-        return;
+        return skip("not root: cannot run portwait as another user");
     }
     let (server, port) = python_server("127.0.0.1");
     let mut server = server;
@@ -511,8 +528,7 @@ fn a_pidfile_we_may_not_read_is_a_clear_error() {
     use std::os::unix::fs::PermissionsExt;
     use std::os::unix::process::CommandExt;
     if !rustix::process::geteuid().is_root() {
-        eprintln!("not root: cannot run portwait as another user; skipped");
-        return;
+        return skip("not root: cannot run portwait as another user");
     }
     let tmp = tempfile::tempdir().unwrap();
     fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o755)).unwrap();
@@ -531,5 +547,140 @@ fn a_pidfile_we_may_not_read_is_a_clear_error() {
             "portwait: cannot read pidfile {}: Permission denied (os error 13)\n",
             pidfile.display()
         )
+    );
+}
+
+/// Whether `tool` runs here (`tool VERSION_FLAG`).
+fn have(tool: &str, version_flag: &str) -> bool {
+    Command::new(tool)
+        .arg(version_flag)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Runs a Python script in a network namespace of its own (only a
+/// loopback, brought up here), so firewall rules touch nothing else; the
+/// script gets portwait's path as argv[1]. None (with a SKIP) if that
+/// cannot be done here.
+fn in_netns(what: &str, script: &str) -> Option<String> {
+    if !rustix::process::geteuid().is_root() {
+        skip(&format!("not root: no network namespace for {what}"));
+        return None;
+    }
+    for (tool, flag) in [
+        ("unshare", "--version"),
+        ("ip", "-V"),
+        ("iptables", "--version"),
+        ("python3", "--version"),
+    ] {
+        if !have(tool, flag) {
+            skip(&format!("{tool} is missing: needed for {what}"));
+            return None;
+        }
+    }
+    let script = format!(
+        "import socket, subprocess, sys\npw = sys.argv[1]\n\
+         subprocess.run(['ip', 'link', 'set', 'lo', 'up'], check=True)\n\
+         def code(*args):\n    return subprocess.run([pw, *args], stderr=subprocess.DEVNULL).returncode\n\
+         {script}"
+    );
+    let out = Command::new("unshare")
+        .args([
+            "-n",
+            "python3",
+            "-c",
+            &script,
+            env!("CARGO_BIN_EXE_portwait"),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{what}: {}", stderr(&out));
+    Some(String::from_utf8(out.stdout).unwrap())
+}
+
+#[test]
+fn connect_needs_a_handshake_that_a_dropping_firewall_prevents() {
+    let Some(out) = in_netns(
+        "--connect against a DROP rule",
+        "\
+s = socket.socket()
+s.bind(('127.0.0.1', 5000))
+s.listen()
+print('listening', code('-t', '5s', '127.0.0.1:5000'))
+print('connect', code('--connect', '-t', '5s', '127.0.0.1:5000'))
+drop = ['INPUT', '-p', 'tcp', '--dport', '5000', '-j', 'DROP']
+subprocess.run(['iptables', '-A', *drop], check=True)
+print('dropped, listening', code('-t', '5s', '127.0.0.1:5000'))
+print('dropped, connect', code('--connect', '-t', '300ms', '127.0.0.1:5000'))
+print('dropped, connect any', code('--connect', '-t', '300ms', '5000'))
+subprocess.run(['iptables', '-D', *drop], check=True)
+print('open again, connect', code('--connect', '-t', '5s', 'localhost:5000'))
+",
+    ) else {
+        return;
+    };
+    assert_eq!(
+        out,
+        "listening 0\nconnect 0\ndropped, listening 0\ndropped, connect 1\n\
+         dropped, connect any 1\nopen again, connect 0\n"
+    );
+}
+
+#[test]
+fn connect_sends_no_bytes_and_says_what_was_not_ready() {
+    let server = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = port_of(&server);
+    let out = run(&["--connect", &format!("127.0.0.1:{port}")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Accepted already (portwait waited for the handshake): not blocking.
+    server.set_nonblocking(true).unwrap();
+    let (mut conn, _) = server.accept().expect("no connection from portwait");
+    conn.set_nonblocking(false).unwrap();
+    let mut got = Vec::new();
+    std::io::Read::read_to_end(&mut conn, &mut got).unwrap(); // EOF: portwait closed it
+    assert!(got.is_empty(), "portwait sent {got:?}");
+    let (_held, unused) = unused_port();
+    let out = run(&["--connect", "-t", "100ms", &unused]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr(&out),
+        format!("portwait: timed out after 100ms; not accepting connections: {unused}\n")
+    );
+    let out = run(&["--connect", "--closed", &unused]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
+
+#[test]
+fn a_name_that_never_resolves_in_time_is_exit_1() {
+    let tmp = tempfile::tempdir().unwrap();
+    let resolv = tmp.path().join("resolv.conf");
+    fs::write(
+        &resolv,
+        "nameserver 127.0.0.1\noptions timeout:5 attempts:2\n",
+    )
+    .unwrap();
+    // A name server that never answers: DNS queries to it are dropped.
+    let Some(out) = in_netns(
+        "a name server that never answers",
+        &format!(
+            "\
+subprocess.run(['iptables', '-A', 'INPUT', '-p', 'udp', '--dport', '53', '-j', 'DROP'], check=True)
+subprocess.run(['iptables', '-A', 'INPUT', '-p', 'tcp', '--dport', '53', '-j', 'DROP'], check=True)
+r = subprocess.run(['unshare', '-m', 'sh', '-c',
+    'mount --bind \"$0\" /etc/resolv.conf && exec \"$1\" -t 300ms never-answered.example:5432',
+    '{}', pw], stderr=subprocess.PIPE, text=True)
+print(r.returncode, r.stderr, end='')
+",
+            resolv.display()
+        ),
+    ) else {
+        return;
+    };
+    assert_eq!(
+        out,
+        "1 portwait: timed out resolving host 'never-answered.example' of target \
+         never-answered.example:5432\n"
     );
 }
