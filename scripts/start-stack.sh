@@ -421,6 +421,7 @@ api_send() {
 # $host, and the admin token, for the registration calls.
 register_start() {
   local port
+  [[ -z $token || -z $host ]] || return 0
   need curl
   host=${ARVADOS_TEST_API_HOST:-}
   if [[ -z $host ]]; then
@@ -475,28 +476,37 @@ start_api() {
   api_started_host=$host
 }
 
-# start_keep: two storage servers, registered while they start (the
-# registration names a port, it needs no listener), so before the proxy,
-# which reads the list when it starts, is started.
+# start_keep: two storage servers (launch_keep), registered while they start
+# (register_keep: a registration names a port, it needs no listener), so
+# before the proxy, which reads the list when it starts, is started.
 start_keep() {
-  local n svc port=() kpid=() vol=()
+  register_start # the API server first: without it, nothing starts
+  launch_keep
+  register_keep
+}
+kport=() kpid=()
+launch_keep() {
+  local n vol=()
   stop_keep
   files keep0
   files keep1
   plain "$state/keep0.volume" "$state/keep1.volume"
-  register_start
   newports 2
-  port=("${ports%%$'\n'*}" "${ports##*$'\n'}")
+  kport=("${ports%%$'\n'*}" "${ports##*$'\n'}")
   # Fresh volumes (mkdir fails rather than reuse a name).
   vol=("$state/keep0-volume.$SRANDOM" "$state/keep1-volume.$SRANDOM")
   mkdir -m 700 -- "${vol[@]}" || fail 1 "cannot create the volumes ${vol[*]}"
   # Both start side by side; they share nothing.
   for n in 0 1; do
     write "$state/keep$n.volume" "${vol[n]}"
-    write "$state/keep$n.port" "${port[n]}"
-    launch "keep$n" "${keepstore_cmd[@]}" "-volume=${vol[n]}" "-listen=:${port[n]}" "-pid=$state/keep$n.pid"
+    write "$state/keep$n.port" "${kport[n]}"
+    launch "keep$n" "${keepstore_cmd[@]}" "-volume=${vol[n]}" "-listen=:${kport[n]}" "-pid=$state/keep$n.pid"
     kpid[n]=$pid
   done
+}
+register_keep() {
+  local n svc
+  register_start
   # Every old registration (the proxy's too) goes, as the original did.
   api_add GET /arvados/v1/keep_services
   api_add GET /arvados/v1/keep_disks
@@ -504,13 +514,13 @@ start_keep() {
   delete_listed keep_services bi6l4 "${reply%%--end--*}"
   delete_listed keep_disks penuu "${reply#*--end--}"
   for n in 0 1; do
-    printf -v svc '{"keep_service":{"uuid":"zzzzz-bi6l4-keepdisk%07d","service_host":"localhost","service_port":%d,"service_type":"disk","service_ssl_flag":false}}' "$n" "${port[n]}"
+    printf -v svc '{"keep_service":{"uuid":"zzzzz-bi6l4-keepdisk%07d","service_host":"localhost","service_port":%d,"service_type":"disk","service_ssl_flag":false}}' "$n" "${kport[n]}"
     api_add POST /arvados/v1/keep_services "$svc"
     printf -v svc '{"keep_disk":{"keep_service_uuid":"zzzzz-bi6l4-keepdisk%07d"}}' "$n"
     api_add POST /arvados/v1/keep_disks "$svc"
   done
   api_send
-  for n in 0 1; do wait_up "keep$n" "${kpid[n]}" "${port[n]}"; done
+  for n in 0 1; do wait_up "keep$n" "${kpid[n]}" "${kport[n]}"; done
 }
 
 # start_keep_proxy: the proxy, registered while it starts; with $batch
@@ -781,10 +791,12 @@ case $action in
   start-all)
     newports 7 # all the stack's ports in one call
     mapfile -t pool <<<"$ports"
+    # The storage servers need nothing of the API server to start: they
+    # start beside it, and are registered once it is up and reset.
+    launch_keep
     start_api
-    # The registrations of the storage servers and the proxy go in one run.
     [[ -n $proxy_services ]] || batch=1
-    start_keep
+    register_keep
     # The proxy, git server and nginx (needing only their ports) side by side.
     defer=1
     start_keep_proxy
