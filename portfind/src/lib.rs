@@ -64,31 +64,36 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
     // Let go of the lock before printing: a reader that is slow to read
     // (or never reads) must not hold up every other portfind.
     drop(store);
-    let printed = print(&ports)?;
+    let (printed, failed) = print(&ports);
     if printed < ports.len() {
-        // The reader has gone: the ports it never got are nobody's.
+        // The reader has gone, or stdout is full: the ports it never got
+        // are nobody's.
         let mut store = Leases::lock(&dir, own, SystemTime::now())?;
         for port in &ports[printed..] {
             store.release(*port);
         }
         store.save()?;
     }
-    Ok(ExitCode::SUCCESS)
+    match failed {
+        Some(err) => Err(err.into()),
+        None => Ok(ExitCode::SUCCESS),
+    }
 }
 
-/// Prints the ports, one a line; returns how many reached the reader
-/// (all unless it closed the pipe).
-fn print(ports: &[u16]) -> Result<usize> {
+/// Prints the ports, one a line; returns how many reached the reader (all
+/// unless it closed the pipe) and the error that stopped the rest, if any.
+fn print(ports: &[u16]) -> (usize, Option<std::io::Error>) {
     let mut out = cliutil::stdout();
     for (i, port) in ports.iter().enumerate() {
         // Line-buffered: each line is written (or found unwritable) here.
-        writeln!(out, "{port}")?;
-        out.flush()?;
+        if let Err(err) = writeln!(out, "{port}").and_then(|()| out.flush()) {
+            return (i, Some(err));
+        }
         if cliutil::stdout_closed() {
-            return Ok(i);
+            return (i, None);
         }
     }
-    Ok(ports.len())
+    (ports.len(), None)
 }
 
 /// Picks up to `want` candidates at random that pass `free`, testing each

@@ -755,3 +755,25 @@ exit "$rc"
         )
     );
 }
+
+#[test]
+fn a_full_stdout_fails_and_leases_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_portfind"))
+        .args(["-n", "3"])
+        .env_clear()
+        .env("PORTFIND_LEASE_DIR", tmp.path())
+        .stdout(std::fs::File::create("/dev/full").unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        "portfind: cannot write to standard output: No space left on device (os error 28)\n"
+    );
+    assert_eq!(
+        lease_lines(tmp.path()),
+        Vec::<String>::new(),
+        "unprinted ports left leased"
+    );
+}
