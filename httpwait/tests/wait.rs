@@ -377,9 +377,11 @@ fn an_unresolvable_name_is_named() {
 }
 
 /// A name that appears only while httpwait waits, with an IPv6 and an IPv4
-/// address, of which only the one listed second answers: httpwait must look
-/// the name up again on each try and try every address. The name lives in an
-/// /etc/hosts bind-mounted in a private mount namespace.
+/// address of which only one answers: httpwait must look the name up again
+/// on each try and try every address. `getaddrinfo` puts `::1` first (RFC 6724),
+/// so the server on 127.0.0.1 only proves that a refused first address is not
+/// the end, and the one on `::1` only that IPv6 is tried at all. The name lives
+/// in an `/etc/hosts` bind-mounted in a private mount namespace.
 #[test]
 fn names_are_looked_up_on_each_try_and_every_address_tried() {
     if !rustix::process::geteuid().is_root() {
