@@ -531,7 +531,13 @@ pub struct Content {
 pub fn read_content(path: &Path, trust: Trust) -> Result<Content, Error> {
     let (mut file, meta) = open(path, trust)?;
     let mut before = meta;
+    // A file rewritten without pause is read a bounded number of times;
+    // then the mtime of the first look is kept (older than the content:
+    // a process may look stale, never the reverse).
+    let first = before.modified().map_err(|e| io_error(path, e))?;
+    let mut tries = 0;
     loop {
+        tries += 1;
         let mut bytes = Vec::new();
         file.rewind().map_err(|e| io_error(path, e))?;
         (&mut file)
@@ -540,8 +546,12 @@ pub fn read_content(path: &Path, trust: Trust) -> Result<Content, Error> {
             .map_err(|e| io_error(path, e))?;
         let after = file.metadata().map_err(|e| io_error(path, e))?;
         let stamp = |m: &std::fs::Metadata| (m.mtime(), m.mtime_nsec(), m.len());
-        if stamp(&after) == stamp(&before) {
-            let written = before.modified().map_err(|e| io_error(path, e))?;
+        if stamp(&after) == stamp(&before) || tries == MAX_REREADS {
+            let written = if stamp(&after) == stamp(&before) {
+                before.modified().map_err(|e| io_error(path, e))?
+            } else {
+                first
+            };
             let quiet = SystemTime::now()
                 .duration_since(written)
                 .is_ok_and(|age| age >= QUIET);
@@ -557,6 +567,9 @@ pub fn read_content(path: &Path, trust: Trust) -> Result<Content, Error> {
         before = after;
     }
 }
+
+/// How often a pidfile that changes while it is read is read again.
+const MAX_REREADS: usize = 20;
 
 /// Reads a pidfile's raw bytes (see [`read_content`]).
 pub fn read_bytes(path: &Path, trust: Trust) -> Result<Vec<u8>, Error> {
