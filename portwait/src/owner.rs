@@ -248,6 +248,36 @@ mod tests {
         );
     }
 
+    /// pidwait's stale rule: a pidfile last written before its process
+    /// started names a process that is not the server (its pid was reused).
+    #[test]
+    fn a_stale_pidfile_is_not_believed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("s.pid");
+        let mut child = std::process::Command::new("sleep")
+            .arg("60")
+            .spawn()
+            .unwrap();
+        fs::write(&file, format!("{}\n", child.id())).unwrap();
+        assert_eq!(read_pidfile(&file).unwrap(), child.id() as i32);
+        let old = std::time::SystemTime::now() - Duration::from_secs(3600);
+        fs::File::options()
+            .write(true)
+            .open(&file)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        for err in [
+            read_pidfile(&file).unwrap_err(),
+            wait_for_pidfile(&file, Duration::ZERO).unwrap_err(),
+        ] {
+            let text = format!("{err:#}");
+            assert!(text.contains("stale pidfile"), "{text}");
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
     #[test]
     fn our_own_fds_are_readable_and_a_missing_process_is_left_to_the_wait() {
         check_readable(std::process::id() as i32).unwrap();
