@@ -61,9 +61,34 @@ pub fn unit_name(file_name: &str) -> Result<String, Error> {
     }
 }
 
+/// Reads a file a script sources: its bytes, or why not.
+pub type Reader<'r> = &'r dyn Fn(&str) -> Result<Vec<u8>, String>;
+
+/// A shell library larger than this is no init script's helper.
+const MAX_SOURCED: u64 = 1 << 20;
+
+/// A file a script sources, read from this machine (where the script will
+/// run): a regular file, at most [`MAX_SOURCED`] bytes.
+fn read_sourced(path: &str) -> Result<Vec<u8>, String> {
+    cliutil::read_regular_limited(std::path::Path::new(path), MAX_SOURCED, "a shell file")
+        .map_err(|e| e.to_string())
+}
+
 /// Converts a script. `path` is where the script is installed (the
 /// wrapper's `ExecStart=`, `SourcePath=`), `file_name` its file name.
+/// Files the script sources (other than defaults files) are read from
+/// this machine.
 pub fn convert(path: &str, file_name: &str, bytes: &[u8]) -> Result<Converted, Error> {
+    convert_with(path, file_name, bytes, &read_sourced)
+}
+
+/// [`convert`], with `read` reading the files the script sources.
+pub fn convert_with(
+    path: &str,
+    file_name: &str,
+    bytes: &[u8],
+    read: Reader<'_>,
+) -> Result<Converted, Error> {
     let unit = unit_name(file_name)?;
     let own = unit.trim_end_matches(".service").to_owned();
     let text = String::from_utf8_lossy(bytes);
@@ -71,7 +96,7 @@ pub fn convert(path: &str, file_name: &str, bytes: &[u8]) -> Result<Converted, E
     let commands = shell::commands(&text).map_err(Error::Parse)?;
     let floor = Floor::new(&header, &own, &text);
     let mut warnings = floor.warnings.clone();
-    let body = Body::read(&commands, &mut warnings);
+    let body = Body::read(&commands, &mut warnings, read);
     let (service, native) = match body {
         Ok(lines) => (lines, true),
         Err(Reading::Subsystem) => (subsystem(path, floor.reload), true),
@@ -178,6 +203,12 @@ impl Floor {
                 Some(target) if target.ends_with(".target") => {
                     push(&mut floor.before, &target);
                     push(&mut floor.wants, &target);
+                    // What provides $network comes before network.target
+                    // too, as the generator wrote.
+                    if target == "network-online.target" {
+                        push(&mut floor.before, "network.target");
+                        push(&mut floor.wants, "network.target");
+                    }
                 }
                 Some(alias) => push(&mut floor.aliases, &alias),
                 None => {}
@@ -325,6 +356,8 @@ struct Body<'a, 'w> {
     init_d_script: bool,
     /// Defaults files sourced for the script by init-d-script.
     implied_env_files: Vec<String>,
+    /// Reads the other files the script sources.
+    read: Reader<'w>,
 }
 
 /// Debian's framework: the script sets `DAEMON`, `DAEMON_ARGS`, `PIDFILE`, ...
@@ -334,8 +367,13 @@ const INIT_D_SCRIPT: &str = "/lib/init/init-d-script";
 const STARTERS: [&str; 3] = ["start-stop-daemon", "daemon", "start_daemon"];
 
 impl<'a> Body<'a, '_> {
-    fn read(commands: &'a [Command], warnings: &mut Vec<String>) -> Result<Vec<String>, Reading> {
+    fn read(
+        commands: &'a [Command],
+        warnings: &mut Vec<String>,
+        read: Reader<'_>,
+    ) -> Result<Vec<String>, Reading> {
         let mut body = Body {
+            read,
             commands,
             warnings,
             env: Env::default(),
@@ -384,6 +422,59 @@ impl<'a> Body<'a, '_> {
             }
             if self.defaults_file(command).is_some() {
                 self.env.source_defaults();
+            } else if let Some(file) = self.library_file(command) {
+                self.follow(command, &file);
+            }
+        }
+    }
+
+    /// A shell file the script sources for its settings (`DAEMON=` in a
+    /// package's shared file): absolute, known here, neither a defaults
+    /// file nor a function library (`/lib/lsb/init-functions`,
+    /// init-d-script).
+    fn library_file(&mut self, command: &Command) -> Option<String> {
+        let [dot, file, ..] = &command.words[..] else {
+            return None;
+        };
+        if dot != "." && dot != "source" {
+            return None;
+        }
+        let path = plain(&self.env.expand(file, Mode::Literal).ok()?)?;
+        let library = path.starts_with("/lib/lsb/")
+            || path == INIT_D_SCRIPT
+            || path.starts_with("/etc/default/")
+            || path.starts_with("/etc/sysconfig/");
+        (path.starts_with('/') && !library).then_some(path)
+    }
+
+    /// Takes the assignments of a sourced file as if written here (its
+    /// own `.` commands are not followed).
+    fn follow(&mut self, command: &Command, file: &str) {
+        let read = (self.read)(file).and_then(|bytes| {
+            shell::commands(&String::from_utf8_lossy(&bytes))
+                .map_err(|e| format!("line {}: cannot read as shell: {}", e.line, e.message))
+        });
+        let commands = match read {
+            Ok(commands) => commands,
+            Err(why) => {
+                self.warnings.push(format!(
+                    "line {}: sources {}, which cannot be read here ({}): what it sets is not known",
+                    command.line,
+                    crate::escape(file),
+                    crate::escape(&why)
+                ));
+                return;
+            }
+        };
+        for (index, inner) in commands.iter().enumerate() {
+            let assignments = assignments(&inner.words);
+            if inner.function.is_some() {
+                for (name, _) in assignments {
+                    self.env.function_vars.insert(name.to_owned());
+                }
+            } else if !assignments.is_empty() {
+                let before = index.checked_sub(1).map(|i| &commands[i]);
+                self.assign(inner, &assignments, before);
             }
         }
     }
@@ -850,12 +941,15 @@ impl<'a> Body<'a, '_> {
                 lines.push(format!("{key}={}", unit_value(value)));
             }
         }
-        for dir in self.runtime_dirs() {
-            lines.push(format!("RuntimeDirectory={}", unit_value(&dir)));
-        }
+        let dirs = self.runtime_dirs();
+        lines.extend(self.runtime_lines(&dirs, launch));
         lines.push(format!("ExecStart={}", exec_line(launch)));
-        if let Some(signal) = self.stop_signal() {
+        let (signal, timeout) = self.stop_schedule();
+        if let Some(signal) = signal {
             lines.push(format!("KillSignal=SIG{signal}"));
+        }
+        if let Some(seconds) = timeout {
+            lines.push(format!("TimeoutStopSec={seconds}"));
         }
         if let Some(reload) = self.reload() {
             lines.push(format!("ExecReload={reload}"));
@@ -926,10 +1020,12 @@ impl<'a> Body<'a, '_> {
         })
     }
 
-    /// `/run/NAME` directories the start action creates.
-    fn runtime_dirs(&mut self) -> Vec<String> {
-        let mut dirs = Vec::new();
-        let commands: Vec<&Command> = self
+    /// `/run/NAME` directories the start action (or the top level)
+    /// creates, with the mode and owner the script gives them (`mkdir -m`,
+    /// `install -d -o -g -m`, `chown`, `chmod` on the same path).
+    fn runtime_dirs(&mut self) -> Vec<RunDir> {
+        let mut dirs: Vec<RunDir> = Vec::new();
+        let mut commands: Vec<&Command> = self
             .action("start")
             .into_iter()
             .chain(
@@ -938,48 +1034,172 @@ impl<'a> Body<'a, '_> {
                     .filter(|c| c.function.is_none() && c.arms.is_empty()),
             )
             .collect();
+        commands.sort_by_key(|c| c.line);
+        commands.dedup_by_key(|c| (c.line, c.words.clone()));
         for command in commands {
             let tool = command.words[0].as_str();
             let creates =
                 tool == "mkdir" || (tool == "install" && command.words.iter().any(|w| w == "-d"));
-            if !creates {
+            if !creates && tool != "chown" && tool != "chmod" {
                 continue;
             }
-            let mut skip = false;
-            for word in &command.words[1..] {
-                if skip {
-                    skip = false;
-                    continue;
+            let (opts, operands) = split_options(&command.words[1..], &["-o", "-g", "-m"]);
+            let mut owner = None;
+            let mut group = None;
+            let mut mode = None;
+            for (key, value) in opts {
+                match (key.as_str(), value) {
+                    ("-o" | "--owner", Some(v)) if tool == "install" => owner = Some(v),
+                    ("-g" | "--group", Some(v)) if tool == "install" => group = Some(v),
+                    ("-m" | "--mode", Some(v)) if creates => mode = Some(v),
+                    _ => {}
                 }
-                if word.starts_with('-') {
-                    skip = tool == "install" && ["-o", "-g", "-m"].contains(&word.as_str())
-                        || tool == "mkdir" && word == "-m";
-                    continue;
+            }
+            let mut operands = operands.into_iter();
+            match tool {
+                "chown" => {
+                    let Some(spec) = operands.next() else {
+                        continue;
+                    };
+                    let (u, g) = spec.split_once(':').map_or((spec.clone(), None), |(u, g)| {
+                        (u.to_owned(), Some(g.to_owned()))
+                    });
+                    owner = Some(u);
+                    group = g;
                 }
-                let Ok(path) = self.literal(word) else {
+                "chmod" => mode = operands.next(),
+                _ => {}
+            }
+            for word in operands {
+                let Ok(path) = self.literal(&word) else {
                     continue;
                 };
-                let rest = path
-                    .strip_prefix("/run/")
-                    .or_else(|| path.strip_prefix("/var/run/"))
-                    .map(|r| r.trim_end_matches('/'));
-                if let Some(rest) = rest.filter(|r| {
-                    !r.is_empty() && r.split('/').all(|c| !c.is_empty() && c != "." && c != "..")
-                }) {
-                    // A parent already listed covers it.
-                    if !dirs
-                        .iter()
-                        .any(|d: &String| rest == d || rest.starts_with(&format!("{d}/")))
-                    {
-                        dirs.push(rest.to_owned());
+                let Some(rest) = run_subdir(&path) else {
+                    continue;
+                };
+                let index = match dirs.iter().position(|d| d.name == rest) {
+                    Some(i) => i,
+                    None if creates => {
+                        dirs.push(RunDir {
+                            name: rest,
+                            ..RunDir::default()
+                        });
+                        dirs.len() - 1
                     }
+                    None => continue,
+                };
+                let dir = &mut dirs[index];
+                if let Some(mode) = &mode {
+                    dir.mode = Some(self.literal(mode));
+                }
+                if let Some(owner) = owner.as_ref().filter(|o| !o.is_empty()) {
+                    dir.owner = Some(self.literal(owner));
+                }
+                if let Some(group) = &group {
+                    dir.group = Some(self.literal(group));
                 }
             }
         }
         // A parent in the list covers its children.
-        let all = dirs.clone();
-        dirs.retain(|d| !all.iter().any(|p| d.starts_with(&format!("{p}/"))));
+        let all: Vec<String> = dirs.iter().map(|d| d.name.clone()).collect();
+        dirs.retain(|d| !all.iter().any(|p| d.name.starts_with(&format!("{p}/"))));
         dirs
+    }
+
+    /// `RuntimeDirectory=` lines: systemd makes each directory (and removes
+    /// it on stop) as the unit's user, mode 0755; another mode the script
+    /// sets becomes `RuntimeDirectoryMode=`, another owner a `chown` before
+    /// the start.
+    fn runtime_lines(&mut self, dirs: &[RunDir], launch: &Launch) -> Vec<String> {
+        let mut lines = Vec::new();
+        let mut modes = BTreeSet::new();
+        for dir in dirs {
+            lines.push(format!("RuntimeDirectory={}", unit_value(&dir.name)));
+            match &dir.mode {
+                None => {
+                    modes.insert("0755".to_owned());
+                }
+                Some(Ok(mode)) if octal_mode(mode).is_some() => {
+                    modes.insert(octal_mode(mode).unwrap_or_default());
+                }
+                Some(Ok(mode)) => self.warnings.push(format!(
+                    "/run/{}: mode `{}` is not octal: RuntimeDirectoryMode= left at 0755",
+                    crate::escape(&dir.name),
+                    crate::escape(mode)
+                )),
+                Some(Err(why)) => self.warnings.push(format!(
+                    "/run/{}: mode not known ({why}): RuntimeDirectoryMode= left at 0755",
+                    crate::escape(&dir.name)
+                )),
+            }
+        }
+        match modes.len() {
+            0 => {}
+            1 => {
+                let mode = modes.pop_first().unwrap_or_default();
+                if mode != "0755" {
+                    lines.push(format!("RuntimeDirectoryMode={mode}"));
+                }
+            }
+            _ => self.warnings.push(format!(
+                "the script gives its /run directories different modes ({}): \
+                 RuntimeDirectoryMode= left at 0755",
+                modes.into_iter().collect::<Vec<_>>().join(", ")
+            )),
+        }
+        let user = launch
+            .user
+            .clone()
+            .filter(|u| !["root", "0", ""].contains(&u.as_str()));
+        for dir in dirs {
+            let known =
+                |value: &Option<Result<String, String>>, what: &str, w: &mut Vec<String>| {
+                    match value {
+                        Some(Ok(v)) if !v.is_empty() => Some(v.clone()),
+                        Some(Err(why)) => {
+                            w.push(format!(
+                                "/run/{}: {what} not known ({why}): left to the unit's user",
+                                crate::escape(&dir.name)
+                            ));
+                            None
+                        }
+                        _ => None,
+                    }
+                };
+            let owner = known(&dir.owner, "owner", self.warnings);
+            let group = known(&dir.group, "group", self.warnings);
+            let unit_user = user.clone().unwrap_or_else(|| "root".to_owned());
+            let owner = owner.filter(|o| *o != unit_user && !(unit_user == "root" && o == "0"));
+            let group = group.filter(|g| {
+                Some(g) != launch.group.as_ref()
+                    && !(user.is_none() && launch.group.is_none() && (g == "root" || g == "0"))
+                    && !(launch.group.is_none() && Some(g) == user.as_ref())
+            });
+            let spec = match (owner, group) {
+                (None, None) => continue,
+                (Some(o), None) => o,
+                (None, Some(g)) => format!(":{g}"),
+                (Some(o), Some(g)) => format!("{o}:{g}"),
+            };
+            let valid = spec
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_.:-".contains(&b));
+            if !valid {
+                self.warnings.push(format!(
+                    "/run/{}: owner `{}` is not a user name: left to the unit's user",
+                    crate::escape(&dir.name),
+                    crate::escape(&spec)
+                ));
+                continue;
+            }
+            // `+`: with User= set, only full privileges may chown.
+            lines.push(format!(
+                "ExecStartPre={}/bin/chown {spec} {}",
+                if user.is_some() { "+" } else { "" },
+                exec_word(&[Piece::Text(format!("/run/{}", dir.name))])
+            ));
+        }
+        lines
     }
 
     /// The signal the reload action sends, as `/bin/kill -SIG $MAINPID`,
@@ -1007,8 +1227,11 @@ impl<'a> Body<'a, '_> {
         None
     }
 
-    /// The stop action's first signal, when not TERM.
-    fn stop_signal(&mut self) -> Option<String> {
+    /// What the stop action's start-stop-daemon does: its first signal,
+    /// when not TERM, and how long it waits before SIGKILL (`--retry 30`,
+    /// `--retry TERM/30/KILL/5`), which is `TimeoutStopSec=` (systemd
+    /// sends SIGKILL when that runs out, as the script did).
+    fn stop_schedule(&mut self) -> (Option<String>, Option<u64>) {
         let commands = self.action("stop");
         for command in commands {
             let words = &command.words;
@@ -1016,7 +1239,11 @@ impl<'a> Body<'a, '_> {
                 continue;
             }
             let opts = options(&words[1..], SSD_VALUES);
+            if !opts.iter().any(|(k, _)| k == "--stop" || k == "-K") {
+                continue;
+            }
             let mut signal = None;
+            let mut timeout = None;
             for (key, value) in &opts {
                 let Some(value) = value else { continue };
                 let Ok(value) = self.literal(value) else {
@@ -1025,18 +1252,101 @@ impl<'a> Body<'a, '_> {
                 match key.as_str() {
                     "--signal" | "-s" => signal = signal_name(&value),
                     "--retry" | "-R" => {
-                        let first = value.split('/').next().unwrap_or_default();
-                        if !first.bytes().all(|b| b.is_ascii_digit()) {
-                            signal = signal.or_else(|| signal_name(first));
+                        if let Ok(seconds) = value.parse::<u64>() {
+                            timeout = Some(seconds);
+                            continue;
                         }
+                        let first = value.split('/').next().unwrap_or_default();
+                        signal = signal.or_else(|| signal_name(first));
+                        timeout = kill_after(&value);
                     }
                     _ => {}
                 }
             }
-            return signal.filter(|s| s != "TERM");
+            return (signal.filter(|s| s != "TERM"), timeout);
         }
-        None
+        (None, None)
     }
+}
+
+/// A directory under /run a script makes.
+#[derive(Debug, Default)]
+struct RunDir {
+    /// Relative to /run.
+    name: String,
+    mode: Option<Result<String, String>>,
+    owner: Option<Result<String, String>>,
+    group: Option<Result<String, String>>,
+}
+
+/// `/run/X/Y` or `/var/run/X/Y` → `X/Y`.
+fn run_subdir(path: &str) -> Option<String> {
+    let rest = path
+        .strip_prefix("/run/")
+        .or_else(|| path.strip_prefix("/var/run/"))?
+        .trim_end_matches('/');
+    let ok = !rest.is_empty()
+        && rest
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != "..");
+    ok.then(|| rest.to_owned())
+}
+
+/// An octal file mode as systemd writes it (`755` → `0755`).
+fn octal_mode(text: &str) -> Option<String> {
+    let ok = (3..=4).contains(&text.len()) && text.bytes().all(|b| (b'0'..=b'7').contains(&b));
+    ok.then(|| format!("{text:0>4}"))
+}
+
+/// Seconds a `--retry` schedule (`SIG/N/SIG/N/KILL/N`) waits before it
+/// sends KILL; none when it never does (`forever`, no KILL).
+fn kill_after(schedule: &str) -> Option<u64> {
+    let mut total: u64 = 0;
+    for item in schedule.split('/') {
+        if let Ok(n) = item.parse::<u64>() {
+            total = total.checked_add(n)?;
+        } else if signal_name(item).as_deref() == Some("KILL") {
+            return (total > 0).then_some(total);
+        } else if signal_name(item).is_none() {
+            return None;
+        }
+    }
+    None
+}
+
+/// Options (`-x V`, `--x=V`, `-x`) and operands of a coreutils-style
+/// command; `with_value` are the short options that take a value.
+fn split_options(
+    words: &[String],
+    with_value: &[&str],
+) -> (Vec<(String, Option<String>)>, Vec<String>) {
+    let mut opts = Vec::new();
+    let mut operands = Vec::new();
+    let mut i = 0;
+    while i < words.len() {
+        let word = &words[i];
+        if word == "--" {
+            operands.extend(words[i + 1..].iter().cloned());
+            break;
+        }
+        if let Some((key, value)) = word.split_once('=').filter(|(k, _)| k.starts_with("--")) {
+            opts.push((key.to_owned(), Some(value.to_owned())));
+        } else if with_value.contains(&word.as_str()) {
+            opts.push((word.clone(), words.get(i + 1).cloned()));
+            i += 1;
+        } else if let Some(short) = with_value
+            .iter()
+            .find(|o| word.len() > 2 && word.starts_with(*o) && !word.starts_with("--"))
+        {
+            opts.push(((*short).to_owned(), Some(word[2..].to_owned())));
+        } else if word.starts_with('-') && word.len() > 1 {
+            opts.push((word.clone(), None));
+        } else {
+            operands.push(word.clone());
+        }
+        i += 1;
+    }
+    (opts, operands)
 }
 
 /// A script that leaves nothing running (mounts, modules, firewall rules):
@@ -1366,6 +1676,19 @@ esac
     }
 
     #[test]
+    fn providing_network_comes_before_both_network_targets() {
+        let c = convert(
+            "/x/net",
+            "net",
+            b"### BEGIN INIT INFO\n# Provides: net $network\n### END INIT INFO\n",
+        )
+        .unwrap();
+        assert_eq!(get(&c, "Before"), ["network-online.target network.target"]);
+        assert_eq!(get(&c, "Wants"), ["network-online.target network.target"]);
+        assert!(get(&c, "Alias").is_empty());
+    }
+
+    #[test]
     fn runlevels_pick_the_target() {
         let only = |levels: &str| {
             let text =
@@ -1504,6 +1827,127 @@ esac
             "  start) [ -d /run/foo ] || mkdir -m 0755 /run/foo; install -d -o foo -g foo /var/run/foo/sub /run/other /var/lib/foo\n",
         ));
         assert_eq!(get(&c, "RuntimeDirectory"), ["foo", "other"]);
+    }
+
+    #[test]
+    fn the_stop_schedule_becomes_timeout_stop_sec() {
+        for (stop, signal, timeout) in [
+            ("--stop --retry 30", None, Some("30")),
+            ("--stop --retry=TERM/30/KILL/5", None, Some("30")),
+            ("-K -R QUIT/5/TERM/5/KILL/5", Some("SIGQUIT"), Some("10")),
+            ("--stop --retry forever/TERM/1", None, None),
+            ("--stop --retry TERM/30", None, None),
+            ("--stop --quiet", None, None),
+        ] {
+            let c = unit(&SSD.replace("--stop --quiet", stop));
+            let want = |v: Option<&str>| v.map(str::to_owned).into_iter().collect::<Vec<_>>();
+            assert_eq!(get(&c, "KillSignal"), want(signal), "{stop}");
+            assert_eq!(get(&c, "TimeoutStopSec"), want(timeout), "{stop}");
+        }
+    }
+
+    #[test]
+    fn run_directories_keep_the_mode_and_owner_the_script_gives_them() {
+        let start = |prep: &str| unit(&SSD.replace("  start) ", &format!("  start) {prep}\n")));
+        let c = start("RUNDIR=/run/foo; [ -d \"$RUNDIR\" ] || mkdir \"$RUNDIR\"; chown foo:foo \"$RUNDIR\"; chmod 2775 \"$RUNDIR\"");
+        assert_eq!(get(&c, "RuntimeDirectory"), ["foo"]);
+        assert_eq!(get(&c, "RuntimeDirectoryMode"), ["2775"]);
+        assert_eq!(get(&c, "ExecStartPre"), ["/bin/chown foo:foo /run/foo"]);
+        let c = start("owner=www-data; install -d -o $owner -g $owner -m 0750 /run/foo");
+        assert_eq!(get(&c, "RuntimeDirectoryMode"), ["0750"]);
+        assert_eq!(
+            get(&c, "ExecStartPre"),
+            ["/bin/chown www-data:www-data /run/foo"]
+        );
+        let c = start("mkdir -m755 /run/foo; chown nagios /var/run/foo");
+        assert!(get(&c, "RuntimeDirectoryMode").is_empty());
+        assert_eq!(get(&c, "ExecStartPre"), ["/bin/chown nagios /run/foo"]);
+        // The unit's own user owns RuntimeDirectory= already.
+        let c = unit(
+            &SSD.replace(
+                "  start) ",
+                "  start) mkdir -p /run/foo; chown foo:bar /run/foo\n",
+            )
+            .replace("--start --quiet", "--start --chuid foo:bar"),
+        );
+        assert!(get(&c, "ExecStartPre").is_empty(), "{}", c.text);
+        // Another owner while User= is set: only full privileges chown.
+        let c = unit(
+            &SSD.replace(
+                "  start) ",
+                "  start) mkdir -p /run/foo; chown root:adm /run/foo\n",
+            )
+            .replace("--start --quiet", "--start --chuid foo"),
+        );
+        assert_eq!(get(&c, "ExecStartPre"), ["+/bin/chown root:adm /run/foo"]);
+        // Not known, not a name, not octal: left as systemd makes it, said.
+        let c = start("mkdir /run/foo; chown \"$(id -un)\" /run/foo; chmod u+w /run/foo");
+        assert!(get(&c, "ExecStartPre").is_empty() && get(&c, "RuntimeDirectoryMode").is_empty());
+        assert!(
+            c.warnings
+                .iter()
+                .any(|w| w.contains("/run/foo: owner not known")),
+            "{:?}",
+            c.warnings
+        );
+        assert!(
+            c.warnings
+                .iter()
+                .any(|w| w.contains("mode `u+w` is not octal")),
+            "{:?}",
+            c.warnings
+        );
+        let c = start("mkdir -m 0700 /run/a; mkdir /run/b");
+        assert!(get(&c, "RuntimeDirectoryMode").is_empty());
+        assert!(
+            c.warnings
+                .iter()
+                .any(|w| w.contains("different modes (0700, 0755)")),
+            "{:?}",
+            c.warnings
+        );
+        // chown on a directory the script does not make under /run: nothing.
+        let c = start("chown foo /run/foo");
+        assert!(get(&c, "RuntimeDirectory").is_empty() && get(&c, "ExecStartPre").is_empty());
+    }
+
+    #[test]
+    fn a_sourced_shell_file_is_followed_for_its_settings() {
+        let script = format!(
+            "{HEAD}if [ -r /usr/share/foo/common ]; then . /usr/share/foo/common; else exit 0; fi\n\
+             . /lib/lsb/init-functions\n\
+             case $1 in start) start-stop-daemon --start --pidfile $PIDFILE --exec $DAEMON -- $ARGS ;; \
+             stop) start-stop-daemon --stop --pidfile $PIDFILE ;; esac\n"
+        );
+        let asked = std::cell::RefCell::new(Vec::new());
+        let files = |path: &str| {
+            asked.borrow_mut().push(path.to_owned());
+            match path {
+                "/usr/share/foo/common" => Ok(b"DAEMON=/usr/sbin/food\nPIDFILE=/run/foo/foo.pid\nARGS=\"-q\"\nhelper() { X=1; }\n".to_vec()),
+                _ => Err("No such file or directory".to_owned()),
+            }
+        };
+        let c = convert_with("/etc/init.d/foo", "foo", script.as_bytes(), &files).unwrap();
+        assert!(c.native, "{:?}", c.warnings);
+        assert_eq!(get(&c, "ExecStart"), ["/usr/sbin/food -q"]);
+        assert_eq!(get(&c, "PIDFile"), ["/run/foo/foo.pid"]);
+        // The LSB function library is not read.
+        assert_eq!(*asked.borrow(), ["/usr/share/foo/common"]);
+        let none = |_: &str| Err("No such file or directory".to_owned());
+        let c = convert_with("/etc/init.d/foo", "foo", script.as_bytes(), &none).unwrap();
+        assert!(!c.native);
+        assert!(
+            c.warnings[0].starts_with("line 12: sources /usr/share/foo/common, which cannot be read here (No such file or directory)"),
+            "{:?}",
+            c.warnings
+        );
+        let broken = |_: &str| Ok(b"A=\"open\n".to_vec());
+        let c = convert_with("/etc/init.d/foo", "foo", script.as_bytes(), &broken).unwrap();
+        assert!(
+            c.warnings[0].contains("(line 1: cannot read as shell: unterminated"),
+            "{:?}",
+            c.warnings
+        );
     }
 
     #[test]
