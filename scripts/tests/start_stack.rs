@@ -1848,3 +1848,25 @@ fn status_tells_listening_from_answering_and_nginx_waits_for_its_upstreams() {
     );
     assert!(stack.pid("nginx").is_none());
 }
+
+#[test]
+fn the_scripts_read_nothing_in_proc() {
+    // Process identity, groups and start times are pidwait's: no script of
+    // these reads /proc itself (/proc/0/none is a pidfile that cannot exist,
+    // given to pidwait to check a setting).
+    for name in ["start-stack.sh", "lsb-service", "demo.sh"] {
+        let text = fs::read_to_string(script(name)).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let code = line.trim_start();
+            if code.starts_with('#') {
+                continue;
+            }
+            let code = code.split(" # ").next().unwrap_or(code);
+            assert!(
+                !code.replace("/proc/0/none", "").contains("/proc"),
+                "{name}:{}: {line}",
+                n + 1
+            );
+        }
+    }
+}
