@@ -23,6 +23,9 @@ fn help_lists_the_exit_codes() {
         "143",
         "--retry",
         "--trust-pidfile",
+        "--running: 0 running (pids on stdout), 1 not running",
+        "never signalled (a stale pidfile)",
+        "every directory on its path owned by\nroot or us",
     ] {
         assert!(out.contains(text), "{text} missing from:\n{out}");
     }
