@@ -302,7 +302,7 @@ nginx ${own_ms[nginx]} ms. start-all starts the API server and the two keepstore
 the services' own start-up in that order. The stack's overhead beyond that with the tools: **$overhead ms**,
 **$overhead_ratio** of the services' own start-up (goal: below 0.35). It includes the settings and state-directory
 checks, the database reset over TLS, three curl runs for the registrations (made while services start)
-for the registrations and the wait for nginx to answer through to the proxy and the git server.
+and the wait for nginx to answer through to the proxy and the git server.
 
 The tools' own share of start-all + stop-all (every call timed, median of 3 cycles:
 $(median <"$work/toolsum") ms, waiting on the services included; calls made side by side, as stop-all's,
