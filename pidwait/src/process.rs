@@ -268,6 +268,8 @@ pub struct Identity {
     written: Option<SystemTime>,
     /// The start time the process must have (`--started`).
     started: Option<u64>,
+    /// `--trust-pidfile`: a pidfile's age is not held against a process.
+    trust_age: bool,
 }
 
 /// The outcome of an identity check.
@@ -311,6 +313,7 @@ impl Identity {
             name,
             written: None,
             started: None,
+            trust_age: false,
         })
     }
 
@@ -318,7 +321,16 @@ impl Identity {
     /// `written`: a process that started later is [`Match::Stale`].
     #[must_use]
     pub fn written_at(mut self, written: Option<SystemTime>) -> Self {
-        self.written = written;
+        self.written = written.filter(|_| !self.trust_age);
+        self
+    }
+
+    /// The same identity, but a pidfile's age is never held against a
+    /// process (`--trust-pidfile`: for a wall clock stepped since).
+    #[must_use]
+    pub fn trusting_age(mut self) -> Self {
+        self.trust_age = true;
+        self.written = None;
         self
     }
 

@@ -38,13 +38,16 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
             ));
         }
     }
-    let identity = Identity::new(cli.exe.as_deref(), cli.name.as_deref()).context("--exe")?;
+    let mut identity = Identity::new(cli.exe.as_deref(), cli.name.as_deref()).context("--exe")?;
     // With an identity to check, the pidfile's owner does not matter.
     let trust = if cli.trust_pidfile || !identity.is_empty() {
         Trust::Any
     } else {
         Trust::Checked
     };
+    if cli.trust_pidfile {
+        identity = identity.trusting_age();
+    }
     let timeout = cli.timeout.unwrap_or(DEFAULT_TIMEOUT);
     // Checked before anything is read or signalled.
     let schedule = match &cli.retry {
@@ -60,10 +63,9 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
 
     let (pids, written, what) = if let Some(file) = &cli.file {
         match pidfile::load(file, trust, SETTLE) {
-            // --trust-pidfile: its age is not held against the process.
             Ok(p) => (
                 p.pids,
-                (!cli.trust_pidfile).then_some(p.written),
+                Some(p.written),
                 format!(" (from {})", file.display()),
             ),
             Err(pidfile::Error::Missing { .. }) => {
@@ -107,19 +109,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
                 }
             }
         }
-        let (noun, verb) = if gone.len() == 1 {
-            ("pid", "is")
-        } else {
-            ("pids", "are")
-        };
-        let why = if stale.is_empty() {
-            format!("{noun} {}{what} {verb} not running", join(&gone))
-        } else {
-            format!("{}; not signalling it", stale.join("; "))
-        };
-        let result = nothing(cli, &why, &say);
-        remove_pidfile(cli, &pids, &say)?;
-        return result;
+        return none_left(cli, &pids, &gone, &stale, &what, &say);
     }
     if cli.group {
         targets.widen_to_group()?;
@@ -131,6 +121,30 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
         stop(cli.grace, &schedule, &mut targets, &interrupts, &say)?
     };
     finish(cli, &pids, outcome, &targets, timeout)
+}
+
+/// Nothing held: every pid was gone, or a newcomer under a stale pid.
+fn none_left(
+    cli: &Cli,
+    pids: &[Pid],
+    gone: &[Pid],
+    stale: &[String],
+    what: &str,
+    say: &impl Fn(String),
+) -> Result<ExitCode> {
+    let (noun, verb) = if gone.len() == 1 {
+        ("pid", "is")
+    } else {
+        ("pids", "are")
+    };
+    let why = if stale.is_empty() {
+        format!("{noun} {}{what} {verb} not running", join(gone))
+    } else {
+        format!("{}; not signalling it", stale.join("; "))
+    };
+    let result = nothing(cli, &why, say);
+    remove_pidfile(cli, pids, say)?;
+    result
 }
 
 /// The exit status for how a wait or stop ended.

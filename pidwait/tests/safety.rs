@@ -43,11 +43,12 @@ fn a_stale_pidfile_never_kills_the_newcomer() {
         "$pw" --exit --timeout 0 --pid "$new" 2> /dev/null; echo "alive=$?"
         # The way out: believe the pidfile as it is.
         "$pw" --running --trust-pidfile "$dir/svc.pid" > /dev/null; echo "trusted=$?"
+        "$pw" --timeout 10s --trust-pidfile "$dir/svc.pid" > /dev/null; echo "trustedwait=$?"
     "#;
     let (code, out, err) = in_pid_namespace(script, &[dir.0.path().to_str().unwrap()]);
     assert_eq!(code, Some(0), "{out}{err}");
     assert_eq!(
-        out, "kill=0\nstrict=1\nexit=0\nrunning=1\nwait=1\nalive=1\ntrusted=0\n",
+        out, "kill=0\nstrict=1\nexit=0\nrunning=1\nwait=1\nalive=1\ntrusted=0\ntrustedwait=0\n",
         "{err}"
     );
     let stale = err.matches("stale pidfile: pid ").count();
