@@ -475,6 +475,12 @@ impl<'a> Body<'a, '_> {
             } else if !assignments.is_empty() {
                 let before = index.checked_sub(1).map(|i| &commands[i]);
                 self.assign(inner, &assignments, before);
+            } else if let Some(path) = self.defaults_file(inner) {
+                // The shared file reads the defaults file for the script.
+                self.env.source_defaults();
+                if !self.implied_env_files.contains(&path) {
+                    self.implied_env_files.push(path);
+                }
             }
         }
     }
@@ -615,7 +621,23 @@ impl<'a> Body<'a, '_> {
         let start = self.action("start");
         let mut launches: Vec<Launch> = Vec::new();
         for command in &start {
-            let Some(launch) = self.launch(command)? else {
+            let launch = self.launch(command).map_err(|e| match (e, &command.function) {
+                (Reading::TooClever(why), Some(function)) => {
+                    // A launcher in a function the start action calls from
+                    // several places: one daemon per call (IPv4 and IPv6).
+                    let calls = start.iter().filter(|c| c.words[0] == *function).count();
+                    if calls > 1 {
+                        Reading::TooClever(format!(
+                            "line {}: {function}() starts a program and the start action calls it {calls} times (one daemon per call?)",
+                            command.line
+                        ))
+                    } else {
+                        Reading::TooClever(why)
+                    }
+                }
+                (e, _) => e,
+            })?;
+            let Some(launch) = launch else {
                 continue;
             };
             if command.in_loop {
@@ -1923,13 +1945,15 @@ esac
         let files = |path: &str| {
             asked.borrow_mut().push(path.to_owned());
             match path {
-                "/usr/share/foo/common" => Ok(b"DAEMON=/usr/sbin/food\nPIDFILE=/run/foo/foo.pid\nARGS=\"-q\"\nhelper() { X=1; }\n".to_vec()),
+                "/usr/share/foo/common" => Ok(b"DAEMON=/usr/sbin/food\nPIDFILE=/run/foo/foo.pid\nARGS=\"-q\"\nhelper() { X=1; }\n[ -r /etc/default/foo ] && . /etc/default/foo\n".to_vec()),
                 _ => Err("No such file or directory".to_owned()),
             }
         };
         let c = convert_with("/etc/init.d/foo", "foo", script.as_bytes(), &files).unwrap();
         assert!(c.native, "{:?}", c.warnings);
-        assert_eq!(get(&c, "ExecStart"), ["/usr/sbin/food -q"]);
+        assert_eq!(get(&c, "ExecStart"), ["/usr/sbin/food $ARGS"]);
+        assert_eq!(get(&c, "Environment"), ["\"ARGS=-q\""]);
+        assert_eq!(get(&c, "EnvironmentFile"), ["-/etc/default/foo"]);
         assert_eq!(get(&c, "PIDFile"), ["/run/foo/foo.pid"]);
         // The LSB function library is not read.
         assert_eq!(*asked.borrow(), ["/usr/share/foo/common"]);
@@ -2090,6 +2114,7 @@ esac
             ("f() { A=$1; }\nstart-stop-daemon --start --exec /usr/sbin/food -- $A\n", "`$1` needs the script's arguments"),
             (". /etc/default/foo\nstart-stop-daemon --start --exec $DAEMON\n", "set only by the defaults file"),
             ("start-stop-daemon --start --exec /usr/sbin/food -- ${X##*/}\n", "transforms $X"),
+            ("run() { start-stop-daemon --start --exec /usr/sbin/food -- \"$1\"; }\ncase $1 in start) run -4; run -6 ;; esac\n", "line 12: run() starts a program and the start action calls it 2 times (one daemon per call?)"),
         ] {
             let c = unit(&format!("{body}echo \"Usage: foo {{start|stop|reload}}\"\n"));
             assert!(!c.native, "{body}");
