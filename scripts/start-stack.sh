@@ -234,8 +234,7 @@ pool=()
 newports() {
   if ((${#pool[@]} >= $1)); then
     printf -v ports '%s\n' "${pool[@]:0:$1}"
-    ports=${ports%$'\n'}
-    pool=("${pool[@]:$1}")
+    ports=${ports%$'\n'} pool=("${pool[@]:$1}")
     return
   fi
   ports=$("$portfind" -n "$1" ${STACK_PORT_RANGE:+--range "$STACK_PORT_RANGE"}) ||
@@ -253,10 +252,7 @@ livepid() {
 listening() {
   local p port
   list=()
-  for p in ${ports_of[$1]}; do
-    getport "$p"
-    list+=("$port")
-  done
+  for p in ${ports_of[$1]}; do getport "$p" && list+=("$port"); done
   "$portwait" --timeout 0 --pid "$pid" "${list[@]}" 2>/dev/null
 }
 
@@ -323,10 +319,7 @@ died() {
 defer="" deferred=()
 wait_up() {
   local name=$1 pid=$2 err
-  if [[ -n $defer ]]; then
-    deferred+=("$*")
-    return
-  fi
+  [[ -z $defer ]] || { deferred+=("$*") && return; }
   shift 2
   err=$("$portwait" --timeout="$timeout" --pid "$pid" "$@" 2>&1) || died "$name" "not listening on port $* ($err)"
   # Usually the pidfile names the process that listens: then that is proven.
@@ -336,9 +329,8 @@ wait_up() {
       died "$name" "no live process in $state/$name.pid ($err)"
   fi
   # nginx is ready when it answers through to the proxy and the git server.
-  if [[ $name == nginx ]]; then
-    err=$(answering nginx "$timeout") || died nginx "not answering through to its upstreams (${err//$'\n'/ })"
-  fi
+  [[ $name != nginx ]] || err=$(answering nginx "$timeout") ||
+    died nginx "not answering through to its upstreams (${err//$'\n'/ })"
   bound+=("$@")
 }
 
@@ -346,11 +338,8 @@ wait_up() {
 wait_deferred() {
   local args
   defer=""
-  for args in "${deferred[@]}"; do
-    # shellcheck disable=SC2086 # NAME PID PORT...: no blanks in any
-    wait_up $args
-  done
-  deferred=()
+  # shellcheck disable=SC2086 # NAME PID PORT...: no blanks in any
+  for args in "${deferred[@]}"; do wait_up $args; done
 }
 
 # ensure_cert: the self-signed certificate and key (ours alone), made once;
@@ -369,11 +358,9 @@ ensure_cert() {
   [[ $pem =~ -----BEGIN\ PRIVATE\ KEY-----.*-----END\ PRIVATE\ KEY----- && -n $cert ]] ||
     fail 1 "openssl could not make a certificate: ${pem//$'\n'/ }"
   key=${BASH_REMATCH[0]}
-  mask=$(umask)
-  umask 077
+  mask=$(umask) && umask 077
   write "$state/self-signed.key" "$key"
-  umask "$mask"
-  write "$state/self-signed.pem" "$cert"
+  umask "$mask" && write "$state/self-signed.pem" "$cert"
 }
 
 # reset_api HOST: reset its database; our certificate pinned for our own
@@ -557,9 +544,7 @@ start_git() {
   files arv-git-httpd
   dir "$state/git"
   dir "$state/git/test"
-  if [[ -n $git_tarball ]]; then
-    tar -xf "$git_tarball" -C "$state/git" || fail 2 "cannot unpack $git_tarball into $state/git"
-  fi
+  [[ -z $git_tarball ]] || tar -xf "$git_tarball" -C "$state/git" || fail 2 "cannot unpack $git_tarball into $state/git"
   newports 1
   write "$state/arv-git-httpd.port" "$ports"
   launch arv-git-httpd env -u ARVADOS_API_TOKEN "${git_cmd[@]}" "-repo-root=$state/git/test" "-address=:$ports"
@@ -590,10 +575,8 @@ start_nginx() {
   files nginx
   plain "$state/nginx.conf" "$state/keepproxy-ssl.port" "$state/arv-git-httpd-ssl.port"
   ensure_cert
-  getport keepproxy
-  kp=$port
-  getport arv-git-httpd
-  git=$port
+  getport keepproxy && kp=$port
+  getport arv-git-httpd && git=$port
   newports 2
   kp_ssl=${ports%%$'\n'*}
   git_ssl=${ports##*$'\n'}
@@ -608,12 +591,9 @@ start_nginx() {
 }
 
 print_api() {
-  if [[ -z $auth ]]; then
-    printf '%s\n' "$api_started_host"
-  else
-    "$fixture_token" --fixtures "$fixtures" --export --host "$api_started_host" "$auth" ||
-      fail 1 "no fixture '$auth' for --auth"
-  fi
+  [[ -n $auth ]] || { printf '%s\n' "$api_started_host" && return; }
+  "$fixture_token" --fixtures "$fixtures" --export --host "$api_started_host" "$auth" ||
+    fail 1 "no fixture '$auth' for --auth"
 }
 
 # --- stopping ------------------------------------------------------------------
@@ -651,20 +631,8 @@ stop_service() {
   for p in ${ports_of[$name]}; do [[ ! -e $state/$p.port ]] || rm -f -- "$state/$p.port"; done
 }
 
-stop_keep() {
-  local n rc=0 jobs=()
-  # Both side by side (each in a subshell), when there is anything to stop.
-  for n in 0 1; do
-    [[ -e $state/keep$n.pid || -L $state/keep$n.pid || -e $state/keep$n.volume || -n ${launched[keep$n]:-} ]] ||
-      continue
-    (stop_keep_n "$n") &
-    jobs+=($!)
-  done
-  for n in "${jobs[@]}"; do wait "$n" || rc=$?; done
-  ((rc == 0)) || exit "$rc"
-}
-
-# stop_keep_n N: keepN and its volume.
+# stop_keep_n N: keepN and its volume (stop_keep: both).
+stop_keep() { stop_keep_n 0 && stop_keep_n 1; }
 stop_keep_n() {
   stop_service "keep$1"
   [[ -e $state/keep$1.volume ]] || return 0
@@ -694,7 +662,7 @@ rollback() {
   say "stopping what this run started: ${started[*]}"
   for ((i = ${#started[@]} - 1; i >= 0; i--)); do
     case ${started[i]} in
-      keep0 | keep1) (stop_keep) ;;
+      keep[01]) (stop_keep_n "${started[i]#keep}") ;;
       *) (stop_service "${started[i]}") ;;
     esac
   done
@@ -721,19 +689,11 @@ status() {
     [[ $word == up || $word == external ]] || all=1
     printf -v shown '%s,' "${list[@]}"
     shown=${shown%,}
-    if [[ -n $json ]]; then
-      out+="$sep{\"name\":\"$name\",\"pid\":${pid:-null},\"ports\":[$shown],\"state\":\"$word\"}"
-      sep=,
-    else
-      printf '%-14s pid %-8s port %-12s %s\n' "$name" "${pid:--}" "${shown:--}" "$word"
-    fi
+    out+="$sep{\"name\":\"$name\",\"pid\":${pid:-null},\"ports\":[$shown],\"state\":\"$word\"}" sep=,
+    [[ -n $json ]] || printf '%-14s pid %-8s port %-12s %s\n' "$name" "${pid:--}" "${shown:--}" "$word"
   done
-  if [[ -n $json ]]; then
-    q "$state"
-    word=true
-    ((all == 0)) || word=false
-    printf '{"state_dir":%s,"all_up":%s,"services":[%s]}\n' "$quoted" "$word" "$out"
-  fi
+  q "$state" && word=true && ((all == 0)) || word=false
+  [[ -z $json ]] || printf '{"state_dir":%s,"all_up":%s,"services":[%s]}\n' "$quoted" "$word" "$out"
   return "$all"
 }
 
