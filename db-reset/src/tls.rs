@@ -309,6 +309,17 @@ pub fn explain(err: &rustls::Error) -> String {
         rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType) => {
             "the server does not speak TLS (plain HTTP on this port?)".into()
         }
+        rustls::Error::InvalidMessage(why) => {
+            format!("the server's TLS messages are malformed ({why:?}): not TLS, or broken")
+        }
+        rustls::Error::PeerIncompatible(why) => format!(
+            "the server offers no TLS version, cipher or key type in common \
+             (TLS 1.2 and 1.3 with current ciphers only): {why:?}"
+        ),
+        rustls::Error::AlertReceived(alert) => format!(
+            "the server ended the handshake with the alert {alert:?} (it may want a \
+             client certificate, or only old TLS versions)"
+        ),
         other => other.to_string(),
     }
 }
@@ -341,6 +352,10 @@ mod tests {
         assert!(explain(&e).contains("not valid for this host name"));
         let e = rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType);
         assert!(explain(&e).contains("does not speak TLS"));
+        let e = rustls::Error::PeerIncompatible(rustls::PeerIncompatible::NoCipherSuitesInCommon);
+        assert!(explain(&e).contains("no TLS version, cipher or key type in common"));
+        let e = rustls::Error::AlertReceived(rustls::AlertDescription::HandshakeFailure);
+        assert!(explain(&e).contains("ended the handshake with the alert HandshakeFailure"));
         let e = rustls::Error::InvalidCertificate(rustls::CertificateError::Other(
             rustls::OtherError(std::sync::Arc::new(webpki::Error::CaUsedAsEndEntity)),
         ));

@@ -311,3 +311,49 @@ fn a_redirect_is_not_followed() {
     assert_eq!(server.request().unwrap().path, "/database/reset");
     assert!(server.request().is_none(), "the redirect was followed");
 }
+
+/// What --insecure cannot fix is said in words: here a server that speaks
+/// only TLS 1.1 (`openssl s_server`), which rustls does not.
+#[test]
+fn insecure_names_what_it_cannot_fix() {
+    let certs = Certs::new();
+    let (cert, key) = certs.v1("old");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = Command::new("openssl")
+        .args([
+            "s_server",
+            "-quiet",
+            "-www",
+            "-tls1_1",
+            "-cipher",
+            "DEFAULT:@SECLEVEL=0",
+        ])
+        .args(["-accept", &format!("127.0.0.1:{port}"), "-cert"])
+        .arg(&cert)
+        .arg("-key")
+        .arg(&key)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // --retry-for waits while s_server starts (refused until it listens).
+    let out = finish(spawn(with_token().args([
+        "--host",
+        &format!("127.0.0.1:{port}"),
+        "--insecure",
+        "--retry-for",
+        "20s",
+    ])));
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let err = exits(&out, 2);
+    assert_contains(
+        &err,
+        "failed: the server ended the handshake with the alert ProtocolVersion",
+    );
+}
