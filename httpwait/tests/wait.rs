@@ -31,6 +31,38 @@ fn reserved() -> Reserved {
     Reserved { fd, port }
 }
 
+impl Reserved {
+    fn listen(self) -> TcpListener {
+        net::listen(&self.fd, 128).unwrap();
+        TcpListener::from(self.fd)
+    }
+}
+
+#[test]
+fn a_server_that_starts_listening_late_is_noticed() {
+    let reserved = reserved();
+    let url = format!("http://127.0.0.1:{}/", reserved.port);
+    let mut child = cmd()
+        .args(["-v", "-t", "30s", &url])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Listen only once httpwait has been refused.
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let first = lines.next().expect("a line on stderr").unwrap();
+    assert_eq!(first, format!("httpwait: {url}: connection refused"));
+    let server = Server::on(reserved.listen(), None, |_| Reply::status(200, ""));
+    let rest: Vec<String> = lines.map(Result::unwrap).collect();
+    assert_eq!(child.wait().unwrap().code(), Some(0), "{rest:?}");
+    // The bare connect that saw the server listen (no bytes), then the GET.
+    let methods: Vec<String> = (0..2)
+        .filter_map(|_| server.request())
+        .map(|s| s.method)
+        .collect();
+    assert!(methods.contains(&"GET".to_owned()), "{methods:?}");
+}
+
 #[test]
 fn a_200_is_ready_and_the_request_is_a_plain_get() {
     let server = Server::http(|_| Reply::status(200, "hello"));
