@@ -344,6 +344,11 @@ struct Launch {
     /// daemonize.
     foreground: bool,
     make_pidfile: bool,
+    /// Settings from start-stop-daemon's process options (`--umask`,
+    /// `--chdir`, `--nicelevel`, ...).
+    settings: Vec<String>,
+    /// Options that could not be mapped.
+    notes: Vec<String>,
 }
 
 struct Body<'a, 'w> {
@@ -767,6 +772,24 @@ impl<'a> Body<'a, '_> {
                         }
                         "--background" | "-b" => launch.foreground = true,
                         "--make-pidfile" | "-m" => launch.make_pidfile = true,
+                        "--umask" | "-k" | "--chdir" | "-d" | "--nicelevel" | "-N" | "--chroot"
+                        | "-r" | "--group" | "-g" | "--iosched" | "-I" | "--procsched" | "-P"
+                        | "--output" | "-O" => {
+                            let raw = value.clone().unwrap_or_default();
+                            let mapped = self
+                                .literal(&raw)
+                                .and_then(|v| ssd_setting(key, &v).map(|s| (v, s)));
+                            match mapped {
+                                Ok((v, _)) if matches!(key.as_str(), "--group" | "-g") => {
+                                    launch.group = launch.group.take().or(Some(v));
+                                }
+                                Ok((_, settings)) => launch.settings.extend(settings),
+                                Err(why) => launch.notes.push(format!(
+                                    "start-stop-daemon {key} `{}` left out: {why}",
+                                    crate::escape(&raw)
+                                )),
+                            }
+                        }
                         _ => {}
                     }
                 }
@@ -774,6 +797,18 @@ impl<'a> Body<'a, '_> {
                     .iter()
                     .position(|w| w == "--")
                     .map_or(&[], |i| &words[i + 1..]);
+                // (init-d-script's own `$START_ARGS` is the script's to set.)
+                let own = command.line == 0;
+                for (key, _) in opts
+                    .iter()
+                    .filter(|(k, v)| !own && k.starts_with('$') && v.is_none())
+                {
+                    launch.notes.push(format!(
+                        "`{}` among start-stop-daemon's options is known only at run time: \
+                         left out, check what it adds (a nice level from the defaults file?)",
+                        crate::escape(key)
+                    ));
+                }
                 if words.iter().all(|w| w != "--")
                     && opts.iter().any(|(k, v)| k.starts_with('$') && v.is_none())
                 {
@@ -963,6 +998,8 @@ impl<'a> Body<'a, '_> {
                 lines.push(format!("{key}={}", unit_value(value)));
             }
         }
+        lines.extend(launch.settings.iter().cloned());
+        self.warnings.extend(launch.notes.iter().cloned());
         let dirs = self.runtime_dirs();
         lines.extend(self.runtime_lines(&dirs, launch));
         lines.push(format!("ExecStart={}", exec_line(launch)));
@@ -1288,6 +1325,85 @@ impl<'a> Body<'a, '_> {
             return (signal.filter(|s| s != "TERM"), timeout);
         }
         (None, None)
+    }
+}
+
+/// The unit settings for one of start-stop-daemon's process options.
+fn ssd_setting(key: &str, value: &str) -> Result<Vec<String>, String> {
+    let path = |setting: &str| {
+        if value.starts_with('/') && !value.contains(char::is_whitespace) {
+            Ok(vec![format!("{setting}={}", unit_value(value))])
+        } else {
+            Err("expected an absolute path without blanks".to_owned())
+        }
+    };
+    let number = |text: &str, range: std::ops::RangeInclusive<i32>| {
+        text.parse::<i32>()
+            .ok()
+            .filter(|n| range.contains(n))
+            .ok_or_else(|| {
+                format!(
+                    "expected a number from {} to {}",
+                    range.start(),
+                    range.end()
+                )
+            })
+    };
+    match key {
+        "--umask" | "-k" => {
+            let ok =
+                (1..=4).contains(&value.len()) && value.bytes().all(|b| (b'0'..=b'7').contains(&b));
+            if ok {
+                Ok(vec![format!("UMask={value:0>4}")])
+            } else {
+                Err("expected an octal mask".to_owned())
+            }
+        }
+        "--chdir" | "-d" => path("WorkingDirectory"),
+        "--chroot" | "-r" => path("RootDirectory"),
+        "--output" | "-O" => path("StandardOutput")
+            .map(|_| vec![format!("StandardOutput=append:{}", unit_value(value))]),
+        // From init (nice 0), the increment is the level.
+        "--nicelevel" | "-N" => number(value, -20..=19).map(|n| vec![format!("Nice={n}")]),
+        "--group" | "-g" => {
+            let ok = !value.is_empty()
+                && value
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+            ok.then(Vec::new)
+                .ok_or_else(|| "expected a group name".to_owned())
+        }
+        "--iosched" | "-I" => {
+            let (class, priority) = value
+                .split_once(':')
+                .map_or((value, None), |(c, p)| (c, Some(p)));
+            let class = match class {
+                "idle" => "idle",
+                "best-effort" => "best-effort",
+                "real-time" => "realtime",
+                _ => return Err("expected idle, best-effort or real-time".to_owned()),
+            };
+            let mut out = vec![format!("IOSchedulingClass={class}")];
+            if let Some(p) = priority {
+                out.push(format!("IOSchedulingPriority={}", number(p, 0..=7)?));
+            }
+            Ok(out)
+        }
+        "--procsched" | "-P" => {
+            let (policy, priority) = value
+                .split_once(':')
+                .map_or((value, None), |(c, p)| (c, Some(p)));
+            if !["other", "fifo", "rr"].contains(&policy) {
+                return Err("expected other, fifo or rr".to_owned());
+            }
+            let mut out = vec![format!("CPUSchedulingPolicy={policy}")];
+            if let Some(p) = priority {
+                let range = if policy == "other" { 0..=0 } else { 1..=99 };
+                out.push(format!("CPUSchedulingPriority={}", number(p, range)?));
+            }
+            Ok(out)
+        }
+        _ => Ok(Vec::new()),
     }
 }
 
@@ -1972,6 +2088,63 @@ esac
             "{:?}",
             c.warnings
         );
+    }
+
+    #[test]
+    fn start_stop_daemon_process_options_become_settings() {
+        let c = unit(&SSD.replace(
+            "--start --quiet",
+            "--start --umask 007 --chdir /var/lib/foo -N 5 --chroot /srv/jail -g adm --iosched best-effort:2 --procsched rr:10 -b --output /var/log/foo.log",
+        ));
+        for (key, value) in [
+            ("UMask", "0007"),
+            ("WorkingDirectory", "/var/lib/foo"),
+            ("Nice", "5"),
+            ("RootDirectory", "/srv/jail"),
+            ("Group", "adm"),
+            ("IOSchedulingClass", "best-effort"),
+            ("IOSchedulingPriority", "2"),
+            ("CPUSchedulingPolicy", "rr"),
+            ("CPUSchedulingPriority", "10"),
+            ("StandardOutput", "append:/var/log/foo.log"),
+        ] {
+            assert_eq!(get(&c, key), [value], "{key}\n{}", c.text);
+        }
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        let c = unit(&SSD.replace(
+            "NAME=foo\n",
+            "NAME=foo\n. /etc/default/foo\nif [ -n \"$NICE\" ]; then NICE_PARM=\"--nicelevel $NICE\"; fi\n",
+        )
+        .replace("--start --quiet", "--start $NICE_PARM"));
+        assert!(c.native);
+        assert!(
+            c.warnings.iter().any(|w| w.starts_with(
+                "`$NICE_PARM` among start-stop-daemon's options is known only at run time"
+            )),
+            "{:?}",
+            c.warnings
+        );
+        // --chuid's group wins over --group.
+        let c = unit(&SSD.replace("--start --quiet", "--start -c foo:bar --group adm"));
+        assert_eq!(get(&c, "Group"), ["bar"]);
+        for (option, why) in [
+            (
+                "--umask 0999",
+                "--umask `0999` left out: expected an octal mask",
+            ),
+            ("--chdir var/lib", "expected an absolute path"),
+            ("--nicelevel 40", "expected a number from -20 to 19"),
+            ("--iosched fast", "expected idle, best-effort or real-time"),
+            ("--procsched fifo:0", "expected a number from 1 to 99"),
+            ("--nicelevel $(nice)", "`$(nice)` runs a command"),
+        ] {
+            let c = unit(&SSD.replace("--start --quiet", &format!("--start {option}")));
+            assert!(
+                c.warnings.iter().any(|w| w.contains(why)),
+                "{option}: {:?}",
+                c.warnings
+            );
+        }
     }
 
     #[test]

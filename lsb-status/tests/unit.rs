@@ -346,6 +346,56 @@ fn every_unit_written_for_the_corpus_passes_systemd_analyze_verify() {
     assert!(native >= 19, "only {native} native units of 32");
 }
 
+/// Every setting the reader can write (process options, /run directory
+/// mode and owner, stop timeout, signals) passes verify too.
+#[test]
+fn every_setting_the_reader_writes_passes_systemd_analyze_verify() {
+    if !can_run(have_verify(), "no systemd-analyze") {
+        return;
+    }
+    let script = CLEAN
+        .replace(
+            "  start) start-stop-daemon --start",
+            "  start) mkdir -m 2775 /run/food; chown food:adm /run/food\n    \
+             start-stop-daemon --start --chuid food --umask 007 --chdir /var/lib/food \
+             --nicelevel -5 --iosched idle --procsched fifo:5 --chroot /srv/food \
+             --background --output /var/log/food.log",
+        )
+        .replace(
+            "--stop --pidfile /run/food.pid",
+            "--stop --retry QUIT/5/TERM/5/KILL/5 --pidfile /run/food.pid",
+        )
+        .replace(
+            "esac",
+            "  reload) start-stop-daemon --stop --signal USR1 --pidfile /run/food.pid ;;\nesac",
+        );
+    let (_tmp, out) = convert("food", &script);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let unit = stdout(&out);
+    for line in [
+        "Type=exec",
+        "User=food",
+        "UMask=0007",
+        "WorkingDirectory=/var/lib/food",
+        "Nice=-5",
+        "IOSchedulingClass=idle",
+        "CPUSchedulingPolicy=fifo",
+        "CPUSchedulingPriority=5",
+        "RootDirectory=/srv/food",
+        "StandardOutput=append:/var/log/food.log",
+        "RuntimeDirectory=food",
+        "RuntimeDirectoryMode=2775",
+        "ExecStartPre=+/bin/chown :adm /run/food",
+        "KillSignal=SIGQUIT",
+        "TimeoutStopSec=10",
+        "ExecReload=/bin/kill -USR1 $MAINPID",
+    ] {
+        assert!(unit.lines().any(|l| l == line), "no {line} in\n{unit}");
+    }
+    let root = tempfile::tempdir().unwrap();
+    assert_eq!(verify(root.path(), "food.service", &unit), Ok(()), "{unit}");
+}
+
 #[test]
 fn verify_catches_what_it_should() {
     if !can_run(have_verify(), "no systemd-analyze") {
