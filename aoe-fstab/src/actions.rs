@@ -85,12 +85,12 @@ const MAX_WARNINGS: usize = 5;
 fn load(file: &Path, strict: bool, report: bool) -> anyhow::Result<Table> {
     let name = shown_path(file);
     let cannot = || format!("cannot read {name}");
-    // As libmount (`mnt_table_parse_fstab`): a FIFO would block with no
-    // writer, and /dev/zero would never end.
-    if !std::fs::metadata(file).with_context(cannot)?.is_file() {
-        bail!("{}: not a regular file", cannot());
-    }
-    let data = cliutil::read_limited(file, MAX_FSTAB, "an fstab file").with_context(cannot)?;
+    // As libmount (`mnt_table_parse_fstab`), only a regular file: a FIFO
+    // would block with no writer, and /dev/zero would never end. Checked on
+    // the descriptor it is read from (opened without blocking), so nothing
+    // can be swapped in between the check and the read.
+    let data =
+        cliutil::read_regular_limited(file, MAX_FSTAB, "an fstab file").with_context(cannot)?;
     let table = fstab::parse(&data);
     if let (true, Some(bad)) = (strict, table.bad.first()) {
         bail!("{name}:{}: {}", bad.line, bad.reason);

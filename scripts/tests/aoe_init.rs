@@ -552,7 +552,7 @@ fn a_lock_directory_others_control_is_refused() {
     assert_eq!(code(&out), Some(6), "{}", show(&out));
     assert_eq!(
         text(&out.stderr),
-        format!("aoe-init: {d} belongs to uid 65534, not to root or uid 0: refusing to keep the lock there\n")
+        format!("aoe-init: directory {d} belongs to uid 65534, not to root or uid 0: refusing to keep the lock in {d}\n")
     );
     // Root's, but anyone may write to it (no sticky bit).
     std::os::unix::fs::chown(&lock, Some(0), None).unwrap();
@@ -561,7 +561,7 @@ fn a_lock_directory_others_control_is_refused() {
     assert_eq!(code(&out), Some(6), "{}", show(&out));
     assert_eq!(
         text(&out.stderr),
-        format!("aoe-init: {d} is writable by others (mode 777, no sticky bit): refusing to keep the lock there\n")
+        format!("aoe-init: {d} is writable by others (mode 777, no sticky bit): refusing to keep the lock in {d}\n")
     );
     assert!(rig.log().is_empty(), "ran {}", rig.log());
     // With the sticky bit (as /run/lock), others cannot replace root's files.
@@ -569,6 +569,99 @@ fn a_lock_directory_others_control_is_refused() {
     let out = rig.run("start");
     assert_eq!(code(&out), Some(0), "{}", show(&out));
     assert!(rig.locked());
+}
+
+/// Runs `args` as uid 65534 (nobody), as another local user would.
+fn as_nobody(args: &[&std::ffi::OsStr]) {
+    let out = Command::new("setpriv")
+        .args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", show(&out));
+}
+
+#[test]
+fn a_lock_directory_another_user_points_elsewhere_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut rig = Rig::new();
+    // As Debian's /run/lock: sticky, anyone may create names in it, and
+    // the lock directory does not exist yet.
+    let perm = |mode| std::fs::Permissions::from_mode(mode);
+    std::fs::set_permissions(rig.path(""), perm(0o755)).unwrap();
+    let run = rig.path("run");
+    std::fs::create_dir(&run).unwrap();
+    std::fs::set_permissions(&run, perm(0o1777)).unwrap();
+    let lock_dir = run.join("subsys");
+    rig.set("LOCK_DIR", &lock_dir.display().to_string());
+    // Root's file that stop would remove through the link.
+    let victim = rig.path("victim");
+    std::fs::create_dir(&victim).unwrap();
+    std::fs::write(victim.join("aoe-init"), "precious").unwrap();
+    as_nobody(&[
+        "ln".as_ref(),
+        "-s".as_ref(),
+        victim.as_os_str(),
+        lock_dir.as_os_str(),
+    ]);
+    let l = lock_dir.display();
+    let out = rig.run("start");
+    assert_eq!(code(&out), Some(6), "{}", show(&out));
+    assert_eq!(
+        text(&out.stderr),
+        format!("aoe-init: symbolic link {l} belongs to uid 65534, not to root or uid 0: refusing to keep the lock in {l}\n")
+    );
+    assert!(rig.log().is_empty(), "ran {}", rig.log());
+
+    // Swapped in while running: stop unmounts and unloads, but removes
+    // nothing through the link.
+    std::fs::remove_file(&lock_dir).unwrap();
+    let out = rig.run("start");
+    assert_eq!(code(&out), Some(0), "{}", show(&out));
+    std::fs::remove_dir_all(&lock_dir).unwrap();
+    as_nobody(&[
+        "ln".as_ref(),
+        "-s".as_ref(),
+        victim.as_os_str(),
+        lock_dir.as_os_str(),
+    ]);
+    let out = rig.run("stop");
+    assert_eq!(code(&out), Some(1), "{}", show(&out));
+    assert!(
+        text(&out.stderr).contains(&format!(": not removing {l}/aoe-init")),
+        "{}",
+        show(&out)
+    );
+    assert!(rig.mounts().is_empty() && !rig.driver_loaded());
+    assert_eq!(
+        std::fs::read_to_string(victim.join("aoe-init")).unwrap(),
+        "precious"
+    );
+
+    // A directory of another user's higher up: they could swap what is below.
+    std::fs::remove_file(&lock_dir).unwrap();
+    let theirs = run.join("theirs");
+    as_nobody(&["mkdir".as_ref(), theirs.as_os_str()]);
+    rig.set("LOCK_DIR", &theirs.join("subsys").display().to_string());
+    let out = rig.run("start");
+    assert_eq!(code(&out), Some(6), "{}", show(&out));
+    assert!(
+        text(&out.stderr).starts_with(&format!(
+            "aoe-init: directory {} belongs to uid 65534",
+            theirs.display()
+        )),
+        "{}",
+        show(&out)
+    );
+    // Root's own link to a sticky directory (as /var/lock -> /run/lock) is fine.
+    std::os::unix::fs::symlink(&run, rig.path("var-lock")).unwrap();
+    rig.set(
+        "LOCK_DIR",
+        &rig.path("var-lock/subsys").display().to_string(),
+    );
+    let out = rig.run("start");
+    assert_eq!(code(&out), Some(0), "{}", show(&out));
+    assert!(lock_dir.join("aoe-init").is_file());
 }
 
 #[test]
@@ -596,8 +689,11 @@ fn status_is_unknown_when_the_fstab_file_cannot_be_read() {
     let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
     assert!(made.success());
     for (file, why) in [
-        (&fifo, "not a regular file"),
-        (&rig.path("mnt"), "not a regular file"),
+        (&fifo, "a FIFO, not a regular file: not an fstab file"),
+        (
+            &rig.path("mnt"),
+            "a directory, not a regular file: not an fstab file",
+        ),
     ] {
         rig.set("FSTAB", &file.display().to_string());
         let out = rig.run("status");
