@@ -108,7 +108,11 @@ test: test-deps lint build
 
 # Each crate as crates.io would get it, built from its packaged form.
 # (xtask and the scripts' tests are not published.)
+# Cargo unpacks the packaged crates it verifies against into CARGO_HOME under
+# the same name and version every time, and reuses what it unpacked before:
+# remove ours first, or a second run checks against stale sources.
 package:
+	rm -rf $(foreach c,cliutil $(TOOLS),$${CARGO_HOME:-$$HOME/.cargo}/registry/src/-*/$(c)-$(VERSION))
 	$(CARGO) package --locked --allow-dirty --workspace --exclude xtask --exclude stackutils-scripts
 
 demo:
