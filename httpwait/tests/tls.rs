@@ -2,7 +2,7 @@
 //! --insecure), against a rustls server, the stack's Python API stand-in and
 //! real nginx.
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -289,6 +289,82 @@ fn real_nginx() {
         &exits(&unavailable, 1),
         "answered 503 Service Temporarily Unavailable",
     );
+}
+
+/// Real nginx proxying to a backend that is not up yet: nginx's own 502 is
+/// not "answering through", the backend's 401 is (`-s 200-499`, as the
+/// README shows).
+#[test]
+fn through_a_real_nginx_proxy() {
+    let Ok(nginx) = which_nginx() else {
+        return skip("nginx not installed");
+    };
+    let backend = crate::wait::reserved();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let conf = dir.path().join("nginx.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "daemon off;\npid {pid};\nerror_log {log} info;\nevents {{}}\nhttp {{\n  \
+             access_log off;\n  client_body_temp_path {tmp};\n  proxy_temp_path {tmp};\n  \
+             fastcgi_temp_path {tmp};\n  uwsgi_temp_path {tmp};\n  scgi_temp_path {tmp};\n  \
+             server {{\n    listen 127.0.0.1:{port};\n    \
+             location / {{ proxy_pass http://127.0.0.1:{backend}; }}\n  }}\n}}\n",
+            pid = dir.path().join("nginx.pid").display(),
+            log = dir.path().join("error.log").display(),
+            tmp = dir.path().display(),
+            backend = backend.port,
+        ),
+    )
+    .unwrap();
+    let url = format!("http://127.0.0.1:{port}/api");
+    let mut waiter = cmd()
+        .args([
+            "-v",
+            "-t",
+            "30s",
+            "-s",
+            "200-499",
+            "--interval",
+            "20ms",
+            &url,
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut server = Command::new(nginx)
+        .arg("-c")
+        .arg(&conf)
+        .arg("-p")
+        .arg(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Start the backend only once httpwait has heard nginx's 502.
+    let mut lines = BufReader::new(waiter.stderr.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let done = line.contains("answered 502 Bad Gateway");
+        seen.push(line);
+        if done {
+            break;
+        }
+    }
+    assert!(
+        seen.last().is_some_and(|l| l.contains("502")),
+        "no 502 seen: {seen:?}"
+    );
+    let api = Server::on(backend.listen(), None, |_| Reply::status(401, "{}"));
+    let rest: Vec<String> = lines.map(Result::unwrap).collect();
+    let status = waiter.wait().unwrap();
+    server.kill().unwrap();
+    server.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{seen:?} {rest:?}");
+    assert_eq!(api.request().unwrap().path, "/api");
 }
 
 fn which_nginx() -> Result<&'static str, ()> {

@@ -17,12 +17,12 @@ const SECRET: &str = "s3cr3t-t0ken-value-123";
 
 /// A loopback port held bound but not listening: connections are refused,
 /// and nobody else can take it.
-struct Reserved {
-    fd: OwnedFd,
-    port: u16,
+pub struct Reserved {
+    pub fd: OwnedFd,
+    pub port: u16,
 }
 
-fn reserved() -> Reserved {
+pub fn reserved() -> Reserved {
     let fd = net::socket(AddressFamily::INET, SocketType::STREAM, None).unwrap();
     net::bind(&fd, &SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0)).unwrap();
     let port = SocketAddrV4::try_from(net::getsockname(&fd).unwrap())
@@ -32,7 +32,7 @@ fn reserved() -> Reserved {
 }
 
 impl Reserved {
-    fn listen(self) -> TcpListener {
+    pub fn listen(self) -> TcpListener {
         net::listen(&self.fd, 128).unwrap();
         TcpListener::from(self.fd)
     }
