@@ -1467,6 +1467,22 @@ fn installed_it_finds_its_tools_and_the_data_of_an_arvados_tree() {
     stack.run(&["start"]).ok();
     assert!(stack.pid("api").is_some());
     stack.run(&["stop"]).ok();
+    for (var, name) in [
+        ("STACK_FIXTURES", "api_client_authorizations.yml"),
+        ("STACK_NGINX_TEMPLATE", "nginx template"),
+    ] {
+        let mut other = Stack::new();
+        other.env.clone_from(&stack.env);
+        other.script.clone_from(&stack.script);
+        other.set(var, "/nonexistent");
+        let run = other.run(&["start-all"]);
+        run.code(2);
+        assert!(
+            run.stderr.contains(var) && run.stderr.contains("/nonexistent"),
+            "{name}: {}",
+            run.stderr
+        );
+    }
 }
 
 #[test]
