@@ -85,10 +85,15 @@ impl Rig {
 
     /// Runs the script with a bound: it must end within a minute.
     fn run(&self, action: &str) -> Output {
+        self.run_to(action, Stdio::piped(), Stdio::piped())
+    }
+
+    /// [`Rig::run`] with stdout and stderr sent where the caller says.
+    fn run_to(&self, action: &str, stdout: Stdio, stderr: Stdio) -> Output {
         let mut child = self
             .cmd(&[action])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stdout(stdout)
+            .stderr(stderr)
             .spawn()
             .unwrap();
         let done = wait_until(Duration::from_secs(60), || {
@@ -866,6 +871,44 @@ fn interfaces_may_be_separated_by_commas() {
             .contains("modprobe aoe aoe_iflist=\"eth0,br-lan.100\"\n"),
         "{}",
         rig.log()
+    );
+}
+
+/// A pipe whose reader is already gone: every write meets it closed.
+fn closed_pipe() -> Stdio {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    writer.into()
+}
+
+#[test]
+fn a_closed_pipe_keeps_the_exit_code() {
+    let mut rig = Rig::new();
+    // `status | head -1`: the code is the answer, whoever stops reading.
+    let out = rig.run_to("status", closed_pipe(), Stdio::piped());
+    assert_eq!(code(&out), Some(3), "{}", show(&out));
+    assert_eq!(text(&out.stderr), "");
+    let out = rig.run("start");
+    assert_eq!(code(&out), Some(0), "{}", show(&out));
+    let out = rig.run_to("status", closed_pipe(), Stdio::piped());
+    assert_eq!(code(&out), Some(0), "{}", show(&out));
+    assert_eq!(text(&out.stderr), "");
+    // Messages too: `start 2>&1 | head -1` with a bad setting is still 6.
+    rig.set("MODULE_TIMEOUT", "soon");
+    let out = rig.run_to("start", closed_pipe(), closed_pipe());
+    assert_eq!(code(&out), Some(6), "{}", show(&out));
+    // A full disk is named, and the code stays what status decided.
+    rig.set("MODULE_TIMEOUT", "20");
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = rig.run_to("status", full.into(), Stdio::piped());
+    assert_eq!(code(&out), Some(0), "{}", show(&out));
+    assert!(
+        text(&out.stderr).contains("aoe-init: cannot write to stdout: No space left on device\n"),
+        "{}",
+        show(&out)
     );
 }
 
