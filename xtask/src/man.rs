@@ -75,8 +75,20 @@ pub fn render(cmd: &Command, page: &str, version: &str, extra: Option<&Extra>) -
             (exit, env, other)
         },
     );
+    // Blocks with the same title (several notes) make one section.
+    let mut titles: Vec<&str> = Vec::new();
     for b in &other {
-        out += &preformatted(&b.title, &b.body);
+        if !titles.contains(&b.title.as_str()) {
+            titles.push(&b.title);
+        }
+    }
+    for title in titles {
+        let bodies: Vec<&str> = other
+            .iter()
+            .filter(|b| b.title == title)
+            .map(|b| b.body.trim_end())
+            .collect();
+        out += &preformatted(title, &bodies.join("\n\n"));
     }
     for b in &exit {
         out += &preformatted("EXIT STATUS", &b.body);
@@ -425,6 +437,16 @@ mod tests {
             ]
         );
         assert_eq!(blocks[1].body, "0  ok\n1  timed out\n");
+    }
+
+    #[test]
+    fn notes_make_one_section() {
+        let cmd = Command::new("t")
+            .about("x")
+            .after_help("First note.\n\nSecond note.\n\nExit codes:\n  0  ok");
+        let page = render(&cmd, "t-sub", "1", None).unwrap();
+        assert_eq!(page.matches(".SH \"NOTES\"").count(), 1, "{page}");
+        assert!(page.contains("First note.\n\nSecond note."), "{page}");
     }
 
     #[test]
