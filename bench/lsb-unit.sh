@@ -42,6 +42,13 @@ echo "class (simple, exec and notify all mean \"the started process is the daemo
 echo "ExecStart runs, PIDFile (/var/run as /run), the set of EnvironmentFiles, User (root as none),"
 echo "ExecReload as the signal it sends to the main process or the program it runs, and whether the"
 echo "unit is ordered after the network. The generator is systemd $(systemd-analyze --version | sed -n '1s/^systemd \([0-9]*\).*/\1/p')'s, run on the same scripts."
+echo "Every remaining difference was read against its script (lsb-status/README.md, \"Measured against"
+echo "the maintainers\", sorts them): each is a choice the maintainers made that the script does not"
+echo "contain (foreground flags, dropped defaults files, other reload commands, other network"
+echo "ordering) or a script this reader leaves to the generator's wrapper, with its reason. Only one"
+echo "counted difference may decide little (nginx's \`nginx -s reload\` sends the HUP ours sends), and"
+echo "only knowledge of nginx says so: it stays counted. Settings the maintainers' units rarely carry"
+echo "(KillSignal, TimeoutStopSec, UMask, RuntimeDirectory, Group) are written but not compared."
 echo
 cat "$work/report.md"
 echo

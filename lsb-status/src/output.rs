@@ -35,11 +35,10 @@ pub fn write(dir: &Path, name: &str, text: &str) -> Result<()> {
     tmp.write_all(text.as_bytes())
         .and_then(|()| tmp.as_file().sync_all())
         .with_context(|| format!("cannot write {shown}"))?;
-    std::fs::set_permissions(
-        tmp.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o644),
-    )
-    .with_context(|| format!("cannot write {shown}"))?;
+    // Through the open file, not its name.
+    tmp.as_file()
+        .set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
+        .with_context(|| format!("cannot write {shown}"))?;
     tmp.persist(&target)
         .map_err(|e| e.error)
         .with_context(|| format!("cannot write {shown}"))?;

@@ -841,9 +841,19 @@ impl<'a> Body<'a, '_> {
                             _ => {}
                         }
                     } else {
-                        let option = w.starts_with("--")
-                            || w.starts_with('+')
-                            || (w.starts_with('-') && w[1..].bytes().all(|b| b.is_ascii_digit()));
+                        let nice = (w.starts_with('+') || w.starts_with('-'))
+                            && w.len() > 1
+                            && w[1..].bytes().all(|b| b.is_ascii_digit());
+                        let option = w.starts_with("--") || w.starts_with('+') || nice;
+                        if nice {
+                            // RHEL's `daemon +5 prog`: a nice level.
+                            match ssd_setting("--nicelevel", w.trim_start_matches('+')) {
+                                Ok(settings) => launch.settings.extend(settings),
+                                Err(why) => launch
+                                    .notes
+                                    .push(format!("daemon's nice level `{w}` left out: {why}")),
+                            }
+                        }
                         if !option && !self.option_variable(w, words.len() - i) {
                             break;
                         }
@@ -867,7 +877,20 @@ impl<'a> Body<'a, '_> {
                             launch.pidfile = words.get(i + 1).map(|v| self.literal(v));
                             i += 1;
                         }
-                        "-n" => i += 1,
+                        "-n" => {
+                            let raw = words.get(i + 1).cloned().unwrap_or_default();
+                            let mapped = self
+                                .literal(&raw)
+                                .and_then(|v| ssd_setting("--nicelevel", &v));
+                            match mapped {
+                                Ok(settings) => launch.settings.extend(settings),
+                                Err(why) => launch.notes.push(format!(
+                                    "start_daemon -n `{}` left out: {why}",
+                                    crate::escape(&raw)
+                                )),
+                            }
+                            i += 1;
+                        }
                         _ => {}
                     }
                     i += 1;
@@ -2171,6 +2194,29 @@ esac
         assert_eq!(get(&c, "EnvironmentFile"), ["-/etc/sysconfig/food"]);
         assert_eq!(get(&c, "ExecStart"), ["/usr/sbin/food $OPTIONS"]);
         assert_eq!(get(&c, "ExecReload"), ["/bin/kill -HUP $MAINPID"]);
+    }
+
+    #[test]
+    fn nice_levels_of_daemon_and_start_daemon() {
+        let c =
+            unit("case $1 in start) daemon +5 --pidfile /run/food.pid /usr/sbin/food ;; esac\n");
+        assert_eq!(get(&c, "Nice"), ["5"]);
+        assert_eq!(get(&c, "ExecStart"), ["/usr/sbin/food"]);
+        let c = unit("case $1 in start) daemon -3 /usr/sbin/food ;; esac\n");
+        assert_eq!(get(&c, "Nice"), ["-3"]);
+        let c =
+            unit("case $1 in start) start_daemon -n 10 -p /run/food.pid /usr/sbin/food ;; esac\n");
+        assert_eq!(get(&c, "Nice"), ["10"]);
+        assert_eq!(get(&c, "PIDFile"), ["/run/food.pid"]);
+        let c = unit("case $1 in start) start_daemon -n 99 /usr/sbin/food ;; esac\n");
+        assert!(get(&c, "Nice").is_empty());
+        assert!(
+            c.warnings
+                .iter()
+                .any(|w| w.contains("start_daemon -n `99` left out")),
+            "{:?}",
+            c.warnings
+        );
     }
 
     #[test]
