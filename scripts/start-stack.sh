@@ -1,9 +1,7 @@
 #!/usr/bin/env bash
-# start-stack.sh: start, reset and stop an Arvados-style test stack (API server
-# with TLS, two storage servers, a storage proxy, a git server and nginx in
-# front of the last two), composed from the stackutils tools: every wait is
-# bounded, a failed start says why and stops what it started, stop leaves
-# nothing behind. See scripts/README.md.
+# start-stack.sh: start, reset and stop an Arvados-style test stack (API server,
+# two storage servers, a storage proxy, a git server, nginx in front of the last
+# two), composed from the stackutils tools. See scripts/README.md.
 set -Eeuo pipefail
 # A command failing where no check expects it still says where.
 trap 'say "failed at line $LINENO: $BASH_COMMAND"' ERR
@@ -13,10 +11,7 @@ actions=(start stop start_keep stop_keep start_keep_proxy stop_keep_proxy
   start_arv-git-httpd stop_arv-git-httpd start_nginx stop_nginx start-all stop-all status)
 say() { printf 'start-stack: %s\n' "$*" >&2; }
 # fail CODE MESSAGE: report and exit (1: did not come up / failed, 2: usage or fatal).
-fail() {
-  say "$2"
-  exit "$1"
-}
+fail() { say "$2" && exit "$1"; }
 
 print_help() {
   cat <<EOH
@@ -65,16 +60,14 @@ done
 # --- the tools ----------------------------------------------------------------
 
 # This script's directory, links resolved (installed: PREFIX/bin/start-stack).
-# Paths by expansion: each fork costs a millisecond or two.
 src=${BASH_SOURCE[0]}
 [[ ! -L $src ]] || src=$(readlink -f -- "$src")
 here=${src%/*}
 [[ $here != "$src" ]] || here=.
 [[ $here == /* ]] || here=$PWD/$here
 
-# Each tool from the first of: STACKUTILS_BIN, this clone's target/release and
-# target/debug, the installed private PREFIX/lib/stackutils/bin, PATH (where
-# procps' pidwait is passed over for stackutils-pidwait).
+# Each tool from STACKUTILS_BIN, this clone's target/release or target/debug,
+# PREFIX/lib/stackutils/bin, or PATH (procps' pidwait passed over).
 declare -A tool_at=()
 locate() {
   local d p
@@ -110,10 +103,8 @@ portfind="" portwait="" pidwait="" fixture_token="" db_reset="" httpwait=""
 
 # --- configuration ------------------------------------------------------------
 
-# The data where the original found it: in an Arvados source tree (ARVADOS_DIR),
-# state in its tmp/; without one, state in ./tmp of the caller (never beside an
-# installed script) and, from a clone, the Arvados files of the shared corpus
-# beside it. The STACK_* variables win.
+# The data where the original found it: in an Arvados tree (ARVADOS_DIR), state
+# in its tmp/; else ./tmp of the caller and, from a clone, the shared corpus.
 if [[ -n ${ARVADOS_DIR:-} ]]; then
   [[ $ARVADOS_DIR == /* ]] || ARVADOS_DIR=$PWD/$ARVADOS_DIR
   state=${STACK_TMPDIR:-$ARVADOS_DIR/tmp}
@@ -148,9 +139,8 @@ declare -A ports_of=(
 )
 proxy_services=${ARVADOS_TEST_PROXY_SERVICES+set}
 
-# check_config: the settings, before anything starts or stops (a typo is exit
-# 2 now, not a stack that cannot be stopped later); durations and schedules by
-# pidwait's own parser (given a pidfile that cannot exist, it only parses).
+# check_config: the settings, before anything starts or stops (exit 2 now, not a
+# stack that cannot be stopped later); durations by pidwait's own parser.
 check_config() {
   [[ -z ${STACK_TIMEOUT:-} ]] || "$pidwait" --exit --quiet --timeout="$timeout" /proc/0/none 2>/dev/null ||
     fail 2 "STACK_TIMEOUT='$timeout': expected a duration, e.g. 250ms, 10s, 2m"
@@ -295,17 +285,15 @@ declare -A launched
 # files NAME: NAME's log, pidfile and port file may be used (checked before any is written).
 files() { plain "$state/$1.log" "$state/$1.pid" "$state/$1.port"; }
 
-# launch NAME CMD...: CMD detached (own session, no terminal, output to
-# NAME.log, our lock not inherited), its pid in $pid. VAR=value launch ...
-# puts VAR in its environment, never in an argv.
+# launch NAME CMD...: CMD detached (own session, output to NAME.log, lock not
+# inherited), pid in $pid. VAR=value launch: VAR in its environment, not argv.
 launch() {
   : >"$state/$1.log"
   setsid "${@:2}" </dev/null >>"$state/$1.log" 2>&1 9>&- &
   pid=$! launched[$1]=$! started+=("$1")
 }
 
-# died NAME WHY: say why NAME failed to start, show its log, exit 1 (the
-# exit trap stops what this run started).
+# died NAME WHY: say why NAME failed to start, show its log, exit 1.
 died() {
   say "$1 failed to start: $2"
   [[ ! -s $state/$1.log || ! -f $state/$1.log ]] ||
@@ -313,9 +301,8 @@ died() {
   exit 1
 }
 
-# wait_up NAME PID PORT...: until PID listens on every PORT (failing at once
-# if it exits) and NAME's pidfile names a live process; with $defer, noted
-# for wait_deferred.
+# wait_up NAME PID PORT...: until PID listens on every PORT (failing at once if
+# it exits) and NAME's pidfile names a live process; with $defer, only noted.
 defer="" deferred=()
 wait_up() {
   local name=$1 pid=$2 err
@@ -342,9 +329,8 @@ wait_deferred() {
   for args in "${deferred[@]}"; do wait_up $args; done
 }
 
-# ensure_cert: the self-signed certificate and key (ours alone), made once;
-# printed by openssl, stored by write (openssl leaves empty files and exits 0
-# on a full disk).
+# ensure_cert: the self-signed certificate and key, made once, stored by write
+# (openssl itself leaves empty files and exits 0 on a full disk).
 ensure_cert() {
   local pem key cert mask
   plain "$state/self-signed.pem" "$state/self-signed.key"
@@ -363,8 +349,7 @@ ensure_cert() {
   umask "$mask" && write "$state/self-signed.pem" "$cert"
 }
 
-# reset_api HOST: reset its database; our certificate pinned for our own
-# server, a parent's not verified (as the original's clients did).
+# reset_api HOST: its database reset; a parent's server not verified (as the original).
 reset_api() {
   local tls=(--cacert "$state/self-signed.pem") err
   [[ -z ${ARVADOS_TEST_API_HOST:-} ]] || tls=(--insecure)
@@ -394,8 +379,7 @@ api_add() {
     requests+=$'header = "Content-Type: application/json"\n'"data-binary = $quoted"$'\n'
   fi
 }
-# api_send: the queued calls; their bodies, each followed by --end--, in
-# $reply. A failed one's reply is shown with the token masked.
+# api_send: the calls; bodies, each then --end--, in $reply; the token masked on failure.
 api_send() {
   reply=""
   [[ -n $requests ]] || return 0
@@ -404,8 +388,7 @@ api_send() {
   requests=""
 }
 
-# register_start: the API server (a parent's, or ours when it is up) in
-# $host, and the admin token, for the registration calls.
+# register_start: the API server in $host (a parent's, or ours when up), the admin token.
 register_start() {
   local port
   [[ -z $token || -z $host ]] || return 0
@@ -463,9 +446,8 @@ start_api() {
   api_started_host=$host
 }
 
-# start_keep: two storage servers (launch_keep), registered while they start
-# (register_keep: a registration names a port, it needs no listener), so
-# before the proxy, which reads the list when it starts, is started.
+# start_keep: two storage servers, registered while they start (a registration
+# needs no listener) and so before the proxy, which reads the list at its start.
 start_keep() {
   register_start # the API server first: without it, nothing starts
   launch_keep
@@ -510,9 +492,8 @@ register_keep() {
   for n in 0 1; do wait_up "keep$n" "${kpid[n]}" "${kport[n]}"; done
 }
 
-# start_keep_proxy: the proxy, registered while it starts; with $batch
-# (start-all: start_keep's list had the old proxies) the registration is
-# only queued, for one curl run while the git server and nginx start too.
+# start_keep_proxy: the proxy, registered while it starts; with $batch (start-all)
+# only queued, sent while the git server and nginx start too.
 batch=""
 start_keep_proxy() {
   [[ -z $proxy_services ]] || return 0
@@ -525,8 +506,7 @@ start_keep_proxy() {
   write "$state/keepproxy.port" "$port"
   ARVADOS_API_TOKEN=$token ARVADOS_API_HOST=$host ARVADOS_API_HOST_INSECURE=true \
     launch keepproxy "${keepproxy_cmd[@]}" "-pid=$state/keepproxy.pid" "-listen=:$port"
-  # While it starts, as the original did: the old proxy registrations go (in
-  # start-all, start_keep's list had them) and the new one is made.
+  # The old proxy registrations go (in start-all, start_keep's list had them).
   if [[ -z $batch ]]; then
     api_add GET '/arvados/v1/keep_services?filters=%5B%5B%22service_type%22%2C%22%3D%22%2C%22proxy%22%5D%5D'
     api_send
@@ -553,8 +533,7 @@ start_git() {
   wait_up arv-git-httpd "$pid" "$ports"
 }
 
-# render TEMPLATE OUT NAME=VALUE...: each {{NAME}} replaced; one left without
-# a value is an error naming it and its line.
+# render TEMPLATE OUT NAME=VALUE...: {{NAME}}s replaced; one left is an error.
 render() {
   local in=$1 out=$2 text="" kv line
   shift 2
@@ -598,11 +577,10 @@ print_api() {
 
 # --- stopping ------------------------------------------------------------------
 
-# stop_service NAME: TERM, then KILL on a bounded schedule, to the service's
-# process group (each leads one: a KILL to nginx's master alone would leave
-# its workers listening), or, its leader gone (kill -9), to what is left of
-# it; never to a later process with the pid of a stale pidfile (pidwait).
-# Pidfile removed, ports confirmed closed; stopping what is not running succeeds.
+# stop_service NAME: TERM, then KILL on schedule, to the process group it leads
+# (a KILL to nginx's master alone leaves its workers listening) or what is left
+# of it; never to a process with a stale pidfile's pid (pidwait). Ports
+# confirmed closed; stopping what is not running succeeds.
 stop_service() {
   local name=$1 pf=$state/$1.pid p port err rc=0 list=() stopped=""
   for p in ${ports_of[$name]}; do [[ ! -e $state/$p.port ]] || { getport "$p" && list+=("$port"); }; done
@@ -618,8 +596,7 @@ stop_service() {
     done <<<"$err"
     rm -f -- "$pf"
   fi
-  # One launched by this run that wrote no pidfile, while still our child
-  # (a running job, so its pid cannot have gone to another).
+  # One launched by this run that wrote no pidfile, while our child (a running job).
   if [[ -z $stopped && -n ${launched[$name]:-} && " ${live_jobs[*]} " == *" ${launched[$name]} "* ]]; then
     "$pidwait" --kill --group --quiet --retry="$stop_retry" --pid "${launched[$name]}" 2>/dev/null || true
   fi
@@ -668,8 +645,8 @@ rollback() {
   done
 }
 
-# status: a line per service (--json: one object), pid and ports while it runs
-# ("-" otherwise), state: up (listening, answering), listening, down, external.
+# status: a line per service (--json: an object): pid and ports while it runs,
+# state up (listening, answering), listening, down or external.
 status() {
   local name pid list shown word all=0 out="" sep=""
   for name in "${services[@]}"; do
@@ -719,20 +696,16 @@ exec 9>>"$state/.lock"
 flock -w 60 9 || fail 1 "another start-stack.sh holds $state/.lock"
 on_exit() {
   local rc=$? p args=()
-  if ((rc != 0)); then
-    rollback
-    # For eval "$(start-stack.sh start --auth NAME)": a line that fails.
-    [[ -z $auth ]] || printf 'false\n'
-  fi
+  # For eval "$(start-stack.sh start --auth NAME)": on failure, a line that fails.
+  ((rc == 0)) || { rollback; [[ -z $auth ]] || printf 'false\n'; }
   for p in "${bound[@]}" "${pool[@]}"; do args+=(--release "$p"); done
   ((${#args[@]} == 0)) || "$portfind" "${args[@]}" 2>/dev/null || true
   exit "$rc"
 }
 trap on_exit EXIT
 
-if [[ -n $auth ]]; then
-  err=$("$fixture_token" --fixtures "$fixtures" "$auth" 2>&1 >/dev/null) || fail 2 "--auth $auth: $err"
-fi
+[[ -z $auth ]] || err=$("$fixture_token" --fixtures "$fixtures" "$auth" 2>&1 >/dev/null) ||
+  fail 2 "--auth $auth: $err"
 
 case $action in
   start)
@@ -751,8 +724,7 @@ case $action in
   start-all)
     newports 7 # all the stack's ports in one call
     mapfile -t pool <<<"$ports"
-    # The storage servers need nothing of the API server to start: they
-    # start beside it, and are registered once it is up and reset.
+    # The storage servers need nothing of the API server: they start beside it.
     launch_keep
     start_api
     [[ -n $proxy_services ]] || batch=1
@@ -769,14 +741,8 @@ case $action in
   stop-all)
     # Side by side, each bounded: one that cannot be stopped keeps no other running.
     rc=0 stops=()
-    for name in nginx arv-git-httpd keepproxy api; do
-      (stop_ours "$name") &
-      stops+=($!)
-    done
-    for n in 0 1; do
-      (stop_keep_n "$n") &
-      stops+=($!)
-    done
+    for name in nginx arv-git-httpd keepproxy api; do (stop_ours "$name") & stops+=($!); done
+    for n in 0 1; do (stop_keep_n "$n") & stops+=($!); done
     for job in "${stops[@]}"; do wait "$job" || rc=1; done
     exit "$rc"
     ;;
