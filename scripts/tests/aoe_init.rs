@@ -331,6 +331,38 @@ fn status_is_unknown_without_the_fstab_file() {
 }
 
 #[test]
+fn stop_without_the_fstab_file_unloads_nothing_it_cannot_unmount() {
+    let rig = Rig::new();
+    let out = rig.run("start");
+    assert_eq!(code(&out), Some(0), "{}", show(&out));
+    let fstab = rig.path("fstab-aoe");
+    let saved = rig.path("fstab-aoe.saved");
+    std::fs::rename(&fstab, &saved).unwrap();
+    let out = rig.run("stop");
+    assert_eq!(code(&out), Some(1), "{}", show(&out));
+    assert!(
+        text(&out.stderr).starts_with(&format!(
+            "aoe-init: cannot tell what to unmount (cannot read {}: No such file",
+            fstab.display()
+        )),
+        "{}",
+        show(&out)
+    );
+    assert!(text(&out.stderr).ends_with(": keeping the driver and the lock\n"));
+    assert!(rig.mounted("mnt/a") && rig.mounted("mnt/b b"));
+    assert!(rig.driver_loaded() && rig.locked(), "{}", rig.log());
+    // With the file back, stop does it all.
+    std::fs::rename(&saved, &fstab).unwrap();
+    let out = rig.run("stop");
+    assert_eq!(code(&out), Some(0), "{}", show(&out));
+    assert!(rig.mounts().is_empty() && !rig.driver_loaded() && !rig.locked());
+    // Not running, no file: nothing to stop.
+    std::fs::rename(&fstab, &saved).unwrap();
+    let out = rig.run("stop");
+    assert_eq!(code(&out), Some(0), "{}", show(&out));
+}
+
+#[test]
 fn reload_mounts_what_is_missing() {
     let rig = Rig::new();
     let out = rig.run("reload");
