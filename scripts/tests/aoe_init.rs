@@ -2,6 +2,8 @@
 //! load, discovery, aoe-stat), real `aoe-fstab`, real `lsb-status` and real
 //! tmpfs mounts for the fstab-aoe entries (tests run as root).
 
+use std::ffi::OsStr;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
@@ -132,13 +134,14 @@ impl Rig {
         std::fs::read_to_string(self.path("modules")).is_ok_and(|m| m.starts_with("aoe "))
     }
 
-    /// Mount points at or below the rig, deepest first.
+    /// Mount points at or below the rig, deepest first. The kernel escapes
+    /// only space, tab, newline and backslash: bytes, not text.
     fn mounts(&self) -> Vec<PathBuf> {
-        let table = std::fs::read_to_string("/proc/self/mounts").unwrap();
+        let table = std::fs::read("/proc/self/mounts").unwrap();
         let mut found: Vec<PathBuf> = table
-            .lines()
-            .filter_map(|line| line.split(' ').nth(1))
-            .map(|t| PathBuf::from(unescape(t)))
+            .split(|&b| b == b'\n')
+            .filter_map(|line| line.split(|&b| b == b' ').nth(1))
+            .map(|t| PathBuf::from(std::ffi::OsString::from_vec(unescape(t))))
             .filter(|t| t.starts_with(self.dir.path()))
             .collect();
         found.sort_by_key(|t| std::cmp::Reverse(t.as_os_str().len()));
@@ -160,9 +163,8 @@ impl Drop for Rig {
     }
 }
 
-/// Decodes the `\NNN` escapes of /proc/self/mounts.
-fn unescape(field: &str) -> String {
-    let bytes = field.as_bytes();
+/// Decodes the `\NNN` escapes of /proc/self/mounts (not always UTF-8).
+fn unescape(bytes: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
@@ -180,7 +182,7 @@ fn unescape(field: &str) -> String {
             }
         }
     }
-    String::from_utf8(out).unwrap()
+    out
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -475,6 +477,54 @@ fn a_start_that_fails_half_way_is_undone() {
     assert!(!rig.locked());
     let out = rig.run("status");
     assert_eq!(code(&out), Some(3), "{}", show(&out));
+}
+
+#[test]
+fn a_failed_start_is_undone_with_a_full_tmp_and_odd_mount_points() {
+    let mut rig = Rig::new();
+    // A mount point with a backslash and a byte that is not UTF-8.
+    let odd = rig.dir.path().join(OsStr::from_bytes(b"mnt/c\\d\xe9"));
+    std::fs::create_dir(&odd).unwrap();
+    let mut fstab = std::fs::OpenOptions::new()
+        .append(true)
+        .open(rig.path("fstab-aoe"))
+        .unwrap();
+    let d = rig.dir.path().display().to_string();
+    std::io::Write::write_all(
+        &mut fstab,
+        format!("{d}/etherd/e1.2 {d}/mnt/c\\134d\\351 tmpfs size=1m,_netdev 0 0\n").as_bytes(),
+    )
+    .unwrap();
+    // TMPDIR on a file system with no inode left: no temporary file.
+    let full = rig.path("full");
+    std::fs::create_dir(&full).unwrap();
+    let status = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=64k,nr_inodes=2", "aoe-init-test"])
+        .arg(&full)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::fs::write(full.join("a"), "").unwrap();
+    let err = std::fs::write(full.join("b"), "").unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(28), "{err}");
+    rig.set("TMPDIR", &full.display().to_string());
+    // e1.0 and the odd one are mounted, e1.1 never appears.
+    rig.set("AOE_DEVICES", "e1.0 e1.2");
+    rig.set("DEVICE_TIMEOUT", "300ms");
+    let out = rig.run("start");
+    assert_eq!(code(&out), Some(1), "{}", show(&out));
+    assert!(
+        text(&out.stderr).contains("aoe-init: start failed: undoing it\n"),
+        "{}",
+        show(&out)
+    );
+    assert!(
+        !text(&out.stderr).contains("could not undo"),
+        "{}",
+        show(&out)
+    );
+    assert_eq!(rig.mounts(), [full], "left mounted");
+    assert!(!rig.driver_loaded() && !rig.locked(), "{}", rig.log());
 }
 
 #[test]
