@@ -768,7 +768,9 @@ impl<'a> Body<'a, '_> {
                                 .split_once(':')
                                 .map_or((owner.as_str(), None), |(u, g)| (u, Some(g)));
                             launch.user = Some(user.to_owned());
-                            launch.group = group.map(str::to_owned);
+                            if let Some(group) = group {
+                                launch.group = Some(group.to_owned());
+                            }
                         }
                         "--background" | "-b" => launch.foreground = true,
                         "--make-pidfile" | "-m" => launch.make_pidfile = true,
@@ -1257,8 +1259,11 @@ impl<'a> Body<'a, '_> {
                     && !(user.is_none() && launch.group.is_none() && (g == "root" || g == "0"))
                     && !(launch.group.is_none() && Some(g) == user.as_ref())
             });
+            // `chown U:` is U and U's login group.
+            let login_group = matches!(&dir.group, Some(Ok(g)) if g.is_empty());
             let spec = match (owner, group) {
                 (None, None) => continue,
+                (Some(o), None) if login_group => format!("{o}:"),
                 (Some(o), None) => o,
                 (None, Some(g)) => format!(":{g}"),
                 (Some(o), Some(g)) => format!("{o}:{g}"),
@@ -2020,6 +2025,8 @@ esac
             get(&c, "ExecStartPre"),
             ["/bin/chown www-data:www-data /run/foo"]
         );
+        let c = start("mkdir /run/foo; chown www-data: /run/foo");
+        assert_eq!(get(&c, "ExecStartPre"), ["/bin/chown www-data: /run/foo"]);
         let c = start("mkdir -m755 /run/foo; chown nagios /var/run/foo");
         assert!(get(&c, "RuntimeDirectoryMode").is_empty());
         assert_eq!(get(&c, "ExecStartPre"), ["/bin/chown nagios /run/foo"]);
@@ -2146,6 +2153,11 @@ esac
             )),
             "{:?}",
             c.warnings
+        );
+        let c = unit(&SSD.replace("--start --quiet", "--start --group adm --chuid foo"));
+        assert_eq!(
+            (get(&c, "User"), get(&c, "Group")),
+            (vec!["foo".to_owned()], vec!["adm".to_owned()])
         );
         // --chuid's group wins over --group.
         let c = unit(&SSD.replace("--start --quiet", "--start -c foo:bar --group adm"));
