@@ -18,8 +18,8 @@ Exit codes:
 /// Wait until a pattern appears in a log file, then exit or run a command.
 ///
 /// Follows FILE as `tail -F` does: through truncation, rotation (rename and
-/// recreate) and a FILE that does not exist yet, woken by inotify rather
-/// than by polling. Only lines written after logwait starts count, unless
+/// recreate) and a FILE that does not exist yet, woken by change
+/// notifications rather than by polling. Only lines written after logwait starts count, unless
 /// --from-start.
 #[derive(Debug, Parser)]
 #[command(name = "logwait", version = concat!(env!("CARGO_PKG_VERSION"), " (stackutils)"), about, after_help = EXIT_CODES)]

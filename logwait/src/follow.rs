@@ -2,21 +2,23 @@
 //! written, from the start again after a truncation, on to the new file
 //! after a rotation (rename and recreate), and a file that appears later.
 //!
-//! Woken by inotify: a watch on the file (modifications; it follows a
-//! symlink to the real file) and one on its directory (files created,
-//! renamed, deleted), so there is no polling. Each look is a few system
-//! calls: `fstat` of the open file, reads from where we were, and a `stat`
-//! of the name to see whether it now names another file.
+//! Woken by change notifications on the file's directory (pidwait's
+//! [`DirWatch`], dnotify: a file in it written, created, renamed, removed),
+//! and on the real file's directory when FILE is a symlink, so there is no
+//! polling. Not inotify: closing an inotify descriptor waits for an SRCU
+//! grace period (10-30 ms measured here), and a process cannot exit without
+//! closing it. Each look is a few system calls: `fstat` of the open file,
+//! reads from where we were, and a `stat` of the name to see whether it
+//! now names another file.
 
 use std::fs::{File, Metadata};
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::BorrowedFd;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use nix::errno::Errno;
-use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify, WatchDescriptor};
+use pidwait::dirwatch::DirWatch;
 use rustix::fs::{Mode, OFlags};
 
 use crate::lines::Lines;
@@ -51,9 +53,13 @@ pub enum Look {
 pub struct Follower {
     path: PathBuf,
     dir: PathBuf,
-    inotify: Inotify,
-    dir_watch: Option<WatchDescriptor>,
-    file_watch: Option<WatchDescriptor>,
+    /// Whether to watch directories at all.
+    watch: bool,
+    /// FILE's directory, watched once it exists.
+    dir_watch: Option<DirWatch>,
+    /// The directory of the file FILE leads to, if a symlink took it
+    /// elsewhere.
+    real_watch: Option<(PathBuf, DirWatch)>,
     open: Option<Open>,
     lines: Lines,
     buf: Vec<u8>,
@@ -64,6 +70,13 @@ impl Follower {
     /// (including the rest of a line it is in the middle of) is skipped; a
     /// file that appears later is read from its start.
     pub fn new(path: &Path, from_start: bool) -> Result<Self> {
+        Self::with_watch(path, from_start, true)
+    }
+
+    /// [`Follower::new`]; without `watch`, nothing is watched (for unit
+    /// tests: the SIGIO of a notification would end a multi-threaded test
+    /// process, see [`DirWatch::new`]; the binary's tests cover watching).
+    fn with_watch(path: &Path, from_start: bool, watch: bool) -> Result<Self> {
         if path.file_name().is_none() {
             bail!("{}: not a file name", path.display());
         }
@@ -71,15 +84,12 @@ impl Follower {
             Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
             _ => PathBuf::from("."),
         };
-        let inotify = Inotify::init(InitFlags::IN_CLOEXEC | InitFlags::IN_NONBLOCK)
-            .map_err(io::Error::from)
-            .context("starting inotify")?;
         let mut follower = Self {
             path: path.to_owned(),
             dir,
-            inotify,
+            watch,
             dir_watch: None,
-            file_watch: None,
+            real_watch: None,
             open: None,
             lines: Lines::default(),
             buf: vec![0; 64 * 1024],
@@ -97,38 +107,32 @@ impl Follower {
         Ok(follower)
     }
 
-    /// The descriptor to poll: readable when something happened.
-    pub fn fd(&self) -> BorrowedFd<'_> {
-        self.inotify.as_fd()
+    /// The descriptors to poll: readable when something happened.
+    pub fn fds(&self) -> Vec<BorrowedFd<'_>> {
+        self.dir_watch
+            .iter()
+            .chain(self.real_watch.iter().map(|(_, w)| w))
+            .map(DirWatch::fd)
+            .collect()
     }
 
     /// Reads the pending notifications (their content does not matter: any
     /// of them means "look").
     pub fn drain(&mut self) -> Result<()> {
-        loop {
-            match self.inotify.read_events() {
-                Ok(events) => {
-                    let gone = AddWatchFlags::IN_IGNORED;
-                    for event in events {
-                        if event.mask.contains(gone) && Some(event.wd) == self.dir_watch {
-                            self.dir_watch = None;
-                        }
-                        if event.mask.contains(gone) && Some(event.wd) == self.file_watch {
-                            self.file_watch = None;
-                        }
-                    }
-                }
-                Err(Errno::EAGAIN) => return Ok(()),
-                Err(Errno::EINTR) => {}
-                Err(e) => return Err(io::Error::from(e)).context("reading inotify events"),
-            }
+        for watch in self
+            .dir_watch
+            .iter()
+            .chain(self.real_watch.iter().map(|(_, w)| w))
+        {
+            watch.drain().context("reading change notifications")?;
         }
+        Ok(())
     }
 
     /// Reads what was written since the last look, calling `line` for
     /// each complete line until it returns true.
     pub fn look(&mut self, mut line: impl FnMut(&[u8]) -> bool) -> Result<Look> {
-        if self.dir_watch.is_none() {
+        if self.watch && self.dir_watch.as_ref().is_none_or(DirWatch::is_removed) {
             self.watch_dir()?;
         }
         let mut budget = READ_BUDGET;
@@ -245,41 +249,38 @@ impl Follower {
             .is_some_and(|o| o.dev == meta.dev() && o.ino == meta.ino())
     }
 
-    /// Follows `next` from now on, its modifications watched.
+    /// Follows `next` from now on. If FILE is a symlink to another
+    /// directory, that one is watched too.
     fn switch_to(&mut self, next: Open) {
-        // Remove the old watch first: a new watch on the same inode would
-        // get the same descriptor.
-        if let Some(wd) = self.file_watch.take() {
-            let _ = self.inotify.rm_watch(wd);
-        }
-        // Through the name, so a symlinked log's real file is watched. Should
-        // the name already stand for yet another file, the directory watch
-        // still wakes us for it.
-        self.file_watch = self
-            .inotify
-            .add_watch(
-                &self.path,
-                AddWatchFlags::IN_MODIFY | AddWatchFlags::IN_ATTRIB,
-            )
-            .ok();
         self.open = Some(next);
+        if !self.watch {
+            return;
+        }
+        let real_dir = std::fs::canonicalize(&self.path)
+            .ok()
+            .and_then(|p| p.parent().map(Path::to_owned));
+        let here = std::fs::canonicalize(&self.dir).ok();
+        match real_dir {
+            Some(real) if Some(&real) != here.as_ref() => {
+                if self.real_watch.as_ref().is_none_or(|(dir, _)| *dir != real) {
+                    // Without it the regular re-check still finds changes.
+                    self.real_watch = DirWatch::new(&real).ok().map(|w| (real, w));
+                }
+            }
+            _ => self.real_watch = None,
+        }
     }
 
     fn watch_dir(&mut self) -> Result<()> {
-        let flags = AddWatchFlags::IN_CREATE
-            | AddWatchFlags::IN_MOVED_TO
-            | AddWatchFlags::IN_MOVED_FROM
-            | AddWatchFlags::IN_DELETE
-            | AddWatchFlags::IN_ATTRIB
-            | AddWatchFlags::IN_DELETE_SELF
-            | AddWatchFlags::IN_MOVE_SELF
-            | AddWatchFlags::IN_ONLYDIR;
-        match self.inotify.add_watch(&self.dir, flags) {
-            Ok(wd) => self.dir_watch = Some(wd),
+        if !self.watch {
+            return Ok(());
+        }
+        match DirWatch::new(&self.dir) {
+            Ok(watch) => self.dir_watch = Some(watch),
             // Not there yet: the caller looks again now and then.
-            Err(Errno::ENOENT) => self.dir_watch = None,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => self.dir_watch = None,
             Err(e) => {
-                return Err(io::Error::from(e))
+                return Err(e)
                     .with_context(|| format!("cannot watch directory {}", self.dir.display()))
             }
         }
@@ -320,8 +321,8 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let log = tmp.path().join("app.log");
         std::fs::write(&log, "old\nhalf").unwrap();
-        let mut end = Follower::new(&log, false).unwrap();
-        let mut start = Follower::new(&log, true).unwrap();
+        let mut end = Follower::with_watch(&log, false, false).unwrap();
+        let mut start = Follower::with_watch(&log, true, false).unwrap();
         append(&log, " done\nnew\n");
         assert_eq!(collect(&mut end), ["new"]);
         assert_eq!(collect(&mut start), ["old", "half done", "new"]);
@@ -331,7 +332,7 @@ mod tests {
     fn follows_truncation_rotation_and_a_late_file() {
         let tmp = tempfile::tempdir().unwrap();
         let log = tmp.path().join("app.log");
-        let mut f = Follower::new(&log, false).unwrap();
+        let mut f = Follower::with_watch(&log, false, false).unwrap();
         assert!(collect(&mut f).is_empty());
         append(&log, "first\n");
         assert_eq!(collect(&mut f), ["first"]);
@@ -352,7 +353,7 @@ mod tests {
         let mut text = "x".repeat(10_000);
         text.push_str("\na\nb\nc\n");
         std::fs::write(&log, &text).unwrap();
-        let f = Follower::new(&log, false).unwrap();
+        let f = Follower::with_watch(&log, false, false).unwrap();
         assert_eq!(f.last_lines(2), [b"b".to_vec(), b"c".to_vec()]);
         assert_eq!(f.last_lines(9).len(), 3);
     }
@@ -369,7 +370,7 @@ mod tests {
             0,
         )
         .unwrap();
-        let err = Follower::new(&fifo, false).err().unwrap();
+        let err = Follower::with_watch(&fifo, false, false).err().unwrap();
         assert!(format!("{err:#}").contains("not a regular file"), "{err:#}");
     }
 }

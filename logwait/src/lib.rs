@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context, Result};
 use cliutil::Exit;
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
 use rustix::event::{PollFd, PollFlags};
 
 use crate::cli::Cli;
@@ -21,7 +23,7 @@ use crate::lines::{Pattern, MAX_LINE};
 use crate::owner::Owner;
 
 /// How often to look although nothing was notified: a safety net for
-/// changes inotify does not report (a symlinked log rotated in another
+/// changes the directory notifications do not report (a symlinked log rotated in another
 /// directory, a network file system) and for a directory or a process
 /// (without pidfd) that can only be looked at.
 const RECHECK: Duration = Duration::from_millis(250);
@@ -97,7 +99,11 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
             continue;
         }
         let pause = (deadline - now).min(RECHECK);
-        let mut fds = vec![PollFd::from_borrowed_fd(follower.fd(), PollFlags::IN)];
+        let mut fds: Vec<PollFd> = follower
+            .fds()
+            .into_iter()
+            .map(|fd| PollFd::from_borrowed_fd(fd, PollFlags::IN))
+            .collect();
         if let Some(fd) = owner.fd() {
             fds.push(PollFd::from_borrowed_fd(fd, PollFlags::IN));
         }
@@ -111,8 +117,24 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
     let Some((program, args)) = cli.command.split_first() else {
         return Ok(ExitCode::SUCCESS);
     };
+    // No more notifications; CMD must not inherit the blocked SIGIO.
+    drop(follower);
+    drop(owner);
+    unblock_notifications().context("unblocking SIGIO for CMD")?;
     let err = Command::new(program).args(args).exec();
     Err(err).context(format!("cannot run {}", program.to_string_lossy()))
+}
+
+/// Unblocks SIGIO (blocked by the directory watches, which read it from a
+/// signalfd), first taking any that is still pending: its default action
+/// would end us.
+fn unblock_notifications() -> std::io::Result<()> {
+    let mut mask = SigSet::empty();
+    mask.add(Signal::SIGIO);
+    let pending = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)?;
+    while pending.read_signal()?.is_some() {}
+    mask.thread_unblock()?;
+    Ok(())
 }
 
 /// ", seen 1 of 3 times" when some were.

@@ -2,12 +2,11 @@
 //! through pidwait's pidfd handle, its pidfile read with pidwait's reader,
 //! trust checks and stale-pidfile rule.
 
-use std::io;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::BorrowedFd;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
-use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+use pidwait::dirwatch::DirWatch;
 use pidwait::pidfd::Handle;
 use pidwait::pidfile::{self, Trust};
 use pidwait::Pid;
@@ -20,7 +19,7 @@ pub enum Owner {
     /// started after it was written); its directory is watched.
     Awaited {
         path: PathBuf,
-        inotify: Inotify,
+        watch: DirWatch,
         stale: Option<String>,
     },
     /// The process, held by pidfd where the kernel has them.
@@ -43,26 +42,15 @@ impl Owner {
     /// The owner named by a pidfile; one not written yet is waited for
     /// (see [`Owner::refresh`]).
     pub fn from_pidfile(path: &Path) -> Result<Self> {
-        let inotify = Inotify::init(InitFlags::IN_CLOEXEC | InitFlags::IN_NONBLOCK)
-            .map_err(io::Error::from)
-            .context("starting inotify")?;
         let dir = match path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
         };
-        inotify
-            .add_watch(
-                dir,
-                AddWatchFlags::IN_CLOSE_WRITE
-                    | AddWatchFlags::IN_MODIFY
-                    | AddWatchFlags::IN_MOVED_TO
-                    | AddWatchFlags::IN_CREATE,
-            )
-            .map_err(io::Error::from)
+        let watch = DirWatch::new(dir)
             .with_context(|| format!("cannot watch directory {}", dir.display()))?;
         let mut owner = Self::Awaited {
             path: path.to_owned(),
-            inotify,
+            watch,
             stale: None,
         };
         owner.refresh()?;
@@ -72,15 +60,10 @@ impl Owner {
     /// Reads an awaited pidfile again (after a notification); holds the
     /// process it names once it is complete.
     pub fn refresh(&mut self) -> Result<()> {
-        let Self::Awaited {
-            path,
-            inotify,
-            stale,
-        } = self
-        else {
+        let Self::Awaited { path, watch, stale } = self else {
             return Ok(());
         };
-        while inotify.read_events().is_ok() {}
+        watch.drain().context("reading change notifications")?;
         let content = match pidfile::read_content(path, Trust::Checked) {
             Ok(content) => content,
             Err(pidfile::Error::Missing { .. }) => return Ok(()),
@@ -121,7 +104,7 @@ impl Owner {
     pub fn fd(&self) -> Option<BorrowedFd<'_>> {
         match self {
             Self::Held(handle) => handle.fd(),
-            Self::Awaited { inotify, .. } => Some(inotify.as_fd()),
+            Self::Awaited { watch, .. } => Some(watch.fd()),
             Self::None | Self::Exited(_) => None,
         }
     }

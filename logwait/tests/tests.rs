@@ -45,8 +45,8 @@ fn finish(mut child: Child) -> (ExitStatus, Output) {
 }
 
 /// Starts logwait and returns once it is waiting: it holds `watches`
-/// inotify descriptors (the log's, and the pidfile's with --pidfile) and
-/// sleeps, i.e. it has looked at the file and blocks in poll.
+/// directory watches (signalfds: the log's directory, and the pidfile's
+/// with --pidfile) and sleeps in poll, i.e. it has looked at the file.
 fn start(args: &[&str], watches: usize) -> Child {
     let mut child = logwait(args).spawn().unwrap();
     let pid = child.id();
@@ -54,16 +54,16 @@ fn start(args: &[&str], watches: usize) -> Child {
         if let Some(status) = child.try_wait().unwrap() {
             panic!("logwait {args:?} exited early: {status}");
         }
-        let inotify = fs::read_dir(format!("/proc/{pid}/fd"))
+        let watching = fs::read_dir(format!("/proc/{pid}/fd"))
             .unwrap()
             .flatten()
             .filter(|fd| {
-                fs::read_link(fd.path()).is_ok_and(|l| l.to_string_lossy() == "anon_inode:inotify")
+                fs::read_link(fd.path())
+                    .is_ok_and(|l| l.to_string_lossy() == "anon_inode:[signalfd]")
             })
             .count();
-        inotify == watches
-            && fs::read_to_string(format!("/proc/{pid}/stat"))
-                .is_ok_and(|s| s.rsplit_once(") ").is_some_and(|(_, r)| r.starts_with('S')))
+        watching == watches
+            && fs::read_to_string(format!("/proc/{pid}/wchan")).is_ok_and(|w| w.contains("poll"))
     });
     child
 }
@@ -361,6 +361,17 @@ fn the_command_runs_once_ready_and_not_on_timeout() {
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out), "ready\nran arg\n");
+    // The signal logwait blocked for its notifications is not blocked in CMD.
+    let out = run(&[
+        "-s",
+        s(&log),
+        "ready",
+        "--",
+        "grep",
+        "SigBlk",
+        "/proc/self/status",
+    ]);
+    assert_eq!(stdout(&out), "ready\nSigBlk:\t0000000000000000\n");
     let out = run(&["-t", "50ms", s(&log), "ready", "--", "echo", "ran"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
