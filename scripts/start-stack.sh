@@ -694,6 +694,9 @@ check_config
 plain "$state/.lock"
 exec 9>>"$state/.lock"
 flock -w 60 9 || fail 1 "another start-stack.sh holds $state/.lock"
+# Every state file checked before anything starts or stops (a planted link: exit 2 now).
+for name in "${services[@]}"; do files "$name"; done
+plain "$state"/{nginx.conf,keepproxy-ssl.port,arv-git-httpd-ssl.port,self-signed.pem,self-signed.key,keep{0,1}.volume}
 on_exit() {
   local rc=$? p args=()
   # For eval "$(start-stack.sh start --auth NAME)": on failure, a line that fails.

@@ -1667,8 +1667,9 @@ fn links_planted_in_the_state_directory_are_never_followed() {
             state.display()
         ));
         fs::set_permissions(&state, fs::Permissions::from_mode(0o755)).unwrap();
+        // nginx.conf is written last in start-all: refused before anything starts all the same.
         let action = if name == "nginx.conf" {
-            "start_nginx"
+            "start-all"
         } else {
             "start"
         };
@@ -1686,6 +1687,13 @@ fn links_planted_in_the_state_directory_are_never_followed() {
             "{name}: {:?}",
             stack.processes()
         );
+        if name == "nginx.conf" {
+            assert!(
+                !state.join("api.log").exists() && !run.stderr.contains("stopping what"),
+                "start-all began before refusing: {}",
+                run.stderr
+            );
+        }
         stack.set("STACK_TIMEOUT", "2s");
     }
 }
