@@ -51,20 +51,19 @@ fn one(plan: &Plan, url: &str) -> Option<Failure> {
     let mut last: Option<Failure> = None;
     loop {
         let left = plan.deadline.saturating_duration_since(Instant::now());
-        // Even with no time left a URL gets one try (as --timeout 0 means
-        // "look once"), but never a try longer than what is left.
+        // A try gets what is left of --timeout, but at least 100 ms, so that
+        // --timeout 0 still looks once.
         let timeout = plan.try_timeout.min(left.max(Duration::from_millis(100)));
         // While refused, a bare connect tells cheaply whether anyone listens
         // yet; the whole request goes as soon as someone does.
-        let still_refused = last.as_ref().is_some_and(Failure::refused)
-            && authority.as_deref().is_some_and(|a| all_refuse(a, timeout));
-        let failure = if still_refused {
-            last.clone().expect("a last failure")
-        } else {
-            match plan.probe.try_once(url, timeout) {
+        let failure = match last.clone().filter(Failure::refused) {
+            Some(refused) if authority.as_deref().is_some_and(|a| all_refuse(a, timeout)) => {
+                refused
+            }
+            _ => match plan.probe.try_once(url, timeout) {
                 Ok(()) => return None,
                 Err(failure) => failure,
-            }
+            },
         };
         if plan.verbose && last.as_ref() != Some(&failure) {
             cliutil::warn("httpwait", format_args!("{url}: {failure}"));
