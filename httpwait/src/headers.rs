@@ -19,7 +19,7 @@ impl std::fmt::Debug for Header {
     }
 }
 
-/// Checks `Name: value`; the error shows `shown` for the value.
+/// Checks `Name: value`; an error names the header, never its value.
 fn check(line: &str) -> Result<(String, String), String> {
     let Some((name, value)) = line.split_once(':') else {
         return Err("expected 'Name: value'".into());
