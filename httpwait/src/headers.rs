@@ -20,7 +20,9 @@ impl std::fmt::Debug for Header {
 }
 
 /// Checks `Name: value`; an error names the header, never its value.
-fn check(line: &str) -> Result<(String, String), String> {
+/// From a secret file, even an invalid name is not shown (it may be the
+/// secret on a line missing its name).
+fn check(line: &str, secret: bool) -> Result<(String, String), String> {
     let Some((name, value)) = line.split_once(':') else {
         return Err("expected 'Name: value'".into());
     };
@@ -28,6 +30,9 @@ fn check(line: &str) -> Result<(String, String), String> {
     // RFC 9110 token characters.
     let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
     if name.is_empty() || !name.bytes().all(token) {
+        if secret {
+            return Err("the text before ':' is not a header name".into());
+        }
         return Err(format!("'{}' is not a header name", name.escape_debug()));
     }
     let value = value.trim();
@@ -44,8 +49,8 @@ fn check(line: &str) -> Result<(String, String), String> {
 
 /// A `--header` argument.
 pub fn parse_header(text: &str) -> Result<Header, String> {
-    let (name, value) =
-        check(text).map_err(|why| format!("invalid header '{}': {why}", text.escape_debug()))?;
+    let (name, value) = check(text, false)
+        .map_err(|why| format!("invalid header '{}': {why}", text.escape_debug()))?;
     Ok(Header {
         name,
         value,
@@ -68,7 +73,7 @@ pub fn read_file(path: &Path) -> anyhow::Result<Vec<Header>> {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        match check(line) {
+        match check(line, true) {
             Ok((name, value)) => headers.push(Header {
                 name,
                 value,
@@ -125,6 +130,13 @@ mod tests {
         let err = read_file(tmp.path()).unwrap_err().to_string();
         assert!(err.ends_with("line 2: expected 'Name: value'"), "{err}");
         assert!(!err.contains("secret-without-colon"), "{err}");
+
+        std::fs::write(tmp.path(), "Bearer s3cret: x\n").unwrap();
+        let err = read_file(tmp.path()).unwrap_err().to_string();
+        assert!(
+            err.ends_with("line 1: the text before ':' is not a header name"),
+            "{err}"
+        );
 
         std::fs::write(tmp.path(), "X-Token: a\u{1b}b\n").unwrap();
         let err = read_file(tmp.path()).unwrap_err().to_string();
