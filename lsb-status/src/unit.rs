@@ -99,7 +99,7 @@ pub fn convert_with(
     let body = Body::read(&commands, &mut warnings, read);
     let (service, native) = match body {
         Ok(lines) => (lines, true),
-        Err(Reading::Subsystem) => (subsystem(path, floor.reload), true),
+        Err(Reading::Subsystem { reload }) => (subsystem(path, floor.reload || reload), true),
         Err(Reading::TooClever(why)) => {
             warnings.push(format!(
                 "{why}: wrote the generator's wrapper unit (ExecStart={} start)",
@@ -327,7 +327,10 @@ fn header_pidfile(text: &str) -> Option<String> {
 
 enum Reading {
     /// Nothing is left running: a oneshot that runs the script.
-    Subsystem,
+    /// (`reload`: the script has a reload its usage line does not show.)
+    Subsystem {
+        reload: bool,
+    },
     TooClever(String),
 }
 
@@ -591,7 +594,14 @@ impl<'a> Body<'a, '_> {
         });
         let mut seen = BTreeSet::new();
         let mut out = Vec::new();
-        let roots: Vec<&Command> = if has_arms {
+        let roots: Vec<&Command> = if self.init_d_script && !has_arms {
+            self.init_d_steps(action)
+                .iter()
+                .filter_map(|f| self.functions.get(f))
+                .flatten()
+                .map(|&i| &self.commands[i])
+                .collect()
+        } else if has_arms {
             self.commands
                 .iter()
                 .filter(|c| {
@@ -610,8 +620,12 @@ impl<'a> Body<'a, '_> {
         while let Some(&command) = queue.get(next) {
             next += 1;
             out.push(command);
-            let first = &command.words[0];
-            if let Some(body) = self.functions.get(first) {
+            let mut first = command.words[0].clone();
+            if first == "call" && self.init_d_script && command.words.len() > 1 {
+                // init-d-script's `call X`: X_override when the script has it.
+                first = self.init_d_pick(&command.words[1]).unwrap_or_default();
+            }
+            if let Some(body) = self.functions.get(&first) {
                 if seen.insert(first.clone()) {
                     queue.extend(body.iter().map(|&i| &self.commands[i]));
                 }
@@ -620,6 +634,49 @@ impl<'a> Body<'a, '_> {
         out.sort_by_key(|c| c.line);
         out.dedup_by_key(|c| (c.line, c.words.clone()));
         out
+    }
+
+    /// `X_override` or `X`, whichever the script defines (init-d-script's
+    /// `call`).
+    fn init_d_pick(&self, name: &str) -> Option<String> {
+        [format!("{name}_override"), name.to_owned()]
+            .into_iter()
+            .find(|f| self.functions.contains_key(f))
+    }
+
+    /// The script's functions init-d-script runs for an action:
+    /// `do_start_override` or `do_start` replace the library's whole
+    /// action; else its steps `do_start_prepare`, `do_start_cmd`,
+    /// `do_start_cleanup`, each the script's own (`_override` first) where
+    /// it has one. (`do_reload` is called directly.)
+    fn init_d_steps(&self, action: &str) -> Vec<String> {
+        let whole = format!("do_{action}");
+        if action == "reload" && self.functions.contains_key(&whole) {
+            return vec![whole];
+        }
+        if let Some(own) = self.init_d_pick(&whole) {
+            return vec![own];
+        }
+        ["prepare", "cmd", "cleanup"]
+            .iter()
+            .filter_map(|step| self.init_d_pick(&format!("{whole}_{step}")))
+            .collect()
+    }
+
+    /// init-d-script offers reload when the script gives one.
+    fn init_d_reload(&mut self) -> bool {
+        self.init_d_script
+            && (self.functions.contains_key("do_reload")
+                || self.init_d_pick("do_reload_cmd").is_some()
+                || self.literal("$RELOAD_SIGNAL").is_ok_and(|s| !s.is_empty()))
+    }
+
+    /// The library's own command does the action: the script replaces
+    /// neither the action nor its `_cmd` step.
+    fn init_d_default(&self, action: &str) -> bool {
+        self.init_d_script
+            && self.init_d_pick(&format!("do_{action}")).is_none()
+            && self.init_d_pick(&format!("do_{action}_cmd")).is_none()
     }
 
     fn service(&mut self) -> Result<Vec<String>, Reading> {
@@ -655,7 +712,7 @@ impl<'a> Body<'a, '_> {
                 launches.push(launch);
             }
         }
-        if launches.is_empty() && self.init_d_script {
+        if launches.is_empty() && self.init_d_default("start") {
             let words: Vec<String> = [
                 "start-stop-daemon",
                 "--start",
@@ -710,7 +767,9 @@ impl<'a> Body<'a, '_> {
                             .to_owned(),
                     ));
                 }
-                return Err(Reading::Subsystem);
+                return Err(Reading::Subsystem {
+                    reload: self.init_d_reload(),
+                });
             }
             [one] => one.clone(),
             more => {
@@ -1319,6 +1378,10 @@ impl<'a> Body<'a, '_> {
     /// `--retry TERM/30/KILL/5`), which is `TimeoutStopSec=` (systemd
     /// sends SIGKILL when that runs out, as the script did).
     fn stop_schedule(&mut self) -> (Option<String>, Option<u64>) {
+        if self.init_d_default("stop") {
+            // init-d-script's stop: --retry=TERM/0/CONT/30/KILL/5.
+            return (None, kill_after("TERM/0/CONT/30/KILL/5"));
+        }
         let commands = self.action("stop");
         for command in commands {
             let words = &command.words;
@@ -2250,6 +2313,35 @@ esac
         assert_eq!(get(&c, "ExecStart"), ["/usr/sbin/food $DAEMON_ARGS"]);
         assert_eq!(get(&c, "Environment"), ["\"DAEMON_ARGS=-f\""]);
         assert_eq!(get(&c, "ExecReload"), ["/bin/kill -USR1 $MAINPID"]);
+    }
+
+    #[test]
+    fn init_d_script_steps_the_script_overrides() {
+        const LIB: &str = "set \"$0\" \"$@\"; INIT_D_SCRIPT_SOURCED=true . /lib/init/init-d-script\nDAEMON=/usr/sbin/food\n";
+        // The library's own start and stop: its stop schedule too.
+        let c = unit(LIB);
+        assert_eq!(get(&c, "Type"), ["forking"]);
+        assert_eq!(get(&c, "TimeoutStopSec"), ["30"]);
+        // do_start_cmd replaced by a one-off command (procps' sysctl): the
+        // library's start-stop-daemon is not used; a oneshot running the
+        // script, with the reload it defines.
+        let c = unit(&format!(
+            "{LIB}PIDFILE=none\ndo_start_cmd() {{\n  $DAEMON -q --system\n}}\ndo_reload() {{ call do_start_cmd; }}\ndo_stop() {{ return 0; }}\n"
+        ));
+        assert!(c.native, "{:?}", c.warnings);
+        assert_eq!(get(&c, "Type"), ["oneshot"]);
+        assert_eq!(get(&c, "ExecStart"), ["/etc/init.d/foo start"]);
+        assert_eq!(get(&c, "ExecReload"), ["/etc/init.d/foo reload"]);
+        // do_start_cmd_override with its own start-stop-daemon is the start.
+        let c = unit(&format!(
+            "{LIB}do_start_cmd_override() {{\n  start-stop-daemon --start --background --exec $DAEMON -- -f\n}}\n"
+        ));
+        assert_eq!(get(&c, "Type"), ["exec"]);
+        assert_eq!(get(&c, "ExecStart"), ["/usr/sbin/food -f"]);
+        // A stop that stops nothing: the program is a one-off command.
+        let c = unit(&format!("{LIB}do_stop() {{ return 0; }}\n"));
+        assert_eq!(get(&c, "Type"), ["oneshot"]);
+        assert_eq!(get(&c, "ExecStart"), ["/usr/sbin/food $DAEMON_ARGS"]);
     }
 
     #[test]
