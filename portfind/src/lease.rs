@@ -67,6 +67,10 @@ impl Leases {
     /// symlink; a directory the user names may be.
     pub fn lock(dir: &Path, own: bool, now: SystemTime) -> Result<Self> {
         let shown = escape_controls(&dir.to_string_lossy()).into_owned();
+        let uid = rustix::process::getuid().as_raw();
+        // Checked before anything is created, so that nothing is created
+        // through another user's link, and again once all of it exists.
+        check_path(dir, uid)?;
         fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
@@ -102,10 +106,10 @@ impl Leases {
                     .with_context(|| format!("opening lease directory {shown}"))
             }
         };
+        check_path(dir, uid)?;
         let meta = dir_file
             .metadata()
             .with_context(|| format!("reading lease directory {shown}"))?;
-        let uid = rustix::process::getuid().as_raw();
         if meta.uid() != uid && meta.uid() != 0 {
             bail!(
                 "lease directory {shown} belongs to uid {}, not to us (uid {uid}) or root: \
@@ -243,6 +247,99 @@ impl Leases {
         }
         written
     }
+}
+
+/// The most symlinks followed on the way to the lease directory (as the
+/// kernel's own limit).
+const MAX_LINKS: usize = 40;
+
+/// Walks `dir` as the kernel resolves it, and refuses the way if someone
+/// other than root or `uid` could change where it leads (systemd's rule for
+/// `PIDFile=`): every symlink followed must belong to root or `uid`, and
+/// every directory passed through too, writable by no one else unless
+/// sticky. The lease directory itself is checked when opened (a group may
+/// share it). Stops at the first component that does not exist yet.
+fn check_path(dir: &Path, uid: u32) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    use std::path::Component;
+    let trusted = |owner: u32| owner == 0 || owner == uid;
+    let shown = |p: &Path| escape_controls(&p.to_string_lossy()).into_owned();
+    let start = if dir.is_absolute() {
+        dir.to_owned()
+    } else {
+        std::env::current_dir()
+            .context("reading the current directory")?
+            .join(dir)
+    };
+    // Components still to walk, the next last; `here` is resolved.
+    let mut todo: Vec<PathBuf> = start
+        .components()
+        .rev()
+        .map(|c| PathBuf::from(c.as_os_str()))
+        .collect();
+    let mut here = PathBuf::from("/");
+    let mut links = 0;
+    while let Some(part) = todo.pop() {
+        match part.components().next() {
+            Some(Component::RootDir) => here = PathBuf::from("/"),
+            Some(Component::ParentDir) => {
+                here.pop();
+            }
+            Some(Component::Normal(name)) => {
+                // `here` is a directory on the way, not the lease directory.
+                let meta = fs::symlink_metadata(&here)
+                    .with_context(|| format!("reading {}", shown(&here)))?;
+                let mode = meta.permissions().mode();
+                if !trusted(meta.uid()) || mode & 0o022 != 0 && mode & 0o1000 == 0 {
+                    bail!(
+                        "lease directory {} lies in {}, which uid {} (mode {:o}) could \
+                         change: expected every directory on the way to be root's or \
+                         ours, writable by no one else unless sticky",
+                        shown(dir),
+                        shown(&here),
+                        meta.uid(),
+                        mode & 0o7777
+                    );
+                }
+                let next = here.join(name);
+                let meta = match fs::symlink_metadata(&next) {
+                    Ok(meta) => meta,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+                    Err(e) => return Err(e).with_context(|| format!("reading {}", shown(&next))),
+                };
+                if !meta.is_symlink() {
+                    here = next;
+                    continue;
+                }
+                if !trusted(meta.uid()) {
+                    bail!(
+                        "lease directory {} is reached through {}, a symlink of uid {}: \
+                         expected links on the way to be root's or ours",
+                        shown(dir),
+                        shown(&next),
+                        meta.uid()
+                    );
+                }
+                links += 1;
+                if links > MAX_LINKS {
+                    bail!(
+                        "lease directory {}: too many symlinks on the way",
+                        shown(dir)
+                    );
+                }
+                let target = fs::read_link(&next)
+                    .with_context(|| format!("reading symlink {}", shown(&next)))?;
+                todo.extend(
+                    target
+                        .components()
+                        .rev()
+                        .map(|c| PathBuf::from(c.as_os_str())),
+                );
+            }
+            _ => {} // `.`
+        }
+    }
+    Ok(())
 }
 
 /// Opens `name` in `dir` without following a symlink, and only if it is a

@@ -346,9 +346,9 @@ fn users_sharing_a_lease_dir_can_all_lock_it() {
     let tmp = tempfile::tempdir().unwrap();
     let shared = tmp.path().join("shared");
     std::fs::create_dir(&shared).unwrap();
-    for dir in [tmp.path(), &shared] {
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).unwrap();
-    }
+    // The way there is root's alone; the lease directory is open to all.
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).unwrap();
     // root takes a port first: .lock and leases are root's, mode 0644; and
     // a crashed root run left leases.new behind.
     let first = ports(&portfind(&shared, &["--range", "17400-17401"]));
@@ -530,6 +530,74 @@ fn another_users_lease_directory_is_refused() {
         0,
         "nothing written there"
     );
+}
+
+#[test]
+fn a_way_to_the_lease_directory_another_user_controls_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    if !is_root() {
+        return skip("not root: cannot give a symlink to uid 65534");
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let victim = tmp.path().join("victim");
+    std::fs::create_dir(&victim).unwrap();
+    // A symlink another user planted (in /tmp, say), to a directory of root's.
+    let link = tmp.path().join("ports");
+    std::os::unix::fs::symlink(&victim, &link).unwrap();
+    std::os::unix::fs::lchown(&link, Some(65534), Some(65534)).unwrap();
+    // A directory anyone may rename things in, on the way to a new one.
+    let open = tmp.path().join("open");
+    std::fs::create_dir(&open).unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+    for (dir, why) in [
+        (
+            link.join("sub"),
+            format!(
+                "is reached through {}, a symlink of uid 65534",
+                link.display()
+            ),
+        ),
+        (
+            link.clone(),
+            format!(
+                "is reached through {}, a symlink of uid 65534",
+                link.display()
+            ),
+        ),
+        (
+            open.join("a/b"),
+            format!(
+                "lies in {}, which uid 0 (mode 777) could change",
+                open.display()
+            ),
+        ),
+    ] {
+        let out = portfind(&dir, &[]);
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert!(
+            stderr(&out).starts_with(&format!(
+                "portfind: lease directory {} {why}",
+                dir.display()
+            )),
+            "{}",
+            stderr(&out)
+        );
+        assert!(out.stdout.is_empty());
+    }
+    assert_eq!(
+        std::fs::read_dir(&victim).unwrap().count(),
+        0,
+        "nothing written there"
+    );
+    assert_eq!(
+        std::fs::read_dir(&open).unwrap().count(),
+        0,
+        "nothing created there"
+    );
+    // Root's own link, to a directory of root's, is followed.
+    std::os::unix::fs::lchown(&link, Some(0), Some(0)).unwrap();
+    assert_eq!(ports(&portfind(&link, &[])).len(), 1);
+    assert!(victim.join("leases").exists());
 }
 
 #[test]
