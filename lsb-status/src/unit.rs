@@ -448,8 +448,16 @@ impl<'a> Body<'a, '_> {
             return None;
         }
         let path = plain(&self.env.expand(file, Mode::Literal).ok()?)?;
+        // The function libraries whose launchers this reader knows itself
+        // (LSB's, Red Hat's, SUSE's): functions, no settings.
         let library = path.starts_with("/lib/lsb/")
             || path == INIT_D_SCRIPT
+            || [
+                "/etc/init.d/functions",
+                "/etc/rc.d/init.d/functions",
+                "/etc/rc.status",
+            ]
+            .contains(&path.as_str())
             || path.starts_with("/etc/default/")
             || path.starts_with("/etc/sysconfig/");
         (path.starts_with('/') && !library).then_some(path)
@@ -2248,6 +2256,7 @@ esac
     #[test]
     fn rhel_daemon_and_killproc() {
         let script = "prog=food
+. /etc/rc.d/init.d/functions
 exec=/usr/sbin/$prog
 pidfile=${PIDFILE-/var/run/food.pid}
 . /etc/sysconfig/$prog
@@ -2269,6 +2278,8 @@ esac
         assert_eq!(get(&c, "EnvironmentFile"), ["-/etc/sysconfig/food"]);
         assert_eq!(get(&c, "ExecStart"), ["/usr/sbin/food $OPTIONS"]);
         assert_eq!(get(&c, "ExecReload"), ["/bin/kill -HUP $MAINPID"]);
+        // Red Hat's function library is not read (nor missed).
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
     }
 
     #[test]
