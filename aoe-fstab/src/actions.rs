@@ -30,11 +30,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Mounted { json } => {
             let now = MountTable::read()?;
-            let mounted: Vec<&Entry> = table
-                .entries
-                .iter()
-                .filter(|e| now.contains(&path(&e.target)))
-                .collect();
+            let mounted: Vec<&Entry> = table.entries.iter().filter(|e| now.contains(e)).collect();
             print_entries(&mounted, json)?;
             Ok(code(mounted.is_empty()))
         }
@@ -199,7 +195,7 @@ fn mount<'a>(
     let mut failed = false;
     for entry in entries {
         let target = path(&entry.target);
-        if now.contains(&target) {
+        if now.contains(entry) {
             continue;
         }
         let fail = |reason: &str| {
@@ -221,8 +217,8 @@ fn mount<'a>(
                 print_line(&command::render(&command::mkdir_argv(&target)))?;
             }
             print_line(&command::render(&command::mount_argv(entry)))?;
-            // What a real run would do: the same mount point only once.
-            now.insert(&target);
+            // What a real run would do: the same entry only once.
+            now.insert(entry);
             continue;
         };
         if let (Some((deadline, limit)), Some(device)) = (deadline, device_path(entry)) {
@@ -243,7 +239,7 @@ fn mount<'a>(
             }
         }
         match command::run(program, &command::mount_argv(entry)) {
-            Ok(()) => now.insert(&target),
+            Ok(()) => now.insert(entry),
             Err(reason) => {
                 fail(&reason);
                 failed = true;
@@ -270,24 +266,40 @@ fn umount<'a>(entries: impl Iterator<Item = &'a Entry>, dry_run: bool) -> anyhow
     };
     let mut failed = false;
     for entry in entries {
-        let target = path(&entry.target);
-        if !now.contains(&target) {
+        // Only its own file system: another one mounted on the same point
+        // is not ours to take away, nor one mounted on top of ours.
+        if !now.contains(entry) {
+            continue;
+        }
+        let fail = |reason: &str| {
+            warn(&format!(
+                "cannot unmount {}: {}",
+                shown(&entry.target),
+                shown(reason.as_bytes())
+            ));
+        };
+        if let Some(top) = now
+            .top(entry)
+            .filter(|top| !mounts::same_source(entry, top))
+        {
+            fail(&format!(
+                "{} is mounted on top of {}",
+                shown(top),
+                shown(&entry.source)
+            ));
+            failed = true;
             continue;
         }
         let argv = command::umount_argv(entry);
         let Some(program) = &program else {
             print_line(&command::render(&argv))?;
-            now.remove(&target);
+            now.remove(entry);
             continue;
         };
         match command::run(program, &argv) {
-            Ok(()) => now.remove(&target),
+            Ok(()) => now.remove(entry),
             Err(reason) => {
-                warn(&format!(
-                    "cannot unmount {}: {}",
-                    shown(&entry.target),
-                    shown(reason.as_bytes())
-                ));
+                fail(&reason);
                 failed = true;
             }
         }

@@ -1,21 +1,22 @@
 //! What is mounted now, from `/proc/self/mounts` (same line format as fstab,
 //! octal escapes included).
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use crate::fstab;
+use crate::fstab::{self, Entry};
 
 const PROC_MOUNTS: &str = "/proc/self/mounts";
 
-/// The set of mount points in the current mount namespace.
+/// What is mounted where in the current mount namespace: for each mount
+/// point, the sources mounted on it in mount order (the last is on top).
 #[derive(Debug, Default)]
 pub struct MountTable {
-    targets: HashSet<PathBuf>,
+    targets: HashMap<PathBuf, Vec<Vec<u8>>>,
 }
 
 impl MountTable {
@@ -28,26 +29,74 @@ impl MountTable {
     }
 
     pub fn from_bytes(data: &[u8]) -> Self {
-        let targets = fstab::parse(data)
-            .entries
-            .into_iter()
-            .map(|e| PathBuf::from(OsStr::from_bytes(&e.target)))
-            .collect();
-        Self { targets }
+        let mut table = Self::default();
+        for e in fstab::parse(data).entries {
+            table.push(&path(&e.target), e.source);
+        }
+        table
     }
 
-    /// Whether `target` (as written in an fstab) is a mount point now.
-    pub fn contains(&self, target: &Path) -> bool {
-        self.targets.contains(&normalise(target))
+    /// Whether `entry` is mounted now: its own source on its mount point,
+    /// as `mount -a` decides (libmount's `mnt_table_is_fs_mounted`), not
+    /// just anything on that mount point.
+    pub fn contains(&self, entry: &Entry) -> bool {
+        self.sources(&entry.target)
+            .iter()
+            .any(|source| same_source(entry, source))
     }
 
-    pub fn insert(&mut self, target: &Path) {
-        self.targets.insert(normalise(target));
+    /// The source on top of `entry`'s mount point, if anything is mounted
+    /// there: what `umount TARGET` would unmount.
+    pub fn top(&self, entry: &Entry) -> Option<&[u8]> {
+        self.sources(&entry.target).last().map(Vec::as_slice)
     }
 
-    pub fn remove(&mut self, target: &Path) {
-        self.targets.remove(&normalise(target));
+    /// Records `entry` as mounted (on top).
+    pub fn insert(&mut self, entry: &Entry) {
+        self.push(&path(&entry.target), entry.source.clone());
     }
+
+    /// Records the top mount on `entry`'s mount point as gone.
+    pub fn remove(&mut self, entry: &Entry) {
+        if let Some(sources) = self.targets.get_mut(&normalise(&path(&entry.target))) {
+            sources.pop();
+        }
+    }
+
+    fn push(&mut self, target: &Path, source: Vec<u8>) {
+        self.targets
+            .entry(normalise(target))
+            .or_default()
+            .push(source);
+    }
+
+    fn sources(&self, target: &[u8]) -> &[Vec<u8>] {
+        self.targets
+            .get(&normalise(&path(target)))
+            .map_or(&[], Vec::as_slice)
+    }
+}
+
+fn path(value: &[u8]) -> PathBuf {
+    PathBuf::from(OsStr::from_bytes(value))
+}
+
+/// Whether `mounted` (a source in the mount table) is `entry`'s source:
+/// the same words (`tmpfs`, `server:/export`), or the same device once
+/// links are resolved (`/dev/disk/by-uuid/...`, `UUID=`/`LABEL=` tags, as
+/// the kernel shows `/dev/sdb1`).
+pub fn same_source(entry: &Entry, mounted: &[u8]) -> bool {
+    if entry.source == mounted {
+        return true;
+    }
+    let Some(device) = crate::actions::device_path(entry) else {
+        return false;
+    };
+    mounted.starts_with(b"/")
+        && matches!(
+            (std::fs::canonicalize(device), std::fs::canonicalize(path(mounted))),
+            (Ok(a), Ok(b)) if a == b
+        )
 }
 
 /// The path as the kernel reports it: symlinks resolved when it exists,
@@ -70,14 +119,44 @@ pub fn trim_slashes(path: &Path) -> PathBuf {
 mod tests {
     use super::*;
 
+    fn entry(line: &str) -> Entry {
+        fstab::parse(line.as_bytes()).entries.remove(0)
+    }
+
     #[test]
     fn decodes_escaped_targets() {
         let table = MountTable::from_bytes(
             b"tmpfs /nonexistent/with\\040space tmpfs rw 0 0\nproc /proc proc rw 0 0\n",
         );
-        assert!(table.contains(Path::new("/nonexistent/with space")));
-        assert!(table.contains(Path::new("/nonexistent/with space/")));
-        assert!(!table.contains(Path::new("/nonexistent/with")));
+        assert!(table.contains(&entry(r"tmpfs /nonexistent/with\040space t")));
+        assert!(table.contains(&entry(r"tmpfs /nonexistent/with\040space/ t")));
+        assert!(!table.contains(&entry("tmpfs /nonexistent/with t")));
+    }
+
+    #[test]
+    fn another_source_on_the_mount_point_is_not_the_entry() {
+        let table = MountTable::from_bytes(
+            b"mine /nonexistent/m tmpfs rw 0 0\nforeign /nonexistent/m tmpfs rw 0 0\n",
+        );
+        let mine = entry("mine /nonexistent/m tmpfs");
+        assert!(table.contains(&mine));
+        assert!(!table.contains(&entry("aoe /nonexistent/m tmpfs")));
+        // What umount would take off is the one on top.
+        assert_eq!(table.top(&mine), Some(&b"foreign"[..]));
+        assert_eq!(table.top(&entry("x /nonexistent/other t")), None);
+    }
+
+    #[test]
+    fn a_device_is_the_same_through_its_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let dev = dir.path().join("sdb1");
+        std::fs::write(&dev, "").unwrap();
+        let link = dir.path().join("by-uuid");
+        std::os::unix::fs::symlink(&dev, &link).unwrap();
+        let e = entry(&format!("{} /m ext4", link.display()));
+        assert!(same_source(&e, dev.as_os_str().as_bytes()));
+        assert!(!same_source(&e, b"/dev/null"));
+        assert!(!same_source(&e, b"sdb1"));
     }
 
     #[test]
@@ -90,6 +169,6 @@ mod tests {
     #[test]
     fn proc_is_mounted_here() {
         let table = MountTable::read().unwrap();
-        assert!(table.contains(Path::new("/proc")));
+        assert!(table.contains(&entry("proc /proc proc")));
     }
 }

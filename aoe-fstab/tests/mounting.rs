@@ -144,21 +144,35 @@ fn mounts_in_order_skips_noauto_and_unmounts() {
     assert_exit(&run(&file, &["umount"]), 0);
 }
 
+fn mount_tmpfs(source: &str, target: &Path) {
+    let status = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m", source])
+        .arg(target)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// The sources mounted on `path`, bottom first (util-linux's view).
+fn sources_on(path: &Path) -> Vec<String> {
+    let out = Command::new("findmnt")
+        .args(["-n", "-o", "SOURCE", "--mountpoint"])
+        .arg(path)
+        .output()
+        .unwrap();
+    stdout(&out).lines().map(str::to_owned).collect()
+}
+
 #[test]
 fn already_mounted_entries_are_skipped() {
     let s = Scratch::new();
     let d = s.path().display();
     std::fs::create_dir(s.join("a")).unwrap();
     std::fs::create_dir(s.join("b")).unwrap();
-    let status = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=1m", "mine"])
-        .arg(s.join("a"))
-        .status()
-        .unwrap();
-    assert!(status.success());
+    mount_tmpfs("x", &s.join("a"));
     // b twice: what this run mounted counts as mounted too.
     let file = s.fstab(&format!(
-        "x {d}/a tmpfs size=1m 0 0\ny {d}/b tmpfs size=1m 0 0\nz {d}/b/ tmpfs size=1m\n"
+        "x {d}/a tmpfs size=1m 0 0\ny {d}/b tmpfs size=1m 0 0\ny {d}/b/ tmpfs size=1m\n"
     ));
     let out = run(&file, &["mount", "--dry-run"]);
     assert_eq!(
@@ -169,6 +183,40 @@ fn already_mounted_entries_are_skipped() {
     assert_exit(&run(&file, &["mount"]), 0);
     assert_eq!(mount_count(&s.join("a")), 1, "mounted twice");
     assert_eq!(mount_count(&s.join("b")), 1, "mounted twice");
+}
+
+/// As `mount -a`: an entry is mounted when its own source is on its mount
+/// point, not when anything is. And what is not ours is never unmounted.
+#[test]
+fn another_file_system_on_the_mount_point_is_not_the_entry() {
+    let s = Scratch::new();
+    let d = s.path().display();
+    std::fs::create_dir(s.join("m")).unwrap();
+    mount_tmpfs("foreign", &s.join("m"));
+    let file = s.fstab(&format!("aoe {d}/m tmpfs size=1m,_netdev\n"));
+    assert_exit(&run(&file, &["mounted"]), 1);
+    // Not ours: umount leaves it alone.
+    let out = run(&file, &["umount"]);
+    assert_exit(&out, 0);
+    assert_eq!(stderr(&out), "");
+    assert_eq!(sources_on(&s.join("m")), ["foreign"]);
+    // mount puts the entry on top, as mount -a does.
+    assert_exit(&run(&file, &["mount"]), 0);
+    assert_eq!(sources_on(&s.join("m")), ["foreign", "aoe"]);
+    assert_exit(&run(&file, &["mounted"]), 0);
+    // Another one on top of ours: umount would take that one; refused.
+    mount_tmpfs("on-top", &s.join("m"));
+    let out = run(&file, &["umount"]);
+    assert_exit(&out, 1);
+    assert_eq!(
+        stderr(&out),
+        format!("aoe-fstab: cannot unmount {d}/m: on-top is mounted on top of aoe\n")
+    );
+    assert_eq!(sources_on(&s.join("m")), ["foreign", "aoe", "on-top"]);
+    let status = Command::new("umount").arg(s.join("m")).status().unwrap();
+    assert!(status.success());
+    assert_exit(&run(&file, &["umount"]), 0);
+    assert_eq!(sources_on(&s.join("m")), ["foreign"], "only ours went");
 }
 
 #[test]
