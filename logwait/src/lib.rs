@@ -63,7 +63,11 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
         owner.refresh()?;
         if let Some(pid) = owner.exited()? {
             // What it wrote before it died still counts.
-            if follower.look(&mut on_line)? == Look::Done {
+            let mut last_look = follower.look(&mut on_line)?;
+            while last_look == Look::More {
+                last_look = follower.look(&mut on_line)?;
+            }
+            if last_look == Look::Done {
                 break;
             }
             let mut message = format!(

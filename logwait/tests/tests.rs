@@ -323,6 +323,12 @@ fn bad_input_is_a_usage_error_with_a_clear_message() {
         .status()
         .unwrap()
         .success());
+    let writable = tmp.path().join("writable.pid");
+    fs::write(&writable, format!("{}\n", std::process::id())).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&writable, fs::Permissions::from_mode(0o666)).unwrap();
+    }
     let dir = tmp.path().to_str().unwrap();
     for (args, says) in [
         (&[s(&log), ""][..], "empty PATTERN"),
@@ -333,6 +339,10 @@ fn bad_input_is_a_usage_error_with_a_clear_message() {
             "garbage.pid:1: \"12x\"",
         ),
         (&["--pid", "1", s(&log), "x"], "invalid pid '1'"),
+        (
+            &["--pidfile", s(&writable), s(&log), "x"],
+            "refusing pidfile",
+        ),
         (&[s(&fifo), "x"], "not a regular file"),
         (&[dir, "x"], "not a regular file"),
         (&["-t", "soon", s(&log), "x"], "expected e.g. 250ms"),
