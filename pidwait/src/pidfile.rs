@@ -521,15 +521,16 @@ pub struct Content {
     /// read done again if it changed meanwhile): a pid read is never
     /// credited with a later write than the one that put it there.
     pub written: SystemTime,
-    /// Its writer is done: it has not been written for [`QUIET`], or no
-    /// process has it open for writing (see [`writers`]). A line without
-    /// its newline is then final.
+    /// Its writer is done with it: the bytes were read while no process
+    /// had the file open for writing (see [`no_writer`]), or it has not
+    /// been written for [`QUIET`]. A line without its newline is then
+    /// final. Only ever set for a line without its newline.
     pub closed: bool,
 }
 
 /// Reads a pidfile's raw bytes and modification time (see [`open`]).
 pub fn read_content(path: &Path, trust: Trust) -> Result<Content, Error> {
-    let (mut file, meta) = open(path, trust)?;
+    let (file, meta) = open(path, trust)?;
     let mut before = meta;
     // A file rewritten without pause is read a bounded number of times;
     // then the mtime of the first look is kept (older than the content:
@@ -538,34 +539,53 @@ pub fn read_content(path: &Path, trust: Trust) -> Result<Content, Error> {
     let mut tries = 0;
     loop {
         tries += 1;
-        let mut bytes = Vec::new();
-        file.rewind().map_err(|e| io_error(path, e))?;
-        (&mut file)
-            .take(MAX_LEN as u64 + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|e| io_error(path, e))?;
+        let bytes = read_all(&file, path)?;
         let after = file.metadata().map_err(|e| io_error(path, e))?;
         let stamp = |m: &std::fs::Metadata| (m.mtime(), m.mtime_nsec(), m.len());
-        if stamp(&after) == stamp(&before) || tries == MAX_REREADS {
-            let written = if stamp(&after) == stamp(&before) {
+        let stable = stamp(&after) == stamp(&before);
+        if stable || tries == MAX_REREADS {
+            let written = if stable {
                 before.modified().map_err(|e| io_error(path, e))?
             } else {
                 first
             };
+            let half = !bytes.is_empty() && !bytes.ends_with(b"\n");
             let quiet = SystemTime::now()
                 .duration_since(written)
                 .is_ok_and(|age| age >= QUIET);
-            let closed = !bytes.is_empty()
-                && !bytes.ends_with(b"\n")
-                && (quiet || writers(path, &after, Instant::now() + WRITER_SCAN) == Some(false));
+            if half && !quiet {
+                // Read once more with no writer possible: that content is
+                // final whatever it is.
+                if let Some(content) = no_writer(&file, || {
+                    let meta = file.metadata().map_err(|e| io_error(path, e))?;
+                    let bytes = read_all(&file, path)?;
+                    Ok(Content {
+                        closed: !bytes.is_empty() && !bytes.ends_with(b"\n"),
+                        bytes,
+                        written: meta.modified().map_err(|e| io_error(path, e))?,
+                    })
+                }) {
+                    return content;
+                }
+            }
             return Ok(Content {
                 bytes,
                 written,
-                closed,
+                closed: half && quiet && stable,
             });
         }
         before = after;
     }
+}
+
+/// The whole file from its start, at most a little over [`MAX_LEN`] bytes.
+fn read_all(mut file: impl Read + Seek, path: &Path) -> Result<Vec<u8>, Error> {
+    let mut bytes = Vec::new();
+    file.rewind().map_err(|e| io_error(path, e))?;
+    file.take(MAX_LEN as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| io_error(path, e))?;
+    Ok(bytes)
 }
 
 /// How often a pidfile that changes while it is read is read again.
@@ -580,91 +600,60 @@ pub fn read_bytes(path: &Path, trust: Trust) -> Result<Vec<u8>, Error> {
 /// time a line without newline was always given (100 ms), counted from the
 /// write itself rather than from when we first saw it, plus the tick the
 /// kernel's `mtime` clock may lag by. (A wall clock stepped back makes a
-/// file look newer: then it waits, which is safe.)
+/// file look newer: then it waits, which is safe.) This is the rule left
+/// where [`no_writer`] cannot answer, and for a writer that keeps its
+/// pidfile open.
 pub const QUIET: Duration = Duration::from_millis(110);
 
-/// How long a look for writers of a pidfile may take before it is given
-/// up (and the file given time to settle instead).
-const WRITER_SCAN: Duration = Duration::from_millis(20);
+/// Runs `f` while no process has `file` (opened read-only) open for
+/// writing, proven by a read lease: `F_SETLEASE` with `F_RDLCK` is granted
+/// only while no descriptor or shared mapping of the file, through any of
+/// its names, is open for writing, and while it is held no one can open
+/// the file for writing or truncate it (they wait for us to give it up).
+/// The lease is given back as soon as `f` returns.
+///
+/// `None`, without calling `f`, when a writer holds the file (`EAGAIN`) or
+/// when it cannot be known: leases disabled (`/proc/sys/fs/leases-enable`),
+/// a file system without them (`EINVAL`), another user's file without
+/// `CAP_LEASE` (`EACCES`).
+///
+/// A writer opening the file in the microseconds the lease is held waits
+/// for us (one with `O_NONBLOCK` gets `EWOULDBLOCK`), and the kernel sends
+/// us a signal: SIGURG, ignored unless handled, instead of the default
+/// SIGIO, whose default action would end the process.
+pub fn no_writer<T>(file: &File, f: impl FnOnce() -> T) -> Option<T> {
+    lease(file, libc::F_RDLCK).ok()?;
+    let out = f();
+    // Cannot fail on a lease we hold; closing the file would also end it.
+    let _ = lease(file, libc::F_UNLCK);
+    Some(out)
+}
 
-/// Whether any process has the file described by `meta` open for writing,
-/// from a scan of `/proc/*/fd` (what `fuser` does): `Some(false)` when
-/// every process was seen and none does, `None` when that cannot be known
-/// (a process whose descriptors we may not read, or the scan ran past
-/// `deadline`). Where some process is hidden from us (pid 1 of a sandbox
-/// with capabilities we lack, or any process when we are not root), the
-/// answer is `None` and the line waits for [`QUIET`].
-///
-/// This is how a line without its newline is told to be complete at once:
-/// the writer has closed the file. (A read lease, `F_SETLEASE`, would say
-/// the same in one call, but no safe wrapper for it exists in nix or rustix.)
-///
-/// Only descriptors whose link names a file called as `path` is are looked
-/// at more closely (a `stat` through a descriptor on a hung network file
-/// system could block): a writer holding the file through another hard
-/// link is not seen.
-pub fn writers(path: &Path, meta: &std::fs::Metadata, deadline: Instant) -> Option<bool> {
-    let (dev, ino) = (meta.dev(), meta.ino());
-    let wanted = path.file_name()?;
-    let mut hidden = false;
-    for entry in std::fs::read_dir("/proc").ok()? {
-        let name = entry.ok()?.file_name();
-        let Some(pid) = name
-            .to_str()
-            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
-        else {
-            continue;
-        };
-        let fds = match std::fs::read_dir(format!("/proc/{pid}/fd")) {
-            Ok(fds) => fds,
-            // Gone meanwhile, or a zombie.
-            Err(e) if e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(3) => {
-                continue
-            }
-            Err(_) => {
-                hidden = true;
-                continue;
-            }
-        };
-        for fd in fds.flatten() {
-            match std::fs::read_link(fd.path()) {
-                Ok(link) if link.file_name() == Some(wanted) => {}
-                // Closed meanwhile, or another file.
-                Ok(_) => continue,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                // A process we may not look into (more privileged than us):
-                // it could be the writer.
-                Err(_) => {
-                    hidden = true;
-                    continue;
-                }
-            }
-            let Ok(target) = std::fs::metadata(fd.path()) else {
-                continue;
-            };
-            if target.dev() != dev || target.ino() != ino {
-                continue;
-            }
-            let Ok(fdinfo) = std::fs::read_to_string(format!(
-                "/proc/{pid}/fdinfo/{}",
-                fd.file_name().to_string_lossy()
-            )) else {
-                continue;
-            };
-            let flags = fdinfo
-                .lines()
-                .find_map(|l| l.strip_prefix("flags:"))
-                .and_then(|f| u32::from_str_radix(f.trim(), 8).ok());
-            // O_ACCMODE: 0 is read-only.
-            if flags.is_none_or(|f| f & 0o3 != 0) {
-                return Some(true);
-            }
+/// From <asm-generic/fcntl.h> (x86, arm, riscv, …); the libc crate does not
+/// define it.
+const F_SETSIG: i32 = 10;
+
+/// Takes (`F_RDLCK`) or gives back (`F_UNLCK`) a lease on `file`, with
+/// SIGURG as the signal that tells of a writer waiting.
+#[allow(unsafe_code)]
+fn lease(file: &File, kind: i32) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let fd = file.as_raw_fd();
+    // SAFETY: F_SETSIG and F_SETLEASE take integer arguments and read or
+    // write no memory of ours; `file` is an open descriptor for the whole
+    // call.
+    let rc = unsafe {
+        if kind == libc::F_UNLCK || libc::fcntl(fd, F_SETSIG, libc::SIGURG) != -1 {
+            libc::fcntl(fd, libc::F_SETLEASE, kind)
+        } else {
+            -1
         }
-        if Instant::now() > deadline {
-            return None;
-        }
+    };
+    if rc == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
     }
-    (!hidden).then_some(false)
 }
 
 /// A pidfile as it was read: its pids and when it was last written.
@@ -685,12 +674,19 @@ pub fn read(path: &Path, trust: Trust) -> Result<Vec<Pid>, Error> {
 
 /// Reads a pidfile, giving a half-written one up to `settle` to be finished
 /// (re-reading every few milliseconds). A line without its newline is
-/// taken as final at once when no process has the file open for writing
-/// any more, else once `settle` has passed; an empty file is then
-/// [`Error::Invalid`].
+/// final as soon as its writer is done with it (see [`Content::closed`]);
+/// one still held and written to when `settle` runs out is
+/// [`Error::Incomplete`]: never guessed at; an empty file is then
+/// [`Error::Invalid`]. With [`SETTLE`], a line
+/// whose writer keeps the file open but no longer writes is final in time.
 pub fn read_settled(path: &Path, trust: Trust, settle: Duration) -> Result<Vec<Pid>, Error> {
     load(path, trust, settle).map(|p| p.pids)
 }
+
+/// The time to give a half-written pidfile in [`read_settled`]: longer than
+/// [`QUIET`], so that a writer that keeps its pidfile open (as libbsd's
+/// `pidfile_write` does, without a newline) is not refused.
+pub const SETTLE: Duration = Duration::from_millis(QUIET.as_millis() as u64 + 40);
 
 /// [`read_settled`], with the time the pidfile was last written (for
 /// [`crate::process::Identity::written_at`]).
@@ -699,9 +695,17 @@ pub fn load(path: &Path, trust: Trust, settle: Duration) -> Result<Pidfile, Erro
     let pid_max = pid_max();
     loop {
         let content = read_content(path, trust)?;
-        let last = content.closed || Instant::now() >= deadline;
-        match parse(&content.bytes, pid_max, last) {
-            Err(Problem::Incomplete) if !last => std::thread::sleep(Duration::from_millis(5)),
+        // Out of time, an empty file is simply wrong; half a line is not
+        // guessed at (it stays incomplete).
+        let late = Instant::now() >= deadline;
+        match parse(
+            &content.bytes,
+            pid_max,
+            content.closed || (late && content.bytes.is_empty()),
+        ) {
+            Err(Problem::Incomplete) if !late => {
+                std::thread::sleep(Duration::from_millis(2));
+            }
             other => {
                 return other
                     .map(|pids| Pidfile {
@@ -718,7 +722,7 @@ pub fn load(path: &Path, trust: Trust, settle: Duration) -> Result<Pidfile, Erro
 mod tests {
     use super::*;
     use proptest::prelude::*;
-    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 
     const MAX: i32 = 4_194_304;
 
@@ -925,33 +929,63 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("x.pid");
         let want = [Pid::new(4321).unwrap()];
-        let set_mtime = |t: SystemTime| {
-            let f = std::fs::File::options().write(true).open(&file).unwrap();
-            f.set_modified(t).unwrap();
-        };
-        // Still open for writing, last written "now" (in the future: a
-        // clock stepped back): it may grow.
+        // Still open for writing, with half a line ("4321" of "43210"),
+        // last written now: never believed, however often it is read.
         let mut writer = std::fs::File::create(&file).unwrap();
         std::io::Write::write_all(&mut writer, b"4321").unwrap();
-        set_mtime(SystemTime::now() + Duration::from_secs(3600));
+        for _ in 0..3 {
+            let content = read_content(&file, Trust::Checked).unwrap();
+            assert_eq!(
+                (content.bytes.as_slice(), content.closed),
+                (&b"4321"[..], false)
+            );
+            assert!(matches!(
+                read(&file, Trust::Checked),
+                Err(Error::Incomplete { .. })
+            ));
+        }
+        // Held through another name (a hard link), or as a shared mapping
+        // would be: the kernel counts the file, not the name.
+        let link = dir.path().join("link.pid");
+        std::fs::hard_link(&file, &link).unwrap();
+        let reader = std::fs::File::open(&link).unwrap();
+        assert_eq!(no_writer(&reader, || ()), None);
+        // Nor once `read_settled` has given it its time: a writer that
+        // keeps writing is never guessed at.
+        let err = read_settled(&file, Trust::Checked, Duration::from_millis(20)).unwrap_err();
+        assert!(matches!(err, Error::Incomplete { .. }), "{err}");
+        // Closed: final at once, with no wait for the mtime to age. Readers
+        // are no writers.
+        drop(writer);
+        assert_eq!(no_writer(&reader, || 7), Some(7));
+        let content = read_content(&file, Trust::Checked).unwrap();
+        assert!(content.closed);
+        assert!(SystemTime::now().duration_since(content.written).unwrap() < QUIET);
+        assert_eq!(read(&file, Trust::Checked).unwrap(), want);
+        // The lease is given back: a writer may open the file again at
+        // once (else this would wait for the lease-break time, 45 s).
+        std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&file)
+            .unwrap();
+        // A writer still holding it, but done writing for QUIET (a daemon
+        // that keeps its pidfile open): final too.
+        let writer = std::fs::File::options().write(true).open(&file).unwrap();
         assert!(matches!(
             read(&file, Trust::Checked),
             Err(Error::Incomplete { .. })
         ));
-        let meta = std::fs::metadata(&file).unwrap();
-        let far = Instant::now() + Duration::from_secs(10);
-        assert_eq!(writers(&file, &meta, far), Some(true));
-        // ... until the settle time says it is done.
-        let got = read_settled(&file, Trust::Checked, Duration::from_millis(20)).unwrap();
-        assert_eq!(got, want);
-        // Not written for a while: final, even with the writer still there.
-        set_mtime(SystemTime::now() - QUIET - Duration::from_millis(10));
+        writer
+            .set_modified(SystemTime::now() - QUIET - Duration::from_millis(10))
+            .unwrap();
         assert_eq!(read(&file, Trust::Checked).unwrap(), want);
-        // Closed: no writer (or, where some process is hidden from us,
-        // not known), and a reader is no writer.
+        // In the future (a clock stepped back): not quiet.
+        writer
+            .set_modified(SystemTime::now() + Duration::from_secs(3600))
+            .unwrap();
+        assert!(!read_content(&file, Trust::Checked).unwrap().closed);
         drop(writer);
-        let _reader = std::fs::File::open(&file).unwrap();
-        assert_ne!(writers(&file, &meta, far), Some(true));
         std::fs::write(&file, "").unwrap();
         let err = read_settled(&file, Trust::Checked, Duration::from_millis(20)).unwrap_err();
         assert!(err.to_string().contains("empty file"), "{err}");

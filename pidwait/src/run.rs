@@ -16,9 +16,6 @@ use crate::schedule::Schedule;
 use crate::stop::{join, Outcome, Targets};
 use crate::watch;
 
-/// How long `--exit`/`--kill` give a half-written pidfile to be finished.
-const SETTLE: Duration = Duration::from_millis(100);
-
 /// Runs pidwait as the command line asks.
 pub fn run(cli: &Cli) -> Result<ExitCode> {
     // First, so that a SIGINT/SIGTERM from now on is ours to report.
@@ -62,7 +59,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
     }
 
     let (pids, written, what) = if let Some(file) = &cli.file {
-        match pidfile::load(file, trust, SETTLE) {
+        match pidfile::load(file, trust, pidfile::SETTLE) {
             Ok(p) => (
                 p.pids,
                 Some(p.written),

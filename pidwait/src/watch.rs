@@ -21,9 +21,10 @@ use crate::process::{self, Identity, Match, Pid, State};
 const RECHECK: Duration = Duration::from_millis(100);
 /// How often to look for a directory that does not exist yet.
 const DIR_POLL: Duration = Duration::from_millis(5);
-/// How long a line without its newline must stay the same to count as
-/// written (the writer may never add the newline).
-const SETTLE: Duration = Duration::from_millis(50);
+/// How often to look again at a line without its newline that a writer
+/// still holds: its close makes no dnotify event, and it is final once the
+/// writer closes it or after [`pidfile::QUIET`].
+const HELD_POLL: Duration = Duration::from_millis(2);
 
 /// How the wait ended.
 #[derive(Debug, PartialEq, Eq)]
@@ -56,7 +57,6 @@ pub fn wait_for_pidfile(
         anyhow::bail!("{}: not a file name", path.display());
     }
     let mut watch: Option<DirWatch> = None;
-    let mut partial: Option<(Vec<u8>, Instant)> = None;
     let pid_max = pidfile::pid_max();
     loop {
         let mut next = RECHECK;
@@ -71,16 +71,14 @@ pub fn wait_for_pidfile(
                 Err(_) => next = DIR_POLL * 2,
             }
         }
-        let status = match look(path, trust, identity, pid_max, &mut partial)? {
+        let status = match look(path, trust, identity, pid_max)? {
             Look::Ready(pids) => return Ok(Outcome::Ready(pids)),
             Look::Waiting(status) => status,
+            Look::Held(status) => {
+                next = HELD_POLL;
+                status
+            }
         };
-        if let Some((_, since)) = &partial {
-            next = next.min(
-                (*since + SETTLE).saturating_duration_since(Instant::now())
-                    + Duration::from_millis(1),
-            );
-        }
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return Ok(Outcome::TimedOut(status));
@@ -104,34 +102,27 @@ pub fn wait_for_pidfile(
 enum Look {
     Ready(Vec<Pid>),
     Waiting(String),
+    /// A line without its newline, its writer not done with it yet.
+    Held(String),
 }
 
 /// One look at the pidfile and the processes it names.
-fn look(
-    path: &Path,
-    trust: Trust,
-    identity: &Identity,
-    pid_max: i32,
-    partial: &mut Option<(Vec<u8>, Instant)>,
-) -> Result<Look> {
+fn look(path: &Path, trust: Trust, identity: &Identity, pid_max: i32) -> Result<Look> {
     let shown = path.display();
     let content = match pidfile::read_content(path, trust) {
         Ok(content) => content,
         Err(pidfile::Error::Missing { .. }) => {
-            *partial = None;
             return Ok(Look::Waiting(format!("{shown} does not exist")));
         }
         Err(e) => return Err(e.into()),
     };
     let (bytes, written) = (&content.bytes, content.written);
     if bytes.is_empty() {
-        *partial = None;
         return Ok(Look::Waiting(format!("{shown} is empty")));
     }
-    // Final when its writer has closed it, or (a writer keeping it open)
-    // when it has not changed for a while.
-    let settled = content.closed
-        || matches!(partial, Some((old, since)) if old == bytes && since.elapsed() >= SETTLE);
+    // A line without its newline is final once its writer is done with it
+    // (see `pidfile::Content::closed`).
+    let settled = content.closed;
     let unfinished = !bytes.contains(&b'\n')
         && bytes
             .iter()
@@ -154,17 +145,16 @@ fn look(
         // A line of digits without its newline may still grow: "1" may be
         // the start of "1234", so even an invalid one is waited on.
         Err(_) => {
-            if !matches!(partial, Some((old, _)) if old == bytes) {
-                *partial = Some((bytes.clone(), Instant::now()));
-            }
             let text = String::from_utf8_lossy(bytes);
-            return Ok(Look::Waiting(format!(
-                "{shown} holds {text:?} with no newline yet"
-            )));
+            let status = format!("{shown} holds {text:?} with no newline yet");
+            return Ok(if settled {
+                Look::Waiting(status)
+            } else {
+                Look::Held(status)
+            });
         }
     };
     let identity = identity.clone().written_at(Some(written));
-    *partial = None;
     for &pid in &pids {
         let why = match process::state(pid)? {
             State::Gone => "which is not running".to_owned(),

@@ -6,9 +6,10 @@
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use crate::support::{
     finish, in_pid_namespace, parts, root, run, running, start, start_ticks, wait_until,
@@ -324,6 +325,47 @@ fn a_half_written_one_is_waited_on() {
     let (code, _, err) = parts(&run(&["--timeout", "100ms", &one]));
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("holds \"1\" with no newline yet"), "{err}");
+}
+
+/// A line without its newline whose writer still holds the file is never
+/// believed, however long it is looked at; once the writer closes it, it
+/// is acted on at once. Its mtime is in the future (a clock stepped back),
+/// so "not written for a while" never applies: only the read lease can
+/// tell that the writer is done.
+#[test]
+fn a_half_line_is_believed_only_once_its_writer_is_done() {
+    let dir = Dir::new();
+    let mut target = Proc::sleeper();
+    let path = dir.path("held.pid");
+    let file = path.to_str().unwrap();
+    let mut writer = fs::File::create(&path).unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+    std::io::Write::write_all(&mut writer, target.pid().to_string().as_bytes()).unwrap();
+    writer
+        .set_modified(SystemTime::now() + Duration::from_secs(3600))
+        .unwrap();
+    for mode in ["--kill", "--exit", "--running"] {
+        let (code, _, err) = parts(&run(&[mode, "--timeout", "1s", file]));
+        assert_eq!(code, Some(2), "{mode}: {err}");
+        assert!(
+            err.contains(&format!("pidfile is incomplete (\"{}\"", target.pid())),
+            "{mode}: {err}"
+        );
+    }
+    assert!(running(target.pid()));
+    // Waited on, and seen once closed (a close makes no dnotify event).
+    let waiter = start(&["--timeout", "20s", file]);
+    assert!(wait_until(LIMIT, || crate::support::in_poll(waiter.id())));
+    assert_eq!(waiter_state(&waiter), None, "still waiting");
+    drop(writer);
+    let (code, out, err) = finish(waiter);
+    assert_eq!((code, out), (Some(0), target.pid_line()), "{err}");
+    let (code, _, err) = parts(&run(&["--kill", file]));
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(
+        target.reap().signal(),
+        Some(nix::sys::signal::Signal::SIGTERM as i32)
+    );
 }
 
 /// None while a started pidwait has not exited.
