@@ -26,7 +26,8 @@ The state is decided in this order:
   pid file exists, its process is dead        1  NAME is dead but pid file exists
   no pid file, lock file DIR/NAME exists      2  NAME is dead but lock file exists
   neither                                     3  NAME is not running
-  pid file unreadable or not a valid pid      4  NAME status is unknown
+  pid file unreadable, not a valid pid, or    4  NAME status is unknown
+  one another user could have written (see --trust-pidfile)
 Without --pidfile the service is lock-only (a subsystem with no process,
 e.g. mounts): lock file present => 0 `NAME is running`, absent => 3.
 
@@ -180,6 +181,13 @@ pub struct StatusArgs {
     /// reused pid, and counts as dead.
     #[arg(long, value_name = "PATH")]
     pub exe: Option<PathBuf>,
+
+    /// Believe the pid file whoever could have written it. By default a pid
+    /// file that someone other than root or us could have written or
+    /// replaced (a symlink, a directory on its path owned or writable by
+    /// another user, a group- or world-writable file) gives status 4.
+    #[arg(long)]
+    pub trust_pidfile: bool,
 
     /// Print nothing; only the exit code tells.
     #[arg(short, long)]

@@ -105,9 +105,15 @@ fn status(args: &StatusArgs) -> Result<ExitCode> {
     // A bad name is a usage error: exit 4 like the others, never 2.
     lock::path(&args.lock_dir, &name)
         .map_err(|e| Exit::with_code(STATUS_UNKNOWN, e.to_string()))?;
+    let trust = if args.trust_pidfile {
+        pidwait::pidfile::Trust::Any
+    } else {
+        pidwait::pidfile::Trust::Checked
+    };
     let state = status::status(
         args.pidfile.as_deref(),
         args.exe.as_deref(),
+        trust,
         &args.lock_dir,
         &name,
     );

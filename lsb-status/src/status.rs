@@ -2,16 +2,12 @@
 //! file, with the one-line message the distributions print.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use pidwait::pidfile::{self, Trust};
 use pidwait::process::{self, Identity, Match, Pid};
 
 use crate::lock;
-
-/// A half-written pid file gets this long to be finished before it counts
-/// as unreadable.
-const SETTLE: Duration = Duration::from_millis(20);
 
 /// What the pid file says about the process.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,18 +92,26 @@ pub fn decide(process: Process, locked: impl FnOnce() -> anyhow::Result<bool>) -
 }
 
 /// Reads the pid file and looks at its processes.
-pub fn probe(pidfile: Option<&Path>, exe: Option<&Path>) -> Process {
+///
+/// A pid file is believed as pidwait believes it before a signal, since
+/// an init script acts on the answer (a planted "running" skips a start):
+/// with [`Trust::Checked`], one that someone other than root or us could
+/// have written (pidwait's whole-path rules) is [`Process::Unknown`],
+/// status 4, saying which component was refused; and a process that
+/// started after the pid file was last written is not the one it names.
+pub fn probe(pidfile: Option<&Path>, exe: Option<&Path>, trust: Trust) -> Process {
     let Some(path) = pidfile else {
         return Process::NotTracked;
     };
-    // Only read, never signalled: a pid file of any owner may be believed;
-    // but a process that started after it was written is not the one it names.
-    let pidwait::pidfile::Pidfile { pids, written } = match pidfile::load(path, Trust::Any, SETTLE)
-    {
-        Ok(read) => read,
-        Err(pidfile::Error::Missing { .. }) => return Process::NoPidfile,
-        Err(e) => return Process::Unknown(e.to_string()),
-    };
+    let pidwait::pidfile::Pidfile { pids, written } =
+        match pidfile::load(path, trust, pidfile::SETTLE) {
+            Ok(read) => read,
+            Err(pidfile::Error::Missing { .. }) => return Process::NoPidfile,
+            Err(e @ pidfile::Error::Untrusted { .. }) => {
+                return Process::Unknown(format!("{e}; pass --trust-pidfile to believe it anyway"))
+            }
+            Err(e) => return Process::Unknown(e.to_string()),
+        };
     let guard = match Guard::new(exe, written) {
         Ok(guard) => guard,
         Err(e) => return Process::Unknown(format!("--exe: {e}")),
@@ -186,8 +190,16 @@ fn resolve_parent(path: &Path) -> PathBuf {
 }
 
 /// The full check: pid file, process, then lock file `lock_dir/name`.
-pub fn status(pidfile: Option<&Path>, exe: Option<&Path>, lock_dir: &Path, name: &str) -> Status {
-    decide(probe(pidfile, exe), || lock::is_locked(lock_dir, name))
+pub fn status(
+    pidfile: Option<&Path>,
+    exe: Option<&Path>,
+    trust: Trust,
+    lock_dir: &Path,
+    name: &str,
+) -> Status {
+    decide(probe(pidfile, exe, trust), || {
+        lock::is_locked(lock_dir, name)
+    })
 }
 
 /// The service name when `--name` is not given: the pid file's name without
@@ -201,6 +213,7 @@ pub fn default_name(pidfile: &Path) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn pid(n: i32) -> Pid {
         Pid::new(n).unwrap()
@@ -287,12 +300,18 @@ mod tests {
     fn probing_this_process() {
         let tmp = tempfile::tempdir().unwrap();
         let file = tmp.path().join("me.pid");
-        assert_eq!(probe(Some(&file), None), Process::NoPidfile);
+        assert_eq!(probe(Some(&file), None, Trust::Checked), Process::NoPidfile);
         std::fs::write(&file, format!("{}\n", std::process::id())).unwrap();
-        assert!(matches!(probe(Some(&file), None), Process::Alive(_)));
+        assert!(matches!(
+            probe(Some(&file), None, Trust::Checked),
+            Process::Alive(_)
+        ));
         let me = std::env::current_exe().unwrap();
-        assert!(matches!(probe(Some(&file), Some(&me)), Process::Alive(_)));
-        let other = probe(Some(&file), Some(Path::new("/bin/sh")));
+        assert!(matches!(
+            probe(Some(&file), Some(&me), Trust::Checked),
+            Process::Alive(_)
+        ));
+        let other = probe(Some(&file), Some(Path::new("/bin/sh")), Trust::Checked);
         assert!(
             matches!(&other, Process::Dead(why) if why.contains("reused")),
             "{other:?}"
@@ -303,7 +322,10 @@ mod tests {
             .spawn()
             .unwrap();
         std::fs::write(&file, format!("{}\n", child.id())).unwrap();
-        assert!(matches!(probe(Some(&file), None), Process::Alive(_)));
+        assert!(matches!(
+            probe(Some(&file), None, Trust::Checked),
+            Process::Alive(_)
+        ));
         let hour_ago = SystemTime::now() - Duration::from_secs(3600);
         let set = std::fs::File::options()
             .write(true)
@@ -316,7 +338,7 @@ mod tests {
             Some(Path::new("/usr/bin/sleep")),
             Some(Path::new("/gone/sleep")),
         ] {
-            let stale = probe(Some(&file), exe);
+            let stale = probe(Some(&file), exe, Trust::Checked);
             assert!(
                 matches!(&stale, Process::Dead(why) if why.contains("stale pidfile")),
                 "{exe:?}: {stale:?}"
@@ -325,7 +347,23 @@ mod tests {
         child.kill().unwrap();
         child.wait().unwrap();
         std::fs::write(&file, "garbage\n").unwrap();
-        assert!(matches!(probe(Some(&file), None), Process::Unknown(_)));
-        assert_eq!(probe(None, None), Process::NotTracked);
+        assert!(matches!(
+            probe(Some(&file), None, Trust::Checked),
+            Process::Unknown(_)
+        ));
+        assert_eq!(probe(None, None, Trust::Checked), Process::NotTracked);
+        // One anyone could have written: unknown, unless trusted anyway.
+        std::fs::write(&file, format!("{}\n", std::process::id())).unwrap();
+        std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o666))
+            .unwrap();
+        let refused = probe(Some(&file), None, Trust::Checked);
+        assert!(
+            matches!(&refused, Process::Unknown(why) if why.contains("world-writable") && why.contains("--trust-pidfile")),
+            "{refused:?}"
+        );
+        assert!(matches!(
+            probe(Some(&file), None, Trust::Any),
+            Process::Alive(_)
+        ));
     }
 }

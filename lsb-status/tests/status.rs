@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command};
 
 use super::{
-    assert_stderr_has, closed_pipe, code, dev_full, proc_state, run, s, stderr, stdout, wait_for,
+    assert_stderr_has, can_run, closed_pipe, code, dev_full, is_root, proc_state, run, s, stderr,
+    stdout, wait_for,
 };
 
 /// A `sleep` child that is killed and reaped when dropped.
@@ -181,6 +182,87 @@ fn unreadable_or_invalid_pidfiles_are_4() {
     fs::create_dir(&svc.pidfile).unwrap();
     let out = svc.status(&[]);
     assert_eq!(code(&out), 4, "{}", stderr(&out));
+}
+
+/// A pid file another user planted, naming a live daemon of root's, must
+/// not make an init script believe its service runs (and skip its start):
+/// planted as nobody (setpriv) in a world-writable directory, in a sticky
+/// one, and as a symlink to a real pid file, it is status 4 with the
+/// refused component and why; `--trust-pidfile` believes it.
+#[test]
+fn a_pidfile_another_user_planted_is_4() {
+    use std::os::unix::fs::PermissionsExt;
+    if !can_run(is_root(), "needs root to plant files as nobody") {
+        return;
+    }
+    let daemon = Sleeper::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let base = tmp.path();
+    fs::set_permissions(base, fs::Permissions::from_mode(0o755)).unwrap();
+    let mkdir = |name: &str, mode: u32| {
+        let dir = base.join(name);
+        fs::create_dir(&dir).unwrap();
+        fs::set_permissions(&dir, fs::Permissions::from_mode(mode)).unwrap();
+        dir
+    };
+    let open = mkdir("open", 0o777);
+    let sticky = mkdir("sticky", 0o1777);
+    let real = mkdir("run", 0o755).join("daemon.pid");
+    fs::write(&real, format!("{}\n", daemon.pid())).unwrap();
+    let plant = |script: &str, file: &std::path::Path| {
+        let out = Command::new("setpriv")
+            .args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
+            .args(["sh", "-c", script, "sh", &daemon.pid().to_string(), s(file)])
+            .args([s(&real)])
+            .env_clear()
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        file.to_owned()
+    };
+    let cases = [
+        (
+            plant("umask 022; echo \"$1\" > \"$2\"", &open.join("svc.pid")),
+            format!(
+                "directory {} is writable by anyone (mode 777) and has no sticky bit",
+                open.display()
+            ),
+        ),
+        (
+            plant("umask 022; echo \"$1\" > \"$2\"", &sticky.join("svc.pid")),
+            "it is owned by uid 65534, neither root nor us (uid 0)".to_owned(),
+        ),
+        (
+            plant("ln -s \"$3\" \"$2\"", &sticky.join("link.pid")),
+            "it is a symlink".to_owned(),
+        ),
+    ];
+    for (file, why) in &cases {
+        let status = |extra: &[&str]| {
+            let mut cmd = super::lsb_status();
+            cmd.args(["status", "--name", "svc", "--pidfile", s(file)])
+                .args(["--lock-dir", s(&base.join("subsys"))])
+                .args(extra);
+            cmd.output().unwrap()
+        };
+        let out = status(&[]);
+        assert_eq!(code(&out), 4, "{}: {}", file.display(), stderr(&out));
+        assert_eq!(stdout(&out), "svc status is unknown\n");
+        assert_eq!(
+            stderr(&out),
+            format!(
+                "lsb-status: refusing pidfile {}: {why}; pass --trust-pidfile to believe it anyway\n",
+                file.display()
+            )
+        );
+        let out = status(&["--trust-pidfile"]);
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        assert_eq!(stdout(&out), daemon.running_line());
+    }
+    // Root's own pid file, reached through the sticky directory's
+    // neighbour, is believed by default.
+    let out = run(&["status", "--name", "svc", "--pidfile", s(&real)]);
+    assert_eq!(stdout(&out), daemon.running_line(), "{}", stderr(&out));
 }
 
 #[test]
