@@ -21,8 +21,8 @@ Exit codes:
   0  every target is listening (with --closed: none is); CMD, if given, is run
   1  timed out (the targets never ready, or a pidfile never written, are
      named), or the --pid process died
-  2  usage or fatal error: bad target, unknown host, unreadable pidfile,
-     /proc/PID/fd of the --pid process not readable, CMD not run";
+  2  usage or fatal error: bad target, unknown host, unreadable or untrusted
+     pidfile, /proc/PID/fd of the --pid process not readable, CMD not run";
 
 /// Wait until TCP ports listen, then exit or run a command.
 ///
@@ -49,6 +49,13 @@ pub struct Cli {
     /// within the timeout.
     #[arg(short = 'P', long, value_name = "FILE")]
     pub pidfile: Option<PathBuf>,
+
+    /// Believe the --pidfile whoever could have written it. By default a
+    /// pidfile that someone other than root or us could have written or
+    /// replaced (a symlink, a directory on its path owned or writable by
+    /// another user, a group- or world-writable file) is refused (exit 2).
+    #[arg(long, requires = "pidfile")]
+    pub trust_pidfile: bool,
 
     /// Wait until nothing listens on the targets any more.
     #[arg(short, long)]

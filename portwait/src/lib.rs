@@ -24,7 +24,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
     let left = || cli.timeout.saturating_sub(start.elapsed());
     let waited = humantime::format_duration(cli.timeout);
     let owner = match (&cli.pidfile, cli.pid) {
-        (Some(path), _) => match owner::wait_for_pidfile(path, left())? {
+        (Some(path), _) => match owner::wait_for_pidfile(path, trust(cli), left())? {
             Some(pid) => Some(pid),
             None => {
                 return Err(Exit::failure(format!(
@@ -92,4 +92,13 @@ fn list(targets: &[Target]) -> String {
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// How far the --pidfile is believed.
+fn trust(cli: &Cli) -> pidwait::pidfile::Trust {
+    if cli.trust_pidfile {
+        pidwait::pidfile::Trust::Any
+    } else {
+        pidwait::pidfile::Trust::Checked
+    }
 }

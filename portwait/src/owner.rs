@@ -22,15 +22,17 @@ pub fn parse_pid(text: &str) -> Result<i32, String> {
         .ok_or_else(|| format!("invalid pid '{text}': expected a process id greater than 1"))
 }
 
-/// How long a pidfile that is still being written (no newline yet) gets to
-/// be finished before its content is taken as final.
-const PIDFILE_SETTLE: Duration = Duration::from_millis(100);
-
 /// Reads a pidfile holding one pid greater than 1, with pidwait's reader:
 /// a FIFO, device or directory is refused (never blocks, never reads more
 /// than a few KiB), and errors name the file, line and value.
-pub fn read_pidfile(path: &Path) -> Result<i32> {
-    let read = pidfile::load(path, Trust::Any, PIDFILE_SETTLE);
+///
+/// The pidfile decides which listener counts (and so when CMD runs), so it
+/// is believed as pidwait believes one before a signal: with
+/// [`Trust::Checked`], one that someone other than root or us could have
+/// written (pidwait's whole-path rules) is an error naming the refused
+/// component, and `--trust-pidfile` is the way past it.
+pub fn read_pidfile(path: &Path, trust: Trust) -> Result<i32> {
+    let read = load(path, trust);
     let written = read.as_ref().ok().map(|p| p.written);
     let pid = one_pid(path, read.map(|p| p.pids))?;
     match written.and_then(|w| stale(pid, w)) {
@@ -51,11 +53,11 @@ fn stale(pid: i32, written: std::time::SystemTime) -> Option<String> {
 /// it starts), looking again with the listener checks' backoff, for at most
 /// `limit`; then reads it as [`read_pidfile`] does. `None` when it was
 /// never written; bad content is an error at once.
-pub fn wait_for_pidfile(path: &Path, limit: Duration) -> Result<Option<i32>> {
+pub fn wait_for_pidfile(path: &Path, trust: Trust, limit: Duration) -> Result<Option<i32>> {
     let deadline = Instant::now() + limit;
     let mut pause = FIRST_PAUSE;
     loop {
-        let read = pidfile::load(path, Trust::Any, PIDFILE_SETTLE);
+        let read = load(path, trust);
         // A stale pidfile (its pid now another process's) is waited on
         // like a missing one: the server has yet to write its own.
         let mut stale_now = None;
@@ -82,9 +84,19 @@ pub fn wait_for_pidfile(path: &Path, limit: Duration) -> Result<Option<i32>> {
     }
 }
 
+/// pidwait's reader, with the way past the trust check named.
+fn load(path: &Path, trust: Trust) -> Result<pidfile::Pidfile, pidfile::Error> {
+    pidfile::load(path, trust, pidfile::SETTLE)
+}
+
 fn one_pid(path: &Path, read: Result<Vec<pidwait::Pid>, pidfile::Error>) -> Result<i32> {
     // The error names the file; Display already includes any cause.
-    let pids = read.map_err(|e| anyhow!("{e}"))?;
+    let pids = read.map_err(|e| match e {
+        pidfile::Error::Untrusted { .. } => {
+            anyhow!("{e}; pass --trust-pidfile to believe it anyway")
+        }
+        e => anyhow!("{e}"),
+    })?;
     match pids.as_slice() {
         [pid] => Ok(pid.get()),
         _ => bail!(
@@ -213,7 +225,7 @@ mod tests {
         let file = |text: &str| {
             let path = tmp.path().join("pid");
             fs::write(&path, text).unwrap();
-            read_pidfile(&path).map_err(|e| format!("{e:#}"))
+            read_pidfile(&path, Trust::Checked).map_err(|e| format!("{e:#}"))
         };
         assert_eq!(file("4321\n"), Ok(4321));
         assert_eq!(file("4321"), Ok(4321));
@@ -236,12 +248,12 @@ mod tests {
             ))
         );
         assert!(file("").unwrap_err().contains(":1: \"\": expected a pid"));
-        let missing = read_pidfile(&tmp.path().join("none")).unwrap_err();
+        let missing = read_pidfile(&tmp.path().join("none"), Trust::Checked).unwrap_err();
         assert!(
             format!("{missing:#}").ends_with("none: no such pidfile"),
             "{missing:#}"
         );
-        let dir = read_pidfile(tmp.path()).unwrap_err();
+        let dir = read_pidfile(tmp.path(), Trust::Checked).unwrap_err();
         assert!(
             format!("{dir:#}").ends_with("not a regular file"),
             "{dir:#}"
@@ -259,7 +271,10 @@ mod tests {
             .spawn()
             .unwrap();
         fs::write(&file, format!("{}\n", child.id())).unwrap();
-        assert_eq!(read_pidfile(&file).unwrap(), child.id() as i32);
+        assert_eq!(
+            read_pidfile(&file, Trust::Checked).unwrap(),
+            child.id() as i32
+        );
         let old = std::time::SystemTime::now() - Duration::from_secs(3600);
         fs::File::options()
             .write(true)
@@ -268,8 +283,8 @@ mod tests {
             .set_modified(old)
             .unwrap();
         for err in [
-            read_pidfile(&file).unwrap_err(),
-            wait_for_pidfile(&file, Duration::ZERO).unwrap_err(),
+            read_pidfile(&file, Trust::Checked).unwrap_err(),
+            wait_for_pidfile(&file, Trust::Checked, Duration::ZERO).unwrap_err(),
         ] {
             let text = format!("{err:#}");
             assert!(text.contains("stale pidfile"), "{text}");

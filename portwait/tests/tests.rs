@@ -550,6 +550,57 @@ fn a_pidfile_we_may_not_read_is_a_clear_error() {
     );
 }
 
+/// A pidfile another user planted decides nothing: planted as nobody
+/// (setpriv) in a world-writable directory, naming a process that does
+/// listen on the port (this test), it is refused at once (exit 2) with the
+/// component and why, and CMD is not run; `--trust-pidfile` believes it.
+#[test]
+fn a_pidfile_another_user_planted_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    if !rustix::process::geteuid().is_root() {
+        return skip("not root: cannot plant a pidfile as another user");
+    }
+    let server = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = port_of(&server);
+    let tmp = tempfile::tempdir().unwrap();
+    fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let open = tmp.path().join("run");
+    fs::create_dir(&open).unwrap();
+    fs::set_permissions(&open, fs::Permissions::from_mode(0o777)).unwrap();
+    let pidfile = open.join("server.pid");
+    let planted = Command::new("setpriv")
+        .args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
+        .args(["sh", "-c", "umask 022; echo \"$1\" > \"$2\"", "sh"])
+        .arg(std::process::id().to_string())
+        .arg(&pidfile)
+        .env_clear()
+        .status()
+        .unwrap();
+    assert!(planted.success());
+    let marker = tmp.path().join("ran");
+    let args = |extra: &'static [&'static str]| {
+        let mut args = vec!["-t", "5s", "--pidfile", pidfile.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        args.extend([port.as_str(), "--", "touch", marker.to_str().unwrap()]);
+        args
+    };
+    let out = run(&args(&[]));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "portwait: refusing pidfile {}: directory {} is writable by anyone (mode 777) \
+             and has no sticky bit; pass --trust-pidfile to believe it anyway\n",
+            pidfile.display(),
+            open.display()
+        )
+    );
+    assert!(!marker.exists(), "CMD was run");
+    let out = run(&args(&["--trust-pidfile"]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(marker.exists(), "CMD was not run");
+}
+
 /// Whether `tool` runs here (`tool VERSION_FLAG`).
 fn have(tool: &str, version_flag: &str) -> bool {
     Command::new(tool)
