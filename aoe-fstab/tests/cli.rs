@@ -185,6 +185,17 @@ fn mount_not_on_path_is_fatal_before_anything_runs() {
         stderr(&out)
     );
     assert!(!dir.path().join("m").exists(), "nothing was done");
+    let out = with_file(&file)
+        .env("PATH", dir.path())
+        .arg("umount")
+        .output()
+        .unwrap();
+    assert_exit(&out, 2);
+    assert!(
+        stderr(&out).starts_with("aoe-fstab: cannot find `umount` on PATH"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -306,6 +317,28 @@ fn mount_leaves_swap_root_and_noauto_alone_as_mount_a_does() {
     let out = run(&file, &["umount", "--dry-run"]);
     assert_exit(&out, 0);
     assert_eq!(stdout(&out), "");
+    // Even as it is mounted here (its own source on /): only the rule keeps it.
+    let table = std::fs::read("/proc/self/mounts").unwrap();
+    let root = aoe_fstab::fstab::parse(&table)
+        .entries
+        .into_iter()
+        .rfind(|e| e.target == b"/")
+        .expect("/ is mounted");
+    let root_file = write(
+        dir.path(),
+        "root",
+        format!(
+            "{} / {} defaults\n",
+            aoe_fstab::fstab::mangle(&root.source),
+            aoe_fstab::fstab::mangle(&root.fstype)
+        ),
+    );
+    assert_exit(&run(&root_file, &["mounted"]), 0);
+    for args in [&["umount", "--dry-run"][..], &["umount", "--dry-run", "/"]] {
+        let out = run(&root_file, args);
+        assert_exit(&out, 0);
+        assert_eq!(stdout(&out), "", "{args:?}");
+    }
     // And check says what mount leaves alone, without calling it a problem.
     let out = run(&file, &["check"]);
     let f = file.display();
