@@ -160,19 +160,29 @@ check_config() {
 }
 
 # --- the state directory and its files ------------------------------------------
-# check_state: the state directory, if it exists, is ours and no one else can
-# write to it (no link planted between a check and a write), else exit 2.
+# check_state: the state directory, if it exists (links resolved), is ours and
+# no one else can write to it, and every directory above it belongs to root or
+# to us and can be written by no one else unless sticky (systemd's rule for
+# PIDFile=): no one can swap a directory or plant a link between a check and a
+# write. Else exit 2, naming it.
 check_state() {
-  local info uid gid mode
+  local info d=$state paths=() uid gid mode name open
   [[ -e $state || -L $state ]] || return 0
   [[ -d $state ]] || fail 2 "the state directory $state is not a directory"
-  info=$(stat -L -c '%u %g %a' -- "$state")
-  read -r uid gid mode <<<"$info"
-  ((uid == EUID)) ||
-    fail 2 "the state directory $state belongs to uid $uid, not to this user (uid $EUID): refusing to use it"
-  if ((8#$mode & 8#002)) || { ((8#$mode & 8#020)) && ((gid != GROUPS[0])); }; then
-    fail 2 "the state directory $state can be written by others (mode $mode): refusing to use it"
-  fi
+  cd -P -- "$state" && state=$PWD && cd -- "$OLDPWD"
+  for ((d = ${#state}; d > 0; d--)); do [[ ${state:d:1} != / ]] || paths+=("${state:0:d}"); done
+  info=$(stat -L -c '%u %g %a %n' -- "$state" "${paths[@]}" /)
+  while read -r uid gid mode name; do
+    open=""
+    ((8#$mode & 8#002)) || { ((8#$mode & 8#020)) && ((gid != 0 && gid != GROUPS[0])); } && open=1
+    if [[ $name == "$state" ]]; then
+      ((uid == EUID)) ||
+        fail 2 "the state directory $state belongs to uid $uid, not to this user (uid $EUID): refusing to use it"
+      [[ -z $open ]] || fail 2 "the state directory $state can be written by others (mode $mode): refusing to use it"
+    elif ((uid != 0 && uid != EUID)) || { [[ -n $open ]] && ! ((8#$mode & 8#1000)); }; then
+      fail 2 "the state directory $state is under $name (uid $uid, mode $mode), which others could change: refusing to use it"
+    fi
+  done <<<"$info"
 }
 
 # plain FILE...: each is no symlink (a planted one is never followed) and, if
@@ -677,7 +687,6 @@ status() {
 # --- main ----------------------------------------------------------------------
 
 # The state directory, links resolved once, must be ours alone.
-[[ ! -d $state ]] || { cd -P -- "$state" && state=$PWD && cd -- "$OLDPWD"; }
 check_state
 if [[ $action == status ]]; then
   # Nothing is created or locked: status only looks.

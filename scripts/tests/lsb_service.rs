@@ -789,6 +789,31 @@ fn the_log_file_is_never_written_through_a_planted_link() {
         svc.pid().is_none() && !svc.listening(),
         "a daemon was started"
     );
+    // 4. A log directory of ours under one another user owns (who could swap it).
+    let other = svc.dir().join("other");
+    fs::create_dir_all(other.join("log")).unwrap();
+    Command::new("chown")
+        .arg("65534")
+        .arg(&other)
+        .status()
+        .unwrap();
+    svc.configure(&format!(
+        "DAEMON={}\nDAEMON_ARGS=\"--fork --port {{port}} --pidfile {{dir}}/run/webd.pid\"\n\
+         LOGFILE={}/log/webd.log\n",
+        standin("lsb-daemon.py").display(),
+        other.display()
+    ));
+    let out = svc.run("start").expect(1);
+    assert!(
+        out.stderr()
+            .contains(&format!("{} belongs to uid 65534", other.display())),
+        "{}",
+        out.stderr()
+    );
+    assert!(
+        svc.pid().is_none() && !svc.listening(),
+        "a daemon was started"
+    );
     svc.run("status").expect(3);
 }
 

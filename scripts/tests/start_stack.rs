@@ -1635,6 +1635,37 @@ fn a_state_directory_of_another_user_or_open_to_others_is_refused() {
         "wrote into {}",
         open.display()
     );
+    // A directory of ours under one that another user owns, or that others
+    // may write to without the sticky bit: they could swap it for a link.
+    let theirs = stack.dir.path().join("theirs");
+    fs::create_dir(&theirs).unwrap();
+    let ours = theirs.join("state");
+    fs::create_dir(&ours).unwrap();
+    for (owner, mode, refused) in [
+        ("65534", 0o755, true),
+        ("0", 0o777, true),
+        ("0", 0o1777, false),
+    ] {
+        Command::new("chown")
+            .arg(owner)
+            .arg(&theirs)
+            .status()
+            .unwrap();
+        fs::set_permissions(&theirs, fs::Permissions::from_mode(mode)).unwrap();
+        stack.set("STACK_TMPDIR", ours.display().to_string());
+        let run = stack.run(&["status"]);
+        if refused {
+            run.code(2);
+            assert!(
+                run.stderr
+                    .contains(&format!("is under {}", theirs.display())),
+                "{owner} {mode:o}: {}",
+                run.stderr
+            );
+        } else {
+            run.code(1);
+        }
+    }
 }
 
 #[test]
