@@ -273,7 +273,13 @@ fn group_end(chars: &[char], open_at: usize, nesting: usize) -> Option<usize> {
 enum Frame {
     Function(String),
     Brace,
-    If,
+    /// An `if`; `arm` is the action its branch runs for when the
+    /// conditions test the script's argument (`if [ "$1" = start ]`):
+    /// `*` in the `else` branch, like a case's default arm.
+    If {
+        arm: Option<Vec<String>>,
+        on_action: bool,
+    },
     Loop,
     /// A `case`; `Some` while inside an arm.
     Case(Option<Vec<String>>),
@@ -396,6 +402,32 @@ pub fn commands(text: &str) -> Result<Vec<Command>, ParseError> {
     Ok(out)
 }
 
+/// An `if`/`elif` condition that tests the script's argument (`[ "$1" =
+/// start ]`, `test "x$1" = xstop`): the innermost `if` branch is that
+/// action's arm.
+fn test_of_action(condition: &[(String, usize)]) -> Option<String> {
+    let w: Vec<&str> = condition.iter().map(|(w, _)| w.as_str()).collect();
+    let (["[" | "[[", left, "=" | "==", right, "]" | "]]"] | ["test", left, "=" | "==", right]) =
+        w[..]
+    else {
+        return None;
+    };
+    let unquote = |t: &str| t.trim_matches(|c| c == '"' || c == '\'').to_owned();
+    let (left, right) = (unquote(left), unquote(right));
+    let argument = |t: &str| {
+        ["$1", "${1}"]
+            .iter()
+            .find_map(|a| t.strip_suffix(a))
+            .map(str::to_owned)
+    };
+    let action = match (argument(&left), argument(&right)) {
+        (Some(prefix), None) => right.strip_prefix(&prefix).map(str::to_owned),
+        (None, Some(prefix)) => left.strip_prefix(&prefix).map(str::to_owned),
+        _ => None,
+    };
+    action.filter(|a| !a.is_empty() && !a.contains('$'))
+}
+
 /// A case arm's patterns: the words from `tokens[at - 1]` up to `)`;
 /// `at` is left after the `)`.
 fn patterns(tokens: &[Token], at: &mut usize) -> Vec<String> {
@@ -424,9 +456,29 @@ fn end_command(
     after_and_or: bool,
 ) {
     let mut start = 0;
+    // The action an `if`/`elif` here tests for: its branch's arm, from the
+    // next command on (the test itself runs for every action).
+    let mut tested = None;
     while let Some((word, _)) = words.get(start) {
         match word.as_str() {
-            "if" => stack.push(Frame::If),
+            "if" => {
+                stack.push(Frame::If {
+                    arm: None,
+                    on_action: false,
+                });
+                tested = test_of_action(&words[start + 1..]);
+            }
+            "elif" => {
+                if let Some(Frame::If { arm, .. }) = stack.last_mut() {
+                    *arm = None;
+                }
+                tested = test_of_action(&words[start + 1..]);
+            }
+            "else" => {
+                if let Some(Frame::If { arm, on_action }) = stack.last_mut() {
+                    *arm = on_action.then(|| vec!["*".to_owned()]);
+                }
+            }
             "while" | "until" | "for" | "select" => {
                 stack.push(Frame::Loop);
                 if word != "while" && word != "until" {
@@ -435,7 +487,7 @@ fn end_command(
                     return;
                 }
             }
-            "then" | "else" | "elif" | "do" | "!" => {}
+            "then" | "do" | "!" => {}
             "fi" | "done" | "esac" => {
                 stack.pop();
             }
@@ -478,7 +530,7 @@ fn end_command(
             arms: stack
                 .iter()
                 .filter_map(|f| match f {
-                    Frame::Case(Some(p)) => Some(p.clone()),
+                    Frame::Case(Some(p)) | Frame::If { arm: Some(p), .. } => Some(p.clone()),
                     _ => None,
                 })
                 .collect(),
@@ -487,8 +539,15 @@ fn end_command(
             conditional: after_and_or
                 || stack
                     .iter()
-                    .any(|f| matches!(f, Frame::If | Frame::Case(_))),
+                    .any(|f| matches!(f, Frame::If { .. } | Frame::Case(_))),
         });
+    }
+    // In a function, `$1` is the function's own argument.
+    let in_function = stack.iter().any(|f| matches!(f, Frame::Function(_)));
+    let tested = tested.filter(|_| !in_function);
+    if let (Some(action), Some(Frame::If { arm, on_action })) = (tested, stack.last_mut()) {
+        *arm = Some(vec![action]);
+        *on_action = true;
     }
     words.clear();
 }
@@ -514,6 +573,49 @@ mod tests {
         );
         assert_eq!(words("x > /dev/null || y"), [["x"], ["y"]]);
         assert_eq!(words("echo hi >&2; z"), [vec!["echo", "hi"], vec!["z"]]);
+    }
+
+    #[test]
+    fn if_on_the_argument_is_an_arm() {
+        let text = "\
+if [ \"$1\" = start ]; then
+  a
+elif test \"x$1\" = \"xstop\"; then
+  b
+  if [ -f x ]; then c; fi
+elif [ -f y ]; then
+  d
+else
+  e
+fi
+if [ -f z ]; then f; else g; fi
+h() { if [ \"$1\" = start ]; then i; fi; }
+";
+        let arms: Vec<(String, Vec<Vec<String>>)> = commands(text)
+            .unwrap()
+            .into_iter()
+            .map(|c| (c.words[0].clone(), c.arms))
+            .collect();
+        let arm = |a: &[&str]| a.iter().map(|p| vec![(*p).to_owned()]).collect::<Vec<_>>();
+        let want = [
+            ("[", arm(&[])),
+            ("a", arm(&["start"])),
+            ("test", arm(&[])),
+            ("b", arm(&["stop"])),
+            ("[", arm(&["stop"])),
+            ("c", arm(&["stop"])),
+            ("[", arm(&[])),
+            ("d", arm(&[])),
+            ("e", arm(&["*"])),
+            ("[", arm(&[])),
+            ("f", arm(&[])),
+            ("g", arm(&[])),
+            ("[", arm(&[])),
+            ("i", arm(&[])),
+        ];
+        let want: Vec<(String, Vec<Vec<String>>)> =
+            want.into_iter().map(|(w, a)| (w.to_owned(), a)).collect();
+        assert_eq!(arms, want);
     }
 
     #[test]

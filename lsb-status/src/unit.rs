@@ -420,6 +420,25 @@ impl<'a> Body<'a, '_> {
                 self.assign(command, &assignments, before);
                 continue;
             }
+            if command.words[0] == ":" {
+                // `: ${X:=default}` assigns X as `X=${X:=default}` does.
+                for word in &command.words[1..] {
+                    let inner = word.trim_matches('"');
+                    let name = inner
+                        .strip_prefix("${")
+                        .and_then(|r| r.split_once('='))
+                        .map(|(n, _)| n.trim_end_matches(':'))
+                        .filter(|n| {
+                            !n.is_empty()
+                                && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                        });
+                    if let Some(name) = name {
+                        let name = name.to_owned();
+                        self.assign(command, &[(name.as_str(), inner)], None);
+                    }
+                }
+                continue;
+            }
             if command
                 .words
                 .windows(2)
@@ -2251,6 +2270,22 @@ esac
                 c.warnings
             );
         }
+    }
+
+    #[test]
+    fn if_on_the_argument_and_colon_defaults() {
+        let c = unit(
+            "DAEMON=/usr/sbin/food\n: ${PORT:=8080} \"${SIZE=1M}\"\n. /etc/default/foo\n\
+             if [ \"$1\" = start ]; then\n  start-stop-daemon --start --exec $DAEMON -- -p $PORT -s $SIZE\n\
+             elif [ \"x$1\" = xstop ]; then\n  start-stop-daemon --stop --retry 20 --exec $DAEMON\n\
+             elif [ \"$1\" = reload ]; then\n  start-stop-daemon --stop --signal USR1 --exec $DAEMON\n\
+             else\n  echo \"Usage: $0 {start|stop|reload}\"\nfi\n",
+        );
+        assert!(c.native, "{:?}", c.warnings);
+        assert_eq!(get(&c, "Environment"), ["\"PORT=8080\"", "\"SIZE=1M\""]);
+        assert_eq!(get(&c, "ExecStart"), ["/usr/sbin/food -p $PORT -s $SIZE"]);
+        assert_eq!(get(&c, "TimeoutStopSec"), ["20"]);
+        assert_eq!(get(&c, "ExecReload"), ["/bin/kill -USR1 $MAINPID"]);
     }
 
     #[test]
