@@ -283,7 +283,8 @@ fn a_pidfile_written_later_names_the_process_to_watch() {
         &["-t", "60s", "--pidfile", s(&pidfile), s(&log), "ready"],
         2,
     );
-    fs::write(&pidfile, format!("{}\n", victim.id())).unwrap();
+    // As the original harness writes them: no newline (complete once closed).
+    fs::write(&pidfile, victim.id().to_string()).unwrap();
     append(&log, "starting\n");
     victim.kill().unwrap();
     let (status, out) = finish(child);
