@@ -267,7 +267,8 @@ pub fn check_trust(path: &Path) -> Result<(), Error> {
 ///   and writable by no one else unless it has the sticky bit (as `/tmp`);
 /// - nothing owned by another user is reached from a directory that is not
 ///   root's (systemd's "unsafe transition": an unprivileged owner could
-///   have put it there);
+///   have put it there), and no symlink of another user's is followed, not
+///   even from root's sticky `/tmp` (the kernel's `protected_symlinks`);
 /// - the pidfile is not a symlink, is owned by root or us, and is
 ///   writable by its owner only.
 ///
@@ -357,6 +358,19 @@ fn walk(path: &Path) -> Result<OwnedFd, Error> {
         transition(path, dir_st, dir_path, &st, &here)?;
         match rustix::fs::FileType::from_raw_mode(st.st_mode) {
             rustix::fs::FileType::Symlink => {
+                // As the kernel's protected_symlinks in a sticky directory
+                // (we read links ourselves, so it does not apply): a link
+                // another user made may point anywhere, /tmp/x to /run.
+                if st.st_uid != 0 && st.st_uid != me {
+                    return Err(untrusted(
+                        path,
+                        format!(
+                            "{} is a symlink owned by uid {}, neither root nor us (uid {me})",
+                            here.display(),
+                            st.st_uid
+                        ),
+                    ));
+                }
                 links += 1;
                 if links > MAX_LINKS {
                     return Err(untrusted(

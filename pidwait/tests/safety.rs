@@ -188,6 +188,12 @@ fn pidfiles_other_users_could_have_written_are_refused() {
     let sticky = mkdir("sticky", 0o1777, 0);
     std::os::unix::fs::symlink(&theirs, base.join("via-link")).unwrap();
     std::os::unix::fs::symlink(&sticky, base.join("good-link")).unwrap();
+    // Another user's link in a sticky directory, to root's own directory
+    // (the kernel's protected_symlinks would not follow it either).
+    let run_dir = mkdir("run", 0o755, 0);
+    let planted = sticky.join("x");
+    std::os::unix::fs::symlink(&run_dir, &planted).unwrap();
+    std::os::unix::fs::lchown(&planted, Some(65534), Some(65534)).unwrap();
     let gw = dir.pidfile("gw.pid", &target.pid_line());
     fs::set_permissions(&gw, fs::Permissions::from_mode(0o664)).unwrap();
     let refused = [
@@ -211,6 +217,13 @@ fn pidfiles_other_users_could_have_written_are_refused() {
             format!(
                 "directory {} is writable by its group (mode 775)",
                 group.display()
+            ),
+        ),
+        (
+            planted.join("s.pid"),
+            format!(
+                "{} is a symlink owned by uid 65534, neither root nor us (uid 0)",
+                planted.display()
             ),
         ),
         (
