@@ -751,6 +751,85 @@ fn a_lock_directory_another_user_points_elsewhere_is_refused() {
     assert!(lock_dir.join("aoe-init").is_file());
 }
 
+/// /etc/default/aoe-init runs as root: read only when no one else could
+/// have written it or pointed it elsewhere, and never waited on.
+#[test]
+fn a_defaults_file_others_control_is_not_read() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut rig = Rig::new();
+    let perm = |mode| std::fs::Permissions::from_mode(mode);
+    std::fs::set_permissions(rig.path(""), perm(0o755)).unwrap();
+    let defaults = rig.path("default");
+    let ran = rig.path("default.ran");
+    std::fs::write(&defaults, format!("touch '{}'\n", ran.display())).unwrap();
+    let refused = |rig: &Rig, why: &str, file: &Path| {
+        for (action, expected) in [("start", 6), ("status", 4)] {
+            let out = rig.run(action);
+            assert_eq!(code(&out), Some(expected), "{action}: {}", show(&out));
+            assert_eq!(
+                text(&out.stderr),
+                format!("aoe-init: {why}: not reading {}\n", file.display()),
+                "{action}"
+            );
+        }
+        assert!(!ran.exists(), "it was run");
+        assert!(rig.log().is_empty(), "ran {}", rig.log());
+    };
+    let d = defaults.display();
+    std::fs::set_permissions(&defaults, perm(0o666)).unwrap();
+    refused(
+        &rig,
+        &format!("{d} is writable by others (mode 666)"),
+        &defaults,
+    );
+    std::fs::set_permissions(&defaults, perm(0o644)).unwrap();
+    std::os::unix::fs::chown(&defaults, Some(65534), None).unwrap();
+    refused(
+        &rig,
+        &format!("regular file {d} belongs to uid 65534, not to root or uid 0"),
+        &defaults,
+    );
+    std::os::unix::fs::chown(&defaults, Some(0), None).unwrap();
+    // Another user's link in a sticky directory, to root's file.
+    let public = rig.path("public");
+    std::fs::create_dir(&public).unwrap();
+    std::fs::set_permissions(&public, perm(0o1777)).unwrap();
+    let link = public.join("default");
+    as_nobody(&[
+        "ln".as_ref(),
+        "-s".as_ref(),
+        defaults.as_os_str(),
+        link.as_os_str(),
+    ]);
+    rig.set("DEFAULTS", &link.display().to_string());
+    let l = link.display();
+    refused(
+        &rig,
+        &format!("symbolic link {l} belongs to uid 65534, not to root or uid 0"),
+        &link,
+    );
+    // A FIFO is refused, not waited on.
+    let fifo = rig.path("fifo");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    rig.set("DEFAULTS", &fifo.display().to_string());
+    refused(
+        &rig,
+        &format!("{} is not a regular file", fifo.display()),
+        &fifo,
+    );
+    // Root's own file, through root's own link: read.
+    let root_link = rig.path("root-link");
+    std::os::unix::fs::symlink(&defaults, &root_link).unwrap();
+    rig.set("DEFAULTS", &root_link.display().to_string());
+    let out = rig.run("status");
+    assert_eq!(code(&out), Some(3), "{}", show(&out));
+    assert!(ran.exists(), "not read");
+}
+
 #[test]
 fn the_lock_is_never_written_through_a_link() {
     let rig = Rig::new();
