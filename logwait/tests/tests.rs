@@ -460,3 +460,20 @@ fn a_stale_pidfile_is_waited_past_like_a_missing_one() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_symlinked_log_is_watched_where_it_really_is() {
+    let tmp = tempfile::tempdir().unwrap();
+    let real_dir = tmp.path().join("var-log-app");
+    fs::create_dir(&real_dir).unwrap();
+    let real = real_dir.join("app.log");
+    fs::write(&real, "old\n").unwrap();
+    let link = tmp.path().join("app.log");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    // Two directory watches: the link's and the real file's.
+    let child = start(&["-t", "30s", s(&link), "ready"], 2);
+    append(&real, "ready through the link\n");
+    let (status, out) = finish(child);
+    assert!(status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "ready through the link\n");
+}
