@@ -358,19 +358,7 @@ fn walk(path: &Path) -> Result<OwnedFd, Error> {
         transition(path, dir_st, dir_path, &st, &here)?;
         match rustix::fs::FileType::from_raw_mode(st.st_mode) {
             rustix::fs::FileType::Symlink => {
-                // As the kernel's protected_symlinks in a sticky directory
-                // (we read links ourselves, so it does not apply): a link
-                // another user made may point anywhere, /tmp/x to /run.
-                if st.st_uid != 0 && st.st_uid != me {
-                    return Err(untrusted(
-                        path,
-                        format!(
-                            "{} is a symlink owned by uid {}, neither root nor us (uid {me})",
-                            here.display(),
-                            st.st_uid
-                        ),
-                    ));
-                }
+                link_rules(path, &st, &here, me)?;
                 links += 1;
                 if links > MAX_LINKS {
                     return Err(untrusted(
@@ -444,6 +432,24 @@ fn dir_rules(path: &Path, st: &rustix::fs::Stat, here: &Path, me: u32) -> Result
         ));
     }
     Ok(())
+}
+
+/// A symlink on the way: owned by root or us. As the kernel's
+/// `protected_symlinks` in a sticky directory (we read links ourselves, so
+/// it does not apply): a link another user made may point anywhere, `/tmp/x`
+/// to `/run`.
+fn link_rules(path: &Path, st: &rustix::fs::Stat, here: &Path, me: u32) -> Result<(), Error> {
+    if st.st_uid == 0 || st.st_uid == me {
+        return Ok(());
+    }
+    Err(untrusted(
+        path,
+        format!(
+            "{} is a symlink owned by uid {}, neither root nor us (uid {me})",
+            here.display(),
+            st.st_uid
+        ),
+    ))
 }
 
 /// systemd's `unsafe_transition`: from a directory not owned by root, only
