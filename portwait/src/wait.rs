@@ -180,36 +180,20 @@ impl Look<'_> {
     /// Whether something listens on `port` at `place`; None: not looked at
     /// this round.
     fn listening(&mut self, port: u16, place: Place) -> Result<Option<bool>> {
-        if let Place::Remote(addr) = place {
-            return Ok(self.probe_remote.then(|| self.connect(addr)));
-        }
-        let mut candidates: Vec<Listener> = match place {
+        let mut candidates = match place {
+            Place::Remote(addr) => return Ok(self.probe_remote.then(|| self.connect(addr))),
             // Without an owner to tell listeners apart, the kernel's lookup
             // of the one that would take a connection is enough, and cheap.
             Place::Local(ip) if self.owner.is_none() && self.can_look_up() => {
                 let diag = self.diag.as_mut().context("no netlink socket")?;
                 match diag.serving(ip, port) {
                     Ok(found) => found.into_iter().collect(),
-                    Err(_) => self
-                        .dump()?
-                        .iter()
-                        .filter(|l| l.port == port && serves(l, ip))
-                        .copied()
-                        .collect(),
+                    // It gave up on lookups: dumps from now on.
+                    Err(_) => self.dumped(port, Some(ip))?,
                 }
             }
-            Place::Local(ip) => self
-                .dump()?
-                .iter()
-                .filter(|l| l.port == port && serves(l, ip))
-                .copied()
-                .collect(),
-            Place::AnyLocal | Place::Remote(_) => self
-                .dump()?
-                .iter()
-                .filter(|l| l.port == port)
-                .copied()
-                .collect(),
+            Place::Local(ip) => self.dumped(port, Some(ip))?,
+            Place::AnyLocal => self.dumped(port, None)?,
         };
         if let Some(pid) = self.owner {
             candidates.retain(|l| !self.foreign.contains(&l.inode));
@@ -245,12 +229,20 @@ impl Look<'_> {
         self.diag.as_ref().is_some_and(|d| d.can_look_up())
     }
 
-    fn dump(&mut self) -> Result<&[Listener]> {
+    /// The listeners on `port` (serving `ip`, if given), from this round's
+    /// dump of the ports waited for, made when first needed.
+    fn dumped(&mut self, port: u16, ip: Option<IpAddr>) -> Result<Vec<Listener>> {
         if self.dumped.is_none() {
             let diag = self.diag.as_mut().context("no netlink socket")?;
             self.dumped = Some(diag.listeners(&self.ports)?);
         }
-        Ok(self.dumped.as_deref().unwrap_or_default())
+        Ok(self
+            .dumped
+            .iter()
+            .flatten()
+            .filter(|l| l.port == port && ip.is_none_or(|ip| serves(l, ip)))
+            .copied()
+            .collect())
     }
 
     /// A completed TCP handshake, closed at once: no bytes are sent.
