@@ -830,6 +830,53 @@ fn a_defaults_file_others_control_is_not_read() {
     assert!(ran.exists(), "not read");
 }
 
+/// What the fstab file lists is mounted and unmounted as root: a file
+/// others could write is not acted on.
+#[test]
+fn an_fstab_file_others_control_is_not_acted_on() {
+    use std::os::unix::fs::PermissionsExt;
+    let rig = Rig::new();
+    let fstab = rig.path("fstab-aoe");
+    let f = fstab.display();
+    let mode = |m| std::fs::set_permissions(&fstab, std::fs::Permissions::from_mode(m)).unwrap();
+    mode(0o666);
+    let out = rig.run("start");
+    assert_eq!(code(&out), Some(6), "{}", show(&out));
+    assert_eq!(
+        text(&out.stderr),
+        format!("aoe-init: {f} is writable by others (mode 666): not mounting what {f} lists\n")
+    );
+    std::os::unix::fs::chown(&fstab, Some(65534), None).unwrap();
+    mode(0o644);
+    let out = rig.run("start");
+    assert_eq!(code(&out), Some(6), "{}", show(&out));
+    assert!(
+        text(&out.stderr).starts_with(&format!(
+            "aoe-init: regular file {f} belongs to uid 65534, not to root or uid 0: "
+        )),
+        "{}",
+        show(&out)
+    );
+    assert!(rig.log().is_empty(), "ran {}", rig.log());
+    std::os::unix::fs::chown(&fstab, Some(0), None).unwrap();
+    let out = rig.run("start");
+    assert_eq!(code(&out), Some(0), "{}", show(&out));
+    // Made writable while running: stop unmounts nothing it lists, and so
+    // keeps the driver and the lock.
+    mode(0o620);
+    let out = rig.run("stop");
+    assert_eq!(code(&out), Some(1), "{}", show(&out));
+    assert_eq!(
+        text(&out.stderr),
+        format!("aoe-init: cannot tell what to unmount ({f} is writable by others (mode 620)): keeping the driver and the lock\n")
+    );
+    assert!(rig.mounted("mnt/a") && rig.driver_loaded() && rig.locked());
+    mode(0o644);
+    let out = rig.run("stop");
+    assert_eq!(code(&out), Some(0), "{}", show(&out));
+    assert!(rig.mounts().is_empty() && !rig.driver_loaded() && !rig.locked());
+}
+
 #[test]
 fn the_lock_is_never_written_through_a_link() {
     let rig = Rig::new();
