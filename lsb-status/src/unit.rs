@@ -813,8 +813,17 @@ impl<'a> Body<'a, '_> {
     /// A command that starts the daemon, read.
     #[allow(clippy::too_many_lines)] // one arm per launcher, side by side
     fn launch(&mut self, command: &Command) -> Result<Option<Launch>, Reading> {
-        let words = &command.words;
-        let tool = words[0].rsplit('/').next().unwrap_or_default();
+        // `LANG=C daemon ...`: assignments for the launcher and the daemon.
+        let prefix = command
+            .words
+            .iter()
+            .take_while(|w| assignments(std::slice::from_ref(w)).len() == 1)
+            .count();
+        let words = &command.words[prefix..];
+        let Some(first) = words.first() else {
+            return Ok(None);
+        };
+        let tool = first.rsplit('/').next().unwrap_or_default();
         let too_clever = |why: String| {
             Reading::TooClever(if command.line == 0 {
                 format!("init-d-script's start: {why}")
@@ -1009,6 +1018,32 @@ impl<'a> Body<'a, '_> {
             )));
         }
         launch.program = program;
+        for word in &command.words[..prefix] {
+            let (name, value) = word.split_once('=').unwrap_or_default();
+            let fixed = self
+                .env
+                .expand(value, Mode::Runtime)
+                .is_ok_and(|v| plain(&v).is_some());
+            match self.literal(value) {
+                Ok(v) => {
+                    if !fixed {
+                        launch.notes.push(format!(
+                            "the daemon's environment `{}` is `{}` here, but the defaults file may change it: check",
+                            crate::escape(word),
+                            crate::escape(&v)
+                        ));
+                    }
+                    launch.settings.push(format!(
+                        "Environment={}",
+                        quote(&format!("{name}={}", v.replace('%', "%%")))
+                    ));
+                }
+                Err(why) => launch.notes.push(format!(
+                    "the daemon's environment `{}` left out: {why}",
+                    crate::escape(word)
+                )),
+            }
+        }
         let mut values: Vec<Value> = Vec::new();
         for arg in args {
             values.push(self.env.expand(arg, Mode::Runtime).map_err(&too_clever)?);
@@ -1412,6 +1447,16 @@ impl<'a> Body<'a, '_> {
         let commands = self.action("stop");
         for command in commands {
             let words = &command.words;
+            if words[0] == "killproc" {
+                // Red Hat's `killproc -d N`: TERM, N seconds, then KILL.
+                let delay = words
+                    .iter()
+                    .position(|w| w == "-d")
+                    .and_then(|i| words.get(i + 1))
+                    .and_then(|d| self.literal(d).ok())
+                    .and_then(|d| d.parse::<u64>().ok());
+                return (None, delay);
+            }
             if words[0].rsplit('/').next() != Some("start-stop-daemon") {
                 continue;
             }
@@ -2289,6 +2334,31 @@ esac
     }
 
     #[test]
+    fn assignments_before_the_launcher_are_the_daemons_environment() {
+        let c = unit(&SSD.replace(
+            "  start) start-stop-daemon",
+            "  start) LANG=C TZ=\"$ZONE\" start-stop-daemon",
+        ));
+        assert!(c.native, "{:?}", c.warnings);
+        assert_eq!(get(&c, "Environment"), ["\"LANG=C\"", "\"TZ=\""]);
+        let c = unit(
+            &SSD.replace("NAME=foo\n", "NAME=foo\n. /etc/default/foo\nL=${L-C}\n")
+                .replace(
+                    "  start) start-stop-daemon",
+                    "  start) LANG=$L start-stop-daemon",
+                ),
+        );
+        assert_eq!(get(&c, "Environment"), ["\"LANG=C\""]);
+        assert!(
+            c.warnings
+                .iter()
+                .any(|w| w.contains("`LANG=$L` is `C` here, but the defaults file may change it")),
+            "{:?}",
+            c.warnings
+        );
+    }
+
+    #[test]
     fn rhel_daemon_and_killproc() {
         let script = "prog=food
 . /etc/rc.d/init.d/functions
@@ -2296,13 +2366,17 @@ exec=/usr/sbin/$prog
 pidfile=${PIDFILE-/var/run/food.pid}
 . /etc/sysconfig/$prog
 start() {
-    daemon --pidfile=$pidfile --user=food $exec $OPTIONS
+    LANG=C daemon --pidfile=$pidfile --user=food $exec $OPTIONS
+}
+stop() {
+    killproc -p $pidfile -d 20 $exec
 }
 reload() {
     killproc -p $pidfile $exec -HUP
 }
 case \"$1\" in
     start) start ;;
+    stop) stop ;;
     reload) reload ;;
 esac
 ";
@@ -2313,6 +2387,8 @@ esac
         assert_eq!(get(&c, "EnvironmentFile"), ["-/etc/sysconfig/food"]);
         assert_eq!(get(&c, "ExecStart"), ["/usr/sbin/food $OPTIONS"]);
         assert_eq!(get(&c, "ExecReload"), ["/bin/kill -HUP $MAINPID"]);
+        assert_eq!(get(&c, "Environment"), ["\"LANG=C\""]);
+        assert_eq!(get(&c, "TimeoutStopSec"), ["20"]);
         // Red Hat's function library is not read (nor missed).
         assert!(c.warnings.is_empty(), "{:?}", c.warnings);
     }
