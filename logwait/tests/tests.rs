@@ -477,3 +477,23 @@ fn a_symlinked_log_is_watched_where_it_really_is() {
     assert!(status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out), "ready through the link\n");
 }
+
+#[test]
+fn a_full_stdout_is_an_error_and_a_closed_one_is_not() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("app.log");
+    fs::write(&log, "ready\n").unwrap();
+    let out = logwait(&["-s", s(&log), "ready"])
+        .stdout(fs::File::create("/dev/full").unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out),
+        "logwait: cannot write to standard output: No space left on device (os error 28)\n"
+    );
+    let mut child = logwait(&["-s", s(&log), "ready"]).spawn().unwrap();
+    drop(child.stdout.take()); // closed before logwait writes
+    let (status, out) = finish(child);
+    assert!(status.success(), "{}", stderr(&out));
+}
