@@ -783,11 +783,17 @@ impl<'a> Body<'a, '_> {
                         crate::escape(&c.words.join(" "))
                     )));
                 }
-                let manages = self.commands.iter().any(|c| {
-                    let w = c.words[0].as_str();
-                    STARTERS.contains(&w)
-                        || ["killproc", "pidofproc", "status_of_proc"].contains(&w)
+                // A stop that kills processes: something was left running.
+                let kills = self.action("stop").iter().any(|c| {
+                    let w = c.words[0].rsplit('/').next().unwrap_or_default();
+                    ["kill", "pkill", "killall"].contains(&w)
                 });
+                let manages = kills
+                    || self.commands.iter().any(|c| {
+                        let w = c.words[0].as_str();
+                        STARTERS.contains(&w)
+                            || ["killproc", "pidofproc", "status_of_proc"].contains(&w)
+                    });
                 if manages {
                     return Err(Reading::TooClever(
                         "its start action runs no start-stop-daemon, daemon or start_daemon this reader can follow"
@@ -2554,6 +2560,7 @@ esac
             ("case $1 in start) setsid /usr/sbin/food & ;; esac\n", "in the background by itself"),
             ("case $1 in start) $DAEMON start ;; stop) killproc food ;; esac\n", "runs no start-stop-daemon"),
             ("start-stop-daemon --start --exec food\n", "not an absolute path"),
+            ("case $1 in start) su - app -c '/opt/app/server &' ;; stop) pkill -u app server ;; esac\n", "runs no start-stop-daemon"),
             ("start-stop-daemon --start --exec $DAEMON\n", "is empty here"),
             ("D=$(which food)\nstart-stop-daemon --start --exec $D\n", "runs a command"),
             ("f() { A=$1; }\nstart-stop-daemon --start --exec /usr/sbin/food -- $A\n", "`$1` needs the script's arguments"),
