@@ -769,41 +769,7 @@ impl<'a> Body<'a, '_> {
             }
         }
         let launch = match &launches[..] {
-            [] => {
-                let detaches =
-                    |c: &&&Command| ["setsid", "nohup", "daemonize"].contains(&c.words[0].as_str());
-                if let Some(c) = start
-                    .iter()
-                    .find(detaches)
-                    .or_else(|| start.iter().find(|c| c.background))
-                {
-                    return Err(Reading::TooClever(format!(
-                        "line {}: starts `{}` in the background by itself",
-                        c.line,
-                        crate::escape(&c.words.join(" "))
-                    )));
-                }
-                // A stop that kills processes: something was left running.
-                let kills = self.action("stop").iter().any(|c| {
-                    let w = c.words[0].rsplit('/').next().unwrap_or_default();
-                    ["kill", "pkill", "killall"].contains(&w)
-                });
-                let manages = kills
-                    || self.commands.iter().any(|c| {
-                        let w = c.words[0].as_str();
-                        STARTERS.contains(&w)
-                            || ["killproc", "pidofproc", "status_of_proc"].contains(&w)
-                    });
-                if manages {
-                    return Err(Reading::TooClever(
-                        "its start action runs no start-stop-daemon, daemon or start_daemon this reader can follow"
-                            .to_owned(),
-                    ));
-                }
-                return Err(Reading::Subsystem {
-                    reload: self.init_d_reload(),
-                });
-            }
+            [] => return Err(self.no_launcher(&start)),
             [one] => one.clone(),
             more => {
                 let names: Vec<&str> = more.iter().map(|l| l.program.as_str()).collect();
@@ -814,6 +780,43 @@ impl<'a> Body<'a, '_> {
             }
         };
         Ok(self.lines(&launch))
+    }
+
+    /// Why a start action with no launcher this reader knows is what it
+    /// is: a daemon started some other way (the wrapper), or a subsystem.
+    fn no_launcher(&mut self, start: &[&Command]) -> Reading {
+        let detaches =
+            |c: &&&Command| ["setsid", "nohup", "daemonize"].contains(&c.words[0].as_str());
+        if let Some(c) = start
+            .iter()
+            .find(detaches)
+            .or_else(|| start.iter().find(|c| c.background))
+        {
+            return Reading::TooClever(format!(
+                "line {}: starts `{}` in the background by itself",
+                c.line,
+                crate::escape(&c.words.join(" "))
+            ));
+        }
+        // A stop that kills processes: something was left running.
+        let kills = self.action("stop").iter().any(|c| {
+            let w = c.words[0].rsplit('/').next().unwrap_or_default();
+            ["kill", "pkill", "killall"].contains(&w)
+        });
+        let manages = kills
+            || self.commands.iter().any(|c| {
+                let w = c.words[0].as_str();
+                STARTERS.contains(&w) || ["killproc", "pidofproc", "status_of_proc"].contains(&w)
+            });
+        if manages {
+            return Reading::TooClever(
+                "its start action runs no start-stop-daemon, daemon or start_daemon this reader can follow"
+                    .to_owned(),
+            );
+        }
+        Reading::Subsystem {
+            reload: self.init_d_reload(),
+        }
     }
 
     /// A command that starts the daemon, read.
