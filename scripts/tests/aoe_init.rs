@@ -1006,6 +1006,23 @@ fn control_characters_in_settings_are_escaped_in_messages() {
         text(&out.stderr),
         "aoe-init: AOE_IFLIST must list interface names (e.g. \"eth0 eth1\"), got 'eth0\\x1b[2J\\x0ax'\n"
     );
+    // 8-bit CSI as a byte and as a character, a byte that is not UTF-8, a
+    // bidi override: escaped as aoe-fstab escapes them, in any locale;
+    // other text (é) is kept.
+    std::fs::write(
+        rig.path("default"),
+        "AOE_IFLIST=$'a\\x9bb\\xc2\\x9bc\\xffd\\xe2\\x80\\xaee\\xc3\\xa9'\n",
+    )
+    .unwrap();
+    for locale in ["C", "C.UTF-8"] {
+        let out = rig.cmd(&["start"]).env("LC_ALL", locale).output().unwrap();
+        assert_eq!(code(&out), Some(6), "{}", show(&out));
+        assert_eq!(
+            text(&out.stderr),
+            "aoe-init: AOE_IFLIST must list interface names (e.g. \"eth0 eth1\"), got 'a\\x9bb\\u{9b}c\\xffd\\u{202e}e\u{e9}'\n",
+            "{locale}"
+        );
+    }
 }
 
 #[test]
