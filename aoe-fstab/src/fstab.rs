@@ -313,8 +313,10 @@ pub fn mangle(value: &[u8]) -> String {
     let mut out = String::with_capacity(value.len());
     for chunk in value.utf8_chunks() {
         for c in chunk.valid().chars() {
-            // Control characters too: a listed line cannot drive a terminal.
-            if c == ' ' || c == '\\' || c.is_control() {
+            // Control characters too: a listed line cannot drive a
+            // terminal; nor can bidi overrides reorder what it shows.
+            let bidi = matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+            if c == ' ' || c == '\\' || c.is_control() || bidi {
                 let mut buf = [0; 4];
                 for b in c.encode_utf8(&mut buf).bytes() {
                     let _ = write!(out, "\\{b:03o}");
@@ -448,8 +450,11 @@ mod tests {
 
     #[test]
     fn mangle_round_trips() {
-        let raw = b"/a b\tc\\d\xffe\x1b[2J\xc2\x9b";
-        assert_eq!(mangle(raw), r"/a\040b\011c\134d\377e\033[2J\302\233");
+        let raw = b"/a b\tc\\d\xffe\x1b[2J\xc2\x9b\xe2\x80\xaef\xe2\x81\xa6\xc3\xa9";
+        assert_eq!(
+            mangle(raw),
+            r"/a\040b\011c\134d\377e\033[2J\302\233\342\200\256f\342\201\246é"
+        );
         assert_eq!(unmangle(mangle(raw).as_bytes()), raw);
         // An empty field must not vanish from the line.
         assert_eq!(mangle(b""), r"\000");
