@@ -561,6 +561,10 @@ impl<'a> Body<'a, '_> {
         let start = self.action("start");
         let mut previous: Option<&Command> = None;
         for command in start {
+            if command.function.is_some() && self.defaults_file(command).is_some() {
+                // `do_start() { . /etc/default/foo; ...; }`
+                self.env.source_defaults();
+            }
             if command.function.is_some() && !command.in_loop {
                 let assignments = assignments(&command.words);
                 if !assignments.is_empty() {
@@ -2504,6 +2508,18 @@ esac
         assert_eq!(get(&c, "RemainAfterExit"), ["yes"]);
         assert_eq!(get(&c, "ExecStart"), ["/usr/sbin/food -c /etc/foo.conf"]);
         assert!(get(&c, "PIDFile").is_empty());
+    }
+
+    #[test]
+    fn a_defaults_file_sourced_in_the_start_function() {
+        let c = unit(
+            "DAEMON=/usr/sbin/food\ndo_start() {\n  [ -r /etc/default/food ] && . /etc/default/food\n  \
+             start-stop-daemon --start --pidfile /run/food.pid --exec $DAEMON -- $FOOD_OPTS\n}\n\
+             case \"$1\" in start) do_start ;; stop) start-stop-daemon --stop --pidfile /run/food.pid ;; esac\n",
+        );
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        assert_eq!(get(&c, "EnvironmentFile"), ["-/etc/default/food"]);
+        assert_eq!(get(&c, "ExecStart"), ["/usr/sbin/food $FOOD_OPTS"]);
     }
 
     #[test]
