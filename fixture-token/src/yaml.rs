@@ -18,9 +18,15 @@ use crate::timestamp;
 /// fixtures nest three or four levels.
 pub const MAX_DEPTH: usize = 100;
 
-/// Nodes that aliases may copy in all, so that a few lines of nested
-/// aliases cannot expand to gigabytes.
+/// Nodes that anchors and aliases may copy in all, so that a few lines of
+/// nested aliases cannot expand to gigabytes. A scalar counts as one node
+/// per [`TEXT_PER_NODE`] bytes of text, so that aliases of one long string
+/// (or anchors nested around it, each kept as a copy) are bounded too:
+/// at most 64 MiB of text.
 const MAX_ALIAS_NODES: usize = 1 << 20;
+
+/// Bytes of scalar text that count as one node for [`MAX_ALIAS_NODES`].
+const TEXT_PER_NODE: usize = 64;
 
 /// A loaded value.
 #[derive(Debug, Clone, PartialEq)]
@@ -176,20 +182,17 @@ impl Loader<'_> {
                     .get(&id)
                     .cloned()
                     .ok_or_else(|| Error::at(mark, "alias of an unknown anchor"))?;
-                self.copied += size;
-                if self.copied > MAX_ALIAS_NODES {
-                    return Err(Error::at(
-                        mark,
-                        format!("aliases expand to more than {MAX_ALIAS_NODES} nodes"),
-                    ));
-                }
+                self.spend(size, mark)?;
                 return Ok((value, size));
             }
-            Event::Scalar(text, style, anchor, tag) => (
-                scalar(text, style, tag.as_ref()).map_err(|e| Error::at(mark, e))?,
-                1,
-                anchor,
-            ),
+            Event::Scalar(text, style, anchor, tag) => {
+                let size = 1 + text.len() / TEXT_PER_NODE;
+                (
+                    scalar(text, style, tag.as_ref()).map_err(|e| Error::at(mark, e))?,
+                    size,
+                    anchor,
+                )
+            }
             Event::SequenceStart(anchor, tag) => {
                 check_tag(tag.as_ref(), "seq", mark)?;
                 let depth = Self::deeper(depth, mark)?;
@@ -215,9 +218,28 @@ impl Loader<'_> {
             other => return Err(Error::at(mark, format!("unexpected {other:?}"))),
         };
         if anchor > 0 {
+            // The anchor keeps a copy: nested anchors copy their contents
+            // once per level.
+            self.spend(size, mark)?;
             self.anchors.insert(anchor, (value.clone(), size));
         }
         Ok((value, size))
+    }
+
+    /// Counts `size` more nodes copied, within [`MAX_ALIAS_NODES`].
+    fn spend(&mut self, size: usize, mark: Marker) -> Result<(), Error> {
+        self.copied = self.copied.saturating_add(size);
+        if self.copied > MAX_ALIAS_NODES {
+            return Err(Error::at(
+                mark,
+                format!(
+                    "anchors and aliases copy more than {MAX_ALIAS_NODES} nodes \
+                     (or {} MiB of text): expected fixtures, not this",
+                    (MAX_ALIAS_NODES * TEXT_PER_NODE) >> 20
+                ),
+            ));
+        }
+        Ok(())
     }
 
     fn deeper(depth: usize, mark: Marker) -> Result<usize, Error> {
@@ -234,8 +256,8 @@ impl Loader<'_> {
     /// does: merged keys come first, the mapping's own override them, and of
     /// several merged maps the first wins. A key given twice is an error.
     fn mapping(&mut self, depth: usize) -> Result<(Map, usize), Error> {
-        let mut own: Map = Vec::new();
-        let mut merged: Map = Vec::new();
+        let mut own = Keyed::default();
+        let mut merged = Keyed::default();
         let mut size = 1;
         loop {
             let (event, key_mark) = self.next()?;
@@ -287,7 +309,7 @@ impl Loader<'_> {
                 // The first map of the list wins: insert the last first.
                 for map in maps.into_iter().rev() {
                     for (k, v) in map {
-                        insert(&mut merged, k, v);
+                        merged.insert(k, v);
                     }
                 }
                 continue;
@@ -301,7 +323,7 @@ impl Loader<'_> {
                 }
                 key => key,
             };
-            if own.iter().any(|(k, _)| same_key(k, &key)) {
+            if own.contains(&key) {
                 return Err(Error::at(
                     key_mark,
                     format!(
@@ -310,25 +332,44 @@ impl Loader<'_> {
                     ),
                 ));
             }
-            own.push((key, value));
+            own.insert(key, value);
         }
-        for (k, v) in own {
-            insert(&mut merged, k, v);
+        for (k, v) in own.map {
+            merged.insert(k, v);
         }
-        Ok((merged, size))
+        Ok((merged.map, size))
     }
 }
 
-/// Python dict assignment: a new key goes last, an old one keeps its place.
-fn insert(map: &mut Map, key: Value, value: Value) {
-    match map.iter_mut().find(|(k, _)| same_key(k, &key)) {
-        Some(slot) => slot.1 = value,
-        None => map.push((key, value)),
-    }
+/// A map being built, with an index of its keys: a map of many keys must
+/// not cost a scan of the map for each (quadratic: 200,000 entries took
+/// minutes).
+#[derive(Default)]
+struct Keyed {
+    map: Map,
+    index: HashMap<(std::mem::Discriminant<Value>, Option<String>), usize>,
 }
 
-fn same_key(a: &Value, b: &Value) -> bool {
-    std::mem::discriminant(a) == std::mem::discriminant(b) && a.text() == b.text()
+impl Keyed {
+    fn id(key: &Value) -> (std::mem::Discriminant<Value>, Option<String>) {
+        (std::mem::discriminant(key), key.text())
+    }
+
+    fn contains(&self, key: &Value) -> bool {
+        self.index.contains_key(&Self::id(key))
+    }
+
+    /// Python dict assignment: a new key goes last, an old one keeps its
+    /// place.
+    fn insert(&mut self, key: Value, value: Value) {
+        match self.index.entry(Self::id(&key)) {
+            std::collections::hash_map::Entry::Occupied(at) => self.map[*at.get()].1 = value,
+            std::collections::hash_map::Entry::Vacant(at) => {
+                at.insert(self.map.len());
+                self.map.push((key, value));
+            }
+        }
+    }
 }
 
 /// The non-specific tag `!`: a string for a scalar, as `PyYAML` has it.
@@ -1082,6 +1123,54 @@ mod tests {
             );
         }
         let err = load(&laughs).unwrap_err();
-        assert!(err.reason.contains("aliases expand"), "{err:?}");
+        assert!(err.reason.contains("aliases copy more"), "{err:?}");
+    }
+
+    #[test]
+    fn long_text_copied_by_aliases_or_anchors_is_bounded() {
+        let long = "y".repeat(1 << 20);
+        // 1 MiB aliased 100 times: 100 MiB, where each alias was one node.
+        let aliased = format!("a: &x \"{long}\"\nb: [{}]\n", vec!["*x"; 100].join(", "));
+        // 1 MiB inside 100 nested anchors, each kept as a copy.
+        let nested = format!(
+            "a: {}\"{long}\"{}\n",
+            (0..99).fold(String::new(), |mut s, i| {
+                let _ = write!(s, "&a{i} [");
+                s
+            }),
+            "]".repeat(99)
+        );
+        for text in [aliased, nested] {
+            let err = load(&text).unwrap_err();
+            assert!(
+                err.reason.starts_with(
+                    "anchors and aliases copy more than 1048576 nodes (or 64 MiB of text)"
+                ),
+                "{err:?}"
+            );
+        }
+        // Below the budget, it loads.
+        let fine = format!("a: &x \"{long}\"\nb: [{}]\n", vec!["*x"; 50].join(", "));
+        assert!(load(&fine).is_ok());
+    }
+
+    #[test]
+    fn many_keys_load_in_linear_time() {
+        // No time is asserted (tests never do): a map scanned once per key
+        // (quadratic, minutes for 200,000 entries) makes this test crawl.
+        let text = (0..50_000).fold(String::new(), |mut s, i| {
+            let _ = writeln!(s, "k{i}: {i}");
+            s
+        });
+        let Value::Map(map) = load(&text).unwrap() else {
+            panic!()
+        };
+        assert_eq!(map.len(), 50_000);
+        let dup = format!("{text}k7: again\n");
+        let err = load(&dup).unwrap_err();
+        assert_eq!(
+            (err.line, err.reason.as_str()),
+            (50_001, "duplicate key 'k7' in this map")
+        );
     }
 }
