@@ -96,7 +96,7 @@ pub fn convert_with(
     let commands = shell::commands(&text).map_err(Error::Parse)?;
     let floor = Floor::new(&header, &own, &text);
     let mut warnings = floor.warnings.clone();
-    let body = Body::read(&commands, &mut warnings, read);
+    let body = Body::read(&commands, &mut warnings, read, path);
     let (service, native) = match body {
         Ok(lines) => (lines, true),
         Err(Reading::Subsystem { reload }) => (subsystem(path, floor.reload || reload), true),
@@ -366,6 +366,8 @@ struct Body<'a, 'w> {
     implied_env_files: Vec<String>,
     /// Reads the other files the script sources.
     read: Reader<'w>,
+    /// Where the script is installed.
+    path: &'w str,
 }
 
 /// Debian's framework: the script sets `DAEMON`, `DAEMON_ARGS`, `PIDFILE`, ...
@@ -379,9 +381,11 @@ impl<'a> Body<'a, '_> {
         commands: &'a [Command],
         warnings: &mut Vec<String>,
         read: Reader<'_>,
+        path: &str,
     ) -> Result<Vec<String>, Reading> {
         let mut body = Body {
             read,
+            path,
             commands,
             warnings,
             env: Env::default(),
@@ -1169,7 +1173,7 @@ impl<'a> Body<'a, '_> {
         if let Some(seconds) = timeout {
             lines.push(format!("TimeoutStopSec={seconds}"));
         }
-        if let Some(reload) = self.reload() {
+        if let Some(reload) = self.reload(Some(&launch.program)) {
             lines.push(format!("ExecReload={reload}"));
         }
         self.warnings.extend(notes);
@@ -1425,7 +1429,7 @@ impl<'a> Body<'a, '_> {
 
     /// The signal the reload action sends, as `/bin/kill -SIG $MAINPID`,
     /// or nothing when reload does nothing or restarts.
-    fn reload(&mut self) -> Option<String> {
+    fn reload(&mut self, launch_program: Option<&String>) -> Option<String> {
         let commands = self.action("reload");
         if commands.is_empty() {
             let signal = self.literal("$RELOAD_SIGNAL").ok();
@@ -1445,7 +1449,41 @@ impl<'a> Body<'a, '_> {
         if let Some(signal) = commands.iter().find_map(|c| signal_sent(&c.words)) {
             return Some(format!("/bin/kill -{signal} $MAINPID"));
         }
-        None
+        // Something else (`$DAEMON reload`, a control program): the
+        // script's own reload, as the generator ran it.
+        let quiet = [
+            "echo", "printf", "true", ":", "return", "exit", "[", "test", "sleep", "local", "set",
+            "shift", "cat", "rm",
+        ];
+        let acts = commands.iter().any(|c| {
+            let w = c.words[0].as_str();
+            !quiet.contains(&w)
+                && !w.starts_with("log_")
+                && !self.functions.contains_key(w)
+                && assignments(&c.words).is_empty()
+        });
+        if !acts {
+            return None;
+        }
+        let program = launch_program.filter(|p| {
+            commands
+                .iter()
+                .any(|c| self.literal(&c.words[0]).is_ok_and(|w| w == **p))
+        });
+        if let Some(program) = program {
+            // A new process may replace the main one (haproxy -sf): under
+            // systemd the old one's exit would end the service.
+            self.warnings.push(format!(
+                "reload runs {} itself (a new process in place of the running one?): \
+                 no ExecReload=, `systemctl reload-or-restart` restarts",
+                crate::escape(program)
+            ));
+            return None;
+        }
+        Some(format!(
+            "{} reload",
+            exec_word(&[Piece::Text(self.path.to_owned())])
+        ))
     }
 
     /// What the stop action's start-stop-daemon does: its first signal,
@@ -2111,6 +2149,25 @@ esac
                 "{reload}"
             );
         }
+    }
+
+    #[test]
+    fn a_reload_that_runs_a_command_runs_the_scripts_reload() {
+        let c = unit(&SSD.replace(
+            "  *)",
+            "  reload) log_daemon_msg x; /usr/bin/foo-client reload; log_end_msg $? ;;\n  *)",
+        ));
+        assert_eq!(get(&c, "ExecReload"), ["/etc/init.d/foo reload"]);
+        // The daemon's own program again: maybe a new process, so none.
+        let c = unit(&SSD.replace("  *)", "  reload) $DAEMON -sf $(cat $PIDFILE) ;;\n  *)"));
+        assert!(get(&c, "ExecReload").is_empty());
+        assert!(
+            c.warnings
+                .iter()
+                .any(|w| w.starts_with("reload runs /usr/sbin/food itself")),
+            "{:?}",
+            c.warnings
+        );
     }
 
     #[test]
