@@ -247,11 +247,42 @@ pub fn parse_args_or<P: clap::Parser>(tool: &str, usage_code: u8) -> P {
             if !err.use_stderr() {
                 print_and_exit::<P>(tool, &err);
             }
+            let err = escaped_error::<P>(std::env::args_os(), &err).unwrap_or(err);
             let _ = io::stderr()
                 .lock()
                 .write_all(usage_error(tool, &err, &commands::<P>()).as_bytes());
             std::process::exit(usage_code.into());
         })
+}
+
+/// The same usage error, found again in `args` with their control
+/// characters escaped (`\n`, `\x1b`): clap quotes the user's values as they
+/// are, and a newline in one would otherwise split the message (or forge
+/// its tip line). `None` when nothing needed escaping, or when the escaped
+/// arguments fail differently (then the original error is shown).
+fn escaped_error<P: clap::Parser>(
+    args: impl IntoIterator<Item = std::ffi::OsString>,
+    err: &clap::Error,
+) -> Option<clap::Error> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut changed = false;
+    let args: Vec<String> = args
+        .into_iter()
+        .map(|arg| {
+            let escaped = escape_bytes(arg.as_bytes()).into_owned();
+            changed |= escaped.as_bytes() != arg.as_bytes();
+            escaped
+        })
+        .collect();
+    if !changed {
+        return None;
+    }
+    let again = P::command()
+        .styles(clap::builder::Styles::plain())
+        .try_get_matches_from(args)
+        .and_then(|m| P::from_arg_matches(&m))
+        .err()?;
+    (again.kind() == err.kind()).then_some(again)
 }
 
 /// The tool's subcommands, for a message that needs one.
@@ -328,16 +359,34 @@ pub fn read_limited(path: &Path, limit: u64, what: &str) -> io::Result<Vec<u8>> 
 
 /// [`read_limited`] for a file that must be a regular file: a FIFO (which
 /// would block until some writer came), a device or a directory is refused
-/// at once, as "a FIFO, not a regular file". The file is opened without
-/// blocking and checked on the open descriptor, so nothing can be swapped in
+/// at once, as "a FIFO, not a regular file". It is refused before it is
+/// opened (opening a device can act: a watchdog starts, a tape rewinds, a
+/// terminal becomes ours), and the file opened is checked again on its
+/// descriptor (opened without blocking), so nothing can be swapped in
 /// between.
 pub fn read_regular_limited(path: &Path, limit: u64, what: &str) -> io::Result<Vec<u8>> {
-    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let before = fs::metadata(path)?;
+    not_regular(&before, what)?;
     let file = fs::OpenOptions::new()
         .read(true)
-        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+        .custom_flags((rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOCTTY).bits() as i32)
         .open(path)?;
-    let kind = file.metadata()?.file_type();
+    let after = file.metadata()?;
+    not_regular(&after, what)?;
+    if (after.dev(), after.ino()) != (before.dev(), before.ino()) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("replaced while it was opened: not {what}"),
+        ));
+    }
+    read_to_limit(file, limit, what)
+}
+
+/// The error for anything but a regular file, naming what it is.
+fn not_regular(meta: &fs::Metadata, what: &str) -> io::Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    let kind = meta.file_type();
     let named = if kind.is_file() {
         None
     } else if kind.is_dir() {
@@ -357,7 +406,7 @@ pub fn read_regular_limited(path: &Path, limit: u64, what: &str) -> io::Result<V
             format!("{named}, not a regular file: not {what}"),
         ));
     }
-    read_to_limit(file, limit, what)
+    Ok(())
 }
 
 fn read_to_limit(file: fs::File, limit: u64, what: &str) -> io::Result<Vec<u8>> {
@@ -478,11 +527,32 @@ mod tests {
             0,
         )
         .unwrap();
+        // A device without a driver: opening it fails (ENXIO), so only a
+        // check made before opening can name it.
+        let device = dir.join("device");
+        let made = rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &device,
+            rustix::fs::FileType::CharacterDevice,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            rustix::fs::makedev(4000, 0),
+        );
+        if made.is_err() {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "cannot run under CI=true: mknod: {made:?}"
+            );
+            eprintln!("SKIP: mknod of a character device: {made:?}");
+        }
         for (path, kind) in [
+            (device.as_path(), "a character device"),
             (fifo.as_path(), "a FIFO"),
             (Path::new("/dev/zero"), "a character device"),
             (dir.as_path(), "a directory"),
         ] {
+            if !path.exists() {
+                continue; // the device, skipped above
+            }
             let err = read_regular_limited(path, 1 << 20, "a test").unwrap_err();
             assert_eq!(
                 err.to_string(),

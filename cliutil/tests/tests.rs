@@ -95,3 +95,20 @@ fn usage_errors_are_two_lines_in_the_tools_voice() {
          decided: tip: a similar argument exists: '--lines'\n"
     );
 }
+
+#[test]
+fn control_characters_in_a_bad_value_are_escaped_not_split() {
+    // A newline would have split the message, and a blank line let the
+    // value forge clap's tip.
+    let out = decided()
+        .args(["--code", "1\n\ntip: run this\x1b[2J"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out),
+        "decided: invalid value '1\\n\\ntip: run this\\x1b[2J' for '--code <CODE>': \
+         invalid digit found in string\n\
+         decided: tip: see 'decided --help'\n"
+    );
+}
