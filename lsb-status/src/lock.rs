@@ -5,7 +5,7 @@
 
 use std::fs;
 use std::io;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
@@ -77,55 +77,20 @@ fn refused(dir: &Path, why: &str) -> anyhow::Error {
     ))
 }
 
-/// Whether only root or we could have changed `dir`: every symlink named
-/// on the way to it is root's or ours, and `dir` and each directory above
-/// it (symlinks resolved) is owned by root or us and writable by no one
-/// else, unless it has the sticky bit (`/run/lock`, `/tmp`). The error says
-/// which component and why.
+/// Whether only root or we could have changed `dir`: pidwait's path rules
+/// ([`pidwait::pathtrust`], systemd's `PIDFile=` checks), the same a pid
+/// file must pass: `dir` and every directory above it, symlinks resolved,
+/// owned by root or us and writable by no one else unless it has the
+/// sticky bit (`/run/lock`, `/tmp`); no symlink of another user's on the
+/// way; nothing of another user's reached from a directory not root's. The
+/// error says which component and why.
 pub fn check_dir(dir: &Path) -> Result<(), String> {
-    let me = rustix::process::geteuid().as_raw();
-    let my_group = rustix::process::getegid().as_raw();
-    let shown = |p: &Path| crate::escape(&p.display().to_string());
-    let absolute = std::path::absolute(dir).map_err(|e| e.to_string())?;
-    let mut prefix = PathBuf::new();
-    for part in absolute.components() {
-        prefix.push(part);
-        if let Ok(meta) = fs::symlink_metadata(&prefix) {
-            if meta.file_type().is_symlink() && meta.uid() != 0 && meta.uid() != me {
-                return Err(format!(
-                    "{} is a symlink owned by uid {}, neither root nor us (uid {me})",
-                    shown(&prefix),
-                    meta.uid()
-                ));
-            }
-        }
-    }
-    let real = fs::canonicalize(dir).map_err(|e| format!("{}: {e}", shown(dir)))?;
-    for ancestor in real.ancestors() {
-        let meta = fs::metadata(ancestor).map_err(|e| format!("{}: {e}", shown(ancestor)))?;
-        if !meta.is_dir() {
-            return Err(format!("{} is not a directory", shown(ancestor)));
-        }
-        let sticky = meta.mode() & 0o1000 != 0;
-        if meta.uid() != 0 && meta.uid() != me {
-            return Err(format!(
-                "{} is owned by uid {}, neither root nor us (uid {me})",
-                shown(ancestor),
-                meta.uid()
-            ));
-        }
-        let others = meta.mode() & 0o002 != 0;
-        let group = meta.mode() & 0o020 != 0 && meta.gid() != 0 && meta.gid() != my_group;
-        if (others || group) && !sticky {
-            return Err(format!(
-                "{} can be written by {} (mode {:o}) and has no sticky bit",
-                shown(ancestor),
-                if others { "anyone" } else { "its group" },
-                meta.mode() & 0o7777
-            ));
-        }
-    }
-    Ok(())
+    pidwait::pathtrust::open_dir(dir)
+        .map(drop)
+        .map_err(|e| match e {
+            pidwait::pathtrust::Error::Io(e) => crate::escape(&format!("{}: {e}", dir.display())),
+            pidwait::pathtrust::Error::Untrusted(why) => crate::escape(&why),
+        })
 }
 
 /// Removes the lock file; one that is not there (or a missing directory) is

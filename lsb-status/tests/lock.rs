@@ -128,7 +128,7 @@ fn another_users_directory_is_refused() {
     assert_eq!(code(&out), 1);
     assert_stderr_has(
         &out,
-        "can be written by anyone (mode 777) and has no sticky bit",
+        "is writable by anyone (mode 777) and has no sticky bit",
     );
     // A symlink to a good directory, owned by someone else: refused.
     let good = tmp.path().join("good");

@@ -3,6 +3,8 @@
 //!
 //! The library part is shared with other tools (`lsb-status`):
 //! - [`pidfile`]: strict pidfile reading, half-written files, trust checks;
+//! - [`pathtrust`]: whether only root or we could have set up a path
+//!   (systemd's `PIDFile=` rules), also for directories (`lsb-status lock`);
 //! - [`process`]: process state from `/proc` (a zombie is dead), identity
 //!   checks (`--exe`, `--name`), process groups;
 //! - [`pidfd`]: waiting for an exit and signalling through a pidfd;
@@ -12,6 +14,7 @@
 pub mod cli;
 pub mod dirwatch;
 pub mod interrupt;
+pub mod pathtrust;
 pub mod pidfd;
 pub mod pidfile;
 pub mod process;

@@ -7,18 +7,16 @@
 //! anything else is an error. Every pid must be greater than 1 and at most
 //! the kernel's `pid_max`.
 
-use std::ffi::OsString;
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Read, Seek};
-use std::os::fd::OwnedFd;
-use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use rustix::fs::{Mode, OFlags};
 
+use crate::pathtrust;
 use crate::process::Pid;
 
 /// A pidfile longer than this is not a pidfile.
@@ -248,9 +246,6 @@ pub enum Trust {
     Any,
 }
 
-/// At most this many symlinks are followed on the way to a pidfile.
-const MAX_LINKS: usize = 40;
-
 /// Refuses a pidfile that someone other than us or root could have
 /// written; see [`open`] for the rules.
 pub fn check_trust(path: &Path) -> Result<(), Error> {
@@ -260,24 +255,21 @@ pub fn check_trust(path: &Path) -> Result<(), Error> {
 /// Opens a pidfile for reading, non-blocking (a FIFO planted as a pidfile
 /// cannot hang us), and refuses anything that is not a regular file.
 ///
-/// With [`Trust::Checked`] the path is walked from `/` one name at a time
-/// through open descriptors (no window between check and use), following
-/// systemd's rules for `PIDFile=` and a little more:
-/// - every directory on the way, symlinks resolved, is owned by root or us,
-///   and writable by no one else unless it has the sticky bit (as `/tmp`);
-/// - nothing owned by another user is reached from a directory that is not
-///   root's (systemd's "unsafe transition": an unprivileged owner could
-///   have put it there), and no symlink of another user's is followed, not
-///   even from root's sticky `/tmp` (the kernel's `protected_symlinks`);
-/// - the pidfile is not a symlink, is owned by root or us, and is
-///   writable by its owner only.
+/// With [`Trust::Checked`] the whole path is checked as
+/// [`crate::pathtrust`] does (every directory from `/` root's or ours and
+/// writable by no one else unless sticky, no unsafe transition, no other
+/// user's symlink, the pidfile itself not a symlink), and the pidfile must
+/// be owned by root or us and writable by its owner only.
 ///
 /// The error names the refused component and why.
 pub fn open(path: &Path, trust: Trust) -> Result<(File, std::fs::Metadata), Error> {
     let fd = match trust {
         Trust::Any => rustix::fs::open(path, read_flags(), Mode::empty())
             .map_err(|e| io_error(path, e.into()))?,
-        Trust::Checked => walk(path)?,
+        Trust::Checked => pathtrust::open_file(path, read_flags()).map_err(|e| match e {
+            pathtrust::Error::Io(e) => io_error(path, e),
+            pathtrust::Error::Untrusted(why) => untrusted(path, why),
+        })?,
     };
     let file = File::from(fd);
     let meta = file.metadata().map_err(|e| io_error(path, e))?;
@@ -290,190 +282,6 @@ pub fn open(path: &Path, trust: Trust) -> Result<(File, std::fs::Metadata), Erro
 
 fn read_flags() -> OFlags {
     OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK | OFlags::NOCTTY
-}
-
-/// Walks `path` from `/` and opens the file at its end (see [`open`]).
-fn walk(path: &Path) -> Result<OwnedFd, Error> {
-    use std::path::Component;
-    let me = rustix::process::geteuid().as_raw();
-    let absolute = if path.is_absolute() {
-        path.to_owned()
-    } else {
-        std::env::current_dir()
-            .map_err(|e| io_error(path, e))?
-            .join(path)
-    };
-    // Names still to walk, the next one last.
-    let mut todo: Vec<OsString> = Vec::new();
-    let push = |todo: &mut Vec<OsString>, p: &Path| {
-        for c in p.components().rev() {
-            match c {
-                Component::Normal(n) => todo.push(n.to_owned()),
-                Component::ParentDir => todo.push("..".into()),
-                Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
-            }
-        }
-    };
-    push(&mut todo, &absolute);
-    let root = open_dir(path, Path::new("/"))?;
-    // The directories walked so far, `/` first, each with its stat and path.
-    let mut dirs: Vec<(OwnedFd, rustix::fs::Stat, PathBuf)> = vec![root];
-    dir_rules(path, &dirs[0].1, &dirs[0].2, me)?;
-    let mut links = 0;
-    while let Some(name) = todo.pop() {
-        if name == ".." {
-            if dirs.len() > 1 {
-                dirs.pop();
-            }
-            continue;
-        }
-        let (dir, dir_st, dir_path) = dirs.last().expect("/ is never popped");
-        let here = dir_path.join(&name);
-        if todo.is_empty() {
-            // The pidfile itself: never through a symlink.
-            let fd = match rustix::fs::openat(
-                dir,
-                &name,
-                read_flags() | OFlags::NOFOLLOW,
-                Mode::empty(),
-            ) {
-                Ok(fd) => fd,
-                Err(rustix::io::Errno::LOOP) => {
-                    return Err(untrusted(path, "it is a symlink".into()))
-                }
-                Err(e) => return Err(io_error(path, e.into())),
-            };
-            let st = rustix::fs::fstat(&fd).map_err(|e| io_error(path, e.into()))?;
-            transition(path, dir_st, dir_path, &st, &here)?;
-            return Ok(fd);
-        }
-        let fd = rustix::fs::openat(
-            dir,
-            &name,
-            OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(|e| io_error(path, e.into()))?;
-        let st = rustix::fs::fstat(&fd).map_err(|e| io_error(path, e.into()))?;
-        transition(path, dir_st, dir_path, &st, &here)?;
-        match rustix::fs::FileType::from_raw_mode(st.st_mode) {
-            rustix::fs::FileType::Symlink => {
-                link_rules(path, &st, &here, me)?;
-                links += 1;
-                if links > MAX_LINKS {
-                    return Err(untrusted(
-                        path,
-                        format!("more than {MAX_LINKS} symlinks on its path"),
-                    ));
-                }
-                let target = rustix::fs::readlinkat(dir, &name, Vec::new())
-                    .map_err(|e| io_error(path, e.into()))?;
-                let target = PathBuf::from(OsString::from_vec(target.into_bytes()));
-                if target.is_absolute() {
-                    dirs.truncate(1);
-                }
-                push(&mut todo, &target);
-            }
-            rustix::fs::FileType::Directory => {
-                dir_rules(path, &st, &here, me)?;
-                dirs.push((fd, st, here));
-            }
-            _ => {
-                return Err(Error::Io {
-                    path: path.to_owned(),
-                    source: io::Error::new(
-                        io::ErrorKind::NotADirectory,
-                        format!("{} is not a directory", here.display()),
-                    ),
-                })
-            }
-        }
-    }
-    Err(Error::Io {
-        path: path.to_owned(),
-        source: io::Error::new(io::ErrorKind::InvalidInput, "not a file name"),
-    })
-}
-
-fn open_dir(path: &Path, dir: &Path) -> Result<(OwnedFd, rustix::fs::Stat, PathBuf), Error> {
-    let fd = rustix::fs::open(
-        dir,
-        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(|e| io_error(path, e.into()))?;
-    let st = rustix::fs::fstat(&fd).map_err(|e| io_error(path, e.into()))?;
-    Ok((fd, st, dir.to_owned()))
-}
-
-/// A directory on the way: owned by root or us, and writable by no one else
-/// unless sticky.
-fn dir_rules(path: &Path, st: &rustix::fs::Stat, here: &Path, me: u32) -> Result<(), Error> {
-    let shown = here.display();
-    if st.st_uid != 0 && st.st_uid != me {
-        return Err(untrusted(
-            path,
-            format!(
-                "directory {shown} is owned by uid {}, neither root nor us (uid {me})",
-                st.st_uid
-            ),
-        ));
-    }
-    let mode = st.st_mode & 0o7777;
-    if mode & 0o022 != 0 && mode & 0o1000 == 0 {
-        let who = if mode & 0o002 == 0 {
-            "its group"
-        } else {
-            "anyone"
-        };
-        return Err(untrusted(
-            path,
-            format!("directory {shown} is writable by {who} (mode {mode:o}) and has no sticky bit"),
-        ));
-    }
-    Ok(())
-}
-
-/// A symlink on the way: owned by root or us. As the kernel's
-/// `protected_symlinks` in a sticky directory (we read links ourselves, so
-/// it does not apply): a link another user made may point anywhere, `/tmp/x`
-/// to `/run`.
-fn link_rules(path: &Path, st: &rustix::fs::Stat, here: &Path, me: u32) -> Result<(), Error> {
-    if st.st_uid == 0 || st.st_uid == me {
-        return Ok(());
-    }
-    Err(untrusted(
-        path,
-        format!(
-            "{} is a symlink owned by uid {}, neither root nor us (uid {me})",
-            here.display(),
-            st.st_uid
-        ),
-    ))
-}
-
-/// systemd's `unsafe_transition`: from a directory not owned by root, only
-/// things of the same owner may be reached.
-fn transition(
-    path: &Path,
-    dir: &rustix::fs::Stat,
-    dir_path: &Path,
-    child: &rustix::fs::Stat,
-    here: &Path,
-) -> Result<(), Error> {
-    if dir.st_uid == 0 || dir.st_uid == child.st_uid {
-        return Ok(());
-    }
-    Err(untrusted(
-        path,
-        format!(
-            "{} is owned by uid {} but lies in {}, owned by uid {} (an unsafe transition)",
-            here.display(),
-            child.st_uid,
-            dir_path.display(),
-            dir.st_uid
-        ),
-    ))
 }
 
 /// The pidfile: owned by root or us, writable by its owner only.

@@ -1,0 +1,269 @@
+//! Whether only root or we could have set up a path: systemd's rules for
+//! `PIDFile=` (its "unsafe transition" checks), a little stricter. Used for
+//! pidfiles here, and by other tools for the directories they write in as
+//! root (`lsb-status lock`).
+//!
+//! The path is walked from `/` one name at a time through open descriptors,
+//! so nothing can be swapped between a check and the use of what it
+//! checked:
+//! - every directory on the way, symlinks resolved, is owned by root or us,
+//!   and writable by no one else (group or others) unless it has the sticky
+//!   bit (as `/tmp`);
+//! - nothing owned by another user is reached from a directory that is not
+//!   root's (systemd's "unsafe transition": that owner could have put it
+//!   there);
+//! - no symlink of another user's is followed, not even from root's sticky
+//!   `/tmp` (the kernel's `protected_symlinks`, which does not apply since
+//!   links are read here, not by the kernel): such a link may point
+//!   anywhere, `/tmp/x` to `/run`;
+//! - a file at the end ([`open_file`]) is never reached through a symlink.
+//!
+//! A refusal names the component and why.
+
+use std::ffi::OsString;
+use std::fmt;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStringExt;
+use std::path::{Component, Path, PathBuf};
+
+use rustix::fs::{FileType, Mode, OFlags, Stat};
+
+/// At most this many symlinks are followed on a path.
+const MAX_LINKS: usize = 40;
+
+/// Why a path could not be used.
+#[derive(Debug)]
+pub enum Error {
+    /// A component is missing, not a directory, or could not be opened.
+    Io(io::Error),
+    /// Someone other than root or us could have set it up: why.
+    Untrusted(String),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Io(e) => write!(f, "{e}"),
+            Self::Untrusted(why) => f.write_str(why),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<rustix::io::Errno> for Error {
+    fn from(e: rustix::io::Errno) -> Self {
+        Self::Io(e.into())
+    }
+}
+
+/// Opens the file at the end of `path` with `flags` (never through a
+/// symlink: that is [`Error::Untrusted`]), after checking every directory
+/// on the way (see the module's rules). The file itself is not judged:
+/// its owner and mode are the caller's to check.
+pub fn open_file(path: &Path, flags: OFlags) -> Result<OwnedFd, Error> {
+    walk(path, Some(flags))
+}
+
+/// Checks every directory from `/` down to `dir` itself (see the module's
+/// rules), and returns `dir` opened with `O_PATH`.
+pub fn open_dir(dir: &Path) -> Result<OwnedFd, Error> {
+    walk(dir, None)
+}
+
+/// Walks `path`; with `file`, opens its last name with those flags.
+fn walk(path: &Path, file: Option<OFlags>) -> Result<OwnedFd, Error> {
+    let me = rustix::process::geteuid().as_raw();
+    let absolute = if path.is_absolute() {
+        path.to_owned()
+    } else {
+        std::env::current_dir().map_err(Error::Io)?.join(path)
+    };
+    // Names still to walk, the next one last.
+    let mut todo: Vec<OsString> = Vec::new();
+    let push = |todo: &mut Vec<OsString>, p: &Path| {
+        for c in p.components().rev() {
+            match c {
+                Component::Normal(n) => todo.push(n.to_owned()),
+                Component::ParentDir => todo.push("..".into()),
+                Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+            }
+        }
+    };
+    push(&mut todo, &absolute);
+    let root = rustix::fs::open(
+        "/",
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    let root_st = rustix::fs::fstat(&root)?;
+    dir_rules(&root_st, Path::new("/"), me)?;
+    // The directories walked so far, `/` first, each with its stat and path.
+    let mut dirs: Vec<(OwnedFd, Stat, PathBuf)> = vec![(root, root_st, PathBuf::from("/"))];
+    let mut links = 0;
+    while let Some(name) = todo.pop() {
+        if name == ".." {
+            if dirs.len() > 1 {
+                dirs.pop();
+            }
+            continue;
+        }
+        let (dir, dir_st, dir_path) = dirs.last().expect("/ is never popped");
+        let here = dir_path.join(&name);
+        if let (Some(flags), true) = (file, todo.is_empty()) {
+            let fd = match rustix::fs::openat(dir, &name, flags | OFlags::NOFOLLOW, Mode::empty()) {
+                Ok(fd) => fd,
+                Err(rustix::io::Errno::LOOP) => {
+                    return Err(Error::Untrusted("it is a symlink".into()))
+                }
+                Err(e) => return Err(e.into()),
+            };
+            transition(dir_st, dir_path, &rustix::fs::fstat(&fd)?, &here)?;
+            return Ok(fd);
+        }
+        let fd = rustix::fs::openat(
+            dir,
+            &name,
+            OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        let st = rustix::fs::fstat(&fd)?;
+        transition(dir_st, dir_path, &st, &here)?;
+        match FileType::from_raw_mode(st.st_mode) {
+            FileType::Symlink => {
+                link_rules(&st, &here, me)?;
+                links += 1;
+                if links > MAX_LINKS {
+                    return Err(Error::Untrusted(format!(
+                        "more than {MAX_LINKS} symlinks on its path"
+                    )));
+                }
+                let target = rustix::fs::readlinkat(dir, &name, Vec::new())?;
+                let target = PathBuf::from(OsString::from_vec(target.into_bytes()));
+                if target.is_absolute() {
+                    dirs.truncate(1);
+                }
+                push(&mut todo, &target);
+            }
+            FileType::Directory => {
+                dir_rules(&st, &here, me)?;
+                dirs.push((fd, st, here));
+            }
+            _ => {
+                return Err(Error::Io(io::Error::new(
+                    io::ErrorKind::NotADirectory,
+                    format!("{} is not a directory", here.display()),
+                )))
+            }
+        }
+    }
+    match file {
+        Some(_) => Err(Error::Io(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a file name",
+        ))),
+        None => Ok(dirs.pop().expect("/ is never popped").0),
+    }
+}
+
+/// A directory on the way: owned by root or us, and writable by no one else
+/// unless sticky.
+fn dir_rules(st: &Stat, here: &Path, me: u32) -> Result<(), Error> {
+    let shown = here.display();
+    if st.st_uid != 0 && st.st_uid != me {
+        return Err(Error::Untrusted(format!(
+            "directory {shown} is owned by uid {}, neither root nor us (uid {me})",
+            st.st_uid
+        )));
+    }
+    let mode = st.st_mode & 0o7777;
+    if mode & 0o022 != 0 && mode & 0o1000 == 0 {
+        let who = if mode & 0o002 == 0 {
+            "its group"
+        } else {
+            "anyone"
+        };
+        return Err(Error::Untrusted(format!(
+            "directory {shown} is writable by {who} (mode {mode:o}) and has no sticky bit"
+        )));
+    }
+    Ok(())
+}
+
+/// A symlink on the way: owned by root or us.
+fn link_rules(st: &Stat, here: &Path, me: u32) -> Result<(), Error> {
+    if st.st_uid == 0 || st.st_uid == me {
+        return Ok(());
+    }
+    Err(Error::Untrusted(format!(
+        "{} is a symlink owned by uid {}, neither root nor us (uid {me})",
+        here.display(),
+        st.st_uid
+    )))
+}
+
+/// systemd's `unsafe_transition`: from a directory not owned by root, only
+/// things of the same owner may be reached.
+fn transition(dir: &Stat, dir_path: &Path, child: &Stat, here: &Path) -> Result<(), Error> {
+    if dir.st_uid == 0 || dir.st_uid == child.st_uid {
+        return Ok(());
+    }
+    Err(Error::Untrusted(format!(
+        "{} is owned by uid {} but lies in {}, owned by uid {} (an unsafe transition)",
+        here.display(),
+        child.st_uid,
+        dir_path.display(),
+        dir.st_uid
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn untrusted(r: Result<OwnedFd, Error>) -> String {
+        match r {
+            Err(Error::Untrusted(why)) => why,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn directories_are_walked_to_their_end() {
+        let tmp = tempfile::tempdir().unwrap();
+        let base = tmp.path();
+        std::fs::create_dir_all(base.join("a/b")).unwrap();
+        let fd = open_dir(&base.join("a/b")).unwrap();
+        let st = rustix::fs::fstat(&fd).unwrap();
+        let want = std::fs::metadata(base.join("a/b")).unwrap();
+        assert_eq!(st.st_ino, std::os::unix::fs::MetadataExt::ino(&want));
+        open_dir(Path::new("/")).unwrap();
+        // A link to a directory is followed, and checked where it leads.
+        std::os::unix::fs::symlink("a/b", base.join("l")).unwrap();
+        open_dir(&base.join("l")).unwrap();
+        std::fs::set_permissions(base.join("a/b"), std::fs::Permissions::from_mode(0o777)).unwrap();
+        let why = untrusted(open_dir(&base.join("l")));
+        assert!(
+            why.ends_with("a/b is writable by anyone (mode 777) and has no sticky bit"),
+            "{why}"
+        );
+        std::fs::set_permissions(base.join("a/b"), std::fs::Permissions::from_mode(0o1777))
+            .unwrap();
+        open_dir(&base.join("l")).unwrap();
+        std::fs::set_permissions(base.join("a"), std::fs::Permissions::from_mode(0o775)).unwrap();
+        let why = untrusted(open_dir(&base.join("a/b")));
+        assert!(why.contains("writable by its group (mode 775)"), "{why}");
+        assert!(
+            matches!(open_dir(&base.join("none")), Err(Error::Io(e)) if e.kind() == io::ErrorKind::NotFound)
+        );
+        // A file at the end is found with open_file, not open_dir.
+        std::fs::write(base.join("f"), "").unwrap();
+        let err = open_dir(&base.join("f")).unwrap_err();
+        assert!(err.to_string().ends_with("f is not a directory"), "{err}");
+        open_file(&base.join("f"), OFlags::RDONLY | OFlags::CLOEXEC).unwrap();
+        let err = open_file(Path::new("/"), OFlags::RDONLY).unwrap_err();
+        assert_eq!(err.to_string(), "not a file name");
+    }
+}
