@@ -359,7 +359,7 @@ fn every_setting_the_reader_writes_passes_systemd_analyze_verify() {
         .replace(
             "  start) start-stop-daemon --start",
             "  start) mkdir -m 2775 /run/food; chown food:adm /run/food\n    \
-             start-stop-daemon --start --chuid food --umask 007 --chdir /var/lib/food \
+             LANG=C.UTF-8 start-stop-daemon --start --chuid food --umask 007 --chdir /var/lib/food \
              --nicelevel -5 --iosched idle --procsched fifo:5 --chroot /srv/food \
              --background --output /var/log/food.log",
         )
@@ -376,6 +376,7 @@ fn every_setting_the_reader_writes_passes_systemd_analyze_verify() {
     let unit = stdout(&out);
     for line in [
         "Type=exec",
+        "Environment=\"LANG=C.UTF-8\"",
         "User=food",
         "UMask=0007",
         "WorkingDirectory=/var/lib/food",
