@@ -471,10 +471,11 @@ impl<'a> Body<'a, '_> {
             return None;
         }
         let path = plain(&self.env.expand(file, Mode::Literal).ok()?)?;
-        // The function libraries whose launchers this reader knows itself
-        // (LSB's, Red Hat's, SUSE's): functions, no settings.
+        // The libraries whose launchers this reader knows itself (LSB's,
+        // Debian's init-d-script and rcS `vars.sh`, Red Hat's, SUSE's):
+        // functions and boot settings, nothing a daemon takes.
         let library = path.starts_with("/lib/lsb/")
-            || path == INIT_D_SCRIPT
+            || path.starts_with("/lib/init/")
             || [
                 "/etc/init.d/functions",
                 "/etc/rc.d/init.d/functions",
@@ -2288,7 +2289,7 @@ esac
     fn a_sourced_shell_file_is_followed_for_its_settings() {
         let script = format!(
             "{HEAD}if [ -r /usr/share/foo/common ]; then . /usr/share/foo/common; else exit 0; fi\n\
-             . /lib/lsb/init-functions\n\
+             . /lib/lsb/init-functions\n. /lib/init/vars.sh\n\
              case $1 in start) start-stop-daemon --start --pidfile $PIDFILE --exec $DAEMON -- $ARGS ;; \
              stop) start-stop-daemon --stop --pidfile $PIDFILE ;; esac\n"
         );
@@ -2306,7 +2307,7 @@ esac
         assert_eq!(get(&c, "Environment"), ["\"ARGS=-q\""]);
         assert_eq!(get(&c, "EnvironmentFile"), ["-/etc/default/foo"]);
         assert_eq!(get(&c, "PIDFile"), ["/run/foo/foo.pid"]);
-        // The LSB function library is not read.
+        // The LSB and Debian libraries are not read.
         assert_eq!(*asked.borrow(), ["/usr/share/foo/common"]);
         let none = |_: &str| Err("No such file or directory".to_owned());
         let c = convert_with("/etc/init.d/foo", "foo", script.as_bytes(), &none).unwrap();
