@@ -15,7 +15,8 @@ const EXIT_CODES: &str = "\
 Exit codes:
   0  success: the token, field, list, JSON or export lines are printed
   1  no such entry (close names are suggested), the entry is not a map,
-     no such field, or the field is a list or map
+     no such field, the field is a list or map, or the token is not a
+     string (an unquoted 012, yes or empty value)
   2  usage or fatal error: no fixtures given, or the fixture file is missing,
      unreadable, not valid YAML, or not a map of entries";
 

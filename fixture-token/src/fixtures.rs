@@ -52,6 +52,15 @@ pub enum Error {
         field: String,
         found: &'static str,
     },
+    /// A token that YAML did not read as a string (`None`, `True`, `10`
+    /// for `012`): printing Python's `str()` of it would hand out a
+    /// credential that is not the one in the file.
+    TokenNotText {
+        path: PathBuf,
+        name: String,
+        found: &'static str,
+        shown: String,
+    },
 }
 
 impl Error {
@@ -119,6 +128,19 @@ impl fmt::Display for Error {
                 esc(field),
                 esc(name),
                 shown(path)
+            ),
+            Error::TokenNotText {
+                path,
+                name,
+                found,
+                shown: text,
+            } => write!(
+                f,
+                "{TOKEN_FIELD} of entry '{}' in {} is {found} ({} as YAML reads it), \
+                 not a string: quote it in the file",
+                esc(name),
+                shown(path),
+                esc(text)
             ),
         }
     }
@@ -224,17 +246,7 @@ impl Fixtures {
     /// `PyYAML` loads (`True`, `42`, `1000.0`, `None`, timestamps as
     /// `2013-12-26 19:22:54+00:00`).
     pub fn field(&self, name: &str, field: &str) -> Result<String, Error> {
-        let entry = self.entry(name)?;
-        let value = entry
-            .iter()
-            .find(|(key, _)| key.text().as_deref() == Some(field))
-            .map(|(_, value)| value)
-            .ok_or_else(|| Error::MissingField {
-                path: self.path.clone(),
-                name: name.to_owned(),
-                field: field.to_owned(),
-                fields: entry.iter().filter_map(|(key, _)| key.text()).collect(),
-            })?;
+        let value = self.value(name, field)?;
         value.text().ok_or_else(|| Error::NotScalar {
             path: self.path.clone(),
             name: name.to_owned(),
@@ -243,9 +255,34 @@ impl Fixtures {
         })
     }
 
-    /// The entry's API token.
+    fn value(&self, name: &str, field: &str) -> Result<&Value, Error> {
+        let entry = self.entry(name)?;
+        entry
+            .iter()
+            .find(|(key, _)| key.text().as_deref() == Some(field))
+            .map(|(_, value)| value)
+            .ok_or_else(|| Error::MissingField {
+                path: self.path.clone(),
+                name: name.to_owned(),
+                field: field.to_owned(),
+                fields: entry.iter().filter_map(|(key, _)| key.text()).collect(),
+            })
+    }
+
+    /// The entry's API token, which must be a string: an unquoted `012`,
+    /// `yes` or empty value is not printed as `10`, `True` or `None`. (The
+    /// original failed on such a token too, or printed `''` for null.)
     pub fn token(&self, name: &str) -> Result<String, Error> {
-        self.field(name, TOKEN_FIELD)
+        match self.value(name, TOKEN_FIELD)? {
+            Value::Str(text) => Ok(text.clone()),
+            Value::Seq(_) | Value::Map(_) => self.field(name, TOKEN_FIELD),
+            other => Err(Error::TokenNotText {
+                path: self.path.clone(),
+                name: name.to_owned(),
+                found: other.kind(),
+                shown: other.text().unwrap_or_default(),
+            }),
+        }
     }
 
     /// The whole entry as JSON.
@@ -318,6 +355,29 @@ mod tests {
         assert_eq!(f.field("admin", "gone").unwrap(), "None");
         assert_eq!(f.field("admin", "at").unwrap(), "2013-12-26 19:22:54+00:00");
         assert_eq!(f.names().collect::<Vec<_>>(), ["admin"]);
+    }
+
+    #[test]
+    fn a_token_must_be_a_string() {
+        let f = parse(
+            "a:\n  api_token: 012\nb:\n  api_token:\nc:\n  api_token: yes\nd:\n  api_token: '012'\n",
+        )
+        .unwrap();
+        for (name, found, shown) in [
+            ("a", "a number", "10"),
+            ("b", "null", "None"),
+            ("c", "a boolean", "True"),
+        ] {
+            let err = f.token(name).unwrap_err();
+            assert_eq!(err.exit_code(), 1);
+            assert_eq!(
+                err.to_string(),
+                format!("api_token of entry '{name}' in f.yml is {found} ({shown} as YAML reads it), not a string: quote it in the file")
+            );
+            // --field still prints what PyYAML reads.
+            assert_eq!(f.field(name, "api_token").unwrap(), shown);
+        }
+        assert_eq!(f.token("d").unwrap(), "012");
     }
 
     #[test]
