@@ -790,6 +790,18 @@ mod tests {
         assert!(content.closed);
         assert!(SystemTime::now().duration_since(content.written).unwrap() < QUIET);
         assert_eq!(read(&file, Trust::Checked).unwrap(), want);
+        // While the lease is held a writer waits for us (one that may not
+        // wait is told so), and the kernel's note of it to us, SIGURG, is
+        // ignored: SIGIO, the default, would end this process.
+        let held = no_writer(&reader, || {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(&file)
+                .map(drop)
+        });
+        let err = held.unwrap().unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::EWOULDBLOCK), "{err}");
         // The lease is given back: a writer may open the file again at
         // once (else this would wait for the lease-break time, 45 s).
         std::fs::OpenOptions::new()
