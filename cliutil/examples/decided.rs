@@ -17,11 +17,19 @@ struct Cli {
     /// The exit code decided.
     #[arg(long, default_value_t = 0)]
     code: u8,
+    /// First write to a socket whose peer has gone (EPIPE, not stdout's).
+    #[arg(long)]
+    peer_gone: bool,
 }
 
 fn main() -> ExitCode {
     cliutil::main_with("decided", || {
         let cli = cliutil::parse_args::<Cli>("decided");
+        if cli.peer_gone {
+            let (mut ours, theirs) = std::os::unix::net::UnixStream::pair()?;
+            drop(theirs);
+            anyhow::Context::context(ours.write_all(b"request"), "sending the request")?;
+        }
         let mut out = cliutil::stdout();
         for i in 0..cli.lines {
             writeln!(out, "line {i}")?;

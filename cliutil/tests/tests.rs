@@ -112,3 +112,16 @@ fn control_characters_in_a_bad_value_are_escaped_not_split() {
          decided: tip: see 'decided --help'\n"
     );
 }
+
+#[test]
+fn a_broken_pipe_not_on_stdout_is_a_failure() {
+    // A server that hung up mid-request is no quiet success, even with the
+    // closed pipe's EPIPE.
+    let out = decided().args(["--peer-gone"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out),
+        "decided: sending the request: Broken pipe (os error 32)\n"
+    );
+    assert!(out.stdout.is_empty());
+}
