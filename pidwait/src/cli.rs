@@ -24,8 +24,8 @@ zombie, stale, another process), 2 a bad or untrusted pidfile.
 pidfile: one line of pids (several separated by spaces are all used), greater
 than 1 and at most /proc/sys/kernel/pid_max. A process that started after the
 pidfile was last written is not the one it names: it counts as dead and is
-never signalled (a stale pidfile). Without --exe/--name the pidfile must be
-one only root or we could have written: every directory on its path owned by
+never signalled (a stale pidfile). The pidfile must be one only root or we
+could have written (--exe/--name do not make up for it): every directory on its path owned by
 root or us and not writable by others (unless sticky), the file not a symlink,
 owned by root or us, writable by its owner only. --trust-pidfile accepts any.";
 

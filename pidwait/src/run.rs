@@ -36,8 +36,10 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
         }
     }
     let mut identity = Identity::new(cli.exe.as_deref(), cli.name.as_deref()).context("--exe")?;
-    // With an identity to check, the pidfile's owner does not matter.
-    let trust = if cli.trust_pidfile || !identity.is_empty() {
+    // --exe/--name do not make up for an untrusted path: a planted pidfile
+    // could name any process running the same program (another instance,
+    // any python3), or any process given that name.
+    let trust = if cli.trust_pidfile {
         Trust::Any
     } else {
         Trust::Checked
@@ -361,8 +363,7 @@ fn remove_pidfile(cli: &Cli, pids: &[Pid], say: &impl Fn(String)) -> Result<()> 
 fn explain(e: pidfile::Error) -> anyhow::Error {
     match e {
         pidfile::Error::Untrusted { .. } => anyhow::anyhow!(
-            "{e}; pass --exe PATH or --name COMM to check the process it names, \
-             or --trust-pidfile to accept it anyway"
+            "{e}; pass --trust-pidfile to believe it anyway (--exe/--name still check the process it names)"
         ),
         e => e.into(),
     }

@@ -233,9 +233,17 @@ fn pidfiles_other_users_could_have_written_are_refused() {
     ];
     for (file, why) in &refused {
         let file = file.to_str().unwrap();
-        for mode in ["--kill", "--running"] {
-            let (code, out, err) = parts(&run(&[mode, file]));
-            assert_eq!(code, Some(2), "{file} {mode}: {err}");
+        // A program or name to check does not make up for the path: the
+        // pidfile could name any process running it (here, root's sleep).
+        let modes: [&[&str]; 4] = [
+            &["--kill"],
+            &["--running"],
+            &["--kill", "--exe", "/usr/bin/sleep"],
+            &["--kill", "--name", "sleep"],
+        ];
+        for mode in modes {
+            let (code, out, err) = parts(&run(&[mode, &[file]].concat()));
+            assert_eq!(code, Some(2), "{file} {mode:?}: {err}");
             assert!(out.is_empty());
             assert!(
                 err.contains(&format!("refusing pidfile {file}: {why}"))

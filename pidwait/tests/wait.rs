@@ -150,15 +150,17 @@ fn untrusted_pidfiles_are_refused_with_a_way_out() {
     );
     let (code, _, _) = parts(&run(&["--trust-pidfile", link]));
     assert_eq!(code, Some(0));
-    let (code, _, _) = parts(&run(&["--name", "sleep", link]));
-    assert_eq!(code, Some(0));
+    // A name or program to check does not make up for the path.
+    let (code, _, err) = parts(&run(&["--name", "sleep", link]));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--exe/--name still check"), "{err}");
 
     let open = dir.pidfile("open.pid", &target.pid_line());
     fs::set_permissions(&open, fs::Permissions::from_mode(0o666)).unwrap();
     let (code, _, err) = parts(&run(&[&open]));
     assert_eq!(code, Some(2));
     assert!(
-        err.contains("world-writable") && err.contains("--exe PATH"),
+        err.contains("world-writable") && err.contains("--trust-pidfile"),
         "{err}"
     );
 
