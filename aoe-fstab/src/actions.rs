@@ -278,10 +278,7 @@ fn umount<'a>(entries: impl Iterator<Item = &'a Entry>, dry_run: bool) -> anyhow
                 shown(reason.as_bytes())
             ));
         };
-        if let Some(top) = now
-            .top(entry)
-            .filter(|top| !mounts::same_source(entry, top))
-        {
+        if let Some(top) = now.top(entry).filter(|top| !MountTable::is_own(entry, top)) {
             fail(&format!(
                 "{} is mounted on top of {}",
                 shown(top),

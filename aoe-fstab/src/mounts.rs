@@ -42,7 +42,14 @@ impl MountTable {
     pub fn contains(&self, entry: &Entry) -> bool {
         self.sources(&entry.target)
             .iter()
-            .any(|source| same_source(entry, source))
+            .any(|source| Self::is_own(entry, source))
+    }
+
+    /// Whether `mounted` (on `entry`'s mount point) is `entry`'s own mount.
+    /// A bind mount shows its file system's device, not the directory it
+    /// binds: anything on its mount point is taken for it.
+    pub fn is_own(entry: &Entry, mounted: &[u8]) -> bool {
+        entry.has_option("bind") || entry.has_option("rbind") || same_source(entry, mounted)
     }
 
     /// The source on top of `entry`'s mount point, if anything is mounted
@@ -144,6 +151,10 @@ mod tests {
         // What umount would take off is the one on top.
         assert_eq!(table.top(&mine), Some(&b"foreign"[..]));
         assert_eq!(table.top(&entry("x /nonexistent/other t")), None);
+        // A bind mount shows the device, not the directory: its point decides.
+        let bind = entry("/srv/data /nonexistent/m none bind");
+        assert!(table.contains(&bind));
+        assert!(MountTable::is_own(&bind, b"/dev/vda"));
     }
 
     #[test]
