@@ -3,14 +3,27 @@
 
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
 
-/// The example binary, which `cargo test` builds next to the test binaries.
+/// The example binary. Built here: `cargo test` builds examples only when
+/// it builds every target, so `cargo test --test tests` would otherwise run
+/// whatever `decided` an older build left (and pass with cliutil broken).
 fn decided() -> Command {
-    let mut path: PathBuf = std::env::current_exe().unwrap();
-    path.pop(); // deps/
-    path.pop();
-    path.push("examples/decided");
-    assert!(path.exists(), "{} not built", path.display());
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    let path = BUILT.get_or_init(|| {
+        let mut cargo = Command::new(env!("CARGO"));
+        cargo.args(["build", "--quiet", "-p", "cliutil", "--example", "decided"]);
+        if !cfg!(debug_assertions) {
+            cargo.arg("--release");
+        }
+        let status = cargo.status().unwrap();
+        assert!(status.success(), "building examples/decided: {status}");
+        let mut path: PathBuf = std::env::current_exe().unwrap();
+        path.pop(); // deps/
+        path.pop();
+        path.push("examples/decided");
+        path
+    });
     Command::new(path)
 }
 
