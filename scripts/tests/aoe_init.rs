@@ -627,6 +627,32 @@ fn an_unwritable_lock_directory_is_found_before_the_driver_is_loaded() {
 }
 
 #[test]
+fn a_full_lock_file_system_is_named_before_the_driver_is_loaded() {
+    let rig = Rig::new();
+    let lock = rig.path("lock");
+    std::fs::create_dir(&lock).unwrap();
+    let status = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=64k,nr_inodes=2", "aoe-init-test"])
+        .arg(&lock)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::fs::write(lock.join("other"), "").unwrap();
+    let out = rig.run("start");
+    assert_eq!(code(&out), Some(1), "{}", show(&out));
+    assert!(
+        text(&out.stderr).contains(&format!(
+            "cannot create lock file {}/aoe-init: No space left on device",
+            lock.display()
+        )),
+        "{}",
+        show(&out)
+    );
+    assert!(rig.log().is_empty(), "ran {}", rig.log());
+    assert!(!rig.driver_loaded() && rig.mounts() == [lock]);
+}
+
+#[test]
 fn a_lock_directory_others_control_is_refused() {
     use std::os::unix::fs::PermissionsExt;
     let rig = Rig::new();
