@@ -918,6 +918,21 @@ fn the_lock_is_never_written_through_a_link() {
     );
     assert!(!victim.exists(), "the link was followed");
     assert!(rig.log().is_empty(), "ran {}", rig.log());
+    // Nor into a FIFO (which would block the write) or anything else.
+    std::fs::remove_file(rig.path("lock/aoe-init")).unwrap();
+    let made = Command::new("mkfifo")
+        .arg(rig.path("lock/aoe-init"))
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let out = rig.run("start");
+    assert_eq!(code(&out), Some(1), "{}", show(&out));
+    assert!(
+        text(&out.stderr).contains("is not a regular file (a link?): refusing to write the lock"),
+        "{}",
+        show(&out)
+    );
+    assert!(rig.log().is_empty(), "ran {}", rig.log());
 }
 
 #[test]
