@@ -1159,6 +1159,20 @@ fn a_closed_pipe_keeps_the_exit_code() {
     let out = rig.run_to("status", closed_pipe(), Stdio::piped());
     assert_eq!(code(&out), Some(0), "{}", show(&out));
     assert_eq!(text(&out.stderr), "");
+    // With SIGPIPE ignored (as systemd runs services), the same, quietly.
+    let mut cmd = Command::new("bash");
+    cmd.arg("-c")
+        .arg("trap '' PIPE; exec bash \"$0\" status")
+        .arg(script("aoe-init"))
+        .env("LC_ALL", "C")
+        .stdout(closed_pipe())
+        .stderr(Stdio::piped());
+    for (key, value) in &rig.env {
+        cmd.env(key, value);
+    }
+    let out = cmd.output().unwrap();
+    assert_eq!(code(&out), Some(0), "{}", show(&out));
+    assert_eq!(text(&out.stderr), "");
     // Messages too: `start 2>&1 | head -1` with a bad setting is still 6.
     rig.set("MODULE_TIMEOUT", "soon");
     let out = rig.run_to("start", closed_pipe(), closed_pipe());
