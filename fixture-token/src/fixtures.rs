@@ -197,6 +197,20 @@ impl Fixtures {
                 ),
             )
         })?;
+        if let Some((at, c)) = text.char_indices().find(|(_, c)| !printable(*c)) {
+            let (line, column) = position(bytes, at);
+            return Err(malformed(
+                line,
+                column,
+                format!(
+                    "special character '{}' (U+{:04X}): expected printable text, as PyYAML does",
+                    esc(c.encode_utf8(&mut [0; 4])),
+                    u32::from(c)
+                ),
+            ));
+        }
+        // A byte order mark opening the file is skipped, as PyYAML does.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let doc = yaml::load(text).map_err(|e| malformed(e.line, e.column, e.reason))?;
         let entries = match doc {
             Value::Map(map) => map,
@@ -310,6 +324,15 @@ pub fn trim(bytes: &[u8]) -> &[u8] {
         .map_or(bytes, |at| &bytes[..at])
 }
 
+/// What `PyYAML`'s reader accepts in a stream (its `NON_PRINTABLE`): a file
+/// with an ESC, DEL or C1 control anywhere is refused whole, so none can
+/// reach a token printed to a terminal.
+fn printable(c: char) -> bool {
+    matches!(c,
+        '\t' | '\n' | '\r' | ' '..='~' | '\u{85}' | '\u{a0}'..='\u{d7ff}'
+        | '\u{e000}'..='\u{fffd}' | '\u{10000}'..)
+}
+
 /// The 1-based line and column (in characters) of byte `at`.
 fn position(bytes: &[u8], at: usize) -> (usize, usize) {
     let before = &bytes[..at];
@@ -378,6 +401,27 @@ mod tests {
             assert_eq!(f.field(name, "api_token").unwrap(), shown);
         }
         assert_eq!(f.token("d").unwrap(), "012");
+    }
+
+    #[test]
+    fn special_characters_are_refused_as_pyyaml_refuses_them() {
+        for (text, at, shown) in [
+            ("a:\n  api_token: x\x1by\n", "2:15", r"'\x1b' (U+001B)"),
+            ("a:\n  b: 1\n  c: '\x7f'\n", "3:7", r"'\x7f' (U+007F)"),
+            ("a: \u{9b}\n", "1:4", r"'\u{9b}' (U+009B)"),
+            ("a: \u{fffe}\n", "1:4", "'\u{fffe}' (U+FFFE)"),
+        ] {
+            let err = parse(text).unwrap_err();
+            assert_eq!(err.exit_code(), 2);
+            assert_eq!(
+                err.to_string(),
+                format!("f.yml:{at}: special character {shown}: expected printable text, as PyYAML does")
+            );
+        }
+        // Tabs, CRLF, an opening byte order mark and all of Unicode's
+        // printable text are fine.
+        let f = parse("\u{feff}a:\r\n  api_token: \"\tx é\u{1F600}\"\r\n").unwrap();
+        assert_eq!(f.token("a").unwrap(), "\tx é\u{1F600}");
     }
 
     #[test]
