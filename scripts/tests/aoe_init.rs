@@ -903,6 +903,64 @@ fn an_fstab_file_others_control_is_not_acted_on() {
     assert!(rig.mounts().is_empty() && !rig.driver_loaded() && !rig.locked());
 }
 
+/// mount follows links in a mount point: one another user planted (or a
+/// directory of theirs) would choose where the file system lands.
+#[test]
+fn a_mount_point_others_control_is_not_mounted_on() {
+    use std::os::unix::fs::PermissionsExt;
+    let rig = Rig::new();
+    let perm = |mode| std::fs::Permissions::from_mode(mode);
+    std::fs::set_permissions(rig.path(""), perm(0o755)).unwrap();
+    let public = rig.path("public");
+    std::fs::create_dir(&public).unwrap();
+    std::fs::set_permissions(&public, perm(0o1777)).unwrap();
+    let victim = rig.path("victim");
+    std::fs::create_dir(&victim).unwrap();
+    let point = public.join("m");
+    as_nobody(&[
+        "ln".as_ref(),
+        "-s".as_ref(),
+        victim.as_os_str(),
+        point.as_os_str(),
+    ]);
+    let d = rig.dir.path().display();
+    let mut fstab = std::fs::OpenOptions::new()
+        .append(true)
+        .open(rig.path("fstab-aoe"))
+        .unwrap();
+    std::io::Write::write_all(
+        &mut fstab,
+        format!("{d}/etherd/e1.0 {d}/public/m tmpfs size=1m,_netdev 0 0\nUUID=x none swap sw\n")
+            .as_bytes(),
+    )
+    .unwrap();
+    let p = point.display();
+    let out = rig.run("start");
+    assert_eq!(code(&out), Some(6), "{}", show(&out));
+    assert_eq!(
+        text(&out.stderr),
+        format!("aoe-init: symbolic link {p} belongs to uid 65534, not to root or uid 0: not mounting on {p}\n")
+    );
+    assert!(rig.log().is_empty(), "ran {}", rig.log());
+    assert!(rig.mounts().is_empty());
+    // A directory of theirs there: the same.
+    std::fs::remove_file(&point).unwrap();
+    as_nobody(&["mkdir".as_ref(), point.as_os_str()]);
+    let out = rig.run("start");
+    assert_eq!(code(&out), Some(6), "{}", show(&out));
+    assert!(
+        text(&out.stderr).starts_with(&format!("aoe-init: directory {p} belongs to uid 65534")),
+        "{}",
+        show(&out)
+    );
+    // Root's own mount point in the same sticky directory: mounted.
+    std::fs::remove_dir(&point).unwrap();
+    std::fs::create_dir(&point).unwrap();
+    let out = rig.run("start");
+    assert_eq!(code(&out), Some(0), "{}", show(&out));
+    assert!(rig.mounted("public/m") && rig.mounted("mnt/a"));
+}
+
 #[test]
 fn the_lock_is_never_written_through_a_link() {
     let rig = Rig::new();
