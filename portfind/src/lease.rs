@@ -360,12 +360,21 @@ fn open_regular(dir: &File, path: &Path, name: &str, flags: OFlags) -> Result<Op
         ),
         Err(e) => return Err(io::Error::from(e)).with_context(|| format!("opening {shown}")),
     };
-    let kind = file
+    let meta = file
         .metadata()
-        .with_context(|| format!("reading {shown}"))?
-        .file_type();
-    if !kind.is_file() {
+        .with_context(|| format!("reading {shown}"))?;
+    if !meta.file_type().is_file() {
         bail!("refusing {shown}: not a regular file (a FIFO, device or directory; remove it)");
+    }
+    // A hard link to some other file (`/etc/shadow`, made by whoever else
+    // may write in a shared directory) would be read, and its lines shown
+    // in warnings: only a file of its own is a lease file.
+    if meta.nlink() > 1 {
+        bail!(
+            "refusing {shown}: it has {} hard links, and a lease file has one \
+             (remove it)",
+            meta.nlink()
+        );
     }
     Ok(Some(file))
 }

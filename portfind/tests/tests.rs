@@ -601,6 +601,33 @@ fn a_way_to_the_lease_directory_another_user_controls_is_refused() {
 }
 
 #[test]
+fn a_hard_link_as_a_lease_file_is_refused_unread() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("leases");
+    std::fs::create_dir(&dir).unwrap();
+    let secret = tmp.path().join("shadow");
+    std::fs::write(&secret, "root:$6$secret-hash:19000:0:99999:7:::\n").unwrap();
+    for name in [".lock", "leases"] {
+        std::fs::hard_link(&secret, dir.join(name)).unwrap();
+        let out = portfind(&dir, &[]);
+        assert_eq!(out.status.code(), Some(2), "{name}: {}", stderr(&out));
+        assert_eq!(
+            stderr(&out),
+            format!(
+                "portfind: refusing {}: it has 2 hard links, and a lease file has one (remove it)\n",
+                dir.join(name).display()
+            )
+        );
+        assert!(out.stdout.is_empty());
+        std::fs::remove_file(dir.join(name)).unwrap();
+    }
+    assert_eq!(
+        std::fs::read_to_string(&secret).unwrap(),
+        "root:$6$secret-hash:19000:0:99999:7:::\n"
+    );
+}
+
+#[test]
 fn symlinks_planted_in_the_lease_directory_are_never_followed() {
     for name in ["leases", ".lock", "leases.new"] {
         let tmp = tempfile::tempdir().unwrap();
@@ -664,7 +691,7 @@ fn a_fifo_device_or_directory_as_a_lease_file_is_refused_at_once() {
         skip("not root: cannot make a device node (FIFO and directory still checked)");
         &["fifo", "dir"]
     };
-    for name in ["leases", ".lock"] {
+    for name in [".lock", "leases"] {
         for &kind in kinds {
             let tmp = tempfile::tempdir().unwrap();
             let path = tmp.path().join(name);
