@@ -131,11 +131,38 @@ impl Follower {
 
     /// Reads what was written since the last look, calling `line` for
     /// each complete line until it returns true.
-    pub fn look(&mut self, mut line: impl FnMut(&[u8]) -> bool) -> Result<Look> {
+    pub fn look(&mut self, line: impl FnMut(&[u8]) -> bool) -> Result<Look> {
+        self.look_within(READ_BUDGET, line)
+    }
+
+    /// The last look (the deadline has passed, or the process died): reads
+    /// what the file (and, after a rotation, the new one) held when it was
+    /// called, however big, and nothing written meanwhile, so that a writer
+    /// that never stops cannot keep us here. `More` means it stopped there.
+    pub fn finish(&mut self, line: impl FnMut(&[u8]) -> bool) -> Result<Look> {
+        let mut backlog = 0;
+        if let Some(open) = &self.open {
+            let size = open.file.metadata()?.len();
+            // Smaller: truncated, all of it is new.
+            backlog += size.checked_sub(open.offset).unwrap_or(size);
+        }
+        if let Ok(meta) = std::fs::metadata(&self.path) {
+            if !self.is_open(&meta) {
+                backlog += meta.len();
+            }
+        }
+        self.look_within(backlog, line)
+    }
+
+    /// [`Follower::look`], reading at most about `budget` bytes.
+    fn look_within(
+        &mut self,
+        mut budget: u64,
+        mut line: impl FnMut(&[u8]) -> bool,
+    ) -> Result<Look> {
         if self.watch && self.dir_watch.as_ref().is_none_or(DirWatch::is_removed) {
             self.watch_dir()?;
         }
-        let mut budget = READ_BUDGET;
         loop {
             if let Some(open) = &mut self.open {
                 let size = open.file.metadata()?.len();
@@ -214,7 +241,12 @@ impl Follower {
         if self.is_open(&meta) {
             return Ok(None);
         }
-        // Non-blocking, so that a FIFO in its place cannot hang us.
+        // Not even opened: opening a FIFO releases a writer blocked on it,
+        // opening a device can act on it.
+        if !meta.is_file() {
+            return Err(not_regular(&self.path));
+        }
+        // Non-blocking, so that a FIFO swapped in meanwhile cannot hang us.
         let fd = match rustix::fs::open(
             &self.path,
             OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK | OFlags::NOCTTY,
@@ -230,10 +262,7 @@ impl Follower {
         let file = File::from(fd);
         let meta = file.metadata()?;
         if !meta.is_file() {
-            bail!(
-                "{}: not a regular file (a log file is expected)",
-                self.path.display()
-            );
+            return Err(not_regular(&self.path));
         }
         Ok(Some(Open {
             dev: meta.dev(),
@@ -286,6 +315,13 @@ impl Follower {
         }
         Ok(())
     }
+}
+
+fn not_regular(path: &Path) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{}: not a regular file (a log file is expected)",
+        path.display()
+    )
 }
 
 #[cfg(test)]

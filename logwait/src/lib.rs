@@ -63,11 +63,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
         owner.refresh()?;
         if let Some(pid) = owner.exited()? {
             // What it wrote before it died still counts.
-            let mut last_look = follower.look(&mut on_line)?;
-            while last_look == Look::More {
-                last_look = follower.look(&mut on_line)?;
-            }
-            if last_look == Look::Done {
+            if follower.finish(&mut on_line)? == Look::Done {
                 break;
             }
             let mut message = format!(
@@ -86,6 +82,11 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
             return Err(Exit::failure(message));
         }
         let now = Instant::now();
+        // What was written by the deadline counts, however much (`-t 0`
+        // on a big log: "is it there already?").
+        if now >= deadline && follower.finish(&mut on_line)? == Look::Done {
+            break;
+        }
         if now >= deadline {
             let mut message = format!(
                 "timed out after {waited}: {:?} not seen in {file}{}",

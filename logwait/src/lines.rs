@@ -17,6 +17,12 @@ impl Pattern {
         if text.is_empty() {
             return Err("empty PATTERN: every line would match".into());
         }
+        if text.contains('\n') {
+            return Err(format!(
+                "PATTERN {text:?} holds a newline: it is matched against one line at a time, \
+                 so it could never match"
+            ));
+        }
         let source = if is_regex {
             text.to_owned()
         } else {
@@ -185,6 +191,10 @@ mod tests {
         let err = Pattern::new("(", true).unwrap_err();
         assert!(err.starts_with("invalid regex \"(\""), "{err}");
         assert!(Pattern::new("", false).is_err());
+        for regex in [false, true] {
+            let err = Pattern::new("ready\nnow", regex).unwrap_err();
+            assert!(err.contains("holds a newline"), "{err}");
+        }
     }
 
     proptest! {

@@ -16,10 +16,11 @@ pub enum Owner {
     /// No --pid or --pidfile.
     None,
     /// The pidfile is not written yet (or `stale`: it names a process
-    /// started after it was written); its directory is watched.
+    /// started after it was written); its directory is watched once it
+    /// exists (a server may create it as it starts).
     Awaited {
         path: PathBuf,
-        watch: DirWatch,
+        watch: Option<DirWatch>,
         stale: Option<String>,
     },
     /// The process, held by pidfd where the kernel has them.
@@ -42,15 +43,9 @@ impl Owner {
     /// The owner named by a pidfile; one not written yet is waited for
     /// (see [`Owner::refresh`]).
     pub fn from_pidfile(path: &Path) -> Result<Self> {
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        let watch = DirWatch::new(dir)
-            .with_context(|| format!("cannot watch directory {}", dir.display()))?;
         let mut owner = Self::Awaited {
             path: path.to_owned(),
-            watch,
+            watch: None,
             stale: None,
         };
         owner.refresh()?;
@@ -63,7 +58,10 @@ impl Owner {
         let Self::Awaited { path, watch, stale } = self else {
             return Ok(());
         };
-        watch.drain().context("reading change notifications")?;
+        match watch {
+            Some(watch) => watch.drain().context("reading change notifications")?,
+            None => *watch = watch_parent(path)?,
+        }
         let content = match pidfile::read_content(path, Trust::Checked) {
             Ok(content) => content,
             Err(pidfile::Error::Missing { .. }) => return Ok(()),
@@ -104,7 +102,7 @@ impl Owner {
     pub fn fd(&self) -> Option<BorrowedFd<'_>> {
         match self {
             Self::Held(handle) => handle.fd(),
-            Self::Awaited { watch, .. } => Some(watch.fd()),
+            Self::Awaited { watch, .. } => watch.as_ref().map(DirWatch::fd),
             Self::None | Self::Exited(_) => None,
         }
     }
@@ -136,5 +134,19 @@ impl Owner {
             }
             _ => None,
         }
+    }
+}
+
+/// A watch on the pidfile's directory; None while it does not exist (the
+/// caller's regular re-check looks for it).
+fn watch_parent(path: &Path) -> Result<Option<DirWatch>> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    match DirWatch::new(dir) {
+        Ok(watch) => Ok(Some(watch)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("cannot watch directory {}", dir.display())),
     }
 }

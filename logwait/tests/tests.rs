@@ -3,6 +3,7 @@
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::thread;
@@ -333,6 +334,8 @@ fn bad_input_is_a_usage_error_with_a_clear_message() {
     let dir = tmp.path().to_str().unwrap();
     for (args, says) in [
         (&[s(&log), ""][..], "empty PATTERN"),
+        (&[s(&log), "ready\nnow"], "holds a newline"),
+        (&["-E", s(&log), "ready\n"], "holds a newline"),
         (&["-n", "0", s(&log), "x"], "invalid value '0'"),
         (&[s(&log)], "required"),
         (
@@ -496,4 +499,90 @@ fn a_full_stdout_is_an_error_and_a_closed_one_is_not() {
     drop(child.stdout.take()); // closed before logwait writes
     let (status, out) = finish(child);
     assert!(status.success(), "{}", stderr(&out));
+}
+
+/// A FIFO given as FILE is refused without being opened: opening it would
+/// release a writer blocked on it (and let it write into nothing).
+#[test]
+fn a_fifo_is_refused_without_releasing_its_writer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fifo = tmp.path().join("app.log");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let mut writer = Command::new("sh")
+        .args(["-c", "exec 3>\"$0\"; echo released", s(&fifo)])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let wchan = format!("/proc/{}/wchan", writer.id());
+    let blocked = || fs::read_to_string(&wchan).is_ok_and(|w| w == "wait_for_partner");
+    until("the writer to block opening the FIFO", blocked);
+    let out = run(&["-t", "10s", s(&fifo), "ready"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not a regular file"),
+        "{}",
+        stderr(&out)
+    );
+    let still_blocked = blocked() && writer.try_wait().unwrap().is_none();
+    // Release it ourselves (a reader that reads nothing), then check.
+    let reader = fs::File::options()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+        .open(&fifo)
+        .unwrap();
+    let out = writer.wait_with_output().unwrap();
+    drop(reader);
+    assert!(still_blocked, "logwait opened the FIFO");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "released\n");
+}
+
+/// `--timeout 0` reads all the file held at the deadline, however big
+/// (more than one look's read budget): "is it there already?" is answered.
+#[test]
+fn a_zero_timeout_reads_the_whole_backlog() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("build.log");
+    {
+        let mut f = fs::File::create(&log).unwrap();
+        let line = [b"x".repeat(1023), b"\n".to_vec()].concat();
+        for _ in 0..(40 << 10) {
+            f.write_all(&line).unwrap(); // 40 MiB
+        }
+        f.write_all(b"BUILD SUCCESSFUL\n").unwrap();
+    }
+    let out = run(&["--from-start", "-t", "0", s(&log), "BUILD SUCCESSFUL"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "BUILD SUCCESSFUL\n");
+}
+
+/// A pidfile whose directory the server creates as it starts: waited for,
+/// not an error.
+#[test]
+fn a_pidfile_in_a_directory_created_later_is_waited_for() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("app.log");
+    fs::write(&log, "").unwrap();
+    let run_dir = tmp.path().join("run");
+    let pidfile = run_dir.join("app.pid");
+    let mut victim = Command::new("sleep").arg("60").spawn().unwrap();
+    // One watch: the log's directory (the pidfile's does not exist yet).
+    let child = start(
+        &["-t", "60s", "--pidfile", s(&pidfile), s(&log), "ready"],
+        1,
+    );
+    fs::create_dir(&run_dir).unwrap();
+    fs::write(&pidfile, format!("{}\n", victim.id())).unwrap();
+    victim.kill().unwrap();
+    victim.wait().unwrap();
+    let (status, out) = finish(child);
+    assert_eq!(status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("process {} exited before", victim.id())),
+        "{}",
+        stderr(&out)
+    );
 }
