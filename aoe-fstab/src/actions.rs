@@ -206,9 +206,15 @@ fn mount<'a>(
                 shown(reason.as_bytes())
             ));
         };
-        // Only when named (else filtered out before): swapon's job.
-        if entry.is_swap() {
-            fail("a swap area: use swapon, not mount");
+        // Only when named (else filtered out before): swapon's job, and a
+        // file system mounted over / would hide the whole system.
+        let refused = match entry.skipped_by_mount() {
+            Some(Skip::Swap) => Some("a swap area: use swapon, not mount"),
+            Some(Skip::Root) => Some("the root file system is never mounted"),
+            _ => None,
+        };
+        if let Some(reason) = refused {
+            fail(reason);
             failed = true;
             continue;
         }

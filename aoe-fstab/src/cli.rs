@@ -32,7 +32,7 @@ Exit codes:
      commands are printed
   1  an entry could not be mounted (its device did not appear in time, its
      mount point could not be made, mount failed, or a named entry is a
-     swap area); the rest still are
+     swap area or the root file system); the rest still are
   2  usage or fatal error: unreadable or not a regular file, a bad line
      with --strict, a named TARGET not in the file, mount not found";
 

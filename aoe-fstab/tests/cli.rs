@@ -313,6 +313,22 @@ fn mount_leaves_swap_root_and_noauto_alone_as_mount_a_does() {
         stderr(&out),
         "aoe-fstab: cannot mount UUID=1f2a on none: a swap area: use swapon, not mount\n"
     );
+    // Named, the root file system is refused too: nothing over /.
+    let root_fs = write(
+        dir.path(),
+        "root-tmpfs",
+        "tmpfs / tmpfs size=1m\nx root tmpfs size=1m\n",
+    );
+    for name in ["/", "root"] {
+        let out = run(&root_fs, &["mount", "--dry-run", name]);
+        assert_exit(&out, 1);
+        assert_eq!(stdout(&out), "", "{name}");
+        assert!(
+            stderr(&out).ends_with(": the root file system is never mounted\n"),
+            "{name}: {}",
+            stderr(&out)
+        );
+    }
     // umount leaves the root file system (always mounted) alone too.
     let out = run(&file, &["umount", "--dry-run"]);
     assert_exit(&out, 0);
