@@ -206,11 +206,16 @@ fn mount<'a>(
                 shown(reason.as_bytes())
             ));
         };
-        // Only when named (else filtered out before): swapon's job, and a
-        // file system mounted over / would hide the whole system.
+        // Swap and root only when named (else filtered out before):
+        // swapon's job, and a file system mounted over / would hide the
+        // whole system.
+        // `//`, `/tmp/..` or a link to / name it too (mount -a would go on).
         let refused = match entry.skipped_by_mount() {
             Some(Skip::Swap) => Some("a swap area: use swapon, not mount"),
             Some(Skip::Root) => Some("the root file system is never mounted"),
+            _ if mounts::normalise(&target) == Path::new("/") => {
+                Some("the root file system is never mounted")
+            }
             _ => None,
         };
         if let Some(reason) = refused {

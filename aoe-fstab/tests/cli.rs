@@ -313,12 +313,54 @@ fn mount_leaves_swap_root_and_noauto_alone_as_mount_a_does() {
         stderr(&out),
         "aoe-fstab: cannot mount UUID=1f2a on none: a swap area: use swapon, not mount\n"
     );
-    // Named, the root file system is refused too: nothing over /.
+    // umount leaves the root file system (always mounted) alone too.
+    let out = run(&file, &["umount", "--dry-run"]);
+    assert_exit(&out, 0);
+    assert_eq!(stdout(&out), "");
+    // And check says what mount leaves alone, without calling it a problem.
+    let out = run(&file, &["check"]);
+    let f = file.display();
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "aoe-fstab: {f}:1: none: mount skips it: a swap area (swapon's job), as for `mount -a`\n\
+             aoe-fstab: {f}:2: /: mount skips it: the root file system, as for `mount -a`\n\
+             aoe-fstab: {f}:3: {d}/na: mount skips it unless it is named: noauto\n\
+             aoe-fstab: {f}:5: swap: mount skips it: a swap area (swapon's job), as for `mount -a`\n"
+        )
+    );
+    assert!(!stdout(&out).contains(":1:"), "{}", stdout(&out));
+    assert!(!stdout(&out).contains(":5:"), "{}", stdout(&out));
+}
+
+#[test]
+fn the_root_file_system_is_never_mounted_or_unmounted() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    // `/`, `root`, and mount points that resolve to / (`..`s, a link).
+    std::os::unix::fs::symlink("/", dir.path().join("to-root")).unwrap();
+    let up = "/..".repeat(dir.path().components().count() - 1);
     let root_fs = write(
         dir.path(),
         "root-tmpfs",
-        "tmpfs / tmpfs size=1m\nx root tmpfs size=1m\n",
+        format!(
+            "tmpfs / tmpfs size=1m\nx root tmpfs size=1m\n\
+             y {d}{up} tmpfs size=1m\nz {d}/to-root tmpfs\n"
+        ),
     );
+    // Not named, what resolves to / is refused too (mount -a would try).
+    let out = run(&root_fs, &["mount", "--dry-run"]);
+    assert_exit(&out, 1);
+    assert_eq!(stdout(&out), "");
+    assert_eq!(
+        stderr(&out)
+            .matches("the root file system is never mounted")
+            .count(),
+        2,
+        "{}",
+        stderr(&out)
+    );
+    // Named, the same: nothing over /.
     for name in ["/", "root"] {
         let out = run(&root_fs, &["mount", "--dry-run", name]);
         assert_exit(&out, 1);
@@ -329,10 +371,6 @@ fn mount_leaves_swap_root_and_noauto_alone_as_mount_a_does() {
             stderr(&out)
         );
     }
-    // umount leaves the root file system (always mounted) alone too.
-    let out = run(&file, &["umount", "--dry-run"]);
-    assert_exit(&out, 0);
-    assert_eq!(stdout(&out), "");
     // Even as it is mounted here (its own source on /): only the rule keeps it.
     let table = std::fs::read("/proc/self/mounts").unwrap();
     let root = aoe_fstab::fstab::parse(&table)
@@ -355,20 +393,6 @@ fn mount_leaves_swap_root_and_noauto_alone_as_mount_a_does() {
         assert_exit(&out, 0);
         assert_eq!(stdout(&out), "", "{args:?}");
     }
-    // And check says what mount leaves alone, without calling it a problem.
-    let out = run(&file, &["check"]);
-    let f = file.display();
-    assert_eq!(
-        stderr(&out),
-        format!(
-            "aoe-fstab: {f}:1: none: mount skips it: a swap area (swapon's job), as for `mount -a`\n\
-             aoe-fstab: {f}:2: /: mount skips it: the root file system, as for `mount -a`\n\
-             aoe-fstab: {f}:3: {d}/na: mount skips it unless it is named: noauto\n\
-             aoe-fstab: {f}:5: swap: mount skips it: a swap area (swapon's job), as for `mount -a`\n"
-        )
-    );
-    assert!(!stdout(&out).contains(":1:"), "{}", stdout(&out));
-    assert!(!stdout(&out).contains(":5:"), "{}", stdout(&out));
 }
 
 /// The words `dash` makes of a line: `printf '%s\0' LINE`.
