@@ -166,8 +166,8 @@ impl Write for Stdout {
 }
 
 /// Escapes the control characters of `text` (ESC, newline, tab, DEL, the C1
-/// controls, and the Unicode bidirectional overrides that reorder what a
-/// terminal shows) for a message: `\n`, `\r`, `\t`, `\0`, `\x1b`,
+/// controls, the Unicode line separators, and the bidirectional marks and
+/// overrides that reorder what a terminal shows) for a message: `\n`, `\r`, `\t`, `\0`, `\x1b`,
 /// `\u{202e}`. Other text, backslashes included, is left as it is.
 pub fn escape_controls(text: &str) -> Cow<'_, str> {
     if !text.chars().any(needs_escape) {
@@ -202,7 +202,10 @@ pub fn escape_bytes(bytes: &[u8]) -> Cow<'_, str> {
 }
 
 fn needs_escape(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    // C0/C1 controls; the bidirectional marks, embeddings, overrides and
+    // isolates; and the Unicode line and paragraph separators.
+    c.is_control()
+        || matches!(c, '\u{61c}' | '\u{200e}' | '\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 fn push_escaped(out: &mut String, c: char) {
@@ -584,6 +587,10 @@ mod tests {
             r"\x7f\u{9b}\u{202e}x"
         );
         assert_eq!(escape_controls(r"back\slash"), r"back\slash");
+        assert_eq!(
+            escape_controls("a\u{2028}b\u{2029}c\u{200f}\u{61c}"),
+            r"a\u{2028}b\u{2029}c\u{200f}\u{61c}"
+        );
         assert_eq!(escape_bytes(b"ok\xff\n\xc3"), r"ok\xff\n\xc3");
         assert_eq!(escape_bytes("é".as_bytes()), "é");
     }
