@@ -334,8 +334,8 @@ API server's pidfile; it does wait for nginx's ports, which the original did not
 script starting the last three services and stopping all of them side by side; the original did
 each in turn (with one-by-one stops, the baseline's stop-all took about 720 ms).
 $(uname -sr), $(nproc) cores, shared with other jobs (load average $(uptime | sed 's/.*load average: //') when
-done): compare the rows, not the absolute figures; on a loaded machine the overhead ratio, a difference of
-two medians, moves by tenths from run to run.
+done): compare the rows, not the absolute figures; on a loaded machine the ratios move by tenths from run to
+run.
 EOF
 echo
 echo "Ratios: overhead ÷ the services' own start-up **$overhead_ratio** (goal < 0.35); start-all + stop-all ÷ the same flow on the original's waits **$flow_ratio** (goal ≤ 0.4)."
