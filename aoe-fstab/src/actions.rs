@@ -278,8 +278,10 @@ fn umount<'a>(entries: impl Iterator<Item = &'a Entry>, dry_run: bool) -> anyhow
     let mut failed = false;
     for entry in entries {
         // Only its own file system: another one mounted on the same point
-        // is not ours to take away, nor one mounted on top of ours.
-        if !now.contains(entry) {
+        // is not ours to take away, nor one mounted on top of ours; and
+        // never / (`//`, `/tmp/..`, a link to it), which the filter above
+        // knows only as `/` and `root`.
+        if !now.contains(entry) || mounts::normalise(&path(&entry.target)) == Path::new("/") {
             continue;
         }
         let fail = |reason: &str| {

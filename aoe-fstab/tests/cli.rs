@@ -382,13 +382,18 @@ fn the_root_file_system_is_never_mounted_or_unmounted() {
         dir.path(),
         "root",
         format!(
-            "{} / {} defaults\n",
-            aoe_fstab::fstab::mangle(&root.source),
-            aoe_fstab::fstab::mangle(&root.fstype)
+            "{src} / {fs} defaults\n{src} {d}/to-root {fs} defaults\n{src} // {fs}\n",
+            src = aoe_fstab::fstab::mangle(&root.source),
+            fs = aoe_fstab::fstab::mangle(&root.fstype)
         ),
     );
     assert_exit(&run(&root_file, &["mounted"]), 0);
-    for args in [&["umount", "--dry-run"][..], &["umount", "--dry-run", "/"]] {
+    let link = format!("{d}/to-root");
+    for args in [
+        &["umount", "--dry-run"][..],
+        &["umount", "--dry-run", "/"],
+        &["umount", "--dry-run", "//", &link],
+    ] {
         let out = run(&root_file, args);
         assert_exit(&out, 0);
         assert_eq!(stdout(&out), "", "{args:?}");
