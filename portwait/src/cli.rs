@@ -13,7 +13,7 @@ const EXIT_CODES: &str = "\
 Targets:
   PORT             any address of this host
   HOST:PORT        HOST's addresses; localhost means 127.0.0.1 and ::1
-  [IPV6]:PORT      an IPv6 address
+  [IPV6]:PORT      an IPv6 address ([fe80::1%eth0]:PORT if link-local)
   Local addresses are checked in the kernel's socket table (no connection is
   made, unless --connect); other hosts get a TCP connect probe.
 

@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::io;
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs, UdpSocket};
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
@@ -77,6 +77,8 @@ pub enum Place {
 
 /// Resolves a target to the places it may listen at; ready at any one.
 /// `localhost` is both 127.0.0.1 and `::1`, whatever `/etc/hosts` says.
+/// An IPv4-mapped IPv6 address (`::ffff:127.0.0.1`) is its IPv4 address:
+/// a connection to it is IPv4, which an IPv6-only socket never takes.
 /// A host name gets at most `limit` to resolve (exit 1 when it runs out).
 pub fn resolve(target: &Target, limit: Duration) -> Result<Vec<Place>> {
     resolve_with(target, limit, |name| {
@@ -93,10 +95,14 @@ fn resolve_with(
     let Some(host) = &target.host else {
         return Ok(vec![Place::AnyLocal]);
     };
-    let addrs: Vec<IpAddr> = if host.eq_ignore_ascii_case("localhost") {
-        vec!["127.0.0.1".parse()?, "::1".parse()?]
-    } else if let Ok(ip) = host.parse() {
-        vec![ip]
+    let port = target.port;
+    let addrs: Vec<SocketAddr> = if host.eq_ignore_ascii_case("localhost") {
+        vec![
+            (Ipv4Addr::LOCALHOST, port).into(),
+            (Ipv6Addr::LOCALHOST, port).into(),
+        ]
+    } else if let Ok(ip) = host.parse::<IpAddr>() {
+        vec![SocketAddr::new(ip.to_canonical(), port)]
     } else {
         let name = (host.clone(), target.port);
         let found = within(limit, move || lookup(name)).ok_or_else(|| {
@@ -104,10 +110,16 @@ fn resolve_with(
                 "timed out resolving host '{host}' of target {target}"
             ))
         })?;
-        let mut addrs: Vec<IpAddr> = found
+        // (An IPv6 address with a scope, `fe80::1%eth0`, comes this way.)
+        let mut addrs: Vec<SocketAddr> = found
             .with_context(|| format!("cannot resolve host '{host}' of target {target}"))?
             .into_iter()
-            .map(|a| a.ip())
+            .map(|a| match a {
+                SocketAddr::V6(v6) if v6.scope_id() == 0 => {
+                    SocketAddr::new(v6.ip().to_canonical(), port)
+                }
+                a => a,
+            })
             .collect();
         addrs.dedup();
         addrs
@@ -115,16 +127,34 @@ fn resolve_with(
     if addrs.is_empty() {
         bail!("host '{host}' of target {target} has no address");
     }
+    if let Some(addr) = addrs.iter().find(|a| link_local(a.ip()) && is_unscoped(a)) {
+        bail!(
+            "target {target}: {} is a link-local address, which needs its interface, \
+             as [{}%eth0]:{port}",
+            addr.ip(),
+            addr.ip()
+        );
+    }
     Ok(addrs
         .into_iter()
-        .map(|ip| {
-            if is_local(ip) {
-                Place::Local(ip)
+        .map(|addr| {
+            if is_local(addr) {
+                Place::Local(addr.ip())
             } else {
-                Place::Remote(SocketAddr::new(ip, target.port))
+                Place::Remote(addr)
             }
         })
         .collect())
+}
+
+/// An IPv6 link-local address (`fe80::/10`): it means something only with
+/// the interface it is on.
+pub fn link_local(ip: IpAddr) -> bool {
+    matches!(ip, IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80)
+}
+
+fn is_unscoped(addr: &SocketAddr) -> bool {
+    matches!(addr, SocketAddr::V6(v6) if v6.scope_id() == 0)
 }
 
 /// Runs `work` on a thread and waits at most `limit` for its result: the
@@ -140,9 +170,13 @@ pub fn within<T: Send + 'static>(
 }
 
 /// True for an address of this host: one we can bind to (loopback, the
-/// wildcard, or one assigned to an interface).
-pub fn is_local(ip: IpAddr) -> bool {
-    ip.is_loopback() || ip.is_unspecified() || UdpSocket::bind((ip, 0)).is_ok()
+/// wildcard, or one assigned to an interface; a link-local one with its
+/// scope).
+pub fn is_local(addr: SocketAddr) -> bool {
+    let ip = addr.ip();
+    let mut any_port = addr;
+    any_port.set_port(0);
+    ip.is_loopback() || ip.is_unspecified() || UdpSocket::bind(any_port).is_ok()
 }
 
 #[cfg(test)]
@@ -205,6 +239,18 @@ mod tests {
             vec![Place::Remote("192.0.2.1:80".parse().unwrap())]
         );
         assert!(resolve(&target(Some("no-such-host.invalid"), 80)).is_err());
+        let err = resolve(&target(Some("fe80::1"), 80)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "target [fe80::1]:80: fe80::1 is a link-local address, which needs its \
+             interface, as [fe80::1%eth0]:80"
+        );
+        assert!(link_local("febf::1".parse().unwrap()));
+        assert!(!link_local("fec0::1".parse().unwrap()));
+        assert_eq!(
+            resolve(&target(Some("::ffff:127.0.0.1"), 80)).unwrap(),
+            vec![Place::Local("127.0.0.1".parse().unwrap())]
+        );
     }
 
     #[test]

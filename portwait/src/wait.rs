@@ -17,7 +17,7 @@ use rustix::process::{Pid, PidfdFlags};
 
 use crate::diag::{Diag, Listener};
 use crate::owner;
-use crate::target::{Place, Target};
+use crate::target::{self, Place, Target};
 
 pub(crate) const FIRST_PAUSE: Duration = Duration::from_millis(1);
 pub(crate) const MAX_PAUSE: Duration = Duration::from_millis(8);
@@ -184,7 +184,11 @@ impl Look<'_> {
             Place::Remote(addr) => return Ok(self.probe_remote.then(|| self.connect(addr))),
             // Without an owner to tell listeners apart, the kernel's lookup
             // of the one that would take a connection is enough, and cheap.
-            Place::Local(ip) if self.owner.is_none() && self.can_look_up() => {
+            // Not for a link-local address: its listener is bound to an
+            // interface, which the lookup would have to name.
+            Place::Local(ip)
+                if self.owner.is_none() && self.can_look_up() && !target::link_local(ip) =>
+            {
                 let diag = self.diag.as_mut().context("no netlink socket")?;
                 match diag.serving(ip, port) {
                     Ok(found) => found.into_iter().collect(),

@@ -735,3 +735,55 @@ print(r.returncode, r.stderr, end='')
          never-answered.example:5432\n"
     );
 }
+
+/// An IPv4-mapped IPv6 target is the IPv4 address: a connection to
+/// `[::ffff:127.0.0.1]:PORT` reaches an IPv4 listener on 127.0.0.1, and
+/// never an IPv6-only one.
+#[test]
+fn an_ipv4_mapped_target_is_its_ipv4_address() {
+    use rustix::net::{bind, listen, socket, sockopt, AddressFamily, SocketType};
+    let v4 = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = port_of(&v4);
+    let out = run(&["-t", "5s", &format!("[::ffff:127.0.0.1]:{port}")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let any6 = std::net::SocketAddrV6::new(std::net::Ipv6Addr::UNSPECIFIED, 0, 0, 0);
+    let Ok(v6only) = socket(AddressFamily::INET6, SocketType::STREAM, None) else {
+        return skip("no IPv6 here: the IPv6-only half");
+    };
+    sockopt::set_ipv6_v6only(&v6only, true).unwrap();
+    bind(&v6only, &any6).unwrap();
+    listen(&v6only, 16).unwrap();
+    let v6only = TcpListener::from(v6only);
+    let port = port_of(&v6only);
+    let target = format!("[::ffff:127.0.0.1]:{port}");
+    let out = run(&["-t", "100ms", &target]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        format!("portwait: timed out after 100ms; not listening: {target}\n")
+    );
+}
+
+/// A listener on an IPv6 link-local address is bound to its interface: a
+/// target naming the address with that interface (`[fe80::5%lo]:PORT`, in
+/// a network namespace of our own) is found; one without
+/// the interface is a usage error, not a wait that cannot end.
+#[test]
+fn a_link_local_target_needs_and_uses_its_interface() {
+    let Some(out) = in_netns(
+        "a link-local listener",
+        "\
+subprocess.run(['ip', 'addr', 'add', 'fe80::5/64', 'dev', 'lo', 'nodad'], check=True)
+s = socket.socket(socket.AF_INET6)
+s.bind(('fe80::5', 0, 0, socket.if_nametoindex('lo')))
+s.listen()
+port = s.getsockname()[1]
+print('scoped', code('-t', '5s', f'[fe80::5%lo]:{port}'))
+print('port', code('-t', '5s', str(port)))
+print('unscoped', code('-t', '5s', f'[fe80::5]:{port}'))
+",
+    ) else {
+        return;
+    };
+    assert_eq!(out, "scoped 0\nport 0\nunscoped 2\n");
+}
