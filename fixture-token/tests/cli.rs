@@ -225,15 +225,15 @@ fn only_regular_files_are_read() {
 fn an_oversized_file_is_refused_not_read() {
     let tmp = tempfile::tempdir().unwrap();
     let file = tmp.path().join("big.yml");
-    // Sparse: 65 MiB of nothing on disk.
+    // Sparse: 17 MiB of nothing on disk.
     std::fs::File::create(&file)
         .unwrap()
-        .set_len(65 << 20)
+        .set_len(17 << 20)
         .unwrap();
     assert_eq!(
         exits(&run_file(&file, &["admin"]), 2),
         format!(
-            "fixture-token: cannot read {}: more than 64 MiB: not a fixture file\n",
+            "fixture-token: cannot read {}: more than 16 MiB: not a fixture file\n",
             file.display()
         )
     );
