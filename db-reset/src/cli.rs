@@ -13,7 +13,8 @@ const EXIT_CODES: &str = "\
 Exit codes:
   0  the server answered 2xx: the database was reset
   1  the server answered another status, or never answered (refused after
-     --retry-for, connect or read timeout)
+     --retry-for, connect or read timeout, no answer from the name service
+     within the connect timeout)
   2  usage or fatal error: no or malformed token, unknown fixture entry,
      unresolvable host, a token file that is a FIFO, device or directory,
      or a TLS problem (bad --cacert, certificate not trusted, not valid for

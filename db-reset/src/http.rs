@@ -3,6 +3,7 @@
 //! timeouts, redirects and error wording are the same in both.
 
 use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,14 +11,17 @@ use crate::tls;
 
 /// An agent that never follows redirects (a 3xx is an answer) and keeps no
 /// idle connection: each request connects afresh, so a name is looked up
-/// again and every one of its addresses is tried, IPv4 and IPv6.
+/// again and every one of its addresses is tried, IPv4 and IPv6. A lookup
+/// gets at most what `lookup_limit` says when it starts (see [`lookup`]).
 pub fn agent(
     tls: rustls::ClientConfig,
     connect_timeout: Option<Duration>,
+    lookup_limit: impl Fn() -> Duration + Send + Sync + 'static,
     user_agent: &str,
 ) -> ureq::Agent {
     let mut builder = ureq::AgentBuilder::new()
         .tls_config(Arc::new(tls))
+        .resolver(move |netloc: &str| lookup(netloc, lookup_limit()))
         .redirects(0)
         .max_idle_connections(0)
         .user_agent(user_agent);
@@ -26,6 +30,42 @@ pub fn agent(
     }
     builder.build()
 }
+
+/// The addresses of `netloc` (`host:port`, an IPv6 address in brackets),
+/// from the system resolver, which cannot be given a timeout: a name server
+/// that never answers would hold the caller for as long as resolv.conf's
+/// timeouts and attempts add up to, past any deadline. So the lookup runs
+/// on a thread that is abandoned after `limit` (the process exits soon
+/// anyway); an address needs no lookup.
+pub fn lookup(netloc: &str, limit: Duration) -> io::Result<Vec<SocketAddr>> {
+    if let Ok(addr) = netloc.parse() {
+        return Ok(vec![addr]);
+    }
+    let name = netloc.to_owned();
+    portwait::target::within(limit, move || name.to_socket_addrs().map(Iterator::collect))
+        .unwrap_or_else(|| {
+            Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                LookupTimedOut(limit),
+            ))
+        })
+}
+
+/// A name lookup that did not end in time.
+#[derive(Debug)]
+struct LookupTimedOut(Duration);
+
+impl std::fmt::Display for LookupTimedOut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "no answer from the name service within {}",
+            humanize(self.0)
+        )
+    }
+}
+
+impl std::error::Error for LookupTimedOut {}
 
 /// Why a request got no answer, as a user needs to hear it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +78,8 @@ pub enum Failure {
     Tls(String),
     /// The name could not be looked up.
     Dns(String),
+    /// The name service did not answer in time.
+    LookupTimedOut(String),
     /// The URL itself is wrong.
     Url(String),
     /// Connecting failed otherwise (unreachable network, reset).
@@ -50,6 +92,16 @@ impl Failure {
     pub fn of(err: &ureq::Transport) -> Failure {
         if let Some(tls) = tls_error(err) {
             return Failure::Tls(tls::explain(tls));
+        }
+        if err.kind() == ureq::ErrorKind::Dns {
+            let timed_out = io_errors(err)
+                .filter_map(io::Error::get_ref)
+                .any(<dyn std::error::Error + Send + Sync>::is::<LookupTimedOut>);
+            return if timed_out {
+                Failure::LookupTimedOut(cause(err))
+            } else {
+                Failure::Dns(cause(err))
+            };
         }
         if io_errors(err).any(|e| {
             matches!(
@@ -70,7 +122,6 @@ impl Failure {
                 Failure::Refused(cause(err))
             }
             ureq::ErrorKind::ConnectionFailed => Failure::Connect(cause(err)),
-            ureq::ErrorKind::Dns => Failure::Dns(cause(err)),
             ureq::ErrorKind::InvalidUrl | ureq::ErrorKind::UnknownScheme => {
                 Failure::Url(err.to_string())
             }
@@ -118,5 +169,21 @@ mod tests {
     fn durations_read_back() {
         assert_eq!(humanize(Duration::from_secs(60)), "60s");
         assert_eq!(humanize(Duration::from_millis(300)), "300ms");
+    }
+
+    #[test]
+    fn lookups_end_in_time() {
+        // An address is no lookup: even no time at all is enough.
+        assert_eq!(
+            lookup("[::1]:80", Duration::ZERO).unwrap(),
+            vec!["[::1]:80".parse().unwrap()]
+        );
+        assert_eq!(
+            LookupTimedOut(Duration::from_millis(1500)).to_string(),
+            "no answer from the name service within 1500ms"
+        );
+        assert!(!lookup("localhost:80", Duration::from_secs(30))
+            .unwrap()
+            .is_empty());
     }
 }

@@ -80,9 +80,12 @@ fn check_host(host: &str) -> Result<(), String> {
 /// (the server said no, or never answered) or 2 (TLS trouble, bad input).
 pub fn send(req: Request<'_>) -> anyhow::Result<()> {
     let url = url(req.host, req.path)?;
+    let connect_timeout = req.connect_timeout;
     let agent = http::agent(
         req.tls,
-        Some(req.connect_timeout),
+        Some(connect_timeout),
+        // Looking the name up is part of connecting.
+        move || connect_timeout,
         concat!("db-reset/", env!("CARGO_PKG_VERSION")),
     );
     let auth = format!("{} {}", req.scheme, req.token.expose());
@@ -177,6 +180,8 @@ fn transport_error(host: &str, failure: Failure, timeouts: (Duration, Duration))
             humanize(timeouts.1)
         )),
         Failure::Dns(why) => anyhow::anyhow!("cannot resolve {host}: {why}"),
+        // Like a connect timeout: the server may be reachable another time.
+        Failure::LookupTimedOut(why) => Exit::failure(format!("cannot resolve {host}: {why}")),
         Failure::Url(why) => anyhow::anyhow!("invalid host '{host}': {why}"),
         Failure::Refused(why) | Failure::Connect(why) => {
             Exit::failure(format!("cannot connect to {host}: {why}"))

@@ -244,6 +244,25 @@ fn an_unresolvable_host_is_a_fatal_error() {
     );
 }
 
+/// A name server that never answers holds no one past --connect-timeout:
+/// the lookup is given up (exit 1, as for a connect timeout). Unbounded, the
+/// system resolver would wait 3 x 30 s, past the one-minute watchdog.
+#[test]
+fn a_name_server_that_never_answers_is_given_up_on() {
+    let Some(dns) = crate::dns::SilentDns::on("127.0.0.75") else {
+        return;
+    };
+    let out = finish(spawn(
+        dns.command(env!("CARGO_BIN_EXE_db-reset"))
+            .env("ARVADOS_API_TOKEN", TOKEN)
+            .args(["--connect-timeout", "1s", "--host", "silent.test:8000"]),
+    ));
+    assert_eq!(
+        exits(&out, 1),
+        "db-reset: cannot resolve silent.test:8000: no answer from the name service within 1s\n"
+    );
+}
+
 /// A loopback listener whose accept queue is full: the kernel drops further
 /// SYNs, so a connection attempt times out as with a firewalled host.
 struct FullBacklog {

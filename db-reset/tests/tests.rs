@@ -2,6 +2,7 @@
 //! server on loopback, with certificates made at test time.
 
 mod certs;
+mod dns;
 mod reset;
 mod safety;
 mod server;

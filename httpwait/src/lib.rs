@@ -52,9 +52,15 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
         system: true,
         insecure: cli.insecure,
     })?;
+    let deadline = start
+        .checked_add(cli.timeout)
+        .unwrap_or_else(|| start + cliutil::MAX_DURATION);
+    let try_timeout = cli.try_timeout;
     let agent = db_reset::http::agent(
         config,
         None,
+        // A name lookup is part of a try.
+        move || wait::try_limit(deadline, try_timeout),
         concat!("httpwait/", env!("CARGO_PKG_VERSION")),
     );
     let plan = Plan {
@@ -66,10 +72,8 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
             body,
             body_limit: cli.body_limit,
         },
-        deadline: start
-            .checked_add(cli.timeout)
-            .unwrap_or_else(|| start + cliutil::MAX_DURATION),
-        try_timeout: cli.try_timeout,
+        deadline,
+        try_timeout,
         interval: cli.interval,
         once: cli.once,
         verbose: cli.verbose,

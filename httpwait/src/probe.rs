@@ -88,7 +88,9 @@ impl fmt::Display for Failure {
                     write!(f, "no whole answer within {}", humanize(*timeout))
                 }
                 F::Tls(why) => write!(f, "TLS failed: {why}"),
-                F::Dns(why) => write!(f, "cannot resolve the host: {why}"),
+                F::Dns(why) | F::LookupTimedOut(why) => {
+                    write!(f, "cannot resolve the host: {why}")
+                }
                 F::Url(why) => write!(f, "invalid URL: {why}"),
                 F::Connect(why) => write!(f, "cannot connect: {why}"),
                 F::Other(why) => write!(f, "no proper answer: {why}"),

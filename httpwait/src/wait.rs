@@ -2,19 +2,28 @@
 //! slow one does not delay noticing the others.
 
 use std::io;
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use portwait::diag::Diag;
+
 use crate::probe::{Failure, Probe};
 
-/// Pauses after a refused connection: nobody listens yet, and a bare TCP
-/// connect to see whether someone does now costs microseconds, so look often.
+/// Pauses after a refused connection: nobody listens yet, and looking
+/// whether someone does now costs microseconds (one question to the
+/// kernel for a local address, a bare connect for another), so look often.
 const REFUSED_FIRST: Duration = Duration::from_millis(1);
-const REFUSED_MAX: Duration = Duration::from_millis(5);
+const REFUSED_MAX: Duration = Duration::from_millis(6);
+/// While refused, the name is looked up again this often (and before each
+/// whole request): a lookup reads /etc/hosts, nsswitch.conf and gai.conf
+/// each time, or asks a name server, which would cost more than the look.
+const LOOKUP_EVERY: Duration = Duration::from_millis(100);
 /// The first pause after any other failure (doubling up to `--interval`).
 const OTHER_FIRST: Duration = Duration::from_millis(10);
+/// What a try gets at least, so that --timeout 0 still looks once.
+const MIN_TRY: Duration = Duration::from_millis(100);
 
 pub struct Plan {
     pub probe: Probe,
@@ -24,6 +33,16 @@ pub struct Plan {
     pub interval: Duration,
     pub once: bool,
     pub verbose: bool,
+}
+
+/// How long a try that starts now may take: --try-timeout, but not past
+/// the deadline, and at least [`MIN_TRY`].
+pub fn try_limit(deadline: Instant, try_timeout: Duration) -> Duration {
+    try_timeout.min(
+        deadline
+            .saturating_duration_since(Instant::now())
+            .max(MIN_TRY),
+    )
 }
 
 /// Waits for every URL; returns the ones never ready with their last
@@ -45,25 +64,26 @@ pub fn wait(plan: Plan, urls: &[String]) -> Vec<(String, Failure)> {
 
 /// Tries `url` until it is ready (`None`) or the time is up (its last failure).
 fn one(plan: &Plan, url: &str) -> Option<Failure> {
-    let authority = authority(url);
+    let mut listeners = Listeners::new(url);
     let mut refused_pause = REFUSED_FIRST;
     let mut other_pause = OTHER_FIRST.min(plan.interval);
     let mut last: Option<Failure> = None;
     loop {
-        let left = plan.deadline.saturating_duration_since(Instant::now());
-        // A try gets what is left of --timeout, but at least 100 ms, so that
-        // --timeout 0 still looks once.
-        let timeout = plan.try_timeout.min(left.max(Duration::from_millis(100)));
-        // While refused, a bare connect tells cheaply whether anyone listens
-        // yet; the whole request goes as soon as someone does.
+        let timeout = try_limit(plan.deadline, plan.try_timeout);
+        // While refused, a cheap look tells whether anyone listens yet; the
+        // whole request goes as soon as someone does.
         let failure = match last.clone().filter(Failure::refused) {
-            Some(refused) if authority.as_deref().is_some_and(|a| all_refuse(a, timeout)) => {
-                refused
+            Some(refused) if listeners.as_mut().is_some_and(|l| l.none(timeout)) => refused,
+            _ => {
+                if let Some(l) = listeners.as_mut() {
+                    // The request looks the name up itself.
+                    l.addrs = None;
+                }
+                match plan.probe.try_once(url, timeout) {
+                    Ok(()) => return None,
+                    Err(failure) => failure,
+                }
             }
-            _ => match plan.probe.try_once(url, timeout) {
-                Ok(()) => return None,
-                Err(failure) => failure,
-            },
         };
         if plan.verbose && last.as_ref() != Some(&failure) {
             cliutil::warn("httpwait", format_args!("{url}: {failure}"));
@@ -86,54 +106,121 @@ fn one(plan: &Plan, url: &str) -> Option<Failure> {
     }
 }
 
-/// Where `url` connects, `host:port` (an IPv6 address in brackets), to be
-/// looked up again on each use.
-fn authority(url: &str) -> Option<String> {
-    let parsed = ureq::get(url).request_url().ok()?;
-    let port = parsed
-        .port()
-        .unwrap_or(if parsed.scheme() == "https" { 443 } else { 80 });
-    Some(format!("{}:{port}", parsed.host()))
+/// Whether anyone listens at a URL's addresses, looked at without a request.
+struct Listeners {
+    /// `host:port`, an IPv6 address in brackets.
+    netloc: String,
+    /// Its addresses when last looked up, each with whether it is this
+    /// host's own, and when.
+    addrs: Option<(Vec<(SocketAddr, bool)>, Instant)>,
+    /// The kernel's socket table (portwait's).
+    kernel: Kernel,
 }
 
-/// Whether every address of `authority` (looked up now) refuses a TCP
-/// connection. One that accepts is closed at once, without a byte sent;
-/// anything but a refusal (a lookup error, a timeout) is left for the full
-/// request to find and name.
-fn all_refuse(authority: &str, timeout: Duration) -> bool {
-    let Ok(addrs) = authority.to_socket_addrs() else {
-        return false;
-    };
-    let mut any = false;
-    for addr in addrs {
-        any = true;
-        match TcpStream::connect_timeout(&addr, timeout) {
-            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {}
-            _ => return false,
-        }
+impl Listeners {
+    fn new(url: &str) -> Option<Listeners> {
+        let parsed = ureq::get(url).request_url().ok()?;
+        let port = parsed
+            .port()
+            .unwrap_or(if parsed.scheme() == "https" { 443 } else { 80 });
+        Some(Listeners {
+            netloc: format!("{}:{port}", parsed.host()),
+            addrs: None,
+            kernel: Kernel::Unopened,
+        })
     }
-    any
+
+    /// True if nobody listens at any address of the URL. A local address is
+    /// asked of the kernel (the listener a connection would reach, as
+    /// portwait does: nothing is sent, no socket made); another gets a bare
+    /// TCP connect, closed at once without a byte sent. Anything but
+    /// "nobody" (a listener, a lookup error, a timeout) is left for the whole
+    /// request to find and name.
+    fn none(&mut self, timeout: Duration) -> bool {
+        let stale = self
+            .addrs
+            .as_ref()
+            .is_none_or(|(_, at)| at.elapsed() >= LOOKUP_EVERY);
+        if stale {
+            let Ok(found) = db_reset::http::lookup(&self.netloc, timeout) else {
+                return false;
+            };
+            let addrs = found
+                .into_iter()
+                .map(|a| (a, portwait::target::is_local(a)))
+                .collect();
+            self.addrs = Some((addrs, Instant::now()));
+        }
+        let Some((addrs, _)) = &self.addrs else {
+            return false;
+        };
+        if addrs.is_empty() {
+            return false;
+        }
+        for &(addr, local) in addrs {
+            if local {
+                match self.kernel.serving(addr.ip(), addr.port()) {
+                    Some(false) => continue,
+                    Some(true) => return false,
+                    None => {}
+                }
+            }
+            match TcpStream::connect_timeout(&addr, timeout) {
+                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {}
+                _ => return false,
+            }
+        }
+        true
+    }
+}
+
+/// The kernel's socket table, opened on first need.
+enum Kernel {
+    Unopened,
+    Open(Diag),
+    /// It cannot answer here: local addresses are connected to instead.
+    Unavailable,
+}
+
+impl Kernel {
+    /// Whether a local listener would take a connection to `ip`:`port`;
+    /// None if the kernel cannot tell.
+    fn serving(&mut self, ip: IpAddr, port: u16) -> Option<bool> {
+        if matches!(self, Kernel::Unopened) {
+            *self = Diag::open().map_or(Kernel::Unavailable, Kernel::Open);
+        }
+        let Kernel::Open(diag) = self else {
+            return None;
+        };
+        let found = diag.serving(ip, port).ok().map(|l| l.is_some());
+        if !diag.can_look_up() {
+            *self = Kernel::Unavailable;
+        }
+        found
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn netloc(url: &str) -> Option<String> {
+        Listeners::new(url).map(|l| l.netloc)
+    }
+
     #[test]
-    fn authorities() {
-        assert_eq!(authority("http://h/x").as_deref(), Some("h:80"));
-        assert_eq!(authority("https://h/").as_deref(), Some("h:443"));
-        assert_eq!(
-            authority("https://[::1]:8443/").as_deref(),
-            Some("[::1]:8443")
-        );
-        assert_eq!(authority("not a url"), None);
+    fn netlocs() {
+        assert_eq!(netloc("http://h/x").as_deref(), Some("h:80"));
+        assert_eq!(netloc("https://h/").as_deref(), Some("h:443"));
+        assert_eq!(netloc("https://[::1]:8443/").as_deref(), Some("[::1]:8443"));
+        assert_eq!(netloc("not a url"), None);
     }
 
     #[test]
     fn refusal_is_seen() {
         use rustix::net::{bind, getsockname, listen, socket, AddressFamily, SocketType};
-        // A port bound but not listening refuses; once it listens, it does not.
+        // A port bound but not listening refuses; once it listens, it does
+        // not: asked of the kernel, and by a bare connect.
         let fd = socket(AddressFamily::INET, SocketType::STREAM, None).unwrap();
         bind(
             &fd,
@@ -141,11 +228,30 @@ mod tests {
         )
         .unwrap();
         let addr = std::net::SocketAddrV4::try_from(getsockname(&fd).unwrap()).unwrap();
+        let url = format!("http://{addr}/");
         let second = Duration::from_secs(1);
-        assert!(all_refuse(&addr.to_string(), second));
+        let mut kernel = Listeners::new(&url).unwrap();
+        let mut connect = Listeners::new(&url).unwrap();
+        connect.kernel = Kernel::Unavailable;
+        assert!(kernel.none(second) && connect.none(second));
+        assert!(
+            matches!(kernel.kernel, Kernel::Open(_)),
+            "the kernel was asked"
+        );
         listen(&fd, 8).unwrap();
-        assert!(!all_refuse(&addr.to_string(), second));
+        assert!(!kernel.none(second));
+        assert!(!connect.none(second));
         // A name that does not resolve is left for the full request to name.
-        assert!(!all_refuse("nonexistent.invalid:80", second));
+        let mut unknown = Listeners::new("http://nonexistent.invalid/").unwrap();
+        assert!(!unknown.none(second));
+    }
+
+    #[test]
+    fn tries_end_by_the_deadline() {
+        let now = Instant::now();
+        let second = Duration::from_secs(1);
+        assert_eq!(try_limit(now + 10 * second, second), second);
+        assert!(try_limit(now + 2 * MIN_TRY, second) <= 2 * MIN_TRY);
+        assert_eq!(try_limit(now, second), MIN_TRY);
     }
 }

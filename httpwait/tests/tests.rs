@@ -6,6 +6,8 @@
 #[allow(dead_code)] // not every kind of certificate is needed here
 #[path = "../../db-reset/tests/certs.rs"]
 mod certs;
+#[path = "../../db-reset/tests/dns.rs"]
+mod dns;
 mod server;
 mod tls;
 mod wait;
