@@ -292,9 +292,9 @@ fn check_path(dir: &Path, uid: u32) -> Result<()> {
                 let mode = meta.permissions().mode();
                 if !trusted(meta.uid()) || mode & 0o022 != 0 && mode & 0o1000 == 0 {
                     bail!(
-                        "lease directory {} lies in {}, which uid {} (mode {:o}) could \
-                         change: expected every directory on the way to be root's or \
-                         ours, writable by no one else unless sticky",
+                        "lease directory {} lies in {}, of uid {} with mode {:o}: \
+                         expected every directory on the way to be root's or ours, \
+                         writable by no one else unless sticky",
                         shown(dir),
                         shown(&here),
                         meta.uid(),

@@ -567,7 +567,7 @@ fn a_way_to_the_lease_directory_another_user_controls_is_refused() {
         (
             open.join("a/b"),
             format!(
-                "lies in {}, which uid 0 (mode 777) could change",
+                "lies in {}, of uid 0 with mode 777: expected every directory on the way",
                 open.display()
             ),
         ),
