@@ -276,14 +276,13 @@ urls() {
   esac
 }
 
-# answering NAME [TIMEOUT]: NAME answers HTTP but 5xx (a gateway error is
-# nginx without its upstream), our certificate pinned; one try, or for TIMEOUT.
+# answering NAME TIMEOUT: NAME answers HTTP within TIMEOUT, any status but 5xx (a
+# gateway error is nginx without its upstream), our certificate pinned.
 answering() {
-  local urls how=(--once)
+  local urls
   urls "$1"
   ((${#urls[@]})) || return 0
-  [[ -z ${2:-} ]] || how=(--timeout="$2")
-  { "$httpwait" --status 100-499 --cacert "$state/self-signed.pem" "${how[@]}" "${urls[@]}" >/dev/null; } 2>&1
+  { "$httpwait" --status 100-499 --cacert "$state/self-signed.pem" --timeout="$2" "${urls[@]}" >/dev/null; } 2>&1
 }
 
 # --- starting ---------------------------------------------------------------------
@@ -668,7 +667,7 @@ status() {
       word=down pid=""
     elif ! listening "$name"; then
       word=down
-    elif answering "$name" >/dev/null; then
+    elif answering "$name" 1s >/dev/null; then
       word=up
     else
       word=listening
