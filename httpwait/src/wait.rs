@@ -16,10 +16,13 @@ use crate::probe::{Failure, Probe};
 /// kernel for a local address, a bare connect for another), so look often.
 const REFUSED_FIRST: Duration = Duration::from_millis(1);
 const REFUSED_MAX: Duration = Duration::from_millis(6);
-/// While refused, the name is looked up again this often (and before each
-/// whole request): a lookup reads /etc/hosts, nsswitch.conf and gai.conf
-/// each time, or asks a name server, which would cost more than the look.
-const LOOKUP_EVERY: Duration = Duration::from_millis(100);
+/// While refused, a whole request (which looks the name up again) still
+/// goes this often: should a look ever miss a listener, the request finds it.
+const FULL_EVERY: Duration = Duration::from_millis(100);
+/// How often the looks in between look the name up again: a lookup reads
+/// /etc/hosts, nsswitch.conf and gai.conf, or asks a name server, on a
+/// thread of its own; that would cost more than the looks.
+const LOOKUP_EVERY: Duration = Duration::from_secs(1);
 /// The first pause after any other failure (doubling up to `--interval`).
 const OTHER_FIRST: Duration = Duration::from_millis(10);
 /// What a try gets at least, so that --timeout 0 still looks once.
@@ -68,17 +71,20 @@ fn one(plan: &Plan, url: &str) -> Option<Failure> {
     let mut refused_pause = REFUSED_FIRST;
     let mut other_pause = OTHER_FIRST.min(plan.interval);
     let mut last: Option<Failure> = None;
+    let mut next_full = Instant::now();
     loop {
         let timeout = try_limit(plan.deadline, plan.try_timeout);
         // While refused, a cheap look tells whether anyone listens yet; the
         // whole request goes as soon as someone does.
         let failure = match last.clone().filter(Failure::refused) {
-            Some(refused) if listeners.as_mut().is_some_and(|l| l.none(timeout)) => refused,
+            Some(refused)
+                if Instant::now() < next_full
+                    && listeners.as_mut().is_some_and(|l| l.none(timeout)) =>
+            {
+                refused
+            }
             _ => {
-                if let Some(l) = listeners.as_mut() {
-                    // The request looks the name up itself.
-                    l.addrs = None;
-                }
+                next_full = Instant::now() + FULL_EVERY;
                 match plan.probe.try_once(url, timeout) {
                     Ok(()) => return None,
                     Err(failure) => failure,
@@ -110,8 +116,10 @@ fn one(plan: &Plan, url: &str) -> Option<Failure> {
 struct Listeners {
     /// `host:port`, an IPv6 address in brackets.
     netloc: String,
-    /// Its addresses when last looked up, each with whether it is this
-    /// host's own, and when.
+    /// Its addresses, each with whether to ask the kernel about it (one of
+    /// this host's own, not link-local: the kernel's lookup of one listener
+    /// has no interface to go with it).
+    /// And when they were looked up.
     addrs: Option<(Vec<(SocketAddr, bool)>, Instant)>,
     /// The kernel's socket table (portwait's).
     kernel: Kernel,
@@ -147,7 +155,11 @@ impl Listeners {
             };
             let addrs = found
                 .into_iter()
-                .map(|a| (a, portwait::target::is_local(a)))
+                .map(|a| {
+                    let ask =
+                        portwait::target::is_local(a) && !portwait::target::link_local(a.ip());
+                    (a, ask)
+                })
                 .collect();
             self.addrs = Some((addrs, Instant::now()));
         }
