@@ -27,6 +27,9 @@ use crate::lines::Lines;
 /// big file) still lets the caller check its deadline and process now and
 /// then.
 const READ_BUDGET: u64 = 16 << 20;
+/// The most the last look reads: what a few hundred milliseconds can read,
+/// so that the deadline is kept even for a huge (or sparse) backlog.
+const FINISH_BUDGET: u64 = 16 * READ_BUDGET;
 /// How much of the end of the file is read to show its last lines.
 const TAIL_BYTES: u64 = 4096;
 
@@ -137,8 +140,9 @@ impl Follower {
 
     /// The last look (the deadline has passed, or the process died): reads
     /// what the file (and, after a rotation, the new one) held when it was
-    /// called, however big, and nothing written meanwhile, so that a writer
-    /// that never stops cannot keep us here. `More` means it stopped there.
+    /// called, up to [`FINISH_BUDGET`], and nothing written meanwhile, so
+    /// that a writer that never stops cannot keep us here. `More` means it
+    /// stopped before the end.
     pub fn finish(&mut self, line: impl FnMut(&[u8]) -> bool) -> Result<Look> {
         let mut backlog = 0;
         if let Some(open) = &self.open {
@@ -151,7 +155,7 @@ impl Follower {
                 backlog += meta.len();
             }
         }
-        self.look_within(backlog, line)
+        self.look_within(backlog.min(FINISH_BUDGET), line)
     }
 
     /// [`Follower::look`], reading at most about `budget` bytes.

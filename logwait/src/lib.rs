@@ -82,9 +82,14 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
             return Err(Exit::failure(message));
         }
         let now = Instant::now();
-        // What was written by the deadline counts, however much (`-t 0`
-        // on a big log: "is it there already?").
-        if now >= deadline && follower.finish(&mut on_line)? == Look::Done {
+        // What was written by the deadline counts, even past one look's
+        // read budget (`-t 0` on a big log: "is it there already?").
+        let last_look = if now >= deadline {
+            follower.finish(&mut on_line)?
+        } else {
+            look
+        };
+        if last_look == Look::Done {
             break;
         }
         if now >= deadline {
@@ -97,6 +102,8 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
                 let _ = write!(message, "; {why}");
             } else if !cli.file.exists() {
                 message.push_str(" (it does not exist)");
+            } else if last_look == Look::More {
+                message.push_str(" (not read to its end by then)");
             }
             return Err(Exit::failure(message));
         }

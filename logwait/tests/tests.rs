@@ -37,12 +37,19 @@ fn run(args: &[&str]) -> Output {
 }
 
 fn finish(mut child: Child) -> (ExitStatus, Output) {
-    let mut status = None;
-    until("logwait to exit", || {
-        status = child.try_wait().unwrap();
-        status.is_some()
-    });
-    (status.unwrap(), child.wait_with_output().unwrap())
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return (status, child.wait_with_output().unwrap());
+        }
+        if start.elapsed() > PATIENCE {
+            // Not left running (reading, waiting) after the test.
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("logwait still running after {PATIENCE:?}");
+        }
+        thread::sleep(Duration::from_millis(1));
+    }
 }
 
 /// Starts logwait and returns once it is waiting: it holds `watches`
@@ -584,5 +591,24 @@ fn a_pidfile_in_a_directory_created_later_is_waited_for() {
         stderr(&out).contains(&format!("process {} exited before", victim.id())),
         "{}",
         stderr(&out)
+    );
+}
+
+/// The last look is bounded too: a huge backlog (a sparse 64 GiB file, read
+/// from its start) at the deadline is a timeout saying so, not a read
+/// that outlasts the timeout by minutes.
+#[test]
+fn the_last_look_is_bounded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("sparse.log");
+    fs::File::create(&log).unwrap().set_len(64 << 30).unwrap();
+    let out = run(&["--from-start", "-t", "0", s(&log), "ready"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "logwait: timed out after 0s: \"ready\" not seen in {} (not read to its end by then)\n",
+            log.display()
+        )
     );
 }

@@ -96,7 +96,7 @@ fn resolve_with(
         return Ok(vec![Place::AnyLocal]);
     };
     let port = target.port;
-    let addrs: Vec<SocketAddr> = if host.eq_ignore_ascii_case("localhost") {
+    let mut addrs: Vec<SocketAddr> = if host.eq_ignore_ascii_case("localhost") {
         vec![
             (Ipv4Addr::LOCALHOST, port).into(),
             (Ipv6Addr::LOCALHOST, port).into(),
@@ -127,7 +127,14 @@ fn resolve_with(
     if addrs.is_empty() {
         bail!("host '{host}' of target {target} has no address");
     }
-    if let Some(addr) = addrs.iter().find(|a| link_local(a.ip()) && is_unscoped(a)) {
+    // A link-local address without its interface cannot be reached: left
+    // out of a name's addresses, an error if it is all there is.
+    let unreachable = |a: &SocketAddr| link_local(a.ip()) && is_unscoped(a);
+    if let Some(addr) = addrs.iter().find(|a| unreachable(a)).copied() {
+        addrs.retain(|a| !unreachable(a));
+        if !addrs.is_empty() {
+            return Ok(places(addrs));
+        }
         bail!(
             "target {target}: {} is a link-local address, which needs its interface, \
              as [{}%eth0]:{port}",
@@ -135,7 +142,12 @@ fn resolve_with(
             addr.ip()
         );
     }
-    Ok(addrs
+    Ok(places(addrs))
+}
+
+/// Local addresses are looked up in the kernel, others connected to.
+fn places(addrs: Vec<SocketAddr>) -> Vec<Place> {
+    addrs
         .into_iter()
         .map(|addr| {
             if is_local(addr) {
@@ -144,7 +156,7 @@ fn resolve_with(
                 Place::Remote(addr)
             }
         })
-        .collect())
+        .collect()
 }
 
 /// An IPv6 link-local address (`fe80::/10`): it means something only with
@@ -261,6 +273,21 @@ mod tests {
             None
         );
         assert_eq!(within(Duration::from_secs(10), || 5), Some(5));
+    }
+
+    #[test]
+    fn a_names_link_local_address_without_interface_is_left_out() {
+        let answer = |addrs: &'static [&'static str]| {
+            move |_| Ok(addrs.iter().map(|a| a.parse().unwrap()).collect())
+        };
+        let db = target(Some("db.example"), 80);
+        let limit = Duration::from_secs(10);
+        assert_eq!(
+            resolve_with(&db, limit, answer(&["[fe80::1]:80", "127.0.0.1:80"])).unwrap(),
+            vec![Place::Local("127.0.0.1".parse().unwrap())]
+        );
+        let err = resolve_with(&db, limit, answer(&["[fe80::1]:80"])).unwrap_err();
+        assert!(err.to_string().contains("needs its interface"), "{err}");
     }
 
     #[test]
