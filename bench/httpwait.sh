@@ -26,7 +26,7 @@ def curl_loop(pause):
     return lambda port, limit: ["timeout", limit, "bash", "-c", script.format(port=port)]
 
 waiters = {
-    "httpwait (refused: kernel socket table, 1-6 ms backoff)": (0.006, lambda port, limit: [
+    "httpwait (refused: kernel socket table, 1-5 ms backoff)": (0.005, lambda port, limit: [
         httpwait, "-t", limit, f"http://127.0.0.1:{port}/ready"]),
     "curl retry loop, sleep 0.1": (0.1, curl_loop("0.1")),
     "wait-for-it style: curl every 1 s": (1.0, curl_loop("1")),
@@ -128,7 +128,7 @@ print("\nRelease binaries (`cargo build --release`, stripped): "
 
 print(f"""
 Method: `bench/httpwait.sh` (Python harness). Each run picks a free port, starts the waiter, lets it
-try for 150 ms plus a random part of its loop's period (6 ms for httpwait, 0.1 s and 1 s for the
+try for 150 ms plus a random part of its loop's period (5 ms for httpwait, 0.1 s and 1 s for the
 loops, so the server appears at a random phase), then listens and answers every request with 200,
 and times until the waiter exits (process start-up is not counted; exit and reaping are). The curl
 loops are the usual shell readiness checks; the 1 s one is wait-for-it's and dockerize's pace. CPU is
@@ -137,7 +137,7 @@ loops are the usual shell readiness checks; the 1 s one is wait-for-it's and doc
 to httpwait's `--interval` (100 ms), so a 503 turning into 200 is seen within about 100 ms.
 Goals: detection median <= 5 ms, CPU <= 1% of a core while waiting.
 Load average when measured: {' '.join(open('/proc/loadavg').read().split()[:3])} on {os.cpu_count()} cores.""")
-ours = medians["httpwait (refused: kernel socket table, 1-6 ms backoff)"]
+ours = medians["httpwait (refused: kernel socket table, 1-5 ms backoff)"]
 base = medians["curl retry loop, sleep 0.1"]
 print(f"\nDetection median: httpwait {ours:.1f} ms, curl retry loop {base:.1f} ms: {base / ours:.1f}x sooner")
 PY

@@ -93,7 +93,7 @@ pub struct Cli {
     /// Longest pause between tries of a URL that answered (or failed)
     /// otherwise than refusing: pauses start at 10ms and double up to it.
     /// While connections are refused, httpwait looks whether anyone listens
-    /// every 1 to 6ms, without a request.
+    /// every 1 to 5ms, without a request.
     #[arg(long, value_name = "DURATION", default_value = "100ms", value_parser = positive_duration)]
     pub interval: Duration,
 

@@ -15,13 +15,14 @@ use crate::probe::{Failure, Probe};
 /// whether someone does now costs microseconds (one question to the
 /// kernel for a local address, a bare connect for another), so look often.
 const REFUSED_FIRST: Duration = Duration::from_millis(1);
-const REFUSED_MAX: Duration = Duration::from_millis(6);
+const REFUSED_MAX: Duration = Duration::from_millis(5);
 /// While refused, a whole request (which looks the name up again) still
 /// goes this often: should a look ever miss a listener, the request finds it.
-const FULL_EVERY: Duration = Duration::from_millis(100);
+const FULL_EVERY: Duration = Duration::from_secs(1);
 /// How often the looks in between look the name up again: a lookup reads
 /// /etc/hosts, nsswitch.conf and gai.conf, or asks a name server, on a
-/// thread of its own; that would cost more than the looks.
+/// thread of its own; that would cost more than the looks (and a whole
+/// refused request several looks' worth).
 const LOOKUP_EVERY: Duration = Duration::from_secs(1);
 /// The first pause after any other failure (doubling up to `--interval`).
 const OTHER_FIRST: Duration = Duration::from_millis(10);
