@@ -69,8 +69,9 @@ pub fn parse_target(text: &str) -> Result<Target, String> {
 pub enum Place {
     /// Any address of this host.
     AnyLocal,
-    /// One address of this host: ask the kernel.
-    Local(IpAddr),
+    /// One address of this host: ask the kernel. With the interface a
+    /// link-local address is on (its scope; 0 for any other).
+    Local(IpAddr, u32),
     /// Another host: connect to it.
     Remote(SocketAddr),
 }
@@ -151,7 +152,11 @@ fn places(addrs: Vec<SocketAddr>) -> Vec<Place> {
         .into_iter()
         .map(|addr| {
             if is_local(addr) {
-                Place::Local(addr.ip())
+                let scope = match addr {
+                    SocketAddr::V6(v6) => v6.scope_id(),
+                    SocketAddr::V4(_) => 0,
+                };
+                Place::Local(addr.ip(), scope)
             } else {
                 Place::Remote(addr)
             }
@@ -241,8 +246,8 @@ mod tests {
         assert_eq!(
             local,
             vec![
-                Place::Local("127.0.0.1".parse().unwrap()),
-                Place::Local("::1".parse().unwrap())
+                Place::Local("127.0.0.1".parse().unwrap(), 0),
+                Place::Local("::1".parse().unwrap(), 0)
             ]
         );
         assert_eq!(resolve(&target(None, 80)).unwrap(), vec![Place::AnyLocal]);
@@ -261,7 +266,7 @@ mod tests {
         assert!(!link_local("fec0::1".parse().unwrap()));
         assert_eq!(
             resolve(&target(Some("::ffff:127.0.0.1"), 80)).unwrap(),
-            vec![Place::Local("127.0.0.1".parse().unwrap())]
+            vec![Place::Local("127.0.0.1".parse().unwrap(), 0)]
         );
     }
 
@@ -284,7 +289,7 @@ mod tests {
         let limit = Duration::from_secs(10);
         assert_eq!(
             resolve_with(&db, limit, answer(&["[fe80::1]:80", "127.0.0.1:80"])).unwrap(),
-            vec![Place::Local("127.0.0.1".parse().unwrap())]
+            vec![Place::Local("127.0.0.1".parse().unwrap(), 0)]
         );
         let err = resolve_with(&db, limit, answer(&["[fe80::1]:80"])).unwrap_err();
         assert!(err.to_string().contains("needs its interface"), "{err}");

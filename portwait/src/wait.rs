@@ -7,7 +7,7 @@
 //! poll on the owner's pidfd, so its death wakes us at once.
 
 use std::collections::HashSet;
-use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::net::{IpAddr, SocketAddr, SocketAddrV6, TcpStream};
 use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
 
@@ -186,7 +186,7 @@ impl Look<'_> {
             // of the one that would take a connection is enough, and cheap.
             // Not for a link-local address: its listener is bound to an
             // interface, which the lookup would have to name.
-            Place::Local(ip)
+            Place::Local(ip, _)
                 if self.owner.is_none() && self.can_look_up() && !target::link_local(ip) =>
             {
                 let diag = self.diag.as_mut().context("no netlink socket")?;
@@ -196,7 +196,7 @@ impl Look<'_> {
                     Err(_) => self.dumped(port, Some(ip))?,
                 }
             }
-            Place::Local(ip) => self.dumped(port, Some(ip))?,
+            Place::Local(ip, _) => self.dumped(port, Some(ip))?,
             Place::AnyLocal => self.dumped(port, None)?,
         };
         if let Some(pid) = self.owner {
@@ -221,11 +221,15 @@ impl Look<'_> {
             return Ok(None);
         }
         Ok(Some(candidates.iter().any(|l| {
-            let ip = match place {
-                Place::Local(ip) => ip,
-                _ => reachable(l.addr),
+            let addr = match place {
+                // A link-local address is reached through its interface.
+                Place::Local(IpAddr::V6(ip), scope) if scope != 0 => {
+                    SocketAddrV6::new(ip, port, 0, scope).into()
+                }
+                Place::Local(ip, _) => SocketAddr::new(ip, port),
+                _ => SocketAddr::new(reachable(l.addr), port),
             };
-            self.connect(SocketAddr::new(ip, port))
+            self.connect(addr)
         })))
     }
 
@@ -320,7 +324,7 @@ mod tests {
         let port = server.local_addr().unwrap().port();
         let target = Target { host: None, port };
         let watch = |closed| Watch {
-            targets: vec![(target.clone(), vec![Place::Local(ip("127.0.0.1"))])],
+            targets: vec![(target.clone(), vec![Place::Local(ip("127.0.0.1"), 0)])],
             owner: None,
             closed,
             connect: false,

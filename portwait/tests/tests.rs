@@ -779,11 +779,12 @@ s.bind(('fe80::5', 0, 0, socket.if_nametoindex('lo')))
 s.listen()
 port = s.getsockname()[1]
 print('scoped', code('-t', '5s', f'[fe80::5%lo]:{port}'))
+print('connect', code('--connect', '-t', '5s', f'[fe80::5%lo]:{port}'))
 print('port', code('-t', '5s', str(port)))
 print('unscoped', code('-t', '5s', f'[fe80::5]:{port}'))
 ",
     ) else {
         return;
     };
-    assert_eq!(out, "scoped 0\nport 0\nunscoped 2\n");
+    assert_eq!(out, "scoped 0\nconnect 0\nport 0\nunscoped 2\n");
 }
