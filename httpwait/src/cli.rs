@@ -57,7 +57,8 @@ pub struct Cli {
     #[arg(long, value_name = "BYTES", default_value = "64K", value_parser = parse_size)]
     pub body_limit: u64,
 
-    /// Send this header, 'Name: value' (repeatable). Not for secrets: use
+    /// Send this header, 'Name: value' (repeatable). Not for secrets
+    /// (Authorization, Proxy-Authorization and Cookie are refused): use
     /// --header-file.
     #[arg(short = 'H', long, value_name = "HEADER", value_parser = parse_header)]
     pub header: Vec<Header>,

@@ -47,6 +47,26 @@ fn check(line: &str, secret: bool) -> Result<(String, String), String> {
     Ok((name.to_owned(), value.to_owned()))
 }
 
+/// Headers that carry credentials.
+const CREDENTIALS: [&str; 3] = ["authorization", "proxy-authorization", "cookie"];
+
+/// Refuses credentials among the `--header` arguments: argv is visible to
+/// every user (ps), and a server may echo these headers into a message.
+/// The error names the header, never its value.
+pub fn refuse_credentials(headers: &[Header]) -> anyhow::Result<()> {
+    if let Some(h) = headers
+        .iter()
+        .find(|h| CREDENTIALS.iter().any(|c| h.name.eq_ignore_ascii_case(c)))
+    {
+        bail!(
+            "--header {}: credentials on the command line are visible to every user (ps); \
+             put the header in --header-file FILE (or use --auth)",
+            h.name
+        );
+    }
+    Ok(())
+}
+
 /// A `--header` argument.
 pub fn parse_header(text: &str) -> Result<Header, String> {
     let (name, value) = check(text, false)
@@ -111,6 +131,18 @@ mod tests {
             let err = parse_header(bad).unwrap_err();
             assert!(err.contains(why), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn credentials_are_refused_on_the_command_line() {
+        for text in ["Authorization: Bearer s3cret", "cookie: s=s3cret"] {
+            let err = refuse_credentials(&[parse_header(text).unwrap()])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("visible to every user"), "{err}");
+            assert!(!err.contains("s3cret"), "{err}");
+        }
+        refuse_credentials(&[parse_header("X-Probe: 1").unwrap()]).unwrap();
     }
 
     #[test]

@@ -108,6 +108,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
 
 /// The headers to send: --header, --header-file, and Authorization for --auth.
 fn request_headers(cli: &Cli) -> Result<Vec<Header>> {
+    headers::refuse_credentials(&cli.header)?;
     let mut headers = cli.header.clone();
     if let Some(path) = &cli.header_file {
         headers.extend(headers::read_file(path)?);
@@ -162,9 +163,12 @@ fn check_url(url: &str) -> Result<()> {
         bail!("invalid URL '{shown}': expected http://HOST[:PORT]/PATH or https://…");
     }
     // ureq's own parser has the last word.
-    ureq::get(url)
+    let parsed = ureq::get(url)
         .request_url()
         .map_err(|e| anyhow::anyhow!("invalid URL '{shown}': {e}"))?;
+    if parsed.port() == Some(0) {
+        bail!("invalid URL '{shown}': port 0 cannot be connected to");
+    }
     Ok(())
 }
 
@@ -187,6 +191,7 @@ mod tests {
             ("http:///x", "expected http://HOST"),
             ("http://h/a b", "expected http://HOST"),
             ("http://h:99999/", "invalid URL"),
+            ("http://h:0/", "port 0 cannot be connected to"),
         ] {
             let err = check_url(bad).unwrap_err().to_string();
             assert!(err.contains(why), "{bad}: {err}");

@@ -519,6 +519,10 @@ fn usage_errors_say_what_was_expected() {
             "invalid header 'no colon'",
         ),
         (&["https://user:pw@h/"], "credentials in a URL are visible"),
+        (
+            &["-H", "Authorization: Bearer pw@", "http://h/"],
+            "--header Authorization: credentials on the command line",
+        ),
         (&["localhost:80"], "invalid URL 'localhost:80'"),
         (
             &["-X", "HEAD", "--body", "x", "http://h/"],
