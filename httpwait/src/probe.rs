@@ -133,9 +133,10 @@ impl Probe {
         let mut line = format!("{status} {}", response.status_text());
         if (300..400).contains(&status) {
             if let Some(to) = response.header("location") {
-                let _ = write!(line, " (to {}; redirects are not followed)", clean(to));
+                let _ = write!(line, " (to {to}; redirects are not followed)");
             }
         }
+        let line = clean(&self.mask(&line));
         if !self.status.contains(status) {
             let body = read_prefix(response, EXCERPT as u64 * 4);
             return Err(Failure::Status {
@@ -162,27 +163,45 @@ impl Probe {
     }
 
     /// The start of a body for a message: on one line, control characters
-    /// escaped, secret header values masked (a server may echo them).
+    /// escaped, secrets masked.
     fn excerpt(&self, body: &[u8]) -> String {
-        let mut text = String::from_utf8_lossy(body).into_owned();
-        for h in self
-            .headers
-            .iter()
-            .filter(|h| h.secret && !h.value.is_empty())
-        {
-            text = text.replace(&h.value, "<secret>");
-            // A token also shows without its scheme ("Bearer TOKEN").
-            if let Some((_, token)) = h.value.split_once(' ') {
-                if token.len() >= 8 {
-                    text = text.replace(token, "<secret>");
-                }
-            }
-        }
+        let text = self.mask(&String::from_utf8_lossy(body));
         let text = clean(text.trim());
         match text.char_indices().nth(EXCERPT) {
             Some((cut, _)) => format!("{}…", &text[..cut]),
             None => text,
         }
+    }
+
+    /// `text` from the server with the values of secret headers as
+    /// `<secret>`: a server may echo them (in its body, a reason phrase, a
+    /// Location). A token also shows without its scheme ("Bearer TOKEN"),
+    /// and a secret's start at the very end is masked too (the read may
+    /// have cut it there).
+    fn mask(&self, text: &str) -> String {
+        let mut text = text.to_owned();
+        for h in self.headers.iter().filter(|h| h.secret) {
+            let token = h
+                .value
+                .split_once(' ')
+                .map(|(_, t)| t)
+                .filter(|t| t.len() >= 8);
+            for secret in std::iter::once(h.value.as_str()).chain(token) {
+                if secret.is_empty() {
+                    continue;
+                }
+                text = text.replace(secret, "<secret>");
+                let cut = (4..secret.len())
+                    .rev()
+                    .filter(|&n| secret.is_char_boundary(n))
+                    .find(|&n| text.ends_with(&secret[..n]));
+                if let Some(n) = cut {
+                    text.truncate(text.len() - n);
+                    text.push_str("<secret>");
+                }
+            }
+        }
+        text
     }
 }
 
@@ -230,6 +249,30 @@ mod tests {
         assert!(m.re.is_match("{\"status\": \"ok\"}"));
         let err = BodyMatch::regex("(unclosed").unwrap_err().to_string();
         assert!(err.starts_with("invalid --body-regex '(unclosed'"), "{err}");
+    }
+
+    #[test]
+    fn secrets_are_masked_even_cut() {
+        let probe = Probe {
+            agent: ureq::AgentBuilder::new().build(),
+            method: "GET".into(),
+            headers: vec![Header {
+                name: "Authorization".into(),
+                value: "Bearer s3cret-token".into(),
+                secret: true,
+            }],
+            status: StatusSet::parse("200").unwrap(),
+            body: None,
+            body_limit: 10,
+        };
+        assert_eq!(
+            probe.mask("got Bearer s3cret-token and s3cret-token"),
+            "got <secret> and <secret>"
+        );
+        // A read cut in the middle of the token.
+        assert_eq!(probe.mask("you sent s3cret-t"), "you sent <secret>");
+        assert_eq!(probe.mask("ends in s3c"), "ends in s3c");
+        assert_eq!(probe.excerpt(b"key=s3cret-tok"), "key=<secret>");
     }
 
     #[test]

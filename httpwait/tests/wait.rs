@@ -305,6 +305,54 @@ fn headers_are_sent_and_secrets_never_shown() {
     );
 }
 
+/// A server may put what it got anywhere: a Location, or a body cut by
+/// --body-limit in the middle of the secret.
+#[test]
+fn secrets_are_masked_in_a_location_and_a_cut_body() {
+    let server = Server::http(|seen| {
+        let key = seen.header("x-api-key").unwrap_or_default().to_owned();
+        if seen.path == "/redirect" {
+            return Reply::Full(
+                302,
+                vec![("Location".into(), format!("/login?key={key}"))],
+                Vec::new(),
+            );
+        }
+        Reply::status(200, &format!("key is {key}"))
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("headers");
+    std::fs::write(&file, format!("X-Api-Key: {SECRET}\n")).unwrap();
+    let out = output(
+        cmd()
+            .args(["--once", "-s", "200", "--header-file"])
+            .arg(&file)
+            .arg(server.url("/redirect")),
+    );
+    let err = exits(&out, 1);
+    assert_contains(&err, "answered 302 Found (to /login?key=<secret>;");
+    assert!(!err.contains(&SECRET[..8]), "a secret leaked: {err}");
+    let out = output(
+        cmd()
+            .args([
+                "--once",
+                "--body",
+                "ready",
+                "--body-limit",
+                "20",
+                "--header-file",
+            ])
+            .arg(&file)
+            .arg(server.url("/")),
+    );
+    let err = exits(&out, 1);
+    assert_contains(
+        &err,
+        "(first 20 bytes read) does not contain \"ready\": key is <secret>",
+    );
+    assert!(!err.contains(&SECRET[..8]), "a secret leaked: {err}");
+}
+
 #[test]
 fn the_token_comes_through_a_pipe() {
     let server = Server::http(|seen| match seen.header("authorization") {
