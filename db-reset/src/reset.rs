@@ -138,7 +138,9 @@ fn check(host: &str, url: &str, response: ureq::Response, token: &Token) -> anyh
     if (200..300).contains(&status) {
         return Ok(());
     }
-    let reason = response.status_text().to_owned();
+    // A server may echo the credentials it refused, in its reason phrase
+    // too; they must not reach a log.
+    let reason = response.status_text().replace(token.expose(), "<token>");
     let mut body = Vec::new();
     // A failing server's body is only a hint; a short read is fine. Read a
     // token's length more than is shown, so a token that starts in the

@@ -218,19 +218,14 @@ fn serve(
     } else {
         (401, r#"{"errors":["Not logged in"]}"#.to_owned())
     };
-    let _ = tx.send(Seen {
-        method,
-        path,
-        authorization,
-        content_length,
-    });
     let reason = match status {
-        200 => "OK",
-        302 => "Found",
-        401 => "Unauthorized",
-        400 => "Bad Request",
-        403 => "Forbidden",
-        _ => "Internal Server Error",
+        200 => "OK".to_owned(),
+        302 => "Found".to_owned(),
+        401 => "Unauthorized".to_owned(),
+        // The careless server echoes them in its reason phrase too.
+        400 => format!("Bad Request for {authorization}"),
+        403 => "Forbidden".to_owned(),
+        _ => "Internal Server Error".to_owned(),
     };
     // A redirect that must not be followed: the reset is not done there.
     let location = if status == 302 {
@@ -238,6 +233,12 @@ fn serve(
     } else {
         ""
     };
+    let _ = tx.send(Seen {
+        method,
+        path,
+        authorization,
+        content_length,
+    });
     let tls = tls.get_mut();
     write!(
         tls,
