@@ -138,6 +138,14 @@ declare -A ports_of=(
   [arv-git-httpd]=arv-git-httpd [nginx]="keepproxy-ssl arv-git-httpd-ssl"
 )
 proxy_services=${ARVADOS_TEST_PROXY_SERVICES+set}
+# external NAME: a parent runs NAME (ARVADOS_TEST_API_HOST, ARVADOS_TEST_PROXY_SERVICES).
+external() {
+  case $1 in
+    api) [[ -n ${ARVADOS_TEST_API_HOST:-} ]] ;;
+    keep[01]) false ;;
+    *) [[ -n $proxy_services ]] ;;
+  esac
+}
 
 # check_config: the settings, before anything starts or stops (exit 2 now, not a
 # stack that cannot be stopped later); durations by pidwait's own parser.
@@ -160,29 +168,21 @@ check_config() {
 }
 
 # --- the state directory and its files ------------------------------------------
-# check_state: the state directory, if it exists (links resolved), is ours and
-# no one else can write to it, and every directory above it belongs to root or
-# to us and can be written by no one else unless sticky (systemd's rule for
-# PIDFile=): no one can swap a directory or plant a link between a check and a
-# write. Else exit 2, naming it.
+# check_state: the state directory, if it exists (links resolved once), is ours
+# alone (no sticky sharing either), and every directory from / down to it passes
+# pidwait's pidfile path rules (systemd's PIDFile=): root's or ours, writable by
+# no one else unless sticky. No one can swap a directory or plant a link between
+# a check and a write. Else exit 2, naming it.
 check_state() {
-  local info d=$state paths=() uid gid mode name open
+  local err
   [[ -e $state || -L $state ]] || return 0
   [[ -d $state ]] || fail 2 "the state directory $state is not a directory"
   cd -P -- "$state" && state=$PWD && cd -- "$OLDPWD"
-  for ((d = ${#state}; d > 0; d--)); do [[ ${state:d:1} != / ]] || paths+=("${state:0:d}"); done
-  info=$(stat -L -c '%u %g %a %n' -- "$state" "${paths[@]}" /)
-  while read -r uid gid mode name; do
-    open=""
-    ((8#$mode & 8#002)) || { ((8#$mode & 8#020)) && ((gid != 0 && gid != GROUPS[0])); } && open=1
-    if [[ $name == "$state" ]]; then
-      ((uid == EUID)) ||
-        fail 2 "the state directory $state belongs to uid $uid, not to this user (uid $EUID): refusing to use it"
-      [[ -z $open ]] || fail 2 "the state directory $state can be written by others (mode $mode): refusing to use it"
-    elif ((uid != 0 && uid != EUID)) || { [[ -n $open ]] && ! ((8#$mode & 8#1000)); }; then
-      fail 2 "the state directory $state is under $name (uid $uid, mode $mode), which others could change: refusing to use it"
-    fi
-  done <<<"$info"
+  [[ -O $state ]] || fail 2 "the state directory $state does not belong to this user (uid $EUID): refusing to use it"
+  [[ ! -k $state ]] || fail 2 "the state directory $state has the sticky bit (a shared directory): refusing to use it"
+  err=$("$pidwait" --running --quiet "$state/.none" 2>&1) || [[ $err != *"refusing pidfile"* ]] || {
+    err=${err#*/.none: } && fail 2 "refusing the state directory $state: ${err%%; pass --trust-pidfile*}"
+  }
 }
 
 # plain FILE...: each is no symlink (a planted one is never followed) and, if
@@ -287,7 +287,7 @@ answering() {
 
 # --- starting ---------------------------------------------------------------------
 api_started_host="" # the API server this run started, reused or was given
-started=()          # what this run started, stopped again if the run fails
+started=()          # what this run began to start, stopped again if the run fails
 bound=()            # ports our services listen on now: their portfind leases can go
 declare -A launched
 
@@ -299,7 +299,26 @@ files() { plain "$state/$1.log" "$state/$1.pid" "$state/$1.port"; }
 launch() {
   : >"$state/$1.log"
   setsid "${@:2}" </dev/null >>"$state/$1.log" 2>&1 9>&- &
-  pid=$! launched[$1]=$! started+=("$1")
+  pid=$! launched[$1]=$!
+}
+
+# begin NAME: NAME stopped, its files checked, its ports leased and written
+# to its port files, in pps (the first in pp). Once a run: again, the same ports.
+declare -A begun=()
+begin() {
+  local p i=0 names
+  if [[ -z ${begun[$1]:-} ]]; then
+    stop_service "$1"
+    files "$1"
+    started+=("$1")
+    read -ra names <<<"${ports_of[$1]}"
+    newports ${#names[@]}
+    mapfile -t pps <<<"$ports"
+    for p in "${names[@]}"; do write "$state/$p.port" "${pps[i++]}"; done
+    begun[$1]=${pps[*]}
+  fi
+  read -ra pps <<<"${begun[$1]}"
+  pp=${pps[0]}
 }
 
 # died NAME WHY: say why NAME failed to start, show its log, exit 1.
@@ -330,12 +349,13 @@ wait_up() {
   bound+=("$@")
 }
 
-# wait_deferred: the noted waits, in order (the services start meanwhile).
+# wait_deferred: the noted waits (the services start meanwhile), nginx's last:
+# it answers only through the others, whose death is so seen at once.
 wait_deferred() {
   local args
   defer=""
   # shellcheck disable=SC2086 # NAME PID PORT...: no blanks in any
-  for args in "${deferred[@]}"; do wait_up $args; done
+  for args in "${deferred[@]/#nginx */}" "${deferred[@]/#[!n]*/}"; do [[ -z $args ]] || wait_up $args; done
 }
 
 # ensure_cert: the self-signed certificate and key, made once, stored by write
@@ -368,10 +388,11 @@ reset_api() {
 
 # Calls to the API server as admin, queued by api_add, made by api_send in one
 # curl run; the token goes in curl's config on stdin, never on a command line.
-requests="" reply="" token=""
-# q VALUE: VALUE as a quoted curl config string, in $quoted.
+requests="" reply="" token="" host=""
+# q VALUE: VALUE as a quoted curl config string, in $quoted (a newline in it
+# cannot start a line of its own: curl's \n escapes).
 q() {
-  quoted=${1//\\/\\\\}
+  quoted=${1//\\/\\\\} && quoted=${quoted//$'\n'/\\n} && quoted=${quoted//$'\r'/\\r}
   quoted="\"${quoted//\"/\\\"}\""
 }
 # api_add METHOD PATH [JSON]
@@ -408,8 +429,9 @@ register_start() {
     getport api
     host=$api_addr:$port
   fi
-  [[ -n $token ]] || token=$("$fixture_token" --fixtures "$fixtures" admin) || fail 2 "no admin token in $fixtures"
+  admin_token
 }
+admin_token() { [[ -n $token ]] || token=$("$fixture_token" --fixtures "$fixtures" admin) || fail 2 "no admin token in $fixtures"; }
 
 # delete_listed KIND INFIX TEXT: queue a DELETE for each uuid of KIND in TEXT.
 delete_listed() {
@@ -425,7 +447,7 @@ delete_listed() {
 
 start_api() {
   local host port
-  if [[ -n ${ARVADOS_TEST_API_HOST:-} ]]; then # a parent's server: only reset it
+  if external api; then # a parent's server: only reset it
     host=$ARVADOS_TEST_API_HOST
     reset_api "$host" || exit 1
   else
@@ -438,48 +460,33 @@ start_api() {
       fi
       say "restarting the API server"
     fi
-    stop_service api
-    files api
+    begin api
     ensure_cert
-    newports 1
-    port=$ports
-    write "$state/api.port" "$port"
     launch api env -C "$api_dir" -u ARVADOS_TEST_API_HOST -u ARVADOS_API_HOST -u ARVADOS_API_HOST_INSECURE \
       -u ARVADOS_API_TOKEN RAILS_ENV=test ARVADOS_WEBSOCKETS=yes \
-      "${api_cmd[@]}" -p "$port" --pid-file "$state/api.pid" --log-file "$state/api.log" \
+      "${api_cmd[@]}" -p "$pp" --pid-file "$state/api.pid" --log-file "$state/api.log" \
       --ssl --ssl-certificate "$state/self-signed.pem" --ssl-certificate-key "$state/self-signed.key"
-    wait_up api "$pid" "$port"
-    host="$api_addr:$port"
+    wait_up api "$pid" "$pp"
+    host="$api_addr:$pp"
     reset_api "$host" || died api "the database reset failed"
   fi
   api_started_host=$host
 }
 
-# start_keep: two storage servers, registered while they start (a registration
-# needs no listener) and so before the proxy, which reads the list at its start.
-start_keep() {
-  register_start # the API server first: without it, nothing starts
-  launch_keep
-  register_keep
-}
+# Two storage servers, registered while they start (a registration needs no
+# listener) and so before the proxy, which reads the list at its start.
 kport=() kpid=()
 launch_keep() {
-  local n vol=()
-  stop_keep
-  files keep0
-  files keep1
-  plain "$state/keep0.volume" "$state/keep1.volume"
-  newports 2
-  kport=("${ports%%$'\n'*}" "${ports##*$'\n'}")
-  # Fresh volumes (mkdir fails rather than reuse a name).
-  vol=("$state/keep0-volume.$SRANDOM" "$state/keep1-volume.$SRANDOM")
-  mkdir -m 700 -- "${vol[@]}" || fail 1 "cannot create the volumes ${vol[*]}"
-  # Both start side by side; they share nothing.
+  local n vol
+  # Both start side by side, on fresh volumes (mkdir fails rather than reuse a name).
   for n in 0 1; do
-    write "$state/keep$n.volume" "${vol[n]}"
-    write "$state/keep$n.port" "${kport[n]}"
-    launch "keep$n" "${keepstore_cmd[@]}" "-volume=${vol[n]}" "-listen=:${kport[n]}" "-pid=$state/keep$n.pid"
-    kpid[n]=$pid
+    begin "keep$n"
+    vol=$state/keep$n-volume.$SRANDOM
+    plain "$state/keep$n.volume"
+    mkdir -m 700 -- "$vol" || fail 1 "cannot create the volume $vol"
+    write "$state/keep$n.volume" "$vol"
+    launch "keep$n" "${keepstore_cmd[@]}" "-volume=$vol" "-listen=:$pp" "-pid=$state/keep$n.pid"
+    kport[n]=$pp kpid[n]=$pid
   done
 }
 register_keep() {
@@ -505,41 +512,33 @@ register_keep() {
 # only queued, sent while the git server and nginx start too.
 batch=""
 start_keep_proxy() {
-  [[ -z $proxy_services ]] || return 0
-  local port svc
-  stop_service keepproxy
-  files keepproxy
+  ! external keepproxy || return 0
+  local svc
+  begin keepproxy
   register_start
-  newports 1
-  port=$ports
-  write "$state/keepproxy.port" "$port"
   ARVADOS_API_TOKEN=$token ARVADOS_API_HOST=$host ARVADOS_API_HOST_INSECURE=true \
-    launch keepproxy "${keepproxy_cmd[@]}" "-pid=$state/keepproxy.pid" "-listen=:$port"
+    launch keepproxy "${keepproxy_cmd[@]}" "-pid=$state/keepproxy.pid" "-listen=:$pp"
   # The old proxy registrations go (in start-all, start_keep's list had them).
   if [[ -z $batch ]]; then
     api_add GET '/arvados/v1/keep_services?filters=%5B%5B%22service_type%22%2C%22%3D%22%2C%22proxy%22%5D%5D'
     api_send
     delete_listed keep_services bi6l4 "$reply"
   fi
-  printf -v svc '{"keep_service":{"service_host":"localhost","service_port":%d,"service_type":"proxy","service_ssl_flag":false}}' "$port"
+  printf -v svc '{"keep_service":{"service_host":"localhost","service_port":%d,"service_type":"proxy","service_ssl_flag":false}}' "$pp"
   api_add POST /arvados/v1/keep_services "$svc"
   [[ -n $batch ]] || api_send
-  wait_up keepproxy "$pid" "$port"
+  wait_up keepproxy "$pid" "$pp"
 }
 
-start_git() {
-  [[ -z $proxy_services ]] || return 0
-  stop_service arv-git-httpd
-  files arv-git-httpd
-  dir "$state/git"
-  dir "$state/git/test"
+start_arv-git-httpd() {
+  ! external arv-git-httpd || return 0
+  begin arv-git-httpd
+  dir "$state/git" && dir "$state/git/test"
   [[ -z $git_tarball ]] || tar -xf "$git_tarball" -C "$state/git" || fail 2 "cannot unpack $git_tarball into $state/git"
-  newports 1
-  write "$state/arv-git-httpd.port" "$ports"
-  launch arv-git-httpd env -u ARVADOS_API_TOKEN "${git_cmd[@]}" "-repo-root=$state/git/test" "-address=:$ports"
+  launch arv-git-httpd env -u ARVADOS_API_TOKEN "${git_cmd[@]}" "-repo-root=$state/git/test" "-address=:$pp"
   # It writes no pidfile of its own.
   write "$state/arv-git-httpd.pid" "$pid"
-  wait_up arv-git-httpd "$pid" "$ports"
+  wait_up arv-git-httpd "$pid" "$pp"
 }
 
 # render TEMPLATE OUT NAME=VALUE...: {{NAME}}s replaced; one left is an error.
@@ -557,25 +556,18 @@ render() {
 }
 
 start_nginx() {
-  [[ -z $proxy_services ]] || return 0
-  local port kp_ssl git_ssl kp git
-  stop_service nginx
-  files nginx
-  plain "$state/nginx.conf" "$state/keepproxy-ssl.port" "$state/arv-git-httpd-ssl.port"
+  ! external nginx || return 0
+  local port kp git
+  begin nginx
   ensure_cert
   getport keepproxy && kp=$port
   getport arv-git-httpd && git=$port
-  newports 2
-  kp_ssl=${ports%%$'\n'*}
-  git_ssl=${ports##*$'\n'}
-  render "$template" "$state/nginx.conf" "KEEPPROXYPORT=$kp" "KEEPPROXYSSLPORT=$kp_ssl" "GITPORT=$git" \
-    "GITSSLPORT=$git_ssl" "SSLCERT=$state/self-signed.pem" "SSLKEY=$state/self-signed.key"
-  write "$state/keepproxy-ssl.port" "$kp_ssl"
-  write "$state/arv-git-httpd-ssl.port" "$git_ssl"
+  render "$template" "$state/nginx.conf" "KEEPPROXYPORT=$kp" "KEEPPROXYSSLPORT=${pps[0]}" "GITPORT=$git" \
+    "GITSSLPORT=${pps[1]}" "SSLCERT=$state/self-signed.pem" "SSLKEY=$state/self-signed.key"
   dir "$state/nginx"
   launch nginx env PATH="$PATH:/sbin:/usr/sbin:/usr/local/sbin" "${nginx_cmd[@]}" -p "$state/nginx/" -e stderr \
     -g "error_log stderr info; pid $state/nginx.pid;" -c "$state/nginx.conf"
-  wait_up nginx "$pid" "$kp_ssl" "$git_ssl"
+  wait_up nginx "$pid" "${pps[@]}"
 }
 
 print_api() {
@@ -589,10 +581,13 @@ print_api() {
 # stop_service NAME: TERM, then KILL on schedule, to the process group it leads
 # (a KILL to nginx's master alone leaves its workers listening) or what is left
 # of it; never to a process with a stale pidfile's pid (pidwait). Ports
-# confirmed closed; stopping what is not running succeeds.
+# confirmed closed, then its files (a storage server's volume too) removed;
+# stopping what is not running succeeds.
 stop_service() {
-  local name=$1 pf=$state/$1.pid p port err rc=0 list=() stopped=""
-  for p in ${ports_of[$name]}; do [[ ! -e $state/$p.port ]] || { getport "$p" && list+=("$port"); }; done
+  local name=$1 pf=$state/$1.pid p port err rc=0 list=() gone=() stopped=""
+  for p in ${ports_of[$name]}; do
+    [[ ! -e $state/$p.port ]] || { getport "$p" && list+=("$port") gone+=("$state/$p.port"); }
+  done
   plain "$pf"
   if [[ -e $pf ]]; then
     err=$("$pidwait" --kill --group --strict --retry="$stop_retry" --remove "$pf" 2>&1) || rc=$?
@@ -603,7 +598,7 @@ stop_service() {
       p=${p#pidwait: }
       [[ -z $p || $p == *"is not running: nothing to stop" ]] || say "$name: ${p%: nothing to stop}"
     done <<<"$err"
-    rm -f -- "$pf"
+    gone+=("$pf")
   fi
   # One launched by this run that wrote no pidfile, while our child (a running job).
   if [[ -z $stopped && -n ${launched[$name]:-} && " ${live_jobs[*]} " == *" ${launched[$name]} "* ]]; then
@@ -614,28 +609,26 @@ stop_service() {
     err=$("$portwait" --closed --timeout="$timeout" "${list[@]}" 2>&1) ||
       fail 1 "$name stopped but port ${list[*]} still listens: $err"
   fi
-  for p in ${ports_of[$name]}; do [[ ! -e $state/$p.port ]] || rm -f -- "$state/$p.port"; done
-}
-
-# stop_keep_n N: keepN and its volume (stop_keep: both).
-stop_keep() { stop_keep_n 0 && stop_keep_n 1; }
-stop_keep_n() {
-  stop_service "keep$1"
-  [[ -e $state/keep$1.volume ]] || return 0
-  first_line "$state/keep$1.volume"
-  # Remove only a volume this script made: a directory in the state dir.
-  if [[ $line == "$state/keep$1-volume."* && -d $line && ! -L $line ]]; then
-    rm -rf -- "$line"
-  else
-    say "not removing '$line' named by $state/keep$1.volume: not a volume start-stack.sh made"
+  if [[ $name == keep? && -e $state/$name.volume ]]; then
+    first_line "$state/$name.volume"
+    # Only a volume this script made: a directory in the state dir.
+    if [[ $line == "$state/$name-volume."* && -d $line && ! -L $line ]]; then
+      gone+=("$line")
+    else
+      say "not removing '$line' named by $state/$name.volume: not a volume start-stack.sh made"
+    fi
+    gone+=("$state/$name.volume")
   fi
-  rm -f -- "$state/keep$1.volume"
+  ((${#gone[@]} == 0)) || rm -rf -- "${gone[@]}"
 }
 
-# stop_ours NAME: stop NAME unless a parent provides it.
-stop_ours() {
-  [[ $1 == api && -z ${ARVADOS_TEST_API_HOST:-} || $1 != api && -z $proxy_services ]] || return 0
-  stop_service "$1"
+# stop NAME...: side by side, each bounded (one that cannot be stopped keeps
+# no other running); what a parent runs is left alone. Exit 0 if all stopped.
+stop() {
+  local name rc=0 jobs=()
+  for name; do external "$name" || { (stop_service "$name") & jobs+=($!); }; done
+  for name in "${jobs[@]}"; do wait "$name" || rc=$?; done
+  exit "$rc"
 }
 
 # On a failed start, stop what this run started, newest first.
@@ -646,12 +639,7 @@ rollback() {
   ((${#started[@]})) || return 0
   mapfile -t live_jobs < <(jobs -rp)
   say "stopping what this run started: ${started[*]}"
-  for ((i = ${#started[@]} - 1; i >= 0; i--)); do
-    case ${started[i]} in
-      keep[01]) (stop_keep_n "${started[i]#keep}") ;;
-      *) (stop_service "${started[i]}") ;;
-    esac
-  done
+  for ((i = ${#started[@]} - 1; i >= 0; i--)); do (stop_service "${started[i]}"); done
 }
 
 # status: a line per service (--json: an object): pid and ports while it runs,
@@ -660,8 +648,7 @@ status() {
   local name pid list shown word all=0 out="" sep=""
   for name in "${services[@]}"; do
     list=()
-    if [[ -n $proxy_services && $name != api && $name != keep[01] ]] ||
-      [[ $name == api && -n ${ARVADOS_TEST_API_HOST:-} ]]; then
+    if external "$name"; then
       word=external pid=""
     elif ! livepid "$name"; then
       word=down pid=""
@@ -686,15 +673,16 @@ status() {
 # --- main ----------------------------------------------------------------------
 
 # The state directory, links resolved once, must be ours alone.
+need pidwait
 check_state
 if [[ $action == status ]]; then
   # Nothing is created or locked: status only looks.
-  need pidwait portwait httpwait
+  need portwait httpwait
   status && exit 0
   exit 1
 fi
 
-need portfind portwait pidwait fixture-token db-reset flock setsid
+need portfind portwait fixture-token db-reset flock setsid
 [[ $action != start_nginx && $action != start-all ]] || need httpwait
 check_config
 [[ -d $state ]] || { dir "$state" && check_state; }
@@ -723,38 +711,37 @@ case $action in
     start_api
     print_api
     ;;
-  stop) stop_ours api ;;
-  start_keep) start_keep ;;
-  stop_keep) stop_keep ;;
-  start_keep_proxy) start_keep_proxy ;;
-  stop_keep_proxy) stop_ours keepproxy ;;
-  start_arv-git-httpd) start_git ;;
-  stop_arv-git-httpd) stop_ours arv-git-httpd ;;
-  start_nginx) start_nginx ;;
-  stop_nginx) stop_ours nginx ;;
+  start_keep)
+    register_start # the API server first: without it, nothing starts
+    launch_keep
+    register_keep
+    ;;
+  start_*) "$action" ;;
+  stop) stop api ;;
+  stop_keep) stop keep0 keep1 ;;
+  stop_keep_proxy) stop keepproxy ;;
+  stop_*) stop "${action#stop_}" ;;
   start-all)
     newports 7 # all the stack's ports in one call
     mapfile -t pool <<<"$ports"
-    # The storage servers need nothing of the API server: they start beside it.
+    # Beside the API server: the storage servers, the git server and nginx (they
+    # need nothing of it; nginx needs only the proxy's port). The proxy reads
+    # the storage servers' registrations as it starts: it comes last.
+    defer=1
     launch_keep
+    start_arv-git-httpd
+    external keepproxy || begin keepproxy
+    start_nginx
+    defer=""
+    admin_token
     start_api
     [[ -n $proxy_services ]] || batch=1
     register_keep
-    # The proxy, git server and nginx (needing only their ports) side by side.
     defer=1
     start_keep_proxy
-    start_git
-    start_nginx
-    api_send # while those three start
+    api_send # while the proxy starts
     wait_deferred
     print_api
     ;;
-  stop-all)
-    # Side by side, each bounded: one that cannot be stopped keeps no other running.
-    rc=0 stops=()
-    for name in nginx arv-git-httpd keepproxy api; do (stop_ours "$name") & stops+=($!); done
-    for n in 0 1; do (stop_keep_n "$n") & stops+=($!); done
-    for job in "${stops[@]}"; do wait "$job" || rc=1; done
-    exit "$rc"
-    ;;
+  stop-all) stop "${services[@]}" ;;
 esac

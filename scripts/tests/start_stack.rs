@@ -1342,9 +1342,12 @@ fn a_death_among_the_services_started_side_by_side_stops_them_all() {
         "{}",
         run.stderr
     );
-    // The proxy and nginx, launched beside it, are stopped with the rest.
+    // nginx, launched beside it, and the proxy are stopped with the rest.
     assert!(
-        run.stderr.contains("keepproxy arv-git-httpd nginx"),
+        run.stderr.contains("stopping what this run started: ")
+            && ["keep0", "keep1", "api", "keepproxy", "nginx"]
+                .iter()
+                .all(|s| run.stderr.contains(&format!(" {s}"))),
         "{}",
         run.stderr
     );
@@ -1611,8 +1614,10 @@ fn a_state_directory_of_another_user_or_open_to_others_is_refused() {
         let run = stack.run(&[action]);
         run.code(2);
         assert!(
-            run.stderr
-                .contains(&format!("{} belongs to uid 65534", theirs.display())),
+            run.stderr.contains(&format!(
+                "the state directory {} does not belong to this user",
+                theirs.display()
+            )),
             "{action}: {}",
             run.stderr
         );
@@ -1625,7 +1630,10 @@ fn a_state_directory_of_another_user_or_open_to_others_is_refused() {
     let run = stack.run(&["start"]);
     run.code(2);
     assert!(
-        run.stderr.contains("can be written by others (mode 777)"),
+        run.stderr.contains(&format!(
+            "refusing the state directory {d}: directory {d} is writable by anyone (mode 777)",
+            d = open.display()
+        )),
         "{}",
         run.stderr
     );
@@ -1635,6 +1643,12 @@ fn a_state_directory_of_another_user_or_open_to_others_is_refused() {
         "wrote into {}",
         open.display()
     );
+    // A shared (sticky) one of ours: others could still plant files there.
+    fs::set_permissions(&open, fs::Permissions::from_mode(0o1777)).unwrap();
+    let run = stack.run(&["start"]);
+    run.code(2);
+    assert!(run.stderr.contains("has the sticky bit"), "{}", run.stderr);
+    assert!(fs::read_dir(&open).unwrap().next().is_none());
     // A directory of ours under one that another user owns, or that others
     // may write to without the sticky bit: they could swap it for a link.
     let theirs = stack.dir.path().join("theirs");
@@ -1657,8 +1671,11 @@ fn a_state_directory_of_another_user_or_open_to_others_is_refused() {
         if refused {
             run.code(2);
             assert!(
-                run.stderr
-                    .contains(&format!("is under {}", theirs.display())),
+                run.stderr.contains(&format!(
+                    "refusing the state directory {}: directory {} is ",
+                    ours.display(),
+                    theirs.display()
+                )),
                 "{owner} {mode:o}: {}",
                 run.stderr
             );
