@@ -72,7 +72,7 @@ define no_nginx_service
 endef
 
 .PHONY: all help build test test-deps lint package demo bench man completions install uninstall \
-	test-install dist test-dist deb test-deb image image-deps test-image musl-target clean
+	test-install dist test-dist deb test-deb image image-deps test-image musl-target clean mutants
 
 all: man completions
 	$(CARGO) build --locked --profile $(PROFILE) $(addprefix -p ,$(TOOLS))
@@ -89,6 +89,7 @@ help:
 	@echo "make deb          Debian package: $(DEB)"
 	@echo "make image        container images $(IMAGE) and $(IMAGE)-nonroot (FROM scratch)"
 	@echo "make test-dist / test-deb / test-image / test-install: the tests of each"
+	@echo "make mutants      mutation tests (cargo-mutants) per file, summary in bench/results/mutants.md"
 
 build:
 	$(CARGO) build --workspace --bins
@@ -126,6 +127,28 @@ bench:
 	$(call no_nginx_service)
 	$(CARGO) build --workspace --bins --release
 	bash bench/run.sh
+
+# Mutation tests of the code that decides what is signalled, believed or
+# written, one file at a time (slow on 2 cores: not part of `make test`).
+# Never --in-place: others may be editing the tree. Rerun one file with
+# `make mutants MUTANTS_FILES=pidwait/src/pidfile.rs`. cargo-mutants exits 2
+# when a mutant was missed and 3 on a timeout: the summary says which.
+MUTANTS_FILES ?= pidwait/src/pathtrust.rs pidwait/src/pidfile.rs pidwait/src/process.rs \
+	pidwait/src/stop.rs portfind/src/check.rs portfind/src/lease.rs portwait/src/diag.rs \
+	portwait/src/owner.rs db-reset/src/tls.rs db-reset/src/x509.rs lsb-status/src/status.rs
+MUTANTS_JOBS    ?= 1
+MUTANTS_TIMEOUT ?= 60
+mutants:
+	@command -v cargo-mutants >/dev/null || { \
+	  echo "make: mutants needs cargo-mutants (cargo install --locked cargo-mutants)" >&2; exit 2; }
+	@for f in $(MUTANTS_FILES); do \
+	  echo "make: cargo mutants --file $$f"; \
+	  nice -n 10 $(CARGO) mutants --package "$${f%%/*}" --file "$$f" --jobs $(MUTANTS_JOBS) \
+	    --timeout $(MUTANTS_TIMEOUT) --output "target/mutants/$$(echo "$$f" | tr / _)"; rc=$$?; \
+	  case $$rc in 0|2|3) ;; *) echo "make: cargo mutants failed on $$f (exit $$rc)" >&2; exit $$rc ;; esac; \
+	done
+	bash bench/mutants.sh > bench/results/mutants.md.new
+	mv bench/results/mutants.md.new bench/results/mutants.md
 
 # Generated afresh each time: a page left from an older layout (pidwait.1) must not ship.
 man:
