@@ -266,4 +266,66 @@ mod tests {
         let err = open_file(Path::new("/"), OFlags::RDONLY).unwrap_err();
         assert_eq!(err.to_string(), "not a file name");
     }
+
+    /// What the walk hands back is an `O_PATH` descriptor no child inherits,
+    /// `/` itself included.
+    #[test]
+    fn descriptors_are_o_path_and_close_on_exec() {
+        let tmp = tempfile::tempdir().unwrap();
+        for dir in [Path::new("/"), tmp.path()] {
+            let fd = open_dir(dir).unwrap();
+            let flags = rustix::fs::fcntl_getfl(&fd).unwrap();
+            assert!(flags.contains(OFlags::PATH), "{dir:?}: {flags:?}");
+            let fd_flags = rustix::io::fcntl_getfd(&fd).unwrap();
+            assert!(
+                fd_flags.contains(rustix::io::FdFlags::CLOEXEC),
+                "{dir:?}: {fd_flags:?}"
+            );
+        }
+    }
+
+    /// `..` at `/` stays at `/`, as the kernel has it; it never leaves the
+    /// walk without a directory.
+    #[test]
+    fn dot_dot_above_the_root_is_the_root() {
+        let ino = |fd: &OwnedFd| rustix::fs::fstat(fd).unwrap().st_ino;
+        let root = open_dir(Path::new("/")).unwrap();
+        assert_eq!(ino(&open_dir(Path::new("/..")).unwrap()), ino(&root));
+        let tmp = tempfile::tempdir().unwrap();
+        let up = Path::new("/../..").join(tmp.path().strip_prefix("/").unwrap());
+        let want = rustix::fs::stat(tmp.path()).unwrap().st_ino;
+        assert_eq!(ino(&open_dir(&up).unwrap()), want);
+        // A link climbing above the root lands on it too.
+        let climb = "../".repeat(tmp.path().components().count() + 2);
+        std::os::unix::fs::symlink(&climb, tmp.path().join("up")).unwrap();
+        assert_eq!(ino(&open_dir(&tmp.path().join("up")).unwrap()), ino(&root));
+    }
+
+    /// A chain of exactly `MAX_LINKS` links is followed; one more is refused.
+    #[test]
+    fn at_most_max_links_symlinks_are_followed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let base = tmp.path();
+        std::fs::create_dir(base.join("d")).unwrap();
+        std::os::unix::fs::symlink("d", base.join("l1")).unwrap();
+        for i in 2..=MAX_LINKS + 1 {
+            std::os::unix::fs::symlink(format!("l{}", i - 1), base.join(format!("l{i}"))).unwrap();
+        }
+        open_dir(&base.join(format!("l{MAX_LINKS}"))).unwrap();
+        let why = untrusted(open_dir(&base.join(format!("l{}", MAX_LINKS + 1))));
+        assert_eq!(why, format!("more than {MAX_LINKS} symlinks on its path"));
+    }
+
+    /// The file at the end is never a symlink, whatever flags the caller
+    /// passes: its own `O_NOFOLLOW` does not cancel ours.
+    #[test]
+    fn the_file_is_never_reached_through_a_symlink() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("f"), "").unwrap();
+        std::os::unix::fs::symlink("f", tmp.path().join("l")).unwrap();
+        for flags in [OFlags::RDONLY, OFlags::RDONLY | OFlags::NOFOLLOW] {
+            let why = untrusted(open_file(&tmp.path().join("l"), flags | OFlags::CLOEXEC));
+            assert_eq!(why, "it is a symlink", "{flags:?}");
+        }
+    }
 }

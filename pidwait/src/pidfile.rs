@@ -625,6 +625,8 @@ mod tests {
             ("123 garbage\n", 1, "garbage", "decimal pid"),
             ("123x", 1, "123x", "decimal pid"),
             ("+12\n", 1, "+12", "decimal pid"),
+            ("-\n", 1, "-", "decimal pid"),
+            ("-x\n", 1, "-x", "decimal pid"),
             ("123\n456\n", 2, "456", "one line"),
             ("123\n\nfoo", 3, "foo", "one line"),
         ];
@@ -633,6 +635,17 @@ mod tests {
             assert_eq!((got.0, got.1.as_str()), (line, text), "{content:?}");
             assert!(got.2.contains(expected), "{content:?}: {}", got.2);
         }
+    }
+
+    /// A line of exactly `MAX_LEN` bytes is read; one byte more is refused,
+    /// even if it holds nothing but a pid and blanks.
+    #[test]
+    fn at_most_max_len_bytes() {
+        let line = |len: usize| format!("1234{}\n", " ".repeat(len - 5));
+        assert_eq!(pids(&line(MAX_LEN)), [1234]);
+        let (n, _, expected) = problem(&line(MAX_LEN + 1));
+        assert_eq!(n, 1);
+        assert!(expected.contains("over 4096 bytes"), "{expected}");
     }
 
     #[test]
@@ -660,6 +673,26 @@ mod tests {
                 prop_assert!(!pids.is_empty());
                 prop_assert!(pids.iter().all(|p| p.get() > 1 && p.get() <= MAX));
             }
+        }
+    }
+
+    /// A pidfile is opened non-blocking (a FIFO cannot hang us) and is not
+    /// inherited by a child, however it is trusted.
+    #[test]
+    fn pidfiles_are_opened_non_blocking_and_close_on_exec() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.pid");
+        std::fs::write(&path, "1234\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        for trust in [Trust::Checked, Trust::Any] {
+            let (file, _) = open(&path, trust).unwrap();
+            let flags = rustix::fs::fcntl_getfl(&file).unwrap();
+            assert!(flags.contains(OFlags::NONBLOCK), "{trust:?}: {flags:?}");
+            let fd_flags = rustix::io::fcntl_getfd(&file).unwrap();
+            assert!(
+                fd_flags.contains(rustix::io::FdFlags::CLOEXEC),
+                "{trust:?}: {fd_flags:?}"
+            );
         }
     }
 

@@ -560,6 +560,70 @@ mod tests {
         );
     }
 
+    /// A start time converts to the wall-clock time the process started:
+    /// between the clock read before it was spawned (less the tick a start
+    /// time is rounded down by) and the one after.
+    #[test]
+    fn a_start_time_is_when_the_process_started() {
+        let hz = rustix::param::clock_ticks_per_second();
+        let tick = Duration::from_nanos(1_000_000_000 / hz);
+        // Until one starts off a whole second, so that both parts count.
+        for _ in 0..20 {
+            let before = SystemTime::now();
+            let mut child = Command::new("sleep")
+                .arg("60")
+                .stdin(Stdio::null())
+                .spawn()
+                .unwrap();
+            let after = SystemTime::now();
+            let pid = Pid::new(child.id() as i32).unwrap();
+            let ticks = stat(pid).unwrap().unwrap().start_ticks.unwrap();
+            child.kill().unwrap();
+            child.wait().unwrap();
+            let start = wall_clock_of(ticks);
+            assert!(
+                start + tick >= before && start <= after,
+                "{start:?} is not between {before:?} and {after:?}"
+            );
+            if ticks % hz != 0 {
+                return;
+            }
+        }
+    }
+
+    #[test]
+    fn ages_are_rounded_to_what_a_start_time_is_worth() {
+        let ms = Duration::from_millis;
+        assert_eq!(round_ms(ms(250) + Duration::from_micros(700)), ms(250));
+        assert_eq!(round_ms(ms(1499)), Duration::from_secs(1));
+        assert_eq!(round_ms(ms(1500)), Duration::from_secs(2));
+        assert_eq!(round_ms(ms(90_600)), Duration::from_secs(91));
+    }
+
+    /// A `/proc` entry that cannot be read is an error, never taken for a
+    /// process that is gone: here a thread whose name is not UTF-8.
+    #[test]
+    fn an_unreadable_stat_is_an_error_not_gone() {
+        let (stop, parked) = std::sync::mpsc::channel::<()>();
+        let (tell, told) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            fs::write("/proc/thread-self/comm", b"a\xff\xfe").unwrap();
+            let link = fs::read_link("/proc/thread-self").unwrap();
+            let tid: i32 = link.file_name().unwrap().to_str().unwrap().parse().unwrap();
+            tell.send(tid).unwrap();
+            parked.recv()
+        });
+        let tid = Pid::new(told.recv().unwrap()).unwrap();
+        let err = stat(tid).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
+        assert!(state(tid).is_err());
+        let err = thread_group(tid).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
+        assert!(Identity::default().check(tid).is_err());
+        stop.send(()).unwrap();
+        thread.join().unwrap().unwrap();
+    }
+
     #[test]
     fn comm_truncation() {
         assert_eq!(truncate_comm("short"), "short");

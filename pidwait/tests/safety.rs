@@ -319,6 +319,36 @@ fn as_another_user_the_path_is_checked_against_that_user() {
     );
 }
 
+/// As another user, that user's own symlink (in its own directory) is
+/// followed: only links of users other than root and us are refused.
+#[test]
+fn as_another_user_its_own_symlinks_are_followed() {
+    if !root() {
+        return;
+    }
+    let dir = Dir::new();
+    fs::set_permissions(dir.0.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let target = Proc::sleeper();
+    let mine = dir.path("nobody");
+    fs::create_dir_all(mine.join("run")).unwrap();
+    std::os::unix::fs::symlink("run", mine.join("link")).unwrap();
+    let pidfile = mine.join("run/own.pid");
+    fs::write(&pidfile, target.pid_line()).unwrap();
+    fs::set_permissions(&pidfile, fs::Permissions::from_mode(0o644)).unwrap();
+    for path in [&mine, &mine.join("run"), &mine.join("link"), &pidfile] {
+        std::os::unix::fs::lchown(path, Some(65534), Some(65534)).unwrap();
+    }
+    let out = Command::new("setpriv")
+        .args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_pidwait"))
+        .args(["--running", mine.join("link/own.pid").to_str().unwrap()])
+        .env_clear()
+        .output()
+        .unwrap();
+    let (code, out, err) = parts(&out);
+    assert_eq!((code, out), (Some(0), target.pid_line()), "{err}");
+}
+
 /// A pidfile still being written, `1` so far: waited on, not refused as
 /// "pid 1 is init"; seen whole once its writer finishes.
 #[test]
