@@ -13,6 +13,20 @@ say() { printf 'start-stack: %s\n' "$*" >&2; }
 # fail CODE MESSAGE: report and exit (1: did not come up / failed, 2: usage or fatal).
 fail() { say "$2" && exit "$1"; }
 
+started=() # what this run began to start, stopped again if the run fails
+bound=()   # ports our services listen on now: their portfind leases can go
+pool=()    # start-all's ports not handed out yet
+# On exit: a failed run stops what it started and, for
+# eval "$(start-stack.sh start --auth NAME)", prints a line that fails; the
+# leases of bound and unused ports are released.
+on_exit() {
+  local rc=$? p args=()
+  ((rc == 0)) || { ((${#started[@]} == 0)) || rollback; [[ -z ${auth:-} ]] || printf 'false\n'; }
+  for p in "${bound[@]}" "${pool[@]}"; do args+=(--release "$p"); done
+  ((${#args[@]} == 0)) || "$portfind" "${args[@]}" 2>/dev/null || true
+  exit "$rc"
+}
+
 print_help() {
   cat <<EOH
 $usage
@@ -50,8 +64,7 @@ while (($#)); do
   esac
   shift
 done
-# For eval "$(start-stack.sh start --auth NAME)": on failure, a line that fails.
-[[ -z $auth ]] || trap 'rc=$?; ((rc == 0)) || printf "false\n"; exit "$rc"' EXIT
+trap on_exit EXIT
 [[ -n $action ]] || fail 2 "no action given; $usage"
 [[ " ${actions[*]} " == *" $action "* ]] || fail 2 "unknown action '$action'. Actions are: ${actions[*]}"
 [[ -z $auth || $action == start || $action == start-all ]] || fail 2 "--auth applies to start and start-all only"
@@ -66,40 +79,34 @@ here=${src%/*}
 [[ $here != "$src" ]] || here=.
 [[ $here == /* ]] || here=$PWD/$here
 
-# Each tool from STACKUTILS_BIN, this clone's target/release or target/debug,
-# PREFIX/lib/stackutils/bin, or PATH (procps' pidwait passed over).
-declare -A tool_at=()
-locate() {
-  local d p
-  for d in ${STACKUTILS_BIN:+"$STACKUTILS_BIN"} "$here/../target/release" "$here/../target/debug" \
-    "$here/../../lib/stackutils/bin"; do
-    [[ ! -f $d/$1 || ! -x $d/$1 ]] || { tool_at[$1]=$d/$1 && return; }
-  done
-  if [[ $1 != pidwait ]]; then
-    p=$(type -P "$1") || p=""
-  elif ! p=$(type -P pidwait) || [[ $("$p" --version 2>/dev/null) != *stackutils* ]]; then
-    p=$(type -P stackutils-pidwait) || p=""
-  fi
-  tool_at[$1]=$p
-}
-# need TOOL...: each is found, else exit 2 naming it.
-need() {
-  local t hint=""
-  for t in "$@"; do
-    case $t in
-      portfind | portwait | pidwait | fixture-token | db-reset | httpwait)
-        [[ -n ${tool_at[$t]+set} ]] || locate "$t"
-        printf -v "${t//-/_}" '%s' "${tool_at[$t]}"
-        [[ -z ${tool_at[$t]} ]] || continue
-        [[ $t != pidwait ]] || hint=" (procps' pidwait is not ours: put stackutils-pidwait on PATH)"
-        fail 2 "'$t' not found in ${STACKUTILS_BIN:+STACKUTILS_BIN, }$here/../target/{release,debug}, $here/../../lib/stackutils/bin or on PATH$hint"
-        ;;
-      *) command -v "$t" >/dev/null || fail 2 "'$t' is not on PATH" ;;
-    esac
-  done
-}
-# Each found tool in a variable of its name ("$db_reset"): one fork a call.
+# need TOOL...: each is found, else exit 2 naming it. Ours, each in a variable of
+# its name ("$db_reset": one fork a call), from STACKUTILS_BIN, this clone's
+# target/release or target/debug, PREFIX/lib/stackutils/bin, or PATH (procps'
+# pidwait passed over).
 portfind="" portwait="" pidwait="" fixture_token="" db_reset="" httpwait=""
+need() {
+  local t v d p hint=""
+  for t in "$@"; do
+    v=${t//-/_}
+    case $t in
+      portfind | portwait | pidwait | fixture-token | db-reset | httpwait) [[ -z ${!v} ]] || continue ;;
+      *) command -v "$t" >/dev/null || fail 2 "'$t' is not on PATH" && continue ;;
+    esac
+    p=""
+    for d in ${STACKUTILS_BIN:+"$STACKUTILS_BIN"} "$here/../target/release" "$here/../target/debug" \
+      "$here/../../lib/stackutils/bin"; do
+      [[ ! -f $d/$t || ! -x $d/$t ]] || { p=$d/$t && break; }
+    done
+    [[ -n $p ]] || p=$(type -P "$t") || p=""
+    if [[ $t == pidwait && $p != "$d/$t" && $("$p" --version 2>/dev/null) != *stackutils* ]]; then
+      hint=" (procps' pidwait is not ours: put stackutils-pidwait on PATH)"
+      p=$(type -P stackutils-pidwait) || p=""
+    fi
+    [[ -n $p ]] ||
+      fail 2 "'$t' not found in ${STACKUTILS_BIN:+STACKUTILS_BIN, }$here/../target/{release,debug}, $here/../../lib/stackutils/bin or on PATH$hint"
+    printf -v "$v" '%s' "$p"
+  done
+}
 
 # --- configuration ------------------------------------------------------------
 
@@ -230,7 +237,6 @@ getport() {
 
 # newports N: N free ports, a line each, in $ports: from start-all's pool
 # (one portfind call), else leased now (portfind says why it failed).
-pool=()
 newports() {
   if ((${#pool[@]} >= $1)); then
     printf -v ports '%s\n' "${pool[@]:0:$1}"
@@ -243,10 +249,7 @@ newports() {
 
 # livepid NAME: the pid of NAME's pidfile, in $pid, when that process runs
 # (pidwait: trusted pidfile, no zombie, no later process with a stale pid).
-livepid() {
-  pid=""
-  [[ -e $state/$1.pid || -L $state/$1.pid ]] && pid=$("$pidwait" --running --quiet "$state/$1.pid" 2>/dev/null)
-}
+livepid() { pid="" && [[ -e $state/$1.pid || -L $state/$1.pid ]] && pid=$("$pidwait" --running --quiet "$state/$1.pid" 2>/dev/null); }
 
 # listening NAME: $pid listens on every port of NAME (its ports in $list).
 listening() {
@@ -259,14 +262,14 @@ listening() {
 # up NAME: its pidfile names a live process that listens on all its ports.
 up() { local pid list && livepid "$1" && listening "$1"; }
 
-# urls NAME: the URLs that answer when NAME works, in $urls: nginx's through
-# to the proxy and git server (those that run: port 9 has none).
-urls() {
-  local p port
+# answering NAME TIMEOUT: NAME answers HTTP within TIMEOUT, any status but 5xx (a
+# gateway error is nginx without its upstream), our certificate pinned; nginx
+# through to the proxy and the git server (those that run: port 9 has none).
+answering() {
+  local p port urls=()
   case $1 in
     api) getport api && urls=("https://$api_addr:$port/") ;;
     nginx)
-      urls=()
       for p in keepproxy arv-git-httpd; do
         getport "$p"
         [[ $port == 9 ]] || { getport "$p-ssl" && urls+=("https://127.0.0.1:$port/"); }
@@ -274,21 +277,12 @@ urls() {
       ;;
     *) getport "$1" && urls=("http://127.0.0.1:$port/") ;;
   esac
-}
-
-# answering NAME TIMEOUT: NAME answers HTTP within TIMEOUT, any status but 5xx (a
-# gateway error is nginx without its upstream), our certificate pinned.
-answering() {
-  local urls
-  urls "$1"
   ((${#urls[@]})) || return 0
   { "$httpwait" --status 100-499 --cacert "$state/self-signed.pem" --timeout="$2" "${urls[@]}" >/dev/null; } 2>&1
 }
 
 # --- starting ---------------------------------------------------------------------
 api_started_host="" # the API server this run started, reused or was given
-started=()          # what this run began to start, stopped again if the run fails
-bound=()            # ports our services listen on now: their portfind leases can go
 declare -A launched
 
 # files NAME: NAME's log, pidfile and port file may be used (checked before any is written).
@@ -445,21 +439,15 @@ delete_listed() {
   done
 }
 
+# start_api: a parent's server only reset; ours reused if it runs and resets.
 start_api() {
   local host port
-  if external api; then # a parent's server: only reset it
+  if external api; then
     host=$ARVADOS_TEST_API_HOST
     reset_api "$host" || exit 1
+  elif up api && getport api && host=$api_addr:$port && { reset_api "$host" || ! say "restarting the API server"; }; then
+    :
   else
-    if up api; then
-      getport api
-      host=$api_addr:$port
-      if reset_api "$host"; then
-        api_started_host=$host
-        return
-      fi
-      say "restarting the API server"
-    fi
     begin api
     ensure_cert
     launch api env -C "$api_dir" -u ARVADOS_TEST_API_HOST -u ARVADOS_API_HOST -u ARVADOS_API_HOST_INSECURE \
@@ -636,7 +624,6 @@ live_jobs=()
 rollback() {
   local i
   set +e
-  ((${#started[@]})) || return 0
   mapfile -t live_jobs < <(jobs -rp)
   say "stopping what this run started: ${started[*]}"
   for ((i = ${#started[@]} - 1; i >= 0; i--)); do (stop_service "${started[i]}"); done
@@ -693,15 +680,6 @@ flock -w 60 9 || fail 1 "another start-stack.sh holds $state/.lock"
 # Every state file checked before anything starts or stops (a planted link: exit 2 now).
 for name in "${services[@]}"; do files "$name"; done
 plain "$state"/{nginx.conf,keepproxy-ssl.port,arv-git-httpd-ssl.port,self-signed.pem,self-signed.key,keep{0,1}.volume}
-on_exit() {
-  local rc=$? p args=()
-  # For eval "$(start-stack.sh start --auth NAME)": on failure, a line that fails.
-  ((rc == 0)) || { rollback; [[ -z $auth ]] || printf 'false\n'; }
-  for p in "${bound[@]}" "${pool[@]}"; do args+=(--release "$p"); done
-  ((${#args[@]} == 0)) || "$portfind" "${args[@]}" 2>/dev/null || true
-  exit "$rc"
-}
-trap on_exit EXIT
 
 [[ -z $auth ]] || err=$("$fixture_token" --fixtures "$fixtures" "$auth" 2>&1 >/dev/null) ||
   fail 2 "--auth $auth: $err"
