@@ -2,8 +2,8 @@
 //! [`crate::tls`] decides. db-reset and httpwait both go through here, so
 //! timeouts, redirects and error wording are the same in both.
 
-use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,7 +20,7 @@ pub fn agent(
     user_agent: &str,
 ) -> ureq::Agent {
     let mut builder = ureq::AgentBuilder::new()
-        .tls_config(Arc::new(tls))
+        .tls_connector(Arc::new(Tls(Arc::new(tls))))
         .resolver(move |netloc: &str| lookup(netloc, lookup_limit()))
         .redirects(0)
         .max_idle_connections(0)
@@ -29,6 +29,63 @@ pub fn agent(
         builder = builder.timeout_connect(timeout);
     }
     builder.build()
+}
+
+/// rustls under ureq (ureq's own adapter comes with its "tls" feature,
+/// which also embeds a root store we never use).
+struct Tls(Arc<rustls::ClientConfig>);
+
+impl ureq::TlsConnector for Tls {
+    fn connect(
+        &self,
+        dns_name: &str,
+        mut io: Box<dyn ureq::ReadWrite>,
+    ) -> Result<Box<dyn ureq::ReadWrite>, ureq::Error> {
+        // An IPv6 address comes in brackets.
+        let name = dns_name
+            .strip_prefix('[')
+            .and_then(|n| n.strip_suffix(']'))
+            .unwrap_or(dns_name);
+        let server = rustls_pki_types::ServerName::try_from(name)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?
+            .to_owned();
+        let mut conn =
+            rustls::ClientConnection::new(self.0.clone(), server).map_err(io::Error::other)?;
+        // The handshake; a rustls error comes inside the io::Error, where
+        // [`Failure::of`] finds it.
+        conn.complete_io(&mut io)?;
+        Ok(Box::new(TlsStream(rustls::StreamOwned::new(conn, io))))
+    }
+}
+
+struct TlsStream(rustls::StreamOwned<rustls::ClientConnection, Box<dyn ureq::ReadWrite>>);
+
+impl ureq::ReadWrite for TlsStream {
+    fn socket(&self) -> Option<&TcpStream> {
+        self.0.get_ref().socket()
+    }
+}
+
+impl Read for TlsStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl Write for TlsStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
+impl std::fmt::Debug for TlsStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TlsStream")
+    }
 }
 
 /// The addresses of `netloc` (`host:port`, an IPv6 address in brackets),
