@@ -197,22 +197,23 @@ own() { # own NAME PORTS CMD...: ms from launch to listening, appended to $work/
   wait "$pid" 2>/dev/null || true
 }
 # own_round [all]: the stages start-all goes through (the API server, the two
-# keepstores side by side, the other three side by side); with "all", each
-# service alone too.
+# keepstores, the git server and nginx side by side; then the proxy); with
+# "all", each service alone too.
 own_round() {
   # Each command is split on blanks on purpose, as start-stack.sh splits them.
   # shellcheck disable=SC2086
   {
-    # start-all starts the API server and the two keepstores side by side.
-    own first "${p[0]} ${p[1]} ${p[2]}" bash -c "$KEEPSTORE_CMD -volume=$work/own -listen=:${p[1]} &
+    # start-all starts the API server, the two keepstores, the git server and
+    # nginx side by side, then the proxy.
+    own first "${p[0]} ${p[1]} ${p[2]} ${p[4]} ${p[5]} ${p[6]}" bash -c "
+      $KEEPSTORE_CMD -volume=$work/own -listen=:${p[1]} &
       $KEEPSTORE_CMD -volume=$work/own -listen=:${p[2]} &
+      $ARV_GIT_HTTPD_CMD -repo-root=$work/own/git -address=:${p[4]} &
+      PATH=\$PATH:/usr/sbin:/sbin nginx -p $work/own/nginx/ -e stderr -g 'pid $work/own/nginx.pid;' \
+        -c $work/own/nginx.conf &
       PATH=$bin:\$PATH exec $ARVADOS_API_SERVER_CMD -p ${p[0]} --pid-file $work/own/api.pid --ssl \
         --ssl-certificate $cert --ssl-certificate-key $key"
-    own trio "${p[3]} ${p[4]} ${p[5]} ${p[6]}" bash -c "
-      ARVADOS_API_TOKEN=x $KEEPPROXY_CMD -listen=:${p[3]} &
-      $ARV_GIT_HTTPD_CMD -repo-root=$work/own/git -address=:${p[4]} &
-      PATH=\$PATH:/usr/sbin:/sbin exec nginx -p $work/own/nginx/ -e stderr -g 'pid $work/own/nginx.pid;' \
-        -c $work/own/nginx.conf"
+    own trio "${p[3]}" env ARVADOS_API_TOKEN=x $KEEPPROXY_CMD "-listen=:${p[3]}"
     [[ ${1:-} == all ]] || return 0
     own api "${p[0]}" env PATH="$bin:$PATH" $ARVADOS_API_SERVER_CMD -p "${p[0]}" \
       --pid-file "$work/own/api.pid" --ssl --ssl-certificate "$cert" --ssl-certificate-key "$key"
@@ -303,13 +304,13 @@ and the same stand-ins; only the waits differ. Medians in ms.
 The services' own start-up, each launched directly and watched with \`portwait --pid\`, in the same loop as
 the flows (medians; the lone ones: of 3): the API stand-in alone ${own_ms[api]} ms, one keepstore
 ${own_ms[keepstore]} ms, two side by side ${own_ms[keeps]} ms, keepproxy ${own_ms[keepproxy]} ms, git ${own_ms[git]} ms,
-nginx ${own_ms[nginx]} ms. start-all starts the API server and the two keepstores side by side
-(${own_ms[first]} ms so started directly), then the other three side by side (${own_ms[trio]} ms): **$own_sum ms** of
+nginx ${own_ms[nginx]} ms. start-all starts the API server, the two keepstores, the git server and nginx side by
+side (${own_ms[first]} ms so started directly), then the proxy (${own_ms[trio]} ms): **$own_sum ms** of
 the services' own start-up in that order. The stack's overhead beyond that with the tools, round by round
 (its start-all less the services' own start-up measured right after it; medians): **$overhead ms**,
 **$overhead_ratio** of the services' own start-up (goal: below 0.35). It includes the settings and state-directory
-checks, the database reset over TLS, three curl runs for the registrations (made while services start)
-and the wait for nginx to answer through to the proxy and the git server.
+checks, the database reset over TLS, three curl runs for the registrations (the last made while the proxy
+starts) and the wait for nginx to answer through to the proxy and the git server.
 
 The tools' own share of start-all + stop-all (every call timed, median of 3 cycles:
 $(median <"$work/toolsum") ms, waiting on the services included; calls made side by side, as stop-all's,
@@ -331,7 +332,7 @@ original's \`find_server_pid\`, \`_wait_until_port_listens\` and \`kill_server_p
 baseline is generous to the original: the script skips the pidfile wait when the pidfile already
 names the listening process, where the original always slept 0.2 s before its first look at the
 API server's pidfile; it does wait for nginx's ports, which the original did not wait for at all. Both rows gain from the
-script starting the last three services and stopping all of them side by side; the original did
+script starting services and stopping all of them side by side; the original did
 each in turn (with one-by-one stops, the baseline's stop-all took about 720 ms).
 $(uname -sr), $(nproc) cores, shared with other jobs (load average $(uptime | sed 's/.*load average: //') when
 done): compare the rows, not the absolute figures; on a loaded machine the ratios move by tenths from run to

@@ -43,6 +43,7 @@ Exit codes:
   1  a service did not come up, a reset, registration, write or stop failed
      (status: not all up)
   2  usage error, missing tool, bad configuration, unsafe state directory
+  129, 130, 143  stopped by SIGHUP, SIGINT, SIGTERM (what it started is stopped)
 EOH
 }
 
@@ -64,7 +65,11 @@ while (($#)); do
   esac
   shift
 done
+# A run stopped by a signal (a CI job's timeout, ^C) stops what it started too.
 trap on_exit EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
 [[ -n $action ]] || fail 2 "no action given; $usage"
 [[ " ${actions[*]} " == *" $action "* ]] || fail 2 "unknown action '$action'. Actions are: ${actions[*]}"
 [[ -z $auth || $action == start || $action == start-all ]] || fail 2 "--auth applies to start and start-all only"

@@ -13,6 +13,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
 
 use stackutils_scripts::{
     alive, as_nobody, bin_dir, can_run, corpus, is_root, path_with_tools, script, standin, tool,
@@ -705,6 +706,47 @@ fn a_service_that_dies_during_start_fails_at_once_and_leaves_nothing_running() {
     // The API server this run started is stopped again.
     stack.assert_gone(&[], &[]);
     stack.run(&["status"]).code(1);
+}
+
+#[test]
+fn a_start_stopped_by_a_signal_stops_what_it_started() {
+    let mut stack = Stack::new();
+    let marker = stack.dir.path().join("sleeper.pid");
+    let sleeper = failing_service(
+        stack.dir.path(),
+        "silent-git",
+        &format!("echo $$ > {}\nexec sleep 300", marker.display()),
+    );
+    stack
+        .set("ARV_GIT_HTTPD_CMD", sleeper)
+        .set("STACK_TIMEOUT", "120s");
+    // In a process group of its own, signalled as a CI runner's timeout or ^C
+    // signals the whole group (the services run in sessions of their own).
+    let mut cmd = stack.command(&["start_arv-git-httpd"]);
+    cmd.process_group(0)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    assert!(
+        wait_until(Duration::from_secs(30), || fs::read_to_string(&marker)
+            .is_ok_and(|s| s.ends_with('\n'))),
+        "the git server never started"
+    );
+    let pid: u32 = fs::read_to_string(&marker).unwrap().trim().parse().unwrap();
+    assert!(Command::new("kill")
+        .args(["-TERM", "--", &format!("-{}", child.id())])
+        .status()
+        .unwrap()
+        .success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(143), "{stderr}");
+    assert!(
+        stderr.contains("stopping what this run started: arv-git-httpd"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty());
+    stack.assert_gone(&[pid], &[]);
 }
 
 #[test]
