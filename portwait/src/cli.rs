@@ -15,14 +15,17 @@ Targets:
   HOST:PORT        HOST's addresses; localhost means 127.0.0.1 and ::1
   [IPV6]:PORT      an IPv6 address ([fe80::1%eth0]:PORT if link-local)
   Local addresses are checked in the kernel's socket table (no connection is
-  made, unless --connect); other hosts get a TCP connect probe.
+  made, unless --connect); other hosts get a TCP connect probe. A HOST that
+  does not resolve yet is waited for: looked up again every 10 ms, backing
+  off to 250 ms.
 
 Exit codes:
   0  every target is listening (with --closed: none is); CMD, if given, is run
-  1  timed out (the targets never ready, or a pidfile never written, are
-     named), or the --pid process died
-  2  usage or fatal error: bad target, unknown host, unreadable or untrusted
-     pidfile, /proc/PID/fd of the --pid process not readable, CMD not run";
+  1  timed out (the targets never ready, a host name never resolved with the
+     resolver's last error, or a pidfile never written, are named), or the
+     --pid process died
+  2  usage or fatal error: bad target, unreadable or untrusted pidfile,
+     /proc/PID/fd of the --pid process not readable, CMD not run";
 
 /// Wait until TCP ports listen, then exit or run a command.
 ///

@@ -14,8 +14,9 @@ use anyhow::{bail, Context, Result};
 use cliutil::Exit;
 
 use crate::cli::Cli;
+use crate::owner::Owner;
 use crate::target::{Place, Target};
-use crate::wait::{Outcome, Watch};
+use crate::wait::{Outcome, Resolved, Watch};
 
 /// Runs `portwait` with parsed arguments.
 pub fn run(cli: &Cli) -> Result<ExitCode> {
@@ -23,9 +24,12 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
     let start = Instant::now();
     let left = || cli.timeout.saturating_sub(start.elapsed());
     let waited = humantime::format_duration(cli.timeout);
+    // The owner is held (its pidfd open, its pidfile's identity checked)
+    // before any name is looked up: a lookup may take seconds, time enough
+    // for its pid to be reused.
     let owner = match (&cli.pidfile, cli.pid) {
         (Some(path), _) => match owner::wait_for_pidfile(path, trust(cli), left())? {
-            Some(pid) => Some(pid),
+            Some(owner) => Some(owner),
             None => {
                 return Err(Exit::failure(format!(
                     "timed out after {waited}: pidfile {} was never written",
@@ -33,26 +37,45 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
                 )))
             }
         },
-        (None, pid) => pid,
+        (None, pid) => pid.map(Owner::hold),
     };
-    if let Some(pid) = owner {
-        owner::check_readable(pid)?;
-    }
-    let mut targets = Vec::new();
-    for target in &cli.targets {
-        let places = target::resolve(target, left())?;
-        if owner.is_some() && places.iter().any(|p| matches!(p, Place::Remote(_))) {
-            bail!("target {target} is on another host: --pid and --pidfile need local targets");
+    let pid = owner.as_ref().map_or(0, |o| o.pid);
+    let outcome = match &owner {
+        // Dead already: nothing of its will listen, whatever the names are.
+        Some(owner) if owner.exited()? => {
+            if cli.closed {
+                Outcome::Ready
+            } else {
+                Outcome::OwnerDied(cli.targets.clone())
+            }
         }
-        targets.push((target.clone(), places));
-    }
-    let watch = Watch {
-        targets,
-        owner,
-        closed: cli.closed,
-        connect: cli.connect,
+        _ => {
+            if let Some(owner) = &owner {
+                owner::check_readable(owner.pid)?;
+            }
+            match wait::resolve(&cli.targets, owner.as_ref(), cli.closed, left())? {
+                Resolved::Ended(outcome) => outcome,
+                Resolved::Places(targets) => {
+                    if owner.is_some() {
+                        let remote = targets
+                            .iter()
+                            .find(|(_, p)| p.iter().any(|p| matches!(p, Place::Remote(_))));
+                        if let Some((target, _)) = remote {
+                            bail!("target {target} is on another host: --pid and --pidfile need local targets");
+                        }
+                    }
+                    let watch = Watch {
+                        targets,
+                        owner,
+                        closed: cli.closed,
+                        connect: cli.connect,
+                    };
+                    wait::wait(&watch, left())?
+                }
+            }
+        }
     };
-    match wait::wait(&watch, left())? {
+    match outcome {
         Outcome::Ready => {}
         Outcome::TimedOut(left) if cli.closed => {
             return Err(Exit::failure(format!(
@@ -73,9 +96,18 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
         }
         Outcome::OwnerDied(left) => {
             return Err(Exit::failure(format!(
-                "process {} is not running; never listened on: {}",
-                owner.unwrap_or_default(),
+                "process {pid} is not running; never listened on: {}",
                 list(&left)
+            )))
+        }
+        Outcome::Unresolved(names) => {
+            return Err(Exit::failure(format!(
+                "timed out after {waited} resolving {}",
+                names
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
             )))
         }
     }

@@ -8,9 +8,14 @@ use std::io;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use std::os::fd::OwnedFd;
+
 use anyhow::{anyhow, bail, Result};
 use cliutil::Exit;
 use pidwait::pidfile::{self, Trust};
+use rustix::event::{PollFd, PollFlags, Timespec};
+use rustix::io::Errno;
+use rustix::process::{pidfd_open, Pid, PidfdFlags};
 
 use crate::wait::{FIRST_PAUSE, MAX_PAUSE};
 
@@ -49,11 +54,75 @@ fn stale(pid: i32, written: std::time::SystemTime) -> Option<String> {
     pidwait::process::newcomer(pid, &stat, Some(written), None)
 }
 
+/// The process whose listeners count, held from the start: its pidfd is
+/// opened before anything slow (a name lookup) and before its identity is
+/// checked, so a pid reused meanwhile is never taken for it.
+#[derive(Debug)]
+pub struct Owner {
+    pub pid: i32,
+    /// None when pidfds are not supported (its life is then read from
+    /// `/proc`), or when it was gone already.
+    pidfd: Option<OwnedFd>,
+    /// No process had the pid when it was held.
+    gone: bool,
+}
+
+impl Owner {
+    /// Holds the process that has `pid` now.
+    pub fn hold(pid: i32) -> Owner {
+        let opened = Pid::from_raw(pid).map(|p| pidfd_open(p, PidfdFlags::empty()));
+        match opened {
+            Some(Ok(fd)) => Owner {
+                pid,
+                pidfd: Some(fd),
+                gone: false,
+            },
+            Some(Err(Errno::SRCH)) => Owner {
+                pid,
+                pidfd: None,
+                gone: true,
+            },
+            // No pidfds on this kernel: `/proc` it is.
+            _ => Owner {
+                pid,
+                pidfd: None,
+                gone: false,
+            },
+        }
+    }
+
+    pub fn pidfd(&self) -> Option<&OwnedFd> {
+        self.pidfd.as_ref()
+    }
+
+    /// Whether it has exited; a zombie has.
+    pub fn exited(&self) -> Result<bool> {
+        Ok(match &self.pidfd {
+            Some(fd) => sleep_or_exit(Some(fd), Duration::ZERO)?,
+            None => self.gone || !alive(self.pid),
+        })
+    }
+}
+
+/// Sleeps for `time`, or less if the pidfd says its process exited (true).
+pub fn sleep_or_exit(pidfd: Option<&OwnedFd>, time: Duration) -> Result<bool> {
+    let timeout = Timespec::try_from(time)?;
+    let mut fds: Vec<PollFd> = pidfd
+        .into_iter()
+        .map(|fd| PollFd::new(fd, PollFlags::IN))
+        .collect();
+    match rustix::event::poll(&mut fds, Some(&timeout)) {
+        Ok(_) | Err(Errno::INTR) => {}
+        Err(e) => return Err(io::Error::from(e).into()),
+    }
+    Ok(fds.first().is_some_and(|fd| !fd.revents().is_empty()))
+}
+
 /// Waits for a pidfile that is missing or empty (a server writes it while
 /// it starts), looking again with the listener checks' backoff, for at most
-/// `limit`; then reads it as [`read_pidfile`] does. `None` when it was
-/// never written; bad content is an error at once.
-pub fn wait_for_pidfile(path: &Path, trust: Trust, limit: Duration) -> Result<Option<i32>> {
+/// `limit`; then reads it as [`read_pidfile`] does and holds its process.
+/// `None` when it was never written; bad content is an error at once.
+pub fn wait_for_pidfile(path: &Path, trust: Trust, limit: Duration) -> Result<Option<Owner>> {
     let deadline = Instant::now() + limit;
     let mut pause = FIRST_PAUSE;
     loop {
@@ -67,8 +136,11 @@ pub fn wait_for_pidfile(path: &Path, trust: Trust, limit: Duration) -> Result<Op
         ) {
             let written = read.as_ref().ok().map(|p| p.written);
             let pid = one_pid(path, read.map(|p| p.pids))?;
+            // Held before the check, so the process checked is the one held
+            // (or, if the pid is reused in between, the newcomer is refused).
+            let owner = Owner::hold(pid);
             match written.and_then(|w| stale(pid, w)) {
-                None => return Ok(Some(pid)),
+                None => return Ok(Some(owner)),
                 why => stale_now = why,
             }
         }

@@ -7,8 +7,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
-use cliutil::Exit;
+use anyhow::{bail, Result};
 
 /// A target before name resolution.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,7 +79,10 @@ pub enum Place {
 /// `localhost` is both 127.0.0.1 and `::1`, whatever `/etc/hosts` says.
 /// An IPv4-mapped IPv6 address (`::ffff:127.0.0.1`) is its IPv4 address:
 /// a connection to it is IPv4, which an IPv6-only socket never takes.
-/// A host name gets at most `limit` to resolve (exit 1 when it runs out).
+/// A host name gets at most `limit` to resolve. A name that does not
+/// resolve (not known yet, or no answer within `limit`) is a
+/// [`NotResolved`] error: it may resolve later (a container's name is known
+/// only once it starts), so the caller may ask again.
 pub fn resolve(target: &Target, limit: Duration) -> Result<Vec<Place>> {
     resolve_with(target, limit, |name| {
         name.to_socket_addrs().map(Iterator::collect)
@@ -106,14 +108,16 @@ fn resolve_with(
         vec![SocketAddr::new(ip.to_canonical(), port)]
     } else {
         let name = (host.clone(), target.port);
-        let found = within(limit, move || lookup(name)).ok_or_else(|| {
-            Exit::failure(format!(
-                "timed out resolving host '{host}' of target {target}"
-            ))
-        })?;
+        let not_resolved = |why: String| NotResolved {
+            host: host.clone(),
+            target: target.clone(),
+            why,
+        };
+        let found = within(limit, move || lookup(name))
+            .ok_or_else(|| not_resolved("no answer from the name service in time".into()))?;
         // (An IPv6 address with a scope, `fe80::1%eth0`, comes this way.)
         let mut addrs: Vec<SocketAddr> = found
-            .with_context(|| format!("cannot resolve host '{host}' of target {target}"))?
+            .map_err(|e| not_resolved(e.to_string()))?
             .into_iter()
             .map(|a| match a {
                 SocketAddr::V6(v6) if v6.scope_id() == 0 => {
@@ -123,11 +127,11 @@ fn resolve_with(
             })
             .collect();
         addrs.dedup();
+        if addrs.is_empty() {
+            Err(not_resolved("no address".into()))?;
+        }
         addrs
     };
-    if addrs.is_empty() {
-        bail!("host '{host}' of target {target} has no address");
-    }
     // A link-local address without its interface cannot be reached: left
     // out of a name's addresses, an error if it is all there is.
     let unreachable = |a: &SocketAddr| link_local(a.ip()) && is_unscoped(a);
@@ -145,6 +149,24 @@ fn resolve_with(
     }
     Ok(places(addrs))
 }
+
+/// A host name that did not resolve: not known (yet), or no answer from the
+/// resolver in time. `why` is the resolver's error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotResolved {
+    pub host: String,
+    pub target: Target,
+    pub why: String,
+}
+
+impl fmt::Display for NotResolved {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Self { host, target, why } = self;
+        write!(f, "host '{host}' of target {target}: {why}")
+    }
+}
+
+impl std::error::Error for NotResolved {}
 
 /// Local addresses are looked up in the kernel, others connected to.
 fn places(addrs: Vec<SocketAddr>) -> Vec<Place> {
@@ -255,7 +277,8 @@ mod tests {
             resolve(&target(Some("192.0.2.1"), 80)).unwrap(),
             vec![Place::Remote("192.0.2.1:80".parse().unwrap())]
         );
-        assert!(resolve(&target(Some("no-such-host.invalid"), 80)).is_err());
+        let err = resolve(&target(Some("no-such-host.invalid"), 80)).unwrap_err();
+        assert!(err.downcast_ref::<NotResolved>().is_some(), "{err}");
         let err = resolve(&target(Some("fe80::1"), 80)).unwrap_err();
         assert_eq!(
             err.to_string(),
@@ -296,7 +319,7 @@ mod tests {
     }
 
     #[test]
-    fn a_host_name_that_takes_too_long_is_a_timeout() {
+    fn a_name_that_does_not_resolve_may_be_asked_again() {
         let (keep, never) = mpsc::channel::<()>();
         let hung = move |_| {
             let _ = never.recv(); // a name server that never answers
@@ -309,14 +332,21 @@ mod tests {
         )
         .unwrap_err();
         drop(keep);
-        assert_eq!(
-            err.downcast_ref::<Exit>().map(|e| e.code),
-            Some(cliutil::FAILURE)
-        );
+        assert!(err.downcast_ref::<NotResolved>().is_some(), "{err}");
         assert_eq!(
             err.to_string(),
-            "timed out resolving host 'db.example' of target db.example:5432"
+            "host 'db.example' of target db.example:5432: no answer from the name service in time"
         );
+        let unknown = |_| Err(io::Error::other("Name or service not known"));
+        let err =
+            resolve_with(&target(Some("db"), 80), Duration::from_secs(10), unknown).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "host 'db' of target db:80: Name or service not known"
+        );
+        let none = |_| Ok(Vec::new());
+        let err = resolve_with(&target(Some("db"), 80), Duration::from_secs(10), none).unwrap_err();
+        assert!(err.downcast_ref::<NotResolved>().is_some(), "{err}");
     }
 
     proptest! {

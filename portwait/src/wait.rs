@@ -8,16 +8,13 @@
 
 use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr, SocketAddrV6, TcpStream};
-use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use rustix::event::{PollFd, PollFlags, Timespec};
-use rustix::process::{Pid, PidfdFlags};
 
 use crate::diag::{Diag, Listener};
-use crate::owner;
-use crate::target::{self, Place, Target};
+use crate::owner::{self, sleep_or_exit, Owner};
+use crate::target::{self, NotResolved, Place, Target};
 
 pub(crate) const FIRST_PAUSE: Duration = Duration::from_millis(1);
 pub(crate) const MAX_PAUSE: Duration = Duration::from_millis(8);
@@ -28,13 +25,20 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// ...and at least this long, even past the deadline, so that the one look
 /// of `--timeout 0` (or the last one) really tries.
 const MIN_CONNECT_TIMEOUT: Duration = Duration::from_millis(100);
+/// A name that does not resolve yet is looked up again after 10 ms,
+/// doubling to 250 ms: a lookup may send DNS queries, so not every few ms.
+const FIRST_LOOKUP_PAUSE: Duration = Duration::from_millis(10);
+const MAX_LOOKUP_PAUSE: Duration = Duration::from_millis(250);
+/// A lookup gets what is left of the timeout, and at least this, so that
+/// the one look of `--timeout 0` (or the last one) really asks.
+const MIN_LOOKUP: Duration = Duration::from_millis(100);
 
 /// What to wait for.
 pub struct Watch {
     pub targets: Vec<(Target, Vec<Place>)>,
     /// Only listeners of this process and its descendants count, and its
     /// death ends the wait.
-    pub owner: Option<i32>,
+    pub owner: Option<Owner>,
     /// Wait until nothing listens instead.
     pub closed: bool,
     /// Local listeners must also complete a TCP handshake.
@@ -49,6 +53,81 @@ pub enum Outcome {
     TimedOut(Vec<Target>),
     /// The owner died; these targets were never ready.
     OwnerDied(Vec<Target>),
+    /// The deadline passed; these targets' host names never resolved.
+    Unresolved(Vec<NotResolved>),
+}
+
+/// How resolving the targets ended.
+#[derive(Debug)]
+pub enum Resolved {
+    /// Every target with the places it may listen at.
+    Places(Vec<(Target, Vec<Place>)>),
+    /// The wait is over before any listener was looked for.
+    Ended(Outcome),
+}
+
+/// Resolves every target's host. A name that does not resolve (yet: a
+/// container's name is known only once it starts) is looked up again with
+/// a backoff until `timeout`; an error that no later lookup can mend
+/// (a link-local address without its interface) is returned at once. The
+/// owner's death ends the wait as it does the listener wait; with
+/// `closed` it is success.
+pub fn resolve(
+    targets: &[Target],
+    owner: Option<&Owner>,
+    closed: bool,
+    timeout: Duration,
+) -> Result<Resolved> {
+    let deadline = Instant::now()
+        .checked_add(timeout)
+        .context("the timeout is too long for this system's clock")?;
+    let died = || {
+        Resolved::Ended(if closed {
+            Outcome::Ready
+        } else {
+            Outcome::OwnerDied(targets.to_vec())
+        })
+    };
+    let mut found: Vec<Option<Vec<Place>>> = vec![None; targets.len()];
+    let mut pause = FIRST_LOOKUP_PAUSE;
+    loop {
+        let mut unresolved = Vec::new();
+        for (target, places) in targets.iter().zip(&mut found) {
+            if places.is_some() {
+                continue;
+            }
+            let limit = deadline
+                .saturating_duration_since(Instant::now())
+                .max(MIN_LOOKUP);
+            match target::resolve(target, limit) {
+                Ok(found) => *places = Some(found),
+                Err(e) => match e.downcast::<NotResolved>() {
+                    Ok(not) => unresolved.push(not),
+                    Err(e) => return Err(e),
+                },
+            }
+        }
+        if unresolved.is_empty() {
+            let places = found.into_iter().flatten();
+            return Ok(Resolved::Places(
+                targets.iter().cloned().zip(places).collect(),
+            ));
+        }
+        // Without a pidfd to wake the sleep, `/proc` says.
+        if let Some(owner) = owner.filter(|o| o.pidfd().is_none()) {
+            if owner.exited()? {
+                return Ok(died());
+            }
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Ok(Resolved::Ended(Outcome::Unresolved(unresolved)));
+        }
+        if sleep_or_exit(owner.and_then(Owner::pidfd), pause.min(deadline - now))? {
+            return Ok(died());
+        }
+        pause = (pause * 2).min(MAX_LOOKUP_PAUSE);
+    }
 }
 
 /// Waits until every target is (or, with `closed`, is no longer) listening,
@@ -65,7 +144,7 @@ pub fn wait(watch: &Watch, timeout: Duration) -> Result<Outcome> {
         .flat_map(|(_, places)| places)
         .any(|p| !matches!(p, Place::Remote(_)));
     let mut diag = if has_local { Some(Diag::open()?) } else { None };
-    let mut pidfd = watch.owner.and_then(open_pidfd);
+    let mut pidfd = watch.owner.as_ref().and_then(Owner::pidfd);
     let mut pending: Vec<usize> = (0..watch.targets.len()).collect();
     let mut pause = FIRST_PAUSE;
     let mut next_remote = start;
@@ -82,7 +161,7 @@ pub fn wait(watch: &Watch, timeout: Duration) -> Result<Outcome> {
             diag: diag.as_mut(),
             ports,
             dumped: None,
-            owner: watch.owner,
+            owner: watch.owner.as_ref().map(|o| o.pid),
             owned: None,
             foreign: &mut foreign,
             probe_remote,
@@ -118,8 +197,8 @@ pub fn wait(watch: &Watch, timeout: Duration) -> Result<Outcome> {
         if pending.is_empty() {
             return Ok(Outcome::Ready);
         }
-        if let Some(pid) = watch.owner {
-            let dead = owner_exited || (pidfd.is_none() && !owner::alive(pid));
+        if let Some(owner) = &watch.owner {
+            let dead = owner_exited || (pidfd.is_none() && owner.exited()?);
             if dead && !watch.closed {
                 return Ok(Outcome::OwnerDied(unready()));
             }
@@ -129,7 +208,7 @@ pub fn wait(watch: &Watch, timeout: Duration) -> Result<Outcome> {
             return Ok(Outcome::TimedOut(unready()));
         }
         let sleep = pause.min(deadline - now);
-        if sleep_or_exit(pidfd.as_ref(), sleep)? {
+        if sleep_or_exit(pidfd, sleep)? {
             // A pidfd stays readable once its process exits: keep polling
             // it and every later sleep would return at once (a busy loop).
             owner_exited = true;
@@ -137,24 +216,6 @@ pub fn wait(watch: &Watch, timeout: Duration) -> Result<Outcome> {
         }
         pause = (pause * 2).min(MAX_PAUSE);
     }
-}
-
-fn open_pidfd(pid: i32) -> Option<OwnedFd> {
-    rustix::process::pidfd_open(Pid::from_raw(pid)?, PidfdFlags::empty()).ok()
-}
-
-/// Sleeps for `time`, or less if the pidfd says its process exited (true).
-fn sleep_or_exit(pidfd: Option<&OwnedFd>, time: Duration) -> Result<bool> {
-    let timeout = Timespec::try_from(time)?;
-    let mut fds: Vec<PollFd> = pidfd
-        .into_iter()
-        .map(|fd| PollFd::new(fd, PollFlags::IN))
-        .collect();
-    match rustix::event::poll(&mut fds, Some(&timeout)) {
-        Ok(_) | Err(rustix::io::Errno::INTR) => {}
-        Err(e) => return Err(std::io::Error::from(e).into()),
-    }
-    Ok(fds.first().is_some_and(|fd| !fd.revents().is_empty()))
 }
 
 /// One round's view of the world.

@@ -425,15 +425,12 @@ fn bad_input_is_a_usage_error_with_a_clear_message() {
     assert!(made.success());
     let fifo = fifo.to_str().unwrap();
     let dir = tmp.path().to_str().unwrap();
+    let ours = std::process::id().to_string();
     for (args, says) in [
         (&["0"][..], "invalid target '0': bad port '0'"),
         (&["70000"], "invalid target '70000': bad port '70000'"),
         (&["host:"], "invalid target 'host:': bad port ''"),
         (&["::1:80"], "in brackets"),
-        (
-            &["no-such-host.invalid:80"],
-            "cannot resolve host 'no-such-host.invalid'",
-        ),
         (
             &["--pidfile", garbage, "80"],
             "garbage.pid:1: \"12x\": expected a decimal pid",
@@ -444,7 +441,7 @@ fn bad_input_is_a_usage_error_with_a_clear_message() {
         (&["--pidfile", dir, "80"], "not a regular file"),
         (&["-t", "500000000000y", "80"], "expected at most 100 years"),
         (&["--pid", "1", "80"], "invalid pid '1'"),
-        (&["--pid", "1234", "192.0.2.1:80"], "need local targets"),
+        (&["--pid", &ours, "192.0.2.1:80"], "need local targets"),
         (&["-t", "soon", "80"], "expected e.g. 250ms"),
         (&[], "required"),
     ] {
@@ -632,7 +629,7 @@ fn in_netns(what: &str, script: &str) -> Option<String> {
         }
     }
     let script = format!(
-        "import socket, subprocess, sys\npw = sys.argv[1]\n\
+        "import os, socket, subprocess, sys\npw = sys.argv[1]\n\
          subprocess.run(['ip', 'link', 'set', 'lo', 'up'], check=True)\n\
          def code(*args):\n    return subprocess.run([pw, *args], stderr=subprocess.DEVNULL).returncode\n\
          {script}"
@@ -731,8 +728,173 @@ print(r.returncode, r.stderr, end='')
     };
     assert_eq!(
         out,
-        "1 portwait: timed out resolving host 'never-answered.example' of target \
-         never-answered.example:5432\n"
+        "1 portwait: timed out after 300ms resolving host 'never-answered.example' of target \
+         never-answered.example:5432: no answer from the name service in time\n"
+    );
+}
+
+/// The --pid process is held, and found dead, before any name is looked
+/// up: a dead --pid fails for the dead process (with --closed: succeeds)
+/// and no DNS query is sent (counted by the firewall rule that drops them);
+/// a live one's wait does send them.
+#[test]
+fn a_dead_pid_is_found_before_any_name_is_looked_up() {
+    let tmp = tempfile::tempdir().unwrap();
+    let resolv = tmp.path().join("resolv.conf");
+    fs::write(
+        &resolv,
+        "nameserver 127.0.0.1\noptions timeout:5 attempts:2\n",
+    )
+    .unwrap();
+    let Some(out) = in_netns(
+        "a name server that never answers",
+        &format!(
+            "\
+subprocess.run(['iptables', '-A', 'INPUT', '-p', 'udp', '--dport', '53', '-j', 'DROP'], check=True)
+subprocess.run(['iptables', '-A', 'INPUT', '-p', 'tcp', '--dport', '53', '-j', 'DROP'], check=True)
+dead = subprocess.Popen(['true'])
+dead.wait()
+def private(*args):
+    return subprocess.run(['unshare', '-m', 'sh', '-c',
+        'mount --bind \"$0\" /etc/resolv.conf && exec \"$@\"', '{}', pw, *args],
+        stderr=subprocess.PIPE, text=True)
+for closed in [[], ['--closed']]:
+    r = private('-t', '5s', *closed, '--pid', str(dead.pid), 'never-answered.example:5432')
+    print(r.returncode, r.stderr.replace(str(dead.pid), 'PID'), end='')
+    print('.')
+def queries():
+    rules = subprocess.run(['iptables', '-nvxL', 'INPUT'], capture_output=True, text=True, check=True)
+    return sum(int(l.split()[0]) for l in rules.stdout.splitlines() if 'dpt:53' in l)
+print('queries', queries())
+private('-t', '300ms', '--pid', str(os.getpid()), 'never-answered.example:5432')
+print('queries with a live pid', queries() > 0)
+",
+            resolv.display()
+        ),
+    ) else {
+        return;
+    };
+    assert_eq!(
+        out,
+        "1 portwait: process PID is not running; never listened on: \
+         never-answered.example:5432\n.\n0 .\nqueries 0\nqueries with a live pid True\n"
+    );
+}
+
+/// portwait run with a private `/etc/hosts` (the file `hosts`, bind-mounted
+/// in a mount namespace of its own) as the only source of names.
+fn with_private_hosts(hosts: &std::path::Path, args: &[&str]) -> Option<Command> {
+    if !rustix::process::geteuid().is_root() {
+        skip("not root: cannot bind-mount a private /etc/hosts");
+        return None;
+    }
+    if !have("unshare", "--version") {
+        skip("unshare is missing: needed for a private /etc/hosts");
+        return None;
+    }
+    let nsswitch = hosts.with_extension("nsswitch");
+    fs::write(&nsswitch, "hosts: files\n").unwrap();
+    let mut cmd = Command::new("unshare");
+    cmd.args(["-m", "sh", "-c"])
+        .arg(
+            "mount --bind \"$0\" /etc/hosts && mount --bind \"$1\" /etc/nsswitch.conf \
+             && shift && exec \"$@\"",
+        )
+        .arg(hosts)
+        .arg(&nsswitch)
+        .arg(env!("CARGO_BIN_EXE_portwait"))
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    Some(cmd)
+}
+
+/// Returns once `child` is portwait asleep between two lookups of a name
+/// that did not resolve: it sleeps in `poll` only after a round of lookups
+/// (each waited for on a futex), and the name is not known until the test
+/// adds it.
+fn looked_up_once(child: &mut Child) {
+    let pid = child.id();
+    until("portwait to have looked the name up", || {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("portwait exited before the test went on: {status}");
+        }
+        fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c == "portwait\n")
+            && fs::read_to_string(format!("/proc/{pid}/wchan")).is_ok_and(|w| w.contains("poll"))
+    });
+}
+
+/// In Compose a service's name resolves only once its container starts: a
+/// name that does not resolve yet is waited for, looked up again until it
+/// appears (here: added to /etc/hosts after portwait looked and failed).
+#[test]
+fn a_name_that_resolves_later_is_waited_for() {
+    let server = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = port_of(&server);
+    let tmp = tempfile::tempdir().unwrap();
+    let hosts = tmp.path().join("hosts");
+    fs::write(&hosts, "127.0.0.1 localhost\n").unwrap();
+    let target = format!("late.test:{port}");
+    let Some(mut cmd) = with_private_hosts(&hosts, &["-t", "30s", &target]) else {
+        return;
+    };
+    let mut child = cmd.spawn().unwrap();
+    looked_up_once(&mut child);
+    // Written in place: the bind mount shows the same inode.
+    fs::write(&hosts, "127.0.0.1 localhost\n127.0.0.1 late.test\n").unwrap();
+    let (status, out) = finish(child);
+    assert!(status.success(), "{}", stderr(&out));
+    // `--timeout 0` looks once, and for a name that means one real lookup.
+    let out = with_private_hosts(&hosts, &["-t", "0", &target])
+        .unwrap()
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn a_name_that_never_resolves_is_exit_1_with_the_resolvers_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let hosts = tmp.path().join("hosts");
+    fs::write(&hosts, "127.0.0.1 localhost\n").unwrap();
+    let Some(mut cmd) = with_private_hosts(&hosts, &["-t", "300ms", "never.test:5432"]) else {
+        return;
+    };
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        "portwait: timed out after 300ms resolving host 'never.test' of target \
+         never.test:5432: failed to lookup address information: Name or service not known\n"
+    );
+}
+
+/// The --pid process dying while its name is still waited for ends the
+/// wait at once.
+#[test]
+fn a_pid_that_dies_while_a_name_is_waited_for_fails_fast() {
+    let tmp = tempfile::tempdir().unwrap();
+    let hosts = tmp.path().join("hosts");
+    fs::write(&hosts, "127.0.0.1 localhost\n").unwrap();
+    let mut victim = Command::new("sleep").arg("60").spawn().unwrap();
+    let pid = victim.id().to_string();
+    let Some(mut cmd) = with_private_hosts(&hosts, &["-t", "60s", "-p", &pid, "late.test:80"])
+    else {
+        victim.kill().unwrap();
+        victim.wait().unwrap();
+        return;
+    };
+    let mut child = cmd.spawn().unwrap();
+    looked_up_once(&mut child);
+    victim.kill().unwrap();
+    let (status, out) = finish(child);
+    victim.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        format!("portwait: process {pid} is not running; never listened on: late.test:80\n")
     );
 }
 
