@@ -780,7 +780,7 @@ fn the_log_file_is_never_written_through_a_planted_link() {
         .unwrap();
     let out = svc.run("start").expect(1);
     assert!(
-        out.stderr().contains("belongs to uid 65534"),
+        out.stderr().contains("is owned by uid 65534"),
         "{}",
         out.stderr()
     );
@@ -805,8 +805,10 @@ fn the_log_file_is_never_written_through_a_planted_link() {
     ));
     let out = svc.run("start").expect(1);
     assert!(
-        out.stderr()
-            .contains(&format!("{} belongs to uid 65534", other.display())),
+        out.stderr().contains(&format!(
+            "directory {} is owned by uid 65534",
+            other.display()
+        )),
         "{}",
         out.stderr()
     );
