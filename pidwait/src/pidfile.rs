@@ -696,6 +696,77 @@ mod tests {
         }
     }
 
+    /// What is parsed is the whole file, never a cut of it: one over
+    /// `MAX_LEN` bytes is refused, not read as its first `MAX_LEN` (a pid and
+    /// blanks). And an empty file, however old, is still only incomplete.
+    #[test]
+    fn reads_are_never_cut_and_an_old_empty_file_is_incomplete() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = SystemTime::now() - Duration::from_secs(3600);
+        let write = |name: &str, content: &[u8]| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, content).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+            let file = std::fs::File::options().write(true).open(&path).unwrap();
+            file.set_modified(old).unwrap();
+            path
+        };
+        let full = write(
+            "full.pid",
+            format!("1234{}\n", " ".repeat(MAX_LEN - 5)).as_bytes(),
+        );
+        assert_eq!(
+            read(&full, Trust::Checked).unwrap(),
+            [Pid::new(1234).unwrap()]
+        );
+        let over = write(
+            "over.pid",
+            format!("1234{}\n", " ".repeat(MAX_LEN)).as_bytes(),
+        );
+        let err = read(&over, Trust::Checked).unwrap_err();
+        assert!(
+            matches!(&err, Error::Invalid { expected, .. } if expected.contains("over 4096 bytes")),
+            "{err}"
+        );
+        let empty = write("empty.pid", b"");
+        let err = read(&empty, Trust::Checked).unwrap_err();
+        assert!(matches!(err, Error::Incomplete { .. }), "{err}");
+    }
+
+    /// `read_settled` waits out its settle time on an empty pidfile (read
+    /// again every few milliseconds), and takes what its writer then puts
+    /// there. Seen for real: the reader is asleep between two reads before
+    /// the pid is written.
+    #[test]
+    fn an_empty_pidfile_is_waited_on_for_its_settle_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("late.pid");
+        let mut writer = std::fs::File::create(&path).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let (tell, told) = std::sync::mpsc::channel();
+        let reader = {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                let link = std::fs::read_link("/proc/thread-self").unwrap();
+                tell.send(link.file_name().unwrap().to_owned()).unwrap();
+                read_settled(&path, Trust::Checked, Duration::from_secs(60))
+            })
+        };
+        let wchan = format!("/proc/self/task/{}/wchan", told.recv().unwrap().display());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !std::fs::read_to_string(&wchan).is_ok_and(|w| w.contains("nanosleep")) {
+            assert!(
+                !reader.is_finished(),
+                "gave up at once: {:?}",
+                reader.join()
+            );
+            assert!(Instant::now() < deadline, "the reader never slept");
+            std::thread::yield_now();
+        }
+        std::io::Write::write_all(&mut writer, b"4321\n").unwrap();
+        assert_eq!(reader.join().unwrap().unwrap(), [Pid::new(4321).unwrap()]);
+    }
+
     #[test]
     fn trust_checks() {
         let dir = tempfile::tempdir().unwrap();
