@@ -329,7 +329,8 @@ died() {
 }
 
 # wait_up NAME PID PORT...: until PID listens on every PORT (failing at once if
-# it exits) and NAME's pidfile names a live process; with $defer, only noted.
+# it exits) and NAME's pidfile names a live process (the API server: and its
+# database is reset); with $defer, only noted.
 defer="" deferred=()
 wait_up() {
   local name=$1 pid=$2 err
@@ -342,19 +343,24 @@ wait_up() {
     err=$("$pidwait" --timeout="$timeout" "$state/$name.pid" 2>&1 >/dev/null) ||
       died "$name" "no live process in $state/$name.pid ($err)"
   fi
+  [[ $name != api ]] || reset_api "$api_addr:$1" || died api "the database reset failed"
   # nginx is ready when it answers through to the proxy and the git server.
   [[ $name != nginx ]] || err=$(answering nginx "$timeout") ||
     died nginx "not answering through to its upstreams (${err//$'\n'/ })"
   bound+=("$@")
 }
 
-# wait_deferred: the noted waits (the services start meanwhile), nginx's last:
-# it answers only through the others, whose death is so seen at once.
+# wait_deferred [NAME]: the noted waits (NAME's only: the others stay noted),
+# nginx's last: it answers only through the others, whose death is so seen at once.
 wait_deferred() {
-  local args
+  local args rest=() was=$defer
   defer=""
-  # shellcheck disable=SC2086 # NAME PID PORT...: no blanks in any
-  for args in "${deferred[@]/#nginx */}" "${deferred[@]/#[!n]*/}"; do [[ -z $args ]] || wait_up $args; done
+  for args in "${deferred[@]/#nginx */}" "${deferred[@]/#[!n]*/}"; do
+    [[ -n $args ]] || continue
+    # shellcheck disable=SC2086 # NAME PID PORT...: no blanks in any
+    if [[ -z ${1:-} || $args == "$1 "* ]]; then wait_up $args; else rest+=("$args"); fi
+  done
+  deferred=("${rest[@]}") defer=$was
 }
 
 # ensure_cert: the self-signed certificate and key, made once, stored by write
@@ -459,9 +465,8 @@ start_api() {
       -u ARVADOS_API_TOKEN RAILS_ENV=test ARVADOS_WEBSOCKETS=yes \
       "${api_cmd[@]}" -p "$pp" --pid-file "$state/api.pid" --log-file "$state/api.log" \
       --ssl --ssl-certificate "$state/self-signed.pem" --ssl-certificate-key "$state/self-signed.key"
+    host=$api_addr:$pp
     wait_up api "$pid" "$pp"
-    host="$api_addr:$pp"
-    reset_api "$host" || died api "the database reset failed"
   fi
   api_started_host=$host
 }
@@ -707,20 +712,20 @@ case $action in
   start-all)
     newports 7 # all the stack's ports in one call
     mapfile -t pool <<<"$ports"
-    # Beside the API server: the storage servers, the git server and nginx (they
-    # need nothing of it; nginx needs only the proxy's port). The proxy reads
-    # the storage servers' registrations as it starts: it comes last.
+    # The API server first (the longest way: it starts, resets, takes the
+    # registrations, then the proxy starts); beside it the storage servers, the
+    # git server and nginx (they need nothing of it; nginx only the proxy's
+    # port). The proxy reads the storage servers' registrations as it starts.
     defer=1
+    start_api
     launch_keep
     start_arv-git-httpd
     external keepproxy || begin keepproxy
     start_nginx
-    defer=""
     admin_token
-    start_api
+    wait_deferred api
     [[ -n $proxy_services ]] || batch=1
     register_keep
-    defer=1
     start_keep_proxy
     api_send # while the proxy starts
     wait_deferred
