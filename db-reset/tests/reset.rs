@@ -121,6 +121,20 @@ fn pinned_self_signed_certificate_like_the_original() {
     assert!(server.request().is_some());
 }
 
+/// An IPv6 address as host: in brackets in the URL, without them in the
+/// TLS server name.
+#[test]
+fn pinned_over_ipv6() {
+    let Ok(listener) = std::net::TcpListener::bind("[::1]:0") else {
+        return crate::skip("no IPv6 loopback (::1) here");
+    };
+    let certs = Certs::new();
+    let (cert, key) = certs.self_signed("self-signed");
+    let server = Server::start_on(listener, &cert, &key, &auth(), 200);
+    exits(&reset(&format!("[::1]:{}", server.port), &cert), 0);
+    assert!(server.request().is_some());
+}
+
 #[test]
 fn a_different_self_signed_certificate_is_refused() {
     let certs = Certs::new();
