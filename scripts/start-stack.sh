@@ -394,11 +394,11 @@ reset_api() {
 # Calls to the API server as admin, queued by api_add, made by api_send in one
 # curl run; the token goes in curl's config on stdin, never on a command line.
 requests="" reply="" token="" host=""
-# q VALUE: VALUE as a quoted curl config string, in $quoted (a newline in it
-# cannot start a line of its own: curl's \n escapes).
+# q VALUE: VALUE as a quoted curl config (or JSON) string, in $quoted (a
+# newline in it cannot start a line of its own: curl's \n escapes).
 q() {
   quoted=${1//\\/\\\\} && quoted=${quoted//$'\n'/\\n} && quoted=${quoted//$'\r'/\\r}
-  quoted="\"${quoted//\"/\\\"}\""
+  quoted=${quoted//$'\t'/\\t} && quoted="\"${quoted//\"/\\\"}\""
 }
 # api_add METHOD PATH [JSON]
 api_add() {
@@ -609,8 +609,8 @@ stop_service() {
   fi
   if [[ $name == keep? && -e $state/$name.volume ]]; then
     first_line "$state/$name.volume"
-    # Only a volume this script made: a directory in the state dir.
-    if [[ $line == "$state/$name-volume."* && -d $line && ! -L $line ]]; then
+    # Only a volume this script made: a directory right in the state dir.
+    if [[ $line == "$state/$name-volume."* && ${line#"$state/"} != */* && -d $line && ! -L $line ]]; then
       gone+=("$line")
     else
       say "not removing '$line' named by $state/$name.volume: not a volume start-stack.sh made"

@@ -750,6 +750,31 @@ fn a_start_stopped_by_a_signal_stops_what_it_started() {
 }
 
 #[test]
+fn a_volume_file_naming_anything_but_a_volume_it_made_is_not_removed() {
+    let stack = Stack::new();
+    let state = stack.state();
+    let made = state.join("keep0-volume.1");
+    let precious = state.join("precious");
+    fs::create_dir_all(&made).unwrap();
+    fs::create_dir_all(&precious).unwrap();
+    fs::write(precious.join("block"), "data\n").unwrap();
+    // Under the name of a volume it made, a way out of it.
+    fs::write(
+        state.join("keep0.volume"),
+        format!("{}/../precious\n", made.display()),
+    )
+    .unwrap();
+    let run = stack.run(&["stop_keep"]);
+    run.ok();
+    assert!(run.stderr.contains("not removing"), "{}", run.stderr);
+    assert_eq!(
+        fs::read_to_string(precious.join("block")).unwrap(),
+        "data\n"
+    );
+    assert!(!state.join("keep0.volume").exists());
+}
+
+#[test]
 fn a_server_that_writes_its_pidfile_then_exits_fails_the_start() {
     let mut stack = Stack::new();
     let api = format!(
