@@ -664,6 +664,11 @@ mod tests {
         assert_eq!(Identity::default().check(pid).unwrap(), Match::Gone);
         child.wait().unwrap();
         assert_eq!(state(pid).unwrap(), State::Gone);
+        // Gone is no error, wherever /proc is asked.
+        assert_eq!(stat(pid).unwrap(), None);
+        assert_eq!(exe(pid).unwrap(), None);
+        assert_eq!(thread_group(pid).unwrap(), None);
+        assert_eq!(Identity::default().check(pid).unwrap(), Match::Gone);
     }
 
     #[test]

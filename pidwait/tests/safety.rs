@@ -349,6 +349,41 @@ fn as_another_user_its_own_symlinks_are_followed() {
     assert_eq!((code, out), (Some(0), target.pid_line()), "{err}");
 }
 
+/// As another user, `--exe` on root's process cannot read its executable:
+/// that is said (permission denied), not passed off as a process without
+/// one, and it is not running as far as the check goes.
+#[test]
+fn as_another_user_an_unreadable_exe_is_an_error() {
+    if !root() {
+        return;
+    }
+    let dir = Dir::new();
+    fs::set_permissions(dir.0.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let target = Proc::sleeper();
+    let mine = dir.path("nobody");
+    fs::create_dir(&mine).unwrap();
+    let pidfile = mine.join("root.pid");
+    fs::write(&pidfile, target.pid_line()).unwrap();
+    fs::set_permissions(&pidfile, fs::Permissions::from_mode(0o644)).unwrap();
+    for path in [&mine, &pidfile] {
+        std::os::unix::fs::chown(path, Some(65534), Some(65534)).unwrap();
+    }
+    let out = Command::new("setpriv")
+        .args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_pidwait"))
+        .args(["--running", "--exe", "/usr/bin/sleep"])
+        .arg(&pidfile)
+        .env_clear()
+        .output()
+        .unwrap();
+    let (code, out, err) = parts(&out);
+    assert_eq!((code, out.as_str()), (Some(1), ""), "{err}");
+    assert!(
+        err.contains(&format!("checking pid {}: Permission denied", target.pid())),
+        "{err}"
+    );
+}
+
 /// A pidfile still being written, `1` so far: waited on, not refused as
 /// "pid 1 is init"; seen whole once its writer finishes.
 #[test]
