@@ -240,16 +240,14 @@ getport() {
     fail 2 "$state/$1.port: expected a port number (1-65535), got '$port'"
 }
 
-# newports N: N free ports, a line each, in $ports: from start-all's pool
-# (one portfind call), else leased now (portfind says why it failed).
+# newports N: N free ports in pps: from start-all's pool (one portfind call),
+# else leased now (portfind says why it failed).
 newports() {
-  if ((${#pool[@]} >= $1)); then
-    printf -v ports '%s\n' "${pool[@]:0:$1}"
-    ports=${ports%$'\n'} pool=("${pool[@]:$1}")
-    return
-  fi
+  local ports
+  ((${#pool[@]} < $1)) || { pps=("${pool[@]:0:$1}") pool=("${pool[@]:$1}") && return; }
   ports=$("$portfind" -n "$1" ${STACK_PORT_RANGE:+--range "$STACK_PORT_RANGE"}) ||
     fail 1 "could not lease $1 port(s) with portfind${STACK_PORT_RANGE:+ in $STACK_PORT_RANGE} (its message above)"
+  mapfile -t pps <<<"$ports"
 }
 
 # livepid NAME: the pid of NAME's pidfile, in $pid, when that process runs
@@ -312,7 +310,6 @@ begin() {
     started+=("$1")
     read -ra names <<<"${ports_of[$1]}"
     newports ${#names[@]}
-    mapfile -t pps <<<"$ports"
     for p in "${names[@]}"; do write "$state/$p.port" "${pps[i++]}"; done
     begun[$1]=${pps[*]}
   fi
@@ -711,7 +708,7 @@ case $action in
   stop_*) stop "${action#stop_}" ;;
   start-all)
     newports 7 # all the stack's ports in one call
-    mapfile -t pool <<<"$ports"
+    pool=("${pps[@]}")
     # The API server first (the longest way: it starts, resets, takes the
     # registrations, then the proxy starts); beside it the storage servers, the
     # git server and nginx (they need nothing of it; nginx only the proxy's
