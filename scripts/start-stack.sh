@@ -470,7 +470,6 @@ start_api() {
 
 # Two storage servers, registered while they start (a registration needs no
 # listener) and so before the proxy, which reads the list at its start.
-kport=() kpid=()
 launch_keep() {
   local n vol
   # Both start side by side, on fresh volumes (mkdir fails rather than reuse a name).
@@ -481,7 +480,6 @@ launch_keep() {
     mkdir -m 700 -- "$vol" || fail 1 "cannot create the volume $vol"
     write "$state/keep$n.volume" "$vol"
     launch "keep$n" "${keepstore_cmd[@]}" "-volume=$vol" "-listen=:$pp" "-pid=$state/keep$n.pid"
-    kport[n]=$pp kpid[n]=$pid
   done
 }
 register_keep() {
@@ -494,17 +492,17 @@ register_keep() {
   delete_listed keep_services bi6l4 "${reply%%--end--*}"
   delete_listed keep_disks penuu "${reply#*--end--}"
   for n in 0 1; do
-    printf -v svc '{"keep_service":{"uuid":"zzzzz-bi6l4-keepdisk%07d","service_host":"localhost","service_port":%d,"service_type":"disk","service_ssl_flag":false}}' "$n" "${kport[n]}"
+    printf -v svc '{"keep_service":{"uuid":"zzzzz-bi6l4-keepdisk%07d","service_host":"localhost","service_port":%d,"service_type":"disk","service_ssl_flag":false}}' "$n" "${begun[keep$n]}"
     api_add POST /arvados/v1/keep_services "$svc"
     printf -v svc '{"keep_disk":{"keep_service_uuid":"zzzzz-bi6l4-keepdisk%07d"}}' "$n"
     api_add POST /arvados/v1/keep_disks "$svc"
   done
   api_send
-  for n in 0 1; do wait_up "keep$n" "${kpid[n]}" "${kport[n]}"; done
+  for n in 0 1; do wait_up "keep$n" "${launched[keep$n]}" "${begun[keep$n]}"; done
 }
 
-# start_keep_proxy: the proxy, registered while it starts; with $batch (start-all)
-# only queued, sent while the git server and nginx start too.
+# start_keep_proxy: the proxy, registered while it starts (with $batch, start-all:
+# the registration only queued; its list had the old ones).
 batch=""
 start_keep_proxy() {
   ! external keepproxy || return 0
@@ -513,8 +511,7 @@ start_keep_proxy() {
   register_start
   ARVADOS_API_TOKEN=$token ARVADOS_API_HOST=$host ARVADOS_API_HOST_INSECURE=true \
     launch keepproxy "${keepproxy_cmd[@]}" "-pid=$state/keepproxy.pid" "-listen=:$pp"
-  # The old proxy registrations go (in start-all, start_keep's list had them).
-  if [[ -z $batch ]]; then
+  if [[ -z $batch ]]; then # the old proxy registrations go
     api_add GET '/arvados/v1/keep_services?filters=%5B%5B%22service_type%22%2C%22%3D%22%2C%22proxy%22%5D%5D'
     api_send
     delete_listed keep_services bi6l4 "$reply"
