@@ -3,9 +3,11 @@
 //! timeouts, redirects and error wording are the same in both.
 
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use portwait::diag::Diag;
 
 use crate::tls;
 
@@ -218,9 +220,161 @@ pub fn humanize(d: Duration) -> String {
     }
 }
 
+/// While connections are refused, a whole request (which looks the name up
+/// again) still goes this often between [`Listeners::none`] looks: should a
+/// look ever miss a listener, the request finds it.
+pub const FULL_EVERY: Duration = Duration::from_secs(1);
+/// How often the looks look the name up again: a lookup reads /etc/hosts,
+/// nsswitch.conf and gai.conf, or asks a name server, on a thread of its
+/// own; that would cost more than the looks (and a whole refused request
+/// several looks' worth).
+const LOOKUP_EVERY: Duration = Duration::from_secs(1);
+
+/// Whether anyone listens at a URL's addresses, looked at without a request.
+pub struct Listeners {
+    /// `host:port`, an IPv6 address in brackets.
+    netloc: String,
+    /// Its addresses, each with whether to ask the kernel about it (one of
+    /// this host's own, not link-local: the kernel's lookup of one listener
+    /// has no interface to go with it).
+    /// And when they were looked up.
+    addrs: Option<(Vec<(SocketAddr, bool)>, Instant)>,
+    /// The kernel's socket table (portwait's).
+    kernel: Kernel,
+}
+
+impl Listeners {
+    pub fn new(url: &str) -> Option<Listeners> {
+        let parsed = ureq::get(url).request_url().ok()?;
+        let port = parsed
+            .port()
+            .unwrap_or(if parsed.scheme() == "https" { 443 } else { 80 });
+        Some(Listeners {
+            netloc: format!("{}:{port}", parsed.host()),
+            addrs: None,
+            kernel: Kernel::Unopened,
+        })
+    }
+
+    /// True if nobody listens at any address of the URL. A local address is
+    /// asked of the kernel (the listener a connection would reach, as
+    /// portwait does: nothing is sent, no socket made); another gets a bare
+    /// TCP connect, closed at once without a byte sent. Anything but
+    /// "nobody" (a listener, a lookup error, a timeout) is left for the whole
+    /// request to find and name.
+    pub fn none(&mut self, timeout: Duration) -> bool {
+        let stale = self
+            .addrs
+            .as_ref()
+            .is_none_or(|(_, at)| at.elapsed() >= LOOKUP_EVERY);
+        if stale {
+            let Ok(found) = lookup(&self.netloc, timeout) else {
+                return false;
+            };
+            let addrs = found
+                .into_iter()
+                .map(|a| {
+                    let ask =
+                        portwait::target::is_local(a) && !portwait::target::link_local(a.ip());
+                    (a, ask)
+                })
+                .collect();
+            self.addrs = Some((addrs, Instant::now()));
+        }
+        let Some((addrs, _)) = &self.addrs else {
+            return false;
+        };
+        if addrs.is_empty() {
+            return false;
+        }
+        for &(addr, local) in addrs {
+            if local {
+                match self.kernel.serving(addr.ip(), addr.port()) {
+                    Some(false) => continue,
+                    Some(true) => return false,
+                    None => {}
+                }
+            }
+            match TcpStream::connect_timeout(&addr, timeout) {
+                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {}
+                _ => return false,
+            }
+        }
+        true
+    }
+}
+
+/// The kernel's socket table, opened on first need.
+enum Kernel {
+    Unopened,
+    Open(Diag),
+    /// It cannot answer here: local addresses are connected to instead.
+    Unavailable,
+}
+
+impl Kernel {
+    /// Whether a local listener would take a connection to `ip`:`port`;
+    /// None if the kernel cannot tell.
+    fn serving(&mut self, ip: IpAddr, port: u16) -> Option<bool> {
+        if matches!(self, Kernel::Unopened) {
+            *self = Diag::open().map_or(Kernel::Unavailable, Kernel::Open);
+        }
+        let Kernel::Open(diag) = self else {
+            return None;
+        };
+        let found = diag.serving(ip, port).ok().map(|l| l.is_some());
+        if !diag.can_look_up() {
+            *self = Kernel::Unavailable;
+        }
+        found
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn netloc(url: &str) -> Option<String> {
+        Listeners::new(url).map(|l| l.netloc)
+    }
+
+    #[test]
+    fn netlocs() {
+        assert_eq!(netloc("http://h/x").as_deref(), Some("h:80"));
+        assert_eq!(netloc("https://h/").as_deref(), Some("h:443"));
+        assert_eq!(netloc("https://[::1]:8443/").as_deref(), Some("[::1]:8443"));
+        assert_eq!(netloc("not a url"), None);
+    }
+
+    #[test]
+    fn refusal_is_seen() {
+        use rustix::net::{bind, getsockname, listen, socket, AddressFamily, SocketType};
+        // A port bound but not listening refuses; once it listens, it does
+        // not: asked of the kernel, and by a bare connect.
+        let fd = socket(AddressFamily::INET, SocketType::STREAM, None).unwrap();
+        bind(
+            &fd,
+            &std::net::SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, 0),
+        )
+        .unwrap();
+        let addr = std::net::SocketAddrV4::try_from(getsockname(&fd).unwrap()).unwrap();
+        let url = format!("http://{addr}/");
+        let second = Duration::from_secs(1);
+        let mut kernel = Listeners::new(&url).unwrap();
+        let mut connect = Listeners::new(&url).unwrap();
+        connect.kernel = Kernel::Unavailable;
+        assert!(kernel.none(second) && connect.none(second));
+        assert!(
+            matches!(kernel.kernel, Kernel::Open(_)),
+            "the kernel was asked"
+        );
+        listen(&fd, 8).unwrap();
+        assert!(!kernel.none(second));
+        assert!(!connect.none(second));
+        // A name that does not resolve is left for the full request to name.
+        let mut unknown = Listeners::new("http://nonexistent.invalid/").unwrap();
+        assert!(!unknown.none(second));
+    }
 
     #[test]
     fn durations_read_back() {

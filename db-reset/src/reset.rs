@@ -95,7 +95,9 @@ pub fn send(req: Request<'_>) -> anyhow::Result<()> {
     // server that comes up is then noticed within 10 ms.
     let mut pause = Duration::from_millis(1);
     let mut next_said = Instant::now();
+    let mut listeners = http::Listeners::new(&url);
     loop {
+        let next_full = Instant::now() + http::FULL_EVERY;
         // One deadline for the whole exchange, not one per read: a server
         // trickling its answer a byte at a time cannot hold us past it.
         let result = agent
@@ -118,8 +120,24 @@ pub fn send(req: Request<'_>) -> anyhow::Result<()> {
                         );
                         next_said = now + Duration::from_secs(1);
                     }
-                    std::thread::sleep(pause.min(left));
-                    pause = (pause * 2).min(Duration::from_millis(10));
+                    // No new request until someone listens, asked cheaply
+                    // (the kernel's socket table for a local address), or
+                    // a second has passed.
+                    loop {
+                        let left = deadline.map_or(Duration::MAX, |d| {
+                            d.saturating_duration_since(Instant::now())
+                        });
+                        std::thread::sleep(pause.min(left));
+                        pause = (pause * 2).min(Duration::from_millis(10));
+                        if left.is_zero()
+                            || Instant::now() >= next_full
+                            || !listeners
+                                .as_mut()
+                                .is_some_and(|l| l.none(req.connect_timeout))
+                        {
+                            break;
+                        }
+                    }
                     continue;
                 }
                 return Err(transport_error(
