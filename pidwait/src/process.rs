@@ -342,11 +342,6 @@ impl Identity {
         self
     }
 
-    /// True if neither `exe` nor `name` was given.
-    pub fn is_empty(&self) -> bool {
-        self.exe.is_none() && self.name.is_none()
-    }
-
     /// Compares a live process with this identity.
     ///
     /// The answer is about whichever process has the pid now; to be sure it
