@@ -109,12 +109,14 @@ test: test-deps lint build
 
 # Each crate as crates.io would get it, built from its packaged form.
 # (xtask and the scripts' tests are not published.)
-# Cargo unpacks the packaged crates it verifies against into CARGO_HOME under
-# the same name and version every time, and reuses what it unpacked before:
-# remove ours first, or a second run checks against stale sources.
+# Cargo verifies each crate against the packaged form of the others, as
+# registry crates, which it never rebuilds or unpacks again for the same name
+# and version: so a directory of its own, emptied first, and none of our
+# crates left unpacked in CARGO_HOME, or a second run checks stale code.
 package:
-	rm -rf $(foreach c,cliutil $(TOOLS),$${CARGO_HOME:-$$HOME/.cargo}/registry/src/-*/$(c)-$(VERSION))
-	$(CARGO) package --locked --allow-dirty --workspace --exclude xtask --exclude stackutils-scripts
+	rm -rf target/package-check $(foreach c,cliutil $(TOOLS),$${CARGO_HOME:-$$HOME/.cargo}/registry/src/-*/$(c)-$(VERSION))
+	$(CARGO) package --locked --allow-dirty --target-dir target/package-check \
+	  --workspace --exclude xtask --exclude stackutils-scripts
 
 demo:
 	$(call debs,$(DEMO_DEBS))
