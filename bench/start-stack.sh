@@ -203,16 +203,16 @@ own_round() {
   # Each command is split on blanks on purpose, as start-stack.sh splits them.
   # shellcheck disable=SC2086
   {
-    # start-all starts the API server, the two keepstores, the git server and
-    # nginx side by side, then the proxy.
+    # start-all starts the API server, then beside it the two keepstores, the
+    # git server and nginx, in that order; then the proxy.
     own first "${p[0]} ${p[1]} ${p[2]} ${p[4]} ${p[5]} ${p[6]}" bash -c "
+      PATH=$bin:\$PATH $ARVADOS_API_SERVER_CMD -p ${p[0]} --pid-file $work/own/api.pid --ssl \
+        --ssl-certificate $cert --ssl-certificate-key $key &
       $KEEPSTORE_CMD -volume=$work/own -listen=:${p[1]} &
       $KEEPSTORE_CMD -volume=$work/own -listen=:${p[2]} &
       $ARV_GIT_HTTPD_CMD -repo-root=$work/own/git -address=:${p[4]} &
-      PATH=\$PATH:/usr/sbin:/sbin nginx -p $work/own/nginx/ -e stderr -g 'pid $work/own/nginx.pid;' \
-        -c $work/own/nginx.conf &
-      PATH=$bin:\$PATH exec $ARVADOS_API_SERVER_CMD -p ${p[0]} --pid-file $work/own/api.pid --ssl \
-        --ssl-certificate $cert --ssl-certificate-key $key"
+      PATH=\$PATH:/usr/sbin:/sbin exec nginx -p $work/own/nginx/ -e stderr -g 'pid $work/own/nginx.pid;' \
+        -c $work/own/nginx.conf"
     own trio "${p[3]}" env ARVADOS_API_TOKEN=x $KEEPPROXY_CMD "-listen=:${p[3]}"
     [[ ${1:-} == all ]] || return 0
     own api "${p[0]}" env PATH="$bin:$PATH" $ARVADOS_API_SERVER_CMD -p "${p[0]}" \
@@ -304,8 +304,8 @@ and the same stand-ins; only the waits differ. Medians in ms.
 The services' own start-up, each launched directly and watched with \`portwait --pid\`, in the same loop as
 the flows (medians; the lone ones: of 3): the API stand-in alone ${own_ms[api]} ms, one keepstore
 ${own_ms[keepstore]} ms, two side by side ${own_ms[keeps]} ms, keepproxy ${own_ms[keepproxy]} ms, git ${own_ms[git]} ms,
-nginx ${own_ms[nginx]} ms. start-all starts the API server, the two keepstores, the git server and nginx side by
-side (${own_ms[first]} ms so started directly), then the proxy (${own_ms[trio]} ms): **$own_sum ms** of
+nginx ${own_ms[nginx]} ms. start-all starts the API server, then beside it the two keepstores, the git server and
+nginx (${own_ms[first]} ms so started directly), then the proxy (${own_ms[trio]} ms): **$own_sum ms** of
 the services' own start-up in that order. The stack's overhead beyond that with the tools, round by round
 (its start-all less the services' own start-up measured right after it; medians): **$overhead ms**,
 **$overhead_ratio** of the services' own start-up (goal: below 0.35). It includes the settings and state-directory
