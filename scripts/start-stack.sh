@@ -420,18 +420,16 @@ api_send() {
   requests=""
 }
 
-# register_start: the API server in $host (a parent's, or ours when up), the admin token.
+# register_start: the API server in $host (a parent's, this run's, or ours
+# when up), the admin token.
 register_start() {
   local port
-  [[ -z $token || -z $host ]] || return 0
+  [[ -z $host ]] || return 0
   need curl
-  host=${ARVADOS_TEST_API_HOST:-}
-  if [[ -z $host ]]; then
-    [[ -n $api_started_host ]] || up api || fail 1 "the API server is not running (run 'start-stack.sh start' first)"
-    getport api
-    host=$api_addr:$port
-  fi
   admin_token
+  host=${api_started_host:-${ARVADOS_TEST_API_HOST:-}}
+  [[ -n $host ]] || { up api && getport api && host=$api_addr:$port; } ||
+    fail 1 "the API server is not running (run 'start-stack.sh start' first)"
 }
 admin_token() { [[ -n $token ]] || token=$("$fixture_token" --fixtures "$fixtures" admin) || fail 2 "no admin token in $fixtures"; }
 
@@ -639,16 +637,11 @@ status() {
   local name pid list shown word all=0 out="" sep=""
   for name in "${services[@]}"; do
     list=()
+    word=down
     if external "$name"; then
       word=external pid=""
-    elif ! livepid "$name"; then
-      word=down pid=""
-    elif ! listening "$name"; then
-      word=down
-    elif answering "$name" 1s >/dev/null; then
-      word=up
-    else
-      word=listening
+    elif livepid "$name" && listening "$name"; then
+      answering "$name" 1s >/dev/null && word=up || word=listening
     fi
     [[ $word == up || $word == external ]] || all=1
     printf -v shown '%s,' "${list[@]}"
