@@ -619,6 +619,25 @@ mod tests {
         thread.join().unwrap().unwrap();
     }
 
+    /// A group's members are exactly its live processes: a child leading
+    /// a group of its own is all there is in it.
+    #[test]
+    fn group_members_are_the_group_only() {
+        use std::os::unix::process::CommandExt;
+        let mut child = Command::new("sleep")
+            .arg("60")
+            .stdin(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let pid = Pid::new(child.id() as i32).unwrap();
+        let members = group_members(pid);
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(members.unwrap(), [pid]);
+        assert_eq!(group_members(pid).unwrap(), []);
+    }
+
     #[test]
     fn comm_truncation() {
         assert_eq!(truncate_comm("short"), "short");
