@@ -289,7 +289,8 @@ impl Listeners {
         }
         for &(addr, local) in addrs {
             if local {
-                match self.kernel.serving(addr.ip(), addr.port()) {
+                // An IPv4-mapped IPv6 address reaches an IPv4 listener.
+                match self.kernel.serving(addr.ip().to_canonical(), addr.port()) {
                     Some(false) => continue,
                     Some(true) => return false,
                     None => {}
@@ -368,9 +369,17 @@ mod tests {
             matches!(kernel.kernel, Kernel::Open(_)),
             "the kernel was asked"
         );
+        let mut mapped =
+            Listeners::new(&format!("http://[::ffff:127.0.0.1]:{}/", addr.port())).unwrap();
+        assert!(mapped.none(second));
         listen(&fd, 8).unwrap();
         assert!(!kernel.none(second));
         assert!(!connect.none(second));
+        assert!(!mapped.none(second));
+        assert!(
+            matches!(mapped.kernel, Kernel::Open(_)),
+            "the kernel was asked"
+        );
         // A name that does not resolve is left for the full request to name.
         let mut unknown = Listeners::new("http://nonexistent.invalid/").unwrap();
         assert!(!unknown.none(second));
