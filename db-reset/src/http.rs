@@ -4,7 +4,8 @@
 
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use portwait::diag::Diag;
@@ -100,14 +101,66 @@ pub fn lookup(netloc: &str, limit: Duration) -> io::Result<Vec<SocketAddr>> {
     if let Ok(addr) = netloc.parse() {
         return Ok(vec![addr]);
     }
-    let name = netloc.to_owned();
-    portwait::target::within(limit, move || name.to_socket_addrs().map(Iterator::collect))
-        .unwrap_or_else(|| {
-            Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                LookupTimedOut(limit),
-            ))
-        })
+    lookup_with(netloc, limit, |name| {
+        name.to_socket_addrs().map(Iterator::collect)
+    })
+}
+
+/// A lookup still running. Whoever asks for the same name meanwhile waits
+/// for it too, rather than starting another: tries every few milliseconds
+/// of a name whose server never answers leave one thread waiting, not one
+/// a try.
+struct Pending {
+    name: String,
+    result: Mutex<Option<Result<Vec<SocketAddr>, String>>>,
+    done: Condvar,
+}
+
+static PENDING: Mutex<Vec<Arc<Pending>>> = Mutex::new(Vec::new());
+
+/// [`lookup`] with the resolver given (tests give one that hangs).
+fn lookup_with(
+    netloc: &str,
+    limit: Duration,
+    resolve: fn(&str) -> io::Result<Vec<SocketAddr>>,
+) -> io::Result<Vec<SocketAddr>> {
+    let job = {
+        let mut pending = PENDING.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(job) = pending.iter().find(|j| j.name == netloc) {
+            job.clone()
+        } else {
+            let job = Arc::new(Pending {
+                name: netloc.to_owned(),
+                result: Mutex::new(None),
+                done: Condvar::new(),
+            });
+            pending.push(job.clone());
+            let worker = job.clone();
+            thread::spawn(move || {
+                let found = resolve(&worker.name).map_err(|e| e.to_string());
+                PENDING
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .retain(|j| !Arc::ptr_eq(j, &worker));
+                *worker.result.lock().unwrap_or_else(PoisonError::into_inner) = Some(found);
+                worker.done.notify_all();
+            });
+            job
+        }
+    };
+    let result = job.result.lock().unwrap_or_else(PoisonError::into_inner);
+    let (result, _) = job
+        .done
+        .wait_timeout_while(result, limit, |r| r.is_none())
+        .unwrap_or_else(PoisonError::into_inner);
+    match &*result {
+        Some(Ok(addrs)) => Ok(addrs.clone()),
+        Some(Err(why)) => Err(io::Error::other(why.clone())),
+        None => Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            LookupTimedOut(limit),
+        )),
+    }
 }
 
 /// A name lookup that did not end in time.
@@ -389,6 +442,36 @@ mod tests {
     fn durations_read_back() {
         assert_eq!(humanize(Duration::from_secs(60)), "60s");
         assert_eq!(humanize(Duration::from_millis(300)), "300ms");
+    }
+
+    #[test]
+    fn a_hanging_lookup_is_shared() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static CALLS: AtomicUsize = AtomicUsize::new(0);
+        static RELEASE: (Mutex<bool>, Condvar) = (Mutex::new(false), Condvar::new());
+        #[allow(clippy::unnecessary_wraps)] // a resolver's signature
+        fn hangs(_: &str) -> io::Result<Vec<SocketAddr>> {
+            CALLS.fetch_add(1, Ordering::SeqCst);
+            let (lock, cvar) = &RELEASE;
+            let _released = cvar
+                .wait_while(lock.lock().unwrap(), |released| !*released)
+                .unwrap();
+            Ok(vec!["127.0.0.1:1".parse().unwrap()])
+        }
+        let limit = Duration::from_millis(20);
+        for _ in 0..3 {
+            let err = lookup_with("shared.test:1", limit, hangs).unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+        }
+        assert_eq!(
+            CALLS.load(Ordering::SeqCst),
+            1,
+            "one lookup for three tries"
+        );
+        *RELEASE.0.lock().unwrap() = true;
+        RELEASE.1.notify_all();
+        let found = lookup_with("shared.test:1", Duration::from_secs(30), hangs).unwrap();
+        assert_eq!(found, vec!["127.0.0.1:1".parse().unwrap()]);
     }
 
     #[test]
