@@ -10,6 +10,8 @@ usage="usage: start-stack.sh ACTION [--auth NAME] [--json]"
 actions=(start stop start_keep stop_keep start_keep_proxy stop_keep_proxy
   start_arv-git-httpd stop_arv-git-httpd start_nginx stop_nginx start-all stop-all status)
 say() { printf 'start-stack: %s\n' "$*" >&2; }
+# acts ACTION...: this run's action is one of them.
+acts() { [[ $action != *[[:space:]]* && " $* " == *" $action "* ]]; }
 # fail CODE MESSAGE: report and exit (1: did not come up / failed, 2: usage or fatal).
 fail() { say "$2" && exit "$1"; }
 
@@ -71,8 +73,8 @@ trap 'exit 129' HUP
 trap 'exit 130' INT
 trap 'exit 143' TERM
 [[ -n $action ]] || fail 2 "no action given; $usage"
-[[ " ${actions[*]} " == *" $action "* ]] || fail 2 "unknown action '$action'. Actions are: ${actions[*]}"
-[[ -z $auth || $action == start || $action == start-all ]] || fail 2 "--auth applies to start and start-all only"
+acts "${actions[@]}" || fail 2 "unknown action '$action'. Actions are: ${actions[*]}"
+[[ -z $auth ]] || acts start start-all || fail 2 "--auth applies to start and start-all only"
 [[ -z $json || $action == status ]] || fail 2 "--json applies to status only"
 
 # --- the tools ----------------------------------------------------------------
@@ -170,12 +172,11 @@ check_config() {
     ((BASH_REMATCH[1] > BASH_REMATCH[2] || BASH_REMATCH[2] > 65535)); }; then
     fail 2 "STACK_PORT_RANGE='$STACK_PORT_RANGE': expected LOW-HIGH, ports from 1 to 65535, e.g. 20000-32767"
   fi
-  [[ $action != start_arv-git-httpd && $action != start-all ]] || [[ -z $git_tarball || -f $git_tarball ]] ||
+  ! acts start_arv-git-httpd start-all || [[ -z $git_tarball || -f $git_tarball ]] ||
     fail 2 "STACK_GIT_TARBALL: no such file: $git_tarball"
-  [[ $action != start_nginx && $action != start-all ]] || [[ -n $proxy_services || -r $template ]] ||
+  ! acts start_nginx start-all || [[ -n $proxy_services || -r $template ]] ||
     fail 2 "STACK_NGINX_TEMPLATE: cannot read '$template' (set ARVADOS_DIR to an Arvados source tree, or STACK_NGINX_TEMPLATE)"
-  [[ $action != start && $action != start_keep && $action != start_keep_proxy && $action != start-all ]] ||
-    [[ -r $fixtures/api_client_authorizations.yml ]] ||
+  ! acts start start_keep start_keep_proxy start-all || [[ -r $fixtures/api_client_authorizations.yml ]] ||
     fail 2 "STACK_FIXTURES: no api_client_authorizations.yml in '$fixtures' (set ARVADOS_DIR to an Arvados source tree, or STACK_FIXTURES)"
 }
 
@@ -588,9 +589,9 @@ stop_service() {
       p=${p#pidwait: }
       [[ -z $p || $p == *"is not running: nothing to stop" ]] || say "$name: ${p%: nothing to stop}"
     done <<<"$err"
-    gone+=("$pf")
   fi
-  # One launched by this run that wrote no pidfile, while our child (a running job).
+  # One launched by this run that wrote no pidfile (or not yet: it goes too once
+  # that process is gone), while our child (a running job).
   if [[ -z $stopped && -n ${launched[$name]:-} && " ${live_jobs[*]} " == *" ${launched[$name]} "* ]]; then
     "$pidwait" --kill --group --quiet --retry="$stop_retry" --pid "${launched[$name]}" 2>/dev/null || true
   fi
@@ -609,6 +610,7 @@ stop_service() {
     fi
     gone+=("$state/$name.volume")
   fi
+  [[ ! -e $pf ]] || gone+=("$pf")
   ((${#gone[@]} == 0)) || rm -rf -- "${gone[@]}"
 }
 
@@ -667,7 +669,7 @@ if [[ $action == status ]]; then
 fi
 
 need portfind portwait fixture-token db-reset flock setsid
-[[ $action != start_nginx && $action != start-all ]] || need httpwait
+! acts start_nginx start-all || need httpwait
 check_config
 [[ -d $state ]] || { dir "$state" && check_state; }
 # One run at a time per state directory (bounded wait).

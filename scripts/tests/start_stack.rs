@@ -1114,6 +1114,14 @@ fn usage_errors_exit_2_and_list_the_actions() {
         assert!(run.stderr.contains(action), "{}", run.stderr);
     }
     stack.run(&[]).code(2);
+    // Two actions in one word are not an action (it once passed, did nothing, exit 0).
+    let run = stack.run(&["stop start"]);
+    run.code(2);
+    assert!(
+        run.stderr.contains("unknown action 'stop start'"),
+        "{}",
+        run.stderr
+    );
     stack.run(&["status", "--auth", "admin"]).code(2);
     stack.run(&["start", "--bogus"]).code(2);
     let help = stack.run(&["--help"]);
