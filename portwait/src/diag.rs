@@ -208,17 +208,10 @@ fn parse_one(data: &[u8]) -> Result<Option<Listener>> {
     if data.len() < HEADER_LEN {
         bail!("malformed netlink answer ({} bytes)", data.len());
     }
-    let len = u32::from_ne_bytes(data[0..4].try_into()?) as usize;
-    let kind = u16::from_ne_bytes(data[4..6].try_into()?);
-    if len < HEADER_LEN || len > data.len() {
-        bail!("malformed netlink message (length {len})");
-    }
-    let body = &data[HEADER_LEN..len];
+    let (kind, body, _) = message(data)?;
     match kind {
         NLMSG_ERROR => {
-            let code = body
-                .get(0..4)
-                .map_or(0, |b| i32::from_ne_bytes(b.try_into().unwrap_or_default()));
+            let code = error_code(body);
             if -code == ENOENT {
                 Ok(None)
             } else {
@@ -315,18 +308,11 @@ fn keep(mut found: Vec<Listener>, ports: &[u16]) -> Vec<Listener> {
 /// Parses one datagram of a dump into `found`. True when the dump is done.
 pub fn parse(mut data: &[u8], found: &mut Vec<Listener>) -> Result<bool> {
     while data.len() >= HEADER_LEN {
-        let len = u32::from_ne_bytes(data[0..4].try_into()?) as usize;
-        let kind = u16::from_ne_bytes(data[4..6].try_into()?);
-        if len < HEADER_LEN || len > data.len() {
-            bail!("malformed netlink message (length {len})");
-        }
-        let body = &data[HEADER_LEN..len];
+        let (kind, body, len) = message(data)?;
         match kind {
             NLMSG_DONE => return Ok(true),
             NLMSG_ERROR => {
-                let code = body
-                    .get(0..4)
-                    .map_or(0, |b| i32::from_ne_bytes(b.try_into().unwrap_or_default()));
+                let code = error_code(body);
                 if code != 0 {
                     return Err(io::Error::from_raw_os_error(-code).into());
                 }
@@ -339,6 +325,23 @@ pub fn parse(mut data: &[u8], found: &mut Vec<Listener>) -> Result<bool> {
         data = &data[len.next_multiple_of(4).min(data.len())..];
     }
     Ok(false)
+}
+
+/// The first netlink message in `data` (at least `HEADER_LEN` bytes): its
+/// type, its body and its length.
+fn message(data: &[u8]) -> Result<(u16, &[u8], usize)> {
+    let len = u32::from_ne_bytes(data[0..4].try_into()?) as usize;
+    let kind = u16::from_ne_bytes(data[4..6].try_into()?);
+    if len < HEADER_LEN || len > data.len() {
+        bail!("malformed netlink message (length {len})");
+    }
+    Ok((kind, &data[HEADER_LEN..len], len))
+}
+
+/// The error number of an `NLMSG_ERROR` body, negated (0: an acknowledgement).
+fn error_code(body: &[u8]) -> i32 {
+    body.get(0..4)
+        .map_or(0, |b| i32::from_ne_bytes(b.try_into().unwrap_or_default()))
 }
 
 /// Reads an `inet_diag_msg` (at least `MSG_LEN` bytes) and its attributes.
