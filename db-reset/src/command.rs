@@ -7,7 +7,7 @@ use cliutil::shell_quote;
 
 use crate::cli::Cli;
 use crate::reset::{self, Request};
-use crate::tls::{self, Trust};
+use crate::tls;
 use crate::token::{self, Sources};
 
 /// `ARVADOS_API_HOST_INSECURE` values that mean yes, as Arvados' SDKs read it.
@@ -41,15 +41,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             ),
         );
     }
-    let certs = match &cli.cacert {
-        Some(path) => tls::load_pem(path)?,
-        None => Vec::new(),
-    };
-    let config = tls::client_config(Trust {
-        certs,
-        system: true,
-        insecure,
-    })?;
+    let config = tls::cli_config(cli.cacert.as_deref(), insecure)?;
     reset::send(Request {
         host: &cli.host,
         path: &cli.path,

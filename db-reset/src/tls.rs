@@ -47,6 +47,20 @@ pub fn load_pem(path: &Path) -> anyhow::Result<Vec<CertificateDer<'static>>> {
     Ok(certs)
 }
 
+/// The configuration a command line asks for: the certificates of
+/// `--cacert` (pinned, and CAs), the system store, and `--insecure`.
+pub fn cli_config(cacert: Option<&Path>, insecure: bool) -> anyhow::Result<ClientConfig> {
+    let certs = match cacert {
+        Some(path) => load_pem(path)?,
+        None => Vec::new(),
+    };
+    client_config(Trust {
+        certs,
+        system: true,
+        insecure,
+    })
+}
+
 /// The rustls client configuration for this trust (ring provider).
 pub fn client_config(trust: Trust) -> anyhow::Result<ClientConfig> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());

@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use cliutil::Exit;
-use db_reset::tls::{self, Trust};
+use db_reset::tls;
 use db_reset::token::Token;
 
 use crate::cli::Cli;
@@ -43,15 +43,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
             "warning: not verifying TLS certificates (--insecure)",
         );
     }
-    let certs = match &cli.cacert {
-        Some(path) => tls::load_pem(path)?,
-        None => Vec::new(),
-    };
-    let config = tls::client_config(Trust {
-        certs,
-        system: true,
-        insecure: cli.insecure,
-    })?;
+    let config = tls::cli_config(cli.cacert.as_deref(), cli.insecure)?;
     let deadline = start
         .checked_add(cli.timeout)
         .unwrap_or_else(|| start + cliutil::MAX_DURATION);
