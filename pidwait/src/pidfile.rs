@@ -749,7 +749,7 @@ mod tests {
             std::thread::spawn(move || {
                 let link = std::fs::read_link("/proc/thread-self").unwrap();
                 tell.send(link.file_name().unwrap().to_owned()).unwrap();
-                read_settled(&path, Trust::Checked, Duration::from_secs(60))
+                read_settled(&path, Trust::Checked, Duration::from_secs(30))
             })
         };
         let wchan = format!("/proc/self/task/{}/wchan", told.recv().unwrap().display());
