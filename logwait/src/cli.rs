@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
+use pidwait::process::parse_pid;
 
 pub const EXIT_CODES: &str = "\
 Exit codes:
@@ -63,25 +64,9 @@ pub struct Cli {
     pub command: Vec<OsString>,
 }
 
-/// Parses a pid given on the command line: a process id greater than 1.
-pub fn parse_pid(text: &str) -> Result<i32, String> {
-    text.parse::<i32>()
-        .ok()
-        .filter(|pid| *pid > 1 && text.bytes().all(|b| b.is_ascii_digit()))
-        .ok_or_else(|| format!("invalid pid '{text}': expected a process id greater than 1"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn pids() {
-        assert_eq!(parse_pid("1234"), Ok(1234));
-        for bad in ["0", "1", "-5", "+5", "", "x", "99999999999"] {
-            assert!(parse_pid(bad).is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn the_definition_is_consistent() {

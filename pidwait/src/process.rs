@@ -404,6 +404,15 @@ impl Identity {
     }
 }
 
+/// Parses a pid given on a command line (`--pid` of portwait and logwait):
+/// digits only, a process id greater than 1.
+pub fn parse_pid(text: &str) -> Result<i32, String> {
+    text.parse::<i32>()
+        .ok()
+        .filter(|pid| *pid > 1 && text.bytes().all(|b| b.is_ascii_digit()))
+        .ok_or_else(|| format!("invalid pid '{text}': expected a process id greater than 1"))
+}
+
 /// The first 15 bytes of a name (not splitting a character), as the kernel
 /// stores a command name.
 pub fn truncate_comm(name: &str) -> &str {
@@ -458,6 +467,17 @@ mod tests {
     }
 
     #[test]
+    fn command_line_pids() {
+        assert_eq!(parse_pid("1234"), Ok(1234));
+        for bad in ["0", "1", "-5", "+5", "", "x", "99999999999", " 5"] {
+            assert!(
+                parse_pid(bad).unwrap_err().contains("greater than 1"),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
     fn stat_with_odd_command_names() {
         let s = parse_stat("42 (a) b (c)) S 7 42 42 0 -1").unwrap();
         assert_eq!(s.comm, "a) b (c)");
@@ -485,6 +505,11 @@ mod tests {
         #[test]
         fn arbitrary_stat_text_never_panics(text in "\\PC{0,60}") {
             let _ = parse_stat(&text);
+        }
+
+        #[test]
+        fn arbitrary_pid_text_never_panics(text in proptest::arbitrary::any::<String>()) {
+            let _ = parse_pid(&text);
         }
 
         #[test]

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use crate::owner::parse_pid;
 use crate::target::{parse_target, Target};
+use pidwait::process::parse_pid;
 
 const EXIT_CODES: &str = "\
 Targets:

@@ -19,14 +19,6 @@ use rustix::process::{pidfd_open, Pid, PidfdFlags};
 
 use crate::wait::{FIRST_PAUSE, MAX_PAUSE};
 
-/// Parses a pid given on the command line: a process id greater than 1.
-pub fn parse_pid(text: &str) -> Result<i32, String> {
-    text.parse::<i32>()
-        .ok()
-        .filter(|pid| *pid > 1 && text.bytes().all(|b| b.is_ascii_digit()))
-        .ok_or_else(|| format!("invalid pid '{text}': expected a process id greater than 1"))
-}
-
 /// Reads a pidfile holding one pid greater than 1, with pidwait's reader:
 /// a FIFO, device or directory is refused (never blocks, never reads more
 /// than a few KiB), and errors name the file, line and value.
@@ -281,17 +273,6 @@ mod tests {
     use std::process::Command;
 
     #[test]
-    fn pids() {
-        assert_eq!(parse_pid("1234"), Ok(1234));
-        for bad in ["0", "1", "-5", "+5", "", "x", "99999999999", " 5"] {
-            assert!(
-                parse_pid(bad).unwrap_err().contains("greater than 1"),
-                "{bad}"
-            );
-        }
-    }
-
-    #[test]
     fn pidfiles() {
         let tmp = tempfile::tempdir().unwrap();
         let file = |text: &str| {
@@ -410,11 +391,6 @@ mod tests {
         #[test]
         fn arbitrary_stat_text_never_panics(text in any::<String>()) {
             let _ = parent_pid(&text);
-        }
-
-        #[test]
-        fn arbitrary_pid_text_never_panics(text in any::<String>()) {
-            let _ = parse_pid(&text);
         }
     }
 }
