@@ -340,56 +340,40 @@ pub fn commands(text: &str) -> Result<Vec<Command>, ParseError> {
                 // `(` inside a command (arrays: `X=(a b)`): keep it as text.
                 words.push(("(".into(), last_line));
             }
-            Token::Close => {
+            Token::Close | Token::CaseEnd | Token::Sep | Token::Amp | Token::AndOr => {
                 end_command(
                     &mut words,
                     &mut stack,
                     &mut out,
                     &mut pending_function,
-                    false,
-                    after_and_or,
-                );
-                after_and_or = false;
-                if let Some(Frame::Paren) = stack.last() {
-                    stack.pop();
-                }
-            }
-            Token::CaseEnd => {
-                end_command(
-                    &mut words,
-                    &mut stack,
-                    &mut out,
-                    &mut pending_function,
-                    false,
-                    after_and_or,
-                );
-                after_and_or = false;
-                if out.len() == arm_start {
-                    // An empty arm (`stop) ;;`) is the null command `:`.
-                    end_command(
-                        &mut vec![(":".to_owned(), last_line)],
-                        &mut stack,
-                        &mut out,
-                        &mut pending_function,
-                        false,
-                        false,
-                    );
-                }
-                if let Some(Frame::Case(arm)) = stack.last_mut() {
-                    *arm = None;
-                }
-            }
-            Token::Sep | Token::Amp | Token::AndOr => {
-                let background = *token == Token::Amp;
-                end_command(
-                    &mut words,
-                    &mut stack,
-                    &mut out,
-                    &mut pending_function,
-                    background,
+                    *token == Token::Amp,
                     after_and_or,
                 );
                 after_and_or = *token == Token::AndOr;
+                match token {
+                    Token::Close => {
+                        if let Some(Frame::Paren) = stack.last() {
+                            stack.pop();
+                        }
+                    }
+                    Token::CaseEnd => {
+                        if out.len() == arm_start {
+                            // An empty arm (`stop) ;;`) is the null command `:`.
+                            end_command(
+                                &mut vec![(":".to_owned(), last_line)],
+                                &mut stack,
+                                &mut out,
+                                &mut pending_function,
+                                false,
+                                false,
+                            );
+                        }
+                        if let Some(Frame::Case(arm)) = stack.last_mut() {
+                            *arm = None;
+                        }
+                    }
+                    _ => {}
+                }
             }
         }
         if stack.len() > MAX_DEPTH {
