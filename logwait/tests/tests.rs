@@ -4,7 +4,7 @@
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -98,11 +98,29 @@ fn s(path: &Path) -> &str {
     path.to_str().unwrap()
 }
 
+/// A temporary directory holding the log `name`, with `text` in it.
+fn log_file(name: &str, text: impl AsRef<[u8]>) -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join(name);
+    fs::write(&log, text).unwrap();
+    (tmp, log)
+}
+
+/// logwait exited with `code`, saying `says` on stderr.
+fn fails_saying(out: &Output, code: i32, says: &str) {
+    assert_eq!(out.status.code(), Some(code), "{}", stderr(out));
+    assert!(stderr(out).contains(says), "{}", stderr(out));
+}
+
+/// logwait exited with `code`, its message ending with `end`.
+fn fails_ending(out: &Output, code: i32, end: &str) {
+    assert_eq!(out.status.code(), Some(code), "{}", stderr(out));
+    assert!(stderr(out).ends_with(end), "{}", stderr(out));
+}
+
 #[test]
 fn a_line_written_later_is_found_and_printed() {
-    let tmp = tempfile::tempdir().unwrap();
-    let log = tmp.path().join("app.log");
-    fs::write(&log, "server ready (an old run)\nstarting\n").unwrap();
+    let (_tmp, log) = log_file("app.log", "server ready (an old run)\nstarting\n");
     let child = start(&["-t", "30s", s(&log), "ready"], 1);
     append(&log, "noise\nlistening; ready on 8080\nready again\n");
     let (status, out) = finish(child);
@@ -113,9 +131,7 @@ fn a_line_written_later_is_found_and_printed() {
 
 #[test]
 fn what_is_there_counts_only_with_from_start() {
-    let tmp = tempfile::tempdir().unwrap();
-    let log = tmp.path().join("app.log");
-    fs::write(&log, "a ready\nb ready\nready, half a line").unwrap();
+    let (_tmp, log) = log_file("app.log", "a ready\nb ready\nready, half a line");
     let out = run(&["-t", "200ms", s(&log), "ready"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert_eq!(
@@ -130,19 +146,12 @@ fn what_is_there_counts_only_with_from_start() {
     assert_eq!(stdout(&out), "a ready\n");
     // The last line, still without its newline, is not a line yet.
     let out = run(&["-s", "-n", "3", "-t", "200ms", s(&log), "ready"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).ends_with("(seen 2 of 3 times)\n"),
-        "{}",
-        stderr(&out)
-    );
+    fails_ending(&out, 1, "(seen 2 of 3 times)\n");
 }
 
 #[test]
 fn count_waits_for_that_many_lines() {
-    let tmp = tempfile::tempdir().unwrap();
-    let log = tmp.path().join("app.log");
-    fs::write(&log, "").unwrap();
+    let (_tmp, log) = log_file("app.log", "");
     let child = start(&["-n", "3", "-t", "30s", s(&log), "worker up"], 1);
     append(&log, "worker up 1\nworker up 2\n");
     append(&log, "other\nworker up 3\n");
@@ -153,9 +162,7 @@ fn count_waits_for_that_many_lines() {
 
 #[test]
 fn a_regex_matches_and_a_bad_one_is_a_usage_error() {
-    let tmp = tempfile::tempdir().unwrap();
-    let log = tmp.path().join("app.log");
-    fs::write(&log, "listening on port x\nlistening on port 8080\n").unwrap();
+    let (_tmp, log) = log_file("app.log", "listening on port x\nlistening on port 8080\n");
     let out = run(&["-s", "--regex", s(&log), r"port \d+$"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out), "listening on port 8080\n");
@@ -185,9 +192,7 @@ fn a_file_truncated_while_waiting_is_read_from_its_start() {
 
 #[test]
 fn a_rotated_log_is_followed_to_the_new_file() {
-    let tmp = tempfile::tempdir().unwrap();
-    let log = tmp.path().join("app.log");
-    fs::write(&log, "old\n").unwrap();
+    let (tmp, log) = log_file("app.log", "old\n");
     let child = start(&["-n", "2", "-t", "30s", s(&log), "ready"], 1);
     // Written to the old file after it was renamed (the writer has not
     // reopened yet), then to the new one.
@@ -210,19 +215,12 @@ fn a_file_created_later_is_read_from_its_start() {
     assert!(status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out), "ready at once\n");
     let out = run(&["-t", "100ms", s(&tmp.path().join("never.log")), "ready"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).ends_with("never.log (it does not exist)\n"),
-        "{}",
-        stderr(&out)
-    );
+    fails_ending(&out, 1, "never.log (it does not exist)\n");
 }
 
 #[test]
 fn a_process_that_dies_first_fails_at_once_showing_the_last_lines() {
-    let tmp = tempfile::tempdir().unwrap();
-    let log = tmp.path().join("app.log");
-    fs::write(&log, "").unwrap();
+    let (_tmp, log) = log_file("app.log", "");
     let mut server = Command::new("sh")
         .args([
             "-c",
@@ -248,15 +246,12 @@ fn a_process_that_dies_first_fails_at_once_showing_the_last_lines() {
     server.wait().unwrap();
     // A process already gone: at once too.
     let out = run(&["-t", "60s", "--pid", &pid, s(&log), "ready"]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(stderr(&out).contains("exited before"), "{}", stderr(&out));
+    fails_saying(&out, 1, "exited before");
 }
 
 #[test]
 fn a_process_that_logs_ready_and_exits_is_success() {
-    let tmp = tempfile::tempdir().unwrap();
-    let log = tmp.path().join("app.log");
-    fs::write(&log, "").unwrap();
+    let (_tmp, log) = log_file("app.log", "");
     let mut job = Command::new("sh")
         .args(["-c", "read -r _; echo 'done: ready' >> \"$0\""])
         .arg(&log)
@@ -311,19 +306,12 @@ fn a_pidfile_written_later_names_the_process_to_watch() {
         s(&log),
         "x",
     ]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("never.pid was never written"),
-        "{}",
-        stderr(&out)
-    );
+    fails_saying(&out, 1, "never.pid was never written");
 }
 
 #[test]
 fn bad_input_is_a_usage_error_with_a_clear_message() {
-    let tmp = tempfile::tempdir().unwrap();
-    let log = tmp.path().join("app.log");
-    fs::write(&log, "").unwrap();
+    let (tmp, log) = log_file("app.log", "");
     let garbage = tmp.path().join("garbage.pid");
     fs::write(&garbage, "12x\n").unwrap();
     let fifo = tmp.path().join("fifo");
@@ -367,9 +355,7 @@ fn bad_input_is_a_usage_error_with_a_clear_message() {
 
 #[test]
 fn the_command_runs_once_ready_and_not_on_timeout() {
-    let tmp = tempfile::tempdir().unwrap();
-    let log = tmp.path().join("app.log");
-    fs::write(&log, "ready\n").unwrap();
+    let (_tmp, log) = log_file("app.log", "ready\n");
     let out = run(&[
         "-s",
         s(&log),
@@ -463,12 +449,7 @@ fn a_stale_pidfile_is_waited_past_like_a_missing_one() {
     let out = run(&["-t", "200ms", "--pidfile", s(&pidfile), s(&log), "ready"]);
     newcomer.kill().unwrap();
     newcomer.wait().unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains(&format!("; pidfile {}: ", pidfile.display())),
-        "{}",
-        stderr(&out)
-    );
+    fails_saying(&out, 1, &format!("; pidfile {}: ", pidfile.display()));
 }
 
 #[test]
@@ -490,9 +471,7 @@ fn a_symlinked_log_is_watched_where_it_really_is() {
 
 #[test]
 fn a_full_stdout_is_an_error_and_a_closed_one_is_not() {
-    let tmp = tempfile::tempdir().unwrap();
-    let log = tmp.path().join("app.log");
-    fs::write(&log, "ready\n").unwrap();
+    let (_tmp, log) = log_file("app.log", "ready\n");
     let out = logwait(&["-s", s(&log), "ready"])
         .stdout(fs::File::create("/dev/full").unwrap())
         .output()
@@ -528,12 +507,7 @@ fn a_fifo_is_refused_without_releasing_its_writer() {
     let blocked = || fs::read_to_string(&wchan).is_ok_and(|w| w == "wait_for_partner");
     until("the writer to block opening the FIFO", blocked);
     let out = run(&["-t", "10s", s(&fifo), "ready"]);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("not a regular file"),
-        "{}",
-        stderr(&out)
-    );
+    fails_saying(&out, 2, "not a regular file");
     let still_blocked = blocked() && writer.try_wait().unwrap().is_none();
     // Release it ourselves (a reader that reads nothing), then check.
     let reader = fs::File::options()
@@ -570,9 +544,7 @@ fn a_zero_timeout_reads_the_whole_backlog() {
 /// not an error.
 #[test]
 fn a_pidfile_in_a_directory_created_later_is_waited_for() {
-    let tmp = tempfile::tempdir().unwrap();
-    let log = tmp.path().join("app.log");
-    fs::write(&log, "").unwrap();
+    let (tmp, log) = log_file("app.log", "");
     let run_dir = tmp.path().join("run");
     let pidfile = run_dir.join("app.pid");
     let mut victim = Command::new("sleep").arg("60").spawn().unwrap();
