@@ -90,6 +90,12 @@ impl Run {
         self
     }
 
+    /// Its stderr says `text`.
+    fn says(&self, text: &str) -> &Self {
+        assert!(self.stderr.contains(text), "{}", self.stderr);
+        self
+    }
+
     fn code(&self, want: i32) -> &Self {
         assert_eq!(
             self.code,
@@ -692,25 +698,17 @@ fn a_service_that_dies_during_start_fails_at_once_and_leaves_nothing_running() {
         .set("STACK_TIMEOUT", "120s");
     let run = run_bounded(stack.command(&["start-all"]), Duration::from_secs(60));
     run.code(1);
-    assert!(
-        run.stderr.contains("keep0 failed to start"),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr.contains("keepstore: volume is corrupt"),
-        "{}",
-        run.stderr
-    );
+    run.says("keep0 failed to start");
+    run.says("keepstore: volume is corrupt");
     assert!(run.stdout.is_empty(), "{}", run.stdout);
     // The API server this run started is stopped again.
     stack.assert_gone(&[], &[]);
     stack.run(&["status"]).code(1);
 }
 
-#[test]
-fn a_start_stopped_by_a_signal_stops_what_it_started() {
-    let mut stack = Stack::new();
+/// An arv-git-httpd that never listens, within `STACK_TIMEOUT` = `timeout`;
+/// the file its pid is written to.
+fn silent_git(stack: &mut Stack, timeout: &str) -> PathBuf {
     let marker = stack.dir.path().join("sleeper.pid");
     let sleeper = failing_service(
         stack.dir.path(),
@@ -719,7 +717,14 @@ fn a_start_stopped_by_a_signal_stops_what_it_started() {
     );
     stack
         .set("ARV_GIT_HTTPD_CMD", sleeper)
-        .set("STACK_TIMEOUT", "120s");
+        .set("STACK_TIMEOUT", timeout);
+    marker
+}
+
+#[test]
+fn a_start_stopped_by_a_signal_stops_what_it_started() {
+    let mut stack = Stack::new();
+    let marker = silent_git(&mut stack, "120s");
     // In a process group of its own, signalled as a CI runner's timeout or ^C
     // signals the whole group (the services run in sessions of their own).
     let mut cmd = stack.command(&["start_arv-git-httpd"]);
@@ -794,22 +799,10 @@ fn a_server_that_writes_its_pidfile_then_exits_fails_the_start() {
 #[test]
 fn a_server_that_never_listens_times_out_and_is_stopped() {
     let mut stack = Stack::new();
-    let marker = stack.dir.path().join("sleeper.pid");
-    let sleeper = failing_service(
-        stack.dir.path(),
-        "silent-git",
-        &format!("echo $$ > {}\nexec sleep 300", marker.display()),
-    );
-    stack
-        .set("ARV_GIT_HTTPD_CMD", sleeper)
-        .set("STACK_TIMEOUT", "1s");
+    let marker = silent_git(&mut stack, "1s");
     let run = stack.run(&["start_arv-git-httpd"]);
     run.code(1);
-    assert!(
-        run.stderr.contains("arv-git-httpd failed to start"),
-        "{}",
-        run.stderr
-    );
+    run.says("arv-git-httpd failed to start");
     let pid: u32 = fs::read_to_string(&marker).unwrap().trim().parse().unwrap();
     stack.assert_gone(&[pid], &[]);
 }
@@ -965,14 +958,10 @@ fn a_template_variable_without_a_value_is_an_error_naming_it() {
     stack.set("STACK_NGINX_TEMPLATE", template.display().to_string());
     let run = stack.run(&["start_nginx"]);
     run.code(2);
-    assert!(
-        run.stderr.contains(&format!(
-            "{}:4: no value for {{{{NOSUCHPORT}}}}",
-            template.display()
-        )),
-        "{}",
-        run.stderr
-    );
+    run.says(&format!(
+        "{}:4: no value for {{{{NOSUCHPORT}}}}",
+        template.display()
+    ));
     stack.assert_gone(&[], &[]);
 }
 
@@ -1048,11 +1037,7 @@ fn registration_needs_the_api_server() {
     let stack = Stack::new();
     let run = stack.run(&["start_keep"]);
     run.code(1);
-    assert!(
-        run.stderr.contains("API server is not running"),
-        "{}",
-        run.stderr
-    );
+    run.says("API server is not running");
 }
 
 #[test]
@@ -1117,11 +1102,7 @@ fn usage_errors_exit_2_and_list_the_actions() {
     // Two actions in one word are not an action (it once passed, did nothing, exit 0).
     let run = stack.run(&["stop start"]);
     run.code(2);
-    assert!(
-        run.stderr.contains("unknown action 'stop start'"),
-        "{}",
-        run.stderr
-    );
+    run.says("unknown action 'stop start'");
     stack.run(&["status", "--auth", "admin"]).code(2);
     stack.run(&["start", "--bogus"]).code(2);
     let help = stack.run(&["--help"]);
@@ -1204,11 +1185,7 @@ fn a_running_server_that_refuses_the_reset_is_replaced() {
         .set("ARVADOS_API_SERVER_CMD", api);
     let run = stack.run(&["start"]);
     run.ok();
-    assert!(
-        run.stderr.contains("restarting the API server"),
-        "{}",
-        run.stderr
-    );
+    run.says("restarting the API server");
     let new = stack.pid("api").unwrap();
     assert_ne!(new, old);
     assert!(!alive(old));
@@ -1229,11 +1206,7 @@ fn stop_all_stops_the_rest_when_one_pidfile_is_refused() {
     fs::set_permissions(&pidfile, fs::Permissions::from_mode(0o666)).unwrap();
     let run = stack.run(&["stop-all"]);
     run.code(1);
-    assert!(
-        run.stderr.contains("could not stop keepproxy"),
-        "{}",
-        run.stderr
-    );
+    run.says("could not stop keepproxy");
     assert!(alive(proxy));
     for pid in pids.iter().filter(|p| **p != proxy) {
         assert!(!alive(*pid), "pid {pid} still alive");
@@ -1581,11 +1554,7 @@ fn installed_without_a_tool_names_it_and_passes_over_procps_pidwait() {
     stack.env.remove("STACKUTILS_BIN");
     let run = stack.run(&["start"]);
     run.code(2);
-    assert!(
-        run.stderr.contains("'portfind' not found"),
-        "{}",
-        run.stderr
-    );
+    run.says("'portfind' not found");
     assert!(stack.pid("api").is_none());
 
     // Our pidwait missing: procps' /usr/bin/pidwait is not taken for it.
@@ -1704,14 +1673,10 @@ fn a_state_directory_of_another_user_or_open_to_others_is_refused() {
     stack.set("STACK_TMPDIR", open.display().to_string());
     let run = stack.run(&["start"]);
     run.code(2);
-    assert!(
-        run.stderr.contains(&format!(
-            "refusing the state directory {d}: directory {d} is writable by anyone (mode 777)",
-            d = open.display()
-        )),
-        "{}",
-        run.stderr
-    );
+    run.says(&format!(
+        "refusing the state directory {d}: directory {d} is writable by anyone (mode 777)",
+        d = open.display()
+    ));
     assert_eq!(fs::read_to_string(&victim).unwrap(), "precious\n");
     assert!(
         fs::read_dir(&open).unwrap().next().is_none(),
@@ -1931,11 +1896,7 @@ fn an_api_reply_that_echoes_the_token_shows_it_masked() {
     let run = stack.run(&["start_keep"]);
     run.code(1);
     let admin = fixture_token("admin");
-    assert!(
-        run.stderr.contains("Authorization: OAuth2 <token>"),
-        "{}",
-        run.stderr
-    );
+    run.says("Authorization: OAuth2 <token>");
     assert!(
         !run.stderr.contains(&admin),
         "the token in a message: {}",
