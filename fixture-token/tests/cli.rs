@@ -1,5 +1,6 @@
 //! The command line: lookups, exports, and every error's message and exit code.
 
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 use crate::{assert_contains, cmd, corpus, exits, run, stdout};
@@ -17,6 +18,29 @@ fn run_with_fixtures_env(fixtures: &str, args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("running fixture-token")
+}
+
+/// A temporary directory holding the fixture file `name`, with `text` in it.
+fn yaml_file(name: &str, text: impl AsRef<[u8]>) -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join(name);
+    std::fs::write(&file, text).unwrap();
+    (tmp, file)
+}
+
+/// `--file` and `--field uuid foo_file`, given by `run` with fixtures that
+/// do not exist: the file is read and the fixtures never looked at.
+fn assert_file_wins(run: impl FnOnce(&[&str]) -> Output) {
+    let file = corpus().join("collections-2015.yml");
+    let out = run(&[
+        "--file",
+        file.to_str().unwrap(),
+        "--field",
+        "uuid",
+        "foo_file",
+    ]);
+    exits(&out, 0);
+    assert_eq!(stdout(&out), "zzzzz-4zz18-znfnqtbbv4spc3w\n");
 }
 
 /// Runs `fixture-token --file FILE ARGS`.
@@ -45,19 +69,7 @@ fn fixtures_dir_comes_from_the_environment() {
 
 #[test]
 fn file_wins_over_the_fixtures_environment() {
-    let file = corpus().join("collections-2015.yml");
-    let out = run_with_fixtures_env(
-        "/nonexistent",
-        &[
-            "--file",
-            file.to_str().unwrap(),
-            "--field",
-            "uuid",
-            "foo_file",
-        ],
-    );
-    exits(&out, 0);
-    assert_eq!(stdout(&out), "zzzzz-4zz18-znfnqtbbv4spc3w\n");
+    assert_file_wins(|args| run_with_fixtures_env("/nonexistent", args));
 }
 
 #[test]
@@ -155,9 +167,7 @@ fn missing_and_non_scalar_fields_fail() {
 
 #[test]
 fn malformed_yaml_gives_file_line_and_column() {
-    let tmp = tempfile::tempdir().unwrap();
-    let file = tmp.path().join("bad.yml");
-    std::fs::write(&file, "a:\n  api_token: x\n  b: [1, 2\nc: d\n").unwrap();
+    let (_tmp, file) = yaml_file("bad.yml", "a:\n  api_token: x\n  b: [1, 2\nc: d\n");
     let err = exits(&run_file(&file, &["a"]), 2);
     assert!(
         err.starts_with(&format!("fixture-token: {}:4:", file.display())),
@@ -255,9 +265,7 @@ fn deep_nesting_fails_at_the_limit() {
 
 #[test]
 fn bad_utf8_and_duplicate_keys_name_their_line_and_column() {
-    let tmp = tempfile::tempdir().unwrap();
-    let file = tmp.path().join("f.yml");
-    std::fs::write(&file, b"a:\n  api_token: x\n  b: caf\xff\n").unwrap();
+    let (_tmp, file) = yaml_file("f.yml", b"a:\n  api_token: x\n  b: caf\xff\n");
     assert_eq!(
         exits(&run_file(&file, &["a"]), 2),
         format!(
@@ -277,9 +285,7 @@ fn bad_utf8_and_duplicate_keys_name_their_line_and_column() {
 
 #[test]
 fn control_characters_are_escaped_in_messages() {
-    let tmp = tempfile::tempdir().unwrap();
-    let file = tmp.path().join("f.yml");
-    std::fs::write(&file, "\"adm\\nin\":\n  api_token: x\n").unwrap();
+    let (_tmp, file) = yaml_file("f.yml", "\"adm\\nin\":\n  api_token: x\n");
     let err = exits(&run_file(&file, &["adm\x1b[2Jin"]), 1);
     assert_eq!(
         err,
@@ -292,9 +298,7 @@ fn control_characters_are_escaped_in_messages() {
 
 #[test]
 fn an_entry_that_is_not_a_map_fails() {
-    let tmp = tempfile::tempdir().unwrap();
-    let file = tmp.path().join("f.yml");
-    std::fs::write(&file, "a: 5\nb:\n  api_token: x\n").unwrap();
+    let (_tmp, file) = yaml_file("f.yml", "a: 5\nb:\n  api_token: x\n");
     assert_eq!(
         exits(&run_file(&file, &["a"]), 1),
         format!(
@@ -306,18 +310,7 @@ fn an_entry_that_is_not_a_map_fails() {
 
 #[test]
 fn file_wins_over_fixtures() {
-    let file = corpus().join("collections-2015.yml");
-    let out = run(&[
-        "--fixtures",
-        "/nonexistent",
-        "--file",
-        file.to_str().unwrap(),
-        "--field",
-        "uuid",
-        "foo_file",
-    ]);
-    exits(&out, 0);
-    assert_eq!(stdout(&out), "zzzzz-4zz18-znfnqtbbv4spc3w\n");
+    assert_file_wins(|args| run(&[&["--fixtures", "/nonexistent"], args].concat()));
 }
 
 #[test]
