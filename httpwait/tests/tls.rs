@@ -5,7 +5,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 
 use crate::certs::Certs;
 use crate::server::{Reply, Server};
@@ -237,24 +237,6 @@ fn real_nginx() {
     let (cert, key) = certs.self_signed("nginx");
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let conf = dir.path().join("nginx.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "daemon off;\npid {pid};\nerror_log {log} info;\nevents {{}}\nhttp {{\n  \
-             access_log off;\n  client_body_temp_path {tmp};\n  proxy_temp_path {tmp};\n  \
-             fastcgi_temp_path {tmp};\n  uwsgi_temp_path {tmp};\n  scgi_temp_path {tmp};\n  \
-             server {{\n    listen 127.0.0.1:{port} ssl;\n    ssl_certificate {cert};\n    \
-             ssl_certificate_key {key};\n    location = /health {{ return 200 \"OK\\n\"; }}\n    \
-             location / {{ return 503; }}\n  }}\n}}\n",
-            pid = dir.path().join("nginx.pid").display(),
-            log = dir.path().join("error.log").display(),
-            tmp = dir.path().display(),
-            cert = cert.display(),
-            key = key.display(),
-        ),
-    )
-    .unwrap();
     let base = format!("https://127.0.0.1:{port}");
     let waiter = cmd()
         .args(["-t", "30s", "--body", "OK", "--cacert"])
@@ -265,15 +247,17 @@ fn real_nginx() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut server = Command::new(nginx)
-        .arg("-c")
-        .arg(&conf)
-        .arg("-p")
-        .arg(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut server = start_nginx(
+        nginx,
+        dir.path(),
+        &format!(
+            "listen 127.0.0.1:{port} ssl;\n    ssl_certificate {cert};\n    \
+             ssl_certificate_key {key};\n    location = /health {{ return 200 \"OK\\n\"; }}\n    \
+             location / {{ return 503; }}",
+            cert = cert.display(),
+            key = key.display(),
+        ),
+    );
     let out = finish(waiter);
     let unavailable = output(
         cmd()
@@ -302,22 +286,6 @@ fn through_a_real_nginx_proxy() {
     let backend = crate::wait::reserved();
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let conf = dir.path().join("nginx.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "daemon off;\npid {pid};\nerror_log {log} info;\nevents {{}}\nhttp {{\n  \
-             access_log off;\n  client_body_temp_path {tmp};\n  proxy_temp_path {tmp};\n  \
-             fastcgi_temp_path {tmp};\n  uwsgi_temp_path {tmp};\n  scgi_temp_path {tmp};\n  \
-             server {{\n    listen 127.0.0.1:{port};\n    \
-             location / {{ proxy_pass http://127.0.0.1:{backend}; }}\n  }}\n}}\n",
-            pid = dir.path().join("nginx.pid").display(),
-            log = dir.path().join("error.log").display(),
-            tmp = dir.path().display(),
-            backend = backend.port,
-        ),
-    )
-    .unwrap();
     let url = format!("http://127.0.0.1:{port}/api");
     let mut waiter = cmd()
         .args([
@@ -334,15 +302,15 @@ fn through_a_real_nginx_proxy() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut server = Command::new(nginx)
-        .arg("-c")
-        .arg(&conf)
-        .arg("-p")
-        .arg(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut server = start_nginx(
+        nginx,
+        dir.path(),
+        &format!(
+            "listen 127.0.0.1:{port};\n    \
+             location / {{ proxy_pass http://127.0.0.1:{}; }}",
+            backend.port
+        ),
+    );
     // Start the backend only once httpwait has heard nginx's 502.
     let mut lines = BufReader::new(waiter.stderr.take().unwrap()).lines();
     let mut seen = Vec::new();
@@ -365,6 +333,34 @@ fn through_a_real_nginx_proxy() {
     server.wait().unwrap();
     assert_eq!(status.code(), Some(0), "{seen:?} {rest:?}");
     assert_eq!(api.request().unwrap().path, "/api");
+}
+
+/// Starts nginx in the foreground with pid, logs and temporary files in
+/// `dir` and one server, `server` (its directives).
+fn start_nginx(nginx: &str, dir: &Path, server: &str) -> Child {
+    let conf = dir.join("nginx.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "daemon off;\npid {pid};\nerror_log {log} info;\nevents {{}}\nhttp {{\n  \
+             access_log off;\n  client_body_temp_path {tmp};\n  proxy_temp_path {tmp};\n  \
+             fastcgi_temp_path {tmp};\n  uwsgi_temp_path {tmp};\n  scgi_temp_path {tmp};\n  \
+             server {{\n    {server}\n  }}\n}}\n",
+            pid = dir.join("nginx.pid").display(),
+            log = dir.join("error.log").display(),
+            tmp = dir.display(),
+        ),
+    )
+    .unwrap();
+    Command::new(nginx)
+        .arg("-c")
+        .arg(&conf)
+        .arg("-p")
+        .arg(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
 }
 
 fn which_nginx() -> Result<&'static str, ()> {
