@@ -7,7 +7,7 @@
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::ExitStatusExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
@@ -267,18 +267,28 @@ fn pidfiles_other_users_could_have_written_are_refused() {
     }
 }
 
-/// As another user: that user's own directory and pidfile are believed,
-/// but a root-owned file in it is not (systemd's unsafe transition: the
-/// user could have moved it there), nor another user's directory.
-#[test]
-fn as_another_user_the_path_is_checked_against_that_user() {
+/// For the tests run as nobody (as root only; None when skipped): a
+/// directory others can search, a process to name, and the path of a
+/// directory for nobody in it (not made yet).
+fn as_nobody() -> Option<(Dir, Proc, PathBuf)> {
     if !root() {
-        return;
+        return None;
     }
     let dir = Dir::new();
     fs::set_permissions(dir.0.path(), fs::Permissions::from_mode(0o755)).unwrap();
     let target = Proc::sleeper();
     let mine = dir.path("nobody");
+    Some((dir, target, mine))
+}
+
+/// As another user: that user's own directory and pidfile are believed,
+/// but a root-owned file in it is not (systemd's unsafe transition: the
+/// user could have moved it there), nor another user's directory.
+#[test]
+fn as_another_user_the_path_is_checked_against_that_user() {
+    let Some((_dir, target, mine)) = as_nobody() else {
+        return;
+    };
     fs::create_dir(&mine).unwrap();
     std::os::unix::fs::chown(&mine, Some(65534), Some(65534)).unwrap();
     let own = mine.join("own.pid");
@@ -323,13 +333,9 @@ fn as_another_user_the_path_is_checked_against_that_user() {
 /// followed: only links of users other than root and us are refused.
 #[test]
 fn as_another_user_its_own_symlinks_are_followed() {
-    if !root() {
+    let Some((_dir, target, mine)) = as_nobody() else {
         return;
-    }
-    let dir = Dir::new();
-    fs::set_permissions(dir.0.path(), fs::Permissions::from_mode(0o755)).unwrap();
-    let target = Proc::sleeper();
-    let mine = dir.path("nobody");
+    };
     fs::create_dir_all(mine.join("run")).unwrap();
     std::os::unix::fs::symlink("run", mine.join("link")).unwrap();
     let pidfile = mine.join("run/own.pid");
@@ -354,13 +360,9 @@ fn as_another_user_its_own_symlinks_are_followed() {
 /// one, and it is not running as far as the check goes.
 #[test]
 fn as_another_user_an_unreadable_exe_is_an_error() {
-    if !root() {
+    let Some((_dir, target, mine)) = as_nobody() else {
         return;
-    }
-    let dir = Dir::new();
-    fs::set_permissions(dir.0.path(), fs::Permissions::from_mode(0o755)).unwrap();
-    let target = Proc::sleeper();
-    let mine = dir.path("nobody");
+    };
     fs::create_dir(&mine).unwrap();
     let pidfile = mine.join("root.pid");
     fs::write(&pidfile, target.pid_line()).unwrap();
