@@ -700,8 +700,10 @@ fn connect_sends_no_bytes_and_says_what_was_not_ready() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 }
 
-#[test]
-fn a_name_that_never_resolves_in_time_is_exit_1() {
+/// Runs `script` with [`in_netns`] where a name server at 127.0.0.1 never
+/// answers (DNS queries to it are dropped); Python's `resolv` names a
+/// resolv.conf that points there, to bind-mount over /etc/resolv.conf.
+fn with_a_silent_name_server(script: &str) -> Option<String> {
     let tmp = tempfile::tempdir().unwrap();
     let resolv = tmp.path().join("resolv.conf");
     fs::write(
@@ -709,20 +711,28 @@ fn a_name_that_never_resolves_in_time_is_exit_1() {
         "nameserver 127.0.0.1\noptions timeout:5 attempts:2\n",
     )
     .unwrap();
-    // A name server that never answers: DNS queries to it are dropped.
-    let Some(out) = in_netns(
+    in_netns(
         "a name server that never answers",
         &format!(
             "\
+resolv = '{}'
 subprocess.run(['iptables', '-A', 'INPUT', '-p', 'udp', '--dport', '53', '-j', 'DROP'], check=True)
 subprocess.run(['iptables', '-A', 'INPUT', '-p', 'tcp', '--dport', '53', '-j', 'DROP'], check=True)
-r = subprocess.run(['unshare', '-m', 'sh', '-c',
-    'mount --bind \"$0\" /etc/resolv.conf && exec \"$1\" -t 300ms never-answered.example:5432',
-    '{}', pw], stderr=subprocess.PIPE, text=True)
-print(r.returncode, r.stderr, end='')
-",
+{script}",
             resolv.display()
         ),
+    )
+}
+
+#[test]
+fn a_name_that_never_resolves_in_time_is_exit_1() {
+    let Some(out) = with_a_silent_name_server(
+        "\
+r = subprocess.run(['unshare', '-m', 'sh', '-c',
+    'mount --bind \"$0\" /etc/resolv.conf && exec \"$1\" -t 300ms never-answered.example:5432',
+    resolv, pw], stderr=subprocess.PIPE, text=True)
+print(r.returncode, r.stderr, end='')
+",
     ) else {
         return;
     };
@@ -739,24 +749,13 @@ print(r.returncode, r.stderr, end='')
 /// a live one's wait does send them.
 #[test]
 fn a_dead_pid_is_found_before_any_name_is_looked_up() {
-    let tmp = tempfile::tempdir().unwrap();
-    let resolv = tmp.path().join("resolv.conf");
-    fs::write(
-        &resolv,
-        "nameserver 127.0.0.1\noptions timeout:5 attempts:2\n",
-    )
-    .unwrap();
-    let Some(out) = in_netns(
-        "a name server that never answers",
-        &format!(
-            "\
-subprocess.run(['iptables', '-A', 'INPUT', '-p', 'udp', '--dport', '53', '-j', 'DROP'], check=True)
-subprocess.run(['iptables', '-A', 'INPUT', '-p', 'tcp', '--dport', '53', '-j', 'DROP'], check=True)
+    let Some(out) = with_a_silent_name_server(
+        "\
 dead = subprocess.Popen(['true'])
 dead.wait()
 def private(*args):
     return subprocess.run(['unshare', '-m', 'sh', '-c',
-        'mount --bind \"$0\" /etc/resolv.conf && exec \"$@\"', '{}', pw, *args],
+        'mount --bind \"$0\" /etc/resolv.conf && exec \"$@\"', resolv, pw, *args],
         stderr=subprocess.PIPE, text=True)
 for closed in [[], ['--closed']]:
     r = private('-t', '5s', *closed, '--pid', str(dead.pid), 'never-answered.example:5432')
@@ -769,8 +768,6 @@ print('queries', queries())
 private('-t', '300ms', '--pid', str(os.getpid()), 'never-answered.example:5432')
 print('queries with a live pid', queries() > 0)
 ",
-            resolv.display()
-        ),
     ) else {
         return;
     };
