@@ -5,7 +5,8 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use crate::certs::Certs;
-use crate::server::{Reserved, Server};
+use crate::reserved::Reserved;
+use crate::server::Server;
 use crate::{assert_contains, cmd, corpus, exits, output, stdout};
 
 const TOKEN: &str = "4axaw8zxe0qm22wa6urpp5nskcne8z88cvbupv653y1njyi05h"; // fixture "admin"

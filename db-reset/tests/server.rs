@@ -2,15 +2,13 @@
 //! HTTP/1.1 to read one request and answer it.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream};
-use std::os::fd::OwnedFd;
+use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use rustix::net::{self, AddressFamily, SocketType};
 use rustls::{ServerConfig, ServerConnection, StreamOwned};
 
 /// One request as the server saw it.
@@ -136,30 +134,6 @@ impl Server {
     /// The next request the server answered, if one came.
     pub fn request(&self) -> Option<Seen> {
         self.seen.recv_timeout(Duration::from_secs(5)).ok()
-    }
-}
-
-/// A loopback port held bound but not listening: connections to it are
-/// refused, and no other process can take it before [`Reserved::listen`]
-/// (closing a probe listener and binding again would race with them).
-pub struct Reserved {
-    fd: OwnedFd,
-    pub port: u16,
-}
-
-impl Reserved {
-    pub fn new() -> Reserved {
-        let fd = net::socket(AddressFamily::INET, SocketType::STREAM, None).unwrap();
-        net::bind(&fd, &SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0)).unwrap();
-        let port = SocketAddrV4::try_from(net::getsockname(&fd).unwrap())
-            .unwrap()
-            .port();
-        Reserved { fd, port }
-    }
-
-    pub fn listen(self) -> TcpListener {
-        net::listen(&self.fd, 128).unwrap();
-        TcpListener::from(self.fd)
     }
 }
 

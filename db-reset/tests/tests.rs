@@ -3,6 +3,7 @@
 
 mod certs;
 mod dns;
+mod reserved;
 mod reset;
 mod safety;
 mod server;

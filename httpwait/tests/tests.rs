@@ -8,6 +8,8 @@
 mod certs;
 #[path = "../../db-reset/tests/dns.rs"]
 mod dns;
+#[path = "../../db-reset/tests/reserved.rs"]
+mod reserved;
 mod server;
 mod tls;
 mod wait;

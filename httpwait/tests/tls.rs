@@ -283,7 +283,7 @@ fn through_a_real_nginx_proxy() {
     let Ok(nginx) = which_nginx() else {
         return skip("nginx not installed");
     };
-    let backend = crate::wait::reserved();
+    let backend = crate::reserved::Reserved::new();
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let url = format!("http://127.0.0.1:{port}/api");

@@ -1,7 +1,7 @@
 //! Waiting over plain HTTP: statuses, bodies, headers, timeouts, --once.
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::{Ipv4Addr, SocketAddrV4, TcpListener};
+use std::net::TcpListener;
 use std::os::fd::OwnedFd;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -10,37 +10,15 @@ use std::time::Duration;
 
 use rustix::net::{self, AddressFamily, SocketType};
 
+use crate::reserved::Reserved;
 use crate::server::{Reply, Server};
 use crate::{assert_contains, cmd, exits, finish, output, skip, stdout};
 
 const SECRET: &str = "s3cr3t-t0ken-value-123";
 
-/// A loopback port held bound but not listening: connections are refused,
-/// and nobody else can take it.
-pub struct Reserved {
-    pub fd: OwnedFd,
-    pub port: u16,
-}
-
-pub fn reserved() -> Reserved {
-    let fd = net::socket(AddressFamily::INET, SocketType::STREAM, None).unwrap();
-    net::bind(&fd, &SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0)).unwrap();
-    let port = SocketAddrV4::try_from(net::getsockname(&fd).unwrap())
-        .unwrap()
-        .port();
-    Reserved { fd, port }
-}
-
-impl Reserved {
-    pub fn listen(self) -> TcpListener {
-        net::listen(&self.fd, 128).unwrap();
-        TcpListener::from(self.fd)
-    }
-}
-
 #[test]
 fn a_server_that_starts_listening_late_is_noticed() {
-    let reserved = reserved();
+    let reserved = Reserved::new();
     let url = format!("http://127.0.0.1:{}/", reserved.port);
     let mut child = cmd()
         .args(["-v", "-t", "30s", &url])
@@ -105,7 +83,7 @@ fn waits_through_503_until_the_server_is_ready() {
 
 #[test]
 fn a_timeout_names_every_url_and_its_last_failure() {
-    let refused = reserved();
+    let refused = Reserved::new();
     let unavailable = Server::http(|_| Reply::status(503, "{\"status\": \"starting\"}"));
     let wrong_body = Server::http(|_| Reply::status(200, "{\"status\": \"degraded\"}"));
     let ok = Server::http(|_| Reply::status(200, "{\"status\": \"ok\"}"));
@@ -493,7 +471,7 @@ fn names_are_looked_up_on_each_try_and_every_address_tried() {
         // One port number on both addresses: refused on `first`, served on
         // `answering`.
         let (listener, _refusing) = loop {
-            let v4 = reserved();
+            let v4 = Reserved::new();
             let port = v4.port;
             let Ok(v6_reserved) = bind_v6(port) else {
                 continue;
