@@ -112,6 +112,12 @@ fn fails_saying(out: &Output, code: i32, says: &str) {
     assert!(stderr(out).contains(says), "{}", stderr(out));
 }
 
+/// logwait exited with `code`, its message starting with `start`.
+fn fails_starting(out: &Output, code: i32, start: &str) {
+    assert_eq!(out.status.code(), Some(code), "{}", stderr(out));
+    assert!(stderr(out).starts_with(start), "{}", stderr(out));
+}
+
 /// logwait exited with `code`, its message ending with `end`.
 fn fails_ending(out: &Output, code: i32, end: &str) {
     assert_eq!(out.status.code(), Some(code), "{}", stderr(out));
@@ -170,12 +176,7 @@ fn a_regex_matches_and_a_bad_one_is_a_usage_error() {
     let out = run(&["-s", "-t", "100ms", s(&log), r"port \d+$"]);
     assert_eq!(out.status.code(), Some(1));
     let out = run(&["--regex", s(&log), "port (\\d+"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).starts_with("logwait: invalid regex \"port (\\\\d+\""),
-        "{}",
-        stderr(&out)
-    );
+    fails_starting(&out, 2, "logwait: invalid regex \"port (\\\\d+\"");
 }
 
 #[test]
@@ -383,12 +384,7 @@ fn the_command_runs_once_ready_and_not_on_timeout() {
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
     let out = run(&["-s", s(&log), "ready", "--", "/nonexistent/cmd"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).starts_with("logwait: cannot run /nonexistent/cmd"),
-        "{}",
-        stderr(&out)
-    );
+    fails_starting(&out, 2, "logwait: cannot run /nonexistent/cmd");
 }
 
 /// A line far bigger than logwait's memory limit, then the match: it is
