@@ -11,7 +11,26 @@ dir=${1:-target/mutants}
 
 # Why a mutant no test catches changes nothing, keyed by "file: mutation"
 # (no line or column, so a note survives edits elsewhere in the file).
+pt=pidwait/src/pathtrust.rs pf=pidwait/src/pidfile.rs pr=pidwait/src/process.rs
 declare -A why=(
+  ["$pt: replace | with ^ in walk"]="equivalent: the OFlags are distinct bits, so a ^ b is a | b."
+  ["$pf: replace | with ^ in read_flags"]="equivalent: RDONLY is 0 and the other OFlags distinct bits, so a ^ b is a | b."
+  ["$pf: replace > with >= in parse_pid"]="equivalent: ten digits with no leading zero are at least 10^9, over any pid_max (at most 2^22): both give \"over pid_max\"."
+  ["$pf: replace > with >= in pid_max"]="equivalent: the kernel refuses a pid_max under 301 (PID_MAX_MIN), so the value read is never 1."
+  ["$pf: replace || with && in read_content"]="equivalent in what is returned: a file that does not change while read is read 20 times (MAX_REREADS) instead of once; same bytes, same mtime."
+  ["$pf: replace && with || in read_content"]="equivalent unless raced: a file read within QUIET of its write is read once more under the lease (same bytes; closed stays false for a complete or empty file, and a complete line parses the same at EOF or not). Only a half line truncated to nothing between two reads would differ."
+  ["$pf: replace += with *= in read_content"]="NOT equivalent, not caught: the reread count stays 0, so a file rewritten between every two of our reads would be read without bound. Only a writer racing the reader shows it; tests may not time or sleep."
+  ["$pf: replace == with != in read_content"]="NOT equivalent, not caught: the first read is kept even if the file changed while read (stamped with the older mtime, so a process may look stale, never the reverse). Only a writer racing the reader shows it."
+  ["$pf: delete - in lease"]="equivalent: F_SETSIG on an open descriptor with a valid signal (SIGURG) cannot fail, so its -1 branch is never taken."
+  ["$pf: replace + with -"]="NOT equivalent, not caught: SETTLE = QUIET - 40 ms would refuse as incomplete a line whose writer keeps the file open but no longer writes. Seeing it means racing the 110 ms QUIET clock; tests may not time."
+  ["$pf: replace + with *"]="equivalent in outcome: SETTLE = 110 x 40 ms only waits longer for a half-written file."
+  ["$pr: replace match guard state(pid)?.is_alive() with true in Identity::check"]="not caught, unreachable without a race: a live process that is not a kernel thread always shows its executable, so this arm is only taken when the process exits between the stat and the exe reads."
+  ["$pr: replace match guard state(pid)?.is_alive() with false in Identity::check"]="not caught, unreachable without a race: as above (a live process with no executable link is a kernel thread, refused before)."
+  ["$pr: replace -= with /= in truncate_comm"]="caught by the timeout: end stays 15 on a name cut inside a character, and the loop never ends."
+  ["$pt: replace += with *= in walk"]="caught by the timeout where it was not failed: the link count stays 0, so a symlink loop is walked for ever."
+  ["$pf: replace | with & in read_flags"]="where timed out: caught by the timeout, O_NONBLOCK is lost and the FIFO test blocks on open."
+  ["$pf: replace && with || in parse"]="where timed out: detected, a complete line is taken for a half-written one and read_settled waits out its settle time (60 s in that run's test, 30 s since)."
+  ["$pr: replace < with <= in parse_stat"]="equivalent: the first ( and the last ) are different bytes, so they are never at the same index."
 )
 
 shopt -s nullglob
@@ -26,21 +45,22 @@ if [ ${#outs[@]} -eq 0 ]; then
   exit 1
 fi
 
-# "outcome<TAB>file: mutation<TAB>when run" for every mutant of every run.
+# "outcome<TAB>file: mutation<TAB>when run<TAB>line:col" for every mutant.
 all=$(for o in "${outs[@]}"; do
   when=$(date -u -r "$o/outcomes.json" '+%Y-%m-%d %H:%M' 2>/dev/null || echo "unfinished")
   for kind in caught missed timeout unviable; do
     [ -f "$o/$kind.txt" ] || continue
-    sed -E "s/^([^:]+):[0-9]+:[0-9]+: (.*)$/$kind\t\1: \2\t$when/" "$o/$kind.txt"
+    sed -E "s/^([^:]+):([0-9]+:[0-9]+): (.*)$/$kind\t\1: \3\t$when\t\2/" "$o/$kind.txt"
   done
 done | LC_ALL=C sort -t $'\t' -k2)
 
 echo "## Mutation tests (cargo-mutants)"
 echo
 echo "Made by \`make mutants\` (\`bench/mutants.sh\`): each file mutated on its own and tested by its"
-echo "package's tests. Missed: no test failed. Unviable: the mutant does not build (not counted)."
+echo "package's tests. Missed: no test failed. Timeout: the tests hung (the mutant is detected)."
+echo "Unviable: the mutant does not build (not counted). Detected = (caught + timeouts) / viable."
 echo
-echo "| File | Mutants | Caught | Missed | Timeouts | Unviable | Caught of viable | Run (UTC) |"
+echo "| File | Mutants | Caught | Missed | Timeouts | Unviable | Detected | Run (UTC) |"
 echo "|---|---:|---:|---:|---:|---:|---:|---|"
 awk -F'\t' '
   NF < 2 { next }
@@ -49,9 +69,17 @@ awk -F'\t' '
   END { for (i = 1; i <= n; i++) { f = order[i]
     c = count[f, "caught"] + 0; m = count[f, "missed"] + 0; t = count[f, "timeout"] + 0
     u = count[f, "unviable"] + 0; v = c + m + t
-    pct = v > 0 ? int(100 * c / v) " %" : "-"
+    pct = v > 0 ? int(100 * (c + t) / v) " %" : "-"
     printf "| `%s` | %d | %d | %d | %d | %d | %s | %s |\n", f, v + u, c, m, t, u, pct, when[f] } }
 ' <<<"$all"
+
+# Files `make mutants` covers that have no results here.
+listed=$(sed -n '/^MUTANTS_FILES ?=/,/[^\\]$/p' Makefile | sed 's/^MUTANTS_FILES ?=//; s/\\$//' | tr -s ' \t' '\n')
+unrun=$(for f in $listed; do grep -qF $'\t'"$f: " <<<"$all" || printf '%s ' "\`$f\`"; done)
+if [ -n "$unrun" ]; then
+  echo
+  echo "Not run yet: $unrun"
+fi
 
 misses=$(awk -F'\t' '$1 == "missed" || $1 == "timeout"' <<<"$all")
 unexplained=0
@@ -59,13 +87,13 @@ if [ -n "$misses" ]; then
   echo
   echo "Missed and timed-out mutants:"
   echo
-  while IFS=$'\t' read -r kind name _; do
+  while IFS=$'\t' read -r kind name _ at; do
     note=${why[$name]:-}
     if [ -z "$note" ]; then
       note="UNEXPLAINED"
       unexplained=$((unexplained + 1))
     fi
-    echo "- $kind: \`$name\`: $note"
+    echo "- $kind: \`${name/: /:$at: }\`: $note"
   done <<<"$misses"
 fi
 
@@ -74,4 +102,4 @@ m=$(grep -c '^missed' <<<"$all" || true)
 t=$(grep -c '^timeout' <<<"$all" || true)
 v=$((c + m + t))
 echo
-echo "Caught $c of $v viable mutants ($((v > 0 ? 100 * c / v : 0)) %), $m missed, $t timed out, $unexplained unexplained."
+echo "Detected $((c + t)) of $v viable mutants ($((v > 0 ? 100 * (c + t) / v : 0)) %): $c caught, $t timed out; $m missed, $unexplained of them unexplained."
