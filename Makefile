@@ -135,6 +135,7 @@ bench:
 # Never --in-place: others may be editing the tree. Rerun one file with
 # `make mutants MUTANTS_FILES=pidwait/src/pidfile.rs`. cargo-mutants exits 2
 # when a mutant was missed and 3 on a timeout: the summary says which.
+# The copies go beside the repo (TMPDIR=..), where tests' ../shared paths lead.
 MUTANTS_FILES ?= pidwait/src/pathtrust.rs pidwait/src/pidfile.rs pidwait/src/process.rs \
 	pidwait/src/stop.rs portfind/src/check.rs portfind/src/lease.rs portwait/src/diag.rs \
 	portwait/src/owner.rs db-reset/src/tls.rs db-reset/src/x509.rs lsb-status/src/status.rs
@@ -145,7 +146,7 @@ mutants:
 	  echo "make: mutants needs cargo-mutants (cargo install --locked cargo-mutants)" >&2; exit 2; }
 	@for f in $(MUTANTS_FILES); do \
 	  echo "make: cargo mutants --file $$f"; \
-	  nice -n 10 $(CARGO) mutants --package "$${f%%/*}" --file "$$f" --jobs $(MUTANTS_JOBS) \
+	  TMPDIR="$(abspath ..)" nice -n 10 $(CARGO) mutants --package "$${f%%/*}" --file "$$f" --jobs $(MUTANTS_JOBS) \
 	    --timeout $(MUTANTS_TIMEOUT) --output "target/mutants/$$(echo "$$f" | tr / _)"; rc=$$?; \
 	  case $$rc in 0|2|3) ;; *) echo "make: cargo mutants failed on $$f (exit $$rc)" >&2; exit $$rc ;; esac; \
 	done
