@@ -86,7 +86,7 @@ fn tools() -> Vec<Tool> {
             cmd: logwait::cli::Cli::command(),
             dir: "logwait",
             page: "logwait",
-            see_also: &["portwait(1)", "httpwait(1)", "stackutils-pidwait(1)", "tail(1)", "inotify(7)"],
+            see_also: &["portwait(1)", "httpwait(1)", "stackutils-pidwait(1)", "tail(1)", "fcntl(2)"],
             see_also_text: "",
         },
         Tool {
