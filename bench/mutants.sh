@@ -36,6 +36,12 @@ declare -A why=(
   ["portfind/src/check.rs: delete ! in family_present"]="not caught here: the error arm (a family missing, IPv6 disabled) is never reached on a dual-stack host; no test disables IPv6 yet."
   ["portfind/src/check.rs: replace == with != in family_present"]="not caught here: the error arm (a family missing, IPv6 disabled) is never reached on a dual-stack host; no test disables IPv6 yet."
   ["portfind/src/check.rs: replace || with && in family_present"]="not caught here: the error arm (a family missing, IPv6 disabled) is never reached on a dual-stack host; no test disables IPv6 yet."
+  ["portwait/src/owner.rs: delete match arm Some(Ok(fd)) in Owner::hold"]="NOT equivalent, not caught: without the pidfd the owner is judged through /proc by pid, which gives the same answers unless its pid is reused during the wait; no test reuses it (pidwait's tests do, in a pid namespace)."
+  ["portwait/src/owner.rs: delete match arm Some(Err(Errno::SRCH)) in Owner::hold"]="NOT equivalent, not caught: a pid already gone is then looked up in /proc later, the same answer unless the pid is reused meanwhile; no test reuses it."
+  ["portwait/src/owner.rs: replace Owner::pidfd -> Option<&OwnedFd> with None"]="equivalent in outcome: the wait then sleeps its whole interval instead of waking when the owner exits; same result, later."
+  ["portwait/src/owner.rs: replace || with && in Owner::exited"]="not caught on this kernel: the /proc arm is only for kernels without pidfds (or an owner gone when held, where both forms are true)."
+  ["portwait/src/owner.rs: delete ! in Owner::exited"]="not caught on this kernel: the /proc arm is only for kernels without pidfds (or an owner gone when held, where both forms are true)."
+  ["portwait/src/owner.rs: replace * with / in wait_for_pidfile"]="equivalent in outcome: the pause between pidfile reads shrinks instead of doubling (to MAX_PAUSE); the pidfile is only read more often."
   ["$pr: replace < with <= in parse_stat"]="equivalent: the first ( and the last ) are different bytes, so they are never at the same index."
 )
 
