@@ -134,13 +134,18 @@ fn field<T: std::str::FromStr>(fields: &[&str], i: usize) -> Option<T> {
 /// Reads `/proc/PID/stat`; `None` if there is no such process.
 pub fn stat(pid: Pid) -> io::Result<Option<Stat>> {
     let path = format!("/proc/{pid}/stat");
-    match fs::read_to_string(&path) {
-        Ok(text) => parse_stat(&text).map(Some).ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("{path}: unexpected content {text:?}"),
-            )
-        }),
+    // Bytes, not a string: any user can give a process a name that is not
+    // UTF-8, and that must not make its entry (or a scan of /proc) fail.
+    match fs::read(&path) {
+        Ok(bytes) => {
+            let text = String::from_utf8_lossy(&bytes);
+            parse_stat(&text).map(Some).ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("{path}: unexpected content {text:?}"),
+                )
+            })
+        }
         Err(e) if is_gone(&e) => Ok(None),
         Err(e) => Err(e),
     }
@@ -173,8 +178,8 @@ pub fn exe(pid: Pid) -> io::Result<Option<PathBuf>> {
 /// to `pid` for a process). `None` if there is no such thread.
 pub fn thread_group(pid: Pid) -> io::Result<Option<i32>> {
     let path = format!("/proc/{pid}/status");
-    let text = match fs::read_to_string(&path) {
-        Ok(text) => text,
+    let text = match fs::read(&path) {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
         Err(e) if is_gone(&e) => return Ok(None),
         Err(e) => return Err(e),
     };
@@ -620,10 +625,13 @@ mod tests {
         assert_eq!(round_ms(ms(90_600)), Duration::from_secs(91));
     }
 
-    /// A `/proc` entry that cannot be read is an error, never taken for a
-    /// process that is gone: here a thread whose name is not UTF-8.
+    /// Any user can name a process with bytes that are not UTF-8: its
+    /// entry is still read (the name lossily), and a scan of `/proc` for a
+    /// group does not fail on it.
     #[test]
-    fn an_unreadable_stat_is_an_error_not_gone() {
+    fn a_name_that_is_not_utf8_is_still_read() {
+        use std::io::{BufRead, BufReader};
+        use std::os::unix::process::CommandExt;
         let (stop, parked) = std::sync::mpsc::channel::<()>();
         let (tell, told) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || {
@@ -634,14 +642,31 @@ mod tests {
             parked.recv()
         });
         let tid = Pid::new(told.recv().unwrap()).unwrap();
-        let err = stat(tid).unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
-        assert!(state(tid).is_err());
-        let err = thread_group(tid).unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
-        assert!(Identity::default().check(tid).is_err());
+        let got = stat(tid).unwrap().expect("the thread is there");
+        assert_eq!(got.comm, "a\u{fffd}\u{fffd}");
+        assert_eq!(state(tid).unwrap(), State::Running);
+        assert_eq!(thread_group(tid).unwrap(), Some(std::process::id() as i32));
         stop.send(()).unwrap();
         thread.join().unwrap().unwrap();
+        // A whole process so named, leading a group of its own: the group
+        // scan finds it.
+        let mut child = Command::new("sh")
+            .args(["-c", r"printf 'a\377' >/proc/$$/comm; echo named; read x"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line, "named\n");
+        let pid = Pid::new(child.id() as i32).unwrap();
+        assert_eq!(stat(pid).unwrap().unwrap().comm, "a\u{fffd}");
+        assert_eq!(group_members(pid).unwrap(), vec![pid]);
+        drop(child.stdin.take());
+        child.wait().unwrap();
     }
 
     /// A group's members are exactly its live processes: a child leading
