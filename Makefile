@@ -170,12 +170,16 @@ install:
 	DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" TOOLS="$(TOOLS)" SCRIPTS="$(SCRIPTS)" \
 	  bash packaging/install.sh $(BIN_DIR) $(OUT)
 
+# Man pages only if ours (a subcommand page glob such as portwait-*.1 could
+# match another package's page).
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(PREFIX)/bin/,$(filter-out pidwait,$(TOOLS)) stackutils-pidwait start-stack)
 	rm -rf $(DESTDIR)$(PREFIX)/lib/stackutils $(DESTDIR)$(PREFIX)/share/stackutils
 	for n in $(filter-out pidwait,$(TOOLS)) stackutils-pidwait start-stack; do \
-	  rm -f $(DESTDIR)$(PREFIX)/share/man/man1/$$n.1 $(DESTDIR)$(PREFIX)/share/man/man1/$$n-*.1 \
-	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$n $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_$$n \
+	  for p in $(DESTDIR)$(PREFIX)/share/man/man1/$$n.1 $(DESTDIR)$(PREFIX)/share/man/man1/$$n-*.1; do \
+	    ! grep -m 1 -s '^\.TH ' "$$p" | grep -q stackutils || rm -f "$$p"; \
+	  done; \
+	  rm -f $(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$n $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_$$n \
 	    $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/$$n.fish; \
 	done
 

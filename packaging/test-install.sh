@@ -47,7 +47,11 @@ check "start-stack --help from another directory" bash -c 'cd / && "$1" --help' 
 # Nothing outside PREFIX.
 check "everything under PREFIX" test "$(find "$dest" -mindepth 1 -maxdepth 1)" = "$dest/usr"
 
+# Another package's page that our subcommand-page glob (portwait-*.1) matches.
+printf '.TH portwait-other 1 "other 1.0" other\n' >"$root/share/man/man1/portwait-other.1"
 make --no-print-directory uninstall DESTDIR="$dest" PREFIX="$prefix" >/dev/null
+check "uninstall leaves another package's portwait-other.1" test -s "$root/share/man/man1/portwait-other.1"
+rm -f "$root/share/man/man1/portwait-other.1"
 left=$(find "$root" -not -type d)
 check "uninstall leaves no file (left: ${left:-none})" test -z "$left"
 
