@@ -41,9 +41,6 @@ COPYRIGHT
 # Tags checked and found wrong for this package (each says why).
 install -d "$stage/usr/share/lintian/overrides"
 cat >"$stage/usr/share/lintian/overrides/stackutils" <<'OVERRIDES'
-# serde_norway parses YAML with unsafe-libyaml, a Rust translation of libyaml,
-# linked in statically like every Rust dependency: no C libyaml copy to share.
-stackutils: embedded-library libyaml [usr/lib/stackutils/bin/*]
 # The tools are static-pie executables (ELF type DYN for ASLR), not libraries.
 stackutils: shared-library-lacks-prerequisites [usr/lib/stackutils/bin/*]
 OVERRIDES
