@@ -228,7 +228,8 @@ image: dist image-deps
 	printf 'root:x:0:0:root:/root:/nonexistent\nnonroot:x:65532:65532:nonroot:/home/nonroot:/nonexistent\n' \
 	  > target/image/rootfs/etc/passwd
 	printf 'root:x:0:\nnonroot:x:65532:\n' > target/image/rootfs/etc/group
-	chmod 1777 target/image/rootfs/tmp
+	# Modes in the image must not depend on the builder's umask.
+	chmod -R u=rwX,go=rX target/image && chmod 1777 target/image/rootfs/tmp
 	$(CONTAINER) build $(if $(filter podman,$(CONTAINER)),--isolation chroot) -f Containerfile \
 	  --target root -t $(IMAGE) target/image
 	$(CONTAINER) build $(if $(filter podman,$(CONTAINER)),--isolation chroot) -f Containerfile \
