@@ -203,7 +203,7 @@ dist: musl-target man completions
 	cp README.md LICENSE CHANGELOG.md target/dist/$(DIST_NAME)/
 	cd target/dist/$(DIST_NAME) && find . -type f ! -name SHA256SUMS | LC_ALL=C sort | sed 's|^\./||' \
 	  | xargs sha256sum > SHA256SUMS
-	tar -C target/dist --sort=name --owner=0 --group=0 --numeric-owner -czf $(DIST_TGZ) $(DIST_NAME)
+	tar -C target/dist --sort=name --owner=0 --group=0 --numeric-owner --mode=go-w -czf $(DIST_TGZ) $(DIST_NAME)
 	@ls -l $(DIST_TGZ)
 
 test-dist: dist
