@@ -19,6 +19,8 @@ tar -C "$work" -xzf "$tarball"
 name=$(basename "$tarball" .tar.gz)
 dir=$work/$name
 check "the tarball unpacks into $name/" test -d "$dir"
+check "no group- or world-writable entry in the tarball" \
+  bash -c "! tar -tvzf '$tarball' | grep -Eq '^.....w|^........w'"
 check "SHA256SUMS matches every file" bash -c "cd '$dir' && sha256sum --quiet -c SHA256SUMS"
 check "SHA256SUMS lists every file" \
   test "$(cd "$dir" && find . -type f ! -name SHA256SUMS | wc -l)" = "$(wc -l <"$dir/SHA256SUMS")"
