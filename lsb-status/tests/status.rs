@@ -390,3 +390,23 @@ fn a_full_stdout_keeps_the_status_code() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_pidfile_older_than_its_process_is_stale_without_exe() {
+    let svc = Service::new();
+    let sleeper = Sleeper::start();
+    svc.write_pid(sleeper.pid());
+    // Written an hour before the process started: the pid was handed on since.
+    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    fs::File::options()
+        .write(true)
+        .open(&svc.pidfile)
+        .unwrap()
+        .set_modified(hour_ago)
+        .unwrap();
+    let out = svc.status(&[]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert_eq!(stdout(&out), "svc is dead but pid file exists\n");
+    assert_stderr_has(&out, "stale pidfile");
+    assert_eq!(proc_state(sleeper.pid()).map(|c| c != 'Z'), Some(true));
+}
