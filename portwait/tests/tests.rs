@@ -315,6 +315,32 @@ fn a_listener_of_the_pid_or_its_descendants_counts() {
     server.wait().unwrap();
 }
 
+/// A pidfile last written before its pid's process started names some
+/// earlier process: the newcomer's listener is never taken for its.
+#[test]
+fn a_stale_pidfile_is_not_believed() {
+    let (mut server, port) = python_server("127.0.0.1");
+    let tmp = tempfile::tempdir().unwrap();
+    let pidfile = tmp.path().join("server.pid");
+    fs::write(&pidfile, format!("{}\n", server.id())).unwrap();
+    let an_hour_ago = std::time::SystemTime::now() - Duration::from_secs(3600);
+    fs::File::options()
+        .write(true)
+        .open(&pidfile)
+        .unwrap()
+        .set_modified(an_hour_ago)
+        .unwrap();
+    let out = run(&["-t", "300ms", "--pidfile", pidfile.to_str().unwrap(), &port]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("stale pidfile"), "{}", stderr(&out));
+    // Written now, the same pidfile is believed: it was only its age.
+    fs::write(&pidfile, format!("{}\n", server.id())).unwrap();
+    let out = run(&["-t", "10s", "--pidfile", pidfile.to_str().unwrap(), &port]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
+
 #[test]
 fn a_pidfile_written_later_is_waited_for() {
     let server = TcpListener::bind("127.0.0.1:0").unwrap();

@@ -2,5 +2,6 @@
 //! They need the workspace's tools built (`cargo build --workspace`).
 
 mod aoe_init;
+mod demo;
 mod lsb_service;
 mod start_stack;
