@@ -23,7 +23,7 @@ impl Checker {
             ];
             let present: Vec<_> = wildcards
                 .into_iter()
-                .filter(|a| family_present(*a))
+                .filter(|a| family_present(&TcpListener::bind((*a, 0))))
                 .collect();
             if present.is_empty() {
                 bail!("this host has neither IPv4 nor IPv6");
@@ -51,8 +51,14 @@ impl Checker {
     }
 }
 
-fn family_present(wildcard: IpAddr) -> bool {
-    match TcpListener::bind((wildcard, 0)) {
+/// Whether binding a family's wildcard shows that the host has the family.
+/// Only "address family not supported" (a kernel booted with
+/// `ipv6.disable=1`, a sandbox whose seccomp filter refuses `AF_INET6`) or
+/// "address not available" means it has not. A `disable_ipv6` sysctl is not
+/// that: `::` still binds there, as a dual-stack socket covering IPv4. Any
+/// other error keeps the family, whose ports then never bind: none is free.
+fn family_present(bind: &io::Result<TcpListener>) -> bool {
+    match bind {
         Ok(_) => true,
         Err(e) => {
             !(e.kind() == io::ErrorKind::AddrNotAvailable
@@ -89,6 +95,21 @@ mod tests {
         let _socket = UdpSocket::bind(("0.0.0.0", port)).unwrap();
         assert!(tcp_only.is_free(port));
         assert!(!with_udp.is_free(port));
+    }
+
+    fn bind_error(errno: rustix::io::Errno) -> io::Result<TcpListener> {
+        Err(io::Error::from_raw_os_error(errno.raw_os_error()))
+    }
+
+    #[test]
+    fn a_family_is_absent_only_when_its_wildcard_cannot_exist() {
+        use rustix::io::Errno;
+        assert!(family_present(&TcpListener::bind(("127.0.0.1", 0))));
+        assert!(!family_present(&bind_error(Errno::AFNOSUPPORT)));
+        assert!(!family_present(&bind_error(Errno::ADDRNOTAVAIL)));
+        // Not allowed is not absent: the family stays, and no port is free.
+        assert!(family_present(&bind_error(Errno::ACCESS)));
+        assert!(family_present(&bind_error(Errno::ADDRINUSE)));
     }
 
     #[test]
