@@ -358,39 +358,125 @@ pub struct Content {
 
 /// Reads a pidfile's raw bytes and modification time (see [`open`]).
 pub fn read_content(path: &Path, trust: Trust) -> Result<Content, Error> {
+    read_with(path, trust, &Real)
+}
+
+fn read_with(path: &Path, trust: Trust, clock: &impl Clock) -> Result<Content, Error> {
     let (file, meta) = open(path, trust)?;
-    let mut before = meta;
+    let first = stamp(path, &meta)?;
+    settle_content(&mut Opened { file: &file, path }, first, clock)
+}
+
+/// A file's modification time and length: it changed if either did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    modified: SystemTime,
+    len: u64,
+}
+
+fn stamp(path: &Path, meta: &std::fs::Metadata) -> Result<Stamp, Error> {
+    Ok(Stamp {
+        modified: meta.modified().map_err(|e| io_error(path, e))?,
+        len: meta.len(),
+    })
+}
+
+/// An open pidfile as [`settle_content`] reads it. A seam for the unit
+/// tests: a file that changes between two reads, or at every read, cannot
+/// be raced reliably with a real writer.
+trait Source {
+    /// Its modification time and length now.
+    fn stamp(&mut self) -> Result<Stamp, Error>;
+    /// Its whole content now (see [`read_all`]).
+    fn read(&mut self) -> Result<Vec<u8>, Error>;
+    /// `f` run while no one can write it (see [`no_writer`]).
+    fn unwritten<T>(&mut self, f: impl FnOnce(&mut Self) -> T) -> Option<T>;
+}
+
+/// The real pidfile.
+struct Opened<'a> {
+    file: &'a File,
+    path: &'a Path,
+}
+
+impl Source for Opened<'_> {
+    fn stamp(&mut self) -> Result<Stamp, Error> {
+        let meta = self.file.metadata().map_err(|e| io_error(self.path, e))?;
+        stamp(self.path, &meta)
+    }
+
+    fn read(&mut self) -> Result<Vec<u8>, Error> {
+        read_all(self.file, self.path)
+    }
+
+    fn unwritten<T>(&mut self, f: impl FnOnce(&mut Self) -> T) -> Option<T> {
+        let file = self.file;
+        no_writer(file, || f(self))
+    }
+}
+
+/// The clocks [`load`] and [`read_content`] read, and the pause between
+/// two reads: the real ones, or a test's (a settle time cannot be raced
+/// reliably either).
+trait Clock {
+    fn instant(&self) -> Instant;
+    fn wall(&self) -> SystemTime;
+    fn pause(&mut self, d: Duration);
+}
+
+struct Real;
+
+impl Clock for Real {
+    fn instant(&self) -> Instant {
+        Instant::now()
+    }
+
+    fn wall(&self) -> SystemTime {
+        SystemTime::now()
+    }
+
+    fn pause(&mut self, d: Duration) {
+        std::thread::sleep(d);
+    }
+}
+
+/// [`read_content`] once `src` is open, `first` its stamp then.
+fn settle_content(
+    src: &mut impl Source,
+    first: Stamp,
+    clock: &impl Clock,
+) -> Result<Content, Error> {
+    let mut before = first;
     // A file rewritten without pause is read a bounded number of times;
     // then the mtime of the first look is kept (older than the content:
     // a process may look stale, never the reverse).
-    let first = before.modified().map_err(|e| io_error(path, e))?;
     let mut tries = 0;
     loop {
         tries += 1;
-        let bytes = read_all(&file, path)?;
-        let after = file.metadata().map_err(|e| io_error(path, e))?;
-        let stamp = |m: &std::fs::Metadata| (m.mtime(), m.mtime_nsec(), m.len());
-        let stable = stamp(&after) == stamp(&before);
+        let bytes = src.read()?;
+        let after = src.stamp()?;
+        let stable = after == before;
         if stable || tries == MAX_REREADS {
             let written = if stable {
-                before.modified().map_err(|e| io_error(path, e))?
+                before.modified
             } else {
-                first
+                first.modified
             };
             let half = !bytes.is_empty() && !bytes.ends_with(b"\n");
-            let quiet = SystemTime::now()
+            let quiet = clock
+                .wall()
                 .duration_since(written)
                 .is_ok_and(|age| age >= QUIET);
             if half && !quiet {
                 // Read once more with no writer possible: that content is
                 // final whatever it is.
-                if let Some(content) = no_writer(&file, || {
-                    let meta = file.metadata().map_err(|e| io_error(path, e))?;
-                    let bytes = read_all(&file, path)?;
+                if let Some(content) = src.unwritten(|src| {
+                    let stamp = src.stamp()?;
+                    let bytes = src.read()?;
                     Ok(Content {
                         closed: !bytes.is_empty() && !bytes.ends_with(b"\n"),
                         bytes,
-                        written: meta.modified().map_err(|e| io_error(path, e))?,
+                        written: stamp.modified,
                     })
                 }) {
                     return content;
@@ -519,21 +605,31 @@ pub const SETTLE: Duration = Duration::from_millis(QUIET.as_millis() as u64 + 40
 /// [`read_settled`], with the time the pidfile was last written (for
 /// [`crate::process::Identity::written_at`]).
 pub fn load(path: &Path, trust: Trust, settle: Duration) -> Result<Pidfile, Error> {
-    let deadline = Instant::now() + settle;
+    load_with(path, settle, &mut Real, |clock| {
+        read_with(path, trust, clock)
+    })
+}
+
+/// [`load`], reading the pidfile with `read`.
+fn load_with<C: Clock>(
+    path: &Path,
+    settle: Duration,
+    clock: &mut C,
+    mut read: impl FnMut(&C) -> Result<Content, Error>,
+) -> Result<Pidfile, Error> {
+    let deadline = clock.instant() + settle;
     let pid_max = pid_max();
     loop {
-        let content = read_content(path, trust)?;
+        let content = read(clock)?;
         // Out of time, an empty file is simply wrong; half a line is not
         // guessed at (it stays incomplete).
-        let late = Instant::now() >= deadline;
+        let late = clock.instant() >= deadline;
         match parse(
             &content.bytes,
             pid_max,
             content.closed || (late && content.bytes.is_empty()),
         ) {
-            Err(Problem::Incomplete) if !late => {
-                std::thread::sleep(Duration::from_millis(2));
-            }
+            Err(Problem::Incomplete) if !late => clock.pause(Duration::from_millis(2)),
             other => {
                 return other
                     .map(|pids| Pidfile {
@@ -932,5 +1028,195 @@ mod tests {
         std::fs::write(&file, "").unwrap();
         let err = read_settled(&file, Trust::Checked, Duration::from_millis(20)).unwrap_err();
         assert!(err.to_string().contains("empty file"), "{err}");
+    }
+
+    /// A pidfile as [`settle_content`] sees it, written by the test: each
+    /// read gives the next of `reads`, each look the next of `looks` (the
+    /// last one again once they run out); `held`: a writer has it open.
+    struct Fake {
+        reads: Vec<&'static [u8]>,
+        looks: Vec<Stamp>,
+        held: bool,
+        n_reads: usize,
+        n_looks: usize,
+        leases: usize,
+    }
+
+    impl Fake {
+        fn new(reads: &[&'static [u8]], looks: &[Stamp]) -> Self {
+            Self {
+                reads: reads.to_vec(),
+                looks: looks.to_vec(),
+                held: false,
+                n_reads: 0,
+                n_looks: 0,
+                leases: 0,
+            }
+        }
+    }
+
+    impl Source for Fake {
+        fn stamp(&mut self) -> Result<Stamp, Error> {
+            let at = self.n_looks.min(self.looks.len() - 1);
+            self.n_looks += 1;
+            Ok(self.looks[at])
+        }
+
+        fn read(&mut self) -> Result<Vec<u8>, Error> {
+            // Far more than any bound: a loop that never ends fails here
+            // rather than hanging.
+            assert!(self.n_reads < 1000, "read without bound");
+            let at = self.n_reads.min(self.reads.len() - 1);
+            self.n_reads += 1;
+            Ok(self.reads[at].to_vec())
+        }
+
+        fn unwritten<T>(&mut self, f: impl FnOnce(&mut Self) -> T) -> Option<T> {
+            self.leases += 1;
+            if self.held {
+                None
+            } else {
+                Some(f(self))
+            }
+        }
+    }
+
+    /// A clock that moves only when paused.
+    struct FakeClock {
+        start: (Instant, SystemTime),
+        elapsed: Duration,
+    }
+
+    impl FakeClock {
+        fn at(wall: SystemTime) -> Self {
+            Self {
+                start: (Instant::now(), wall),
+                elapsed: Duration::ZERO,
+            }
+        }
+    }
+
+    impl Clock for FakeClock {
+        fn instant(&self) -> Instant {
+            self.start.0 + self.elapsed
+        }
+
+        fn wall(&self) -> SystemTime {
+            self.start.1 + self.elapsed
+        }
+
+        fn pause(&mut self, d: Duration) {
+            self.elapsed += d;
+        }
+    }
+
+    fn stamp_at(secs: u64, len: u64) -> Stamp {
+        Stamp {
+            modified: SystemTime::UNIX_EPOCH + Duration::from_secs(secs),
+            len,
+        }
+    }
+
+    /// Long after any of the stamps above: every write is quiet.
+    fn later() -> FakeClock {
+        FakeClock::at(SystemTime::UNIX_EPOCH + Duration::from_secs(1 << 30))
+    }
+
+    /// Rewritten between the first look and the read: read again, and the
+    /// second content is taken with its own mtime, not the first.
+    #[test]
+    fn a_file_that_changed_while_read_is_read_again() {
+        let (old, new) = (stamp_at(100, 4), stamp_at(200, 4));
+        let mut src = Fake::new(&[b"111\n", b"222\n"], &[new, new]);
+        let got = settle_content(&mut src, old, &later()).unwrap();
+        assert_eq!(
+            (got.bytes.as_slice(), got.written, got.closed),
+            (&b"222\n"[..], new.modified, false)
+        );
+        assert_eq!(src.n_reads, 2);
+    }
+
+    /// Rewritten at every read: read `MAX_REREADS` times, no more, and
+    /// stamped with the first look's (older) mtime.
+    #[test]
+    fn a_file_rewritten_at_every_read_is_read_a_bounded_number_of_times() {
+        let looks: Vec<Stamp> = (1..=1001).map(|i| stamp_at(100 + i, 5)).collect();
+        let mut src = Fake::new(&[b"1234\n"], &looks);
+        let first = stamp_at(100, 5);
+        let got = settle_content(&mut src, first, &later()).unwrap();
+        assert_eq!(src.n_reads, MAX_REREADS);
+        assert_eq!(
+            (got.bytes.as_slice(), got.written, got.closed),
+            (&b"1234\n"[..], first.modified, false)
+        );
+    }
+
+    /// Unchanged while read, a complete line is read once, with no lease
+    /// (which would make a writer opening it wait), even if just written.
+    #[test]
+    fn a_steady_complete_line_is_read_once_without_a_lease() {
+        let now = stamp_at(100, 5);
+        let mut src = Fake::new(&[b"1234\n"], &[now]);
+        let got = settle_content(&mut src, now, &FakeClock::at(now.modified)).unwrap();
+        assert_eq!((src.n_reads, src.leases), (1, 0));
+        assert_eq!(
+            (got.bytes.as_slice(), got.written, got.closed),
+            (&b"1234\n"[..], now.modified, false)
+        );
+    }
+
+    /// Half a line just written: read again under the lease, and what is
+    /// there then is final: half a line is closed, a finished line or a
+    /// file emptied meanwhile (truncated to be written again) is not.
+    #[test]
+    fn under_the_lease_only_a_half_line_is_closed() {
+        let first = stamp_at(100, 2);
+        let then = stamp_at(101, 3);
+        for (under_lease, closed) in [(&b"123"[..], true), (b"123\n", false), (b"", false)] {
+            let mut src = Fake::new(&[b"12", under_lease], &[first, then]);
+            let got = settle_content(&mut src, first, &FakeClock::at(first.modified)).unwrap();
+            assert_eq!(src.leases, 1);
+            assert_eq!(
+                (got.bytes.as_slice(), got.written, got.closed),
+                (under_lease, then.modified, closed),
+                "{under_lease:?}"
+            );
+        }
+    }
+
+    /// [`SETTLE`] is long enough for [`QUIET`]: half a line just written,
+    /// whose writer keeps the file open and writes no more (libbsd's
+    /// `pidfile_write`), is taken by `load` once quiet, before its settle
+    /// time runs out. On a clock that moves only when `load` pauses.
+    #[test]
+    fn settle_outlasts_quiet_for_a_writer_that_keeps_its_pidfile_open() {
+        let written = stamp_at(100, 4);
+        let mut src = Fake::new(&[b"4321"], &[written]);
+        src.held = true;
+        let mut clock = FakeClock::at(written.modified);
+        let path = Path::new("/run/x.pid");
+        let got = load_with(path, SETTLE, &mut clock, |clock| {
+            settle_content(&mut src, written, clock)
+        })
+        .unwrap();
+        assert_eq!(got.pids, [Pid::new(4321).unwrap()]);
+        assert!(
+            clock.elapsed >= QUIET && clock.elapsed < SETTLE,
+            "{:?}",
+            clock.elapsed
+        );
+        // Still written to (its mtime moving with the clock): never taken.
+        let mut clock = FakeClock::at(written.modified);
+        let err = load_with(path, SETTLE, &mut clock, |clock| {
+            let now = Stamp {
+                modified: clock.wall(),
+                len: 4,
+            };
+            let mut src = Fake::new(&[b"4321"], &[now]);
+            src.held = true;
+            settle_content(&mut src, now, clock)
+        })
+        .unwrap_err();
+        assert!(matches!(err, Error::Incomplete { .. }), "{err}");
     }
 }
