@@ -386,27 +386,38 @@ impl Identity {
             }
         }
         if let Some(want) = &self.exe {
-            match exe(pid)? {
-                // Exited meanwhile, or alive without a file to show.
-                None if state(pid)?.is_alive() => {
-                    return Ok(Match::No(format!(
-                        "pid {pid} shows no executable file, not {}",
-                        want.display()
-                    )))
-                }
-                None => return Ok(Match::Gone),
-                Some(have) if have == *want => {}
-                Some(have) => {
-                    return Ok(Match::No(format!(
-                        "pid {pid} runs {}, not {}",
-                        have.display(),
-                        want.display()
-                    )))
-                }
+            if let Some(other) = exe_match(pid, want, exe(pid)?, || Ok(state(pid)?.is_alive()))? {
+                return Ok(other);
             }
         }
         Ok(Match::Yes)
     }
+}
+
+/// What `--exe` `want` says of process `pid`, whose executable link showed
+/// `have`: `None` if it runs `want`. `alive` is asked only when it showed
+/// none: a process that exited between the stat and this read is gone; one
+/// alive without a file to show is something else. (A seam: only a race
+/// reaches the first, so the unit tests call this directly.)
+fn exe_match(
+    pid: Pid,
+    want: &Path,
+    have: Option<PathBuf>,
+    alive: impl FnOnce() -> io::Result<bool>,
+) -> io::Result<Option<Match>> {
+    Ok(match have {
+        None if alive()? => Some(Match::No(format!(
+            "pid {pid} shows no executable file, not {}",
+            want.display()
+        ))),
+        None => Some(Match::Gone),
+        Some(have) if have == *want => None,
+        Some(have) => Some(Match::No(format!(
+            "pid {pid} runs {}, not {}",
+            have.display(),
+            want.display()
+        ))),
+    })
 }
 
 /// Parses a pid given on a command line (`--pid` of portwait and logwait):
@@ -808,5 +819,37 @@ mod tests {
                 other => panic!("kernel thread {kthread} gave {other:?} for {id:?}"),
             }
         }
+    }
+
+    /// `--exe` against what `/proc/PID/exe` showed, the liveness asked only
+    /// when it showed nothing (an exit racing the check, or a live process
+    /// with no file, refused).
+    #[test]
+    fn exe_match_for_each_thing_the_link_may_show() {
+        let pid = Pid::new(4321).unwrap();
+        let want = Path::new("/usr/sbin/food");
+        let not_asked = || -> io::Result<bool> { panic!("liveness asked for a shown file") };
+        assert_eq!(
+            exe_match(pid, want, Some(want.to_owned()), not_asked).unwrap(),
+            None
+        );
+        assert_eq!(
+            exe_match(pid, want, Some("/usr/bin/bard".into()), not_asked).unwrap(),
+            Some(Match::No(
+                "pid 4321 runs /usr/bin/bard, not /usr/sbin/food".into()
+            ))
+        );
+        assert_eq!(
+            exe_match(pid, want, None, || Ok(false)).unwrap(),
+            Some(Match::Gone)
+        );
+        assert_eq!(
+            exe_match(pid, want, None, || Ok(true)).unwrap(),
+            Some(Match::No(
+                "pid 4321 shows no executable file, not /usr/sbin/food".into()
+            ))
+        );
+        let err = exe_match(pid, want, None, || Err(io::Error::other("no /proc"))).unwrap_err();
+        assert_eq!(err.to_string(), "no /proc");
     }
 }
