@@ -2,6 +2,7 @@
 
 mod cli;
 mod exit;
+mod group;
 mod kill;
 mod safety;
 mod support;
