@@ -1205,7 +1205,8 @@ mod tests {
             "{:?}",
             clock.elapsed
         );
-        // Still written to (its mtime moving with the clock): never taken.
+        // Still written to (its mtime moving with the clock): never taken,
+        // and given up on after the 150 ms the README promises.
         let mut clock = FakeClock::at(written.modified);
         let err = load_with(path, SETTLE, &mut clock, |clock| {
             let now = Stamp {
@@ -1218,5 +1219,6 @@ mod tests {
         })
         .unwrap_err();
         assert!(matches!(err, Error::Incomplete { .. }), "{err}");
+        assert_eq!(clock.elapsed, Duration::from_millis(150));
     }
 }
