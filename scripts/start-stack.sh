@@ -93,15 +93,14 @@ here=${src%/*}
 portfind="" portwait="" pidwait="" fixture_token="" db_reset="" httpwait=""
 need() {
   local t v d p hint=""
-  for t in "$@"; do
+  for t; do
     v=${t//-/_}
     case $t in
       portfind | portwait | pidwait | fixture-token | db-reset | httpwait) [[ -z ${!v} ]] || continue ;;
       *) command -v "$t" >/dev/null || fail 2 "'$t' is not on PATH" && continue ;;
     esac
     p=""
-    for d in ${STACKUTILS_BIN:+"$STACKUTILS_BIN"} "$here/../target/release" "$here/../target/debug" \
-      "$here/../../lib/stackutils/bin"; do
+    for d in ${STACKUTILS_BIN:+"$STACKUTILS_BIN"} "$here"/../target/{release,debug} "$here/../../lib/stackutils/bin"; do
       [[ ! -f $d/$t || ! -x $d/$t ]] || { p=$d/$t && break; }
     done
     [[ -n $p ]] || p=$(type -P "$t") || p=""
@@ -202,7 +201,7 @@ check_state() {
 # it exists, a regular file (a FIFO would block a read), else exit 2.
 plain() {
   local f
-  for f in "$@"; do
+  for f; do
     [[ ! -L $f ]] || fail 2 "$f is a symbolic link: not following it (remove it if it is yours)"
     [[ ! -e $f || -f $f ]] || fail 2 "$f is not a regular file"
   done
@@ -241,16 +240,6 @@ getport() {
     fail 2 "$state/$1.port: expected a port number (1-65535), got '$port'"
 }
 
-# newports N: N free ports in pps: from start-all's pool (one portfind call),
-# else leased now (portfind says why it failed).
-newports() {
-  local ports
-  ((${#pool[@]} < $1)) || { pps=("${pool[@]:0:$1}") pool=("${pool[@]:$1}") && return; }
-  ports=$("$portfind" -n "$1" ${STACK_PORT_RANGE:+--range "$STACK_PORT_RANGE"}) ||
-    fail 1 "could not lease $1 port(s) with portfind${STACK_PORT_RANGE:+ in $STACK_PORT_RANGE} (its message above)"
-  mapfile -t pps <<<"$ports"
-}
-
 # livepid NAME: the pid of NAME's pidfile, in $pid, when that process runs
 # (pidwait: trusted pidfile, no zombie, no later process with a stale pid).
 livepid() { pid="" && [[ -e $state/$1.pid || -L $state/$1.pid ]] && pid=$("$pidwait" --running --quiet "$state/$1.pid" 2>/dev/null); }
@@ -286,11 +275,37 @@ answering() {
 }
 
 # --- starting ---------------------------------------------------------------------
-api_started_host="" # the API server this run started, reused or was given
-declare -A launched
+declare -A launched begun
 
 # files NAME: NAME's log, pidfile and port file may be used (checked before any is written).
 files() { plain "$state/$1.log" "$state/$1.pid" "$state/$1.port"; }
+
+# lease N: N free ports in pps, leased by portfind (its message says why not).
+lease() {
+  local ports
+  ports=$("$portfind" -n "$1" ${STACK_PORT_RANGE:+--range "$STACK_PORT_RANGE"}) ||
+    fail 1 "could not lease $1 port(s) with portfind${STACK_PORT_RANGE:+ in $STACK_PORT_RANGE} (its message above)"
+  mapfile -t pps <<<"$ports"
+}
+
+# begin NAME: NAME stopped, its files checked, its ports (from start-all's pool,
+# else leased now) written to its port files, in pps (the first in pp). Once a
+# run: again, the same ports.
+begin() {
+  local p i=0 names n
+  if [[ -z ${begun[$1]:-} ]]; then
+    stop_service "$1"
+    files "$1"
+    started+=("$1")
+    read -ra names <<<"${ports_of[$1]}"
+    n=${#names[@]}
+    if ((${#pool[@]} >= n)); then pps=("${pool[@]:0:n}") pool=("${pool[@]:n}"); else lease "$n"; fi
+    for p in "${names[@]}"; do write "$state/$p.port" "${pps[i++]}"; done
+    begun[$1]=${pps[*]}
+  fi
+  read -ra pps <<<"${begun[$1]}"
+  pp=${pps[0]}
+}
 
 # launch NAME CMD...: CMD detached (own session, output to NAME.log, lock not
 # inherited), pid in $pid. VAR=value launch: VAR in its environment, not argv.
@@ -298,24 +313,6 @@ launch() {
   : >"$state/$1.log"
   setsid "${@:2}" </dev/null >>"$state/$1.log" 2>&1 9>&- &
   pid=$! launched[$1]=$!
-}
-
-# begin NAME: NAME stopped, its files checked, its ports leased and written
-# to its port files, in pps (the first in pp). Once a run: again, the same ports.
-declare -A begun=()
-begin() {
-  local p i=0 names
-  if [[ -z ${begun[$1]:-} ]]; then
-    stop_service "$1"
-    files "$1"
-    started+=("$1")
-    read -ra names <<<"${ports_of[$1]}"
-    newports ${#names[@]}
-    for p in "${names[@]}"; do write "$state/$p.port" "${pps[i++]}"; done
-    begun[$1]=${pps[*]}
-  fi
-  read -ra pps <<<"${begun[$1]}"
-  pp=${pps[0]}
 }
 
 # died NAME WHY: say why NAME failed to start, show its log, exit 1.
@@ -326,45 +323,28 @@ died() {
   exit 1
 }
 
-# wait_up NAME PID PORT...: until PID listens on every PORT (failing at once if
-# it exits) and NAME's pidfile names a live process (the API server: and its
-# database is reset); with $defer, only noted.
-defer="" deferred=()
+# wait_up NAME...: each that this run launched listens on all its ports (its
+# start fails at once if it exits) and its pidfile names a live process (one
+# that names the listener is proof enough).
 wait_up() {
-  local name=$1 pid=$2 err
-  [[ -z $defer ]] || { deferred+=("$*") && return; }
-  shift 2
-  err=$("$portwait" --timeout="$timeout" --pid "$pid" "$@" 2>&1) || died "$name" "not listening on port $* ($err)"
-  # Usually the pidfile names the process that listens: then that is proven.
-  first_line "$state/$name.pid"
-  if [[ $line != "$pid" ]]; then
-    err=$("$pidwait" --timeout="$timeout" "$state/$name.pid" 2>&1 >/dev/null) ||
+  local name pid err
+  for name; do
+    pid=${launched[$name]:-}
+    [[ -n $pid ]] || continue
+    read -ra pps <<<"${begun[$name]}"
+    err=$("$portwait" --timeout="$timeout" --pid "$pid" "${pps[@]}" 2>&1) ||
+      died "$name" "not listening on port ${pps[*]} ($err)"
+    first_line "$state/$name.pid"
+    [[ $line == "$pid" ]] || err=$("$pidwait" --timeout="$timeout" "$state/$name.pid" 2>&1 >/dev/null) ||
       died "$name" "no live process in $state/$name.pid ($err)"
-  fi
-  [[ $name != api ]] || reset_api "$api_addr:$1" || died api "the database reset failed"
-  # nginx is ready when it answers through to the proxy and the git server.
-  [[ $name != nginx ]] || err=$(answering nginx "$timeout") ||
-    died nginx "not answering through to its upstreams (${err//$'\n'/ })"
-  bound+=("$@")
-}
-
-# wait_deferred [NAME]: the noted waits (NAME's only: the others stay noted),
-# nginx's last: it answers only through the others, whose death is so seen at once.
-wait_deferred() {
-  local args rest=() was=$defer
-  defer=""
-  for args in "${deferred[@]/#nginx */}" "${deferred[@]/#[!n]*/}"; do
-    [[ -n $args ]] || continue
-    # shellcheck disable=SC2086 # NAME PID PORT...: no blanks in any
-    if [[ -z ${1:-} || $args == "$1 "* ]]; then wait_up $args; else rest+=("$args"); fi
+    bound+=("${pps[@]}")
   done
-  deferred=("${rest[@]}") defer=$was
 }
 
 # ensure_cert: the self-signed certificate and key, made once, stored by write
 # (openssl itself leaves empty files and exits 0 on a full disk).
 ensure_cert() {
-  local pem key cert mask
+  local pem cert mask
   plain "$state/self-signed.pem" "$state/self-signed.key"
   [[ -s $state/self-signed.pem && -s $state/self-signed.key ]] && return
   need openssl
@@ -375,23 +355,24 @@ ensure_cert() {
   cert=${BASH_REMATCH[0]:-}
   [[ $pem =~ -----BEGIN\ PRIVATE\ KEY-----.*-----END\ PRIVATE\ KEY----- && -n $cert ]] ||
     fail 1 "openssl could not make a certificate: ${pem//$'\n'/ }"
-  key=${BASH_REMATCH[0]}
   mask=$(umask) && umask 077
-  write "$state/self-signed.key" "$key"
+  write "$state/self-signed.key" "${BASH_REMATCH[0]}"
   umask "$mask" && write "$state/self-signed.pem" "$cert"
 }
 
-# reset_api HOST: its database reset; a parent's server not verified (as the original).
+# The API server: a parent's (reset only), this run's, or ours when up, in
+# $api_host; a parent's server not verified (as the original).
+api_host=""
 reset_api() {
   local tls=(--cacert "$state/self-signed.pem") err
   [[ -z ${ARVADOS_TEST_API_HOST:-} ]] || tls=(--insecure)
-  err=$("$db_reset" --host "$1" "${tls[@]}" --token-name admin --fixtures "$fixtures" --retry-for "$timeout" 2>&1) ||
-    { say "database reset of $1 failed: $err" && return 1; }
+  err=$("$db_reset" --host "$api_host" "${tls[@]}" --token-name admin --fixtures "$fixtures" --retry-for "$timeout" 2>&1) ||
+    { say "database reset of $api_host failed: $err" && return 1; }
 }
 
 # Calls to the API server as admin, queued by api_add, made by api_send in one
 # curl run; the token goes in curl's config on stdin, never on a command line.
-requests="" reply="" token="" host=""
+requests="" reply="" token=""
 # q VALUE: VALUE as a quoted curl config (or JSON) string, in $quoted (a
 # newline in it cannot start a line of its own: curl's \n escapes).
 q() {
@@ -403,37 +384,18 @@ api_add() {
   local trust=$'insecure\n' # a parent's server: as the original's clients did
   [[ -n ${ARVADOS_TEST_API_HOST:-} ]] || { q "$state/self-signed.pem" && trust="cacert = $quoted"$'\n'; }
   [[ -z $requests ]] || requests+=$'next\n'
-  q "https://$host$2"
+  q "https://$api_host$2"
   requests+="url = $quoted"$'\n'"request = $1"$'\n'$trust
   q "Authorization: OAuth2 $token"
   requests+="header = $quoted"$'\nsilent\nshow-error\nfail-with-body\nmax-time = 10\nwrite-out = "\\n--end--\\n"\n'
-  if [[ -n ${3:-} ]]; then
-    q "$3"
-    requests+=$'header = "Content-Type: application/json"\n'"data-binary = $quoted"$'\n'
-  fi
+  [[ -z ${3:-} ]] || { q "$3" && requests+=$'header = "Content-Type: application/json"\n'"data-binary = $quoted"$'\n'; }
 }
 # api_send: the calls; bodies, each then --end--, in $reply; the token masked on failure.
 api_send() {
-  reply=""
-  [[ -n $requests ]] || return 0
   reply=$(curl --fail-early -K - <<<"$requests" 2>&1) ||
-    fail 1 "API call to https://$host failed: ${reply//"$token"/<token>}"
+    fail 1 "API call to https://$api_host failed: ${reply//"$token"/<token>}"
   requests=""
 }
-
-# register_start: the API server in $host (a parent's, this run's, or ours
-# when up), the admin token.
-register_start() {
-  local port
-  [[ -z $host ]] || return 0
-  need curl
-  admin_token
-  host=${api_started_host:-${ARVADOS_TEST_API_HOST:-}}
-  [[ -n $host ]] || { up api && getport api && host=$api_addr:$port; } ||
-    fail 1 "the API server is not running (run 'start-stack.sh start' first)"
-}
-admin_token() { [[ -n $token ]] || token=$("$fixture_token" --fixtures "$fixtures" admin) || fail 2 "no admin token in $fixtures"; }
-
 # delete_listed KIND INFIX TEXT: queue a DELETE for each uuid of KIND in TEXT.
 delete_listed() {
   local text=$3 re="[a-z0-9]{5}-$2-[a-z0-9]{15}"
@@ -446,32 +408,41 @@ delete_listed() {
   done
 }
 
-# start_api: a parent's server only reset; ours reused if it runs and resets.
-start_api() {
-  local host port
+admin_token() { [[ -n $token ]] || token=$("$fixture_token" --fixtures "$fixtures" admin) || fail 2 "no admin token in $fixtures"; }
+# register_start: curl, the admin token, and the API server in $api_host.
+register_start() {
+  local port
+  need curl
+  admin_token
+  [[ -n $api_host ]] || api_host=${ARVADOS_TEST_API_HOST:-}
+  [[ -n $api_host ]] || { up api && getport api && api_host=$api_addr:$port; } ||
+    fail 1 "the API server is not running (run 'start-stack.sh start' first)"
+}
+
+# launch_api: a parent's server only reset; ours reused if it runs and resets;
+# else started (wait_api waits for it and resets it).
+launch_api() {
+  local port
   if external api; then
-    host=$ARVADOS_TEST_API_HOST
-    reset_api "$host" || exit 1
-  elif up api && getport api && host=$api_addr:$port && { reset_api "$host" || ! say "restarting the API server"; }; then
-    :
-  else
+    api_host=$ARVADOS_TEST_API_HOST
+    reset_api || exit 1
+  elif ! { up api && getport api && api_host=$api_addr:$port && { reset_api || ! say "restarting the API server"; }; }; then
     begin api
     ensure_cert
     launch api env -C "$api_dir" -u ARVADOS_TEST_API_HOST -u ARVADOS_API_HOST -u ARVADOS_API_HOST_INSECURE \
       -u ARVADOS_API_TOKEN RAILS_ENV=test ARVADOS_WEBSOCKETS=yes \
       "${api_cmd[@]}" -p "$pp" --pid-file "$state/api.pid" --log-file "$state/api.log" \
       --ssl --ssl-certificate "$state/self-signed.pem" --ssl-certificate-key "$state/self-signed.key"
-    host=$api_addr:$pp
-    wait_up api "$pid" "$pp"
+    api_host=$api_addr:$pp
   fi
-  api_started_host=$host
 }
+wait_api() { [[ -z ${launched[api]:-} ]] || { wait_up api && reset_api; } || died api "the database reset failed"; }
 
-# Two storage servers, registered while they start (a registration needs no
-# listener) and so before the proxy, which reads the list at its start.
+# Two storage servers side by side, on fresh volumes (mkdir fails rather than
+# reuse a name); registered while they start (a registration needs no
+# listener), and so before the proxy, which reads the list as it starts.
 launch_keep() {
   local n vol
-  # Both start side by side, on fresh volumes (mkdir fails rather than reuse a name).
   for n in 0 1; do
     begin "keep$n"
     vol=$state/keep$n-volume.$SRANDOM
@@ -497,31 +468,29 @@ register_keep() {
     api_add POST /arvados/v1/keep_disks "$svc"
   done
   api_send
-  for n in 0 1; do wait_up "keep$n" "${launched[keep$n]}" "${begun[keep$n]}"; done
 }
 
-# start_keep_proxy: the proxy, registered while it starts (with $batch, start-all:
-# the registration only queued; its list had the old ones).
-batch=""
+# start_keep_proxy: the proxy, registered as the only proxy while it starts
+# (start-all: register_keep deleted the old ones).
 start_keep_proxy() {
   ! external keepproxy || return 0
   local svc
   begin keepproxy
   register_start
-  ARVADOS_API_TOKEN=$token ARVADOS_API_HOST=$host ARVADOS_API_HOST_INSECURE=true \
+  ARVADOS_API_TOKEN=$token ARVADOS_API_HOST=$api_host ARVADOS_API_HOST_INSECURE=true \
     launch keepproxy "${keepproxy_cmd[@]}" "-pid=$state/keepproxy.pid" "-listen=:$pp"
-  if [[ -z $batch ]]; then # the old proxy registrations go
+  if [[ $action != start-all ]]; then
     api_add GET '/arvados/v1/keep_services?filters=%5B%5B%22service_type%22%2C%22%3D%22%2C%22proxy%22%5D%5D'
     api_send
     delete_listed keep_services bi6l4 "$reply"
   fi
   printf -v svc '{"keep_service":{"service_host":"localhost","service_port":%d,"service_type":"proxy","service_ssl_flag":false}}' "$pp"
   api_add POST /arvados/v1/keep_services "$svc"
-  [[ -n $batch ]] || api_send
-  wait_up keepproxy "$pid" "$pp"
+  api_send
+  wait_up keepproxy
 }
 
-start_arv-git-httpd() {
+launch_git() {
   ! external arv-git-httpd || return 0
   begin arv-git-httpd
   dir "$state/git" && dir "$state/git/test"
@@ -529,7 +498,6 @@ start_arv-git-httpd() {
   launch arv-git-httpd env -u ARVADOS_API_TOKEN "${git_cmd[@]}" "-repo-root=$state/git/test" "-address=:$pp"
   # It writes no pidfile of its own.
   write "$state/arv-git-httpd.pid" "$pid"
-  wait_up arv-git-httpd "$pid" "$pp"
 }
 
 # render TEMPLATE OUT NAME=VALUE...: {{NAME}}s replaced; one left is an error.
@@ -538,7 +506,7 @@ render() {
   shift 2
   [[ -f $in && -r $in ]] || fail 2 "cannot read nginx template $in"
   IFS= read -r -d '' text <"$in" || true
-  for kv in "$@"; do text=${text//"{{${kv%%=*}}}"/"${kv#*=}"}; done
+  for kv; do text=${text//"{{${kv%%=*}}}"/"${kv#*=}"}; done
   if [[ $text =~ \{\{[A-Za-z0-9_]+\}\} ]]; then
     line=$(grep -n -m1 -F "${BASH_REMATCH[0]}" "$in")
     fail 2 "$in:${line%%:*}: no value for ${BASH_REMATCH[0]} (known: ${*%%=*})"
@@ -546,25 +514,31 @@ render() {
   write "$out" "${text%$'\n'}"
 }
 
-start_nginx() {
+# launch_nginx: TLS for the proxy and the git server, on their ports of now
+# (start-all: the proxy's in advance); answer_nginx waits until it answers
+# through to them (those that run).
+launch_nginx() {
   ! external nginx || return 0
-  local port kp git
+  local port kp
   begin nginx
   ensure_cert
   getport keepproxy && kp=$port
-  getport arv-git-httpd && git=$port
-  render "$template" "$state/nginx.conf" "KEEPPROXYPORT=$kp" "KEEPPROXYSSLPORT=${pps[0]}" "GITPORT=$git" \
+  getport arv-git-httpd
+  render "$template" "$state/nginx.conf" "KEEPPROXYPORT=$kp" "KEEPPROXYSSLPORT=${pps[0]}" "GITPORT=$port" \
     "GITSSLPORT=${pps[1]}" "SSLCERT=$state/self-signed.pem" "SSLKEY=$state/self-signed.key"
   dir "$state/nginx"
   launch nginx env PATH="$PATH:/sbin:/usr/sbin:/usr/local/sbin" "${nginx_cmd[@]}" -p "$state/nginx/" -e stderr \
     -g "error_log stderr info; pid $state/nginx.pid;" -c "$state/nginx.conf"
-  wait_up nginx "$pid" "${pps[@]}"
+}
+answer_nginx() {
+  local err
+  [[ -z ${launched[nginx]:-} ]] || err=$(answering nginx "$timeout") ||
+    died nginx "not answering through to its upstreams (${err//$'\n'/ })"
 }
 
 print_api() {
-  [[ -n $auth ]] || { printf '%s\n' "$api_started_host" && return; }
-  "$fixture_token" --fixtures "$fixtures" --export --host "$api_started_host" "$auth" ||
-    fail 1 "no fixture '$auth' for --auth"
+  [[ -n $auth ]] || { printf '%s\n' "$api_host" && return; }
+  "$fixture_token" --fixtures "$fixtures" --export --host "$api_host" "$auth" || fail 1 "no fixture '$auth' for --auth"
 }
 
 # --- stopping ------------------------------------------------------------------
@@ -592,7 +566,7 @@ stop_service() {
   fi
   # One launched by this run that wrote no pidfile (or not yet: it goes too once
   # that process is gone), while our child (a running job).
-  if [[ -z $stopped && -n ${launched[$name]:-} && " ${live_jobs[*]} " == *" ${launched[$name]} "* ]]; then
+  if [[ -z $stopped && " ${live_jobs[*]} " == *" ${launched[$name]:-none} "* ]]; then
     "$pidwait" --kill --group --quiet --retry="$stop_retry" --pid "${launched[$name]}" 2>/dev/null || true
   fi
   # Only the ports of a process we stopped (after a kill -9 a stranger may have one).
@@ -684,41 +658,38 @@ plain "$state"/{nginx.conf,keepproxy-ssl.port,arv-git-httpd-ssl.port,self-signed
   fail 2 "--auth $auth: $err"
 
 case $action in
-  start)
-    start_api
-    print_api
-    ;;
+  start) launch_api && wait_api && print_api ;;
   start_keep)
     register_start # the API server first: without it, nothing starts
     launch_keep
     register_keep
+    wait_up keep0 keep1
     ;;
-  start_*) "$action" ;;
+  start_keep_proxy) start_keep_proxy ;;
+  start_arv-git-httpd) launch_git && wait_up arv-git-httpd ;;
+  start_nginx) launch_nginx && wait_up nginx && answer_nginx ;;
   stop) stop api ;;
   stop_keep) stop keep0 keep1 ;;
   stop_keep_proxy) stop keepproxy ;;
   stop_*) stop "${action#stop_}" ;;
+  stop-all) stop "${services[@]}" ;;
   start-all)
-    newports 7 # all the stack's ports in one call
-    pool=("${pps[@]}")
+    lease 7 && pool=("${pps[@]}") # all the stack's ports in one portfind call
     # The API server first (the longest way: it starts, resets, takes the
-    # registrations, then the proxy starts); beside it the storage servers, the
-    # git server and nginx (they need nothing of it; nginx only the proxy's
-    # port). The proxy reads the storage servers' registrations as it starts.
-    defer=1
-    start_api
+    # storage servers' registrations, then the proxy starts, which reads them);
+    # beside it the storage servers, the git server and nginx (which gets the
+    # proxy's port in advance), each waited for while it starts.
+    launch_api
     launch_keep
-    start_arv-git-httpd
+    launch_git
     external keepproxy || begin keepproxy
-    start_nginx
+    launch_nginx
     admin_token
-    wait_deferred api
-    [[ -n $proxy_services ]] || batch=1
+    wait_up keep0 keep1 arv-git-httpd nginx
+    wait_api
     register_keep
     start_keep_proxy
-    api_send # while the proxy starts
-    wait_deferred
+    answer_nginx # last: it answers only through the others
     print_api
     ;;
-  stop-all) stop "${services[@]}" ;;
 esac
