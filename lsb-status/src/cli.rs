@@ -245,4 +245,18 @@ pub struct UnitArgs {
     /// never written through a symlink).
     #[arg(long, short, value_name = "DIR")]
     pub output: Option<PathBuf>,
+
+    /// Run PROGRAM (the daemon's file name) in the foreground with FLAGS
+    /// when a script lets it fork, e.g. `food=--no-fork`: `Type=exec`, no
+    /// pid file, FLAGS (split at blanks) before the script's arguments.
+    /// For a daemon the built-in table does not know, or instead of its
+    /// entry. Repeatable.
+    #[arg(long, value_name = "PROGRAM=FLAGS")]
+    pub foreground_flag: Vec<String>,
+
+    /// Leave out the built-in table of well-known daemons' own foreground
+    /// flags (`sshd -D`, `cron -f`, ...): a daemon the script lets fork
+    /// stays `Type=forking` with its pid file, as the script runs it.
+    #[arg(long)]
+    pub no_known_flags: bool,
 }

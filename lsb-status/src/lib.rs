@@ -4,6 +4,7 @@
 pub mod action;
 pub mod cli;
 pub mod expand;
+pub mod foreground;
 pub mod header;
 pub mod lint;
 pub mod lock;
@@ -181,6 +182,14 @@ fn unit(args: &UnitArgs) -> Result<ExitCode> {
     if let Some(dir) = &args.output {
         output::check_dir(dir)?;
     }
+    let mut knowledge = unit::Knowledge {
+        table: !args.no_known_flags,
+        user: Vec::new(),
+    };
+    for spec in &args.foreground_flag {
+        let flags = foreground::parse_user(spec).map_err(anyhow::Error::msg)?;
+        knowledge.user.push(flags);
+    }
     let mut code = cliutil::SUCCESS;
     let mut printed = 0;
     for file in &args.scripts {
@@ -192,8 +201,14 @@ fn unit(args: &UnitArgs) -> Result<ExitCode> {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            unit::convert(&path.to_string_lossy(), &file_name, &bytes)
-                .map_err(|e| anyhow::anyhow!("{shown}: {e}"))
+            unit::convert_knowing(
+                &path.to_string_lossy(),
+                &file_name,
+                &bytes,
+                &unit::read_sourced,
+                &knowledge,
+            )
+            .map_err(|e| anyhow::anyhow!("{shown}: {e}"))
         });
         let converted = match converted {
             Ok(c) => c,

@@ -12,6 +12,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;
 
 use crate::expand::{needs_arguments, plain, split_words, Env, Mode, Piece, Value};
+use crate::foreground::{self, Flags};
 use crate::header::{self, Header};
 use crate::shell::{self, Command, ParseError};
 
@@ -69,7 +70,7 @@ const MAX_SOURCED: u64 = 1 << 20;
 
 /// A file a script sources, read from this machine (where the script will
 /// run): a regular file, at most [`MAX_SOURCED`] bytes.
-fn read_sourced(path: &str) -> Result<Vec<u8>, String> {
+pub fn read_sourced(path: &str) -> Result<Vec<u8>, String> {
     cliutil::read_regular_limited(std::path::Path::new(path), MAX_SOURCED, "a shell file")
         .map_err(|e| e.to_string())
 }
@@ -82,12 +83,57 @@ pub fn convert(path: &str, file_name: &str, bytes: &[u8]) -> Result<Converted, E
     convert_with(path, file_name, bytes, &read_sourced)
 }
 
+/// What the reader knows beyond the script: the foreground flags of
+/// well-known daemons (the built-in table, unless turned off) and the
+/// user's own (`--foreground-flag`, first).
+#[derive(Debug, Clone)]
+pub struct Knowledge {
+    pub table: bool,
+    pub user: Vec<(String, Flags)>,
+}
+
+impl Default for Knowledge {
+    fn default() -> Knowledge {
+        Knowledge {
+            table: true,
+            user: Vec::new(),
+        }
+    }
+}
+
+impl Knowledge {
+    /// The flags that keep `program` (a path or a file name) in the
+    /// foreground, if known.
+    fn flags(&self, program: &str) -> Option<Flags> {
+        let name = program.rsplit('/').next().unwrap_or_default();
+        let table = self.table.then(|| foreground::known(name)).flatten();
+        match self.user.iter().find(|(p, _)| p == name) {
+            Some((_, own)) => Some(Flags {
+                serves: table.is_some_and(|t| t.serves),
+                ..own.clone()
+            }),
+            None => table,
+        }
+    }
+}
+
 /// [`convert`], with `read` reading the files the script sources.
 pub fn convert_with(
     path: &str,
     file_name: &str,
     bytes: &[u8],
     read: Reader<'_>,
+) -> Result<Converted, Error> {
+    convert_knowing(path, file_name, bytes, read, &Knowledge::default())
+}
+
+/// [`convert_with`], knowing what `knowledge` says of daemons.
+pub fn convert_knowing(
+    path: &str,
+    file_name: &str,
+    bytes: &[u8],
+    read: Reader<'_>,
+    knowledge: &Knowledge,
 ) -> Result<Converted, Error> {
     let unit = unit_name(file_name)?;
     let own = unit.trim_end_matches(".service").to_owned();
@@ -96,7 +142,15 @@ pub fn convert_with(
     let commands = shell::commands(&text).map_err(Error::Parse)?;
     let floor = Floor::new(&header, &own, &text);
     let mut warnings = floor.warnings.clone();
-    let body = Body::read(&commands, &mut warnings, read, path);
+    let mut findings = Findings::default();
+    let body = Body::read(
+        &commands,
+        &mut warnings,
+        read,
+        path,
+        knowledge,
+        &mut findings,
+    );
     let (service, native) = match body {
         Ok(lines) => (lines, true),
         Err(Reading::Subsystem { reload }) => (subsystem(path, floor.reload || reload), true),
@@ -105,7 +159,8 @@ pub fn convert_with(
                 "{why}: wrote the generator's wrapper unit (ExecStart={} start)",
                 crate::escape(path)
             ));
-            (wrapper(path, floor.reload, header_pidfile(&text)), false)
+            let pidfile = header_pidfile(&text).or(findings.wrapper_pidfile.take());
+            (wrapper(path, floor.reload, pidfile), false)
         }
     };
     let mut out = String::new();
@@ -119,6 +174,15 @@ pub fn convert_with(
         let _ = writeln!(out, "Description={}", unit_value(description));
     }
     let _ = writeln!(out, "SourcePath={}", unit_value(path));
+    let mut floor = floor;
+    let networked = floor
+        .after
+        .iter()
+        .any(|t| t == "network.target" || t == "network-online.target");
+    if findings.network_server && !networked {
+        // A network server stops before the network goes down.
+        floor.after.push("network.target".to_owned());
+    }
     for (key, list) in [
         ("After", &floor.after),
         ("Before", &floor.before),
@@ -368,6 +432,20 @@ struct Body<'a, 'w> {
     read: Reader<'w>,
     /// Where the script is installed.
     path: &'w str,
+    knowledge: &'w Knowledge,
+    /// The pid files the launchers read so far give (line, absolute path).
+    launch_pidfiles: Vec<(usize, String)>,
+    /// The daemon is known to serve network clients.
+    network_server: bool,
+}
+
+/// What reading the body found besides the [Service] lines.
+#[derive(Debug, Default)]
+struct Findings {
+    /// For the wrapper unit: the daemon's pid file, known for sure.
+    wrapper_pidfile: Option<String>,
+    /// The daemon serves network clients (After=network.target).
+    network_server: bool,
 }
 
 /// Debian's framework: the script sets `DAEMON`, `DAEMON_ARGS`, `PIDFILE`, ...
@@ -382,10 +460,15 @@ impl<'a> Body<'a, '_> {
         warnings: &mut Vec<String>,
         read: Reader<'_>,
         path: &str,
+        knowledge: &Knowledge,
+        findings: &mut Findings,
     ) -> Result<Vec<String>, Reading> {
         let mut body = Body {
+            launch_pidfiles: Vec::new(),
+            network_server: false,
             read,
             path,
+            knowledge,
             commands,
             warnings,
             env: Env::default(),
@@ -406,7 +489,60 @@ impl<'a> Body<'a, '_> {
             body.init_d_script_defaults();
         }
         body.start_functions();
-        body.service()
+        let result = body.service();
+        if result.is_err() {
+            findings.wrapper_pidfile = body.sole_pidfile();
+        }
+        findings.network_server = body.network_server;
+        result
+    }
+
+    /// The pid file of the script's one launcher (not in a loop, not in a
+    /// function started more than once), when it is known as written and
+    /// the stop action stops by it too (so the daemon surely writes it):
+    /// the wrapper unit can tell systemd which process is the daemon.
+    fn sole_pidfile(&mut self) -> Option<String> {
+        let start = self.action("start");
+        let launchers: Vec<&&Command> = start
+            .iter()
+            .filter(|c| {
+                let words = &c.words;
+                let at = words
+                    .iter()
+                    .take_while(|w| assignments(std::slice::from_ref(w)).len() == 1)
+                    .count();
+                let tool = words
+                    .get(at)
+                    .map(|w| w.rsplit('/').next().unwrap_or_default());
+                match tool {
+                    Some("start-stop-daemon") => words.iter().any(|w| w == "--start" || w == "-S"),
+                    Some(t) => STARTERS.contains(&t),
+                    None => false,
+                }
+            })
+            .collect();
+        let [one] = launchers[..] else {
+            return None;
+        };
+        let called_once = one
+            .function
+            .as_ref()
+            .is_none_or(|f| start.iter().filter(|c| c.words[0] == *f).count() <= 1);
+        if one.in_loop || !called_once {
+            return None;
+        }
+        let pidfile = self
+            .launch_pidfiles
+            .iter()
+            .find(|(line, _)| *line == one.line)
+            .map(|(_, p)| p.clone())?;
+        let stop = self.action("stop");
+        let stops_by_it = stop.iter().any(|c| {
+            c.words
+                .iter()
+                .any(|w| self.literal(w).is_ok_and(|v| v == pidfile))
+        });
+        stops_by_it.then_some(pidfile)
     }
 
     /// Follows the top level: assignments and sourced defaults files.
@@ -1018,6 +1154,11 @@ impl<'a> Body<'a, '_> {
             }
             _ => return Ok(None),
         }
+        if let Some(Ok(pidfile)) = &launch.pidfile {
+            if pidfile.starts_with('/') && !command.in_loop {
+                self.launch_pidfiles.push((command.line, pidfile.clone()));
+            }
+        }
         let Some(program) = startas.or(exec) else {
             return Err(too_clever(format!("`{tool}` without a program")));
         };
@@ -1135,6 +1276,10 @@ impl<'a> Body<'a, '_> {
             lines.push(format!("ExecStart={}", exec_line(launch)));
             return lines;
         }
+        let mut launch = launch.clone();
+        self.network_server = self.serves_network(&launch);
+        let known = self.run_in_foreground(&mut launch);
+        let launch = &launch;
         let forking = !launch.foreground;
         lines.push(format!("Type={}", if forking { "forking" } else { "exec" }));
         let mut notes: Vec<String> = Vec::new();
@@ -1166,6 +1311,26 @@ impl<'a> Body<'a, '_> {
         self.warnings.extend(launch.notes.iter().cloned());
         let dirs = self.runtime_dirs();
         lines.extend(self.runtime_lines(&dirs, launch));
+        if let Some((flags, dropped)) = &known {
+            let name = launch.program.rsplit('/').next().unwrap_or_default();
+            let mut what = String::new();
+            if !flags.add.is_empty() {
+                let _ = write!(
+                    what,
+                    "`{}` keeps {name} in the foreground",
+                    flags.add.join(" ")
+                );
+            }
+            if !dropped.is_empty() {
+                let sep = if what.is_empty() { "" } else { ", " };
+                let _ = write!(
+                    what,
+                    "{sep}the script's `{}` (daemonize) dropped",
+                    dropped.join(" ")
+                );
+            }
+            lines.push(format!("# {} ({})", crate::escape(&what), flags.from));
+        }
         lines.push(format!("ExecStart={}", exec_line(launch)));
         let (signal, timeout) = self.stop_schedule();
         if let Some(signal) = signal {
@@ -1174,11 +1339,102 @@ impl<'a> Body<'a, '_> {
         if let Some(seconds) = timeout {
             lines.push(format!("TimeoutStopSec={seconds}"));
         }
-        if let Some(reload) = self.reload(Some(&launch.program)) {
+        let mode_reload = known
+            .as_ref()
+            .and_then(|(f, _)| f.reload)
+            .filter(|_| !self.action("reload").is_empty());
+        if let Some(signal) = mode_reload {
+            // The daemon's own reload in the mode the unit runs it in
+            // (haproxy -Ws: USR2 to the master), not the script's.
+            lines.push(format!("ExecReload=/bin/kill -{signal} $MAINPID"));
+        } else if let Some(reload) = self.reload(Some(&launch.program)) {
             lines.push(format!("ExecReload={reload}"));
         }
         self.warnings.extend(notes);
         lines
+    }
+
+    /// The program is known to serve network clients (as the daemon: with
+    /// the argument its entry requires, `rsync --daemon`).
+    fn serves_network(&self, launch: &Launch) -> bool {
+        let Some(flags) = self.knowledge.flags(&launch.program) else {
+            return false;
+        };
+        flags.serves
+            && (flags.requires.is_empty()
+                || launch.args.iter().any(
+                    |w| matches!(&w[..], [Piece::Text(t)] if flags.requires.contains(&t.as_str())),
+                ))
+    }
+
+    /// A daemon the script lets fork, run in the foreground with its own
+    /// flag when one is known for it: the flag added, the script's own
+    /// daemonize flags dropped. Returns the flags and what was dropped.
+    fn run_in_foreground(&mut self, launch: &mut Launch) -> Option<(Flags, Vec<String>)> {
+        if launch.foreground {
+            return None;
+        }
+        let name = launch
+            .program
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        let flags = self.knowledge.flags(&launch.program)?;
+        let literal = |word: &Vec<Piece>| -> Option<String> {
+            word.iter()
+                .map(|p| match p {
+                    Piece::Text(t) => Some(t.as_str()),
+                    _ => None,
+                })
+                .collect::<Option<String>>()
+        };
+        let words: Vec<String> = launch.args.iter().filter_map(literal).collect();
+        let has = |list: &[&str]| words.iter().any(|w| list.contains(&w.as_str()));
+        if !flags.requires.is_empty() && !has(flags.requires) {
+            return None;
+        }
+        // `-dv` may hold a daemonize flag `-d`: not known, not changed.
+        for word in &words {
+            let cluster = word.len() > 2
+                && word.starts_with('-')
+                && !word.starts_with("--")
+                && word[1..].bytes().all(|b| b.is_ascii_alphabetic());
+            let holds = flags
+                .drop
+                .iter()
+                .any(|d| d.len() == 2 && !d.starts_with("--") && word[1..].contains(&d[1..]));
+            if cluster && holds && !flags.add.contains(word) {
+                self.warnings.push(format!(
+                    "cannot tell whether `{}` asks {name} to daemonize: kept the script's reading (Type=forking)",
+                    crate::escape(word)
+                ));
+                return None;
+            }
+        }
+        let dropped: Vec<String> = words
+            .iter()
+            .filter(|w| flags.drop.contains(&w.as_str()))
+            .cloned()
+            .collect();
+        if flags.add.is_empty() && dropped.is_empty() {
+            // It daemonizes some way not on its command line here.
+            return None;
+        }
+        launch
+            .args
+            .retain(|w| literal(w).is_none_or(|t| !flags.drop.contains(&t.as_str())));
+        let already = flags.add.first().is_some_and(|f| has(&[f.as_str()]));
+        if !already {
+            let added = flags.add.iter().map(|w| vec![Piece::Text(w.clone())]);
+            if flags.at_end {
+                launch.args.extend(added);
+            } else {
+                launch.args.splice(0..0, added);
+            }
+        }
+        launch.foreground = true;
+        Some((flags, dropped))
     }
 
     /// `Environment=` defaults and `EnvironmentFile=` lines for what the
@@ -2664,6 +2920,209 @@ esac
         .unwrap();
         assert_eq!(get(&c, "PIDFile"), ["/var/run/foo.pid"]);
         assert_eq!(get(&c, "RemainAfterExit"), ["no"]);
+    }
+
+    /// A script that lets PROGRAM fork, with ARGS; reload sends HUP.
+    fn forking(program: &str, args: &str) -> String {
+        format!(
+            "PIDFILE=/run/d.pid
+case \"$1\" in
+  start) start-stop-daemon --start --quiet --pidfile $PIDFILE --exec {program} -- {args} ;;
+  stop) start-stop-daemon --stop --quiet --pidfile $PIDFILE ;;
+  reload) start-stop-daemon --stop --signal HUP --quiet --pidfile $PIDFILE ;;
+esac
+"
+        )
+    }
+
+    fn knowing(body: &str, knowledge: &Knowledge) -> Converted {
+        let none = |_: &str| Err("not here".to_owned());
+        convert_knowing(
+            "/etc/init.d/foo",
+            "foo",
+            format!("{HEAD}{body}").as_bytes(),
+            &none,
+            knowledge,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_known_daemon_runs_in_the_foreground_with_its_own_flag() {
+        let c = unit(&forking("/usr/sbin/sshd", "-o X=1"));
+        assert_eq!(get(&c, "Type"), ["exec"]);
+        assert!(get(&c, "PIDFile").is_empty(), "{}", c.text);
+        assert_eq!(get(&c, "ExecStart"), ["/usr/sbin/sshd -D -o X=1"]);
+        assert_eq!(get(&c, "ExecReload"), ["/bin/kill -HUP $MAINPID"]);
+        assert!(
+            c.text.contains(
+                "# `-D` keeps sshd in the foreground (lsb-status's table of known daemons)\n"
+            ),
+            "{}",
+            c.text
+        );
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        // Without the table: the script's own reading.
+        let plain = Knowledge {
+            table: false,
+            user: Vec::new(),
+        };
+        let c = knowing(&forking("/usr/sbin/sshd", "-o X=1"), &plain);
+        assert_eq!(get(&c, "Type"), ["forking"]);
+        assert_eq!(get(&c, "PIDFile"), ["/run/d.pid"]);
+        assert_eq!(get(&c, "ExecStart"), ["/usr/sbin/sshd -o X=1"]);
+        // A program the table does not know stays as the script runs it.
+        let c = unit(&forking("/usr/sbin/food", "-o X=1"));
+        assert_eq!(get(&c, "Type"), ["forking"]);
+        assert_eq!(get(&c, "PIDFile"), ["/run/d.pid"]);
+    }
+
+    #[test]
+    fn the_scripts_daemonize_flag_is_dropped_and_the_modes_reload_kept() {
+        let c = unit(&forking(
+            "/usr/sbin/haproxy",
+            "-f /etc/h.cfg -D -p $PIDFILE",
+        ));
+        assert_eq!(get(&c, "Type"), ["exec"]);
+        assert_eq!(
+            get(&c, "ExecStart"),
+            ["/usr/sbin/haproxy -Ws -f /etc/h.cfg -p /run/d.pid"]
+        );
+        // haproxy -Ws reloads on USR2, whatever the script did.
+        assert_eq!(get(&c, "ExecReload"), ["/bin/kill -USR2 $MAINPID"]);
+        assert!(
+            c.text.contains("the script's `-D` (daemonize) dropped"),
+            "{}",
+            c.text
+        );
+        // Only dropping: memcached is in the foreground without its -d.
+        let c = unit(&forking("/usr/bin/memcached", "-d -m 64"));
+        assert_eq!(get(&c, "ExecStart"), ["/usr/bin/memcached -m 64"]);
+        assert_eq!(get(&c, "Type"), ["exec"]);
+        // No -d to drop: it daemonizes some other way; left as it is.
+        let c = unit(&forking("/usr/bin/memcached", "$OPTS -m 64"));
+        assert_eq!(get(&c, "Type"), ["forking"]);
+        // `-dv` may hold -d: not guessed, said.
+        let c = unit(&forking("/usr/bin/memcached", "-dv"));
+        assert_eq!(get(&c, "Type"), ["forking"]);
+        assert_eq!(get(&c, "ExecStart"), ["/usr/bin/memcached -dv"]);
+        assert!(
+            c.warnings
+                .iter()
+                .any(|w| w.contains("`-dv` asks memcached to daemonize")),
+            "{:?}",
+            c.warnings
+        );
+    }
+
+    #[test]
+    fn flags_go_where_the_program_takes_them_and_only_for_its_daemon_mode() {
+        // redis-server takes its configuration file first.
+        let c = unit(&forking("/usr/bin/redis-server", "/etc/redis/redis.conf"));
+        assert_eq!(
+            get(&c, "ExecStart"),
+            ["/usr/bin/redis-server /etc/redis/redis.conf --daemonize no"]
+        );
+        // rsync is a daemon only with --daemon.
+        let c = unit(&forking("/usr/bin/rsync", "--daemon --config /etc/r.conf"));
+        assert_eq!(
+            get(&c, "ExecStart"),
+            ["/usr/bin/rsync --no-detach --daemon --config /etc/r.conf"]
+        );
+        let c = unit(&forking("/usr/bin/rsync", "-a /x /y"));
+        assert_eq!(get(&c, "Type"), ["forking"]);
+        // The flag already there is not written twice.
+        let c = unit(&forking("/usr/sbin/cron", "-f -l"));
+        assert_eq!(get(&c, "ExecStart"), ["/usr/sbin/cron -f -l"]);
+        assert_eq!(get(&c, "Type"), ["exec"]);
+    }
+
+    #[test]
+    fn a_users_foreground_flag_for_a_daemon_the_table_does_not_know() {
+        let (program, flags) = foreground::parse_user("food=--no-fork").unwrap();
+        let own = Knowledge {
+            table: true,
+            user: vec![(program, flags)],
+        };
+        let c = knowing(&forking("/usr/sbin/food", "-c /etc/food.conf"), &own);
+        assert_eq!(get(&c, "Type"), ["exec"]);
+        assert!(get(&c, "PIDFile").is_empty());
+        assert_eq!(
+            get(&c, "ExecStart"),
+            ["/usr/sbin/food --no-fork -c /etc/food.conf"]
+        );
+        assert!(c.text.contains("(--foreground-flag)"), "{}", c.text);
+        // It replaces the table's entry, even with the table off.
+        let (program, flags) = foreground::parse_user("sshd=-D -e").unwrap();
+        let own = Knowledge {
+            table: false,
+            user: vec![(program, flags)],
+        };
+        let c = knowing(&forking("/usr/sbin/sshd", ""), &own);
+        assert_eq!(get(&c, "ExecStart"), ["/usr/sbin/sshd -D -e"]);
+    }
+
+    #[test]
+    fn a_known_network_server_is_ordered_after_the_network() {
+        let head = "### BEGIN INIT INFO\n# Provides: foo\n# Required-Start: $remote_fs\n# Default-Start: 2 3 4 5\n### END INIT INFO\n";
+        let after = |program: &str, args: &str| {
+            let text = format!("{head}{}", forking(program, args));
+            get(
+                &convert("/etc/init.d/foo", "foo", text.as_bytes()).unwrap(),
+                "After",
+            )
+        };
+        assert_eq!(
+            after("/usr/sbin/sshd", ""),
+            ["remote-fs.target network.target"]
+        );
+        // Even when the script runs it in the foreground already.
+        let text = format!(
+            "{head}case $1 in start) start-stop-daemon --start --background --exec /usr/bin/rsync -- --daemon --no-detach ;; esac\n"
+        );
+        let c = convert("/etc/init.d/foo", "foo", text.as_bytes()).unwrap();
+        assert_eq!(get(&c, "After"), ["remote-fs.target network.target"]);
+        // Not a server (cron), not a daemon (rsync without --daemon), not known.
+        assert_eq!(after("/usr/sbin/cron", ""), ["remote-fs.target"]);
+        assert_eq!(after("/usr/bin/rsync", "-a /x /y"), ["remote-fs.target"]);
+        assert_eq!(after("/usr/sbin/food", ""), ["remote-fs.target"]);
+        // The header's own network ordering is kept as it is.
+        let c = unit(&forking("/usr/sbin/sshd", ""));
+        assert_eq!(get(&c, "After").len(), 1);
+        assert!(
+            !get(&c, "After")[0].contains(" network.target"),
+            "{}",
+            c.text
+        );
+    }
+
+    #[test]
+    fn the_wrapper_names_the_pid_file_the_script_starts_and_stops_by() {
+        let script = |start: &str, stop: &str| {
+            unit(&format!(
+                "PIDFILE=/var/run/food.pid
+OPTS=-a
+if [ -f /x ]; then OPTS=\"$OPTS -b\"; fi
+case \"$1\" in
+  start) {start} ;;
+  stop) {stop} ;;
+esac
+"
+            ))
+        };
+        let start = "start-stop-daemon --start --pidfile $PIDFILE --exec /usr/sbin/food -- $OPTS";
+        let c = script(start, "start-stop-daemon --stop --pidfile $PIDFILE");
+        assert!(!c.native);
+        assert_eq!(get(&c, "PIDFile"), ["/var/run/food.pid"]);
+        assert_eq!(get(&c, "RemainAfterExit"), ["no"]);
+        // Stopped some other way: the daemon may not write it.
+        let c = script(start, "killall food");
+        assert!(get(&c, "PIDFile").is_empty(), "{}", c.text);
+        assert_eq!(get(&c, "RemainAfterExit"), ["yes"]);
+        // Two launchers: which one is the daemon is not known.
+        let two = format!("{start}; start-stop-daemon --start --exec /usr/sbin/other");
+        let c = script(&two, "start-stop-daemon --stop --pidfile $PIDFILE");
+        assert!(get(&c, "PIDFile").is_empty(), "{}", c.text);
     }
 
     #[test]
