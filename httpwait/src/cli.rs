@@ -32,6 +32,8 @@ the command line (every user can read argv with ps); they are never printed.";
 /// Each URL is tried until it answers with a wanted status (and body), each
 /// try with a fresh connection: the name is looked up again and all its
 /// addresses, IPv4 and IPv6, are tried. Redirects are not followed.
+// Flags of a command line, each on its own.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Debug, Parser)]
 #[command(name = "httpwait", version = concat!(env!("CARGO_PKG_VERSION"), " (stackutils)"), about, long_about, after_help = EXIT_CODES)]
 pub struct Cli {
@@ -81,6 +83,16 @@ pub struct Cli {
     /// The request method.
     #[arg(short = 'X', long, default_value = "GET", value_parser = parse_method)]
     pub method: String,
+
+    /// Send TEXT as the request body, the same to every URL (e.g. JSON, with
+    /// -X POST and -H 'Content-Type: application/json'). Not for secrets.
+    #[arg(long, value_name = "TEXT")]
+    pub data: Option<String>,
+
+    /// Once every URL answered as wanted, print their bodies on stdout in the
+    /// order given (at most --body-limit bytes each), each ending in a newline.
+    #[arg(long)]
+    pub print_body: bool,
 
     /// Give up after this long in all (250ms, 10s, 2m; a bare number is seconds).
     #[arg(short, long, value_name = "DURATION", default_value = "10s", value_parser = cliutil::parse_duration)]

@@ -9,6 +9,7 @@ pub mod probe;
 pub mod status;
 pub mod wait;
 
+use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, ExitCode};
 use std::time::Instant;
@@ -28,8 +29,10 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
     for url in &cli.urls {
         check_url(url)?;
     }
-    if cli.method == "HEAD" && (cli.body.is_some() || cli.body_regex.is_some()) {
-        bail!("--method HEAD gets no body: --body and --body-regex need another method");
+    if cli.method == "HEAD" && (cli.body.is_some() || cli.body_regex.is_some() || cli.print_body) {
+        bail!(
+            "--method HEAD gets no body: --body, --body-regex and --print-body need another method"
+        );
     }
     let body = match (&cli.body, &cli.body_regex) {
         (Some(text), _) => Some(BodyMatch::text(text)),
@@ -63,6 +66,8 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
             status: cli.status.clone(),
             body,
             body_limit: cli.body_limit,
+            data: cli.data.clone(),
+            keep_body: cli.print_body,
         },
         deadline,
         try_timeout,
@@ -70,32 +75,49 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
         once: cli.once,
         verbose: cli.verbose,
     };
-    let failed = wait::wait(plan, &cli.urls);
-    if !failed.is_empty() {
-        let head = if cli.once {
-            "not ready".to_owned()
-        } else {
-            format!(
-                "timed out after {}; not ready",
-                db_reset::http::humanize(cli.timeout)
-            )
-        };
-        let list: Vec<String> = failed
-            .iter()
-            .map(|(url, why)| format!("{url}: {why}"))
-            .collect();
-        let msg = if list.len() == 1 {
-            format!("{head}: {}", list[0])
-        } else {
-            format!("{head}:\n  {}", list.join("\n  "))
-        };
-        return Err(Exit::failure(msg));
+    let bodies = wait::wait(plan, &cli.urls).map_err(|failed| not_ready(cli, &failed))?;
+    if cli.print_body {
+        print_bodies(&bodies)?;
     }
     let Some((program, args)) = cli.command.split_first() else {
         return Ok(ExitCode::SUCCESS);
     };
     let err = Command::new(program).args(args).exec();
     Err(err).context(format!("cannot run {}", program.to_string_lossy()))
+}
+
+/// The bodies, each ending in a newline (one is added where it lacks it).
+fn print_bodies(bodies: &[Vec<u8>]) -> Result<()> {
+    let mut out = cliutil::stdout();
+    for body in bodies {
+        out.write_all(body)?;
+        if body.last().is_some_and(|&b| b != b'\n') {
+            out.write_all(b"\n")?;
+        }
+    }
+    out.flush().context("cannot write standard output")
+}
+
+/// The error for URLs never ready: each named with its last failure.
+fn not_ready(cli: &Cli, failed: &[(String, crate::probe::Failure)]) -> anyhow::Error {
+    let head = if cli.once {
+        "not ready".to_owned()
+    } else {
+        format!(
+            "timed out after {}; not ready",
+            db_reset::http::humanize(cli.timeout)
+        )
+    };
+    let list: Vec<String> = failed
+        .iter()
+        .map(|(url, why)| format!("{url}: {why}"))
+        .collect();
+    let msg = if list.len() == 1 {
+        format!("{head}: {}", list[0])
+    } else {
+        format!("{head}:\n  {}", list.join("\n  "))
+    };
+    Exit::failure(msg)
 }
 
 /// The headers to send: --header, --header-file, and Authorization for --auth.

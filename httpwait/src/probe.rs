@@ -50,6 +50,10 @@ pub struct Probe {
     pub status: StatusSet,
     pub body: Option<BodyMatch>,
     pub body_limit: u64,
+    /// The request body (--data).
+    pub data: Option<String>,
+    /// Whether the body of a wanted answer is kept (--print-body).
+    pub keep_body: bool,
 }
 
 /// Why a try did not count.
@@ -117,13 +121,18 @@ impl fmt::Display for Failure {
 
 impl Probe {
     /// One request to `url`, all of it (connecting, TLS, the answer, the
-    /// body read) within `timeout`.
-    pub fn try_once(&self, url: &str, timeout: Duration) -> Result<(), Failure> {
+    /// body read) within `timeout`; a wanted answer's body if it is kept
+    /// (else empty).
+    pub fn try_once(&self, url: &str, timeout: Duration) -> Result<Vec<u8>, Failure> {
         let mut request = self.agent.request(&self.method, url).timeout(timeout);
         for h in &self.headers {
             request = request.set(&h.name, &h.value);
         }
-        let response = match request.call() {
+        let answer = match &self.data {
+            Some(data) => request.send_string(data),
+            None => request.call(),
+        };
+        let response = match answer {
             Ok(response) | Err(ureq::Error::Status(_, response)) => response,
             Err(ureq::Error::Transport(err)) => {
                 return Err(Failure::Net(http::Failure::of(&err), timeout))
@@ -144,15 +153,18 @@ impl Probe {
                 excerpt: self.excerpt(&body),
             });
         }
-        let Some(want) = &self.body else {
+        if self.body.is_none() && !self.keep_body {
             // Not read: an endless body cannot hold us.
-            return Ok(());
-        };
+            return Ok(Vec::new());
+        }
         let body = read_prefix(response, self.body_limit);
         // Matched as text; bytes that are not UTF-8 (or a character cut at
         // the limit) stand as U+FFFD.
+        let Some(want) = &self.body else {
+            return Ok(body);
+        };
         if want.re.is_match(&String::from_utf8_lossy(&body)) {
-            return Ok(());
+            return Ok(if self.keep_body { body } else { Vec::new() });
         }
         Err(Failure::Body {
             line,
@@ -264,6 +276,8 @@ mod tests {
             status: StatusSet::parse("200").unwrap(),
             body: None,
             body_limit: 10,
+            data: None,
+            keep_body: false,
         };
         assert_eq!(
             probe.mask("got Bearer s3cret-token and s3cret-token"),

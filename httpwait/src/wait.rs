@@ -39,25 +39,31 @@ pub fn try_limit(deadline: Instant, try_timeout: Duration) -> Duration {
     )
 }
 
-/// Waits for every URL; returns the ones never ready with their last
-/// failure, in the order given.
-pub fn wait(plan: Plan, urls: &[String]) -> Vec<(String, Failure)> {
+/// Waits for every URL; returns the kept bodies of all if all were ready,
+/// else the ones never ready with their last failure; both in the order given.
+pub fn wait(plan: Plan, urls: &[String]) -> Result<Vec<Vec<u8>>, Vec<(String, Failure)>> {
     let plan = Arc::new(plan);
     let threads: Vec<_> = urls
         .iter()
         .map(|url| {
             let (plan, url) = (plan.clone(), url.clone());
-            thread::spawn(move || one(&plan, &url).map(|f| (url, f)))
+            thread::spawn(move || one(&plan, &url).map_err(|f| (url, f)))
         })
         .collect();
-    threads
+    let (bodies, failed): (Vec<_>, Vec<_>) = threads
         .into_iter()
-        .filter_map(|t| t.join().expect("a probe thread panicked"))
-        .collect()
+        .map(|t| t.join().expect("a probe thread panicked"))
+        .partition(Result::is_ok);
+    if failed.is_empty() {
+        Ok(bodies.into_iter().filter_map(Result::ok).collect())
+    } else {
+        Err(failed.into_iter().filter_map(Result::err).collect())
+    }
 }
 
-/// Tries `url` until it is ready (`None`) or the time is up (its last failure).
-fn one(plan: &Plan, url: &str) -> Option<Failure> {
+/// Tries `url` until it is ready (its kept body) or the time is up (its
+/// last failure).
+fn one(plan: &Plan, url: &str) -> Result<Vec<u8>, Failure> {
     let mut listeners = Listeners::new(url);
     let mut refused_pause = REFUSED_FIRST;
     let mut other_pause = OTHER_FIRST.min(plan.interval);
@@ -77,7 +83,7 @@ fn one(plan: &Plan, url: &str) -> Option<Failure> {
             _ => {
                 next_full = Instant::now() + FULL_EVERY;
                 match plan.probe.try_once(url, timeout) {
-                    Ok(()) => return None,
+                    Ok(body) => return Ok(body),
                     Err(failure) => failure,
                 }
             }
@@ -94,11 +100,11 @@ fn one(plan: &Plan, url: &str) -> Option<Failure> {
             other_pause = (other_pause * 2).min(plan.interval);
             p
         };
-        last = Some(failure);
         let left = plan.deadline.saturating_duration_since(Instant::now());
         if plan.once || left.is_zero() {
-            return last;
+            return Err(failure);
         }
+        last = Some(failure);
         thread::sleep(pause.min(left));
     }
 }

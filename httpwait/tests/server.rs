@@ -19,6 +19,8 @@ pub struct Seen {
     pub method: String,
     pub path: String,
     pub headers: Vec<(String, String)>,
+    /// As much of the body as Content-Length said (at most 64 KiB).
+    pub body: Vec<u8>,
 }
 
 impl Seen {
@@ -143,10 +145,20 @@ fn serve(
             headers.push((name.trim().to_owned(), value.trim().to_owned()));
         }
     }
+    let length = headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.parse::<u64>().ok())
+        .unwrap_or(0);
+    let mut body = Vec::new();
+    (&mut stream)
+        .take(length.min(64 * 1024))
+        .read_to_end(&mut body)?;
     let seen = Seen {
         method,
         path,
         headers,
+        body,
     };
     let reply = handler(&seen);
     let _ = tx.send(seen);

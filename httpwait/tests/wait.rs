@@ -413,6 +413,52 @@ fn methods_other_than_get() {
 }
 
 #[test]
+fn data_is_sent_and_bodies_are_printed_in_order() {
+    let server = Server::http(|seen| {
+        let body = String::from_utf8_lossy(&seen.body);
+        match seen.path.as_str() {
+            "/lines" => Reply::status(201, "one\ntwo\n"),
+            _ => Reply::status(200, &format!("{} {} {body}", seen.method, seen.path)),
+        }
+    });
+    let data = r#"{"keep_service":{"service_port":9}}"#;
+    let out = output(cmd().args([
+        "--once",
+        "-X",
+        "POST",
+        "--data",
+        data,
+        "--print-body",
+        &server.url("/a"),
+        &server.url("/lines"),
+        &server.url("/b"),
+    ]));
+    exits(&out, 0);
+    // In the order given; a newline added only where a body lacks one.
+    assert_eq!(
+        stdout(&out),
+        format!("POST /a {data}\none\ntwo\nPOST /b {data}\n")
+    );
+    let seen = server.requests_so_far();
+    assert_eq!(seen.len(), 3);
+    assert!(seen.iter().all(|s| s.body == data.as_bytes()));
+    // One URL not ready: no body printed, the failure named.
+    let out = output(cmd().args([
+        "--once",
+        "--print-body",
+        "--status",
+        "201",
+        &server.url("/lines"),
+        &server.url("/b"),
+    ]));
+    assert_contains(&exits(&out, 1), "/b: answered 200 OK");
+    assert_eq!(stdout(&out), "");
+    // HEAD has no body to print.
+    let out = output(cmd().args(["-X", "HEAD", "--print-body", &server.url("/a")]));
+    assert_contains(&exits(&out, 2), "--print-body need another method");
+}
+
+#[test]
 fn ipv6_loopback() {
     let Ok(listener) = TcpListener::bind("[::1]:0") else {
         return skip("no IPv6 loopback (::1) here");
