@@ -950,6 +950,96 @@ fn the_corpus_nginx_unit_really_starts_and_stops_nginx() {
     }
 }
 
+/// A daemon the script lets fork (rsync, whose `--daemon` detaches),
+/// converted with the table's flag: the started process itself is the
+/// daemon (Type=exec), serves, and stops on systemd's signal.
+#[test]
+fn a_known_daemon_really_stays_in_the_foreground() {
+    if !can_run(
+        Path::new("/usr/bin/rsync").exists(),
+        "no /usr/bin/rsync (make test installs rsync)",
+    ) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let script = tmp.path().join("rsyncd-test");
+    fs::write(
+        &script,
+        "#!/bin/sh
+### BEGIN INIT INFO
+# Provides:          rsyncd-test
+# Default-Start:     2 3 4 5
+### END INIT INFO
+DAEMON=/usr/bin/rsync
+PIDFILE=/run/rsyncd-test.pid
+RSYNC_CONFIG=/etc/rsyncd.conf
+[ -r /etc/default/rsyncd-test ] && . /etc/default/rsyncd-test
+case \"$1\" in
+  start) start-stop-daemon --start --quiet --pidfile $PIDFILE --exec $DAEMON -- --daemon --config \"$RSYNC_CONFIG\" ;;
+  stop) start-stop-daemon --stop --quiet --pidfile $PIDFILE ;;
+esac
+",
+    )
+    .unwrap();
+    let unit = unit_for(&script);
+    assert!(
+        unit.contains("Type=exec\n")
+            && unit.contains(
+                "\nExecStart=/usr/bin/rsync --no-detach --daemon --config ${RSYNC_CONFIG}\n"
+            )
+            && !unit.contains("PIDFile="),
+        "{unit}"
+    );
+    let port = free_port();
+    let d = tmp.path().display();
+    let conf = tmp.path().join("rsyncd.conf");
+    fs::write(
+        &conf,
+        format!(
+            "port = {port}\naddress = 127.0.0.1\npid file = {d}/rsyncd.pid\nuse chroot = no\n\
+             log file = {d}/rsyncd.log\n[m]\npath = {d}\n"
+        ),
+    )
+    .unwrap();
+    let defaults = BTreeMap::from([(
+        "/etc/default/rsyncd-test",
+        format!("RSYNC_CONFIG={}\n", conf.display()),
+    )]);
+    let played = play(&unit, &defaults, &[], false);
+    let main = played.main.expect("the started process");
+    // Wait (bounded) until it answers: rsync's greeting.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let greeting = loop {
+        use std::io::Read;
+        if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            stream
+                .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+                .unwrap();
+            let mut buf = [0; 64];
+            let n = stream.read(&mut buf).unwrap_or(0);
+            break String::from_utf8_lossy(&buf[..n]).into_owned();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "rsync never listened on {port}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    assert!(greeting.starts_with("@RSYNCD: "), "{greeting}");
+    // The process systemd started is the daemon: no fork, its pid in the
+    // daemon's own pid file.
+    let exe = fs::read_link(format!("/proc/{main}/exe")).unwrap();
+    assert_eq!(exe, Path::new("/usr/bin/rsync"));
+    let written = fs::read_to_string(tmp.path().join("rsyncd.pid")).unwrap();
+    assert_eq!(written.trim(), main.to_string());
+    let said = played.stop();
+    assert!(said.contains("stopped"), "{said}");
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "rsync still answers"
+    );
+}
+
 fn project_script(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../scripts")
