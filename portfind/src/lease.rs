@@ -384,7 +384,8 @@ fn take_lock(lock: &File, path: &Path) -> Result<()> {
     loop {
         match flock(lock, FlockOperation::NonBlockingLockExclusive) {
             Ok(()) => return Ok(()),
-            Err(e) if e == Errno::WOULDBLOCK || e == Errno::INTR => {
+            // Only a blocking flock waits, so only it can be interrupted.
+            Err(Errno::WOULDBLOCK) => {
                 if start.elapsed() > LOCK_TIMEOUT {
                     bail!(
                         "lock file {} still held after {LOCK_TIMEOUT:?}",
@@ -434,6 +435,7 @@ mod tests {
         );
         for bad in [
             "", "x", "20001", "20001 ", " 20001 5", "0 5", "70000 5", "1 -5", "1 5 6", "1  5",
+            "+1 5", "1 +5", "+1 +5",
         ] {
             assert_eq!(parse_lease(bad), None, "{bad:?}");
         }
@@ -458,6 +460,66 @@ mod tests {
         leases.save().unwrap();
         drop(leases);
         assert!(Leases::lock(&dir, true, now).unwrap().ports().is_empty());
+    }
+
+    /// The ports leased in a fresh directory whose lease file holds `text`,
+    /// read at `now`.
+    fn read_at(text: &[u8], now: SystemTime) -> Result<Vec<u16>> {
+        let tmp = tempfile::tempdir().unwrap();
+        fs::write(tmp.path().join(FILE), text).unwrap();
+        Leases::lock(tmp.path(), false, now).map(|l| l.ports())
+    }
+
+    #[test]
+    fn a_lease_runs_until_its_end_and_at_most_100_years() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let now_ms = 1_000_000_000;
+        let latest = now_ms + cliutil::MAX_DURATION.as_secs() * 1000;
+        let text = format!(
+            "17001 {now_ms}\n17002 {}\n17003 {latest}\n17004 {}\n",
+            now_ms + 1,
+            latest + 1
+        );
+        assert_eq!(read_at(text.as_bytes(), now).unwrap(), vec![17002, 17003]);
+    }
+
+    #[test]
+    fn a_lease_file_of_exactly_the_limit_is_read() {
+        let now = SystemTime::now();
+        let limit = usize::try_from(MAX_FILE).unwrap();
+        assert!(read_at(&vec![b'\n'; limit], now).unwrap().is_empty());
+        let err = read_at(&vec![b'\n'; limit + 1], now).unwrap_err();
+        assert!(format!("{err:#}").contains("larger than 4 MiB"), "{err:#}");
+    }
+
+    #[test]
+    fn a_file_as_the_default_directory_is_not_called_a_symlink() {
+        let tmp = tempfile::NamedTempFile::new().unwrap();
+        let err = Leases::lock(tmp.path(), true, SystemTime::now())
+            .err()
+            .unwrap();
+        assert_eq!(
+            format!("{err:#}"),
+            format!(
+                "lease directory {} is not a directory",
+                tmp.path().display()
+            )
+        );
+    }
+
+    /// A library caller's children must not inherit the lock: a copy of its
+    /// descriptor would hold it after the leases are dropped.
+    #[test]
+    #[allow(clippy::used_underscore_binding)]
+    fn descriptors_are_not_inherited() {
+        let tmp = tempfile::tempdir().unwrap();
+        for own in [false, true] {
+            let leases = Leases::lock(tmp.path(), own, SystemTime::now()).unwrap();
+            for fd in [&leases.dir, &leases._lock] {
+                let flags = rustix::io::fcntl_getfd(fd).unwrap();
+                assert!(flags.contains(rustix::io::FdFlags::CLOEXEC), "own {own}");
+            }
+        }
     }
 
     #[test]

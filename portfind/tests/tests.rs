@@ -872,3 +872,155 @@ fn a_full_stdout_fails_and_leases_nothing() {
         "unprinted ports left leased"
     );
 }
+
+#[test]
+fn an_empty_xdg_runtime_dir_means_tmp_portfind_uid() {
+    use std::os::unix::process::CommandExt;
+    if !is_root() {
+        return skip("not root: cannot run portfind as uid 65533");
+    }
+    // Not a relative `portfind` in the current directory.
+    let cwd = tempfile::tempdir().unwrap();
+    let dir = Path::new("/tmp/portfind-65533");
+    let _ = std::fs::remove_dir_all(dir);
+    let out = Command::new(env!("CARGO_BIN_EXE_portfind"))
+        .args(["--range", "17900-17949"])
+        .env_clear()
+        .env("XDG_RUNTIME_DIR", "")
+        .current_dir(cwd.path())
+        .uid(65533)
+        .gid(65533)
+        .output()
+        .unwrap();
+    let lines = lease_lines(dir);
+    let _ = std::fs::remove_dir_all(dir);
+    let got = ports(&out);
+    assert_eq!(lines.len(), 1);
+    assert!(lines[0].starts_with(&format!("{} ", got[0])), "{lines:?}");
+    assert!(!cwd.path().join("portfind").exists());
+}
+
+#[test]
+fn three_bad_lines_are_each_named_and_none_counted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("leases");
+    std::fs::write(&file, "bad 1\nbad 2\nbad 3\n").unwrap();
+    let out = portfind(tmp.path(), &["--range", "17000-17099"]);
+    assert_eq!(ports(&out).len(), 1);
+    let expected: Vec<String> = (1..=3)
+        .map(|i| {
+            format!(
+                "portfind: dropping bad lease {} line {i}: 'bad {i}': expected PORT UNIX_MS\n",
+                file.display()
+            )
+        })
+        .collect();
+    assert_eq!(stderr(&out), expected.concat());
+}
+
+/// A directory anyone may write in (not sticky), in a fresh temporary one.
+fn open_dir(tmp: &Path) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let open = tmp.join("open");
+    std::fs::create_dir(&open).unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+    open
+}
+
+#[test]
+fn a_symlink_to_an_absolute_path_is_walked_from_the_root() {
+    let tmp = tempfile::tempdir().unwrap();
+    let open = open_dir(tmp.path());
+    let link = tmp.path().join("link");
+    std::os::unix::fs::symlink(open.join("leases"), &link).unwrap();
+    let out = portfind(&link, &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).starts_with(&format!(
+            "portfind: lease directory {} lies in {}, of uid ",
+            link.display(),
+            open.display()
+        )),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(std::fs::read_dir(&open).unwrap().count(), 0);
+}
+
+#[test]
+fn dot_dot_leaves_the_directory_it_follows() {
+    // Whoever may write in `open` cannot change where `open/..` leads.
+    let tmp = tempfile::tempdir().unwrap();
+    open_dir(tmp.path());
+    let dir = tmp.path().join("open/../mine");
+    assert_eq!(ports(&portfind(&dir, &[])).len(), 1);
+    assert!(tmp.path().join("mine/leases").exists());
+}
+
+#[test]
+fn a_way_that_cannot_be_read_is_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("file"), "").unwrap();
+    let dir = tmp.path().join("file/leases");
+    let out = portfind(&dir, &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "portfind: reading {}: Not a directory (os error 20)\n",
+            dir.display()
+        )
+    );
+}
+
+#[test]
+fn symlinks_on_the_way_are_followed_as_the_kernel_follows_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let real = tmp.path().join("real");
+    std::fs::create_dir(&real).unwrap();
+    // l0 -> l1 -> ... -> l40 -> real: l1 is 40 links from real, l0 41.
+    for i in 0..=40 {
+        let target = if i == 40 {
+            "real".to_owned()
+        } else {
+            format!("l{}", i + 1)
+        };
+        std::os::unix::fs::symlink(target, tmp.path().join(format!("l{i}"))).unwrap();
+    }
+    assert_eq!(
+        ports(&portfind_bounded(&tmp.path().join("l1"), &[])).len(),
+        1
+    );
+    assert!(real.join("leases").exists());
+    std::os::unix::fs::symlink("loop2", tmp.path().join("loop1")).unwrap();
+    std::os::unix::fs::symlink("loop1", tmp.path().join("loop2")).unwrap();
+    for name in ["l0", "loop1"] {
+        let dir = tmp.path().join(name);
+        let out = portfind_bounded(&dir, &[]);
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert_eq!(
+            stderr(&out),
+            format!(
+                "portfind: lease directory {}: too many symlinks on the way\n",
+                dir.display()
+            )
+        );
+    }
+}
+
+#[test]
+fn a_lock_held_too_long_is_given_up_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lock = std::fs::File::create(tmp.path().join(".lock")).unwrap();
+    rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive).unwrap();
+    let out = portfind_bounded(tmp.path(), &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "portfind: lock file {} still held after 10s\n",
+            tmp.path().join(".lock").display()
+        )
+    );
+    assert!(out.stdout.is_empty());
+}
