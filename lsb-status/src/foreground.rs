@@ -37,7 +37,8 @@ pub struct Flags {
 }
 
 /// (program, words to add, at end, words to drop, required words, reload,
-/// serves network clients).
+/// serves network clients: what the DESCRIPTION of its page says it is,
+/// a server that clients reach over the network).
 type Entry = (
     &'static str,
     &'static [&'static str],
