@@ -362,7 +362,7 @@ ensure_cert() {
 
 # The API server: a parent's (reset only), this run's, or ours when up, in
 # $api_host; a parent's server not verified (as the original).
-api_host=""
+api_host="" token=""
 reset_api() {
   local tls=(--cacert "$state/self-signed.pem") err
   [[ -z ${ARVADOS_TEST_API_HOST:-} ]] || tls=(--insecure)
@@ -370,49 +370,47 @@ reset_api() {
     { say "database reset of $api_host failed: $err" && return 1; }
 }
 
-# Calls to the API server as admin, queued by api_add, made by api_send in one
-# curl run; the token goes in curl's config on stdin, never on a command line.
-requests="" reply="" token=""
-# q VALUE: VALUE as a quoted curl config (or JSON) string, in $quoted (a
-# newline in it cannot start a line of its own: curl's \n escapes).
-q() {
-  quoted=${1//\\/\\\\} && quoted=${quoted//$'\n'/\\n} && quoted=${quoted//$'\r'/\\r}
-  quoted=${quoted//$'\t'/\\t} && quoted="\"${quoted//\"/\\\"}\""
+# api METHOD JSON PATH...: one call to the API server as admin for each PATH,
+# side by side, none retried (JSON: the body, if any; DELETE: one gone already
+# is no error); the bodies on stdout. The token goes in httpwait's environment,
+# never on a command line, and httpwait masks it in what it shows.
+api() {
+  local tls=(--cacert "$state/self-signed.pem") status=200-299 data=() urls=() path
+  [[ -z ${ARVADOS_TEST_API_HOST:-} ]] || tls=(--insecure) # as the original's clients
+  [[ $1 != DELETE ]] || status+=,404
+  [[ -z $2 ]] || data=(--data "$2" --header "Content-Type: application/json")
+  for path in "${@:3}"; do urls+=("https://$api_host$path"); done
+  ARVADOS_API_TOKEN=$token "$httpwait" --once --timeout 10s --try-timeout 10s --auth OAuth2 "${tls[@]}" \
+    --status "$status" --method "$1" "${data[@]}" --print-body "${urls[@]}" ||
+    fail 1 "API call to https://$api_host failed (above)"
 }
-# api_add METHOD PATH [JSON]
-api_add() {
-  local trust=$'insecure\n' # a parent's server: as the original's clients did
-  [[ -n ${ARVADOS_TEST_API_HOST:-} ]] || { q "$state/self-signed.pem" && trust="cacert = $quoted"$'\n'; }
-  [[ -z $requests ]] || requests+=$'next\n'
-  q "https://$api_host$2"
-  requests+="url = $quoted"$'\n'"request = $1"$'\n'$trust
-  q "Authorization: OAuth2 $token"
-  requests+="header = $quoted"$'\nsilent\nshow-error\nfail-with-body\nmax-time = 10\nwrite-out = "\\n--end--\\n"\n'
-  [[ -z ${3:-} ]] || { q "$3" && requests+=$'header = "Content-Type: application/json"\n'"data-binary = $quoted"$'\n'; }
+# post PATH JSON [PATH JSON]...: each JSON POSTed to its PATH, side by side, in
+# the background; settle: all of them made.
+pending=()
+post() { while (($#)); do api POST "$2" "$1" >/dev/null & pending+=($!) && shift 2; done; }
+settle() {
+  local p
+  for p in "${pending[@]}"; do wait "$p" || exit 1; done
+  pending=()
 }
-# api_send: the calls; bodies, each then --end--, in $reply; the token masked on failure.
-api_send() {
-  reply=$(curl --fail-early -K - <<<"$requests" 2>&1) ||
-    fail 1 "API call to https://$api_host failed: ${reply//"$token"/<token>}"
-  requests=""
-}
-# delete_listed KIND INFIX TEXT: queue a DELETE for each uuid of KIND in TEXT.
+# delete_listed TEXT: every keep service and disk whose uuid is in TEXT deleted.
 delete_listed() {
-  local text=$3 re="[a-z0-9]{5}-$2-[a-z0-9]{15}"
+  local text=$1 re="[a-z0-9]{5}-(bi6l4|penuu)-[a-z0-9]{15}" kind paths=()
   declare -A seen=()
   while [[ $text =~ $re ]]; do
     text=${text#*"${BASH_REMATCH[0]}"}
-    [[ -n ${seen[${BASH_REMATCH[0]}]:-} ]] && continue
+    [[ -z ${seen[${BASH_REMATCH[0]}]:-} ]] || continue
     seen[${BASH_REMATCH[0]}]=1
-    api_add DELETE "/arvados/v1/$1/${BASH_REMATCH[0]}"
+    kind=disks && [[ ${BASH_REMATCH[1]} != bi6l4 ]] || kind=services
+    paths+=("/arvados/v1/keep_$kind/${BASH_REMATCH[0]}")
   done
+  ((${#paths[@]} == 0)) || api DELETE "" "${paths[@]}" >/dev/null
 }
 
 admin_token() { [[ -n $token ]] || token=$("$fixture_token" --fixtures "$fixtures" admin) || fail 2 "no admin token in $fixtures"; }
-# register_start: curl, the admin token, and the API server in $api_host.
+# register_start: the admin token, and the API server in $api_host.
 register_start() {
   local port
-  need curl
   admin_token
   [[ -n $api_host ]] || api_host=${ARVADOS_TEST_API_HOST:-}
   [[ -n $api_host ]] || { up api && getport api && api_host=$api_addr:$port; } ||
@@ -453,40 +451,36 @@ launch_keep() {
   done
 }
 register_keep() {
-  local n svc
+  local n svc reply disks=()
   register_start
   # Every old registration (the proxy's too) goes, as the original did.
-  api_add GET /arvados/v1/keep_services
-  api_add GET /arvados/v1/keep_disks
-  api_send
-  delete_listed keep_services bi6l4 "${reply%%--end--*}"
-  delete_listed keep_disks penuu "${reply#*--end--}"
+  reply=$(api GET "" /arvados/v1/keep_services /arvados/v1/keep_disks) || exit 1
+  delete_listed "$reply"
   for n in 0 1; do
     printf -v svc '{"keep_service":{"uuid":"zzzzz-bi6l4-keepdisk%07d","service_host":"localhost","service_port":%d,"service_type":"disk","service_ssl_flag":false}}' "$n" "${begun[keep$n]}"
-    api_add POST /arvados/v1/keep_services "$svc"
+    post /arvados/v1/keep_services "$svc"
     printf -v svc '{"keep_disk":{"keep_service_uuid":"zzzzz-bi6l4-keepdisk%07d"}}' "$n"
-    api_add POST /arvados/v1/keep_disks "$svc"
+    disks+=(/arvados/v1/keep_disks "$svc")
   done
-  api_send
+  settle
+  post "${disks[@]}" # made while the proxy starts
 }
 
 # start_keep_proxy: the proxy, registered as the only proxy while it starts
 # (start-all: register_keep deleted the old ones).
 start_keep_proxy() {
   ! external keepproxy || return 0
-  local svc
+  local svc reply
   begin keepproxy
   register_start
   ARVADOS_API_TOKEN=$token ARVADOS_API_HOST=$api_host ARVADOS_API_HOST_INSECURE=true \
     launch keepproxy "${keepproxy_cmd[@]}" "-pid=$state/keepproxy.pid" "-listen=:$pp"
   if [[ $action != start-all ]]; then
-    api_add GET '/arvados/v1/keep_services?filters=%5B%5B%22service_type%22%2C%22%3D%22%2C%22proxy%22%5D%5D'
-    api_send
-    delete_listed keep_services bi6l4 "$reply"
+    reply=$(api GET "" '/arvados/v1/keep_services?filters=%5B%5B%22service_type%22%2C%22%3D%22%2C%22proxy%22%5D%5D') || exit 1
+    delete_listed "$reply"
   fi
   printf -v svc '{"keep_service":{"service_host":"localhost","service_port":%d,"service_type":"proxy","service_ssl_flag":false}}' "$pp"
-  api_add POST /arvados/v1/keep_services "$svc"
-  api_send
+  post /arvados/v1/keep_services "$svc"
   wait_up keepproxy
 }
 
@@ -607,6 +601,12 @@ rollback() {
   for ((i = ${#started[@]} - 1; i >= 0; i--)); do (stop_service "${started[i]}"); done
 }
 
+# q VALUE: VALUE as a JSON string, in $quoted.
+q() {
+  quoted=${1//\\/\\\\} && quoted=${quoted//$'\n'/\\n} && quoted=${quoted//$'\r'/\\r}
+  quoted=${quoted//$'\t'/\\t} && quoted="\"${quoted//\"/\\\"}\""
+}
+
 # status: a line per service (--json: an object): pid and ports while it runs,
 # state up (listening, answering), listening, down or external.
 status() {
@@ -643,7 +643,7 @@ if [[ $action == status ]]; then
 fi
 
 need portfind portwait fixture-token db-reset flock setsid
-! acts start_nginx start-all || need httpwait
+[[ $action == stop* ]] || need httpwait
 check_config
 [[ -d $state ]] || { dir "$state" && check_state; }
 # One run at a time per state directory (bounded wait).
@@ -664,8 +664,9 @@ case $action in
     launch_keep
     register_keep
     wait_up keep0 keep1
+    settle
     ;;
-  start_keep_proxy) start_keep_proxy ;;
+  start_keep_proxy) start_keep_proxy && settle ;;
   start_arv-git-httpd) launch_git && wait_up arv-git-httpd ;;
   start_nginx) launch_nginx && wait_up nginx && answer_nginx ;;
   stop) stop api ;;
@@ -690,6 +691,7 @@ case $action in
     register_keep
     start_keep_proxy
     answer_nginx # last: it answers only through the others
+    settle
     print_api
     ;;
 esac

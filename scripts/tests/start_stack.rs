@@ -1896,7 +1896,8 @@ fn an_api_reply_that_echoes_the_token_shows_it_masked() {
     let run = stack.run(&["start_keep"]);
     run.code(1);
     let admin = fixture_token("admin");
-    run.says("Authorization: OAuth2 <token>");
+    run.says("API call to https://");
+    run.says("Authorization: <secret>");
     assert!(
         !run.stderr.contains(&admin),
         "the token in a message: {}",

@@ -167,7 +167,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         """With --echo-headers-on-error: fail a registration change, echoing the headers."""
         if not (self.server.echo_headers and len(parts) >= 3 and parts[2] in KINDS):
             return False
-        headers = "".join("%s: %s\n" % kv for kv in self.headers.items())
+        # Authorization first: a client shows only the start of an error body.
+        items = sorted(self.headers.items(), key=lambda kv: kv[0].lower() != "authorization")
+        headers = "".join("%s: %s\n" % kv for kv in items)
         self.reply(500, {"errors": ["internal error", "request headers:\n" + headers]})
         return True
 
