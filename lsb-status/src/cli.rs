@@ -156,8 +156,9 @@ pub enum Command {
 
     /// Write a native systemd unit for each init script: the daemon itself
     /// (its type, pid file, user, defaults file and reload signal read from
-    /// the script's body), or the generator's wrapper unit when the body is
-    /// too clever to read.
+    /// the script's body; a well-known daemon run in the foreground with
+    /// its own flag), or the generator's wrapper unit when the body is too
+    /// clever to read.
     #[command(after_help = UNIT_CODES)]
     Unit(UnitArgs),
 }
