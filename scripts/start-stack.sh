@@ -20,12 +20,12 @@ bound=()   # ports our services listen on now: their portfind leases can go
 pool=()    # start-all's ports not handed out yet
 # On exit: a failed run stops what it started and, for
 # eval "$(start-stack.sh start --auth NAME)", prints a line that fails; the
-# leases of bound and unused ports are released.
+# leases of bound and unused ports are released (no one waits for that).
 on_exit() {
   local rc=$? p args=()
   ((rc == 0)) || { ((${#started[@]} == 0)) || rollback; [[ -z ${auth:-} ]] || printf 'false\n'; }
   for p in "${bound[@]}" "${pool[@]}"; do args+=(--release "$p"); done
-  ((${#args[@]} == 0)) || "$portfind" "${args[@]}" 2>/dev/null || true
+  ((${#args[@]} == 0)) || "$portfind" "${args[@]}" >/dev/null 2>&1 &
   exit "$rc"
 }
 
@@ -53,17 +53,11 @@ action="" auth="" json=""
 while (($#)); do
   case $1 in
     -h | --help) print_help && exit 0 ;;
-    --auth)
-      (($# >= 2)) || fail 2 "--auth needs a fixture name; $usage"
-      auth=$2 && shift
-      ;;
+    --auth) (($# >= 2)) || fail 2 "--auth needs a fixture name; $usage"; auth=$2 && shift ;;
     --auth=*) auth=${1#--auth=} ;;
     --json) json=1 ;;
     -*) fail 2 "unknown option '$1'; $usage" ;;
-    *)
-      [[ -z $action ]] || fail 2 "one action only (got '$action' and '$1'); $usage"
-      action=$1
-      ;;
+    *) [[ -z $action ]] || fail 2 "one action only (got '$action' and '$1'); $usage"; action=$1 ;;
   esac
   shift
 done
@@ -151,14 +145,9 @@ declare -A ports_of=(
   [arv-git-httpd]=arv-git-httpd [nginx]="keepproxy-ssl arv-git-httpd-ssl"
 )
 proxy_services=${ARVADOS_TEST_PROXY_SERVICES+set}
-# external NAME: a parent runs NAME (ARVADOS_TEST_API_HOST, ARVADOS_TEST_PROXY_SERVICES).
-external() {
-  case $1 in
-    api) [[ -n ${ARVADOS_TEST_API_HOST:-} ]] ;;
-    keep[01]) false ;;
-    *) [[ -n $proxy_services ]] ;;
-  esac
-}
+# external NAME: a parent runs NAME: the API server (ARVADOS_TEST_API_HOST), the
+# proxy, git server and nginx (ARVADOS_TEST_PROXY_SERVICES), never a storage server.
+external() { if [[ $1 == api ]]; then [[ -n ${ARVADOS_TEST_API_HOST:-} ]]; else [[ $1 != keep? && -n $proxy_services ]]; fi; }
 
 # check_config: the settings, before anything starts or stops (exit 2 now, not a
 # stack that cannot be stopped later); durations by pidwait's own parser.
@@ -444,7 +433,6 @@ launch_keep() {
   for n in 0 1; do
     begin "keep$n"
     vol=$state/keep$n-volume.$SRANDOM
-    plain "$state/keep$n.volume"
     mkdir -m 700 -- "$vol" || fail 1 "cannot create the volume $vol"
     write "$state/keep$n.volume" "$vol"
     launch "keep$n" "${keepstore_cmd[@]}" "-volume=$vol" "-listen=:$pp" "-pid=$state/keep$n.pid"
@@ -560,14 +548,11 @@ stop_service() {
   fi
   # One launched by this run that wrote no pidfile (or not yet: it goes too once
   # that process is gone), while our child (a running job).
-  if [[ -z $stopped && " ${live_jobs[*]} " == *" ${launched[$name]:-none} "* ]]; then
+  [[ -n $stopped || " ${live_jobs[*]} " != *" ${launched[$name]:-none} "* ]] ||
     "$pidwait" --kill --group --quiet --retry="$stop_retry" --pid "${launched[$name]}" 2>/dev/null || true
-  fi
   # Only the ports of a process we stopped (after a kill -9 a stranger may have one).
-  if [[ -n $stopped && ${#list[@]} -gt 0 ]]; then
-    err=$("$portwait" --closed --timeout="$timeout" "${list[@]}" 2>&1) ||
-      fail 1 "$name stopped but port ${list[*]} still listens: $err"
-  fi
+  [[ -z $stopped || ${#list[@]} -eq 0 ]] || err=$("$portwait" --closed --timeout="$timeout" "${list[@]}" 2>&1) ||
+    fail 1 "$name stopped but port ${list[*]} still listens: $err"
   if [[ $name == keep? && -e $state/$name.volume ]]; then
     first_line "$state/$name.volume"
     # Only a volume this script made: a directory right in the state dir.
