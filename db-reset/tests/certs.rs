@@ -216,6 +216,16 @@ impl Certs {
 /// is: rustls' own `with_single_cert` refuses X.509 v1 certificates, which
 /// the tests need to present.
 pub fn server_config(cert: &Path, key: &Path) -> ServerConfig {
+    server_config_for(cert, key, rustls::DEFAULT_VERSIONS)
+}
+
+/// The same, speaking only these TLS versions. The key need not be the
+/// certificate's: a server can show a certificate whose key it lacks.
+pub fn server_config_for(
+    cert: &Path,
+    key: &Path,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> ServerConfig {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
         .unwrap()
         .collect::<Result<_, _>>()
@@ -225,7 +235,7 @@ pub fn server_config(cert: &Path, key: &Path) -> ServerConfig {
     let signer = provider.key_provider.load_private_key(key).unwrap();
     let certified = Arc::new(CertifiedKey::new(certs, signer));
     ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
+        .with_protocol_versions(versions)
         .unwrap()
         .with_no_client_auth()
         .with_cert_resolver(Arc::new(Always(certified)))

@@ -40,8 +40,24 @@ impl Server {
         auth: &str,
         status: u16,
     ) -> Server {
+        Self::with_config(
+            listener,
+            crate::certs::server_config(cert, key),
+            auth,
+            status,
+        )
+    }
+
+    /// Serves with this configuration (its own TLS versions, a certificate
+    /// with a key not its own).
+    pub fn with_config(
+        listener: TcpListener,
+        config: ServerConfig,
+        auth: &str,
+        status: u16,
+    ) -> Server {
         let port = listener.local_addr().unwrap().port();
-        let config = Arc::new(crate::certs::server_config(cert, key));
+        let config = Arc::new(config);
         let auth = auth.to_owned();
         let (tx, seen) = mpsc::channel();
         thread::spawn(move || {
@@ -138,7 +154,7 @@ impl Server {
 }
 
 /// A listener on a fresh loopback port.
-fn any_port() -> TcpListener {
+pub fn any_port() -> TcpListener {
     TcpListener::bind("127.0.0.1:0").unwrap()
 }
 

@@ -7,6 +7,7 @@ mod reserved;
 mod reset;
 mod safety;
 mod server;
+mod trust;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Output};
