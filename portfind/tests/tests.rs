@@ -1024,3 +1024,40 @@ fn a_lock_held_too_long_is_given_up_on() {
     );
     assert!(out.stdout.is_empty());
 }
+
+/// In a network namespace with IPv6 disabled by sysctl, `::` still binds (a
+/// dual-stack socket: the family exists, the addresses do not), so portfind
+/// checks both wildcards and hands out ports; `::1` is no address there.
+/// Only a kernel without IPv6 (`ipv6.disable=1`) or a seccomp filter makes
+/// `::` unbindable: check.rs's unit test covers that decision.
+#[test]
+fn a_network_namespace_with_ipv6_disabled_still_gets_ports() {
+    if !is_root() {
+        return skip("not root: cannot make a network namespace");
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        Command::new("unshare")
+            .args(["-n", "sh", "-c"])
+            .arg(
+                "sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 \
+                 && ip link set lo up && exec \"$0\" \"$@\"",
+            )
+            .arg(env!("CARGO_BIN_EXE_portfind"))
+            .args(args)
+            .env_clear()
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .env("PORTFIND_LEASE_DIR", tmp.path())
+            .output()
+            .unwrap()
+    };
+    assert_eq!(ports(&run(&["--range", "17000-17099"])).len(), 1);
+    let out = run(&["--range", "17000-17099", "--address", "::1"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out)
+            .starts_with("portfind: cannot bind to address ::1: expected an address of this host"),
+        "{}",
+        stderr(&out)
+    );
+}
