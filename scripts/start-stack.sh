@@ -266,9 +266,6 @@ answering() {
 # --- starting ---------------------------------------------------------------------
 declare -A launched begun
 
-# files NAME: NAME's log, pidfile and port file may be used (checked before any is written).
-files() { plain "$state/$1.log" "$state/$1.pid" "$state/$1.port"; }
-
 # lease N: N free ports in pps, leased by portfind (its message says why not).
 lease() {
   local ports
@@ -277,14 +274,13 @@ lease() {
   mapfile -t pps <<<"$ports"
 }
 
-# begin NAME: NAME stopped, its files checked, its ports (from start-all's pool,
+# begin NAME: NAME stopped, its ports (from start-all's pool,
 # else leased now) written to its port files, in pps (the first in pp). Once a
 # run: again, the same ports.
 begin() {
   local p i=0 names n
   if [[ -z ${begun[$1]:-} ]]; then
     stop_service "$1"
-    files "$1"
     started+=("$1")
     read -ra names <<<"${ports_of[$1]}"
     n=${#names[@]}
@@ -334,7 +330,6 @@ wait_up() {
 # (openssl itself leaves empty files and exits 0 on a full disk).
 ensure_cert() {
   local pem cert mask
-  plain "$state/self-signed.pem" "$state/self-signed.key"
   [[ -s $state/self-signed.pem && -s $state/self-signed.key ]] && return
   need openssl
   # The name is in subjectAltName too, where TLS clients look for it.
@@ -535,7 +530,6 @@ stop_service() {
   for p in ${ports_of[$name]}; do
     [[ ! -e $state/$p.port ]] || { getport "$p" && list+=("$port") gone+=("$state/$p.port"); }
   done
-  plain "$pf"
   if [[ -e $pf ]]; then
     err=$("$pidwait" --kill --group --strict --retry="$stop_retry" --remove "$pf" 2>&1) || rc=$?
     [[ $err == *"nothing to stop"* ]] || stopped=1
@@ -636,7 +630,7 @@ plain "$state/.lock"
 exec 9>>"$state/.lock"
 flock -w 60 9 || fail 1 "another start-stack.sh holds $state/.lock"
 # Every state file checked before anything starts or stops (a planted link: exit 2 now).
-for name in "${services[@]}"; do files "$name"; done
+for name in "${services[@]}"; do plain "$state/$name".{log,pid,port}; done
 plain "$state"/{nginx.conf,keepproxy-ssl.port,arv-git-httpd-ssl.port,self-signed.pem,self-signed.key,keep{0,1}.volume}
 
 [[ -z $auth ]] || err=$("$fixture_token" --fixtures "$fixtures" "$auth" 2>&1 >/dev/null) ||
