@@ -144,6 +144,33 @@ mod tests {
             assert_eq!(time(UTC_TIME, bad), None, "{bad:?}");
         }
         assert_eq!(time(GENERALIZED_TIME, b"700101000000Z"), None);
+        // UTCTime's century turns at 50; a leap second is a time.
+        assert_eq!(time(UTC_TIME, b"500101000000Z"), Some(-631_152_000));
+        assert_eq!(time(UTC_TIME, b"161231235960Z"), Some(1_483_228_800));
+        assert_eq!(time(UTC_TIME, b"161231235961Z"), None);
+        assert_eq!(time(UTC_TIME, b"161231240000Z"), None);
+        assert_eq!(time(UTC_TIME, b"161231236000Z"), None);
+        assert_eq!(time(UTC_TIME, b"161232000000Z"), None);
+        assert_eq!(time(UTC_TIME, b"161200000000Z"), None);
+        assert_eq!(time(UTC_TIME, b"160001000000Z"), None);
+    }
+
+    #[test]
+    fn days() {
+        // January, February and March, around leap days and century years.
+        for (date, days) in [
+            ((1970, 1, 1), 0),
+            ((1970, 2, 28), 58),
+            ((1970, 3, 1), 59),
+            ((2000, 2, 29), 11_016),
+            ((2000, 3, 1), 11_017),
+            ((2100, 2, 28), 47_540),
+            ((2100, 3, 1), 47_541),
+            ((1969, 12, 31), -1),
+            ((1600, 1, 1), -135_140),
+        ] {
+            assert_eq!(days_from_civil(date.0, date.1, date.2), days, "{date:?}");
+        }
     }
 
     #[test]
@@ -154,6 +181,16 @@ mod tests {
         );
         let long = [&[0x04, 0x81, 3][..], &[7, 7, 7]].concat();
         assert_eq!(element(&long).unwrap().1, &[7, 7, 7]);
+        // Lengths of two and four bytes, big-endian; the whole element is
+        // its header and value.
+        let two = [&[0x04, 0x82, 1, 2][..], &[7; 258], &[9]].concat();
+        let (_, value, whole, after) = element(&two).unwrap();
+        assert_eq!((value.len(), whole.len(), after), (258, 262, &[9u8][..]));
+        let four = [&[0x04, 0x84, 0, 0, 1, 0][..], &[7; 256]].concat();
+        assert_eq!(element(&four).unwrap().1.len(), 256);
+        // 0x80 is the indefinite length DER forbids, not 128 bytes.
+        let indefinite = [&[0x04, 0x80][..], &[7; 200]].concat();
+        assert_eq!(element(&indefinite), None);
         for bad in [
             &[][..],
             &[0x30],
