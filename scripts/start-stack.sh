@@ -308,23 +308,31 @@ died() {
   exit 1
 }
 
-# wait_up NAME...: each that this run launched listens on all its ports (its
-# start fails at once if it exits) and its pidfile names a live process (one
-# that names the listener is proof enough).
-wait_up() {
-  local name pid err
+# listens NAME...: each that this run launched listens on all its ports (its
+# start fails at once if it exits).
+listens() {
+  local name err
   for name; do
-    pid=${launched[$name]:-}
-    [[ -n $pid ]] || continue
+    [[ -n ${launched[$name]:-} ]] || continue
     read -ra pps <<<"${begun[$name]}"
-    err=$("$portwait" --timeout="$timeout" --pid "$pid" "${pps[@]}" 2>&1) ||
+    err=$("$portwait" --timeout="$timeout" --pid "${launched[$name]}" "${pps[@]}" 2>&1) ||
       died "$name" "not listening on port ${pps[*]} ($err)"
-    first_line "$state/$name.pid"
-    [[ $line == "$pid" ]] || err=$("$pidwait" --timeout="$timeout" "$state/$name.pid" 2>&1 >/dev/null) ||
-      died "$name" "no live process in $state/$name.pid ($err)"
     bound+=("${pps[@]}")
   done
 }
+# pidfiles NAME...: and its pidfile names a live process (one that names the
+# listener is proof enough); best looked at a moment later, as many servers
+# write it once they listen.
+pidfiles() {
+  local name err
+  for name; do
+    [[ -n ${launched[$name]:-} ]] || continue
+    first_line "$state/$name.pid"
+    [[ $line == "${launched[$name]}" ]] || err=$("$pidwait" --timeout="$timeout" "$state/$name.pid" 2>&1 >/dev/null) ||
+      died "$name" "no live process in $state/$name.pid ($err)"
+  done
+}
+wait_up() { listens "$@" && pidfiles "$@"; }
 
 # ensure_cert: the self-signed certificate and key, made once, stored by write
 # (openssl itself leaves empty files and exits 0 on a full disk).
@@ -418,7 +426,7 @@ launch_api() {
     api_host=$api_addr:$pp
   fi
 }
-wait_api() { [[ -z ${launched[api]:-} ]] || { wait_up api && reset_api; } || died api "the database reset failed"; }
+wait_api() { [[ -z ${launched[api]:-} ]] || { listens api && reset_api && pidfiles api; } || died api "the database reset failed"; }
 
 # Two storage servers side by side, on fresh volumes (mkdir fails rather than
 # reuse a name); registered while they start (a registration needs no
@@ -464,7 +472,6 @@ start_keep_proxy() {
   fi
   printf -v svc '{"keep_service":{"service_host":"localhost","service_port":%d,"service_type":"proxy","service_ssl_flag":false}}' "$pp"
   post /arvados/v1/keep_services "$svc"
-  wait_up keepproxy
 }
 
 launch_git() {
@@ -645,7 +652,7 @@ case $action in
     wait_up keep0 keep1
     settle
     ;;
-  start_keep_proxy) start_keep_proxy && settle ;;
+  start_keep_proxy) start_keep_proxy && wait_up keepproxy && settle ;;
   start_arv-git-httpd) launch_git && wait_up arv-git-httpd ;;
   start_nginx) launch_nginx && wait_up nginx && answer_nginx ;;
   stop) stop api ;;
@@ -665,11 +672,14 @@ case $action in
     external keepproxy || begin keepproxy
     launch_nginx
     admin_token
-    wait_up keep0 keep1 arv-git-httpd nginx
+    listens keep0 keep1 arv-git-httpd nginx
     wait_api
+    pidfiles keep0 keep1 arv-git-httpd nginx
     register_keep
     start_keep_proxy
+    listens keepproxy
     answer_nginx # last: it answers only through the others
+    pidfiles keepproxy
     settle
     print_api
     ;;
