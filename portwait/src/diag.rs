@@ -143,17 +143,43 @@ impl Diag {
     /// where a dump walks the whole listener table. `Err` if the kernel
     /// cannot look up one socket (see [`Diag::can_look_up`]).
     pub fn serving(&mut self, ip: IpAddr, port: u16) -> Result<Option<Listener>> {
-        let kernel = SocketAddrNetlink::new(0, 0);
-        let request = exact_request(ip, port);
-        let answer = rustix::net::sendto(&self.fd, &request, SendFlags::empty(), &kernel)
-            .and_then(|_| rustix::net::recv(&self.fd, &mut self.buf[..], RecvFlags::empty()));
-        let found = answer
-            .map_err(|e| anyhow::Error::from(io::Error::from(e)))
-            .and_then(|(len, _)| parse_one(&self.buf[..len]));
+        Ok(self.serving_any(&[ip], port)?.pop())
+    }
+
+    /// The listeners connections to each of `ips` at `port` would reach, as
+    /// [`Diag::serving`] finds one: the lookups go to the kernel in one
+    /// datagram (one `sendto`), and each has its own answer.
+    pub fn serving_any(&mut self, ips: &[IpAddr], port: u16) -> Result<Vec<Listener>> {
+        let request: Vec<u8> = ips.iter().flat_map(|ip| exact_request(*ip, port)).collect();
+        self.look_up(&request, ips.len())
+    }
+
+    /// Sends `request` (`count` exact requests) and reads `count` answers,
+    /// all of them even after a bad one, so that none is left to be taken
+    /// for part of a later answer. A failure means lookups do not work here.
+    fn look_up(&mut self, request: &[u8], count: usize) -> Result<Vec<Listener>> {
+        let found = self.ask(request, count);
         if found.is_err() {
             self.exact = false;
         }
         found
+    }
+
+    fn ask(&mut self, request: &[u8], count: usize) -> Result<Vec<Listener>> {
+        let kernel = SocketAddrNetlink::new(0, 0);
+        rustix::net::sendto(&self.fd, request, SendFlags::empty(), &kernel)
+            .map_err(io::Error::from)?;
+        let mut found = Vec::new();
+        let mut bad = None;
+        for _ in 0..count {
+            let (len, _) = rustix::net::recv(&self.fd, &mut self.buf[..], RecvFlags::empty())
+                .map_err(io::Error::from)?;
+            match parse_one(&self.buf[..len]) {
+                Ok(one) => found.extend(one),
+                Err(e) => bad = bad.or(Some(e)),
+            }
+        }
+        bad.map_or(Ok(found), Err)
     }
 
     /// Whether [`Diag::serving`] works here (false once it failed).
@@ -376,14 +402,14 @@ fn listener(body: &[u8]) -> Listener {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
     use std::net::TcpListener;
 
     /// A test that cannot run here says so; under CI=true (which has IPv6
     /// loopback) it fails instead.
-    fn skip(reason: &str) {
+    pub(crate) fn skip(reason: &str) {
         assert!(
             std::env::var_os("CI").is_none_or(|v| v != "true"),
             "cannot run under CI=true: {reason}"
@@ -489,6 +515,85 @@ mod tests {
             skip("no IPv6 here: the dual-stack half");
         }
         assert!(diag.can_look_up());
+    }
+
+    /// A socket listening on `addr` (port 0), IPv6-only if asked; None if
+    /// this host cannot (no IPv6).
+    fn listening(addr: &str, v6only: bool) -> Option<TcpListener> {
+        use rustix::net::{bind, listen, socket, sockopt, AddressFamily, SocketType};
+        let addr: std::net::SocketAddr = addr.parse().unwrap();
+        let family = if addr.is_ipv4() {
+            AddressFamily::INET
+        } else {
+            AddressFamily::INET6
+        };
+        let fd = socket(family, SocketType::STREAM, None).ok()?;
+        if addr.is_ipv6() {
+            sockopt::set_ipv6_v6only(&fd, v6only).unwrap();
+        }
+        bind(&fd, &addr).ok()?;
+        listen(&fd, 16).unwrap();
+        Some(TcpListener::from(fd))
+    }
+
+    #[test]
+    fn the_loopback_lookups_find_listeners_on_loopback_and_the_wildcards() {
+        let ip = |t: &str| t.parse::<IpAddr>().unwrap();
+        let loopback = [ip("127.0.0.1"), ip("::1")];
+        let mut diag = Diag::open().unwrap();
+        // Where it listens, and how many of the two lookups reach it (the
+        // kernel makes a socket on one IPv6 address IPv6-only).
+        for (addr, v6only, reached) in [
+            ("127.0.0.1:0", false, 1),
+            ("0.0.0.0:0", false, 1),
+            ("[::1]:0", true, 1),
+            ("[::]:0", false, 2),
+            ("[::]:0", true, 1),
+        ] {
+            let Some(server) = listening(addr, v6only) else {
+                skip(&format!("cannot listen on {addr} here"));
+                continue;
+            };
+            let at = server.local_addr().unwrap();
+            let found = diag.serving_any(&loopback, at.port()).unwrap();
+            assert_eq!(found.len(), reached, "{addr} (v6only {v6only}): {found:?}");
+            for l in &found {
+                assert_eq!((l.addr, l.port, l.v6only), (at.ip(), at.port(), v6only));
+            }
+            drop(server);
+            assert_eq!(diag.serving_any(&loopback, at.port()).unwrap(), []);
+        }
+        // Another address is the dump's to find, not the lookups'.
+        let other = listening("127.0.0.2:0", false).unwrap();
+        let port = other.local_addr().unwrap().port();
+        assert_eq!(diag.serving_any(&loopback, port).unwrap(), []);
+        assert_eq!(diag.listeners(&[port]).unwrap().len(), 1);
+        assert!(diag.can_look_up());
+    }
+
+    #[test]
+    fn a_refused_lookup_leaves_no_answer_behind_and_ends_lookups() {
+        let server = listening("127.0.0.1:0", false).unwrap();
+        let port = server.local_addr().unwrap().port();
+        let here = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        // A family the kernel does not know: refused (EINVAL).
+        let mut refused = exact_request(here, port);
+        refused[16] = 255;
+        for request in [
+            [refused, exact_request(here, port)].concat(),
+            [exact_request(here, port), refused].concat(),
+        ] {
+            let mut diag = Diag::open().unwrap();
+            let err = diag.look_up(&request, 2).unwrap_err();
+            assert!(err.to_string().contains("Invalid argument"), "{err}");
+            assert!(!diag.can_look_up());
+            // Had an answer been left unread, this would read it.
+            assert_eq!(diag.serving(here, port + 1).unwrap(), None);
+            assert_eq!(
+                diag.serving(here, port).unwrap().map(|l| l.port),
+                Some(port)
+            );
+        }
     }
 
     #[test]

@@ -1,13 +1,18 @@
 //! The waiting loop: look, and if not everything is ready, sleep a little
 //! longer each time (1 ms doubling to 8 ms) until the deadline. While
-//! nothing listens, a look is one request and an empty answer (the kernel's
-//! lookup of one address, or a dump it filters by port), so the wakeups
+//! nothing listens, a look is the kernel's lookup of one address (or, for a
+//! bare PORT, of 127.0.0.1 and `::1` in one request), so the wakeups
 //! themselves are most of the cost: 8 ms between looks keeps the median
-//! detection delay near 4 ms at well under 1% of a core. The sleep is a
-//! poll on the owner's pidfd, so its death wakes us at once.
+//! detection delay near 4 ms at under 1% of a core. A bare PORT's
+//! listener on any other address is found by a dump of the listener
+//! table, which walks every bucket of the kernel's listener hash (16384
+//! here) whatever it is filtered by, and costs more than the wakeup
+//! itself: it is made at every look at first, then every 50 ms (see
+//! [`WALK_EVERY`]). The sleep is a poll on the owner's pidfd, so its death
+//! wakes us at once.
 
 use std::collections::HashSet;
-use std::net::{IpAddr, SocketAddr, SocketAddrV6, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6, TcpStream};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -18,6 +23,11 @@ use crate::target::{self, NotResolved, Place, Target};
 
 pub(crate) const FIRST_PAUSE: Duration = Duration::from_millis(1);
 pub(crate) const MAX_PAUSE: Duration = Duration::from_millis(8);
+/// Without an owner, a bare PORT's listener table is walked at the first
+/// looks, then with a pause doubling from [`FIRST_PAUSE`] to this: a
+/// listener bound to an address other than loopback or a wildcard (which
+/// the lookups of 127.0.0.1 and `::1` every look find) is seen within it.
+pub(crate) const WALK_EVERY: Duration = Duration::from_millis(50);
 /// Remote hosts get a connection attempt at most this often...
 const REMOTE_EVERY: Duration = Duration::from_millis(50);
 /// ...each given at most this long to connect...
@@ -144,6 +154,10 @@ pub fn wait(watch: &Watch, timeout: Duration) -> Result<Outcome> {
         .flat_map(|(_, places)| places)
         .any(|p| !matches!(p, Place::Remote(_)));
     let mut diag = if has_local { Some(Diag::open()?) } else { None };
+    // What a bare PORT looks up every look: the loopback addresses, which
+    // reach listeners on them and on the wildcards. `::1` only where IPv6 is.
+    let loopback = loopback_addresses();
+    let mut walk = Walk::new(start);
     let mut pidfd = watch.owner.as_ref().and_then(Owner::pidfd);
     let mut pending: Vec<usize> = (0..watch.targets.len()).collect();
     let mut pause = FIRST_PAUSE;
@@ -157,6 +171,7 @@ pub fn wait(watch: &Watch, timeout: Duration) -> Result<Outcome> {
             next_remote = now + REMOTE_EVERY;
         }
         let ports = pending.iter().map(|i| watch.targets[*i].0.port).collect();
+        let walk_now = walk.due(now);
         let mut look = Look {
             diag: diag.as_mut(),
             ports,
@@ -164,6 +179,10 @@ pub fn wait(watch: &Watch, timeout: Duration) -> Result<Outcome> {
             owner: watch.owner.as_ref().map(|o| o.pid),
             owned: None,
             foreign: &mut foreign,
+            loopback: &loopback,
+            // --closed needs the walk whenever the lookups find nothing
+            // (only the walk tells that nothing listens anywhere).
+            walk: walk_now || watch.closed,
             probe_remote,
             connect: watch.connect,
             connect_timeout: deadline
@@ -231,6 +250,11 @@ struct Look<'a> {
     /// Listener inodes seen not to be the owner's, kept across rounds so a
     /// stale server costs one `/proc` scan, not one a round.
     foreign: &'a mut HashSet<u32>,
+    /// Looked up for a bare PORT every round: 127.0.0.1 (and `::1`).
+    loopback: &'a [IpAddr],
+    /// Whether a bare PORT that the lookups did not find is looked for in
+    /// the listener table this round.
+    walk: bool,
     probe_remote: bool,
     /// A local listener must also complete a TCP handshake.
     connect: bool,
@@ -258,6 +282,16 @@ impl Look<'_> {
                 }
             }
             Place::Local(ip, _) => self.dumped(port, Some(ip))?,
+            // Without an owner, the listeners that serve loopback (on it or
+            // on a wildcard) are found by lookups, and any other by the
+            // walk, made when due.
+            Place::AnyLocal if self.owner.is_none() && self.can_look_up() => {
+                let diag = self.diag.as_mut().context("no netlink socket")?;
+                match diag.serving_any(self.loopback, port) {
+                    Ok(found) if !found.is_empty() || !self.walk => found,
+                    Ok(_) | Err(_) => self.dumped(port, None)?,
+                }
+            }
             Place::AnyLocal => self.dumped(port, None)?,
         };
         if let Some(pid) = self.owner {
@@ -320,12 +354,55 @@ impl Look<'_> {
     }
 }
 
+/// When a bare PORT's listener table is walked: at every look while the
+/// pause between walks is shorter than a look's, later every
+/// [`WALK_EVERY`].
+struct Walk {
+    next: Instant,
+    pause: Duration,
+}
+
+impl Walk {
+    fn new(start: Instant) -> Self {
+        Walk {
+            next: start,
+            pause: FIRST_PAUSE,
+        }
+    }
+
+    /// Whether a walk is due at `now`; if so, the next is planned.
+    fn due(&mut self, now: Instant) -> bool {
+        if now < self.next {
+            return false;
+        }
+        self.next = now + self.pause;
+        self.pause = (self.pause * 2).min(WALK_EVERY);
+        true
+    }
+}
+
+/// 127.0.0.1, and `::1` if this host has IPv6 (else the kernel refuses the
+/// lookup).
+fn loopback_addresses() -> Vec<IpAddr> {
+    let ipv6 = rustix::net::socket(
+        rustix::net::AddressFamily::INET6,
+        rustix::net::SocketType::STREAM,
+        None,
+    )
+    .is_ok();
+    let mut found = vec![IpAddr::V4(Ipv4Addr::LOCALHOST)];
+    if ipv6 {
+        found.push(IpAddr::V6(Ipv6Addr::LOCALHOST));
+    }
+    found
+}
+
 /// The address to connect to for a listener: its own, or loopback for a
 /// wildcard.
 fn reachable(addr: IpAddr) -> IpAddr {
     match addr {
-        IpAddr::V4(a) if a.is_unspecified() => IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
-        IpAddr::V6(a) if a.is_unspecified() => IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+        IpAddr::V4(a) if a.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(a) if a.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
         other => other,
     }
 }
@@ -396,6 +473,96 @@ mod tests {
             Outcome::TimedOut(vec![target.clone()])
         );
         drop(server);
+        assert_eq!(wait(&watch(true), Duration::ZERO).unwrap(), Outcome::Ready);
+    }
+
+    #[test]
+    fn the_listener_table_is_walked_at_every_look_at_first_then_every_50_ms() {
+        let start = Instant::now();
+        let mut walk = Walk::new(start);
+        // Looks every millisecond for a second: walks at 0, 1, 3, 7, 15,
+        // 31, 63 ms (the pause doubling), then every WALK_EVERY.
+        let walked: Vec<u64> = (0..1000u64)
+            .filter(|ms| walk.due(start + Duration::from_millis(*ms)))
+            .collect();
+        assert_eq!(walked[..8], [0, 1, 3, 7, 15, 31, 63, 113]);
+        assert!(
+            walked.windows(2).skip(6).all(|w| w[1] - w[0] == 50),
+            "{walked:?}"
+        );
+    }
+
+    /// One look at a bare PORT, without an owner, walking the listener
+    /// table or not: what it saw, and whether it walked the table.
+    fn look_at_port(port: u16, walk: bool, closed: bool) -> (Option<bool>, bool) {
+        let mut diag = Diag::open().unwrap();
+        let mut foreign = HashSet::new();
+        let loopback = loopback_addresses();
+        let mut look = Look {
+            diag: Some(&mut diag),
+            ports: vec![port],
+            dumped: None,
+            owner: None,
+            owned: None,
+            foreign: &mut foreign,
+            loopback: &loopback,
+            walk: walk || closed,
+            probe_remote: true,
+            connect: false,
+            connect_timeout: CONNECT_TIMEOUT,
+        };
+        let seen = look.listening(port, Place::AnyLocal).unwrap();
+        (seen, look.dumped.is_some())
+    }
+
+    #[test]
+    fn a_bare_port_is_looked_up_on_loopback_every_look_and_walked_for_when_due() {
+        // Loopback and the wildcards: the lookups, walk or not.
+        let mut servers = vec![
+            std::net::TcpListener::bind("127.0.0.1:0").unwrap(),
+            std::net::TcpListener::bind("0.0.0.0:0").unwrap(),
+        ];
+        for addr in ["[::1]:0", "[::]:0"] {
+            match std::net::TcpListener::bind(addr) {
+                Ok(server) => servers.push(server),
+                Err(_) => crate::diag::tests::skip(&format!("cannot listen on {addr} here")),
+            }
+        }
+        for server in &servers {
+            let port = server.local_addr().unwrap().port();
+            for (walk, closed) in [(false, false), (true, false), (false, true)] {
+                let look = look_at_port(port, walk, closed);
+                assert_eq!(look, (Some(true), false), "{server:?}");
+            }
+        }
+        // Any other address: the walk, when due. With --closed, whenever
+        // the lookups find nothing.
+        let other = std::net::TcpListener::bind("127.0.0.2:0").unwrap();
+        let port = other.local_addr().unwrap().port();
+        assert_eq!(look_at_port(port, false, false), (Some(false), false));
+        assert_eq!(look_at_port(port, true, false), (Some(true), true));
+        assert_eq!(look_at_port(port, false, true), (Some(true), true));
+        drop(other);
+        assert_eq!(look_at_port(port, false, true), (Some(false), true));
+    }
+
+    #[test]
+    fn a_bare_port_on_another_address_is_seen_by_the_first_look() {
+        let other = std::net::TcpListener::bind("127.0.0.2:0").unwrap();
+        let port = other.local_addr().unwrap().port();
+        let target = Target { host: None, port };
+        let watch = |closed| Watch {
+            targets: vec![(target.clone(), vec![Place::AnyLocal])],
+            owner: None,
+            closed,
+            connect: false,
+        };
+        assert_eq!(wait(&watch(false), Duration::ZERO).unwrap(), Outcome::Ready);
+        assert_eq!(
+            wait(&watch(true), Duration::from_millis(20)).unwrap(),
+            Outcome::TimedOut(vec![target.clone()])
+        );
+        drop(other);
         assert_eq!(wait(&watch(true), Duration::ZERO).unwrap(), Outcome::Ready);
     }
 

@@ -200,7 +200,12 @@ fn a_wildcard_listener_serves_every_local_address() {
 /// A TCP socket bound to `addr` (port 0: any), not yet listening: it holds
 /// its port, and the kernel lists it as a listener only once `listen` runs.
 fn bound(addr: &str) -> Option<(rustix::fd::OwnedFd, String)> {
-    use rustix::net::{bind, socket, AddressFamily, SocketType};
+    bound_as(addr, false)
+}
+
+/// [`bound`], IPv6-only if asked (an IPv6 wildcard).
+fn bound_as(addr: &str, v6only: bool) -> Option<(rustix::fd::OwnedFd, String)> {
+    use rustix::net::{bind, socket, sockopt, AddressFamily, SocketType};
     let addr: std::net::SocketAddr = addr.parse().unwrap();
     let family = if addr.is_ipv4() {
         AddressFamily::INET
@@ -208,6 +213,9 @@ fn bound(addr: &str) -> Option<(rustix::fd::OwnedFd, String)> {
         AddressFamily::INET6
     };
     let fd = socket(family, SocketType::STREAM, None).ok()?;
+    if addr.is_ipv6() {
+        sockopt::set_ipv6_v6only(&fd, v6only).ok()?;
+    }
     bind(&fd, &addr).ok()?;
     let port = rustix::net::getsockname(&fd).ok()?;
     let port = std::net::SocketAddr::try_from(port)
@@ -234,6 +242,76 @@ fn a_listener_that_appears_later_is_noticed() {
         let (status, out) = finish(child);
         assert!(status.success(), "{addr}: {}", stderr(&out));
     }
+}
+
+/// A bare PORT: loopback and the wildcards are looked up at every look,
+/// any other address (127.0.0.2 here) found by a walk of the listener
+/// table, every 50 ms once the wait is under way. Each is seen once it
+/// listens, after portwait's first look.
+#[test]
+fn a_bare_port_sees_a_listener_that_appears_later_on_any_address() {
+    for (addr, v6only) in [
+        ("127.0.0.1:0", false),
+        ("0.0.0.0:0", false),
+        ("127.0.0.2:0", false),
+        ("[::1]:0", false),
+        ("[::]:0", false),
+        ("[::]:0", true),
+    ] {
+        let Some((socket, port)) = bound_as(addr, v6only) else {
+            skip(&format!("cannot bind {addr} (v6only {v6only}) here"));
+            continue;
+        };
+        let child = start(&["-t", "30s", &port]);
+        rustix::net::listen(&socket, 16).unwrap();
+        let (status, out) = finish(child);
+        assert!(status.success(), "{addr}: {}", stderr(&out));
+    }
+}
+
+/// A bare PORT's listener on an address of an interface (not loopback, not
+/// a wildcard: a dummy interface's, in a network namespace of our own; a
+/// veth where the kernel has no dummy interfaces) is seen when it appears,
+/// and keeps `--closed` waiting while it listens.
+#[test]
+fn a_bare_port_sees_a_listener_on_an_interfaces_address() {
+    let Some(out) = in_netns(
+        "listeners on a dummy interface's addresses",
+        "\
+import time
+if subprocess.run(['ip', 'link', 'add', 'd0', 'type', 'dummy'], stderr=subprocess.DEVNULL).returncode != 0:
+    subprocess.run(['ip', 'link', 'add', 'd0', 'type', 'veth', 'peer', 'name', 'd1'], check=True)
+    subprocess.run(['ip', 'link', 'set', 'd1', 'up'], check=True)
+subprocess.run(['ip', 'addr', 'add', '10.9.8.7/24', 'dev', 'd0'], check=True)
+subprocess.run(['ip', 'addr', 'add', '2001:db8::7/64', 'dev', 'd0', 'nodad'], check=True)
+subprocess.run(['ip', 'link', 'set', 'd0', 'up'], check=True)
+def looked(p):
+    # portwait has looked once when it first sleeps (in poll).
+    while p.poll() is None:
+        with open(f'/proc/{p.pid}/wchan') as f:
+            if 'poll' in f.read():
+                return
+        time.sleep(0.001)
+for family, addr in [(socket.AF_INET, '10.9.8.7'), (socket.AF_INET6, '2001:db8::7')]:
+    s = socket.socket(family)
+    s.bind((addr, 0))
+    port = str(s.getsockname()[1])
+    p = subprocess.Popen([pw, '-t', '30s', port])
+    looked(p)
+    s.listen()
+    print(addr, 'later', p.wait(timeout=60))
+    print(addr, 'closed while listening', code('--closed', '-t', '300ms', port))
+    s.close()
+    print(addr, 'closed', code('--closed', '-t', '5s', port))
+",
+    ) else {
+        return;
+    };
+    assert_eq!(
+        out,
+        "10.9.8.7 later 0\n10.9.8.7 closed while listening 1\n10.9.8.7 closed 0\n\
+         2001:db8::7 later 0\n2001:db8::7 closed while listening 1\n2001:db8::7 closed 0\n"
+    );
 }
 
 #[test]
@@ -392,14 +470,17 @@ fn closed_waits_until_nothing_listens() {
 
 #[test]
 fn closed_times_out_while_something_listens() {
-    let server = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = port_of(&server);
-    let out = run(&["--closed", "-t", "100ms", &port]);
-    assert_eq!(out.status.code(), Some(1));
-    assert_eq!(
-        stderr(&out),
-        format!("portwait: timed out after 100ms; still listening: {port}\n")
-    );
+    // 127.0.0.2: an address only the walk of the listener table sees.
+    for addr in ["127.0.0.1:0", "127.0.0.2:0"] {
+        let server = TcpListener::bind(addr).unwrap();
+        let port = port_of(&server);
+        let out = run(&["--closed", "-t", "100ms", &port]);
+        assert_eq!(out.status.code(), Some(1), "{addr}");
+        assert_eq!(
+            stderr(&out),
+            format!("portwait: timed out after 100ms; still listening: {port}\n")
+        );
+    }
 }
 
 #[test]
