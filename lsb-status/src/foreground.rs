@@ -26,6 +26,9 @@ pub struct Flags {
     /// Only when one of these is among the arguments (`rsync --daemon`):
     /// without it the program is no daemon.
     pub requires: &'static [&'static str],
+    /// Options the flag cannot go with (`ntpd -n` and `-w`): when the
+    /// script gives one, the daemon is left as the script runs it.
+    pub conflicts: &'static [&'static str],
     /// The reload signal in this mode, when it replaces the script's reload.
     pub reload: Option<&'static str>,
     /// A server for network clients: ordered after `network.target`, so
@@ -262,8 +265,10 @@ const TABLE: &[Entry] = &[
     // spamd(8p): "-d, --daemonize: Detach from starting process and run in
     // background" (else foreground).
     ("spamd", &[], false, &["-d", "--daemonize"], &[], None, true),
-    // squid(8): "-N No daemon mode."
-    ("squid", &["-N"], false, &[], &[], None, true),
+    // squid(8): "--foreground: Parent process does not exit until its
+    // children have finished." (not -N, "No daemon mode", which also runs
+    // no worker kids: a config with `workers 4` would run one process).
+    ("squid", &["--foreground"], false, &[], &[], None, true),
     // sshd(8): "-D When this option is specified, sshd will not detach and
     // does not become a daemon."
     ("sshd", &["-D"], false, &[], &[], None, true),
@@ -308,6 +313,36 @@ const TABLE: &[Entry] = &[
     ),
 ];
 
+/// Options a table entry's flag cannot go with, per its page.
+const CONFLICTS: &[(&str, &[&str])] = &[
+    // ntpd(8): "-n, --nofork ... must not appear in combination with any of
+    // the following options: wait-sync" (`-w`, `--wait-sync`).
+    ("ntpd", &["-w", "--wait-sync"]),
+    // varnishd(1): "Only one of -F or -d can be specified, and -F cannot be
+    // used together with -C."
+    ("varnishd", &["-d", "-C"]),
+];
+
+/// Where distributions install the programs the table names: a program of
+/// the same file name elsewhere (`/tmp/sshd`, `/opt/acme/bin/cron`) may be
+/// another program, whose flags mean something else.
+const SYSTEM_DIRS: &[&str] = &[
+    "/usr/sbin",
+    "/usr/bin",
+    "/sbin",
+    "/bin",
+    "/usr/local/sbin",
+    "/usr/local/bin",
+];
+
+/// `program` (an absolute path) is in one of the system's command
+/// directories, where the table's names mean the table's programs.
+pub fn in_system_dir(program: &str) -> bool {
+    program
+        .rsplit_once('/')
+        .is_some_and(|(dir, _)| SYSTEM_DIRS.contains(&dir))
+}
+
 /// The table's flags for a program (its file name).
 pub fn known(program: &str) -> Option<Flags> {
     let name = program.rsplit('/').next().unwrap_or_default();
@@ -319,6 +354,7 @@ pub fn known(program: &str) -> Option<Flags> {
             at_end,
             drop,
             requires,
+            conflicts: CONFLICTS.iter().find(|c| c.0 == name).map_or(&[], |c| c.1),
             reload,
             serves,
             from: "lsb-status's table of known daemons",
@@ -353,6 +389,7 @@ pub fn parse_user(spec: &str) -> Result<(String, Flags), String> {
             at_end: false,
             drop: &[],
             requires: &[],
+            conflicts: &[],
             reload: None,
             serves: false,
             from: "--foreground-flag",
@@ -382,6 +419,32 @@ mod tests {
         assert_eq!(known("/usr/sbin/sshd").unwrap().add, ["-D"]);
         assert!(known("/usr/sbin/nginx").is_none());
         assert!(known("sshd.sh").is_none());
+    }
+
+    #[test]
+    fn squid_keeps_its_master_and_workers_in_the_foreground() {
+        // -N would run no worker kids at all.
+        assert_eq!(known("/usr/sbin/squid").unwrap().add, ["--foreground"]);
+    }
+
+    #[test]
+    fn conflicts_name_table_entries_and_the_system_dirs_are_exact() {
+        for c in CONFLICTS {
+            assert_eq!(known(c.0).unwrap().conflicts, c.1);
+        }
+        assert!(known("sshd").unwrap().conflicts.is_empty());
+        for yes in ["/usr/sbin/sshd", "/sbin/rpcbind", "/usr/local/bin/tor"] {
+            assert!(in_system_dir(yes), "{yes}");
+        }
+        for no in [
+            "/tmp/sshd",
+            "/usr/sbin/x/sshd",
+            "/usr//sbin/sshd",
+            "sshd",
+            "/sshd",
+        ] {
+            assert!(!in_system_dir(no), "{no}");
+        }
     }
 
     #[test]

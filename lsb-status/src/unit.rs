@@ -102,11 +102,14 @@ impl Default for Knowledge {
 }
 
 impl Knowledge {
-    /// The flags that keep `program` (a path or a file name) in the
-    /// foreground, if known.
+    /// The flags that keep `program` (an absolute path) in the foreground,
+    /// if known: the table's only for a program where the system installs
+    /// it (a `/tmp/sshd` may be another program).
     fn flags(&self, program: &str) -> Option<Flags> {
         let name = program.rsplit('/').next().unwrap_or_default();
-        let table = self.table.then(|| foreground::known(name)).flatten();
+        let table = (self.table && foreground::in_system_dir(program))
+            .then(|| foreground::known(name))
+            .flatten();
         match self.user.iter().find(|(p, _)| p == name) {
             Some((_, own)) => Some(Flags {
                 serves: table.is_some_and(|t| t.serves),
@@ -179,7 +182,13 @@ pub fn convert_knowing(
         .after
         .iter()
         .any(|t| t == "network.target" || t == "network-online.target");
-    if findings.network_server && !networked {
+    // A script ordered before network.target (Provides: $network) helps
+    // bring the network up: after it too would be an ordering cycle.
+    let network_part = floor
+        .before
+        .iter()
+        .any(|t| t == "network.target" || t == "network-pre.target");
+    if findings.network_server && !networked && !network_part {
         // A network server stops before the network goes down.
         floor.after.push("network.target".to_owned());
     }
@@ -437,6 +446,32 @@ struct Body<'a, 'w> {
     launch_pidfiles: Vec<(usize, String)>,
     /// The daemon is known to serve network clients.
     network_server: bool,
+}
+
+/// `word` is a cluster of short options that may hold `flag` (`-d` in
+/// `-dv`, `-w` in `-gw30`): its letters before any value.
+fn in_cluster(word: &str, flag: &str) -> bool {
+    let Some(rest) = word.strip_prefix('-').filter(|r| !r.starts_with('-')) else {
+        return false;
+    };
+    let letters: String = rest.chars().take_while(char::is_ascii_alphabetic).collect();
+    word.len() > 2 && flag.len() == 2 && !flag.starts_with("--") && letters.contains(&flag[1..])
+}
+
+/// `word` gives the option `flag`: as it is, with a value (`--wait-sync=5`,
+/// `-w5`), or maybe in a cluster (`-gw`).
+fn gives(word: &str, flag: &str) -> bool {
+    let valued = if flag.starts_with("--") {
+        word.strip_prefix(flag).is_some_and(|v| v.starts_with('='))
+    } else {
+        word.starts_with(flag) && !word.starts_with("--")
+    };
+    word == flag || valued || in_cluster(word, flag)
+}
+
+/// `words` hold `run` (not empty) as consecutive words.
+fn contains_run(words: &[String], run: &[String]) -> bool {
+    !run.is_empty() && words.windows(run.len()).any(|w| w == run)
 }
 
 /// What reading the body found besides the [Service] lines.
@@ -1172,7 +1207,7 @@ impl<'a> Body<'a, '_> {
         }
         if !program.starts_with('/') || program.contains(char::is_whitespace) {
             return Err(too_clever(format!(
-                "the program `{}` is not an absolute path",
+                "the program `{}` is not an absolute path without blanks",
                 crate::escape(&program)
             )));
         }
@@ -1380,7 +1415,16 @@ impl<'a> Body<'a, '_> {
             .next()
             .unwrap_or_default()
             .to_owned();
-        let flags = self.knowledge.flags(&launch.program)?;
+        let Some(flags) = self.knowledge.flags(&launch.program) else {
+            if self.knowledge.table && foreground::known(&name).is_some() {
+                self.warnings.push(format!(
+                    "line {}: `{}` is not where the system installs {name} (/usr/sbin, /usr/bin, /sbin, /bin, /usr/local/sbin, /usr/local/bin): it may be another program, so the table of known daemons was not used (Type=forking); if it is {name}, say how it stays in the foreground with --foreground-flag {name}=FLAGS",
+                    launch.line,
+                    crate::escape(&launch.program)
+                ));
+            }
+            return None;
+        };
         let literal = |word: &Vec<Piece>| -> Option<String> {
             word.iter()
                 .map(|p| match p {
@@ -1396,21 +1440,45 @@ impl<'a> Body<'a, '_> {
         }
         // `-dv` may hold a daemonize flag `-d`: not known, not changed.
         for word in &words {
-            let cluster = word.len() > 2
-                && word.starts_with('-')
-                && !word.starts_with("--")
-                && word[1..].bytes().all(|b| b.is_ascii_alphabetic());
-            let holds = flags
-                .drop
-                .iter()
-                .any(|d| d.len() == 2 && !d.starts_with("--") && word[1..].contains(&d[1..]));
-            if cluster && holds && !flags.add.contains(word) {
+            if flags.drop.iter().any(|d| in_cluster(word, d)) && !flags.add.contains(word) {
                 self.warnings.push(format!(
-                    "cannot tell whether `{}` asks {name} to daemonize: kept the script's reading (Type=forking)",
+                    "line {}: cannot tell whether `{}` asks {name} to daemonize: kept the script's reading (Type=forking)",
+                    launch.line,
                     crate::escape(word)
                 ));
                 return None;
             }
+        }
+        // An option the flag cannot go with (`ntpd -n` and `-w`), or the
+        // flag's own option with another value (`--daemonize yes`): the
+        // daemon would fail to start, or fork under a unit that expects it
+        // not to.
+        let given = contains_run(&words, &flags.add);
+        let against = words.iter().find(|w| {
+            flags.conflicts.iter().any(|c| gives(w, c))
+                || flags.add.first().is_some_and(|f| {
+                    // Option names as the program matches them: tor's and
+                    // redis's any case, tor's with or without dashes.
+                    let key = |o: &str| o.trim_start_matches('-').to_ascii_lowercase();
+                    let same = if flags.add.len() > 1 {
+                        key(w) == key(f)
+                    } else {
+                        w.eq_ignore_ascii_case(f)
+                    };
+                    f.starts_with("--")
+                        && (!given && same
+                            || w.strip_prefix(f.as_str())
+                                .is_some_and(|v| v.starts_with('=')))
+                })
+        });
+        if let Some(word) = against {
+            self.warnings.push(format!(
+                "line {}: `{}` cannot go with `{}`, which keeps {name} in the foreground: kept the script's reading (Type=forking)",
+                launch.line,
+                crate::escape(word),
+                crate::escape(&flags.add.join(" "))
+            ));
+            return None;
         }
         let dropped: Vec<String> = words
             .iter()
@@ -1424,8 +1492,7 @@ impl<'a> Body<'a, '_> {
         launch
             .args
             .retain(|w| literal(w).is_none_or(|t| !flags.drop.contains(&t.as_str())));
-        let already = flags.add.first().is_some_and(|f| has(&[f.as_str()]));
-        if !already {
+        if !given {
             let added = flags.add.iter().map(|w| vec![Piece::Text(w.clone())]);
             if flags.at_end {
                 launch.args.extend(added);
@@ -2893,6 +2960,7 @@ esac
             ("case $1 in start) setsid /usr/sbin/food & ;; esac\n", "in the background by itself"),
             ("case $1 in start) $DAEMON start ;; stop) killproc food ;; esac\n", "runs no start-stop-daemon"),
             ("start-stop-daemon --start --exec food\n", "not an absolute path"),
+            ("start-stop-daemon --start --exec '/usr/sbin/my food'\n", "`/usr/sbin/my food` is not an absolute path without blanks"),
             ("case $1 in start) su - app -c '/opt/app/server &' ;; stop) pkill -u app server ;; esac\n", "runs no start-stop-daemon"),
             ("start-stop-daemon --start --exec $DAEMON\n", "is empty here"),
             ("D=$(which food)\nstart-stop-daemon --start --exec $D\n", "runs a command"),
@@ -3094,6 +3162,110 @@ esac
             "{}",
             c.text
         );
+    }
+
+    #[test]
+    fn a_network_server_that_helps_bring_the_network_up_is_not_also_after_it() {
+        // Provides: $network orders it before network.target: after it too
+        // would be an ordering cycle systemd breaks by dropping a job.
+        let head = "### BEGIN INIT INFO\n# Provides: foo $network\n# Default-Start: 2 3 4 5\n### END INIT INFO\n";
+        let text = format!("{head}{}", forking("/usr/sbin/dnsmasq", ""));
+        let c = convert("/etc/init.d/foo", "foo", text.as_bytes()).unwrap();
+        assert_eq!(get(&c, "Type"), ["exec"]);
+        assert!(get(&c, "After").is_empty(), "{}", c.text);
+        assert_eq!(get(&c, "Before"), ["network-online.target network.target"]);
+        // Before network-online.target only (X-Start-Before: $network): no
+        // cycle, and it still stops before the network goes down.
+        let head = "### BEGIN INIT INFO\n# Provides: foo\n# X-Start-Before: $network\n# Default-Start: 2 3 4 5\n### END INIT INFO\n";
+        let text = format!("{head}{}", forking("/usr/sbin/dnsmasq", ""));
+        let c = convert("/etc/init.d/foo", "foo", text.as_bytes()).unwrap();
+        assert_eq!(get(&c, "After"), ["network.target"]);
+    }
+
+    #[test]
+    fn the_flags_own_option_with_another_value_or_one_it_cannot_go_with_keeps_the_scripts_reading()
+    {
+        for (program, args, word) in [
+            // The script asks for the opposite: adding ours after it (or
+            // taking it for ours) would leave a forking daemon under Type=exec.
+            (
+                "/usr/bin/redis-server",
+                "/etc/redis.conf --daemonize yes",
+                "--daemonize",
+            ),
+            ("/usr/bin/tor", "--runasdaemon 1", "--runasdaemon"),
+            ("/usr/bin/tor", "RunAsDaemon 1", "RunAsDaemon"),
+            ("/usr/sbin/clamd", "--foreground=no", "--foreground=no"),
+            // ntpd(8): -n "must not appear in combination with" wait-sync.
+            ("/usr/sbin/ntpd", "-g -w 30", "-w"),
+            ("/usr/sbin/ntpd", "-g --wait-sync=30", "--wait-sync=30"),
+            ("/usr/sbin/ntpd", "-gw30", "-gw30"),
+            // varnishd(1): "Only one of -F or -d can be specified".
+            ("/usr/sbin/varnishd", "-d -a :80", "-d"),
+        ] {
+            let c = unit(&forking(program, args));
+            assert_eq!(get(&c, "Type"), ["forking"], "{program} {args}");
+            assert_eq!(get(&c, "ExecStart"), [format!("{program} {args}")]);
+            assert!(
+                c.warnings
+                    .iter()
+                    .any(|w| w.contains(&format!("`{word}` cannot go with"))),
+                "{program} {args}: {:?}",
+                c.warnings
+            );
+        }
+        // The flag as the table has it, given by the script: kept, not doubled.
+        for (program, args) in [
+            ("/usr/bin/redis-server", "/etc/redis.conf --daemonize no"),
+            ("/usr/bin/tor", "--RunAsDaemon 0 -f /etc/tor/torrc"),
+            ("/usr/sbin/ntpd", "-n -g"),
+        ] {
+            let c = unit(&forking(program, args));
+            assert_eq!(get(&c, "Type"), ["exec"], "{program} {args}");
+            assert_eq!(get(&c, "ExecStart"), [format!("{program} {args}")]);
+        }
+        // Another option that merely starts like it is no conflict.
+        let c = unit(&forking("/usr/sbin/ntpd", "-g -N"));
+        assert_eq!(get(&c, "ExecStart"), ["/usr/sbin/ntpd -n -g -N"]);
+    }
+
+    #[test]
+    fn a_table_name_outside_the_systems_command_directories_may_be_another_program() {
+        for program in [
+            "/tmp/sshd",
+            "/opt/acme/bin/memcached",
+            "/usr/sbin/../../tmp/sshd",
+        ] {
+            let c = unit(&forking(program, "-d"));
+            assert_eq!(get(&c, "Type"), ["forking"], "{program}");
+            assert_eq!(get(&c, "ExecStart"), [format!("{program} -d")]);
+            assert!(
+                c.warnings
+                    .iter()
+                    .any(|w| w.contains("is not where the system installs")),
+                "{program}: {:?}",
+                c.warnings
+            );
+        }
+        let c = unit(&forking("/usr/local/sbin/sshd", ""));
+        assert_eq!(get(&c, "ExecStart"), ["/usr/local/sbin/sshd -D"]);
+        // The user's own flag says which program it is.
+        let (program, flags) = foreground::parse_user("sshd=-D").unwrap();
+        let own = Knowledge {
+            table: true,
+            user: vec![(program, flags)],
+        };
+        let c = knowing(&forking("/tmp/sshd", ""), &own);
+        assert_eq!(get(&c, "ExecStart"), ["/tmp/sshd -D"]);
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        // Without the table nothing is said about it.
+        let plain = Knowledge {
+            table: false,
+            user: Vec::new(),
+        };
+        assert!(knowing(&forking("/tmp/sshd", ""), &plain)
+            .warnings
+            .is_empty());
     }
 
     #[test]

@@ -430,6 +430,30 @@ fn every_setting_the_reader_writes_passes_systemd_analyze_verify() {
 }
 
 #[test]
+fn a_network_server_that_provides_the_network_has_no_ordering_cycle() {
+    if !can_run(have_verify(), "no systemd-analyze") {
+        return;
+    }
+    // dnsmasq serves network clients (after network.target), but this
+    // script provides $network (before it): both would be a cycle, which
+    // verify reports ("Found ordering cycle").
+    let script = CLEAN
+        .replace(
+            "# Provides:          food",
+            "# Provides:          food $network",
+        )
+        .replace("# Required-Start:    $network\n", "")
+        .replace("# Required-Stop:     $network\n", "")
+        .replace("/usr/sbin/food", "/usr/sbin/dnsmasq");
+    let (_tmp, out) = convert("food", &script);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let unit = stdout(&out);
+    assert!(unit.contains("\nType=exec\n"), "{unit}");
+    let root = tempfile::tempdir().unwrap();
+    assert_eq!(verify(root.path(), "food.service", &unit), Ok(()), "{unit}");
+}
+
+#[test]
 fn verify_catches_what_it_should() {
     if !can_run(have_verify(), "no systemd-analyze") {
         return;
