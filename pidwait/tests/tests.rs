@@ -3,6 +3,7 @@
 mod cli;
 mod exit;
 mod group;
+mod hidepid;
 mod kill;
 mod safety;
 mod support;
