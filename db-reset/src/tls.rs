@@ -380,4 +380,127 @@ mod tests {
     fn builds_a_config() {
         assert!(client_config(Trust::default()).is_ok());
     }
+
+    /// Runs openssl in `dir`.
+    fn openssl(dir: &Path, args: &[&str]) {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("running openssl (apt-get install openssl)");
+        assert!(out.status.success(), "openssl {args:?}: {out:?}");
+    }
+
+    /// A CA made by openssl in `dir` (`NAME.pem`, `NAME.key`).
+    fn ca(dir: &Path, name: &str) -> CertificateDer<'static> {
+        let (pem, key) = (format!("{name}.pem"), format!("{name}.key"));
+        let subject = format!("/CN=test CA {name}");
+        openssl(
+            dir,
+            &[
+                "req",
+                "-new",
+                "-x509",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                &subject,
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-addext",
+                "basicConstraints=critical,CA:TRUE",
+                "-addext",
+                "keyUsage=critical,keyCertSign",
+                "-keyout",
+                &key,
+                "-out",
+                &pem,
+            ],
+        );
+        load_pem(&dir.join(pem)).unwrap().remove(0)
+    }
+
+    /// Without the system store, only --cacert's CAs are asked; with it,
+    /// the system store is asked when they do not know the issuer.
+    #[test]
+    fn the_system_store_is_asked_only_when_trusted() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        ca(dir, "ca");
+        let other = ca(dir, "other");
+        openssl(
+            dir,
+            &[
+                "req",
+                "-new",
+                "-nodes",
+                "-subj",
+                "/CN=localhost",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-keyout",
+                "leaf.key",
+                "-out",
+                "leaf.csr",
+            ],
+        );
+        std::fs::write(
+            dir.join("leaf.ext"),
+            "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+        )
+        .unwrap();
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-days",
+                "2",
+                "-in",
+                "leaf.csr",
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-extfile",
+                "leaf.ext",
+                "-out",
+                "leaf.pem",
+            ],
+        );
+        let leaf = load_pem(&dir.join("leaf.pem")).unwrap().remove(0);
+        // The system store (as rustls-native-certs reads it) holds the
+        // leaf's CA; no other test of this binary reads it.
+        std::env::set_var("SSL_CERT_FILE", dir.join("ca.pem"));
+        let verify = |system| {
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let verifier = Verifier {
+                pinned: Vec::new(),
+                trust: Trust {
+                    certs: vec![other.clone()],
+                    system,
+                    insecure: false,
+                },
+                provider,
+                own: OnceLock::new(),
+                system: OnceLock::new(),
+            };
+            let name = ServerName::try_from("localhost").unwrap();
+            verifier.verify_server_cert(&leaf, &[], &name, &[], UnixTime::now())
+        };
+        let with_system = verify(true);
+        assert!(with_system.is_ok(), "{with_system:?}");
+        assert!(matches!(
+            verify(false),
+            Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::UnknownIssuer
+            ))
+        ));
+    }
 }
