@@ -274,9 +274,9 @@ lease() {
   mapfile -t pps <<<"$ports"
 }
 
-# begin NAME: NAME stopped, its ports (from start-all's pool,
-# else leased now) written to its port files, in pps (the first in pp). Once a
-# run: again, the same ports.
+# begin NAME: NAME stopped, its ports (from start-all's pool, else leased now)
+# written to its port files, in pps (the first in pp). Once a run: again, the
+# same ports.
 begin() {
   local p i=0 names n
   if [[ -z ${begun[$1]:-} ]]; then
