@@ -33,6 +33,8 @@ pub struct Converted {
 pub enum Error {
     Name(String),
     Parse(ParseError),
+    /// A unit line whose value ends in a backslash.
+    Value(String),
 }
 
 impl std::fmt::Display for Error {
@@ -43,6 +45,10 @@ impl std::fmt::Display for Error {
                 "cannot name a unit after '{name}': expected letters, digits and `:_.-@` only"
             ),
             Error::Parse(e) => write!(f, "line {}: cannot read as shell: {}", e.line, e.message),
+            Error::Value(line) => write!(
+                f,
+                "cannot write `{line}`: a value ending in `\\` would join the next line to it in systemd"
+            ),
         }
     }
 }
@@ -174,6 +180,8 @@ pub fn convert_knowing(
     );
     out.push_str("[Unit]\n");
     if let Some(description) = &floor.description {
+        // A `\` at the end would take the next line into the description.
+        let description = description.trim_end_matches('\\').trim_end();
         let _ = writeln!(out, "Description={}", unit_value(description));
     }
     let _ = writeln!(out, "SourcePath={}", unit_value(path));
@@ -213,6 +221,11 @@ pub fn convert_knowing(
         if !floor.aliases.is_empty() {
             let _ = writeln!(out, "Alias={}", floor.aliases.join(" "));
         }
+    }
+    // A value ending in an unpaired `\` (a pid file, a directory) would
+    // take the next setting into it: no such unit is written.
+    if let Some(line) = out.lines().find(|l| !l.starts_with('#') && joins_next(l)) {
+        return Err(Error::Value(crate::escape(line)));
     }
     let mut seen = BTreeSet::new();
     warnings.retain(|w| seen.insert(w.clone()));
@@ -467,6 +480,30 @@ fn gives(word: &str, flag: &str) -> bool {
         word.starts_with(flag) && !word.starts_with("--")
     };
     word == flag || valued || in_cluster(word, flag)
+}
+
+/// A user or group name `User=`/`Group=` take as written: a number, or a
+/// letter or `_` then letters, digits, `_.-` (31 at most).
+fn owner_name(name: &str) -> bool {
+    let numeric = !name.is_empty() && name.len() <= 10 && name.bytes().all(|b| b.is_ascii_digit());
+    let named = name.len() <= 31
+        && name
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+    numeric || named
+}
+
+/// systemd joins a line that ends in an unpaired `\` with the next one.
+fn joins_next(line: &str) -> bool {
+    let mut escaped = false;
+    for c in line.chars() {
+        escaped = !escaped && c == '\\';
+    }
+    escaped
 }
 
 /// `words` hold `run` (not empty) as consecutive words.
@@ -1051,6 +1088,17 @@ impl<'a> Body<'a, '_> {
                             let (user, group) = owner
                                 .split_once(':')
                                 .map_or((owner.as_str(), None), |(u, g)| (u, Some(g)));
+                            if let Some(bad) = [Some(user), group]
+                                .into_iter()
+                                .flatten()
+                                .find(|n| !owner_name(n))
+                            {
+                                return Err(too_clever(format!(
+                                    "--chuid `{}`: `{}` is not a user or group name systemd takes",
+                                    crate::escape(&owner),
+                                    crate::escape(bad)
+                                )));
+                            }
                             launch.user = Some(user.to_owned());
                             if let Some(group) = group {
                                 launch.group = Some(group.to_owned());
@@ -1120,8 +1168,15 @@ impl<'a> Body<'a, '_> {
                         let value = value.map(|v| self.literal(&v));
                         match key {
                             "--user" => {
-                                launch.user =
-                                    Some(value.unwrap_or(Err(String::new())).map_err(&too_clever)?);
+                                let user =
+                                    value.unwrap_or(Err(String::new())).map_err(&too_clever)?;
+                                if !owner_name(&user) {
+                                    return Err(too_clever(format!(
+                                        "daemon --user `{}` is not a user name systemd takes",
+                                        crate::escape(&user)
+                                    )));
+                                }
+                                launch.user = Some(user);
                             }
                             "--pidfile" => launch.pidfile = value,
                             _ => {}
@@ -1205,9 +1260,14 @@ impl<'a> Body<'a, '_> {
                 crate::escape(&raw)
             )));
         }
-        if !program.starts_with('/') || program.contains(char::is_whitespace) {
+        // systemd refuses an executable whose name holds quotes, a
+        // backslash or a control character ("special characters"), and
+        // takes a `$$` in it as two dollars.
+        let special = |c: char| c.is_whitespace() || c.is_control() || "\"'\\$".contains(c);
+        let too_long = program.len() > 4095 || program.split('/').any(|p| p.len() > 255);
+        if !program.starts_with('/') || program.contains(special) || too_long {
             return Err(too_clever(format!(
-                "the program `{}` is not an absolute path without blanks",
+                "the program `{}` is not an absolute path without blanks, quotes, `\\` or `$`",
                 crate::escape(&program)
             )));
         }
@@ -1903,14 +1963,9 @@ fn ssd_setting(key: &str, value: &str) -> Result<Vec<String>, String> {
             .map(|_| vec![format!("StandardOutput=append:{}", unit_value(value))]),
         // From init (nice 0), the increment is the level.
         "--nicelevel" | "-N" => number(value, -20..=19).map(|n| vec![format!("Nice={n}")]),
-        "--group" | "-g" => {
-            let ok = !value.is_empty()
-                && value
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
-            ok.then(Vec::new)
-                .ok_or_else(|| "expected a group name".to_owned())
-        }
+        "--group" | "-g" => owner_name(value)
+            .then(Vec::new)
+            .ok_or_else(|| "expected a group name".to_owned()),
         "--iosched" | "-I" => {
             let (class, priority) = value
                 .split_once(':')
@@ -3266,6 +3321,79 @@ esac
         assert!(knowing(&forking("/tmp/sshd", ""), &plain)
             .warnings
             .is_empty());
+    }
+
+    #[test]
+    fn a_value_ending_in_a_backslash_never_takes_the_next_line_into_it() {
+        // systemd joins a line ending in `\` with the next: `User=a\` took
+        // `ExecStart=` into the user name, `Description=x \` SourcePath=.
+        let none = |_: &str| Err("not here".to_owned());
+        let head = "### BEGIN INIT INFO\n# Provides: foo\n# Short-Description: Foo \\\n### END INIT INFO\n";
+        let text = format!("{head}{}", forking("/usr/sbin/food", ""));
+        let c = convert_with("/etc/init.d/foo", "foo", text.as_bytes(), &none).unwrap();
+        assert_eq!(get(&c, "Description"), ["Foo"]);
+        assert_eq!(get(&c, "SourcePath"), ["/etc/init.d/foo"]);
+        let c = unit(&SSD.replace("--start --quiet", r"--start --chuid 'a\'"));
+        assert!(!c.native, "{}", c.text);
+        assert!(get(&c, "User").is_empty(), "{}", c.text);
+        assert!(
+            c.warnings
+                .iter()
+                .any(|w| w.contains(r"--chuid `a\`: `a\` is not a user or group name")),
+            "{:?}",
+            c.warnings
+        );
+        for owner in [
+            "'a\nExecStartPre=/bin/evil'",
+            "food:'x y'",
+            "'-d'",
+            "'%n'",
+            "'1a'",
+        ] {
+            let c = unit(&SSD.replace("--start --quiet", &format!("--start --chuid {owner}")));
+            assert!(!c.native, "{owner}: {}", c.text);
+            assert!(get(&c, "User").is_empty(), "{owner}: {}", c.text);
+        }
+        for owner in ["food", "_food", "food.bar", "food-1:adm", "105"] {
+            let c = unit(&SSD.replace("--start --quiet", &format!("--start --chuid {owner}")));
+            assert!(c.native, "{owner}: {:?}", c.warnings);
+        }
+        // Names systemd refuses as an executable ("special characters").
+        for program in [
+            r"'/usr/sbin/a\'",
+            r#"'/usr/sbin/"q"'"#,
+            "\"/usr/sbin/'q'\"",
+            "'/usr/sbin/a$b'",
+        ] {
+            let c = unit(&SSD.replace("DAEMON=/usr/sbin/food", &format!("DAEMON={program}")));
+            assert!(!c.native, "{program}: {}", c.text);
+            assert!(
+                c.warnings
+                    .iter()
+                    .any(|w| w.contains("without blanks, quotes, `\\` or `$`")),
+                "{program}: {:?}",
+                c.warnings
+            );
+        }
+        // What has no other way out is refused, naming the line.
+        let err = convert_with(
+            "/etc/init.d/foo",
+            "foo",
+            format!(
+                "{HEAD}{}",
+                forking("/usr/sbin/food", "").replace("/run/d.pid", r"'/run/d\'")
+            )
+            .as_bytes(),
+            &none,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            r"cannot write `PIDFile=/run/d\`: a value ending in `\` would join the next line to it in systemd"
+        );
+        assert!(
+            joins_next(r"a\") && joins_next(r"a\\\") && !joins_next(r"a\\") && !joins_next("a")
+        );
     }
 
     #[test]

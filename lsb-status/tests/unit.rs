@@ -180,7 +180,9 @@ fn verify(root: &Path, name: &str, unit: &str) -> Result<(), String> {
     let set = settings(unit);
     for key in ["ExecStart", "ExecStop", "ExecReload", "ExecStartPre"] {
         for exec in set.get(key).into_iter().flatten() {
-            let path = program(exec);
+            // As systemd reads it: quotes cut, `%%` unescaped (`$$` is
+            // not, in the program's path).
+            let path = program(exec).trim_matches('"').replace("%%", "%");
             if let Some(rel) = path.strip_prefix('/') {
                 let stub = root.join(rel);
                 fs::create_dir_all(stub.parent().unwrap()).unwrap();
@@ -451,6 +453,73 @@ fn a_network_server_that_provides_the_network_has_no_ordering_cycle() {
     assert!(unit.contains("\nType=exec\n"), "{unit}");
     let root = tempfile::tempdir().unwrap();
     assert_eq!(verify(root.path(), "food.service", &unit), Ok(()), "{unit}");
+}
+
+#[test]
+fn hostile_values_give_a_unit_verify_accepts_or_a_refusal_naming_the_script() {
+    if !can_run(have_verify(), "no systemd-analyze") {
+        return;
+    }
+    let root = tempfile::tempdir().unwrap();
+    let nasty = [
+        "a\nExecStartPre=/bin/evil",
+        r"a\",
+        "%n%%",
+        "$HOME",
+        "'q'",
+        "\"dq\"",
+        ";",
+        "-d",
+        "[Unit]",
+        "\r",
+    ];
+    for value in nasty {
+        let quoted = format!("'{}'", value.replace('\'', r"'\''"));
+        for (what, script) in [
+            (
+                "user",
+                CLEAN.replace(
+                    "--start --pidfile",
+                    &format!("--start --chuid {quoted} --pidfile"),
+                ),
+            ),
+            (
+                "program",
+                CLEAN.replace("/usr/sbin/food", &format!("/usr/sbin/x{quoted}")),
+            ),
+            (
+                "pid file",
+                CLEAN.replace("/run/food.pid", &format!("/run/x{quoted}")),
+            ),
+            (
+                "description",
+                CLEAN.replace(
+                    "Short-Description: Food",
+                    &format!("Short-Description: Food {}", value.replace('\n', " ")),
+                ),
+            ),
+            (
+                "argument",
+                CLEAN.replace(
+                    "--exec /usr/sbin/food",
+                    &format!("--exec /usr/sbin/food -- {quoted}"),
+                ),
+            ),
+        ] {
+            let (_tmp, out) = convert("food", &script);
+            if code(&out) == 2 {
+                assert_stderr_has(&out, "/food: cannot write `");
+                assert_eq!(stdout(&out), "", "{what} {value:?}");
+                continue;
+            }
+            let unit = stdout(&out);
+            assert_eq!(
+                verify(root.path(), "food.service", &unit),
+                Ok(()),
+                "{what} {value:?}:\n{unit}"
+            );
+        }
+    }
 }
 
 #[test]
