@@ -7,7 +7,7 @@
 //! listener on any other address is found by a dump of the listener
 //! table, which walks every bucket of the kernel's listener hash (16384
 //! here) whatever it is filtered by, and costs more than the wakeup
-//! itself: it is made at every look at first, then every 50 ms (see
+//! itself: it is made at every look at first, then every 100 ms (see
 //! [`WALK_EVERY`]). The sleep is a poll on the owner's pidfd, so its death
 //! wakes us at once.
 
@@ -27,7 +27,7 @@ pub(crate) const MAX_PAUSE: Duration = Duration::from_millis(8);
 /// looks, then with a pause doubling from [`FIRST_PAUSE`] to this: a
 /// listener bound to an address other than loopback or a wildcard (which
 /// the lookups of 127.0.0.1 and `::1` every look find) is seen within it.
-pub(crate) const WALK_EVERY: Duration = Duration::from_millis(50);
+pub(crate) const WALK_EVERY: Duration = Duration::from_millis(100);
 /// Remote hosts get a connection attempt at most this often...
 const REMOTE_EVERY: Duration = Duration::from_millis(50);
 /// ...each given at most this long to connect...
@@ -477,17 +477,17 @@ mod tests {
     }
 
     #[test]
-    fn the_listener_table_is_walked_at_every_look_at_first_then_every_50_ms() {
+    fn the_listener_table_is_walked_at_every_look_at_first_then_every_100_ms() {
         let start = Instant::now();
         let mut walk = Walk::new(start);
         // Looks every millisecond for a second: walks at 0, 1, 3, 7, 15,
-        // 31, 63 ms (the pause doubling), then every WALK_EVERY.
+        // 31, 63, 127 ms (the pause doubling), then every WALK_EVERY.
         let walked: Vec<u64> = (0..1000u64)
             .filter(|ms| walk.due(start + Duration::from_millis(*ms)))
             .collect();
-        assert_eq!(walked[..8], [0, 1, 3, 7, 15, 31, 63, 113]);
+        assert_eq!(walked[..9], [0, 1, 3, 7, 15, 31, 63, 127, 227]);
         assert!(
-            walked.windows(2).skip(6).all(|w| w[1] - w[0] == 50),
+            walked.windows(2).skip(7).all(|w| w[1] - w[0] == 100),
             "{walked:?}"
         );
     }

@@ -246,7 +246,7 @@ fn a_listener_that_appears_later_is_noticed() {
 
 /// A bare PORT: loopback and the wildcards are looked up at every look,
 /// any other address (127.0.0.2 here) found by a walk of the listener
-/// table, every 50 ms once the wait is under way. Each is seen once it
+/// table, every 100 ms once the wait is under way. Each is seen once it
 /// listens, after portwait's first look.
 #[test]
 fn a_bare_port_sees_a_listener_that_appears_later_on_any_address() {
