@@ -84,8 +84,9 @@ the wrapper unit (`ExecStart=SCRIPT start`), goes to stderr as
 Exit codes:
   0  every unit written, nothing to warn about
   1  every unit written, with warnings a person should read
-  2  usage or fatal error, or a script that cannot be read or parsed (the
-     other scripts' units are still written)";
+  2  usage or fatal error, or a script that cannot be read or parsed, or
+     a value no unit line can hold (a path ending in `\\`); the other
+     scripts' units are still written";
 
 /// LSB init-script helpers: status codes from a pid file and a lock file,
 /// lock files, `[  OK  ]`/`[FAILED]` lines, and a linter for the
@@ -251,7 +252,9 @@ pub struct UnitArgs {
     /// when a script lets it fork, e.g. `food=--no-fork`: `Type=exec`, no
     /// pid file, FLAGS (split at blanks) before the script's arguments.
     /// For a daemon the built-in table does not know, or instead of its
-    /// entry. Repeatable.
+    /// entry, in any directory (the table's entries apply only in /usr/sbin,
+    /// /usr/bin, /sbin, /bin, /usr/local/sbin and /usr/local/bin).
+    /// Repeatable.
     #[arg(long, value_name = "PROGRAM=FLAGS")]
     pub foreground_flag: Vec<String>,
 

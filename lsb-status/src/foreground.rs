@@ -5,8 +5,10 @@
 //! person writing its unit runs it in the foreground, where systemd knows
 //! the process without a pid file. Keyed by the program's file name (never
 //! by package or script). Each entry was read in the program's manual page
-//! as Debian 12 ships it (the package, then the page); a flag that could not
-//! be confirmed there is not in the table. Left out on purpose: nginx
+//! as Debian 12 ships it (the package, then the page; redis-server's page
+//! names no options, its flag is the one Debian's own unit passes); a flag
+//! that could not be confirmed there is not in the table. Left out on
+//! purpose: nginx
 //! (`-g 'daemon off;'`: a later `-g` from the defaults file replaces it, and
 //! nginx would fork under a unit that expects it not to), nscd (two
 //! programs of that name with different flags), collectd (its page says its
@@ -220,8 +222,11 @@ const TABLE: &[Entry] = &[
     ("privoxy", &["--no-daemon"], false, &[], &[], None, true),
     // proftpd(8): "-n,--nodaemon: ... does not background the process".
     ("proftpd", &["--nodaemon"], false, &[], &[], None, true),
-    // redis-server: "redis-server [configfile] [options]", command-line options
-    // override the file; Debian's redis.conf sets `daemonize yes`.
+    // redis-server(1) in Debian names only "redis-server configfile"; the
+    // options after it (which override the file, whose Debian copy sets
+    // `daemonize yes`) are in `redis-server --help` and in Debian's own
+    // redis-server.service: "redis-server /etc/redis/redis.conf
+    // --supervised systemd --daemonize no".
     (
         "redis-server",
         &["--daemonize", "no"],

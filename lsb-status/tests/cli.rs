@@ -69,7 +69,7 @@ fn help_lists_the_exit_codes_of_every_subcommand() {
             &[
                 "0  every unit written, nothing to warn about",
                 "1  every unit written, with warnings",
-                "2  usage or fatal error, or a script that cannot be read or parsed",
+                "2  usage or fatal error, or a script that cannot be read or parsed, or",
             ][..],
         ),
     ] {
