@@ -1498,9 +1498,15 @@ impl<'a> Body<'a, '_> {
         if !flags.requires.is_empty() && !has(flags.requires) {
             return None;
         }
-        // `-dv` may hold a daemonize flag `-d`: not known, not changed.
+        // `-dv` may hold a daemonize flag `-d`, `--daemon=yes` give it a
+        // value: not known, not changed.
         for word in &words {
-            if flags.drop.iter().any(|d| in_cluster(word, d)) && !flags.add.contains(word) {
+            let unsure = |d: &&str| {
+                in_cluster(word, d)
+                    || d.starts_with("--")
+                        && word.strip_prefix(*d).is_some_and(|v| v.starts_with('='))
+            };
+            if flags.drop.iter().any(unsure) && !flags.add.contains(word) {
                 self.warnings.push(format!(
                     "line {}: cannot tell whether `{}` asks {name} to daemonize: kept the script's reading (Type=forking)",
                     launch.line,
@@ -3124,6 +3130,20 @@ esac
         assert_eq!(get(&c, "Type"), ["exec"]);
         // No -d to drop: it daemonizes some other way; left as it is.
         let c = unit(&forking("/usr/bin/memcached", "$OPTS -m 64"));
+        assert_eq!(get(&c, "Type"), ["forking"]);
+        // `--daemon=yes` (smbd would get --foreground too): not guessed.
+        let c = unit(&forking("/usr/sbin/smbd", "--daemon=yes"));
+        assert_eq!(get(&c, "Type"), ["forking"]);
+        assert_eq!(get(&c, "ExecStart"), ["/usr/sbin/smbd --daemon=yes"]);
+        assert!(
+            c.warnings
+                .iter()
+                .any(|w| w.contains("`--daemon=yes` asks smbd to daemonize")),
+            "{:?}",
+            c.warnings
+        );
+        // `-dp 11211`: -d among others, not guessed either.
+        let c = unit(&forking("/usr/bin/memcached", "-dp 11211"));
         assert_eq!(get(&c, "Type"), ["forking"]);
         // `-dv` may hold -d: not guessed, said.
         let c = unit(&forking("/usr/bin/memcached", "-dv"));
