@@ -122,7 +122,7 @@ impl Leases {
         // Read-only is enough for flock, so users sharing a directory can
         // all lock a lock file only one of them owns.
         let lock = open_regular(&dir_file, &path, LOCK, OFlags::CREATE | OFlags::RDONLY)?
-            .context("lock file vanished as it was created")?;
+            .context("lock file vanished as it was created: the lease directory was removed")?;
         take_lock(&lock, &path.join(LOCK))?;
         let mut leases = Self {
             dir: dir_file,
@@ -344,13 +344,13 @@ fn check_path(dir: &Path, uid: u32) -> Result<()> {
 
 /// Opens `name` in `dir` without following a symlink, and only if it is a
 /// regular file (a FIFO would block, a device never end). `None`: no such
-/// file (never with `O_CREAT`).
+/// file (with `O_CREAT`: the directory itself was removed meanwhile).
 fn open_regular(dir: &File, path: &Path, name: &str, flags: OFlags) -> Result<Option<File>> {
     let shown = escape_controls(&path.join(name).to_string_lossy()).into_owned();
     let flags = flags | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
     let file = match rustix::fs::openat(dir, name, flags, Mode::from_raw_mode(0o644)) {
         Ok(fd) => File::from(fd),
-        Err(Errno::NOENT) if !flags.contains(OFlags::CREATE) => return Ok(None),
+        Err(Errno::NOENT) => return Ok(None),
         Err(Errno::ISDIR) => {
             bail!("refusing {shown}: not a regular file (a FIFO, device or directory; remove it)")
         }
