@@ -32,10 +32,6 @@ declare -A why=(
   ["$pf: replace && with || in parse"]="where timed out: detected, a complete line is taken for a half-written one and read_settled waits out its settle time (60 s in that run's test, 30 s since)."
   ["pidwait/src/stop.rs: replace == with != in Targets::rescan"]="NOT equivalent, not caught: while one target is held, other group members are never picked up by rescan, so --group would stop waiting once the held ones exit (the group signal itself still reaches every member). Needs a test with a member that outlives its leader under --group; not written in time."
   ["pidwait/src/stop.rs: replace || with && in Targets::wait"]="NOT equivalent, not caught: in --group mode the wait then wakes only on a held pidfd, not every RESCAN, so a member forked after the signal is picked up late. Needs a test with a member forking after the signal; not written in time."
-  ["portfind/src/check.rs: replace family_present -> bool with true"]="not caught here: on a dual-stack host binding the wildcard of each family succeeds, so this is what the code returns anyway. Only a host (or network namespace) with IPv6 disabled reaches the error arm; no such test yet."
-  ["portfind/src/check.rs: delete ! in family_present"]="not caught here: the error arm (a family missing, IPv6 disabled) is never reached on a dual-stack host; no test disables IPv6 yet."
-  ["portfind/src/check.rs: replace == with != in family_present"]="not caught here: the error arm (a family missing, IPv6 disabled) is never reached on a dual-stack host; no test disables IPv6 yet."
-  ["portfind/src/check.rs: replace || with && in family_present"]="not caught here: the error arm (a family missing, IPv6 disabled) is never reached on a dual-stack host; no test disables IPv6 yet."
   ["portwait/src/owner.rs: delete match arm Some(Ok(fd)) in Owner::hold"]="NOT equivalent, not caught: without the pidfd the owner is judged through /proc by pid, which gives the same answers unless its pid is reused during the wait; no test reuses it (pidwait's tests do, in a pid namespace)."
   ["portwait/src/owner.rs: delete match arm Some(Err(Errno::SRCH)) in Owner::hold"]="NOT equivalent, not caught: a pid already gone is then looked up in /proc later, the same answer unless the pid is reused meanwhile; no test reuses it."
   ["portwait/src/owner.rs: replace Owner::pidfd -> Option<&OwnedFd> with None"]="equivalent in outcome: the wait then sleeps its whole interval instead of waking when the owner exits; same result, later."
@@ -43,6 +39,11 @@ declare -A why=(
   ["portwait/src/owner.rs: delete ! in Owner::exited"]="not caught on this kernel: the /proc arm is only for kernels without pidfds (or an owner gone when held, where both forms are true)."
   ["portwait/src/owner.rs: replace * with / in wait_for_pidfile"]="equivalent in outcome: the pause between pidfile reads shrinks instead of doubling (to MAX_PAUSE); the pidfile is only read more often."
   ["$pr: replace < with <= in parse_stat"]="equivalent: the first ( and the last ) are different bytes, so they are never at the same index."
+  ["portfind/src/lease.rs: replace | with ^ in Leases::lock"]="equivalent: the OFlags are distinct bits (RDONLY is 0), and none of them is already in the value, so a ^ b is a | b."
+  ["portfind/src/lease.rs: replace | with ^ in Leases::save"]="equivalent: the OFlags are distinct bits (RDONLY is 0), and none of them is already in the value, so a ^ b is a | b."
+  ["portfind/src/lease.rs: replace | with ^ in open_regular"]="equivalent: the OFlags are distinct bits (RDONLY is 0), and none of them is already in the value, so a ^ b is a | b."
+  ["portfind/src/lease.rs: replace | with & in Leases::save"]="equivalent: & binds tighter, so only NOFOLLOW & CLOEXEC (no bits) is lost for leases.new: O_CREAT | O_EXCL already refuses any symlink, dangling or not, and portfind runs no program that could inherit the descriptor, closed at once. (The same mutant on the lock and directory descriptors is caught: lease::tests::descriptors_are_not_inherited.)"
+  ["portfind/src/lease.rs: replace > with >= in take_lock"]="equivalent: the time waited, in nanoseconds, is never exactly LOCK_TIMEOUT (10 s); giving up at it or just after is the same. (== is caught: tests::a_lock_held_too_long_is_given_up_on.)"
 )
 
 shopt -s nullglob
