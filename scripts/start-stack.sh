@@ -457,9 +457,9 @@ register_keep() {
   post "${disks[@]}" # made while the proxy starts
 }
 
-# start_keep_proxy: the proxy, registered as the only proxy while it starts
+# launch_proxy: the proxy, registered as the only proxy while it starts
 # (start-all: register_keep deleted the old ones).
-start_keep_proxy() {
+launch_proxy() {
   ! external keepproxy || return 0
   local svc reply
   begin keepproxy
@@ -652,7 +652,7 @@ case $action in
     wait_up keep0 keep1
     settle
     ;;
-  start_keep_proxy) start_keep_proxy && wait_up keepproxy && settle ;;
+  start_keep_proxy) launch_proxy && wait_up keepproxy && settle ;;
   start_arv-git-httpd) launch_git && wait_up arv-git-httpd ;;
   start_nginx) launch_nginx && wait_up nginx && answer_nginx ;;
   stop) stop api ;;
@@ -676,7 +676,7 @@ case $action in
     wait_api
     pidfiles keep0 keep1 arv-git-httpd nginx
     register_keep
-    start_keep_proxy
+    launch_proxy
     listens keepproxy
     answer_nginx # last: it answers only through the others
     pidfiles keepproxy
