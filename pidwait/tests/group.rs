@@ -50,7 +50,7 @@ fn pid_in(path: &std::path::Path) -> i32 {
 /// pidwait waits after its TERM, the leader forks a new member that ignores
 /// TERM too: pidwait takes hold of it at its next rescan, while the leader
 /// and the first member still live (it does not wait for one of them to
-/// exit, nor for the hour the schedule gives them). Nothing here is timed:
+/// exit, nor for the 5 minutes the schedule gives them). Nothing here is timed:
 /// each step waits for the event, and the test ends the group itself.
 #[test]
 fn group_holds_every_member_while_the_leader_lives() {
@@ -59,8 +59,8 @@ fn group_holds_every_member_while_the_leader_lives() {
     nix::unistd::mkfifo(&go, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
     let (member, got, late) = (dir.path("member"), dir.path("got"), dir.path("late"));
     let script = format!(
-        "(trap '' TERM; exec sleep 3600) & echo $! > {m}.tmp; mv {m}.tmp {m}; \
-         trap 'echo term > {got}; read x < {go}; (trap \"\" TERM; exec sleep 3600) & \
+        "(trap '' TERM; exec sleep 300) & echo $! > {m}.tmp; mv {m}.tmp {m}; \
+         trap 'echo term > {got}; read x < {go}; (trap \"\" TERM; exec sleep 300) & \
          echo $! > {late}.tmp; mv {late}.tmp {late}' TERM; \
          echo ready; while :; do wait; done",
         m = member.display(),
@@ -96,7 +96,7 @@ fn group_holds_every_member_while_the_leader_lives() {
         "--kill",
         "--group",
         "--retry",
-        "TERM/3600/KILL/5",
+        "TERM/300/KILL/5",
         "--pid",
         &lead,
     ]);
