@@ -103,15 +103,26 @@ impl Diag {
     /// dumps; a kernel without it gets those, and one that refuses the
     /// filter gets the requests without it.
     pub fn listeners(&mut self, ports: &[u16]) -> Result<Vec<Listener>> {
-        let mut found = Vec::new();
-        let bytecode = if self.filter && ports.len() <= MAX_FILTER_PORTS {
+        let bytecode = self.filter_for(ports);
+        self.listeners_filtered(ports, &bytecode)
+    }
+
+    /// The filter program for `ports`: none for more than
+    /// [`MAX_FILTER_PORTS`], nor once the kernel refused one.
+    fn filter_for(&self, ports: &[u16]) -> Vec<u8> {
+        if self.filter && ports.len() <= MAX_FILTER_PORTS {
             port_filter(ports)
         } else {
             Vec::new()
-        };
+        }
+    }
+
+    /// [`Diag::listeners`], with `bytecode` as the filter program.
+    fn listeners_filtered(&mut self, ports: &[u16], bytecode: &[u8]) -> Result<Vec<Listener>> {
+        let mut found = Vec::new();
         if self.compat {
             if self
-                .dump(&with_filter(&compat_request(), &bytecode), &mut found)
+                .dump(&with_filter(&compat_request(), bytecode), &mut found)
                 .is_ok()
             {
                 return Ok(keep(found, ports));
@@ -125,7 +136,7 @@ impl Diag {
             found.clear();
         }
         for family in [AF_INET, AF_INET6] {
-            let filtered = with_filter(&request(family), &bytecode);
+            let filtered = with_filter(&request(family), bytecode);
             if self.filter && self.dump(&filtered, &mut found).is_ok() {
                 continue;
             }
@@ -641,6 +652,59 @@ pub(crate) mod tests {
             diag.dump(&compat_request(), &mut raw).unwrap();
             assert!(ports.iter().all(|p| raw.iter().any(|l| l.port == *p)));
         }
+    }
+
+    #[test]
+    fn the_ports_are_filtered_in_the_kernel_unless_too_many_or_refused() {
+        let mut diag = Diag::open().unwrap();
+        assert_eq!(diag.filter_for(&[80]), port_filter(&[80]));
+        let many: Vec<u16> = (1..=65).collect();
+        assert_eq!(diag.filter_for(&many[..64]), port_filter(&many[..64]));
+        assert_eq!(diag.filter_for(&many), []);
+        diag.filter = false;
+        assert_eq!(diag.filter_for(&[80]), []);
+    }
+
+    #[test]
+    fn a_kernel_that_refuses_the_filter_gets_the_dump_without_it() {
+        let server = listening("127.0.0.1:0", false).unwrap();
+        let port = server.local_addr().unwrap().port();
+        // An op the kernel does not know: the filter is refused (EINVAL).
+        let refused = [255u8, 4, 8, 0];
+        for compat in [true, false] {
+            let mut diag = Diag::open().unwrap();
+            // The kernel's answer: an error, at once.
+            let request = if compat {
+                with_filter(&compat_request(), &refused)
+            } else {
+                with_filter(&request(AF_INET), &refused)
+            };
+            let err = diag.dump(&request, &mut Vec::new()).unwrap_err();
+            assert!(err.to_string().contains("Invalid argument"), "{err}");
+            diag.compat = compat;
+            let found = diag.listeners_filtered(&[port], &refused).unwrap();
+            assert_eq!(found.iter().map(|l| l.port).collect::<Vec<_>>(), [port]);
+            assert!(!diag.filter, "compat {compat}");
+            assert_eq!(
+                diag.compat, compat,
+                "the filter was refused, not the request"
+            );
+        }
+    }
+
+    #[test]
+    fn short_or_truncated_answers_to_a_lookup_are_errors() {
+        assert!(parse_one(&[0u8; 3]).is_err());
+        // A SOCK_DIAG_BY_FAMILY answer too short to hold an inet_diag_msg.
+        let mut msg = vec![0u8; HEADER_LEN + MSG_LEN - 1];
+        let len = msg.len() as u32;
+        msg[0..4].copy_from_slice(&len.to_ne_bytes());
+        msg[4..6].copy_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
+        assert!(parse_one(&msg).is_err());
+        msg.push(0);
+        msg[0..4].copy_from_slice(&(len + 1).to_ne_bytes());
+        msg[HEADER_LEN + 1] = TCP_LISTEN as u8;
+        assert!(parse_one(&msg).unwrap().is_some());
     }
 
     #[test]
