@@ -769,9 +769,58 @@ pub(crate) mod tests {
     #[test]
     fn malformed_replies_are_errors() {
         let mut found = Vec::new();
-        let mut msg = vec![0u8; 16];
+        let mut msg = vec![0u8; 20];
         msg[0..4].copy_from_slice(&1000u32.to_ne_bytes());
         assert!(parse(&msg, &mut found).is_err());
+        // Shorter than its own header.
+        msg[0..4].copy_from_slice(&8u32.to_ne_bytes());
+        assert!(parse(&msg, &mut found).is_err());
+        // A bare header is a whole message.
+        msg.truncate(HEADER_LEN);
+        msg[0..4].copy_from_slice(&(HEADER_LEN as u32).to_ne_bytes());
+        msg[4..6].copy_from_slice(&NLMSG_DONE.to_ne_bytes());
+        assert!(parse(&msg, &mut found).unwrap());
+        assert!(found.is_empty());
+    }
+
+    /// An attribute: its length field, its type, its payload (unpadded).
+    fn attr(len: u16, kind: u16, payload: &[u8]) -> Vec<u8> {
+        let mut a = len.to_ne_bytes().to_vec();
+        a.extend(kind.to_ne_bytes());
+        a.extend(payload);
+        a
+    }
+
+    #[test]
+    fn attributes_are_read_within_their_bounds() {
+        let v6only = |attrs: &[Vec<u8>]| {
+            let mut body = vec![0u8; MSG_LEN];
+            body[0] = AF_INET6;
+            body.extend(attrs.concat());
+            listener(&body).v6only
+        };
+        let yes = attr(5, ATTR_V6ONLY, &[1]);
+        assert!(
+            v6only(std::slice::from_ref(&yes)),
+            "the last attribute, unpadded"
+        );
+        assert!(
+            v6only(&[attr(4, 99, &[]), yes.clone()]),
+            "after an empty one"
+        );
+        assert!(
+            v6only(&[attr(5, 99, &[0, 0, 0, 0]), yes.clone()]),
+            "after a padded one"
+        );
+        assert!(!v6only(&[attr(4, ATTR_V6ONLY, &[])]), "no payload: no flag");
+        assert!(
+            !v6only(&[attr(100, ATTR_V6ONLY, &[1, 0, 0, 0])]),
+            "longer than the message"
+        );
+        assert!(
+            !v6only(&[attr(0, 99, &[]), yes]),
+            "a zero length ends the reading"
+        );
     }
 
     proptest! {
