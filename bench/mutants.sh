@@ -36,6 +36,7 @@ declare -A why=(
   ["portfind/src/lease.rs: replace | with ^ in open_regular"]="equivalent: the OFlags are distinct bits (RDONLY is 0), and none of them is already in the value, so a ^ b is a | b."
   ["portfind/src/lease.rs: replace | with & in Leases::save"]="equivalent: & binds tighter, so only NOFOLLOW & CLOEXEC (no bits) is lost for leases.new: O_CREAT | O_EXCL already refuses any symlink, dangling or not, and portfind runs no program that could inherit the descriptor, closed at once. (The same mutant on the lock and directory descriptors is caught: lease::tests::descriptors_are_not_inherited.)"
   ["portfind/src/lease.rs: replace > with >= in take_lock"]="equivalent: the time waited, in nanoseconds, is never exactly LOCK_TIMEOUT (10 s); giving up at it or just after is the same. (== is caught: tests::a_lock_held_too_long_is_given_up_on.)"
+  ["db-reset/src/x509.rs: replace | with ^ in element"]="equivalent: n << 8 has its low 8 bits clear, so (n << 8) ^ byte is (n << 8) | byte."
 )
 
 shopt -s nullglob
