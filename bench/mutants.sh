@@ -37,6 +37,10 @@ declare -A why=(
   ["portfind/src/lease.rs: replace | with & in Leases::save"]="equivalent: & binds tighter, so only NOFOLLOW & CLOEXEC (no bits) is lost for leases.new: O_CREAT | O_EXCL already refuses any symlink, dangling or not, and portfind runs no program that could inherit the descriptor, closed at once. (The same mutant on the lock and directory descriptors is caught: lease::tests::descriptors_are_not_inherited.)"
   ["portfind/src/lease.rs: replace > with >= in take_lock"]="equivalent: the time waited, in nanoseconds, is never exactly LOCK_TIMEOUT (10 s); giving up at it or just after is the same. (== is caught: tests::a_lock_held_too_long_is_given_up_on.)"
   ["db-reset/src/x509.rs: replace | with ^ in element"]="equivalent: n << 8 has its low 8 bits clear, so (n << 8) ^ byte is (n << 8) | byte."
+  ["portwait/src/diag.rs: replace << with >> in exact_request"]="equivalent: the kernel ignores idiag_states in a request for one socket (it looks the socket up by address and port); that it listens is checked in the answer (parse_one), as tests::the_kernels_lookup_finds_the_listener_a_connection_would_reach shows with a connection on the port."
+  ["portwait/src/diag.rs: replace < with <= in parse_one"]="equivalent: an answer of a bare 16-byte header holds neither a socket nor an error code, and is an error either way. (== is caught: tests::short_or_truncated_answers_to_a_lookup_are_errors.)"
+  ["portwait/src/diag.rs: replace | with ^ in request"]="equivalent: NLM_F_REQUEST (0x1) and NLM_F_DUMP (0x300) are distinct bits, so a ^ b is a | b."
+  ["portwait/src/diag.rs: replace | with ^ in compat_request"]="equivalent: NLM_F_REQUEST (0x1) and NLM_F_DUMP (0x300) are distinct bits, so a ^ b is a | b."
 )
 
 shopt -s nullglob
