@@ -582,6 +582,8 @@ live_jobs=()
 rollback() {
   local i
   set +e
+  # API calls under way end first (within their 10 s), not after this run.
+  ((${#pending[@]} == 0)) || wait "${pending[@]}" 2>/dev/null
   mapfile -t live_jobs < <(jobs -rp)
   say "stopping what this run started: ${started[*]}"
   for ((i = ${#started[@]} - 1; i >= 0; i--)); do (stop_service "${started[i]}"); done
