@@ -8,7 +8,7 @@
 //! table, which walks every bucket of the kernel's listener hash (16384
 //! here) whatever it is filtered by, and costs more than the wakeup
 //! itself: it is made at every look at first, then every 100 ms (see
-//! [`WALK_EVERY`]). The sleep is a poll on the owner's pidfd, so its death
+//! `WALK_EVERY`). The sleep is a poll on the owner's pidfd, so its death
 //! wakes us at once.
 
 use std::collections::HashSet;
