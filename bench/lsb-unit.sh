@@ -43,7 +43,7 @@ echo "ExecStart runs, PIDFile (/var/run as /run), the set of EnvironmentFiles, U
 echo "ExecReload as the signal it sends to the main process or the program it runs, and whether the"
 echo "unit is ordered after the network. The generator is systemd $(systemd-analyze --version | sed -n '1s/^systemd \([0-9]*\).*/\1/p')'s, run on the same scripts."
 echo "\"ours\" is the default: the script read, plus lsb-status's table of well-known daemons' own"
-echo "foreground flags (\`sshd -D\`, \`cron -f\`, each read in the program's Debian man page) and of"
+echo "foreground flags (\`sshd -D\`, \`cron -f\`, each read in the program's Debian man page, redis-server's in Debian's own unit) and of"
 echo "which of them serve network clients; \"\`--no-known-flags\`\" is the script alone."
 echo "Every remaining difference was read against its script (lsb-status/README.md, \"Measured against"
 echo "the maintainers\", sorts them): each is a choice the maintainers made that the script does not"
