@@ -79,6 +79,11 @@ impl Diag {
         )
         .map_err(io::Error::from)
         .context("opening a NETLINK_SOCK_DIAG socket")?;
+        // Any local process may send to a netlink socket; once it is
+        // connected to the kernel, only the kernel can: no forged answer.
+        rustix::net::connect(&fd, &SocketAddrNetlink::new(0, 0))
+            .map_err(io::Error::from)
+            .context("connecting the NETLINK_SOCK_DIAG socket to the kernel")?;
         // The kernel answers at once; should it ever not, fail rather than
         // wait past --timeout.
         rustix::net::sockopt::set_socket_timeout(&fd, Timeout::Recv, Some(REPLY_TIMEOUT))
@@ -579,6 +584,39 @@ pub(crate) mod tests {
         let port = other.local_addr().unwrap().port();
         assert_eq!(diag.serving_any(&loopback, port).unwrap(), []);
         assert_eq!(diag.listeners(&[port]).unwrap().len(), 1);
+        assert!(diag.can_look_up());
+    }
+
+    #[test]
+    fn only_the_kernel_can_answer() {
+        // Netlink lets any local process send to another's socket: a forged
+        // answer (a listener where none is, an empty dump) must not be read.
+        let unused = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = unused.local_addr().unwrap().port();
+        drop(unused);
+        let here = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        let mut diag = Diag::open().unwrap();
+        assert_eq!(diag.serving(here, port).unwrap(), None);
+        let ours =
+            SocketAddrNetlink::try_from(rustix::net::getsockname(&diag.fd).unwrap()).unwrap();
+        let mut forged = vec![0u8; HEADER_LEN + MSG_LEN];
+        forged[0..4].copy_from_slice(&((HEADER_LEN + MSG_LEN) as u32).to_ne_bytes());
+        forged[4..6].copy_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
+        forged[HEADER_LEN] = AF_INET;
+        forged[HEADER_LEN + 1] = TCP_LISTEN as u8;
+        forged[HEADER_LEN + 4..HEADER_LEN + 6].copy_from_slice(&port.to_be_bytes());
+        forged[HEADER_LEN + 8..HEADER_LEN + 12].copy_from_slice(&[127, 0, 0, 1]);
+        let attacker = rustix::net::socket(
+            AddressFamily::NETLINK,
+            SocketType::RAW,
+            Some(netlink::SOCK_DIAG),
+        )
+        .unwrap();
+        // Refused once the socket is connected to the kernel; should it
+        // arrive, it must not be taken for an answer.
+        let _ = rustix::net::sendto(&attacker, &forged, SendFlags::empty(), &ours);
+        assert_eq!(diag.serving(here, port).unwrap(), None);
+        assert_eq!(diag.listeners(&[port]).unwrap(), []);
         assert!(diag.can_look_up());
     }
 

@@ -182,7 +182,7 @@ pub fn wait(watch: &Watch, timeout: Duration) -> Result<Outcome> {
             loopback: &loopback,
             // --closed needs the walk whenever the lookups find nothing
             // (only the walk tells that nothing listens anywhere).
-            walk: walk_now || watch.closed,
+            walk: Walking::of(walk_now, watch.closed),
             probe_remote,
             connect: watch.connect,
             connect_timeout: deadline
@@ -252,9 +252,9 @@ struct Look<'a> {
     foreign: &'a mut HashSet<u32>,
     /// Looked up for a bare PORT every round: 127.0.0.1 (and `::1`).
     loopback: &'a [IpAddr],
-    /// Whether a bare PORT that the lookups did not find is looked for in
-    /// the listener table this round.
-    walk: bool,
+    /// Which targets that the lookups did not find are looked for in the
+    /// listener table this round.
+    walk: Walking,
     probe_remote: bool,
     /// A local listener must also complete a TCP handshake.
     connect: bool,
@@ -276,9 +276,13 @@ impl Look<'_> {
             {
                 let diag = self.diag.as_mut().context("no netlink socket")?;
                 match diag.serving(ip, port) {
-                    Ok(found) => found.into_iter().collect(),
-                    // It gave up on lookups: dumps from now on.
-                    Err(_) => self.dumped(port, Some(ip))?,
+                    Ok(Some(found)) => vec![found],
+                    // The lookup, made for a connection from no interface,
+                    // misses a listener bound to one (SO_BINDTODEVICE):
+                    // --closed lists before it says nothing listens.
+                    Ok(None) if self.walk != Walking::Every => Vec::new(),
+                    // Or it gave up on lookups: dumps from now on.
+                    Ok(None) | Err(_) => self.dumped(port, Some(ip))?,
                 }
             }
             Place::Local(ip, _) => self.dumped(port, Some(ip))?,
@@ -288,7 +292,7 @@ impl Look<'_> {
             Place::AnyLocal if self.owner.is_none() && self.can_look_up() => {
                 let diag = self.diag.as_mut().context("no netlink socket")?;
                 match diag.serving_any(self.loopback, port) {
-                    Ok(found) if !found.is_empty() || !self.walk => found,
+                    Ok(found) if !found.is_empty() || self.walk == Walking::No => found,
                     Ok(_) | Err(_) => self.dumped(port, None)?,
                 }
             }
@@ -351,6 +355,27 @@ impl Look<'_> {
     /// A completed TCP handshake, closed at once: no bytes are sent.
     fn connect(&self, addr: SocketAddr) -> bool {
         TcpStream::connect_timeout(&addr, self.connect_timeout).is_ok()
+    }
+}
+
+/// Which targets that the lookups do not find are looked for in the
+/// listener table in a round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Walking {
+    No,
+    /// A bare PORT (its walk is due).
+    BarePort,
+    /// Every target (--closed).
+    Every,
+}
+
+impl Walking {
+    fn of(due: bool, closed: bool) -> Self {
+        match (due, closed) {
+            (_, true) => Walking::Every,
+            (true, false) => Walking::BarePort,
+            (false, false) => Walking::No,
+        }
     }
 }
 
@@ -506,7 +531,7 @@ mod tests {
             owned: None,
             foreign: &mut foreign,
             loopback: &loopback,
-            walk: walk || closed,
+            walk: Walking::of(walk, closed),
             probe_remote: true,
             connect: false,
             connect_timeout: CONNECT_TIMEOUT,

@@ -567,6 +567,8 @@ fn help_lists_exit_codes() {
         help.contains("Exit codes:") && help.contains("1  timed out"),
         "{help}"
     );
+    // A bare PORT's listener on another address is seen late: --help says so.
+    assert!(help.contains("up to ~100 ms late"), "{help}");
 }
 
 #[test]
@@ -1053,4 +1055,32 @@ print('unscoped', code('-t', '5s', f'[fe80::5]:{port}'))
         return;
     };
     assert_eq!(out, "scoped 0\nconnect 0\nport 0\nunscoped 2\n");
+}
+
+#[test]
+fn closed_waits_for_a_listener_bound_to_a_device_that_the_lookup_misses() {
+    // A wildcard listener bound to lo (SO_BINDTODEVICE) takes connections to
+    // 127.0.0.1, but the kernel's lookup (for a connection from no
+    // interface) does not find it: --closed must not believe it gone.
+    let Some(out) = in_netns(
+        "a listener bound to lo",
+        "\
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b'lo')
+s.bind(('0.0.0.0', 5000))
+s.listen()
+print('closed host', code('--closed', '-t', '300ms', '127.0.0.1:5000'))
+print('closed bare', code('--closed', '-t', '300ms', '5000'))
+print('bare', code('-t', '5s', '5000'))
+s.close()
+print('gone, closed host', code('--closed', '-t', '5s', '127.0.0.1:5000'))
+print('gone, closed bare', code('--closed', '-t', '5s', '5000'))
+",
+    ) else {
+        return;
+    };
+    assert_eq!(
+        out,
+        "closed host 1\nclosed bare 1\nbare 0\ngone, closed host 0\ngone, closed bare 0\n"
+    );
 }
