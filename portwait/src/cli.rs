@@ -13,7 +13,7 @@ const EXIT_CODES: &str = "\
 Targets:
   PORT             any address of this host: loopback and the wildcards at
                    every look, any other (127.0.0.2, an interface's address)
-                   every 100 ms unless --pid or --closed: up to ~100 ms late
+                   every 50 ms unless --pid or --closed: up to ~50 ms late
   HOST:PORT        HOST's addresses; localhost means 127.0.0.1 and ::1
   [IPV6]:PORT      an IPv6 address ([fe80::1%eth0]:PORT if link-local)
   Local addresses are checked in the kernel's socket table (no connection is

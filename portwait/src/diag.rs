@@ -79,8 +79,9 @@ impl Diag {
         )
         .map_err(io::Error::from)
         .context("opening a NETLINK_SOCK_DIAG socket")?;
-        // Any local process may send to a netlink socket; once it is
-        // connected to the kernel, only the kernel can: no forged answer.
+        // A process with CAP_NET_ADMIN may send to any netlink socket; once
+        // it is connected to the kernel, only the kernel can: no forged
+        // answer.
         rustix::net::connect(&fd, &SocketAddrNetlink::new(0, 0))
             .map_err(io::Error::from)
             .context("connecting the NETLINK_SOCK_DIAG socket to the kernel")?;
@@ -589,8 +590,9 @@ pub(crate) mod tests {
 
     #[test]
     fn only_the_kernel_can_answer() {
-        // Netlink lets any local process send to another's socket: a forged
-        // answer (a listener where none is, an empty dump) must not be read.
+        // Netlink lets a process with CAP_NET_ADMIN (root, here) send to
+        // another's socket: a forged answer (a listener where none is, an
+        // empty dump) must not be read.
         let unused = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = unused.local_addr().unwrap().port();
         drop(unused);
