@@ -868,6 +868,21 @@ pub(crate) mod tests {
         fn arbitrary_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..400)) {
             let mut found = Vec::new();
             let _ = parse(&data, &mut found);
+            let _ = parse_one(&data);
+        }
+
+        #[test]
+        fn arbitrary_answers_to_a_lookup_never_panic(
+            body in proptest::collection::vec(any::<u8>(), 0..120),
+            kind in prop_oneof![Just(SOCK_DIAG_BY_FAMILY), Just(NLMSG_ERROR), any::<u16>()],
+            len in prop_oneof![Just(None), any::<u32>().prop_map(Some)],
+        ) {
+            let mut msg = vec![0u8; HEADER_LEN];
+            let whole = (HEADER_LEN + body.len()) as u32;
+            msg[0..4].copy_from_slice(&len.unwrap_or(whole).to_ne_bytes());
+            msg[4..6].copy_from_slice(&kind.to_ne_bytes());
+            msg.extend(&body);
+            let _ = parse_one(&msg);
         }
 
         #[test]
