@@ -17,15 +17,18 @@ Exit codes:
   0  every URL answered as wanted; CMD, if given, is run
   1  timed out (or, with --once, the one try failed): each URL not ready is
      named with its last failure (refused, status, body mismatch, TLS error,
-     no answer in time, name not resolved)
+     no answer in time, name not resolved; with --print-body, a body cut
+     short or longer than --body-limit); nothing is printed
   2  usage or fatal error: bad URL, status, header or pattern, unreadable
-     --cacert, --header-file or --token-file, no token for --auth, CMD not run
+     --cacert, --header-file or --token-file, no token for --auth, CMD not
+     run, standard output not writable (a closed pipe changes nothing)
 
 Environment:
   ARVADOS_API_TOKEN  the token for --auth when --token-file is not given
 
 Secrets go in --header-file or --token-file (or ARVADOS_API_TOKEN), never on
-the command line (every user can read argv with ps); they are never printed.";
+the command line (every user can read argv with ps); they are never shown in
+a message (--print-body prints bodies as received: a server's echo too).";
 
 /// Wait until HTTP(S) URLs answer as wanted, then exit or run a command.
 ///
@@ -55,7 +58,8 @@ pub struct Cli {
     pub body_regex: Option<String>,
 
     /// How much of the body --body and --body-regex look at, in bytes
-    /// (K and M suffixes: 64K, 1M).
+    /// (K and M suffixes: 64K, 1M); with --print-body, the most a body may
+    /// be (a longer one is a failure, never printed cut).
     #[arg(long, value_name = "BYTES", default_value = "64K", value_parser = parse_size)]
     pub body_limit: u64,
 
@@ -80,17 +84,20 @@ pub struct Cli {
     #[arg(long, value_name = "FILE", requires = "auth")]
     pub token_file: Option<PathBuf>,
 
-    /// The request method.
-    #[arg(short = 'X', long, default_value = "GET", value_parser = parse_method)]
-    pub method: String,
+    /// The request method [default: GET, or POST with --data].
+    #[arg(short = 'X', long, value_parser = parse_method)]
+    pub method: Option<String>,
 
-    /// Send TEXT as the request body, the same to every URL (e.g. JSON, with
-    /// -X POST and -H 'Content-Type: application/json'). Not for secrets.
+    /// Send TEXT as the request body, the same to every URL, by POST unless
+    /// --method says otherwise; no Content-Type unless a header gives one
+    /// (JSON: -H 'Content-Type: application/json'). Not for secrets.
     #[arg(long, value_name = "TEXT")]
     pub data: Option<String>,
 
     /// Once every URL answered as wanted, print their bodies on stdout in the
-    /// order given (at most --body-limit bytes each), each ending in a newline.
+    /// order given, each ending in a newline (an empty one too); a body cut
+    /// short or longer than --body-limit is a failure. Nothing is printed
+    /// unless all are ready. Printed as received: not masked.
     #[arg(long)]
     pub print_body: bool,
 

@@ -29,7 +29,13 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
     for url in &cli.urls {
         check_url(url)?;
     }
-    if cli.method == "HEAD" && (cli.body.is_some() || cli.body_regex.is_some() || cli.print_body) {
+    // A body is sent by POST unless asked otherwise, as curl --data does.
+    let method = match (&cli.method, &cli.data) {
+        (Some(method), _) => method.clone(),
+        (None, Some(_)) => "POST".to_owned(),
+        (None, None) => "GET".to_owned(),
+    };
+    if method == "HEAD" && (cli.body.is_some() || cli.body_regex.is_some() || cli.print_body) {
         bail!(
             "--method HEAD gets no body: --body, --body-regex and --print-body need another method"
         );
@@ -61,7 +67,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
     let plan = Plan {
         probe: Probe {
             agent,
-            method: cli.method.clone(),
+            method,
             headers,
             status: cli.status.clone(),
             body,
@@ -86,12 +92,13 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
     Err(err).context(format!("cannot run {}", program.to_string_lossy()))
 }
 
-/// The bodies, each ending in a newline (one is added where it lacks it).
+/// The bodies, each ending in a newline (one is added where it lacks it,
+/// an empty body too: one line at least per URL).
 fn print_bodies(bodies: &[Vec<u8>]) -> Result<()> {
     let mut out = cliutil::stdout();
     for body in bodies {
         out.write_all(body)?;
-        if body.last().is_some_and(|&b| b != b'\n') {
+        if body.last() != Some(&b'\n') {
             out.write_all(b"\n")?;
         }
     }

@@ -70,6 +70,9 @@ pub enum Failure {
         read: u64,
         excerpt: String,
     },
+    /// A wanted status, but a body to print that broke off (an error or
+    /// the try's timeout after `read` bytes) or ran past `--body-limit`.
+    Cut { line: String, why: String },
 }
 
 impl Failure {
@@ -115,6 +118,7 @@ impl fmt::Display for Failure {
                 f,
                 "answered {line}, but the body (first {read} bytes read) does not {what}: {excerpt}"
             ),
+            Failure::Cut { line, why } => write!(f, "answered {line}, but the body {why}"),
         }
     }
 }
@@ -157,14 +161,32 @@ impl Probe {
             // Not read: an endless body cannot hold us.
             return Ok(Vec::new());
         }
+        if self.keep_body {
+            // Printed as the body: only whole, never a prefix.
+            let body = read_whole(response, self.body_limit).map_err(|why| Failure::Cut {
+                line: line.clone(),
+                why: clean(&self.mask(&why)),
+            })?;
+            return match &self.body {
+                Some(want) if !want.re.is_match(&String::from_utf8_lossy(&body)) => {
+                    Err(Failure::Body {
+                        line,
+                        what: want.what.clone(),
+                        read: body.len() as u64,
+                        excerpt: self.excerpt(&body),
+                    })
+                }
+                _ => Ok(body),
+            };
+        }
         let body = read_prefix(response, self.body_limit);
         // Matched as text; bytes that are not UTF-8 (or a character cut at
         // the limit) stand as U+FFFD.
         let Some(want) = &self.body else {
-            return Ok(body);
+            return Ok(Vec::new());
         };
         if want.re.is_match(&String::from_utf8_lossy(&body)) {
-            return Ok(if self.keep_body { body } else { Vec::new() });
+            return Ok(Vec::new());
         }
         Err(Failure::Body {
             line,
@@ -223,6 +245,27 @@ fn read_prefix(response: ureq::Response, limit: u64) -> Vec<u8> {
     let mut body = Vec::new();
     let _ = response.into_reader().take(limit).read_to_end(&mut body);
     body
+}
+
+/// The whole body, at most `limit` bytes (within the request's deadline);
+/// else why it is not whole.
+fn read_whole(response: ureq::Response, limit: u64) -> Result<Vec<u8>, String> {
+    let mut body = Vec::new();
+    let read = response
+        .into_reader()
+        .take(limit + 1)
+        .read_to_end(&mut body);
+    let len = body.len() as u64;
+    match read {
+        Err(e) if e.kind() == std::io::ErrorKind::TimedOut => Err(format!(
+            "was not whole within the try's timeout ({len} bytes read)"
+        )),
+        Err(e) => Err(format!("broke off after {len} bytes: {e}")),
+        Ok(_) if len > limit => Err(format!(
+            "is longer than --body-limit ({limit} bytes): not printed cut"
+        )),
+        Ok(_) => Ok(body),
+    }
 }
 
 /// Whitespace runs as one space, other control characters escaped.

@@ -40,6 +40,8 @@ pub enum Reply {
     Endless,
     /// These bytes, one every `Duration`.
     Trickle(Vec<u8>, Duration),
+    /// These bytes at once, then nothing until the client hangs up.
+    Stall(Vec<u8>),
 }
 
 impl Reply {
@@ -184,6 +186,12 @@ fn serve(
             loop {
                 out.write_all(&chunk)?;
             }
+        }
+        Reply::Stall(bytes) => {
+            out.write_all(&bytes)?;
+            out.flush()?;
+            // Returns once the client hangs up (or after the read timeout).
+            let _ = out.read(&mut [0; 1]);
         }
         Reply::Trickle(bytes, every) => {
             for b in bytes {

@@ -459,6 +459,152 @@ fn data_is_sent_and_bodies_are_printed_in_order() {
 }
 
 #[test]
+fn data_is_posted_unless_a_method_is_given_with_no_content_type_made_up() {
+    let server = Server::http(|_| Reply::status(200, ""));
+    exits(
+        &output(cmd().args(["--once", "--data", "a=1", &server.url("/")])),
+        0,
+    );
+    let seen = server.request().unwrap();
+    assert_eq!(
+        (seen.method.as_str(), seen.body.as_slice()),
+        ("POST", &b"a=1"[..])
+    );
+    assert_eq!(seen.header("content-type"), None);
+    let args = [
+        "--once",
+        "-X",
+        "put",
+        "--data",
+        "{}",
+        "-H",
+        "Content-Type: application/json",
+    ];
+    exits(&output(cmd().args(args).arg(server.url("/"))), 0);
+    let seen = server.request().unwrap();
+    assert_eq!(
+        (seen.method.as_str(), seen.body.as_slice()),
+        ("PUT", &b"{}"[..])
+    );
+    assert_eq!(seen.header("content-type"), Some("application/json"));
+    // No body: a GET, as always.
+    exits(&output(cmd().args(["--once", &server.url("/")])), 0);
+    assert_eq!(server.request().unwrap().method, "GET");
+}
+
+/// Raw bytes of an answer, for bodies that break off.
+fn raw(head_and_body: &str, every: Duration) -> Reply {
+    Reply::Trickle(head_and_body.as_bytes().to_vec(), every)
+}
+
+#[test]
+fn a_printed_body_is_whole_or_not_printed_at_all() {
+    let server = Server::http(|seen| match seen.path.as_str() {
+        "/long" => Reply::status(200, &"x".repeat(2000)),
+        "/exact" => Reply::status(200, &"y".repeat(1024)),
+        // Content-Length says 100; 7 bytes come, then the server hangs up.
+        "/cut" => raw(
+            "HTTP/1.1 200 OK\r\nContent-Length: 100\r\nConnection: close\r\n\r\npartial",
+            Duration::ZERO,
+        ),
+        // Its head and 4 of its 50 bytes at once, then nothing: not whole
+        // within the try's timeout.
+        _ => Reply::Stall(b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\nzzzz".to_vec()),
+    });
+    let ok = output(cmd().args([
+        "--once",
+        "--print-body",
+        "--body-limit",
+        "1K",
+        &server.url("/exact"),
+    ]));
+    exits(&ok, 0);
+    assert_eq!(stdout(&ok), format!("{}\n", "y".repeat(1024)));
+    for (path, why) in [
+        (
+            "/long",
+            "is longer than --body-limit (1024 bytes): not printed cut",
+        ),
+        ("/cut", "broke off after 7 bytes"),
+    ] {
+        let args = ["--once", "--print-body", "--body-limit", "1K"];
+        let out = output(
+            cmd()
+                .args(args)
+                .args([&server.url("/exact"), &server.url(path)]),
+        );
+        assert_contains(
+            &exits(&out, 1),
+            &format!("{path}: answered 200 OK, but the body {why}"),
+        );
+        assert_eq!(stdout(&out), "", "{path}");
+    }
+    let out = output(cmd().args([
+        "--once",
+        "--print-body",
+        "--try-timeout",
+        "300ms",
+        &server.url("/slow"),
+    ]));
+    assert_contains(
+        &exits(&out, 1),
+        "but the body was not whole within the try's timeout",
+    );
+    assert_eq!(stdout(&out), "");
+    // --body alone still looks at a prefix: a long body may match.
+    let out = output(cmd().args([
+        "--once",
+        "--body",
+        "xxx",
+        "--body-limit",
+        "1K",
+        &server.url("/long"),
+    ]));
+    exits(&out, 0);
+}
+
+#[test]
+fn printed_bodies_are_bytes_as_received_one_line_at_least_each() {
+    let server = Server::http(|seen| match seen.path.as_str() {
+        "/empty" => Reply::status(204, ""),
+        "/latin1" => Reply::Full(200, Vec::new(), b"caf\xe9".to_vec()),
+        _ => Reply::status(200, "{}"),
+    });
+    let out = output(cmd().args([
+        "--once",
+        "--print-body",
+        &server.url("/a"),
+        &server.url("/empty"),
+        &server.url("/latin1"),
+    ]));
+    exits(&out, 0);
+    // A 204 is an empty line: the third body is still on the third line.
+    assert_eq!(out.stdout, b"{}\n\ncaf\xe9\n");
+}
+
+#[test]
+fn printed_bodies_to_a_closed_pipe_keep_the_exit_code() {
+    let server = Server::http(|_| Reply::status(200, &"b".repeat(200_000)));
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    // output() would pipe stdout again: spawned here.
+    let child = cmd()
+        .args([
+            "--once",
+            "--print-body",
+            "--body-limit",
+            "1M",
+            &server.url("/"),
+        ])
+        .stdin(Stdio::null())
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert_eq!(exits(&finish(child), 0), "");
+}
+
+#[test]
 fn ipv6_loopback() {
     let Ok(listener) = TcpListener::bind("[::1]:0") else {
         return skip("no IPv6 loopback (::1) here");
