@@ -364,8 +364,10 @@ reset_api() {
 
 # api METHOD JSON PATH...: one call to the API server as admin for each PATH,
 # side by side, none retried (JSON: the body, if any; DELETE: one gone already
-# is no error); the bodies on stdout. The token goes in httpwait's environment,
-# never on a command line, and httpwait masks it in what it shows.
+# is no error); the bodies on stdout, whole (a listing is bounded at 8 MiB, far
+# past the default 64 KiB: one cut would leave old registrations). The token
+# goes in httpwait's environment, never on a command line, and httpwait masks
+# it in what it shows.
 api() {
   local tls=(--cacert "$state/self-signed.pem") status=200-299 data=() urls=() path
   [[ -z ${ARVADOS_TEST_API_HOST:-} ]] || tls=(--insecure) # as the original's clients
@@ -373,7 +375,7 @@ api() {
   [[ -z $2 ]] || data=(--data "$2" --header "Content-Type: application/json")
   for path in "${@:3}"; do urls+=("https://$api_host$path"); done
   ARVADOS_API_TOKEN=$token "$httpwait" --once --timeout 10s --try-timeout 10s --auth OAuth2 "${tls[@]}" \
-    --status "$status" --method "$1" "${data[@]}" --print-body "${urls[@]}" ||
+    --status "$status" --method "$1" "${data[@]}" --print-body --body-limit 8M "${urls[@]}" ||
     fail 1 "API call to https://$api_host failed (above)"
 }
 # post PATH JSON [PATH JSON]...: each JSON POSTed to its PATH, side by side, in

@@ -1979,3 +1979,110 @@ fn the_scripts_read_nothing_in_proc() {
         }
     }
 }
+
+#[test]
+fn a_long_listing_of_old_registrations_is_read_whole_and_all_go() {
+    let stack = Stack::new();
+    stack.run(&["start"]).ok();
+    // Old registrations whose listing runs past 64 KiB (httpwait's default
+    // --body-limit): each one must still be found and deleted.
+    let url = format!(
+        "https://0.0.0.0:{}/arvados/v1/keep_services",
+        stack.port("api").expect("api port")
+    );
+    let auth = format!("Authorization: OAuth2 {}", fixture_token("admin"));
+    for n in 0..8 {
+        let host = format!("old{n}-{}", "h".repeat(10_000));
+        let svc = format!(
+            r#"{{"keep_service":{{"service_host":"{host}","service_port":9,"service_type":"disk"}}}}"#
+        );
+        let args = [
+            "-X",
+            "POST",
+            "-H",
+            &auth,
+            "-H",
+            "Content-Type: application/json",
+        ];
+        stack.curl(&[&args[..], &["--data-binary", &svc, &url]].concat());
+    }
+    assert!(stack.api_get("/arvados/v1/keep_services").len() > 80_000);
+    stack.run(&["start_keep"]).ok();
+    let services = stack.api_get("/arvados/v1/keep_services");
+    assert!(
+        !services.contains("old"),
+        "an old registration left: {}",
+        &services[..200]
+    );
+    assert_eq!(
+        services.matches("\"service_type\": \"disk\"").count(),
+        2,
+        "{services}"
+    );
+}
+
+#[test]
+fn no_secret_in_any_command_line_during_start_all_and_stop_all() {
+    let mut stack = Stack::new();
+    // Every call of a tool logged with its arguments, then made.
+    let wrap = stack.dir.path().join("wrap");
+    let log = stack.dir.path().join("calls.log");
+    fs::create_dir(&wrap).unwrap();
+    for t in TOOLS {
+        let path = wrap.join(t);
+        let real = bin_dir().join(t);
+        fs::write(
+            &path,
+            format!(
+                "#!/bin/sh\nprintf '%s\\n' \"$0 $*\" >>'{}'\nexec '{}' \"$@\"\n",
+                log.display(),
+                real.display()
+            ),
+        )
+        .unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    stack.set("STACKUTILS_BIN", wrap.display().to_string());
+    let token = fixture_token("admin");
+    let mut seen = String::new();
+    for action in ["start-all", "stop-all"] {
+        // The command line of every process of the run (its process group,
+        // and the services, each in a session of its own but naming the
+        // state directory), looked at again and again while it runs.
+        let mut child = stack
+            .command(&[action])
+            .process_group(0)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let (group, state) = (child.id().to_string(), stack.state().display().to_string());
+        let mut looks = 0;
+        while child.try_wait().unwrap().is_none() {
+            for e in fs::read_dir("/proc").unwrap().filter_map(Result::ok) {
+                let (Ok(c), Ok(stat)) = (
+                    fs::read(e.path().join("cmdline")),
+                    fs::read_to_string(e.path().join("stat")),
+                ) else {
+                    continue;
+                };
+                let c = String::from_utf8_lossy(&c).replace('\0', " ");
+                // pgid: the third field after the command's closing parenthesis.
+                let pgid = stat
+                    .rsplit_once(')')
+                    .and_then(|(_, r)| r.split_whitespace().nth(2));
+                if (pgid == Some(group.as_str()) || c.contains(&state)) && c.contains(&token) {
+                    writeln!(seen, "{}", c.chars().take(300).collect::<String>()).unwrap();
+                }
+            }
+            looks += 1;
+        }
+        assert_eq!(child.wait().unwrap().code(), Some(0), "{action}");
+        assert!(looks > 0);
+    }
+    assert!(seen.is_empty(), "the admin token in a command line: {seen}");
+    let calls = fs::read_to_string(&log).unwrap();
+    // The API calls were made through the wrappers, so argv was seen whole.
+    assert!(calls.contains("httpwait --once"), "{calls}");
+    assert!(!calls.contains(&token), "the admin token in argv: {calls}");
+}
