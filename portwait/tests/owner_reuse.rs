@@ -99,8 +99,9 @@ fn in_namespaces(what: &str, unshare: &[&str], script: &str) -> Option<String> {
 /// dies and the newcomer starts, then continued.
 ///
 /// The newcomer does not listen on the port: one that did before
-/// portwait's next look would be taken for the owner's today (a look reads
-/// the owner's tree through `/proc` by pid before the pidfd is consulted).
+/// portwait's next look would be taken for the owner's today (the look
+/// reads the owner's tree through `/proc` by pid, and comes before the
+/// death its pidfd reported is acted on).
 #[test]
 fn an_owner_whose_pid_is_reused_during_the_wait_is_gone() {
     let Some(out) = in_namespaces(
