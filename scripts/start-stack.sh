@@ -332,7 +332,7 @@ pidfiles() {
       died "$name" "no live process in $state/$name.pid ($err)"
   done
 }
-wait_up() { listens "$@" && pidfiles "$@"; }
+wait_up() { listens "$@"; pidfiles "$@"; }
 
 # ensure_cert: the self-signed certificate and key, made once, stored by write
 # (openssl itself leaves empty files and exits 0 on a full disk).
@@ -648,7 +648,9 @@ plain "$state"/{nginx.conf,keepproxy-ssl.port,arv-git-httpd-ssl.port,self-signed
   fail 2 "--auth $auth: $err"
 
 case $action in
-  start) launch_api && wait_api && print_api ;;
+  # Each step a command of its own: in an && list set -e would not stop at a
+  # failure inside the functions of its first steps.
+  start) launch_api; wait_api; print_api ;;
   start_keep)
     register_start # the API server first: without it, nothing starts
     launch_keep
@@ -656,9 +658,9 @@ case $action in
     wait_up keep0 keep1
     settle
     ;;
-  start_keep_proxy) launch_proxy && wait_up keepproxy && settle ;;
-  start_arv-git-httpd) launch_git && wait_up arv-git-httpd ;;
-  start_nginx) launch_nginx && wait_up nginx && answer_nginx ;;
+  start_keep_proxy) launch_proxy; wait_up keepproxy; settle ;;
+  start_arv-git-httpd) launch_git; wait_up arv-git-httpd ;;
+  start_nginx) launch_nginx; wait_up nginx; answer_nginx ;;
   stop) stop api ;;
   stop_keep) stop keep0 keep1 ;;
   stop_keep_proxy) stop keepproxy ;;

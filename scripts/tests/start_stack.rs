@@ -2086,3 +2086,29 @@ fn no_secret_in_any_command_line_during_start_all_and_stop_all() {
     assert!(calls.contains("httpwait --once"), "{calls}");
     assert!(!calls.contains(&token), "the admin token in argv: {calls}");
 }
+
+#[test]
+fn a_failure_inside_a_single_start_action_stops_it_where_it_happened() {
+    let stack = Stack::new();
+    // A log file that cannot be truncated even by root (immutable): the
+    // launch fails at its first step, which must be where the run stops,
+    // not at a wait that later blames the service.
+    fs::create_dir(stack.state()).unwrap();
+    let log = stack.state().join("arv-git-httpd.log");
+    fs::write(&log, "").unwrap();
+    let immutable = Command::new("chattr").arg("+i").arg(&log).status();
+    if !can_run(
+        immutable.is_ok_and(|s| s.success()),
+        "chattr +i does not work here",
+    ) {
+        return;
+    }
+    let run = stack.run(&["start_arv-git-httpd"]);
+    let _ = Command::new("chattr").arg("-i").arg(&log).status();
+    run.code(1);
+    run.says("failed at line");
+    run.says(&format!("{}: Operation not permitted", log.display()));
+    assert!(!run.stderr.contains("not listening"), "{}", run.stderr);
+    run.says("stopping what this run started: arv-git-httpd");
+    stack.assert_gone(&[], &[]);
+}
