@@ -214,6 +214,17 @@ pub fn wait(watch: &Watch, timeout: Duration) -> Result<Outcome> {
                 .map(|i| watch.targets[*i].0.clone())
                 .collect()
         };
+        if let Some(owner) = &watch.owner {
+            // The look read the owner's sockets through /proc by pid; they
+            // were its own only if it still lives now (a pid is reused only
+            // once its process is gone). Otherwise a newcomer that got the
+            // pid and listens would be taken for the owner.
+            if pending.is_empty() && !watch.closed && (owner_exited || owner.exited()?) {
+                return Ok(Outcome::OwnerDied(
+                    watch.targets.iter().map(|(t, _)| t.clone()).collect(),
+                ));
+            }
+        }
         if pending.is_empty() {
             return Ok(Outcome::Ready);
         }

@@ -97,17 +97,35 @@ fn in_namespaces(what: &str, unshare: &[&str], script: &str) -> Option<String> {
 /// timeout spent watching the newcomer. To make the reuse happen between
 /// two of portwait's looks, portwait is stopped (SIGSTOP) while the owner
 /// dies and the newcomer starts, then continued.
-///
-/// The newcomer does not listen on the port: one that did before
-/// portwait's next look would be taken for the owner's today (the look
-/// reads the owner's tree through `/proc` by pid, and comes before the
-/// death its pidfd reported is acted on).
 #[test]
 fn an_owner_whose_pid_is_reused_during_the_wait_is_gone() {
+    reused_during_the_wait(false);
+}
+
+/// The same, with a newcomer that listens on the port before portwait's
+/// next look: the look reads the owner's sockets through `/proc` by pid,
+/// so it finds the newcomer's listener; it must still not be taken for
+/// the owner's.
+#[test]
+fn a_newcomer_listening_under_the_owners_pid_is_not_the_owner() {
+    reused_during_the_wait(true);
+}
+
+fn reused_during_the_wait(listens: bool) {
+    let newcomer = if listens {
+        "['python3', '-c', 'import socket, time; s = socket.socket(); \
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind((\"127.0.0.1\", 5000)); \
+s.listen(); print(\"listening\", flush=True); time.sleep(600)'], stdout=subprocess.PIPE, text=True"
+    } else {
+        "['sleep', '600']"
+    };
     let Some(out) = in_namespaces(
         "reusing the owner's pid during the wait",
         &["--pid", "--fork", "--mount-proc"],
-        r"
+        &(format!(
+            "listens = {}\nnewcomer = lambda: subprocess.Popen({newcomer})\n",
+            if listens { "True" } else { "False" }
+        ) + r"
 owner = subprocess.Popen(['sleep', '600'])
 p = owner.pid
 w = subprocess.Popen([pw, '--timeout', '30s', '--pid', str(p), '5000'],
@@ -124,13 +142,15 @@ until('portwait to stop', lambda: state(w.pid) == 'T')
 owner.kill(); owner.wait()
 with open('/proc/sys/kernel/ns_last_pid', 'w') as f:
     f.write(str(p - 1))
-new = subprocess.Popen(['sleep', '600'])
+new = newcomer()
 if new.pid != p:
     sys.exit(f'pid {p} was not reused (got {new.pid})')
+if listens and new.stdout.readline() != 'listening\n':
+    sys.exit('the newcomer did not listen')
 os.kill(w.pid, signal.SIGCONT)
 err = w.communicate(timeout=60)[1]
 print(p, w.returncode, err.strip())
-",
+"),
     ) else {
         return;
     };
