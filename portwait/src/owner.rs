@@ -175,10 +175,19 @@ fn one_pid(path: &Path, read: Result<Vec<pidwait::Pid>, pidfile::Error>) -> Resu
     }
 }
 
-/// Fails when we may not read `pid`'s open files: its listeners could then
-/// never be recognised, and the wait would end in a misleading timeout.
-/// A process that is gone is not an error here: the wait reports it.
+/// Fails when `pid` is a thread of another process (it cannot be held by
+/// a pidfd, and its process's listeners are not what was asked for), or
+/// when we may not read its open files: its listeners could then never be
+/// recognised, and the wait would end in a misleading timeout. A process
+/// that is gone is not an error here: the wait reports it.
 pub fn check_readable(pid: i32) -> Result<()> {
+    if let Some(p) = pidwait::Pid::new(pid) {
+        if let Some(tgid) = pidwait::process::thread_group(p)? {
+            if tgid != pid {
+                bail!("pid {pid} is a thread of process {tgid}, not a process");
+            }
+        }
+    }
     match fs::read_dir(format!("/proc/{pid}/fd")) {
         Err(e) if e.kind() == io::ErrorKind::PermissionDenied => bail!(
             "cannot read /proc/{pid}/fd ({e}): to tell process {pid}'s listeners from \

@@ -1120,3 +1120,37 @@ other.wait()
         "127.0.0.1 0 1\ngone 0\n0.0.0.0 0 1\ngone 0\n127.0.0.2 0 1\ngone 0\nelsewhere 1 0\n"
     );
 }
+
+#[test]
+fn a_thread_id_is_not_a_process() {
+    // A process with a second thread: the thread's id is in /proc too, but
+    // it cannot be held as a process, and its listeners would be another's.
+    let mut threaded = Command::new("python3")
+        .args([
+            "-c",
+            "import threading, time; t = threading.Thread(target=time.sleep, args=(600,), \
+             daemon=True); t.start(); print(t.native_id, flush=True); time.sleep(600)",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(threaded.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let tid = line.trim().to_string();
+    let (_listener, port) = unused_port();
+    let out = run(&["-t", "5s", "--pid", &tid, &port]);
+    threaded.kill().unwrap();
+    threaded.wait().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "portwait: pid {tid} is a thread of process {}, not a process\n",
+            threaded.id()
+        )
+    );
+}
