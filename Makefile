@@ -146,6 +146,7 @@ MUTANTS_TIMEOUT ?= 150
 mutants:
 	@command -v cargo-mutants >/dev/null || { \
 	  echo "make: mutants needs cargo-mutants (cargo install --locked cargo-mutants)" >&2; exit 2; }
+	@mkdir -p target/mutants
 	@for f in $(MUTANTS_FILES); do \
 	  echo "make: cargo mutants --file $$f"; \
 	  TMPDIR="$(abspath ..)" nice -n 10 $(CARGO) mutants --package "$${f%%/*}" --file "$$f" --jobs $(MUTANTS_JOBS) \
