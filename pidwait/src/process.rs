@@ -153,7 +153,51 @@ pub fn stat(pid: Pid) -> io::Result<Option<Stat>> {
 
 /// The state of a process, from `/proc/PID/stat`.
 pub fn state(pid: Pid) -> io::Result<State> {
-    Ok(stat(pid)?.map_or(State::Gone, |s| s.life()))
+    match stat(pid)? {
+        Some(stat) => life(pid, &stat),
+        None => Ok(State::Gone),
+    }
+}
+
+/// Whether process `pid`, whose stat is `stat`, has exited. Its stat
+/// shows its main thread only: one that called `pthread_exit` shows a
+/// zombie while the process's other threads run on, and the process is
+/// alive until the last of them exits (as its pidfd tells).
+fn life(pid: Pid, stat: &Stat) -> io::Result<State> {
+    let main = stat.life();
+    if main == State::Zombie && a_thread_runs(pid)? {
+        return Ok(State::Running);
+    }
+    Ok(main)
+}
+
+/// True if a thread of process `pid` has not exited (read from
+/// `/proc/PID/task`; false if the process is gone).
+fn a_thread_runs(pid: Pid) -> io::Result<bool> {
+    let tasks = match fs::read_dir(format!("/proc/{pid}/task")) {
+        Ok(tasks) => tasks,
+        Err(e) if is_gone(&e) => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    for task in tasks {
+        let task = match task {
+            Ok(task) => task,
+            Err(e) if is_gone(&e) => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        match fs::read(task.path().join("stat")) {
+            Ok(bytes) => {
+                if parse_stat(&String::from_utf8_lossy(&bytes))
+                    .is_some_and(|s| s.life() == State::Running)
+                {
+                    return Ok(true);
+                }
+            }
+            Err(e) if is_gone(&e) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(false)
 }
 
 /// The executable of a process, from `/proc/PID/exe`, without the
@@ -356,7 +400,7 @@ impl Identity {
         let Some(stat) = stat(pid)? else {
             return Ok(Match::Gone);
         };
-        if stat.life() != State::Running {
+        if life(pid, &stat)? != State::Running {
             return Ok(Match::Gone);
         }
         if stat.is_kernel_thread() {
@@ -456,7 +500,7 @@ pub fn group_members(pgrp: Pid) -> io::Result<Vec<Pid>> {
             continue;
         };
         if let Some(stat) = stat(pid)? {
-            if stat.pgrp == pgrp.get() && stat.life() == State::Running {
+            if stat.pgrp == pgrp.get() && life(pid, &stat)? == State::Running {
                 members.push(pid);
             }
         }
@@ -744,6 +788,87 @@ mod tests {
         assert_eq!(exe(pid).unwrap(), None);
         assert_eq!(thread_group(pid).unwrap(), None);
         assert_eq!(Identity::default().check(pid).unwrap(), Match::Gone);
+    }
+
+    /// A process whose main thread has called `pthread_exit` while another
+    /// thread runs on (built with the C compiler); `None` after a SKIP
+    /// where there is none (a failure under `CI=true`).
+    fn main_thread_exited() -> Option<(Killed, tempfile::TempDir)> {
+        use std::io::Write;
+        use std::os::unix::process::CommandExt;
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("main-exits");
+        let cc = Command::new("cc")
+            .args(["-pthread", "-x", "c", "-", "-o"])
+            .arg(&bin)
+            .stdin(Stdio::piped())
+            .spawn();
+        let built = cc.is_ok_and(|mut cc| {
+            cc.stdin
+                .take()
+                .unwrap()
+                .write_all(
+                    b"#include <pthread.h>\n#include <unistd.h>\n\
+                      static void *run(void *a) { for (;;) pause(); return a; }\n\
+                      int main(void) { pthread_t t; \
+                      if (pthread_create(&t, 0, run, 0)) return 1; pthread_exit(0); }\n",
+                )
+                .unwrap();
+            cc.wait().is_ok_and(|s| s.success())
+        });
+        if !built {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "cannot run under CI=true: no C compiler (cc)"
+            );
+            eprintln!("SKIP: no C compiler (cc) to build a process whose main thread exits");
+            return None;
+        }
+        let child = Killed(
+            Command::new(&bin)
+                .process_group(0)
+                .stdin(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        let pid = Pid::new(child.0.id() as i32).unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while stat(pid).unwrap().unwrap().state != 'Z' {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "main thread never exited"
+            );
+            std::thread::yield_now();
+        }
+        Some((child, dir))
+    }
+
+    /// A child killed and reaped when dropped, whatever failed.
+    struct Killed(std::process::Child);
+
+    impl Drop for Killed {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    /// Its stat shows a zombie, but the process lives until its last thread
+    /// exits: it is neither gone to a wait nor a group scan, and is the
+    /// process a pidfile names.
+    #[test]
+    fn a_process_whose_main_thread_exited_lives_on_in_its_threads() {
+        let Some((mut child, _dir)) = main_thread_exited() else {
+            return;
+        };
+        let pid = Pid::new(child.0.id() as i32).unwrap();
+        assert_eq!(stat(pid).unwrap().unwrap().life(), State::Zombie);
+        assert_eq!(state(pid).unwrap(), State::Running);
+        assert_eq!(Identity::default().check(pid).unwrap(), Match::Yes);
+        assert_eq!(group_members(pid).unwrap(), [pid]);
+        child.0.kill().unwrap();
+        child.0.wait().unwrap();
+        assert_eq!(state(pid).unwrap(), State::Gone);
     }
 
     #[test]
