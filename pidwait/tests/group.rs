@@ -2,6 +2,7 @@
 //! before the signal, and one forked after it, while the leader lives on.
 
 use std::fs;
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 
@@ -111,7 +112,21 @@ fn group_holds_every_member_while_the_leader_lives() {
     // pidwait now waits (it polls only after the signal and its rescan):
     // a member forked from here on is found by a later rescan.
     assert!(wait_until(LIMIT, || in_poll(pw)));
-    fs::write(&go, "go\n").unwrap();
+    // Opened without blocking: a leader gone before it reads the fifo
+    // fails the test (ENXIO until a reader opens it) instead of hanging it.
+    let mut fifo = None;
+    assert!(
+        wait_until(LIMIT, || {
+            fifo = fs::OpenOptions::new()
+                .write(true)
+                .custom_flags(nix::libc::O_NONBLOCK)
+                .open(&go)
+                .ok();
+            fifo.is_some()
+        }),
+        "the leader never read the fifo"
+    );
+    std::io::Write::write_all(&mut fifo.unwrap(), b"go\n").unwrap();
     let newcomer = pid_in(&late);
     assert!(
         wait_until(LIMIT, || holds_pidfd_of(pw, newcomer)),
