@@ -123,7 +123,7 @@ impl Leases {
         // all lock a lock file only one of them owns.
         let lock = open_regular(&dir_file, &path, LOCK, OFlags::CREATE | OFlags::RDONLY)?
             .context("lock file vanished as it was created: the lease directory was removed")?;
-        take_lock(&lock, &path.join(LOCK))?;
+        take_lock(&lock, &path.join(LOCK), LOCK_TIMEOUT)?;
         let mut leases = Self {
             dir: dir_file,
             path,
@@ -379,16 +379,19 @@ fn open_regular(dir: &File, path: &Path, name: &str, flags: OFlags) -> Result<Op
     Ok(Some(file))
 }
 
-fn take_lock(lock: &File, path: &Path) -> Result<()> {
+/// Locks `lock`, waiting at most `timeout` for whoever holds it.
+fn take_lock(lock: &File, path: &Path, timeout: Duration) -> Result<()> {
     let start = Instant::now();
     loop {
         match flock(lock, FlockOperation::NonBlockingLockExclusive) {
             Ok(()) => return Ok(()),
-            // Only a blocking flock waits, so only it can be interrupted.
-            Err(Errno::WOULDBLOCK) => {
-                if start.elapsed() > LOCK_TIMEOUT {
+            // A local flock with LOCK_NB never sleeps, but a network file
+            // system's may, and a library caller's signal handler without
+            // SA_RESTART then interrupts it: try again.
+            Err(Errno::WOULDBLOCK | Errno::INTR) => {
+                if start.elapsed() > timeout {
                     bail!(
-                        "lock file {} still held after {LOCK_TIMEOUT:?}",
+                        "lock file {} still held after {timeout:?}",
                         escape_controls(&path.to_string_lossy())
                     );
                 }
@@ -520,6 +523,24 @@ mod tests {
                 assert!(flags.contains(rustix::io::FdFlags::CLOEXEC), "own {own}");
             }
         }
+    }
+
+    /// A lock held by someone else is waited for no longer than the time
+    /// given (here none, so that the test takes no time), then named.
+    #[test]
+    fn a_lock_held_too_long_is_given_up_on() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join(LOCK);
+        let held = File::create(&path).unwrap();
+        flock(&held, FlockOperation::LockExclusive).unwrap();
+        let ours = File::open(&path).unwrap();
+        let err = take_lock(&ours, &path, Duration::ZERO).unwrap_err();
+        assert_eq!(
+            format!("{err:#}"),
+            format!("lock file {} still held after 0ns", path.display())
+        );
+        drop(held);
+        take_lock(&ours, &path, Duration::ZERO).unwrap();
     }
 
     #[test]

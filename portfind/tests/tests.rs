@@ -1008,23 +1008,6 @@ fn symlinks_on_the_way_are_followed_as_the_kernel_follows_them() {
     }
 }
 
-#[test]
-fn a_lock_held_too_long_is_given_up_on() {
-    let tmp = tempfile::tempdir().unwrap();
-    let lock = std::fs::File::create(tmp.path().join(".lock")).unwrap();
-    rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive).unwrap();
-    let out = portfind_bounded(tmp.path(), &[]);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert_eq!(
-        stderr(&out),
-        format!(
-            "portfind: lock file {} still held after 10s\n",
-            tmp.path().join(".lock").display()
-        )
-    );
-    assert!(out.stdout.is_empty());
-}
-
 /// In a network namespace with IPv6 disabled by sysctl, `::` still binds (a
 /// dual-stack socket: the family exists, the addresses do not), so portfind
 /// checks both wildcards and hands out ports; `::1` is no address there.
