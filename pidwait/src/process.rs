@@ -172,32 +172,19 @@ fn life(pid: Pid, stat: &Stat) -> io::Result<State> {
 }
 
 /// True if a thread of process `pid` has not exited (read from
-/// `/proc/PID/task`; false if the process is gone).
+/// `/proc/PID/task`; false if the process is gone). A thread that exits
+/// while the others are read is skipped.
 fn a_thread_runs(pid: Pid) -> io::Result<bool> {
     let tasks = match fs::read_dir(format!("/proc/{pid}/task")) {
         Ok(tasks) => tasks,
         Err(e) if is_gone(&e) => return Ok(false),
         Err(e) => return Err(e),
     };
-    for task in tasks {
-        let task = match task {
-            Ok(task) => task,
-            Err(e) if is_gone(&e) => return Ok(false),
-            Err(e) => return Err(e),
-        };
-        match fs::read(task.path().join("stat")) {
-            Ok(bytes) => {
-                if parse_stat(&String::from_utf8_lossy(&bytes))
-                    .is_some_and(|s| s.life() == State::Running)
-                {
-                    return Ok(true);
-                }
-            }
-            Err(e) if is_gone(&e) => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(false)
+    Ok(tasks.filter_map(Result::ok).any(|task| {
+        fs::read(task.path().join("stat")).is_ok_and(|bytes| {
+            parse_stat(&String::from_utf8_lossy(&bytes)).is_some_and(|s| s.life() == State::Running)
+        })
+    }))
 }
 
 /// The executable of a process, from `/proc/PID/exe`, without the
@@ -787,6 +774,7 @@ mod tests {
         assert_eq!(stat(pid).unwrap(), None);
         assert_eq!(exe(pid).unwrap(), None);
         assert_eq!(thread_group(pid).unwrap(), None);
+        assert!(!a_thread_runs(pid).unwrap());
         assert_eq!(Identity::default().check(pid).unwrap(), Match::Gone);
     }
 
