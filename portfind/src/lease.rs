@@ -122,7 +122,12 @@ impl Leases {
         // Read-only is enough for flock, so users sharing a directory can
         // all lock a lock file only one of them owns.
         let lock = open_regular(&dir_file, &path, LOCK, OFlags::CREATE | OFlags::RDONLY)?
-            .context("lock file vanished as it was created: the lease directory was removed")?;
+            .with_context(|| {
+                format!(
+                    "lock file {} vanished as it was created: the lease directory was removed",
+                    escape_controls(&path.join(LOCK).to_string_lossy())
+                )
+            })?;
         take_lock(&lock, &path.join(LOCK), LOCK_TIMEOUT)?;
         let mut leases = Self {
             dir: dir_file,
@@ -523,6 +528,19 @@ mod tests {
                 assert!(flags.contains(rustix::io::FdFlags::CLOEXEC), "own {own}");
             }
         }
+    }
+
+    /// With O_CREAT, no such file means the directory itself was removed
+    /// after it was opened.
+    #[test]
+    fn creating_in_a_removed_directory_finds_no_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let gone = tmp.path().join("gone");
+        fs::create_dir(&gone).unwrap();
+        let dir = File::open(&gone).unwrap();
+        fs::remove_dir(&gone).unwrap();
+        let got = open_regular(&dir, &gone, LOCK, OFlags::CREATE | OFlags::RDONLY).unwrap();
+        assert!(got.is_none());
     }
 
     /// A lock held by someone else is waited for no longer than the time
