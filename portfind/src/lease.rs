@@ -530,7 +530,7 @@ mod tests {
         }
     }
 
-    /// With O_CREAT, no such file means the directory itself was removed
+    /// With `O_CREAT`, no such file means the directory itself was removed
     /// after it was opened.
     #[test]
     fn creating_in_a_removed_directory_finds_no_file() {
