@@ -8,7 +8,8 @@
 //! checked:
 //! - every directory on the way, symlinks resolved, is owned by root or us,
 //!   and writable by no one else (group or others) unless it has the sticky
-//!   bit (as `/tmp`);
+//!   bit (as `/tmp`) — judged when a name is looked up in it, so one that a
+//!   `..` only passes through decides nothing;
 //! - nothing owned by another user is reached from a directory that is not
 //!   root's (systemd's "unsafe transition": that owner could have put it
 //!   there);
@@ -63,17 +64,37 @@ impl From<rustix::io::Errno> for Error {
 /// on the way (see the module's rules). The file itself is not judged:
 /// its owner and mode are the caller's to check.
 pub fn open_file(path: &Path, flags: OFlags) -> Result<OwnedFd, Error> {
-    walk(path, Some(flags))
+    walk(path, End::File(flags)).map(|fd| fd.expect("only a way may end early"))
 }
 
 /// Checks every directory from `/` down to `dir` itself (see the module's
 /// rules), and returns `dir` opened with `O_PATH`.
 pub fn open_dir(dir: &Path) -> Result<OwnedFd, Error> {
-    walk(dir, None)
+    walk(dir, End::Dir).map(|fd| fd.expect("only a way may end early"))
 }
 
-/// Walks `path`; with `file`, opens its last name with those flags.
-fn walk(path: &Path, file: Option<OFlags>) -> Result<OwnedFd, Error> {
+/// Checks the way to `dir`, a directory the caller may be about to create:
+/// every directory on it up to the first name that does not exist yet (then
+/// `None`), or up to `dir` itself, returned opened with `O_PATH`. What `dir`
+/// itself is (its type, its mode: a group may share it) is the caller's to
+/// judge.
+pub fn way_to(dir: &Path) -> Result<Option<OwnedFd>, Error> {
+    walk(dir, End::Way)
+}
+
+/// What a walk ends at.
+#[derive(Clone, Copy)]
+enum End {
+    /// A file, opened with these flags.
+    File(OFlags),
+    /// A directory, held to the rules of one on the way.
+    Dir,
+    /// A directory that may not exist yet, its own mode not judged.
+    Way,
+}
+
+/// Walks `path` to its `end`; `None` only for a way that ends early.
+fn walk(path: &Path, end: End) -> Result<Option<OwnedFd>, Error> {
     let me = rustix::process::geteuid().as_raw();
     let absolute = if path.is_absolute() {
         path.to_owned()
@@ -98,7 +119,6 @@ fn walk(path: &Path, file: Option<OFlags>) -> Result<OwnedFd, Error> {
         Mode::empty(),
     )?;
     let root_st = rustix::fs::fstat(&root)?;
-    dir_rules(&root_st, Path::new("/"), me)?;
     // The directories walked so far, `/` first, each with its stat and path.
     let mut dirs: Vec<(OwnedFd, Stat, PathBuf)> = vec![(root, root_st, PathBuf::from("/"))];
     let mut links = 0;
@@ -110,8 +130,12 @@ fn walk(path: &Path, file: Option<OFlags>) -> Result<OwnedFd, Error> {
             continue;
         }
         let (dir, dir_st, dir_path) = dirs.last().expect("/ is never popped");
+        // A directory is judged when a name is looked up in it: one only
+        // passed through by `..` decides nothing (whoever may write in it
+        // cannot change where its `..` leads).
+        dir_rules(dir_st, dir_path, me)?;
         let here = dir_path.join(&name);
-        if let (Some(flags), true) = (file, todo.is_empty()) {
+        if let (End::File(flags), true) = (end, todo.is_empty()) {
             let fd = match rustix::fs::openat(dir, &name, flags | OFlags::NOFOLLOW, Mode::empty()) {
                 Ok(fd) => fd,
                 Err(rustix::io::Errno::LOOP) => {
@@ -120,14 +144,18 @@ fn walk(path: &Path, file: Option<OFlags>) -> Result<OwnedFd, Error> {
                 Err(e) => return Err(e.into()),
             };
             transition(dir_st, dir_path, &rustix::fs::fstat(&fd)?, &here)?;
-            return Ok(fd);
+            return Ok(Some(fd));
         }
-        let fd = rustix::fs::openat(
+        let fd = match rustix::fs::openat(
             dir,
             &name,
             OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
             Mode::empty(),
-        )?;
+        ) {
+            Ok(fd) => fd,
+            Err(rustix::io::Errno::NOENT) if matches!(end, End::Way) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
         let st = rustix::fs::fstat(&fd)?;
         transition(dir_st, dir_path, &st, &here)?;
         match FileType::from_raw_mode(st.st_mode) {
@@ -146,10 +174,9 @@ fn walk(path: &Path, file: Option<OFlags>) -> Result<OwnedFd, Error> {
                 }
                 push(&mut todo, &target);
             }
-            FileType::Directory => {
-                dir_rules(&st, &here, me)?;
-                dirs.push((fd, st, here));
-            }
+            FileType::Directory => dirs.push((fd, st, here)),
+            // What a way ends at is the caller's to judge, its type too.
+            _ if matches!(end, End::Way) && todo.is_empty() => return Ok(Some(fd)),
             _ => {
                 return Err(Error::Io(io::Error::new(
                     io::ErrorKind::NotADirectory,
@@ -158,12 +185,14 @@ fn walk(path: &Path, file: Option<OFlags>) -> Result<OwnedFd, Error> {
             }
         }
     }
-    match file {
-        Some(_) => Err(Error::Io(io::Error::new(
+    let (fd, st, path) = dirs.pop().expect("/ is never popped");
+    match end {
+        End::File(_) => Err(Error::Io(io::Error::new(
             io::ErrorKind::InvalidInput,
             "not a file name",
         ))),
-        None => Ok(dirs.pop().expect("/ is never popped").0),
+        End::Dir => dir_rules(&st, &path, me).map(|()| Some(fd)),
+        End::Way => Ok(Some(fd)),
     }
 }
 
@@ -299,6 +328,50 @@ mod tests {
         let climb = "../".repeat(tmp.path().components().count() + 2);
         std::os::unix::fs::symlink(&climb, tmp.path().join("up")).unwrap();
         assert_eq!(ino(&open_dir(&tmp.path().join("up")).unwrap()), ino(&root));
+    }
+
+    /// A directory only passed through by `..` is not judged: its writers
+    /// cannot change where its `..` leads. One a name is looked up in is.
+    #[test]
+    fn a_directory_left_by_dot_dot_is_not_judged() {
+        let tmp = tempfile::tempdir().unwrap();
+        let base = tmp.path();
+        std::fs::create_dir_all(base.join("open/sub")).unwrap();
+        std::fs::create_dir(base.join("mine")).unwrap();
+        std::fs::set_permissions(base.join("open"), std::fs::Permissions::from_mode(0o777))
+            .unwrap();
+        open_dir(&base.join("open/../mine")).unwrap();
+        let why = untrusted(open_dir(&base.join("open/sub/../../mine")));
+        assert!(
+            why.ends_with("open is writable by anyone (mode 777) and has no sticky bit"),
+            "{why}"
+        );
+    }
+
+    /// A way is checked up to its first missing name; its end's own mode is
+    /// not judged (a group may share it), only the directories before it.
+    #[test]
+    fn a_way_ends_at_its_first_missing_name_and_does_not_judge_its_end() {
+        let tmp = tempfile::tempdir().unwrap();
+        let base = tmp.path();
+        assert!(way_to(&base.join("a/b/c")).unwrap().is_none());
+        std::fs::create_dir(base.join("shared")).unwrap();
+        std::fs::set_permissions(base.join("shared"), std::fs::Permissions::from_mode(0o770))
+            .unwrap();
+        let fd = way_to(&base.join("shared")).unwrap().unwrap();
+        assert!(rustix::fs::fcntl_getfl(&fd).unwrap().contains(OFlags::PATH));
+        let why = untrusted(open_dir(&base.join("shared")));
+        assert!(why.contains("writable by its group (mode 770)"), "{why}");
+        // Below it, the same directory is on the way, and judged.
+        let why = match way_to(&base.join("shared/new")) {
+            Err(Error::Untrusted(why)) => why,
+            other => panic!("{other:?}"),
+        };
+        assert!(why.contains("writable by its group (mode 770)"), "{why}");
+        // Not a directory on the way is an error; at its end, the caller's.
+        std::fs::write(base.join("f"), "").unwrap();
+        assert!(matches!(way_to(&base.join("f/x")), Err(Error::Io(_))));
+        assert!(way_to(&base.join("f")).unwrap().is_some());
     }
 
     /// A chain of exactly `MAX_LINKS` links is followed; one more is refused.

@@ -70,7 +70,7 @@ impl Leases {
         let uid = rustix::process::getuid().as_raw();
         // Checked before anything is created, so that nothing is created
         // through another user's link, and again once all of it exists.
-        check_path(dir, uid)?;
+        check_way(dir)?;
         fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
@@ -106,7 +106,7 @@ impl Leases {
                     .with_context(|| format!("opening lease directory {shown}"))
             }
         };
-        check_path(dir, uid)?;
+        check_way(dir)?;
         let meta = dir_file
             .metadata()
             .with_context(|| format!("reading lease directory {shown}"))?;
@@ -254,97 +254,22 @@ impl Leases {
     }
 }
 
-/// The most symlinks followed on the way to the lease directory (as the
-/// kernel's own limit).
-const MAX_LINKS: usize = 40;
-
-/// Walks `dir` as the kernel resolves it, and refuses the way if someone
-/// other than root or `uid` could change where it leads (systemd's rule for
-/// `PIDFile=`): every symlink followed must belong to root or `uid`, and
-/// every directory passed through too, writable by no one else unless
-/// sticky. The lease directory itself is checked when opened (a group may
-/// share it). Stops at the first component that does not exist yet.
-fn check_path(dir: &Path, uid: u32) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    use std::path::Component;
-    let trusted = |owner: u32| owner == 0 || owner == uid;
-    let shown = |p: &Path| escape_controls(&p.to_string_lossy()).into_owned();
-    let start = if dir.is_absolute() {
-        dir.to_owned()
-    } else {
-        std::env::current_dir()
-            .context("reading the current directory")?
-            .join(dir)
-    };
-    // Components still to walk, the next last; `here` is resolved.
-    let mut todo: Vec<PathBuf> = start
-        .components()
-        .rev()
-        .map(|c| PathBuf::from(c.as_os_str()))
-        .collect();
-    let mut here = PathBuf::from("/");
-    let mut links = 0;
-    while let Some(part) = todo.pop() {
-        match part.components().next() {
-            Some(Component::RootDir) => here = PathBuf::from("/"),
-            Some(Component::ParentDir) => {
-                here.pop();
-            }
-            Some(Component::Normal(name)) => {
-                // `here` is a directory on the way, not the lease directory.
-                let meta = fs::symlink_metadata(&here)
-                    .with_context(|| format!("reading {}", shown(&here)))?;
-                let mode = meta.permissions().mode();
-                if !trusted(meta.uid()) || mode & 0o022 != 0 && mode & 0o1000 == 0 {
-                    bail!(
-                        "lease directory {} lies in {}, of uid {} with mode {:o}: \
-                         expected every directory on the way to be root's or ours, \
-                         writable by no one else unless sticky",
-                        shown(dir),
-                        shown(&here),
-                        meta.uid(),
-                        mode & 0o7777
-                    );
-                }
-                let next = here.join(name);
-                let meta = match fs::symlink_metadata(&next) {
-                    Ok(meta) => meta,
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-                    Err(e) => return Err(e).with_context(|| format!("reading {}", shown(&next))),
-                };
-                if !meta.is_symlink() {
-                    here = next;
-                    continue;
-                }
-                if !trusted(meta.uid()) {
-                    bail!(
-                        "lease directory {} is reached through {}, a symlink of uid {}: \
-                         expected links on the way to be root's or ours",
-                        shown(dir),
-                        shown(&next),
-                        meta.uid()
-                    );
-                }
-                links += 1;
-                if links > MAX_LINKS {
-                    bail!(
-                        "lease directory {}: too many symlinks on the way",
-                        shown(dir)
-                    );
-                }
-                let target = fs::read_link(&next)
-                    .with_context(|| format!("reading symlink {}", shown(&next)))?;
-                todo.extend(
-                    target
-                        .components()
-                        .rev()
-                        .map(|c| PathBuf::from(c.as_os_str())),
-                );
-            }
-            _ => {} // `.`
+/// Refuses the way to `dir` if someone other than root or us could change
+/// where it leads (pidwait's path rules, systemd's for `PIDFile=`): every
+/// symlink followed and every directory a name is looked up in must be
+/// root's or ours, the directories writable by no one else unless sticky.
+/// The lease directory itself is checked when opened (a group may share
+/// it). Stops at the first name that does not exist yet.
+fn check_way(dir: &Path) -> Result<()> {
+    use pidwait::pathtrust::{way_to, Error};
+    let shown = || escape_controls(&dir.to_string_lossy()).into_owned();
+    match way_to(dir) {
+        Ok(_) => Ok(()),
+        Err(Error::Untrusted(why)) => {
+            bail!("lease directory {}: {}", shown(), escape_controls(&why))
         }
+        Err(Error::Io(e)) => Err(e).with_context(|| format!("lease directory {}", shown())),
     }
-    Ok(())
 }
 
 /// Opens `name` in `dir` without following a symlink, and only if it is a
