@@ -10,3 +10,9 @@ mod reset;
 pub mod tls;
 pub mod token;
 mod x509;
+
+/// The openssl command lines of the test certificates, written once for the
+/// unit and the integration tests.
+#[cfg(test)]
+#[path = "../tests/openssl.rs"]
+mod openssl;

@@ -341,6 +341,7 @@ pub fn explain(err: &rustls::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::openssl;
 
     #[test]
     fn pem_errors_name_the_file() {
@@ -381,46 +382,12 @@ mod tests {
         assert!(client_config(Trust::default()).is_ok());
     }
 
-    /// Runs openssl in `dir`.
-    fn openssl(dir: &Path, args: &[&str]) {
-        let out = std::process::Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .expect("running openssl (apt-get install openssl)");
-        assert!(out.status.success(), "openssl {args:?}: {out:?}");
-    }
-
     /// A CA made by openssl in `dir` (`NAME.pem`, `NAME.key`).
     fn ca(dir: &Path, name: &str) -> CertificateDer<'static> {
-        let (pem, key) = (format!("{name}.pem"), format!("{name}.key"));
-        let subject = format!("/CN=test CA {name}");
-        openssl(
-            dir,
-            &[
-                "req",
-                "-new",
-                "-x509",
-                "-nodes",
-                "-days",
-                "2",
-                "-subj",
-                &subject,
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:prime256v1",
-                "-addext",
-                "basicConstraints=critical,CA:TRUE",
-                "-addext",
-                "keyUsage=critical,keyCertSign",
-                "-keyout",
-                &key,
-                "-out",
-                &pem,
-            ],
-        );
-        load_pem(&dir.join(pem)).unwrap().remove(0)
+        openssl::ca(dir, name, &format!("/CN=test CA {name}"));
+        load_pem(&dir.join(format!("{name}.pem")))
+            .unwrap()
+            .remove(0)
     }
 
     /// Without the system store, only --cacert's CAs are asked; with it,
@@ -431,49 +398,7 @@ mod tests {
         let dir = tmp.path();
         ca(dir, "ca");
         let other = ca(dir, "other");
-        openssl(
-            dir,
-            &[
-                "req",
-                "-new",
-                "-nodes",
-                "-subj",
-                "/CN=localhost",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:prime256v1",
-                "-keyout",
-                "leaf.key",
-                "-out",
-                "leaf.csr",
-            ],
-        );
-        std::fs::write(
-            dir.join("leaf.ext"),
-            "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
-        )
-        .unwrap();
-        openssl(
-            dir,
-            &[
-                "x509",
-                "-req",
-                "-days",
-                "2",
-                "-in",
-                "leaf.csr",
-                "-CA",
-                "ca.pem",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-extfile",
-                "leaf.ext",
-                "-out",
-                "leaf.pem",
-            ],
-        );
+        openssl::leaf(dir, "ca", "leaf", openssl::SERVER_LEAF);
         let leaf = load_pem(&dir.join("leaf.pem")).unwrap().remove(0);
         // The system store (as rustls-native-certs reads it) holds the
         // leaf's CA; no other test of this binary reads it.

@@ -2,7 +2,6 @@
 //! its own temporary directory.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 
 use rustls::pki_types::pem::PemObject;
@@ -12,6 +11,8 @@ use rustls::sign::CertifiedKey;
 use rustls::ServerConfig;
 
 use tempfile::TempDir;
+
+use crate::openssl;
 
 pub struct Certs {
     dir: TempDir,
@@ -60,21 +61,7 @@ impl Certs {
             format!("{name}.key"),
             format!("{name}.csr"),
         );
-        self.openssl(&[
-            "req",
-            "-new",
-            "-nodes",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-subj",
-            "/CN=0.0.0.0",
-            "-keyout",
-            &key,
-            "-out",
-            &csr,
-        ]);
+        openssl::csr(self.dir.path(), name, &openssl::EC, "/CN=0.0.0.0");
         let db = format!("{name}.db");
         std::fs::write(self.path(&db), "").unwrap();
         std::fs::write(self.path(&format!("{db}.attr")), "unique_subject = no\n").unwrap();
@@ -118,19 +105,12 @@ impl Certs {
             format!("{name}.key"),
             format!("{name}.csr"),
         );
-        self.openssl(&[
-            "req",
-            "-new",
-            "-nodes",
-            "-newkey",
-            "rsa:2048",
-            "-subj",
+        openssl::csr(
+            self.dir.path(),
+            name,
+            &["-newkey", "rsa:2048"],
             "/CN=old.example",
-            "-keyout",
-            &key,
-            "-out",
-            &csr,
-        ]);
+        );
         self.openssl(&[
             "x509", "-req", "-days", "2", "-in", &csr, "-signkey", &key, "-out", &cert,
         ]);
@@ -140,57 +120,8 @@ impl Certs {
     /// A CA, and a leaf it signed for the DNS name `localhost` only.
     /// Returns (CA cert, leaf cert, leaf key).
     pub fn ca_and_leaf(&self) -> (PathBuf, PathBuf, PathBuf) {
-        const EC: [&str; 4] = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"];
-        let mut ca = vec![
-            "req",
-            "-new",
-            "-x509",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=stackutils test CA",
-        ];
-        ca.extend(EC);
-        ca.extend([
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-        ]);
-        self.openssl(&ca);
-
-        let mut csr = vec!["req", "-new", "-nodes", "-subj", "/CN=localhost"];
-        csr.extend(EC);
-        csr.extend(["-keyout", "leaf.key", "-out", "leaf.csr"]);
-        self.openssl(&csr);
-
-        std::fs::write(
-            self.path("leaf.ext"),
-            "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
-        )
-        .unwrap();
-        self.openssl(&[
-            "x509",
-            "-req",
-            "-days",
-            "2",
-            "-in",
-            "leaf.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-extfile",
-            "leaf.ext",
-            "-out",
-            "leaf.pem",
-        ]);
+        openssl::ca(self.dir.path(), "ca", "/CN=stackutils test CA");
+        openssl::leaf(self.dir.path(), "ca", "leaf", openssl::SERVER_LEAF);
         (
             self.path("ca.pem"),
             self.path("leaf.pem"),
@@ -198,17 +129,13 @@ impl Certs {
         )
     }
 
+    /// The directory the certificates are made in.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
     fn openssl(&self, args: &[&str]) {
-        let out = Command::new("openssl")
-            .args(args)
-            .current_dir(self.dir.path())
-            .output()
-            .expect("running openssl (apt-get install openssl)");
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        openssl::openssl(self.dir.path(), args);
     }
 }
 

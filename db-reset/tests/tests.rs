@@ -3,6 +3,7 @@
 
 mod certs;
 mod dns;
+mod openssl;
 mod reserved;
 mod reset;
 mod safety;

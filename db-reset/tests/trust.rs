@@ -5,6 +5,7 @@ use std::path::Path;
 use std::process::Output;
 
 use crate::certs::{server_config_for, Certs};
+use crate::openssl;
 use crate::server::{any_port, Server};
 use crate::{cmd, exits, output};
 
@@ -159,63 +160,16 @@ fn cacert_adds_to_the_system_store() {
     assert!(server.request().is_none());
 }
 
-/// Runs openssl in `certs`' directory.
-fn openssl(certs: &Certs, args: &[&str]) {
-    let out = std::process::Command::new("openssl")
-        .args(args)
-        .current_dir(certs.path(""))
-        .output()
-        .expect("running openssl (apt-get install openssl)");
-    assert!(out.status.success(), "openssl {args:?}: {out:?}");
-}
-
 #[test]
 fn a_certificate_refused_for_another_reason_is_not_called_a_ca() {
     let certs = Certs::new();
     let (ca, _, _) = certs.ca_and_leaf();
     // Issued by the CA for localhost, with a critical extension no one knows.
-    openssl(
-        &certs,
-        &[
-            "req",
-            "-new",
-            "-nodes",
-            "-subj",
-            "/CN=localhost",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-keyout",
-            "odd.key",
-            "-out",
-            "odd.csr",
-        ],
-    );
-    std::fs::write(
-        certs.path("odd.ext"),
+    openssl::leaf(
+        certs.dir(),
+        "ca",
+        "odd",
         "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n1.3.6.1.4.1.55555.1=critical,ASN1:NULL\n",
-    )
-    .unwrap();
-    openssl(
-        &certs,
-        &[
-            "x509",
-            "-req",
-            "-days",
-            "2",
-            "-in",
-            "odd.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-extfile",
-            "odd.ext",
-            "-out",
-            "odd.pem",
-        ],
     );
     let server = Server::start(&certs.path("odd.pem"), &certs.path("odd.key"), &auth(), 200);
     let host = format!("localhost:{}", server.port);
