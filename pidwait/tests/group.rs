@@ -3,8 +3,6 @@
 
 use std::fs;
 use std::os::unix::fs::OpenOptionsExt;
-use std::os::unix::process::CommandExt;
-use std::process::{Command, Stdio};
 
 use nix::sys::signal::Signal;
 
@@ -69,21 +67,8 @@ fn group_holds_every_member_while_the_leader_lives() {
         go = go.display(),
         late = late.display(),
     );
-    let child = Command::new("bash")
-        .args(["-c", &script])
-        .process_group(0)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut leader = Proc(child);
+    let (mut leader, line) = Proc::group_leader_with_line("bash", &["-c", &script]);
     let _group = GroupGuard(leader.pid());
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(leader.0.stdout.take().unwrap()),
-        &mut line,
-    )
-    .unwrap();
     assert_eq!(line, "ready\n");
     let member = pid_in(&member);
     // TERM is ignored once it runs sleep (the ignore is set before exec).

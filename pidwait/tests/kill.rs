@@ -370,20 +370,7 @@ fn group_catches_members_that_join_late() {
          while :; do sleep 1 & wait $!; done",
         late.display()
     );
-    let child = Command::new("bash")
-        .args(["-c", &script])
-        .process_group(0)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut leader = Proc(child);
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(leader.0.stdout.take().unwrap()),
-        &mut line,
-    )
-    .unwrap();
+    let (mut leader, _ready) = Proc::group_leader_with_line("bash", &["-c", &script]);
     let (code, _, err) = kill_pid(leader.pid(), &["--group", "--retry", "TERM/300ms/KILL/5"]);
     assert_eq!(code, Some(0), "{err}");
     leader.reap();

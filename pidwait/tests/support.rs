@@ -4,6 +4,7 @@
 use std::fs;
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -107,8 +108,16 @@ impl Proc {
     /// Starts `program ARGS` with stdout piped, and returns it with the
     /// first line it prints (its sign that it is ready).
     pub fn spawn_with_line(program: &str, args: &[&str]) -> (Self, String) {
-        let child = Command::new(program)
-            .args(args)
+        Self::start_with_line(Command::new(program).args(args))
+    }
+
+    /// The same, with `program` the leader of a new process group.
+    pub fn group_leader_with_line(program: &str, args: &[&str]) -> (Self, String) {
+        Self::start_with_line(Command::new(program).args(args).process_group(0))
+    }
+
+    fn start_with_line(cmd: &mut Command) -> (Self, String) {
+        let child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .spawn()
