@@ -158,7 +158,7 @@ fn check(host: &str, url: &str, response: ureq::Response, token: &Token) -> anyh
     }
     // A server may echo the credentials it refused, in its reason phrase
     // too; they must not reach a log.
-    let reason = response.status_text().replace(token.expose(), "<token>");
+    let reason = response.status_text().replace(token.expose(), "<secret>");
     let mut body = Vec::new();
     // A failing server's body is only a hint; a short read is fine. Read a
     // token's length more than is shown, so a token that starts in the
@@ -170,7 +170,7 @@ fn check(host: &str, url: &str, response: ureq::Response, token: &Token) -> anyh
         .read_to_end(&mut body);
     // A server may echo the credentials it refused; they must not reach a log.
     let mut text = String::from_utf8_lossy(&body)
-        .replace(token.expose(), "<token>")
+        .replace(token.expose(), "<secret>")
         .trim()
         .to_owned();
     if let Some((cut, _)) = text.char_indices().nth(BODY_SHOWN) {

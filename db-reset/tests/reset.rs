@@ -197,8 +197,8 @@ fn a_token_echoed_by_the_server_is_masked() {
     let (certs, server) = ca_server(400);
     let err = exits(&reset(&localhost(&server), &certs.path("ca.pem")), 1);
     assert!(
-        err.contains("answered 400 Bad Request for OAuth2 <token> to POST")
-            && err.contains("Bad request with OAuth2 <token>"),
+        err.contains("answered 400 Bad Request for OAuth2 <secret> to POST")
+            && err.contains("Bad request with OAuth2 <secret>"),
         "{err}"
     );
     assert_no_token(&err);
