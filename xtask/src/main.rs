@@ -9,7 +9,9 @@
 mod man;
 
 use std::fs;
+use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use clap::CommandFactory;
@@ -112,10 +114,13 @@ fn man(dir: &Path) -> Result<()> {
         let readme_path = root().join(tool.dir).join("README.md");
         // A tool still without a README gets a page without EXAMPLES, and a warning.
         let readme = fs::read_to_string(&readme_path).unwrap_or_else(|e| {
-            eprintln!(
-                "xtask: warning: {}: {e}: no EXAMPLES in {}.1",
-                readme_path.display(),
-                tool.page
+            cliutil::warn(
+                "xtask",
+                format!(
+                    "warning: {}: {e}: no EXAMPLES in {}.1",
+                    readme_path.display(),
+                    tool.page
+                ),
             );
             String::new()
         });
@@ -166,7 +171,13 @@ fn completions(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-fn main() -> Result<()> {
+fn main() -> ExitCode {
+    cliutil::main_with("xtask", run)
+}
+
+/// Writes what was asked for, then prints the directory it is in (data: a
+/// script may take it); errors, a usage error too, end in exit 2.
+fn run() -> Result<ExitCode> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [what, dir] = args.as_slice() else {
         bail!("usage: xtask man|completions DIR");
@@ -178,6 +189,6 @@ fn main() -> Result<()> {
         "completions" => completions(&dir),
         _ => bail!("usage: xtask man|completions DIR"),
     }?;
-    println!("{}", dir.display());
-    Ok(())
+    writeln!(cliutil::stdout(), "{}", dir.display())?;
+    Ok(ExitCode::SUCCESS)
 }

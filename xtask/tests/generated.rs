@@ -233,3 +233,41 @@ fn completions_for_every_tool_and_stackutils_pidwait() {
     assert!(read(dir.path(), "portwait.bash").contains("--timeout"));
     assert!(read(dir.path(), "_stackutils-pidwait").contains("#compdef stackutils-pidwait"));
 }
+
+/// The workspace's conventions hold for xtask too: a usage error is one
+/// `xtask: ` line and exit 2, nothing on stdout; the directory it prints
+/// (data) going to a closed pipe changes nothing (no panic, exit 0).
+#[test]
+fn usage_errors_and_a_closed_pipe_follow_the_conventions() {
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .arg("man")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "xtask: usage: xtask man|completions DIR\n"
+    );
+    assert!(out.stdout.is_empty());
+
+    let dir = tempfile::tempdir().unwrap();
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["completions", dir.path().to_str().unwrap()])
+        .stdout(writer)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(dir.path().join("portwait.bash").exists());
+}
