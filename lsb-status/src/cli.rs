@@ -155,6 +155,17 @@ pub enum Command {
     #[command(after_help = HEADER_CODES)]
     Header(HeaderArgs),
 
+    /// Check that only root or we could have set up PATH (systemd's rules
+    /// for `PIDFile=`): every directory and symlink on the way root's or
+    /// ours, no directory writable by others unless sticky. A directory may
+    /// not exist yet (its way is checked up to the first missing name); a
+    /// --file must exist, be a regular file, not a symlink, root's or ours
+    /// and writable by its owner only. Why not goes to stderr.
+    #[command(
+        after_help = "Exit codes:\n  0  every PATH is safe to use as described\n  1  one is not, or cannot be examined (the first one's reason on stderr)\n  2  usage or fatal error"
+    )]
+    Trusted(TrustedArgs),
+
     /// Write a native systemd unit for each init script: the daemon itself
     /// (its type, pid file, user, defaults file and reload signal read from
     /// the script's body; a well-known daemon run in the foreground with
@@ -204,6 +215,17 @@ pub struct LockArgs {
     /// Where lock files live.
     #[arg(long, value_name = "DIR", default_value = "/var/lock/subsys")]
     pub lock_dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct TrustedArgs {
+    /// Each PATH is a file to read, not a directory.
+    #[arg(long)]
+    pub file: bool,
+
+    /// Paths to check.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]

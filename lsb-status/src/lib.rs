@@ -13,6 +13,7 @@ pub mod output;
 pub mod report;
 pub mod shell;
 pub mod status;
+pub mod trusted;
 pub mod unit;
 
 use std::ffi::OsString;
@@ -81,6 +82,17 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Warning(args) => show(Mark::Warning, args.message.as_deref(), output),
         Command::Header(args) => header(&args),
         Command::Unit(args) => unit(&args),
+        Command::Trusted(args) => {
+            let check = if args.file {
+                trusted::file
+            } else {
+                trusted::dir
+            };
+            for path in &args.paths {
+                check(path).map_err(|why| Exit::failure(escape(&why)))?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

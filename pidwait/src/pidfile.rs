@@ -284,8 +284,9 @@ fn read_flags() -> OFlags {
     OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK | OFlags::NOCTTY
 }
 
-/// The pidfile: owned by root or us, writable by its owner only.
-fn file_rules(path: &Path, meta: &std::fs::Metadata) -> Result<(), Error> {
+/// The pidfile (or any file believed as one is): owned by root or us,
+/// writable by its owner only.
+pub fn file_rules(path: &Path, meta: &std::fs::Metadata) -> Result<(), Error> {
     let mode = meta.mode() & 0o7777;
     if mode & 0o022 != 0 {
         let who = if mode & 0o002 == 0 {

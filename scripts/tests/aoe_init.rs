@@ -344,7 +344,7 @@ fn stop_without_the_fstab_file_unloads_nothing_it_cannot_unmount() {
     assert_eq!(code(&out), Some(1), "{}", show(&out));
     assert!(
         text(&out.stderr).starts_with(&format!(
-            "aoe-init: cannot tell what to unmount (cannot read {}: No such file",
+            "aoe-init: cannot tell what to unmount ({}: no such file",
             fstab.display()
         )),
         "{}",
@@ -665,7 +665,7 @@ fn a_lock_directory_others_control_is_refused() {
     assert_eq!(code(&out), Some(6), "{}", show(&out));
     assert_eq!(
         text(&out.stderr),
-        format!("aoe-init: directory {d} belongs to uid 65534, not to root or uid 0: refusing to keep the lock in {d}\n")
+        format!("aoe-init: directory {d} is owned by uid 65534, neither root nor us (uid 0): refusing to keep the lock in {d}\n")
     );
     // Root's, but anyone may write to it (no sticky bit).
     std::os::unix::fs::chown(&lock, Some(0), None).unwrap();
@@ -674,7 +674,7 @@ fn a_lock_directory_others_control_is_refused() {
     assert_eq!(code(&out), Some(6), "{}", show(&out));
     assert_eq!(
         text(&out.stderr),
-        format!("aoe-init: {d} is writable by others (mode 777, no sticky bit): refusing to keep the lock in {d}\n")
+        format!("aoe-init: directory {d} is writable by anyone (mode 777) and has no sticky bit: refusing to keep the lock in {d}\n")
     );
     assert!(rig.log().is_empty(), "ran {}", rig.log());
     // With the sticky bit (as /run/lock), others cannot replace root's files.
@@ -722,7 +722,7 @@ fn a_lock_directory_another_user_points_elsewhere_is_refused() {
     assert_eq!(code(&out), Some(6), "{}", show(&out));
     assert_eq!(
         text(&out.stderr),
-        format!("aoe-init: symbolic link {l} belongs to uid 65534, not to root or uid 0: refusing to keep the lock in {l}\n")
+        format!("aoe-init: {l} is a symlink owned by uid 65534, neither root nor us (uid 0): refusing to keep the lock in {l}\n")
     );
     assert!(rig.log().is_empty(), "ran {}", rig.log());
 
@@ -760,7 +760,7 @@ fn a_lock_directory_another_user_points_elsewhere_is_refused() {
     assert_eq!(code(&out), Some(6), "{}", show(&out));
     assert!(
         text(&out.stderr).starts_with(&format!(
-            "aoe-init: directory {} belongs to uid 65534",
+            "aoe-init: directory {} is owned by uid 65534",
             theirs.display()
         )),
         "{}",
@@ -805,14 +805,14 @@ fn a_defaults_file_others_control_is_not_read() {
     std::fs::set_permissions(&defaults, perm(0o666)).unwrap();
     refused(
         &rig,
-        &format!("{d} is writable by others (mode 666)"),
+        &format!("{d}: it is world-writable (mode 666)"),
         &defaults,
     );
     std::fs::set_permissions(&defaults, perm(0o644)).unwrap();
     std::os::unix::fs::chown(&defaults, Some(65534), None).unwrap();
     refused(
         &rig,
-        &format!("regular file {d} belongs to uid 65534, not to root or uid 0"),
+        &format!("{d}: it is owned by uid 65534, neither root nor us (uid 0)"),
         &defaults,
     );
     std::os::unix::fs::chown(&defaults, Some(0), None).unwrap();
@@ -831,7 +831,7 @@ fn a_defaults_file_others_control_is_not_read() {
     let l = link.display();
     refused(
         &rig,
-        &format!("symbolic link {l} belongs to uid 65534, not to root or uid 0"),
+        &format!("{l} is a symlink owned by uid 65534, neither root nor us (uid 0)"),
         &link,
     );
     // A FIFO is refused, not waited on.
@@ -844,7 +844,7 @@ fn a_defaults_file_others_control_is_not_read() {
     rig.set("DEFAULTS", &fifo.display().to_string());
     refused(
         &rig,
-        &format!("{} is not a regular file", fifo.display()),
+        &format!("{}: not a regular file", fifo.display()),
         &fifo,
     );
     // Root's own file, through root's own link: read.
@@ -870,7 +870,7 @@ fn an_fstab_file_others_control_is_not_acted_on() {
     assert_eq!(code(&out), Some(6), "{}", show(&out));
     assert_eq!(
         text(&out.stderr),
-        format!("aoe-init: {f} is writable by others (mode 666): not mounting what {f} lists\n")
+        format!("aoe-init: {f}: it is world-writable (mode 666): not mounting what {f} lists\n")
     );
     std::os::unix::fs::chown(&fstab, Some(65534), None).unwrap();
     mode(0o644);
@@ -878,7 +878,7 @@ fn an_fstab_file_others_control_is_not_acted_on() {
     assert_eq!(code(&out), Some(6), "{}", show(&out));
     assert!(
         text(&out.stderr).starts_with(&format!(
-            "aoe-init: regular file {f} belongs to uid 65534, not to root or uid 0: "
+            "aoe-init: {f}: it is owned by uid 65534, neither root nor us (uid 0): "
         )),
         "{}",
         show(&out)
@@ -894,7 +894,7 @@ fn an_fstab_file_others_control_is_not_acted_on() {
     assert_eq!(code(&out), Some(1), "{}", show(&out));
     assert_eq!(
         text(&out.stderr),
-        format!("aoe-init: cannot tell what to unmount ({f} is writable by others (mode 620)): keeping the driver and the lock\n")
+        format!("aoe-init: cannot tell what to unmount ({f}: it is group-writable (mode 620)): keeping the driver and the lock\n")
     );
     assert!(rig.mounted("mnt/a") && rig.driver_loaded() && rig.locked());
     mode(0o644);
@@ -939,7 +939,7 @@ fn a_mount_point_others_control_is_not_mounted_on() {
     assert_eq!(code(&out), Some(6), "{}", show(&out));
     assert_eq!(
         text(&out.stderr),
-        format!("aoe-init: symbolic link {p} belongs to uid 65534, not to root or uid 0: not mounting on {p}\n")
+        format!("aoe-init: {p} is a symlink owned by uid 65534, neither root nor us (uid 0): not mounting on {p}\n")
     );
     assert!(rig.log().is_empty(), "ran {}", rig.log());
     assert!(rig.mounts().is_empty());
@@ -949,7 +949,7 @@ fn a_mount_point_others_control_is_not_mounted_on() {
     let out = rig.run("start");
     assert_eq!(code(&out), Some(6), "{}", show(&out));
     assert!(
-        text(&out.stderr).starts_with(&format!("aoe-init: directory {p} belongs to uid 65534")),
+        text(&out.stderr).starts_with(&format!("aoe-init: directory {p} is owned by uid 65534")),
         "{}",
         show(&out)
     );
