@@ -10,17 +10,14 @@ usage="usage: start-stack.sh ACTION [--auth NAME] [--json]"
 actions=(start stop start_keep stop_keep start_keep_proxy stop_keep_proxy
   start_arv-git-httpd stop_arv-git-httpd start_nginx stop_nginx start-all stop-all status)
 say() { printf 'start-stack: %s\n' "$*" >&2; }
-# acts ACTION...: this run's action is one of them.
 acts() { [[ $action != *[[:space:]]* && " $* " == *" $action "* ]]; }
-# fail CODE MESSAGE: report and exit (1: did not come up / failed, 2: usage or fatal).
+# fail CODE MESSAGE (1: did not come up / failed, 2: usage or fatal).
 fail() { say "$2" && exit "$1"; }
 
 started=() # what this run began to start, stopped again if the run fails
 bound=()   # ports our services listen on now: their portfind leases can go
 pool=()    # start-all's ports not handed out yet
-# On exit: a failed run stops what it started and, for
-# eval "$(start-stack.sh start --auth NAME)", prints a line that fails; the
-# leases of bound and unused ports are released (no one waits for that).
+# A failed run stops what it started and, for eval, prints a line that fails.
 on_exit() {
   local rc=$? p args=()
   ((rc == 0)) || { ((${#started[@]} == 0)) || rollback; [[ -z ${auth:-} ]] || printf 'false\n'; }
@@ -71,8 +68,6 @@ acts "${actions[@]}" || fail 2 "unknown action '$action'. Actions are: ${actions
 [[ -z $auth ]] || acts start start-all || fail 2 "--auth applies to start and start-all only"
 [[ -z $json || $action == status ]] || fail 2 "--json applies to status only"
 
-# --- the tools ----------------------------------------------------------------
-
 # This script's directory, links resolved (installed: PREFIX/bin/start-stack).
 src=${BASH_SOURCE[0]}
 [[ ! -L $src ]] || src=$(readlink -f -- "$src")
@@ -80,10 +75,8 @@ here=${src%/*}
 [[ $here != "$src" ]] || here=.
 [[ $here == /* ]] || here=$PWD/$here
 
-# need TOOL...: each is found, else exit 2 naming it. Ours, each in a variable of
-# its name ("$db_reset": one fork a call), from STACKUTILS_BIN, this clone's
-# target/release or target/debug, PREFIX/lib/stackutils/bin, or PATH (procps'
-# pidwait passed over).
+# need TOOL...: each found, else exit 2 naming it; ours in a variable of its name
+# ("$db_reset": one fork a call), looked up as scripts/README.md says.
 portfind="" portwait="" pidwait="" fixture_token="" db_reset="" httpwait=""
 need() {
   local t v d p hint=""
@@ -107,8 +100,6 @@ need() {
     printf -v "$v" '%s' "$p"
   done
 }
-
-# --- configuration ------------------------------------------------------------
 
 # The data where the original found it: in an Arvados tree (ARVADOS_DIR), state
 # in its tmp/; else ./tmp of the caller and, from a clone, the shared corpus.
@@ -138,16 +129,15 @@ read -ra git_cmd <<<"${ARV_GIT_HTTPD_CMD:-arv-git-httpd}"
 read -ra nginx_cmd <<<"${NGINX_CMD:-nginx}"
 # Passenger reports this address, and the certificate names it.
 api_addr=0.0.0.0
-# Services, in start order, and the port files of each.
 services=(api keep0 keep1 keepproxy arv-git-httpd nginx)
-declare -A ports_of=(
-  [api]=api [keep0]=keep0 [keep1]=keep1 [keepproxy]=keepproxy
-  [arv-git-httpd]=arv-git-httpd [nginx]="keepproxy-ssl arv-git-httpd-ssl"
-)
+declare -A ports_of=([api]=api [keep0]=keep0 [keep1]=keep1 [keepproxy]=keepproxy
+  [arv-git-httpd]=arv-git-httpd [nginx]="keepproxy-ssl arv-git-httpd-ssl")
 proxy_services=${ARVADOS_TEST_PROXY_SERVICES+set}
-# external NAME: a parent runs NAME: the API server (ARVADOS_TEST_API_HOST), the
-# proxy, git server and nginx (ARVADOS_TEST_PROXY_SERVICES), never a storage server.
+# external NAME: a parent runs NAME (never a storage server).
 external() { if [[ $1 == api ]]; then [[ -n ${ARVADOS_TEST_API_HOST:-} ]]; else [[ $1 != keep? && -n $proxy_services ]]; fi; }
+# TLS to the API server: our certificate pinned; a parent's not verified (as the original's clients).
+tls=(--cacert "$state/self-signed.pem")
+[[ -z ${ARVADOS_TEST_API_HOST:-} ]] || tls=(--insecure)
 
 # check_config: the settings, before anything starts or stops (exit 2 now, not a
 # stack that cannot be stopped later); durations by pidwait's own parser.
@@ -168,12 +158,9 @@ check_config() {
     fail 2 "STACK_FIXTURES: no api_client_authorizations.yml in '$fixtures' (set ARVADOS_DIR to an Arvados source tree, or STACK_FIXTURES)"
 }
 
-# --- the state directory and its files ------------------------------------------
 # check_state: the state directory, if it exists (links resolved once), is ours
-# alone (no sticky sharing either), and every directory from / down to it passes
-# pidwait's pidfile path rules (systemd's PIDFile=): root's or ours, writable by
-# no one else unless sticky. No one can swap a directory or plant a link between
-# a check and a write. Else exit 2, naming it.
+# alone, not sticky, and passes pidwait's pidfile path rules (systemd's PIDFile=),
+# so no one can plant a link between a check and a write. Else exit 2.
 check_state() {
   local err
   [[ -e $state || -L $state ]] || return 0
@@ -186,8 +173,8 @@ check_state() {
   }
 }
 
-# plain FILE...: each is no symlink (a planted one is never followed) and, if
-# it exists, a regular file (a FIFO would block a read), else exit 2.
+# plain FILE...: each is no symlink and, if it exists, a regular file (a FIFO
+# would block a read), else exit 2.
 plain() {
   local f
   for f; do
@@ -195,15 +182,12 @@ plain() {
     [[ ! -e $f || -f $f ]] || fail 2 "$f is not a regular file"
   done
 }
-
-# dir DIR: DIR is a directory of its own (no link), made if missing.
 dir() {
   [[ ! -L $1 ]] || fail 2 "$1 is a symbolic link: not following it (remove it if it is yours)"
   [[ -d $1 ]] || mkdir -p -- "$1" || fail 1 "cannot create $1"
 }
 
-# write FILE TEXT: one write(2) (a reader sees the old, an empty or the new
-# file); a failed one says why and leaves no file behind.
+# write FILE TEXT: one write(2); a failed one says why and leaves no file behind.
 write() {
   local err
   plain "$1"
@@ -220,8 +204,7 @@ first_line() {
   [[ ! -r $1 ]] || IFS= read -r line <"$1" || true
 }
 
-# getport NAME: the port in NAME.port, in $port, or 9 (discard) as the original
-# did when there is none, so a template never silently gets an empty value.
+# getport NAME: the port in NAME.port, in $port; 9 (discard) if none, as the original.
 getport() {
   first_line "$state/$1.port"
   port=${line:-9}
@@ -229,24 +212,18 @@ getport() {
     fail 2 "$state/$1.port: expected a port number (1-65535), got '$port'"
 }
 
-# livepid NAME: the pid of NAME's pidfile, in $pid, when that process runs
-# (pidwait: trusted pidfile, no zombie, no later process with a stale pid).
-livepid() { pid="" && [[ -e $state/$1.pid || -L $state/$1.pid ]] && pid=$("$pidwait" --running --quiet "$state/$1.pid" 2>/dev/null); }
-
-# listening NAME: $pid listens on every port of NAME (its ports in $list).
-listening() {
+# up NAME: its pidfile names a live process (pidwait's judgement), in $pid, that
+# listens on all its ports (in $list).
+up() {
   local p port
-  list=()
+  pid="" list=()
+  [[ -e $state/$1.pid || -L $state/$1.pid ]] && pid=$("$pidwait" --running --quiet "$state/$1.pid" 2>/dev/null) || return
   for p in ${ports_of[$1]}; do getport "$p" && list+=("$port"); done
   "$portwait" --timeout 0 --pid "$pid" "${list[@]}" 2>/dev/null
 }
 
-# up NAME: its pidfile names a live process that listens on all its ports.
-up() { local pid list && livepid "$1" && listening "$1"; }
-
-# answering NAME TIMEOUT: NAME answers HTTP within TIMEOUT, any status but 5xx (a
-# gateway error is nginx without its upstream), our certificate pinned; nginx
-# through to the proxy and the git server (those that run: port 9 has none).
+# answering NAME TIMEOUT: NAME answers HTTP, any status but 5xx (nginx without
+# its upstream); nginx through to the proxy and the git server (if they run).
 answering() {
   local p port urls=()
   case $1 in
@@ -263,9 +240,7 @@ answering() {
   { "$httpwait" --status 100-499 --cacert "$state/self-signed.pem" --timeout="$2" "${urls[@]}" >/dev/null; } 2>&1
 }
 
-# --- starting ---------------------------------------------------------------------
 declare -A launched begun
-
 # lease N: N free ports in pps, leased by portfind (its message says why not).
 lease() {
   local ports
@@ -274,9 +249,8 @@ lease() {
   mapfile -t pps <<<"$ports"
 }
 
-# begin NAME: NAME stopped, its ports (from start-all's pool, else leased now)
-# written to its port files, in pps (the first in pp). Once a run: again, the
-# same ports.
+# begin NAME: NAME stopped, its ports (start-all's pool, else leased) written to
+# its port files, in pps (the first in pp); again, the same ports.
 begin() {
   local p i=0 names n
   if [[ -z ${begun[$1]:-} ]]; then
@@ -308,8 +282,9 @@ died() {
   exit 1
 }
 
-# listens NAME...: each that this run launched listens on all its ports (its
-# start fails at once if it exits).
+# listens NAME...: each that this run launched listens on its ports (fails at
+# once if it exits). pidfiles NAME...: its pidfile names a live process (the
+# listener's pid is proof enough); best a moment later: many write it once they listen.
 listens() {
   local name err
   for name; do
@@ -320,9 +295,6 @@ listens() {
     bound+=("${pps[@]}")
   done
 }
-# pidfiles NAME...: and its pidfile names a live process (one that names the
-# listener is proof enough); best looked at a moment later, as many servers
-# write it once they listen.
 pidfiles() {
   local name err
   for name; do
@@ -334,8 +306,8 @@ pidfiles() {
 }
 wait_up() { listens "$@"; pidfiles "$@"; }
 
-# ensure_cert: the self-signed certificate and key, made once, stored by write
-# (openssl itself leaves empty files and exits 0 on a full disk).
+# ensure_cert: the certificate and key, made once, stored by write (openssl
+# leaves empty files and exits 0 on a full disk).
 ensure_cert() {
   local pem cert mask
   [[ -s $state/self-signed.pem && -s $state/self-signed.key ]] && return
@@ -352,25 +324,21 @@ ensure_cert() {
   umask "$mask" && write "$state/self-signed.pem" "$cert"
 }
 
-# The API server: a parent's (reset only), this run's, or ours when up, in
-# $api_host; a parent's server not verified (as the original).
-api_host="" token=""
+api_host="" token="" # the API server, the admin token
 reset_api() {
-  local tls=(--cacert "$state/self-signed.pem") err
-  [[ -z ${ARVADOS_TEST_API_HOST:-} ]] || tls=(--insecure)
+  local err
   err=$("$db_reset" --host "$api_host" "${tls[@]}" --token-name admin --fixtures "$fixtures" --retry-for "$timeout" 2>&1) ||
     { say "database reset of $api_host failed: $err" && return 1; }
 }
+# api_up: ours runs and listens; its host in $api_host.
+api_up() { local pid list port && up api && getport api && api_host=$api_addr:$port; }
 
-# api METHOD JSON PATH...: one call to the API server as admin for each PATH,
-# side by side, none retried (JSON: the body, if any; DELETE: one gone already
-# is no error); the bodies on stdout, whole (a listing is bounded at 8 MiB, far
-# past the default 64 KiB: one cut would leave old registrations). The token
-# goes in httpwait's environment, never on a command line, and httpwait masks
-# it in what it shows.
+# api METHOD JSON PATH...: one call as admin for each PATH, side by side, not
+# retried (DELETE: gone already is fine); the bodies whole on stdout (a cut
+# listing would leave old registrations). The token in httpwait's environment,
+# never in argv; httpwait masks it in what it shows.
 api() {
-  local tls=(--cacert "$state/self-signed.pem") status=200-299 data=() urls=() path
-  [[ -z ${ARVADOS_TEST_API_HOST:-} ]] || tls=(--insecure) # as the original's clients
+  local status=200-299 data=() urls=() path
   [[ $1 != DELETE ]] || status+=,404
   [[ -z $2 ]] || data=(--data "$2" --header "Content-Type: application/json")
   for path in "${@:3}"; do urls+=("https://$api_host$path"); done
@@ -378,8 +346,7 @@ api() {
     --status "$status" --method "$1" "${data[@]}" --print-body --body-limit 8M "${urls[@]}" ||
     fail 1 "API call to https://$api_host failed (above)"
 }
-# post PATH JSON [PATH JSON]...: each JSON POSTed to its PATH, side by side, in
-# the background; settle: all of them made.
+# post PATH JSON...: each POSTed, in the background; settle: all made.
 pending=()
 post() { while (($#)); do api POST "$2" "$1" >/dev/null & pending+=($!) && shift 2; done; }
 settle() {
@@ -390,35 +357,28 @@ settle() {
 # delete_listed TEXT: every keep service and disk whose uuid is in TEXT deleted.
 delete_listed() {
   local text=$1 re="[a-z0-9]{5}-(bi6l4|penuu)-[a-z0-9]{15}" kind paths=()
-  declare -A seen=()
   while [[ $text =~ $re ]]; do
     text=${text#*"${BASH_REMATCH[0]}"}
-    [[ -z ${seen[${BASH_REMATCH[0]}]:-} ]] || continue
-    seen[${BASH_REMATCH[0]}]=1
     kind=disks && [[ ${BASH_REMATCH[1]} != bi6l4 ]] || kind=services
-    paths+=("/arvados/v1/keep_$kind/${BASH_REMATCH[0]}")
+    [[ " ${paths[*]} " == *"/${BASH_REMATCH[0]} "* ]] || paths+=("/arvados/v1/keep_$kind/${BASH_REMATCH[0]}")
   done
   ((${#paths[@]} == 0)) || api DELETE "" "${paths[@]}" >/dev/null
 }
 
-admin_token() { [[ -n $token ]] || token=$("$fixture_token" --fixtures "$fixtures" admin) || fail 2 "no admin token in $fixtures"; }
 # register_start: the admin token, and the API server in $api_host.
 register_start() {
-  local port
-  admin_token
+  [[ -n $token ]] || token=$("$fixture_token" --fixtures "$fixtures" admin) || fail 2 "no admin token in $fixtures"
   [[ -n $api_host ]] || api_host=${ARVADOS_TEST_API_HOST:-}
-  [[ -n $api_host ]] || { up api && getport api && api_host=$api_addr:$port; } ||
-    fail 1 "the API server is not running (run 'start-stack.sh start' first)"
+  [[ -n $api_host ]] || api_up || fail 1 "the API server is not running (run 'start-stack.sh start' first)"
 }
 
-# launch_api: a parent's server only reset; ours reused if it runs and resets;
-# else started (wait_api waits for it and resets it).
+# launch_api: a parent's only reset; ours reused if it runs and resets; else
+# started (wait_api waits for it and resets it).
 launch_api() {
-  local port
   if external api; then
     api_host=$ARVADOS_TEST_API_HOST
     reset_api || exit 1
-  elif ! { up api && getport api && api_host=$api_addr:$port && { reset_api || ! say "restarting the API server"; }; }; then
+  elif ! { api_up && { reset_api || ! say "restarting the API server"; }; }; then
     begin api
     ensure_cert
     launch api env -C "$api_dir" -u ARVADOS_TEST_API_HOST -u ARVADOS_API_HOST -u ARVADOS_API_HOST_INSECURE \
@@ -430,9 +390,8 @@ launch_api() {
 }
 wait_api() { [[ -z ${launched[api]:-} ]] || { listens api && reset_api && pidfiles api; } || died api "the database reset failed"; }
 
-# Two storage servers side by side, on fresh volumes (mkdir fails rather than
-# reuse a name); registered while they start (a registration needs no
-# listener), and so before the proxy, which reads the list as it starts.
+# Two storage servers, on fresh volumes (mkdir fails rather than reuse a name);
+# registered while they start, before the proxy, which reads the list as it starts.
 launch_keep() {
   local n vol
   for n in 0 1; do
@@ -443,8 +402,9 @@ launch_keep() {
     launch "keep$n" "${keepstore_cmd[@]}" "-volume=$vol" "-listen=:$pp" "-pid=$state/keep$n.pid"
   done
 }
+disks=() # their disks' registrations, made while the proxy starts
 register_keep() {
-  local n svc reply disks=()
+  local n svc reply
   register_start
   # Every old registration (the proxy's too) goes, as the original did.
   reply=$(api GET "" /arvados/v1/keep_services /arvados/v1/keep_disks) || exit 1
@@ -456,11 +416,10 @@ register_keep() {
     disks+=(/arvados/v1/keep_disks "$svc")
   done
   settle
-  post "${disks[@]}" # made while the proxy starts
 }
 
-# launch_proxy: the proxy, registered as the only proxy while it starts
-# (start-all: register_keep deleted the old ones).
+# launch_proxy: registered as the only proxy while it starts (start-all:
+# register_keep deleted the old ones).
 launch_proxy() {
   ! external keepproxy || return 0
   local svc reply
@@ -482,8 +441,7 @@ launch_git() {
   dir "$state/git" && dir "$state/git/test"
   [[ -z $git_tarball ]] || tar -xf "$git_tarball" -C "$state/git" || fail 2 "cannot unpack $git_tarball into $state/git"
   launch arv-git-httpd env -u ARVADOS_API_TOKEN "${git_cmd[@]}" "-repo-root=$state/git/test" "-address=:$pp"
-  # It writes no pidfile of its own.
-  write "$state/arv-git-httpd.pid" "$pid"
+  write "$state/arv-git-httpd.pid" "$pid" # it writes no pidfile of its own
 }
 
 # render TEMPLATE OUT NAME=VALUE...: {{NAME}}s replaced; one left is an error.
@@ -500,9 +458,8 @@ render() {
   write "$out" "${text%$'\n'}"
 }
 
-# launch_nginx: TLS for the proxy and the git server, on their ports of now
-# (start-all: the proxy's in advance); answer_nginx waits until it answers
-# through to them (those that run).
+# launch_nginx: TLS for the proxy and the git server on their ports (start-all:
+# the proxy's in advance); answer_nginx: it answers through to them.
 launch_nginx() {
   ! external nginx || return 0
   local port kp
@@ -527,13 +484,9 @@ print_api() {
   "$fixture_token" --fixtures "$fixtures" --export --host "$api_host" "$auth" || fail 1 "no fixture '$auth' for --auth"
 }
 
-# --- stopping ------------------------------------------------------------------
-
-# stop_service NAME: TERM, then KILL on schedule, to the process group it leads
-# (a KILL to nginx's master alone leaves its workers listening) or what is left
-# of it; never to a process with a stale pidfile's pid (pidwait). Ports
-# confirmed closed, then its files (a storage server's volume too) removed;
-# stopping what is not running succeeds.
+# stop_service NAME: pidwait stops the process group it leads (nginx's workers
+# too) or what is left of it, never a stale pidfile's pid; the ports confirmed
+# closed, then its files (and volume) removed. Not running: success.
 stop_service() {
   local name=$1 pf=$state/$1.pid p port err rc=0 list=() gone=() stopped=""
   for p in ${ports_of[$name]}; do
@@ -549,8 +502,7 @@ stop_service() {
       [[ -z $p || $p == *"is not running: nothing to stop" ]] || say "$name: ${p%: nothing to stop}"
     done <<<"$err"
   fi
-  # One launched by this run that wrote no pidfile (or not yet: it goes too once
-  # that process is gone), while our child (a running job).
+  # Launched by this run, no pidfile (yet), still our child (a running job).
   [[ -n $stopped || " ${live_jobs[*]} " != *" ${launched[$name]:-none} "* ]] ||
     "$pidwait" --kill --group --quiet --retry="$stop_retry" --pid "${launched[$name]}" 2>/dev/null || true
   # Only the ports of a process we stopped (after a kill -9 a stranger may have one).
@@ -570,8 +522,8 @@ stop_service() {
   ((${#gone[@]} == 0)) || rm -rf -- "${gone[@]}"
 }
 
-# stop NAME...: side by side, each bounded (one that cannot be stopped keeps
-# no other running); what a parent runs is left alone. Exit 0 if all stopped.
+# stop NAME...: side by side (one that cannot be stopped keeps no other
+# running); a parent's left alone. Exit 0 if all stopped.
 stop() {
   local name rc=0 jobs=()
   for name; do external "$name" || { (stop_service "$name") & jobs+=($!); }; done
@@ -579,7 +531,7 @@ stop() {
   exit "$rc"
 }
 
-# On a failed start, stop what this run started, newest first.
+# rollback: after a failed start, what this run started is stopped, newest first.
 live_jobs=()
 rollback() {
   local i
@@ -591,22 +543,14 @@ rollback() {
   for ((i = ${#started[@]} - 1; i >= 0; i--)); do (stop_service "${started[i]}"); done
 }
 
-# q VALUE: VALUE as a JSON string, in $quoted.
-q() {
-  quoted=${1//\\/\\\\} && quoted=${quoted//$'\n'/\\n} && quoted=${quoted//$'\r'/\\r}
-  quoted=${quoted//$'\t'/\\t} && quoted="\"${quoted//\"/\\\"}\""
-}
-
-# status: a line per service (--json: an object): pid and ports while it runs,
-# state up (listening, answering), listening, down or external.
+# status: a line (--json: an object) per service: pid, ports and state.
 status() {
-  local name pid list shown word all=0 out="" sep=""
+  local name pid list shown word all=0 out="" sep="" q
   for name in "${services[@]}"; do
-    list=()
-    word=down
+    pid="" list=() word=down
     if external "$name"; then
-      word=external pid=""
-    elif livepid "$name" && listening "$name"; then
+      word=external
+    elif up "$name"; then
       answering "$name" 1s >/dev/null && word=up || word=listening
     fi
     [[ $word == up || $word == external ]] || all=1
@@ -615,14 +559,13 @@ status() {
     out+="$sep{\"name\":\"$name\",\"pid\":${pid:-null},\"ports\":[$shown],\"state\":\"$word\"}" sep=,
     [[ -n $json ]] || printf '%-14s pid %-8s port %-12s %s\n' "$name" "${pid:--}" "${shown:--}" "$word"
   done
-  q "$state" && word=true && ((all == 0)) || word=false
-  [[ -z $json ]] || printf '{"state_dir":%s,"all_up":%s,"services":[%s]}\n' "$quoted" "$word" "$out"
+  # The state directory as a JSON string.
+  q=${state//\\/\\\\} && q=${q//$'\n'/\\n} && q=${q//$'\r'/\\r} && q=${q//$'\t'/\\t}
+  word=true && ((all == 0)) || word=false
+  [[ -z $json ]] || printf '{"state_dir":"%s","all_up":%s,"services":[%s]}\n' "${q//\"/\\\"}" "$word" "$out"
   return "$all"
 }
 
-# --- main ----------------------------------------------------------------------
-
-# The state directory, links resolved once, must be ours alone.
 need pidwait
 check_state
 if [[ $action == status ]]; then
@@ -651,13 +594,8 @@ case $action in
   # Each step a command of its own: in an && list set -e would not stop at a
   # failure inside the functions of its first steps.
   start) launch_api; wait_api; print_api ;;
-  start_keep)
-    register_start # the API server first: without it, nothing starts
-    launch_keep
-    register_keep
-    wait_up keep0 keep1
-    settle
-    ;;
+  # The API server first: without it, nothing starts.
+  start_keep) register_start; launch_keep; register_keep; post "${disks[@]}"; wait_up keep0 keep1; settle ;;
   start_keep_proxy) launch_proxy; wait_up keepproxy; settle ;;
   start_arv-git-httpd) launch_git; wait_up arv-git-httpd ;;
   start_nginx) launch_nginx; wait_up nginx; answer_nginx ;;
@@ -668,21 +606,19 @@ case $action in
   stop-all) stop "${services[@]}" ;;
   start-all)
     lease 7 && pool=("${pps[@]}") # all the stack's ports in one portfind call
-    # The API server first (the longest way: it starts, resets, takes the
-    # storage servers' registrations, then the proxy starts, which reads them);
-    # beside it the storage servers, the git server and nginx (which gets the
-    # proxy's port in advance), each waited for while it starts.
+    # The API server first: the longest way (start, reset, registrations, then
+    # the proxy). Beside it the others, checked while the proxy starts.
     launch_api
     launch_keep
     launch_git
     external keepproxy || begin keepproxy
     launch_nginx
-    admin_token
-    listens keep0 keep1 arv-git-httpd nginx
+    register_start
     wait_api
-    pidfiles keep0 keep1 arv-git-httpd nginx
     register_keep
     launch_proxy
+    post "${disks[@]}"
+    wait_up keep0 keep1 arv-git-httpd nginx
     listens keepproxy
     answer_nginx # last: it answers only through the others
     pidfiles keepproxy
