@@ -33,6 +33,8 @@ Exit codes:
 ///
 /// Waits until something listens on every target (or, with --closed, until
 /// nothing does), checking every few milliseconds.
+// Flags of a command line, each on its own.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Debug, Parser)]
 #[command(name = "portwait", version = concat!(env!("CARGO_PKG_VERSION"), " (stackutils)"), about, after_help = EXIT_CODES)]
 pub struct Cli {
@@ -72,6 +74,11 @@ pub struct Cli {
     /// backlog) is not ready. Remote targets are always probed this way.
     #[arg(long, conflicts_with = "closed")]
     pub connect: bool,
+
+    /// Say on stderr how the wait is made (kernel events, or polling and
+    /// why) and, at the end, how many looks it took.
+    #[arg(short, long)]
+    pub verbose: bool,
 
     /// Run this command (replacing portwait) once the targets are ready.
     #[arg(last = true, value_name = "CMD")]

@@ -537,14 +537,17 @@ pub(crate) mod tests {
     /// A socket listening on `addr` (port 0), IPv6-only if asked; None if
     /// this host cannot (no IPv6).
     fn listening(addr: &str, v6only: bool) -> Option<TcpListener> {
-        use rustix::net::{bind, listen, socket, sockopt, AddressFamily, SocketType};
+        use rustix::net::{
+            bind, listen, socket_with, sockopt, AddressFamily, SocketFlags, SocketType,
+        };
         let addr: std::net::SocketAddr = addr.parse().unwrap();
         let family = if addr.is_ipv4() {
             AddressFamily::INET
         } else {
             AddressFamily::INET6
         };
-        let fd = socket(family, SocketType::STREAM, None).ok()?;
+        // CLOEXEC: a parallel test's child must not keep it open.
+        let fd = socket_with(family, SocketType::STREAM, SocketFlags::CLOEXEC, None).ok()?;
         if addr.is_ipv6() {
             sockopt::set_ipv6_v6only(&fd, v6only).unwrap();
         }

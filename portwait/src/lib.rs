@@ -2,6 +2,7 @@
 
 pub mod cli;
 pub mod diag;
+mod events;
 pub mod owner;
 pub mod target;
 pub mod wait;
@@ -69,6 +70,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
                         owner,
                         closed: cli.closed,
                         connect: cli.connect,
+                        verbose: cli.verbose,
                     };
                     wait::wait(&watch, left())?
                 }

@@ -1,5 +1,20 @@
-//! The waiting loop: look, and if not everything is ready, sleep a little
-//! longer each time (1 ms doubling to 8 ms) until the deadline. While
+//! The waiting loop: look, and if not everything is ready, wait for a
+//! kernel event that says a listener on a wanted port started or ended
+//! (see `events`), or, where events cannot be had, sleep a little longer
+//! each time (1 ms doubling to 8 ms), until the deadline.
+//!
+//! With events, a look follows each event at once (at most one a
+//! millisecond), then after 1, 2, 4 ... ms (the event comes before the
+//! kernel's table holds the new listener, or has dropped the closed one),
+//! backing off to [`SAFETY_LOOK`]: looking only every 100 ms while
+//! nothing happens costs a tenth of polling's wake-ups, and bounds how
+//! late a missed event (a CPU brought online later) can make us. The table
+//! is walked at every look then (see below), so a bare PORT on any address
+//! is as quick as on loopback. Events are set up only once the first look
+//! found the targets not ready (nothing to pay when they are), and looked
+//! after once more at once (a listener may have come in between).
+//!
+//! Polling: while
 //! nothing listens, a look is the kernel's lookup of one address (or, for a
 //! bare PORT, of 127.0.0.1 and `::1` in one request), so the wakeups
 //! themselves are most of the cost: 8 ms between looks keeps the median
@@ -14,11 +29,13 @@
 
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6, TcpStream};
+use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
 use crate::diag::{Diag, Listener};
+use crate::events::Events;
 use crate::owner::{self, sleep_or_exit, Owner};
 use crate::target::{self, NotResolved, Place, Target};
 
@@ -43,6 +60,13 @@ const MAX_LOOKUP_PAUSE: Duration = Duration::from_millis(250);
 /// A lookup gets what is left of the timeout, and at least this, so that
 /// the one look of `--timeout 0` (or the last one) really asks.
 const MIN_LOOKUP: Duration = Duration::from_millis(100);
+/// With kernel events, looks back off to this while no event comes: a
+/// missed event delays us by at most this (the `lsof` loop portwait
+/// replaces slept 100 ms too), for 10 wake-ups a second, about 0.1% of a
+/// core here.
+pub(crate) const SAFETY_LOOK: Duration = Duration::from_millis(100);
+/// With kernel events, at most one look this often, however many come.
+const MIN_GAP: Duration = Duration::from_millis(1);
 
 /// What to wait for.
 pub struct Watch {
@@ -54,6 +78,9 @@ pub struct Watch {
     pub closed: bool,
     /// Local listeners must also complete a TCP handshake.
     pub connect: bool,
+    /// Say on stderr how the wait is made (kernel events or polling, and
+    /// why) and how many looks it took.
+    pub verbose: bool,
 }
 
 /// How a wait ended.
@@ -145,6 +172,49 @@ pub fn resolve(
 /// each needing to be seen so once, or until `timeout` passes or the
 /// owner dies.
 pub fn wait(watch: &Watch, timeout: Duration) -> Result<Outcome> {
+    let mut count = Count::default();
+    let outcome = wait_counted(watch, timeout, &mut count);
+    if watch.verbose {
+        say(format_args!(
+            "{} look{}, {} woken by a kernel event",
+            count.looks,
+            if count.looks == 1 { "" } else { "s" },
+            count.woken
+        ));
+    }
+    outcome
+}
+
+/// How many looks a wait made, and after how many kernel events.
+#[derive(Default)]
+struct Count {
+    looks: u64,
+    woken: u64,
+}
+
+fn say(message: impl std::fmt::Display) {
+    cliutil::warn("portwait", message);
+}
+
+/// Why kernel events will not do for `watch`, if they will not.
+fn no_events(watch: &Watch, has_pidfd: bool) -> Option<&'static str> {
+    let remote = watch
+        .targets
+        .iter()
+        .flat_map(|(_, places)| places)
+        .any(|p| matches!(p, Place::Remote(_)));
+    if remote {
+        Some("a target on another host is probed by connecting")
+    } else if watch.connect {
+        Some("--connect probes by connecting")
+    } else if watch.owner.is_some() && !has_pidfd {
+        Some("no pidfd for the --pid process: its death is noticed by looking")
+    } else {
+        None
+    }
+}
+
+fn wait_counted(watch: &Watch, timeout: Duration, count: &mut Count) -> Result<Outcome> {
     let start = Instant::now();
     let deadline = start
         .checked_add(timeout)
@@ -161,18 +231,21 @@ pub fn wait(watch: &Watch, timeout: Duration) -> Result<Outcome> {
     let mut walk = Walk::new(start);
     let mut pidfd = watch.owner.as_ref().and_then(Owner::pidfd);
     let mut pending: Vec<usize> = (0..watch.targets.len()).collect();
-    let mut pause = FIRST_PAUSE;
+    let mut pace = Pace::new();
     let mut next_remote = start;
     let mut owner_exited = false;
     let mut foreign = HashSet::new();
     loop {
         let now = Instant::now();
+        let last_look = now;
+        count.looks += 1;
         let probe_remote = now >= next_remote;
         if probe_remote {
             next_remote = now + REMOTE_EVERY;
         }
         let ports = pending.iter().map(|i| watch.targets[*i].0.port).collect();
-        let walk_now = walk.due(now);
+        // With events, looks are few: walk at each.
+        let walk_now = pace.on_events() || walk.due(now);
         let mut look = Look {
             diag: diag.as_mut(),
             ports,
@@ -238,14 +311,121 @@ pub fn wait(watch: &Watch, timeout: Duration) -> Result<Outcome> {
         if now >= deadline {
             return Ok(Outcome::TimedOut(unready()));
         }
-        let sleep = pause.min(deadline - now);
-        if sleep_or_exit(pidfd, sleep)? {
+        if !pace.tried {
+            let ports: Vec<u16> = pending.iter().map(|i| watch.targets[*i].0.port).collect();
+            if pace.arm(watch, &ports, pidfd.is_some()) {
+                // A listener may have come or gone before the events were
+                // on.
+                continue;
+            }
+        }
+        if pace.sleep(pidfd, deadline - now, last_look, watch.verbose, count)? {
             // A pidfd stays readable once its process exits: keep polling
             // it and every later sleep would return at once (a busy loop).
             owner_exited = true;
             pidfd = None;
         }
-        pause = (pause * 2).min(MAX_PAUSE);
+    }
+}
+
+/// How the loop waits between looks: on kernel events, or polling.
+struct Pace {
+    events: Option<Events>,
+    /// The next sleep (unless an event ends it).
+    pause: Duration,
+    /// Whether setting up events was tried (once, after the first look).
+    tried: bool,
+}
+
+impl Pace {
+    fn new() -> Self {
+        Pace {
+            events: None,
+            pause: FIRST_PAUSE,
+            tried: false,
+        }
+    }
+
+    /// Sets up kernel events for `ports`, unless they will not do for
+    /// `watch`; whether they are on.
+    fn arm(&mut self, watch: &Watch, ports: &[u16], has_pidfd: bool) -> bool {
+        self.tried = true;
+        let opened = no_events(watch, has_pidfd).map_or_else(
+            || Events::open(ports).map_err(|e| format!("{e:#}")),
+            |why| Err(why.to_owned()),
+        );
+        match opened {
+            Ok(events) => {
+                if watch.verbose {
+                    say(format_args!(
+                        "waiting on kernel events (tracepoint sock:inet_sock_set_state on {} CPUs), looking at least every {} ms",
+                        events.cpus(),
+                        SAFETY_LOOK.as_millis()
+                    ));
+                }
+                self.events = Some(events);
+                self.pause = SAFETY_LOOK;
+                true
+            }
+            Err(why) => {
+                if watch.verbose {
+                    say(format_args!(
+                        "polling every {}-{} ms, without kernel events: {why}",
+                        FIRST_PAUSE.as_millis(),
+                        MAX_PAUSE.as_millis()
+                    ));
+                }
+                false
+            }
+        }
+    }
+
+    /// Sleeps until the next look is due (at most `left`): with events,
+    /// until one comes (but not within [`MIN_GAP`] of `last_look`) or the
+    /// pause ends. True if `pidfd` said its process exited.
+    fn sleep(
+        &mut self,
+        pidfd: Option<&OwnedFd>,
+        left: Duration,
+        last_look: Instant,
+        verbose: bool,
+        count: &mut Count,
+    ) -> Result<bool> {
+        let sleep = self.pause.min(left);
+        let Some(events) = &self.events else {
+            self.pause = (self.pause * 2).min(MAX_PAUSE);
+            return sleep_or_exit(pidfd, sleep);
+        };
+        match events.sleep(pidfd, sleep) {
+            Ok(woke) if woke.event => {
+                count.woken += 1;
+                self.pause = FIRST_PAUSE;
+                // At most one look a millisecond, in an event storm too.
+                let wait = MIN_GAP.saturating_sub(last_look.elapsed());
+                if woke.owner || wait.is_zero() {
+                    return Ok(woke.owner);
+                }
+                sleep_or_exit(pidfd, wait)
+            }
+            Ok(woke) => {
+                self.pause = (self.pause * 2).clamp(FIRST_PAUSE, SAFETY_LOOK);
+                Ok(woke.owner)
+            }
+            Err(e) => {
+                if verbose {
+                    say(format_args!(
+                        "kernel events failed, polling from now on: {e:#}"
+                    ));
+                }
+                self.events = None;
+                self.pause = FIRST_PAUSE;
+                Ok(false)
+            }
+        }
+    }
+
+    fn on_events(&self) -> bool {
+        self.events.is_some()
     }
 }
 
@@ -503,6 +683,7 @@ mod tests {
             owner: None,
             closed,
             connect: false,
+            verbose: false,
         };
         assert_eq!(wait(&watch(false), Duration::ZERO).unwrap(), Outcome::Ready);
         assert_eq!(
@@ -608,6 +789,7 @@ mod tests {
             owner: None,
             closed,
             connect: false,
+            verbose: false,
         };
         assert_eq!(
             wait(&watch(false), Duration::from_secs(5)).unwrap(),

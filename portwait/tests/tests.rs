@@ -1,6 +1,8 @@
 //! Integration tests: run the real `portwait` binary against real
 //! listeners and processes.
 
+mod events;
+
 use std::fs;
 use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};
@@ -51,14 +53,25 @@ fn port_of(listener: &TcpListener) -> String {
 /// host lacks IPv6) without listening, so a parallel test's port-0 bind is
 /// not handed the same port.
 fn unused_port() -> (TcpListener, String) {
-    use rustix::net::{bind, socket, sockopt, AddressFamily, SocketType};
+    use rustix::net::{bind, socket_with, sockopt, AddressFamily, SocketFlags, SocketType};
     use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
-    let fd = if let Ok(fd) = socket(AddressFamily::INET6, SocketType::STREAM, None) {
+    let fd = if let Ok(fd) = socket_with(
+        AddressFamily::INET6,
+        SocketType::STREAM,
+        SocketFlags::CLOEXEC,
+        None,
+    ) {
         sockopt::set_ipv6_v6only(&fd, false).unwrap();
         bind(&fd, &SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, 0, 0, 0)).unwrap();
         fd
     } else {
-        let fd = socket(AddressFamily::INET, SocketType::STREAM, None).unwrap();
+        let fd = socket_with(
+            AddressFamily::INET,
+            SocketType::STREAM,
+            SocketFlags::CLOEXEC,
+            None,
+        )
+        .unwrap();
         bind(&fd, &SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)).unwrap();
         fd
     };
@@ -73,7 +86,12 @@ fn unused_port() -> (TcpListener, String) {
 /// two looks (its first look comes before its first sleep, and nothing
 /// else it does sleeps there).
 fn start(args: &[&str]) -> Child {
-    let mut child = portwait(args)
+    start_command(portwait(args), args)
+}
+
+/// [`start`] for a command that becomes portwait (`exec`s it).
+fn start_command(mut cmd: Command, args: &[&str]) -> Child {
+    let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -205,14 +223,14 @@ fn bound(addr: &str) -> Option<(rustix::fd::OwnedFd, String)> {
 
 /// [`bound`], IPv6-only if asked (an IPv6 wildcard).
 fn bound_as(addr: &str, v6only: bool) -> Option<(rustix::fd::OwnedFd, String)> {
-    use rustix::net::{bind, socket, sockopt, AddressFamily, SocketType};
+    use rustix::net::{bind, socket_with, sockopt, AddressFamily, SocketFlags, SocketType};
     let addr: std::net::SocketAddr = addr.parse().unwrap();
     let family = if addr.is_ipv4() {
         AddressFamily::INET
     } else {
         AddressFamily::INET6
     };
-    let fd = socket(family, SocketType::STREAM, None).ok()?;
+    let fd = socket_with(family, SocketType::STREAM, SocketFlags::CLOEXEC, None).ok()?;
     if addr.is_ipv6() {
         sockopt::set_ipv6_v6only(&fd, v6only).ok()?;
     }
@@ -1009,13 +1027,18 @@ fn a_pid_that_dies_while_a_name_is_waited_for_fails_fast() {
 /// never an IPv6-only one.
 #[test]
 fn an_ipv4_mapped_target_is_its_ipv4_address() {
-    use rustix::net::{bind, listen, socket, sockopt, AddressFamily, SocketType};
+    use rustix::net::{bind, listen, socket_with, sockopt, AddressFamily, SocketFlags, SocketType};
     let v4 = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = port_of(&v4);
     let out = run(&["-t", "5s", &format!("[::ffff:127.0.0.1]:{port}")]);
     assert!(out.status.success(), "{}", stderr(&out));
     let any6 = std::net::SocketAddrV6::new(std::net::Ipv6Addr::UNSPECIFIED, 0, 0, 0);
-    let Ok(v6only) = socket(AddressFamily::INET6, SocketType::STREAM, None) else {
+    let Ok(v6only) = socket_with(
+        AddressFamily::INET6,
+        SocketType::STREAM,
+        SocketFlags::CLOEXEC,
+        None,
+    ) else {
         return skip("no IPv6 here: the IPv6-only half");
     };
     sockopt::set_ipv6_v6only(&v6only, true).unwrap();

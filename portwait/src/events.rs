@@ -1,0 +1,397 @@
+//! Kernel events that say when to look: the tracepoint
+//! `sock:inet_sock_set_state`, which fires on every TCP state change,
+//! including a socket starting to listen (CLOSE to LISTEN) and a listener
+//! closing (LISTEN to CLOSE). It is opened with `perf_event_open` on every
+//! online CPU, filtered in the kernel to the ports waited for and to
+//! changes into or out of LISTEN, each with a one-page ring buffer (without
+//! one, `poll` on a perf descriptor reports a hang-up at once).
+//!
+//! An event is only a hint to look: what is decided is still decided by
+//! the socket table (an event fires before the listener is in the table
+//! the lookups read, may come from another network namespace or address,
+//! and one on a CPU brought online later is missed). Opening needs the
+//! tracepoint (tracefs mounted) and the right to trace every CPU (root or
+//! `CAP_PERFMON`); [`Events::open`]'s error says what was missing, and the
+//! caller polls instead.
+
+use std::ffi::CString;
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use rustix::event::{PollFd, PollFlags, Timespec};
+use rustix::io::Errno;
+
+/// Where tracefs is mounted (systemd mounts the first; the second is its
+/// place under debugfs).
+const TRACEFS: [&str; 2] = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"];
+const TRACEPOINT: &str = "events/sock/inet_sock_set_state/id";
+/// More CPUs than this: polling (a descriptor and two pages each).
+pub const MAX_CPUS: usize = 1024;
+/// More ports than this are not named in the filter (it must fit the
+/// kernel's one page): every listen or close of a listener wakes us.
+const MAX_FILTER_PORTS: usize = 100;
+/// `TCP_LISTEN` in the tracepoint's `oldstate` and `newstate`.
+const TCP_LISTEN: u32 = 10;
+
+const PERF_TYPE_TRACEPOINT: u32 = 2;
+/// `PERF_ATTR_SIZE_VER0`: the attribute fields up to `config1`.
+const PERF_ATTR_SIZE_VER0: u32 = 64;
+const PERF_FLAG_FD_CLOEXEC: libc::c_ulong = 8;
+/// `_IOW('$', 6, char *)`.
+const PERF_EVENT_IOC_SET_FILTER: libc::Ioctl = 0x4008_2406;
+/// `_IO('$', 0)`.
+const PERF_EVENT_IOC_ENABLE: libc::Ioctl = 0x2400;
+/// Offsets of `data_head` and `data_tail` in `struct perf_event_mmap_page`.
+const DATA_HEAD: usize = 1024;
+const DATA_TAIL: usize = 1032;
+
+/// `struct perf_event_attr` up to `config1` (`PERF_ATTR_SIZE_VER0`), as
+/// laid out in `linux/perf_event.h`.
+#[repr(C)]
+struct PerfEventAttr {
+    kind: u32,
+    size: u32,
+    config: u64,
+    sample_period: u64,
+    sample_type: u64,
+    read_format: u64,
+    /// The bitfield word; bit 0 is `disabled`.
+    flags: u64,
+    wakeup_events: u32,
+    bp_type: u32,
+    config1: u64,
+}
+
+/// The tracepoint, open and enabled on every online CPU.
+pub struct Events {
+    rings: Vec<Ring>,
+}
+
+/// What ended a [`Events::sleep`].
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Woke {
+    /// One of the events came (drained).
+    pub event: bool,
+    /// The pidfd became readable: its process exited.
+    pub owner: bool,
+}
+
+impl Events {
+    /// Opens the tracepoint on every online CPU, filtered to listeners of
+    /// `ports` starting or ending, and enables it. The error says why not.
+    pub fn open(ports: &[u16]) -> Result<Events> {
+        let id = tracepoint_id()?;
+        let online = cliutil::read_limited(
+            Path::new("/sys/devices/system/cpu/online"),
+            4096,
+            "a CPU list",
+        )
+        .context("reading /sys/devices/system/cpu/online")?;
+        let cpus = parse_cpus(&String::from_utf8_lossy(&online)).with_context(|| {
+            format!(
+                "/sys/devices/system/cpu/online: expected at most {MAX_CPUS} CPUs as a list like 0-3,5, got {:?}",
+                String::from_utf8_lossy(&online).trim()
+            )
+        })?;
+        let filter = CString::new(filter(ports)).context("a filter with a NUL")?;
+        let attr = PerfEventAttr {
+            kind: PERF_TYPE_TRACEPOINT,
+            size: PERF_ATTR_SIZE_VER0,
+            config: id,
+            sample_period: 1,
+            sample_type: 0,
+            read_format: 0,
+            // disabled: enabled only once the filter is set.
+            flags: 1,
+            wakeup_events: 1,
+            bp_type: 0,
+            config1: 0,
+        };
+        let mut rings = Vec::with_capacity(cpus.len());
+        for cpu in cpus {
+            let fd = perf_event_open(&attr, cpu)
+                .with_context(|| format!("perf_event_open on CPU {cpu}"))?;
+            ioctl(&fd, PERF_EVENT_IOC_SET_FILTER, filter.as_ptr() as usize)
+                .with_context(|| format!("setting the filter {filter:?}"))?;
+            let ring = Ring::map(fd).context("mapping a ring buffer")?;
+            rings.push(ring);
+        }
+        for ring in &rings {
+            ioctl(&ring.fd, PERF_EVENT_IOC_ENABLE, 0).context("enabling the tracepoint")?;
+        }
+        Ok(Events { rings })
+    }
+
+    /// On how many CPUs the tracepoint is open.
+    pub fn cpus(&self) -> usize {
+        self.rings.len()
+    }
+
+    /// Sleeps for at most `time`, until an event comes or `pidfd` (the
+    /// owner's) becomes readable. An error (a descriptor hung up) means
+    /// the events are no longer to be waited on.
+    pub fn sleep(&self, pidfd: Option<&OwnedFd>, time: Duration) -> Result<Woke> {
+        let timeout = Timespec::try_from(time)?;
+        let mut fds: Vec<PollFd> = pidfd
+            .into_iter()
+            .map(|fd| PollFd::new(fd, PollFlags::IN))
+            .chain(self.rings.iter().map(|r| PollFd::new(&r.fd, PollFlags::IN)))
+            .collect();
+        match rustix::event::poll(&mut fds, Some(&timeout)) {
+            Ok(_) | Err(Errno::INTR) => {}
+            Err(e) => return Err(io::Error::from(e).into()),
+        }
+        let owner = pidfd.is_some() && !fds[0].revents().is_empty();
+        let skip = usize::from(pidfd.is_some());
+        let mut event = false;
+        for fd in &fds[skip..] {
+            let got = fd.revents();
+            if got.intersects(PollFlags::HUP | PollFlags::ERR | PollFlags::NVAL) {
+                bail!("a tracepoint descriptor reported {got:?}");
+            }
+            event |= got.contains(PollFlags::IN);
+        }
+        // Every ring, woken or not: a full one would wake us no more.
+        for ring in &self.rings {
+            ring.drain();
+        }
+        Ok(Woke { event, owner })
+    }
+}
+
+/// The tracepoint's id, from the first tracefs that has it.
+fn tracepoint_id() -> Result<u64> {
+    let mut failed = Vec::new();
+    for dir in TRACEFS {
+        let path = Path::new(dir).join(TRACEPOINT);
+        let read = File::open(&path).and_then(|f| {
+            let mut text = Vec::new();
+            f.take(32).read_to_end(&mut text)?;
+            Ok(text)
+        });
+        match read {
+            Ok(text) => {
+                return parse_id(&text).with_context(|| {
+                    format!(
+                        "{}: expected a tracepoint id, got {:?}",
+                        path.display(),
+                        String::from_utf8_lossy(&text)
+                    )
+                })
+            }
+            Err(e) => failed.push(format!("{}: {e}", path.display())),
+        }
+    }
+    bail!(
+        "no tracepoint sock:inet_sock_set_state (is tracefs mounted, and readable?): {}",
+        failed.join("; ")
+    )
+}
+
+/// A tracepoint id file's number.
+fn parse_id(text: &[u8]) -> Option<u64> {
+    let text = std::str::from_utf8(text).ok()?;
+    let text = text.strip_suffix('\n').unwrap_or(text);
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+/// A kernel CPU list (`0-3,5,8-9`, a newline at the end): the CPUs, or
+/// None if it is malformed or names more than [`MAX_CPUS`].
+fn parse_cpus(text: &str) -> Option<Vec<i32>> {
+    let text = text.strip_suffix('\n').unwrap_or(text);
+    let mut cpus = Vec::new();
+    for part in text.split(',') {
+        let number = |s: &str| -> Option<i32> {
+            if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            s.parse().ok()
+        };
+        let (first, last) = match part.split_once('-') {
+            Some((a, b)) => (number(a)?, number(b)?),
+            None => (number(part)?, number(part)?),
+        };
+        if last < first || (last - first) as usize >= MAX_CPUS - cpus.len().min(MAX_CPUS) {
+            return None;
+        }
+        cpus.extend(first..=last);
+    }
+    Some(cpus)
+}
+
+/// The kernel filter: a listener on one of `ports` starting or ending.
+/// (`sport` is in host order.)
+fn filter(ports: &[u16]) -> String {
+    let mut ports = ports.to_vec();
+    ports.sort_unstable();
+    ports.dedup();
+    let listen = format!("(newstate == {TCP_LISTEN} || oldstate == {TCP_LISTEN})");
+    if ports.is_empty() || ports.len() > MAX_FILTER_PORTS {
+        return listen;
+    }
+    let ports: Vec<String> = ports.iter().map(|p| format!("sport == {p}")).collect();
+    format!("({}) && {listen}", ports.join(" || "))
+}
+
+/// One CPU's event and its ring buffer: a control page and one data page.
+struct Ring {
+    fd: OwnedFd,
+    map: *mut libc::c_void,
+    len: usize,
+}
+
+impl Ring {
+    /// Lets the ring take events again: everything written is read.
+    fn drain(&self) {
+        let (head, tail) = self.positions();
+        tail.store(head.load(Ordering::Acquire), Ordering::Release);
+    }
+}
+
+#[allow(unsafe_code)]
+fn perf_event_open(attr: &PerfEventAttr, cpu: i32) -> io::Result<OwnedFd> {
+    // SAFETY: the kernel reads `size` (64) bytes of `attr`, a live
+    // `repr(C)` struct of exactly that size; pid -1 with a CPU means every
+    // process on that CPU; group fd -1 is none.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_perf_event_open,
+            std::ptr::from_ref(attr),
+            -1 as libc::pid_t,
+            cpu,
+            -1 as libc::c_int,
+            PERF_FLAG_FD_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the syscall returned a new descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// A perf ioctl with an integer argument (or a pointer, as an integer).
+#[allow(unsafe_code)]
+fn ioctl(fd: &OwnedFd, request: libc::Ioctl, arg: usize) -> io::Result<()> {
+    // SAFETY: ENABLE reads no memory; SET_FILTER reads a NUL-terminated
+    // string at `arg`, which the caller keeps alive for the call.
+    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), request, arg) };
+    if rc == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+#[allow(unsafe_code)]
+impl Ring {
+    fn map(fd: OwnedFd) -> io::Result<Ring> {
+        // SAFETY: sysconf has no preconditions.
+        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+        let page = usize::try_from(page).map_err(|_| io::Error::last_os_error())?;
+        let len = 2 * page;
+        // SAFETY: a new shared mapping chosen by the kernel, of the perf
+        // descriptor (which stays open while mapped); nothing is aliased.
+        let map = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                fd.as_fd().as_raw_fd(),
+                0,
+            )
+        };
+        if map == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Ring { fd, map, len })
+    }
+
+    /// `data_head`, which the kernel advances, and `data_tail`, which we do.
+    // The casts are aligned: the map is page-aligned, the offsets 8-byte.
+    #[allow(clippy::cast_ptr_alignment)]
+    fn positions(&self) -> (&AtomicU64, &AtomicU64) {
+        // SAFETY: both lie in the mapped control page (at least 4 KiB,
+        // mapped until drop), 8-byte aligned; the kernel accesses them
+        // atomically too, as `perf_event_mmap_page` prescribes.
+        unsafe {
+            (
+                &*self.map.cast::<u8>().add(DATA_HEAD).cast::<AtomicU64>(),
+                &*self.map.cast::<u8>().add(DATA_TAIL).cast::<AtomicU64>(),
+            )
+        }
+    }
+}
+
+#[allow(unsafe_code)]
+impl Drop for Ring {
+    fn drop(&mut self) {
+        // SAFETY: our own mapping of `len` bytes, no longer used after this.
+        unsafe {
+            libc::munmap(self.map, self.len);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tracepoint_ids_are_numbers() {
+        assert_eq!(parse_id(b"2287\n"), Some(2287));
+        assert_eq!(parse_id(b"7"), Some(7));
+        for bad in [
+            &b""[..],
+            b"\n",
+            b"-1\n",
+            b" 12\n",
+            b"12\n\n",
+            b"x",
+            b"99999999999999999999999",
+        ] {
+            assert_eq!(parse_id(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn cpu_lists_are_read_as_the_kernel_writes_them() {
+        assert_eq!(parse_cpus("0\n"), Some(vec![0]));
+        assert_eq!(parse_cpus("0-1\n"), Some(vec![0, 1]));
+        assert_eq!(parse_cpus("0-2,5,8-9\n"), Some(vec![0, 1, 2, 5, 8, 9]));
+        for bad in ["", "\n", "1-0", "a", "0,,1", "0-", "-1", "0 - 1", "0-1\n\n"] {
+            assert_eq!(parse_cpus(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn too_many_cpus_are_refused() {
+        assert_eq!(parse_cpus("0-1023").map(|c| c.len()), Some(MAX_CPUS));
+        assert_eq!(parse_cpus("0-1024"), None);
+        assert_eq!(parse_cpus("0-1022,2000,3000"), None);
+        assert_eq!(parse_cpus("0-2147483647"), None);
+    }
+
+    #[test]
+    fn the_filter_names_each_port_once() {
+        assert_eq!(
+            filter(&[8080]),
+            "(sport == 8080) && (newstate == 10 || oldstate == 10)"
+        );
+        assert_eq!(
+            filter(&[9001, 80, 9001]),
+            "(sport == 80 || sport == 9001) && (newstate == 10 || oldstate == 10)"
+        );
+        let many: Vec<u16> = (1..=200).collect();
+        assert_eq!(filter(&many), "(newstate == 10 || oldstate == 10)");
+    }
+}

@@ -1,0 +1,214 @@
+//! Kernel events: portwait in a mount namespace of its own (`unshare -m`)
+//! where tracefs is mounted (so nothing is left mounted on the host),
+//! and the fallback to polling where tracefs is hidden or portwait is not
+//! allowed to trace. `-v` says which way it waits.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+
+use super::{bound, bound_as, finish, have, skip, start_command, stderr};
+
+/// tracefs at its place, unless it is there already (mounting it again
+/// over itself is refused).
+const MOUNT_TRACEFS: &str = "{ [ -d /sys/kernel/tracing/events ] || \
+     mount -t tracefs nodev /sys/kernel/tracing; }";
+/// Empty file systems over tracefs and over debugfs (where it has tracefs
+/// too, mounted when looked at).
+const HIDE_TRACEFS: &str = "mount -t tmpfs none /sys/kernel/tracing && \
+     { [ ! -d /sys/kernel/debug ] || mount -t tmpfs none /sys/kernel/debug; }";
+const NOBODY: &str = "setpriv --reuid 65534 --regid 65534 --clear-groups";
+const EVENTS: &str = "portwait: waiting on kernel events";
+const POLLING: &str = "portwait: polling every";
+
+/// portwait with `args`, run as `sh -c 'SETUP && exec RUNNER portwait
+/// ARGS'` in a mount namespace of its own: what SETUP mounts is gone with
+/// it.
+fn in_mount_ns(setup: &str, runner: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new("unshare");
+    cmd.args(["-m", "sh", "-c"])
+        .arg(format!("{setup} && exec {runner} \"$0\" \"$@\""))
+        .arg(env!("CARGO_BIN_EXE_portwait"))
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default());
+    cmd
+}
+
+fn with_events(args: &[&str]) -> Command {
+    in_mount_ns(MOUNT_TRACEFS, "", args)
+}
+
+/// Whether portwait can be run with tracefs mounted: root, `unshare`, a
+/// kernel with tracefs, and perf events allowed (a container's seccomp
+/// filter may refuse them). Says SKIP if not. Any other reason portwait
+/// gives for polling is left to the test's assertions to report.
+fn can_trace(what: &str) -> bool {
+    if !rustix::process::geteuid().is_root() {
+        skip(&format!("not root: cannot mount tracefs for {what}"));
+        return false;
+    }
+    if !have("unshare", "--version") {
+        skip(&format!("unshare is missing: needed for {what}"));
+        return false;
+    }
+    let (_held, port) = super::unused_port();
+    let out = with_events(&["-v", "-t", "50ms", &port]).output().unwrap();
+    let said = stderr(&out);
+    if !said.contains("portwait: ") {
+        skip(&format!("cannot mount tracefs for {what}: {said}"));
+        return false;
+    }
+    if said.contains(POLLING) && said.contains("perf_event_open") {
+        skip(&format!("perf events refused here, for {what}: {said}"));
+        return false;
+    }
+    true
+}
+
+/// The number in `-v`'s last line, "N looks, M woken by a kernel event".
+fn woken(said: &str) -> u64 {
+    let line = said
+        .lines()
+        .find(|l| l.ends_with("woken by a kernel event"))
+        .unwrap_or_else(|| panic!("no count of looks in {said:?}"));
+    line.rsplit(", ")
+        .next()
+        .and_then(|m| m.split(' ').next())
+        .and_then(|m| m.parse().ok())
+        .unwrap_or_else(|| panic!("no count of events in {line:?}"))
+}
+
+#[test]
+fn with_events_a_port_is_seen_to_start_and_to_stop_listening() {
+    if !can_trace("the event wait") {
+        return;
+    }
+    let (socket, port) = bound("127.0.0.1:0").unwrap();
+    let args = ["-v", "-t", "30s", &format!("127.0.0.1:{port}")];
+    let child = start_command(with_events(&args), &args);
+    rustix::net::listen(&socket, 16).unwrap();
+    let (status, out) = finish(child);
+    assert!(status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains(EVENTS), "{}", stderr(&out));
+
+    let args = ["-v", "-t", "30s", "--closed", &port];
+    let child = start_command(with_events(&args), &args);
+    drop(socket);
+    let (status, out) = finish(child);
+    assert!(status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains(EVENTS), "{}", stderr(&out));
+}
+
+/// A bare PORT's listener on an address the loopback lookups miss, found
+/// by the table walk each look makes with events.
+#[test]
+fn with_events_a_bare_port_is_seen_on_another_address() {
+    if !can_trace("the event wait") {
+        return;
+    }
+    let (socket, port) = bound_as("127.0.0.2:0", false).unwrap();
+    let args = ["-v", "-t", "30s", &port];
+    let child = start_command(with_events(&args), &args);
+    rustix::net::listen(&socket, 16).unwrap();
+    let (status, out) = finish(child);
+    assert!(status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains(EVENTS), "{}", stderr(&out));
+}
+
+/// With `--pid`, another process's listener on the port wakes portwait (an
+/// event: the proof that events are waited on, as a look can only come
+/// after it) but does not count; the owner's death still ends the wait.
+#[test]
+fn with_events_a_stranger_wakes_the_wait_but_only_the_pid_counts() {
+    if !can_trace("the event wait") {
+        return;
+    }
+    let mut owner = Command::new("sleep").arg("60").spawn().unwrap();
+    let (socket, port) = bound("127.0.0.1:0").unwrap();
+    let pid = owner.id().to_string();
+    let args = ["-v", "-t", "30s", "--pid", &pid, &port];
+    let child = start_command(with_events(&args), &args);
+    rustix::net::listen(&socket, 16).unwrap();
+    owner.kill().unwrap();
+    owner.wait().unwrap();
+    let (status, out) = finish(child);
+    let said = stderr(&out);
+    assert_eq!(status.code(), Some(1), "{said}");
+    assert!(
+        said.contains(&format!("process {pid} is not running")),
+        "{said}"
+    );
+    assert!(said.contains(EVENTS), "{said}");
+    assert!(woken(&said) >= 1, "{said}");
+
+    // The owner's own listener, started once portwait waits, counts.
+    let mut server = Command::new("python3")
+        .args([
+            "-c",
+            "import socket,sys\ns=socket.socket()\ns.bind(('127.0.0.1',0))\n\
+             print(s.getsockname()[1],flush=True)\nsys.stdin.readline()\ns.listen()\n\
+             sys.stdin.readline()",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let pid = server.id().to_string();
+    let args = ["-v", "-t", "30s", "--pid", &pid, line.trim()];
+    let child = start_command(with_events(&args), &args);
+    let mut stdin = server.stdin.take().unwrap();
+    writeln!(stdin).unwrap();
+    let (status, out) = finish(child);
+    drop(stdin);
+    server.wait().unwrap();
+    assert!(status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains(EVENTS), "{}", stderr(&out));
+}
+
+/// Where portwait cannot have events it polls, saying why with `-v`, and
+/// still sees a port start and stop listening.
+fn polls_and_works(setup: &str, runner: &str, why: &str) {
+    let (socket, port) = bound("127.0.0.1:0").unwrap();
+    let args = ["-v", "-t", "30s", &port];
+    let child = start_command(in_mount_ns(setup, runner, &args), &args);
+    rustix::net::listen(&socket, 16).unwrap();
+    let (status, out) = finish(child);
+    let said = stderr(&out);
+    assert!(status.success(), "{said}");
+    assert!(said.contains(POLLING) && said.contains(why), "{said}");
+    assert!(!said.contains(EVENTS), "{said}");
+
+    let args = ["-v", "-t", "30s", "--closed", &port];
+    let child = start_command(in_mount_ns(setup, runner, &args), &args);
+    drop(socket);
+    let (status, out) = finish(child);
+    let said = stderr(&out);
+    assert!(status.success(), "{said}");
+    assert!(said.contains(POLLING) && said.contains(why), "{said}");
+}
+
+#[test]
+fn without_tracefs_it_polls() {
+    if !can_trace("hiding tracefs") {
+        return;
+    }
+    polls_and_works(HIDE_TRACEFS, "", "no tracepoint sock:inet_sock_set_state");
+}
+
+#[test]
+fn without_the_right_to_trace_it_polls() {
+    if !can_trace("tracefs for an unprivileged user") {
+        return;
+    }
+    if !have("setpriv", "--version") {
+        skip("setpriv is missing: needed to run portwait as nobody");
+        return;
+    }
+    // As nobody, tracefs (mode 700) is not readable; were it, the
+    // kernel would refuse to trace every CPU for an unprivileged user.
+    polls_and_works(MOUNT_TRACEFS, NOBODY, "sock:inet_sock_set_state");
+}
