@@ -88,11 +88,12 @@ pub struct Cli {
     #[arg(short = 'X', long, value_parser = parse_method)]
     pub method: Option<String>,
 
-    /// Send TEXT as the request body, the same to every URL, by POST unless
-    /// --method says otherwise; no Content-Type unless a header gives one
-    /// (JSON: -H 'Content-Type: application/json'). Not for secrets.
+    /// Send TEXT as the request body, by POST unless --method says otherwise;
+    /// once: the same to every URL; given once per URL: each to its URL, in
+    /// the order given. No Content-Type unless a header gives one (JSON: -H
+    /// 'Content-Type: application/json'). Not for secrets.
     #[arg(long, value_name = "TEXT")]
-    pub data: Option<String>,
+    pub data: Vec<String>,
 
     /// Once every URL answered as wanted, print their bodies on stdout in the
     /// order given, each ending in a newline (an empty one too); a body cut

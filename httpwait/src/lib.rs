@@ -30,11 +30,31 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
         check_url(url)?;
     }
     // A body is sent by POST unless asked otherwise, as curl --data does.
-    let method = match (&cli.method, &cli.data) {
+    let method = match (&cli.method, cli.data.is_empty()) {
         (Some(method), _) => method.clone(),
-        (None, Some(_)) => "POST".to_owned(),
-        (None, None) => "GET".to_owned(),
+        (None, false) => "POST".to_owned(),
+        (None, true) => "GET".to_owned(),
     };
+    if cli.data.len() > 1 && cli.data.len() != cli.urls.len() {
+        bail!(
+            "--data given {} times for {} URLs: give it once (the same body to every URL) or once per URL",
+            cli.data.len(),
+            cli.urls.len()
+        );
+    }
+    // Each URL with its body, if any.
+    let targets: Vec<(String, Option<String>)> = cli
+        .urls
+        .iter()
+        .enumerate()
+        .map(|(i, url)| {
+            let data = cli
+                .data
+                .get(i)
+                .or(cli.data.first().filter(|_| cli.data.len() == 1));
+            (url.clone(), data.cloned())
+        })
+        .collect();
     if method == "HEAD" && (cli.body.is_some() || cli.body_regex.is_some() || cli.print_body) {
         bail!(
             "--method HEAD gets no body: --body, --body-regex and --print-body need another method"
@@ -72,7 +92,6 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
             status: cli.status.clone(),
             body,
             body_limit: cli.body_limit,
-            data: cli.data.clone(),
             keep_body: cli.print_body,
         },
         deadline,
@@ -81,7 +100,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
         once: cli.once,
         verbose: cli.verbose,
     };
-    let bodies = wait::wait(plan, &cli.urls).map_err(|failed| not_ready(cli, &failed))?;
+    let bodies = wait::wait(plan, &targets).map_err(|failed| not_ready(cli, &failed))?;
     if cli.print_body {
         print_bodies(&bodies)?;
     }

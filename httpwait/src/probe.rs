@@ -50,8 +50,6 @@ pub struct Probe {
     pub status: StatusSet,
     pub body: Option<BodyMatch>,
     pub body_limit: u64,
-    /// The request body (--data).
-    pub data: Option<String>,
     /// Whether the body of a wanted answer is kept (--print-body).
     pub keep_body: bool,
 }
@@ -124,15 +122,20 @@ impl fmt::Display for Failure {
 }
 
 impl Probe {
-    /// One request to `url`, all of it (connecting, TLS, the answer, the
-    /// body read) within `timeout`; a wanted answer's body if it is kept
-    /// (else empty).
-    pub fn try_once(&self, url: &str, timeout: Duration) -> Result<Vec<u8>, Failure> {
+    /// One request to `url` (with `data` as its body, if any), all of it
+    /// (connecting, TLS, the answer, the body read) within `timeout`; a
+    /// wanted answer's body if it is kept (else empty).
+    pub fn try_once(
+        &self,
+        url: &str,
+        data: Option<&str>,
+        timeout: Duration,
+    ) -> Result<Vec<u8>, Failure> {
         let mut request = self.agent.request(&self.method, url).timeout(timeout);
         for h in &self.headers {
             request = request.set(&h.name, &h.value);
         }
-        let answer = match &self.data {
+        let answer = match data {
             Some(data) => request.send_string(data),
             None => request.call(),
         };
@@ -319,7 +322,6 @@ mod tests {
             status: StatusSet::parse("200").unwrap(),
             body: None,
             body_limit: 10,
-            data: None,
             keep_body: false,
         };
         assert_eq!(

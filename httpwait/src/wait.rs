@@ -39,15 +39,19 @@ pub fn try_limit(deadline: Instant, try_timeout: Duration) -> Duration {
     )
 }
 
-/// Waits for every URL; returns the kept bodies of all if all were ready,
-/// else the ones never ready with their last failure; both in the order given.
-pub fn wait(plan: Plan, urls: &[String]) -> Result<Vec<Vec<u8>>, Vec<(String, Failure)>> {
+/// Waits for every URL (each with its request body, if any); returns the
+/// kept bodies of all if all were ready, else the ones never ready with
+/// their last failure; both in the order given.
+pub fn wait(
+    plan: Plan,
+    targets: &[(String, Option<String>)],
+) -> Result<Vec<Vec<u8>>, Vec<(String, Failure)>> {
     let plan = Arc::new(plan);
-    let threads: Vec<_> = urls
+    let threads: Vec<_> = targets
         .iter()
-        .map(|url| {
-            let (plan, url) = (plan.clone(), url.clone());
-            thread::spawn(move || one(&plan, &url).map_err(|f| (url, f)))
+        .map(|(url, data)| {
+            let (plan, url, data) = (plan.clone(), url.clone(), data.clone());
+            thread::spawn(move || one(&plan, &url, data.as_deref()).map_err(|f| (url, f)))
         })
         .collect();
     let (bodies, failed): (Vec<_>, Vec<_>) = threads
@@ -63,7 +67,7 @@ pub fn wait(plan: Plan, urls: &[String]) -> Result<Vec<Vec<u8>>, Vec<(String, Fa
 
 /// Tries `url` until it is ready (its kept body) or the time is up (its
 /// last failure).
-fn one(plan: &Plan, url: &str) -> Result<Vec<u8>, Failure> {
+fn one(plan: &Plan, url: &str, data: Option<&str>) -> Result<Vec<u8>, Failure> {
     let mut listeners = Listeners::new(url);
     let mut refused_pause = REFUSED_FIRST;
     let mut other_pause = OTHER_FIRST.min(plan.interval);
@@ -82,7 +86,7 @@ fn one(plan: &Plan, url: &str) -> Result<Vec<u8>, Failure> {
             }
             _ => {
                 next_full = Instant::now() + FULL_EVERY;
-                match plan.probe.try_once(url, timeout) {
+                match plan.probe.try_once(url, data, timeout) {
                     Ok(body) => return Ok(body),
                     Err(failure) => failure,
                 }

@@ -8,6 +8,9 @@
 mod certs;
 #[path = "../../db-reset/tests/dns.rs"]
 mod dns;
+#[allow(dead_code)] // certs.rs's openssl command lines
+#[path = "../../db-reset/tests/openssl.rs"]
+mod openssl;
 #[path = "../../db-reset/tests/reserved.rs"]
 mod reserved;
 mod server;

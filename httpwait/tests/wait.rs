@@ -459,6 +459,52 @@ fn data_is_sent_and_bodies_are_printed_in_order() {
 }
 
 #[test]
+fn data_given_once_per_url_goes_each_to_its_url() {
+    let server = Server::http(|seen| {
+        let body = String::from_utf8_lossy(&seen.body);
+        Reply::status(200, &format!("{} {body}", seen.path))
+    });
+    let out = output(cmd().args([
+        "--once",
+        "--data",
+        "one",
+        "--data",
+        "two",
+        "--print-body",
+        &server.url("/a"),
+        &server.url("/b"),
+    ]));
+    exits(&out, 0);
+    assert_eq!(stdout(&out), "/a one\n/b two\n");
+    let mut seen: Vec<_> = server
+        .requests_so_far()
+        .iter()
+        .map(|s| (s.method.clone(), s.path.clone(), s.body.clone()))
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            ("POST".to_owned(), "/a".to_owned(), b"one".to_vec()),
+            ("POST".to_owned(), "/b".to_owned(), b"two".to_vec())
+        ]
+    );
+    // Neither once nor once per URL: a usage error, nothing sent.
+    let out = output(cmd().args([
+        "--once",
+        "--data",
+        "one",
+        "--data",
+        "two",
+        &server.url("/a"),
+        &server.url("/b"),
+        &server.url("/c"),
+    ]));
+    assert_contains(&exits(&out, 2), "--data given 2 times for 3 URLs");
+    assert!(server.requests_so_far().is_empty());
+}
+
+#[test]
 fn data_is_posted_unless_a_method_is_given_with_no_content_type_made_up() {
     let server = Server::http(|_| Reply::status(200, ""));
     exits(
