@@ -333,22 +333,27 @@ reset_api() {
 # api_up: ours runs and listens; its host in $api_host.
 api_up() { local pid list port && up api && getport api && api_host=$api_addr:$port; }
 
-# api METHOD JSON PATH...: one call as admin for each PATH, side by side, not
-# retried (DELETE: gone already is fine); the bodies whole on stdout (a cut
-# listing would leave old registrations). The token in httpwait's environment,
-# never in argv; httpwait masks it in what it shows.
+# api METHOD PATH... (POST: PATH JSON...): one httpwait run, a call as admin for
+# each PATH side by side, not retried (DELETE: gone already is fine); the bodies
+# whole on stdout (a cut listing would leave old registrations). The token in
+# httpwait's environment, never in argv; httpwait masks it in what it shows.
 api() {
-  local status=200-299 data=() urls=() path
-  [[ $1 != DELETE ]] || status+=,404
-  [[ -z $2 ]] || data=(--data "$2" --header "Content-Type: application/json")
-  for path in "${@:3}"; do urls+=("https://$api_host$path"); done
+  local method=$1 status=200-299 args=()
+  shift
+  [[ $method != DELETE ]] || status+=,404
+  [[ $method != POST ]] || args=(--header "Content-Type: application/json")
+  while (($#)); do
+    args+=("https://$api_host$1") && shift
+    [[ $method != POST ]] || { args+=(--data "$1") && shift; }
+  done
   ARVADOS_API_TOKEN=$token "$httpwait" --once --timeout 10s --try-timeout 10s --auth OAuth2 "${tls[@]}" \
-    --status "$status" --method "$1" "${data[@]}" --print-body --body-limit 8M "${urls[@]}" ||
+    --status "$status" --method "$method" --print-body --body-limit 8M "${args[@]}" ||
     fail 1 "API call to https://$api_host failed (above)"
 }
-# post PATH JSON...: each POSTed, in the background; settle: all made.
-pending=()
-post() { while (($#)); do api POST "$2" "$1" >/dev/null & pending+=($!) && shift 2; done; }
+# post PATH JSON...: POSTed in the background; settle: all made. later: the
+# registrations made while the proxy starts.
+pending=() later=()
+post() { (($# == 0)) || { api POST "$@" >/dev/null & pending+=($!); }; }
 settle() {
   local p
   for p in "${pending[@]}"; do wait "$p" || exit 1; done
@@ -362,7 +367,7 @@ delete_listed() {
     kind=disks && [[ ${BASH_REMATCH[1]} != bi6l4 ]] || kind=services
     [[ " ${paths[*]} " == *"/${BASH_REMATCH[0]} "* ]] || paths+=("/arvados/v1/keep_$kind/${BASH_REMATCH[0]}")
   done
-  ((${#paths[@]} == 0)) || api DELETE "" "${paths[@]}" >/dev/null
+  ((${#paths[@]} == 0)) || api DELETE "${paths[@]}" >/dev/null
 }
 
 # register_start: the admin token, and the API server in $api_host.
@@ -402,20 +407,19 @@ launch_keep() {
     launch "keep$n" "${keepstore_cmd[@]}" "-volume=$vol" "-listen=:$pp" "-pid=$state/keep$n.pid"
   done
 }
-disks=() # their disks' registrations, made while the proxy starts
 register_keep() {
-  local n svc reply
+  local n svc reply svcs=()
   register_start
   # Every old registration (the proxy's too) goes, as the original did.
-  reply=$(api GET "" /arvados/v1/keep_services /arvados/v1/keep_disks) || exit 1
+  reply=$(api GET /arvados/v1/keep_services /arvados/v1/keep_disks) || exit 1
   delete_listed "$reply"
   for n in 0 1; do
     printf -v svc '{"keep_service":{"uuid":"zzzzz-bi6l4-keepdisk%07d","service_host":"localhost","service_port":%d,"service_type":"disk","service_ssl_flag":false}}' "$n" "${begun[keep$n]}"
-    post /arvados/v1/keep_services "$svc"
+    svcs+=(/arvados/v1/keep_services "$svc")
     printf -v svc '{"keep_disk":{"keep_service_uuid":"zzzzz-bi6l4-keepdisk%07d"}}' "$n"
-    disks+=(/arvados/v1/keep_disks "$svc")
+    later+=(/arvados/v1/keep_disks "$svc")
   done
-  settle
+  api POST "${svcs[@]}" >/dev/null
 }
 
 # launch_proxy: registered as the only proxy while it starts (start-all:
@@ -428,11 +432,11 @@ launch_proxy() {
   ARVADOS_API_TOKEN=$token ARVADOS_API_HOST=$api_host ARVADOS_API_HOST_INSECURE=true \
     launch keepproxy "${keepproxy_cmd[@]}" "-pid=$state/keepproxy.pid" "-listen=:$pp"
   if [[ $action != start-all ]]; then
-    reply=$(api GET "" '/arvados/v1/keep_services?filters=%5B%5B%22service_type%22%2C%22%3D%22%2C%22proxy%22%5D%5D') || exit 1
+    reply=$(api GET '/arvados/v1/keep_services?filters=%5B%5B%22service_type%22%2C%22%3D%22%2C%22proxy%22%5D%5D') || exit 1
     delete_listed "$reply"
   fi
   printf -v svc '{"keep_service":{"service_host":"localhost","service_port":%d,"service_type":"proxy","service_ssl_flag":false}}' "$pp"
-  post /arvados/v1/keep_services "$svc"
+  later+=(/arvados/v1/keep_services "$svc")
 }
 
 launch_git() {
@@ -595,8 +599,8 @@ case $action in
   # failure inside the functions of its first steps.
   start) launch_api; wait_api; print_api ;;
   # The API server first: without it, nothing starts.
-  start_keep) register_start; launch_keep; register_keep; post "${disks[@]}"; wait_up keep0 keep1; settle ;;
-  start_keep_proxy) launch_proxy; wait_up keepproxy; settle ;;
+  start_keep) register_start; launch_keep; register_keep; post "${later[@]}"; wait_up keep0 keep1; settle ;;
+  start_keep_proxy) launch_proxy; post "${later[@]}"; wait_up keepproxy; settle ;;
   start_arv-git-httpd) launch_git; wait_up arv-git-httpd ;;
   start_nginx) launch_nginx; wait_up nginx; answer_nginx ;;
   stop) stop api ;;
@@ -617,7 +621,7 @@ case $action in
     wait_api
     register_keep
     launch_proxy
-    post "${disks[@]}"
+    post "${later[@]}"
     wait_up keep0 keep1 arv-git-httpd nginx
     listens keepproxy
     answer_nginx # last: it answers only through the others
