@@ -155,12 +155,15 @@ pub enum Command {
     #[command(after_help = HEADER_CODES)]
     Header(HeaderArgs),
 
-    /// Check that only root or we could have set up PATH (systemd's rules
-    /// for `PIDFile=`): every directory and symlink on the way root's or
-    /// ours, no directory writable by others unless sticky. A directory may
+    /// Check that only root or we could have set up each PATH.
+    ///
+    /// systemd's rules for `PIDFile=`: every directory and symlink on the
+    /// way root's or ours, no directory writable by others unless sticky,
+    /// one that `..` leaves root's or ours. A directory may
     /// not exist yet (its way is checked up to the first missing name); a
-    /// --file must exist, be a regular file, not a symlink, root's or ours
-    /// and writable by its owner only. Why not goes to stderr.
+    /// --file must exist, be a regular file with one name (a symlink of
+    /// root's or ours to it is followed), root's or ours and writable by its
+    /// owner only. Why not goes to stderr.
     #[command(
         after_help = "Exit codes:\n  0  every PATH is safe to use as described\n  1  one is not, or cannot be examined (the first one's reason on stderr)\n  2  usage or fatal error"
     )]

@@ -29,9 +29,9 @@ pub fn path(dir: &Path, name: &str) -> Result<PathBuf> {
 pub fn lock(dir: &Path, name: &str) -> Result<()> {
     let file = path(dir, name)?;
     let shown = |p: &Path| crate::escape(&p.display().to_string());
-    if let Some(existing) = dir.ancestors().find(|a| a.exists()) {
-        check_dir(existing).map_err(|why| refused(dir, &why))?;
-    }
+    // The way as the kernel will follow it, up to the first name missing:
+    // what the directories are created in (the last one is judged below).
+    pidwait::pathtrust::way_to(dir).map_err(|e| refused(dir, &shown_error(dir, e)))?;
     fs::DirBuilder::new()
         .recursive(true)
         .mode(0o755)
@@ -87,10 +87,15 @@ fn refused(dir: &Path, why: &str) -> anyhow::Error {
 pub fn check_dir(dir: &Path) -> Result<(), String> {
     pidwait::pathtrust::open_dir(dir)
         .map(drop)
-        .map_err(|e| match e {
-            pidwait::pathtrust::Error::Io(e) => crate::escape(&format!("{}: {e}", dir.display())),
-            pidwait::pathtrust::Error::Untrusted(why) => crate::escape(&why),
-        })
+        .map_err(|e| shown_error(dir, e))
+}
+
+/// Why pathtrust refused `dir`, escaped.
+fn shown_error(dir: &Path, e: pidwait::pathtrust::Error) -> String {
+    match e {
+        pidwait::pathtrust::Error::Io(e) => crate::escape(&format!("{}: {e}", dir.display())),
+        pidwait::pathtrust::Error::Untrusted(why) => crate::escape(&why),
+    }
 }
 
 /// Removes the lock file; one that is not there (or a missing directory) is

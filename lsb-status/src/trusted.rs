@@ -28,8 +28,12 @@ pub fn dir(dir: &Path) -> Result<(), String> {
 
 /// A file to read and believe: an existing regular file, on a way as for
 /// [`dir`] (a symlink of root's or ours followed, as any on the way), owned
-/// by root or us and writable by its owner only (what a pidfile must be).
+/// by root or us and writable by its owner only (what a pidfile must be),
+/// with no other name: where hard links to others' files are allowed
+/// (`fs.protected_hardlinks=0`), another user may link any file of root's
+/// (a log with lines of theirs) where a script will source it.
 pub fn file(file: &Path) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
     let shown = file.display();
     let fd = match pathtrust::way_to(file) {
         Ok(Some(fd)) => fd,
@@ -46,7 +50,14 @@ pub fn file(file: &Path) -> Result<(), String> {
     pidfile::file_rules(file, &meta).map_err(|e| match e {
         pidfile::Error::Untrusted { reason, .. } => format!("{shown}: {reason}"),
         other => other.to_string(),
-    })
+    })?;
+    if meta.nlink() > 1 {
+        return Err(format!(
+            "{shown}: it has {} hard links (another user may have linked it there)",
+            meta.nlink()
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -107,5 +118,19 @@ mod tests {
         file(&link).unwrap();
         let why = file(tmp.path()).unwrap_err();
         assert!(why.ends_with("not a regular file"), "{why}");
+        // A second name: either may be the one another user made.
+        let other = tmp.path().join("other");
+        std::fs::hard_link(&f, &other).unwrap();
+        for path in [&f, &other] {
+            assert_eq!(
+                file(path).unwrap_err(),
+                format!(
+                    "{}: it has 2 hard links (another user may have linked it there)",
+                    path.display()
+                )
+            );
+        }
+        std::fs::remove_file(&other).unwrap();
+        file(&f).unwrap();
     }
 }

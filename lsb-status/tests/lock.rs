@@ -140,6 +140,18 @@ fn another_users_directory_is_refused() {
     assert_eq!(code(&out), 1);
     assert_stderr_has(&out, "is a symlink owned by uid 65534");
     assert!(!good.join("svc").exists());
+    // Dangling, where the directory is to be created: judged as the kernel
+    // would follow it, and named (not a `File exists` from mkdir).
+    let dangling = tmp.path().join("dangling");
+    std::os::unix::fs::symlink(good.join("new"), &dangling).unwrap();
+    std::os::unix::fs::lchown(&dangling, Some(NOBODY), Some(NOBODY)).unwrap();
+    let out = run(&["lock", "svc", "--lock-dir", s(&dangling.join("sub"))]);
+    assert_eq!(code(&out), 1);
+    assert_stderr_has(
+        &out,
+        &format!("{} is a symlink owned by uid 65534", dangling.display()),
+    );
+    assert!(!good.join("new").exists());
     // As nobody (setpriv), nobody's own directory is fine; root's open one
     // with the sticky bit too.
     let setpriv = |args: &[&str]| {

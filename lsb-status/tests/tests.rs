@@ -6,6 +6,7 @@ mod header;
 mod lock;
 mod marks;
 mod status;
+mod trusted;
 mod unit;
 
 use std::path::Path;

@@ -8,8 +8,9 @@
 //! checked:
 //! - every directory on the way, symlinks resolved, is owned by root or us,
 //!   and writable by no one else (group or others) unless it has the sticky
-//!   bit (as `/tmp`) — judged when a name is looked up in it, so one that a
-//!   `..` only passes through decides nothing;
+//!   bit (as `/tmp`) — judged when a name is looked up in it; one that a
+//!   `..` only leaves must be root's or ours (else its owner could move it
+//!   and put a link in its place), its mode decides nothing;
 //! - nothing owned by another user is reached from a directory that is not
 //!   root's (systemd's "unsafe transition": that owner could have put it
 //!   there);
@@ -125,13 +126,18 @@ fn walk(path: &Path, end: End) -> Result<Option<OwnedFd>, Error> {
     while let Some(name) = todo.pop() {
         if name == ".." {
             if dirs.len() > 1 {
-                dirs.pop();
+                // Where `..` leads is decided by where the directory it
+                // leaves lies: one of another user's may be moved by them
+                // (out of a sticky `/tmp`) and a link put in its place
+                // before the path is used again. Its mode decides nothing.
+                let (_, st, left) = dirs.pop().expect("more than / is there");
+                owner_rules(&st, &left, me)?;
             }
             continue;
         }
         let (dir, dir_st, dir_path) = dirs.last().expect("/ is never popped");
-        // A directory is judged when a name is looked up in it: one only
-        // passed through by `..` decides nothing (whoever may write in it
+        // A directory is judged when a name is looked up in it: the mode of
+        // one only left by `..` decides nothing (whoever may write in it
         // cannot change where its `..` leads).
         dir_rules(dir_st, dir_path, me)?;
         let here = dir_path.join(&name);
@@ -199,13 +205,8 @@ fn walk(path: &Path, end: End) -> Result<Option<OwnedFd>, Error> {
 /// A directory on the way: owned by root or us, and writable by no one else
 /// unless sticky.
 fn dir_rules(st: &Stat, here: &Path, me: u32) -> Result<(), Error> {
+    owner_rules(st, here, me)?;
     let shown = here.display();
-    if st.st_uid != 0 && st.st_uid != me {
-        return Err(Error::Untrusted(format!(
-            "directory {shown} is owned by uid {}, neither root nor us (uid {me})",
-            st.st_uid
-        )));
-    }
     let mode = st.st_mode & 0o7777;
     if mode & 0o022 != 0 && mode & 0o1000 == 0 {
         let who = if mode & 0o002 == 0 {
@@ -218,6 +219,18 @@ fn dir_rules(st: &Stat, here: &Path, me: u32) -> Result<(), Error> {
         )));
     }
     Ok(())
+}
+
+/// A directory on the way, or one `..` leaves: owned by root or us.
+fn owner_rules(st: &Stat, here: &Path, me: u32) -> Result<(), Error> {
+    if st.st_uid == 0 || st.st_uid == me {
+        return Ok(());
+    }
+    Err(Error::Untrusted(format!(
+        "directory {} is owned by uid {}, neither root nor us (uid {me})",
+        here.display(),
+        st.st_uid
+    )))
 }
 
 /// A symlink on the way: owned by root or us.
@@ -346,6 +359,49 @@ mod tests {
             why.ends_with("open is writable by anyone (mode 777) and has no sticky bit"),
             "{why}"
         );
+    }
+
+    /// A directory `..` leaves must be root's or ours: in a sticky `/tmp`,
+    /// another user may move theirs away and put a link in its place, so
+    /// that `theirs/..` leads wherever they like once the path is used.
+    #[test]
+    fn a_directory_of_another_users_left_by_dot_dot_is_refused() {
+        if !rustix::process::geteuid().is_root() {
+            eprintln!("SKIP: chown to uid 65534 needs root");
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI runs as root"
+            );
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let sticky = tmp.path().join("sticky");
+        std::fs::create_dir_all(sticky.join("theirs")).unwrap();
+        std::fs::set_permissions(&sticky, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        std::os::unix::fs::chown(sticky.join("theirs"), Some(65534), Some(65534)).unwrap();
+        let up = sticky.join("theirs/..");
+        let shown = sticky.join("theirs");
+        for why in [
+            untrusted(open_dir(&up)),
+            untrusted(way_to(&up.join("x")).map(Option::unwrap)),
+            untrusted(open_file(&up.join("x"), OFlags::RDONLY)),
+        ] {
+            assert_eq!(
+                why,
+                format!(
+                    "directory {} is owned by uid 65534, neither root nor us (uid 0)",
+                    shown.display()
+                )
+            );
+        }
+        // Root's own, however open, is fine to leave.
+        std::os::unix::fs::chown(sticky.join("theirs"), Some(0), Some(0)).unwrap();
+        std::fs::set_permissions(
+            sticky.join("theirs"),
+            std::fs::Permissions::from_mode(0o777),
+        )
+        .unwrap();
+        open_dir(&up).unwrap();
     }
 
     /// A way is checked up to its first missing name; its end's own mode is

@@ -847,6 +847,36 @@ fn a_defaults_file_others_control_is_not_read() {
         &format!("{}: not a regular file", fifo.display()),
         &fifo,
     );
+    // A second name (another user's hard link where they may not write
+    // the file, if fs.protected_hardlinks allows it): refused.
+    let second = rig.path("default.2");
+    std::fs::hard_link(&defaults, &second).unwrap();
+    rig.set("DEFAULTS", &second.display().to_string());
+    refused(
+        &rig,
+        &format!(
+            "{}: it has 2 hard links (another user may have linked it there)",
+            second.display()
+        ),
+        &second,
+    );
+    std::fs::remove_file(&second).unwrap();
+    // A setting that reads as an option is a path: `--help` does not pass.
+    let option = rig.path("--help");
+    std::fs::write(&option, format!("touch '{}'\n", ran.display())).unwrap();
+    std::fs::set_permissions(&option, perm(0o666)).unwrap();
+    rig.set("DEFAULTS", "--help");
+    let out = rig
+        .cmd(&["status"])
+        .current_dir(rig.path(""))
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), Some(4), "{}", show(&out));
+    assert_eq!(
+        text(&out.stderr),
+        "aoe-init: --help: it is world-writable (mode 666): not reading --help\n"
+    );
+    assert!(!ran.exists(), "it was run");
     // Root's own file, through root's own link: read.
     let root_link = rig.path("root-link");
     std::os::unix::fs::symlink(&defaults, &root_link).unwrap();
@@ -1299,4 +1329,42 @@ fn script_is_shellcheck_clean() {
         .expect("shellcheck is installed");
     assert!(out.status.success(), "{}", show(&out));
     assert!(Path::new(&script("aoe-init")).is_file());
+}
+
+/// Our own tools are found first, before the settings file is judged (by
+/// lsb-status) or read: one missing is "not installed" (5), for `status`
+/// "unknown" (4), whatever the settings file holds, and nothing runs.
+#[test]
+fn a_missing_lsb_status_is_not_installed_and_status_unknown() {
+    let mut rig = Rig::new();
+    // The script alone (no clone's target/ beside it), a bin directory
+    // with aoe-fstab only, and a PATH without ours.
+    let sbin = rig.path("sbin");
+    let bin = rig.path("bin");
+    std::fs::create_dir_all(&sbin).unwrap();
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::copy(script("aoe-init"), sbin.join("aoe-init")).unwrap();
+    std::os::unix::fs::symlink(tool("aoe-fstab"), bin.join("aoe-fstab")).unwrap();
+    rig.set("STACKUTILS_BIN", &bin.display().to_string());
+    let ran = rig.path("default.ran");
+    std::fs::write(rig.path("default"), format!("touch '{}'\n", ran.display())).unwrap();
+    for (action, expected) in [("status", 4), ("start", 5), ("stop", 5)] {
+        let out = Command::new("bash")
+            .arg(sbin.join("aoe-init"))
+            .arg(action)
+            .env_clear()
+            .envs(rig.env.iter().map(|(k, v)| (*k, v.as_str())))
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .env("LC_ALL", "C")
+            .output()
+            .unwrap();
+        assert_eq!(code(&out), Some(expected), "{action}: {}", show(&out));
+        assert_eq!(
+            text(&out.stderr),
+            "aoe-init: lsb-status not found (STACKUTILS_BIN, PREFIX/lib/stackutils/bin, PATH)\n",
+            "{action}"
+        );
+    }
+    assert!(!ran.exists(), "the settings file was read");
+    assert!(rig.log().is_empty(), "ran {}", rig.log());
 }
