@@ -13,6 +13,14 @@
 //! tracepoint (tracefs mounted) and the right to trace every CPU (root or
 //! `CAP_PERFMON`); [`Events::open`]'s error says what was missing, and the
 //! caller polls instead.
+//!
+//! Closing the last descriptor of a tracepoint's perf events waits for
+//! the kernel's RCU grace periods (`tracepoint_synchronize_unregister`:
+//! 43 ms here), which would come between seeing the listener and our exit.
+//! So a detached process of ours (forked twice, so that it is no child of
+//! a command we exec) holds copies of the descriptors until we have closed
+//! ours and exited or exec'd, and pays that wait instead; see
+//! [`release_elsewhere`].
 
 use std::ffi::CString;
 use std::fs::File;
@@ -70,6 +78,17 @@ struct PerfEventAttr {
 /// The tracepoint, open and enabled on every online CPU.
 pub struct Events {
     rings: Vec<Ring>,
+}
+
+impl Drop for Events {
+    fn drop(&mut self) {
+        let fds: Vec<RawFd> = self.rings.iter().map(|r| r.fd.as_raw_fd()).collect();
+        // Holds the released copies until this end closes (an error: we
+        // close them ourselves, waiting).
+        let held = release_elsewhere(&fds).ok();
+        self.rings.clear();
+        drop(held);
+    }
 }
 
 /// What ended a [`Events::sleep`].
@@ -256,6 +275,70 @@ impl Ring {
     }
 }
 
+/// Forks a grandchild that keeps `fds` (and closes every other
+/// descriptor) until the returned pipe end is closed, then exits, releasing
+/// them. Our own copies then close at once, not being the last.
+fn release_elsewhere(fds: &[RawFd]) -> io::Result<OwnedFd> {
+    let (read, write) = io::pipe()?;
+    let mut keep: Vec<RawFd> = fds.to_vec();
+    keep.push(read.as_raw_fd());
+    // Worked out before the fork: the child may not allocate.
+    fork_holder(read.as_raw_fd(), &gaps(keep))?;
+    drop(read);
+    Ok(write.into())
+}
+
+/// The descriptor ranges (first, last) to close to keep only `keep`.
+fn gaps(mut keep: Vec<RawFd>) -> Vec<(u32, u32)> {
+    keep.sort_unstable();
+    keep.dedup();
+    let mut gaps = Vec::with_capacity(keep.len() + 1);
+    let mut from: u32 = 0;
+    for fd in keep {
+        let fd = fd as u32;
+        if fd > from {
+            gaps.push((from, fd - 1));
+        }
+        from = fd + 1;
+    }
+    gaps.push((from, u32::MAX));
+    gaps
+}
+
+/// The fork of [`release_elsewhere`]: a child that forks the holder and
+/// exits at once (reaped here), so the holder is nobody's child but init's
+/// (or a subreaper's). The holder closes `gaps`, reads `pipe` until its
+/// writer is gone, and exits.
+#[allow(unsafe_code)]
+fn fork_holder(pipe: RawFd, gaps: &[(u32, u32)]) -> io::Result<()> {
+    // SAFETY: the children make only async-signal-safe calls (fork,
+    // close_range, read, _exit) on memory prepared before the fork, so
+    // forking a process with other threads (a test harness) is sound too.
+    let child = unsafe { libc::fork() };
+    if child < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if child == 0 {
+        // SAFETY: see above.
+        unsafe {
+            if libc::fork() == 0 {
+                for &(first, last) in gaps {
+                    libc::syscall(libc::SYS_close_range, first, last, 0);
+                }
+                let mut byte = 0u8;
+                while libc::read(pipe, std::ptr::from_mut(&mut byte).cast(), 1) == -1
+                    && *libc::__errno_location() == libc::EINTR
+                {}
+                libc::_exit(0);
+            }
+            libc::_exit(0);
+        }
+    }
+    let pid = rustix::process::Pid::from_raw(child).expect("fork returned a positive pid");
+    rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty())?;
+    Ok(())
+}
+
 #[allow(unsafe_code)]
 fn perf_event_open(attr: &PerfEventAttr, cpu: i32) -> io::Result<OwnedFd> {
     // SAFETY: the kernel reads `size` (64) bytes of `attr`, a live
@@ -379,6 +462,12 @@ mod tests {
         assert_eq!(parse_cpus("0-1024"), None);
         assert_eq!(parse_cpus("0-1022,2000,3000"), None);
         assert_eq!(parse_cpus("0-2147483647"), None);
+    }
+
+    #[test]
+    fn the_holder_closes_every_descriptor_but_those_it_keeps() {
+        assert_eq!(gaps(vec![5, 3, 4]), [(0, 2), (6, u32::MAX)]);
+        assert_eq!(gaps(vec![0, 7, 9, 7]), [(1, 6), (8, 8), (10, u32::MAX)]);
     }
 
     #[test]
