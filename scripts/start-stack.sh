@@ -31,11 +31,10 @@ print_help() {
 $usage
 
 Start, reset and stop an Arvados test stack as run_test_server.py did, with
-bounded waits and clean stops. Actions: ${actions[*]}.
-start and start-all print the API host, or with --auth NAME export lines for
-fixture NAME (on failure a line 'false', so that eval fails too); status prints
-each service's pid, ports and state (up, listening, down, external), --json as
-one JSON object. Settings from the environment: see scripts/README.md.
+bounded waits and clean stops. Actions: ${actions[*]}. start and start-all
+print the API host, or with --auth NAME export lines for fixture NAME (on
+failure 'false', so that eval fails too); status prints each service's pid,
+ports and state, --json as JSON. Settings: see scripts/README.md.
 
 Exit codes:
   0  success (status: every service is up)
@@ -60,9 +59,8 @@ while (($#)); do
 done
 # A run stopped by a signal (a CI job's timeout, ^C) stops what it started too.
 trap on_exit EXIT
-trap 'exit 129' HUP
-trap 'exit 130' INT
-trap 'exit 143' TERM
+# shellcheck disable=SC2064 # the exit code, set now
+for sig in HUP:129 INT:130 TERM:143; do trap "exit ${sig#*:}" "${sig%:*}"; done
 [[ -n $action ]] || fail 2 "no action given; $usage"
 acts "${actions[@]}" || fail 2 "unknown action '$action'. Actions are: ${actions[*]}"
 [[ -z $auth ]] || acts start start-all || fail 2 "--auth applies to start and start-all only"
@@ -79,13 +77,9 @@ here=${src%/*}
 # ("$db_reset": one fork a call), looked up as scripts/README.md says.
 portfind="" portwait="" pidwait="" fixture_token="" db_reset="" httpwait=""
 need() {
-  local t v d p hint=""
+  local t d p hint=""
   for t; do
-    v=${t//-/_}
-    case $t in
-      portfind | portwait | pidwait | fixture-token | db-reset | httpwait) [[ -z ${!v} ]] || continue ;;
-      *) command -v "$t" >/dev/null || fail 2 "'$t' is not on PATH" && continue ;;
-    esac
+    if [[ $t == @(flock|setsid|openssl) ]]; then command -v "$t" >/dev/null || fail 2 "'$t' is not on PATH" && continue; fi
     p=""
     for d in ${STACKUTILS_BIN:+"$STACKUTILS_BIN"} "$here"/../target/{release,debug} "$here/../../lib/stackutils/bin"; do
       [[ ! -f $d/$t || ! -x $d/$t ]] || { p=$d/$t && break; }
@@ -97,7 +91,7 @@ need() {
     fi
     [[ -n $p ]] ||
       fail 2 "'$t' not found in ${STACKUTILS_BIN:+STACKUTILS_BIN, }$here/../target/{release,debug}, $here/../../lib/stackutils/bin or on PATH$hint"
-    printf -v "$v" '%s' "$p"
+    printf -v "${t//-/_}" '%s' "$p"
   done
 }
 
@@ -139,8 +133,7 @@ external() { if [[ $1 == api ]]; then [[ -n ${ARVADOS_TEST_API_HOST:-} ]]; else 
 tls=(--cacert "$state/self-signed.pem")
 [[ -z ${ARVADOS_TEST_API_HOST:-} ]] || tls=(--insecure)
 
-# check_config: the settings, before anything starts or stops (exit 2 now, not a
-# stack that cannot be stopped later); durations by pidwait's own parser.
+# check_config: the settings, before anything starts or stops (durations by pidwait's parser).
 check_config() {
   [[ -z ${STACK_TIMEOUT:-} ]] || "$pidwait" --exit --quiet --timeout="$timeout" /proc/0/none 2>/dev/null ||
     fail 2 "STACK_TIMEOUT='$timeout': expected a duration, e.g. 250ms, 10s, 2m"
@@ -158,9 +151,8 @@ check_config() {
     fail 2 "STACK_FIXTURES: no api_client_authorizations.yml in '$fixtures' (set ARVADOS_DIR to an Arvados source tree, or STACK_FIXTURES)"
 }
 
-# check_state: the state directory, if it exists (links resolved once), is ours
-# alone, not sticky, and passes pidwait's pidfile path rules (systemd's PIDFile=),
-# so no one can plant a link between a check and a write. Else exit 2.
+# check_state: the state directory (links resolved once) is ours alone, not sticky,
+# and passes pidwait's pidfile path rules: no one can plant a link in it. Else exit 2.
 check_state() {
   local err
   [[ -e $state || -L $state ]] || return 0
@@ -173,8 +165,7 @@ check_state() {
   }
 }
 
-# plain FILE...: each is no symlink and, if it exists, a regular file (a FIFO
-# would block a read), else exit 2.
+# plain FILE...: each no symlink and, if it exists, a regular file (no FIFO), else exit 2.
 plain() {
   local f
   for f; do
@@ -212,8 +203,7 @@ getport() {
     fail 2 "$state/$1.port: expected a port number (1-65535), got '$port'"
 }
 
-# up NAME: its pidfile names a live process (pidwait's judgement), in $pid, that
-# listens on all its ports (in $list).
+# up NAME: its pidfile names a live process (in $pid) listening on its ports (in $list).
 up() {
   local p port
   pid="" list=()
@@ -241,12 +231,12 @@ answering() {
 }
 
 declare -A launched begun
-# lease N: N free ports in pps, leased by portfind (its message says why not).
+# lease N: N more free ports in the pool, leased by portfind (its message says why not).
 lease() {
   local ports
   ports=$("$portfind" -n "$1" ${STACK_PORT_RANGE:+--range "$STACK_PORT_RANGE"}) ||
     fail 1 "could not lease $1 port(s) with portfind${STACK_PORT_RANGE:+ in $STACK_PORT_RANGE} (its message above)"
-  mapfile -t pps <<<"$ports"
+  mapfile -t -O "${#pool[@]}" pool <<<"$ports"
 }
 
 # begin NAME: NAME stopped, its ports (start-all's pool, else leased) written to
@@ -258,7 +248,8 @@ begin() {
     started+=("$1")
     read -ra names <<<"${ports_of[$1]}"
     n=${#names[@]}
-    if ((${#pool[@]} >= n)); then pps=("${pool[@]:0:n}") pool=("${pool[@]:n}"); else lease "$n"; fi
+    ((${#pool[@]} >= n)) || lease "$n"
+    pps=("${pool[@]:0:n}") pool=("${pool[@]:n}")
     for p in "${names[@]}"; do write "$state/$p.port" "${pps[i++]}"; done
     begun[$1]=${pps[*]}
   fi
@@ -282,9 +273,9 @@ died() {
   exit 1
 }
 
-# listens NAME...: each that this run launched listens on its ports (fails at
-# once if it exits). pidfiles NAME...: its pidfile names a live process (the
-# listener's pid is proof enough); best a moment later: many write it once they listen.
+# listens NAME...: each launched by this run listens on its ports (fails at once if
+# it exits). pidfiles NAME...: its pidfile names a live process (the listener's pid
+# is proof enough); looked at a moment later, as many write it once they listen.
 listens() {
   local name err
   for name; do
@@ -306,8 +297,7 @@ pidfiles() {
 }
 wait_up() { listens "$@"; pidfiles "$@"; }
 
-# ensure_cert: the certificate and key, made once, stored by write (openssl
-# leaves empty files and exits 0 on a full disk).
+# ensure_cert: made once, stored by write (openssl leaves empty files on a full disk).
 ensure_cert() {
   local pem cert mask
   [[ -s $state/self-signed.pem && -s $state/self-signed.key ]] && return
@@ -350,8 +340,7 @@ api() {
     --status "$status" --method "$method" --print-body --body-limit 8M "${args[@]}" ||
     fail 1 "API call to https://$api_host failed (above)"
 }
-# post PATH JSON...: POSTed in the background; settle: all made. later: the
-# registrations made while the proxy starts.
+# post PATH JSON...: POSTed in the background; settle: all made. later: made while the proxy starts.
 pending=() later=()
 post() { (($# == 0)) || { api POST "$@" >/dev/null & pending+=($!); }; }
 settle() {
@@ -377,8 +366,7 @@ register_start() {
   [[ -n $api_host ]] || api_up || fail 1 "the API server is not running (run 'start-stack.sh start' first)"
 }
 
-# launch_api: a parent's only reset; ours reused if it runs and resets; else
-# started (wait_api waits for it and resets it).
+# launch_api: a parent's reset; ours reused if it runs and resets; else started.
 launch_api() {
   if external api; then
     api_host=$ARVADOS_TEST_API_HOST
@@ -422,8 +410,7 @@ register_keep() {
   api POST "${svcs[@]}" >/dev/null
 }
 
-# launch_proxy: registered as the only proxy while it starts (start-all:
-# register_keep deleted the old ones).
+# launch_proxy: registered as the only proxy (start-all: register_keep deleted the old ones).
 launch_proxy() {
   ! external keepproxy || return 0
   local svc reply
@@ -462,8 +449,7 @@ render() {
   write "$out" "${text%$'\n'}"
 }
 
-# launch_nginx: TLS for the proxy and the git server on their ports (start-all:
-# the proxy's in advance); answer_nginx: it answers through to them.
+# launch_nginx: TLS for the proxy and the git server (start-all: the proxy's port in advance).
 launch_nginx() {
   ! external nginx || return 0
   local port kp
@@ -513,21 +499,16 @@ stop_service() {
   [[ -z $stopped || ${#list[@]} -eq 0 ]] || err=$("$portwait" --closed --timeout="$timeout" "${list[@]}" 2>&1) ||
     fail 1 "$name stopped but port ${list[*]} still listens: $err"
   if [[ $name == keep? && -e $state/$name.volume ]]; then
-    first_line "$state/$name.volume"
+    first_line "$state/$name.volume" && gone+=("$state/$name.volume")
     # Only a volume this script made: a directory right in the state dir.
-    if [[ $line == "$state/$name-volume."* && ${line#"$state/"} != */* && -d $line && ! -L $line ]]; then
-      gone+=("$line")
-    else
-      say "not removing '$line' named by $state/$name.volume: not a volume start-stack.sh made"
-    fi
-    gone+=("$state/$name.volume")
+    if [[ $line == "$state/$name-volume."* && ${line#"$state/"} != */* && -d $line && ! -L $line ]]; then gone+=("$line")
+    else say "not removing '$line' named by $state/$name.volume: not a volume start-stack.sh made"; fi
   fi
   [[ ! -e $pf ]] || gone+=("$pf")
   ((${#gone[@]} == 0)) || rm -rf -- "${gone[@]}"
 }
 
-# stop NAME...: side by side (one that cannot be stopped keeps no other
-# running); a parent's left alone. Exit 0 if all stopped.
+# stop NAME...: side by side, one failing keeps no other running; a parent's left alone.
 stop() {
   local name rc=0 jobs=()
   for name; do external "$name" || { (stop_service "$name") & jobs+=($!); }; done
@@ -595,8 +576,7 @@ plain "$state"/{nginx.conf,keepproxy-ssl.port,arv-git-httpd-ssl.port,self-signed
   fail 2 "--auth $auth: $err"
 
 case $action in
-  # Each step a command of its own: in an && list set -e would not stop at a
-  # failure inside the functions of its first steps.
+  # Each step a command of its own: set -e does not apply within an && list.
   start) launch_api; wait_api; print_api ;;
   # The API server first: without it, nothing starts.
   start_keep) register_start; launch_keep; register_keep; post "${later[@]}"; wait_up keep0 keep1; settle ;;
@@ -609,7 +589,7 @@ case $action in
   stop_*) stop "${action#stop_}" ;;
   stop-all) stop "${services[@]}" ;;
   start-all)
-    lease 7 && pool=("${pps[@]}") # all the stack's ports in one portfind call
+    lease 7 # all the stack's ports in one portfind call
     # The API server first: the longest way (start, reset, registrations, then
     # the proxy). Beside it the others, checked while the proxy starts.
     launch_api
