@@ -244,7 +244,7 @@ lease() {
 begin() {
   local p i=0 names n
   if [[ -z ${begun[$1]:-} ]]; then
-    stop_service "$1"
+    stop "$1" || exit 1
     started+=("$1")
     read -ra names <<<"${ports_of[$1]}"
     n=${#names[@]}
@@ -385,29 +385,28 @@ wait_api() { [[ -z ${launched[api]:-} ]] || { listens api && reset_api && pidfil
 
 # Two storage servers, on fresh volumes (mkdir fails rather than reuse a name);
 # registered while they start, before the proxy, which reads the list as it starts.
+keep_svcs=()
 launch_keep() {
-  local n vol
+  local n vol svc
   for n in 0 1; do
     begin "keep$n"
     vol=$state/keep$n-volume.$SRANDOM
     mkdir -m 700 -- "$vol" || fail 1 "cannot create the volume $vol"
     write "$state/keep$n.volume" "$vol"
     launch "keep$n" "${keepstore_cmd[@]}" "-volume=$vol" "-listen=:$pp" "-pid=$state/keep$n.pid"
+    printf -v svc '{"keep_service":{"uuid":"zzzzz-bi6l4-keepdisk%07d","service_host":"localhost","service_port":%d,"service_type":"disk","service_ssl_flag":false}}' "$n" "$pp"
+    keep_svcs+=(/arvados/v1/keep_services "$svc")
+    printf -v svc '{"keep_disk":{"keep_service_uuid":"zzzzz-bi6l4-keepdisk%07d"}}' "$n"
+    later+=(/arvados/v1/keep_disks "$svc")
   done
 }
 register_keep() {
-  local n svc reply svcs=()
+  local reply
   register_start
   # Every old registration (the proxy's too) goes, as the original did.
   reply=$(api GET /arvados/v1/keep_services /arvados/v1/keep_disks) || exit 1
   delete_listed "$reply"
-  for n in 0 1; do
-    printf -v svc '{"keep_service":{"uuid":"zzzzz-bi6l4-keepdisk%07d","service_host":"localhost","service_port":%d,"service_type":"disk","service_ssl_flag":false}}' "$n" "${begun[keep$n]}"
-    svcs+=(/arvados/v1/keep_services "$svc")
-    printf -v svc '{"keep_disk":{"keep_service_uuid":"zzzzz-bi6l4-keepdisk%07d"}}' "$n"
-    later+=(/arvados/v1/keep_disks "$svc")
-  done
-  api POST "${svcs[@]}" >/dev/null
+  api POST "${keep_svcs[@]}" >/dev/null
 }
 
 # launch_proxy: registered as the only proxy (start-all: register_keep deleted the old ones).
@@ -474,58 +473,65 @@ print_api() {
   "$fixture_token" --fixtures "$fixtures" --export --host "$api_host" "$auth" || fail 1 "no fixture '$auth' for --auth"
 }
 
-# stop_service NAME: pidwait stops the process group it leads (nginx's workers
-# too) or what is left of it, never a stale pidfile's pid; the ports confirmed
-# closed, then its files (and volume) removed. Not running: success.
-stop_service() {
-  local name=$1 pf=$state/$1.pid p port err rc=0 list=() gone=() stopped=""
-  for p in ${ports_of[$name]}; do
-    [[ ! -e $state/$p.port ]] || { getport "$p" && list+=("$port") gone+=("$state/$p.port"); }
-  done
-  if [[ -e $pf ]]; then
-    err=$("$pidwait" --kill --group --strict --retry="$stop_retry" --remove "$pf" 2>&1) || rc=$?
-    [[ $err == *"nothing to stop"* ]] || stopped=1
-    ((rc == 0)) || [[ $rc == 1 && -z $stopped ]] || fail 1 "could not stop $name: ${err//$'\n'/; }"
-    # pidwait's notes (a stale pidfile, what was left of a group) are passed on.
-    while IFS= read -r p; do
-      p=${p#pidwait: }
-      [[ -z $p || $p == *"is not running: nothing to stop" ]] || say "$name: ${p%: nothing to stop}"
-    done <<<"$err"
-  fi
-  # Launched by this run, no pidfile (yet), still our child (a running job).
-  [[ -n $stopped || " ${live_jobs[*]} " != *" ${launched[$name]:-none} "* ]] ||
-    "$pidwait" --kill --group --quiet --retry="$stop_retry" --pid "${launched[$name]}" 2>/dev/null || true
-  # Only the ports of a process we stopped (after a kill -9 a stranger may have one).
-  [[ -z $stopped || ${#list[@]} -eq 0 ]] || err=$("$portwait" --closed --timeout="$timeout" "${list[@]}" 2>&1) ||
-    fail 1 "$name stopped but port ${list[*]} still listens: $err"
-  if [[ $name == keep? && -e $state/$name.volume ]]; then
-    first_line "$state/$name.volume" && gone+=("$state/$name.volume")
-    # Only a volume this script made: a directory right in the state dir.
-    if [[ $line == "$state/$name-volume."* && ${line#"$state/"} != */* && -d $line && ! -L $line ]]; then gone+=("$line")
-    else say "not removing '$line' named by $state/$name.volume: not a volume start-stack.sh made"; fi
-  fi
-  [[ ! -e $pf ]] || gone+=("$pf")
-  ((${#gone[@]} == 0)) || rm -rf -- "${gone[@]}"
-}
-
-# stop NAME...: side by side, one failing keeps no other running; a parent's left alone.
+# stop NAME...: each stopped by pidwait, side by side (the process group it leads,
+# nginx's workers too, or what is left of it; never a stale pidfile's pid); then
+# the ports of those stopped confirmed closed, and the files (volumes too) of all
+# removed. Not running: success; a parent's left alone. One that cannot be
+# stopped keeps no other running: said, status 1.
 stop() {
-  local name rc=0 jobs=()
-  for name; do external "$name" || { (stop_service "$name") & jobs+=($!); }; done
-  for name in "${jobs[@]}"; do wait "$name" || rc=$?; done
-  exit "$rc"
+  local name p port err fd prc rc=0 stopped notes names=() closing=() gone=() files
+  declare -A fds
+  for name; do external "$name" || names+=("$name"); done
+  for name in "${names[@]}"; do
+    [[ ! -e $state/$name.pid ]] || { exec {fd}< <("$pidwait" --kill --group --strict --retry="$stop_retry" \
+      --remove "$state/$name.pid" 2>&1 && echo rc=0 || echo "rc=$?") && fds[$name]=$fd; }
+  done
+  for name in "${names[@]}"; do
+    stopped="" notes=() files=()
+    if [[ -n ${fds[$name]:-} ]]; then
+      fd=${fds[$name]} && mapfile -t -u "$fd" notes && exec {fd}<&-
+      prc=${notes[-1]#rc=} && unset 'notes[-1]'
+      [[ "${notes[*]}" == *"nothing to stop"* ]] || stopped=1
+      ((prc == 0)) || [[ $prc == 1 && -z $stopped ]] || { say "could not stop $name: ${notes[*]}" && rc=1 && continue; }
+      # pidwait's notes (a stale pidfile, what was left of a group) are passed on.
+      for p in "${notes[@]}"; do
+        p=${p#pidwait: }
+        [[ -z $p || $p == *"is not running: nothing to stop" ]] || say "$name: ${p%: nothing to stop}"
+      done
+    fi
+    # Launched by this run, no pidfile (yet), still our child (a running job).
+    [[ -n $stopped || " ${live_jobs[*]} " != *" ${launched[$name]:-none} "* ]] ||
+      "$pidwait" --kill --group --quiet --retry="$stop_retry" --pid "${launched[$name]}" 2>/dev/null || true
+    for p in ${ports_of[$name]}; do
+      [[ -e $state/$p.port ]] || continue
+      getport "$p" && files+=("$state/$p.port")
+      # Only the ports of a process we stopped (after a kill -9 a stranger may have one).
+      [[ -z $stopped ]] || closing+=("$port")
+    done
+    if [[ $name == keep? && -e $state/$name.volume ]]; then
+      first_line "$state/$name.volume" && files+=("$state/$name.volume")
+      # Only a volume this script made: a directory right in the state dir.
+      if [[ $line == "$state/$name-volume."* && ${line#"$state/"} != */* && -d $line && ! -L $line ]]; then files+=("$line")
+      else say "not removing '$line' named by $state/$name.volume: not a volume start-stack.sh made"; fi
+    fi
+    [[ ! -e $state/$name.pid ]] || files+=("$state/$name.pid")
+    gone+=("${files[@]}")
+  done
+  ((${#closing[@]} == 0)) || err=$("$portwait" --closed --timeout="$timeout" "${closing[@]}" 2>&1) ||
+    { say "stopped, but port ${closing[*]} still listens: $err" && return 1; }
+  ((${#gone[@]} == 0)) || rm -rf -- "${gone[@]}"
+  return "$rc"
 }
 
-# rollback: after a failed start, what this run started is stopped, newest first.
+# rollback: after a failed start, what this run started is stopped.
 live_jobs=()
 rollback() {
-  local i
   set +e
   # API calls under way end first (within their 10 s), not after this run.
   ((${#pending[@]} == 0)) || wait "${pending[@]}" 2>/dev/null
   mapfile -t live_jobs < <(jobs -rp)
   say "stopping what this run started: ${started[*]}"
-  for ((i = ${#started[@]} - 1; i >= 0; i--)); do (stop_service "${started[i]}"); done
+  stop "${started[@]}"
 }
 
 # status: a line (--json: an object) per service: pid, ports and state.
@@ -583,11 +589,11 @@ case $action in
   start_keep_proxy) launch_proxy; post "${later[@]}"; wait_up keepproxy; settle ;;
   start_arv-git-httpd) launch_git; wait_up arv-git-httpd ;;
   start_nginx) launch_nginx; wait_up nginx; answer_nginx ;;
-  stop) stop api ;;
-  stop_keep) stop keep0 keep1 ;;
-  stop_keep_proxy) stop keepproxy ;;
-  stop_*) stop "${action#stop_}" ;;
-  stop-all) stop "${services[@]}" ;;
+  stop) stop api || exit 1 ;;
+  stop_keep) stop keep0 keep1 || exit 1 ;;
+  stop_keep_proxy) stop keepproxy || exit 1 ;;
+  stop_*) stop "${action#stop_}" || exit 1 ;;
+  stop-all) stop "${services[@]}" || exit 1 ;;
   start-all)
     lease 7 # all the stack's ports in one portfind call
     # The API server first: the longest way (start, reset, registrations, then
