@@ -17,9 +17,11 @@ fail() { say "$2" && exit "$1"; }
 started=() # what this run began to start, stopped again if the run fails
 bound=()   # ports our services listen on now: their portfind leases can go
 pool=()    # start-all's ports not handed out yet
+leasing="" # start-all: portfind's answer, asked for at the start
 # A failed run stops what it started and, for eval, prints a line that fails.
 on_exit() {
   local rc=$? p args=()
+  [[ -z $leasing ]] || mapfile -t -u "$leasing" pool
   ((rc == 0)) || { ((${#started[@]} == 0)) || rollback; [[ -z ${auth:-} ]] || printf 'false\n'; }
   for p in "${bound[@]}" "${pool[@]}"; do args+=(--release "$p"); done
   ((${#args[@]} == 0)) || "$portfind" "${args[@]}" >/dev/null 2>&1 &
@@ -231,12 +233,15 @@ answering() {
 }
 
 declare -A launched begun
-# lease N: N more free ports in the pool, leased by portfind (its message says why not).
+# lease N: N more free ports in the pool, leased by portfind (its message says why
+# not); start-all's were asked for at the start ($leasing), read now.
 lease() {
-  local ports
-  ports=$("$portfind" -n "$1" ${STACK_PORT_RANGE:+--range "$STACK_PORT_RANGE"}) ||
+  local got=()
+  if [[ -n $leasing ]]; then mapfile -t -u "$leasing" got && exec {leasing}<&- && leasing=""
+  else mapfile -t got < <("$portfind" -n "$1" ${STACK_PORT_RANGE:+--range "$STACK_PORT_RANGE"} || true); fi
+  [[ ${#got[@]} == "$1" ]] ||
     fail 1 "could not lease $1 port(s) with portfind${STACK_PORT_RANGE:+ in $STACK_PORT_RANGE} (its message above)"
-  mapfile -t -O "${#pool[@]}" pool <<<"$ports"
+  pool+=("${got[@]}")
 }
 
 # begin NAME: NAME stopped, its ports (start-all's pool, else leased) written to
@@ -558,9 +563,9 @@ status() {
 }
 
 need pidwait
-check_state
 if [[ $action == status ]]; then
   # Nothing is created or locked: status only looks.
+  check_state
   need portwait httpwait
   status && exit 0
   exit 1
@@ -569,6 +574,9 @@ fi
 need portfind portwait fixture-token db-reset flock setsid
 [[ $action == stop* ]] || need httpwait
 check_config
+# start-all's ports asked for now, while the state directory is checked and locked.
+[[ $action != start-all ]] || exec {leasing}< <("$portfind" -n 7 ${STACK_PORT_RANGE:+--range "$STACK_PORT_RANGE"} || true)
+check_state
 [[ -d $state ]] || { dir "$state" && check_state; }
 # One run at a time per state directory (bounded wait).
 plain "$state/.lock"
@@ -595,7 +603,7 @@ case $action in
   stop_*) stop "${action#stop_}" || exit 1 ;;
   stop-all) stop "${services[@]}" || exit 1 ;;
   start-all)
-    lease 7 # all the stack's ports in one portfind call
+    lease 7
     # The API server first: the longest way (start, reset, registrations, then
     # the proxy). Beside it the others, checked while the proxy starts.
     launch_api
