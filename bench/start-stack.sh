@@ -322,9 +322,9 @@ ms of it), then the proxy (${own_ms[trio]} ms): **$own_sum ms** of the services'
 longer of the first stage and the API server then the proxy, round by round). The stack's overhead beyond that with the tools, round by round
 (its start-all less the services' own start-up measured right after it; medians): **$overhead ms**,
 **$overhead_ratio** of the services' own start-up (goal: below 0.35). It includes the settings and state-directory
-checks, the database reset over TLS, the registrations (\`httpwait --once\` runs: the listings, then the storage
-servers' services before the proxy starts, their disks and the proxy's while it starts) and the wait for nginx to
-answer through to the proxy and the git server.
+checks, the database reset over TLS, the registrations (one \`httpwait --once\` run a round, each request with its
+own body: the listings, the storage servers' services before the proxy starts, their disks' and the proxy's while it
+starts) and the wait for nginx to answer through to the proxy and the git server.
 
 The tools' own share of start-all + stop-all (every call timed, median of 3 cycles:
 $(median <"$work/toolsum") ms, waiting on the services included; calls made side by side, as stop-all's,
@@ -347,8 +347,9 @@ original's \`find_server_pid\`, \`_wait_until_port_listens\` and \`kill_server_p
 baseline is generous to the original: the script skips the pidfile wait when the pidfile already
 names the listening process, where the original always slept 0.2 s before its first look at the
 API server's pidfile; it does wait for nginx's ports, which the original did not wait for at all. Both rows gain from the
-script starting services and stopping all of them side by side; the original did
-each in turn (with one-by-one stops, the baseline's stop-all took about 720 ms).
+script starting services and stopping all of them side by side (every pidwait at once, then one
+\`portwait --closed\` and one \`rm\` for all); the original did each in turn (with one-by-one stops, the
+baseline's stop-all took about 720 ms).
 $(uname -sr), $(nproc) cores, shared with other jobs (load average $(uptime | sed 's/.*load average: //') when
 done): compare the rows, not the absolute figures; on a loaded machine the ratios move by tenths from run to
 run.
