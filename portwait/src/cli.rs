@@ -13,11 +13,16 @@ const EXIT_CODES: &str = "\
 Targets:
   PORT             any address of this host: loopback and the wildcards at
                    every look, any other (127.0.0.2, an interface's address)
-                   every 50 ms unless --pid or --closed: up to ~50 ms late
+                   too with kernel events, else every 50 ms unless --pid or
+                   --closed: up to ~50 ms late
   HOST:PORT        HOST's addresses; localhost means 127.0.0.1 and ::1
   [IPV6]:PORT      an IPv6 address ([fe80::1%eth0]:PORT if link-local)
   Local addresses are checked in the kernel's socket table (no connection is
-  made, unless --connect); other hosts get a TCP connect probe. A HOST that
+  made, unless --connect), looked at again when the kernel says a listener
+  on a wanted port started or stopped (the tracepoint
+  sock:inet_sock_set_state; needs root or CAP_PERFMON and tracefs mounted)
+  and at least every 100 ms, else every 1 ms backing off to 8 ms (-v says
+  which); other hosts get a TCP connect probe. A HOST that
   does not resolve yet is waited for: looked up again every 10 ms, backing
   off to 250 ms.
 
@@ -32,7 +37,9 @@ Exit codes:
 /// Wait until TCP ports listen, then exit or run a command.
 ///
 /// Waits until something listens on every target (or, with --closed, until
-/// nothing does), checking every few milliseconds.
+/// nothing does), woken by the kernel when a listener on a wanted port
+/// starts or stops where it may trace, else checking every few
+/// milliseconds.
 // Flags of a command line, each on its own.
 #[allow(clippy::struct_excessive_bools)]
 #[derive(Debug, Parser)]
