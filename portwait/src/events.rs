@@ -20,14 +20,17 @@
 //! So a detached process of ours (forked twice, so that it is no child of
 //! a command we exec) holds copies of the descriptors until we have closed
 //! ours and exited or exec'd, and pays that wait instead; see
-//! [`release_elsewhere`].
+//! [`release_elsewhere`]. Only where [`release_in_a_holder`] was called:
+//! a fork copies every descriptor of the process, and in one with other
+//! threads (a test harness) the copy would keep another thread's socket
+//! open for a moment after it closed it.
 
 use std::ffi::CString;
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
@@ -80,12 +83,23 @@ pub struct Events {
     rings: Vec<Ring>,
 }
 
+/// Whether [`Events`] are released by a holder process.
+static HOLDER: AtomicBool = AtomicBool::new(false);
+
+/// From now on, [`Events`] are released by a holder process, not waited
+/// for. Only for a process with one thread (portwait's own).
+pub fn release_in_a_holder() {
+    HOLDER.store(true, Ordering::Relaxed);
+}
+
 impl Drop for Events {
     fn drop(&mut self) {
         let fds: Vec<RawFd> = self.rings.iter().map(|r| r.fd.as_raw_fd()).collect();
         // Holds the released copies until this end closes (an error: we
         // close them ourselves, waiting).
-        let held = release_elsewhere(&fds).ok();
+        let held = HOLDER
+            .load(Ordering::Relaxed)
+            .then(|| release_elsewhere(&fds).ok());
         self.rings.clear();
         drop(held);
     }

@@ -21,6 +21,8 @@ use crate::wait::{Outcome, Resolved, Watch};
 
 /// Runs `portwait` with parsed arguments.
 pub fn run(cli: &Cli) -> Result<ExitCode> {
+    // portwait has one thread: a fork copies none of another's sockets.
+    events::release_in_a_holder();
     // --timeout covers everything: reading the pidfile, resolving, waiting.
     let start = Instant::now();
     let left = || cli.timeout.saturating_sub(start.elapsed());
