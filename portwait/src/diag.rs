@@ -424,6 +424,8 @@ pub(crate) mod tests {
     use proptest::prelude::*;
     use std::net::TcpListener;
 
+    use crate::test_sockets::listening;
+
     /// A test that cannot run here says so; under CI=true (which has IPv6
     /// loopback) it fails instead.
     pub(crate) fn skip(reason: &str) {
@@ -532,28 +534,6 @@ pub(crate) mod tests {
             skip("no IPv6 here: the dual-stack half");
         }
         assert!(diag.can_look_up());
-    }
-
-    /// A socket listening on `addr` (port 0), IPv6-only if asked; None if
-    /// this host cannot (no IPv6).
-    fn listening(addr: &str, v6only: bool) -> Option<TcpListener> {
-        use rustix::net::{
-            bind, listen, socket_with, sockopt, AddressFamily, SocketFlags, SocketType,
-        };
-        let addr: std::net::SocketAddr = addr.parse().unwrap();
-        let family = if addr.is_ipv4() {
-            AddressFamily::INET
-        } else {
-            AddressFamily::INET6
-        };
-        // CLOEXEC: a parallel test's child must not keep it open.
-        let fd = socket_with(family, SocketType::STREAM, SocketFlags::CLOEXEC, None).ok()?;
-        if addr.is_ipv6() {
-            sockopt::set_ipv6_v6only(&fd, v6only).unwrap();
-        }
-        bind(&fd, &addr).ok()?;
-        listen(&fd, 16).unwrap();
-        Some(TcpListener::from(fd))
     }
 
     #[test]

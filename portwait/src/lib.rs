@@ -5,6 +5,10 @@ pub mod diag;
 mod events;
 pub mod owner;
 pub mod target;
+/// Test sockets, shared with the integration tests.
+#[cfg(test)]
+#[path = "../tests/common/sockets.rs"]
+mod test_sockets;
 pub mod wait;
 
 use std::os::unix::process::CommandExt;

@@ -6,6 +6,9 @@
 //! namespaces (`unshare --kill-child`: if the test gives up, killing
 //! `unshare` kills that init and with it every process of the case).
 
+mod common;
+
+use common::{have, skip};
 use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
 use std::thread;
@@ -29,25 +32,6 @@ def until(what, done):
 def state(pid):
     return open(f'/proc/{pid}/stat').read().rsplit(')', 1)[1].split()[0]
 ";
-
-/// A test that cannot run here says so and returns; under CI=true, where
-/// CI provides what it needs (root, unshare, ip, python3), it fails.
-fn skip(reason: &str) {
-    assert!(
-        std::env::var_os("CI").is_none_or(|v| v != "true"),
-        "cannot run under CI=true: {reason}"
-    );
-    eprintln!("SKIP: {reason}");
-}
-
-fn have(tool: &str, version_flag: &str) -> bool {
-    Command::new(tool)
-        .arg(version_flag)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
 
 /// Runs `script` (after [`PRELUDE`]) with `unshare` and these options, in
 /// a network namespace of its own; None (with a SKIP) where that cannot be

@@ -1,7 +1,10 @@
 //! Integration tests: run the real `portwait` binary against real
 //! listeners and processes.
 
+mod common;
 mod events;
+
+use common::{have, skip};
 
 use std::fs;
 use std::io::{BufRead, BufReader};
@@ -112,16 +115,6 @@ fn start_command(mut cmd: Command, args: &[&str]) -> Child {
     child
 }
 
-/// A test that cannot run here says so and returns; under CI=true, where
-/// CI provides what it needs (root, IPv6 loopback, iptables), it fails.
-fn skip(reason: &str) {
-    assert!(
-        std::env::var_os("CI").is_none_or(|v| v != "true"),
-        "cannot run under CI=true: {reason}"
-    );
-    eprintln!("SKIP: {reason}");
-}
-
 fn until(what: &str, mut done: impl FnMut() -> bool) {
     let start = Instant::now();
     while !done() {
@@ -215,32 +208,13 @@ fn a_wildcard_listener_serves_every_local_address() {
     }
 }
 
-/// A TCP socket bound to `addr` (port 0: any), not yet listening: it holds
-/// its port, and the kernel lists it as a listener only once `listen` runs.
+/// [`bound_as`], not IPv6-only, its port as text.
 fn bound(addr: &str) -> Option<(rustix::fd::OwnedFd, String)> {
     bound_as(addr, false)
 }
 
-/// [`bound`], IPv6-only if asked (an IPv6 wildcard).
 fn bound_as(addr: &str, v6only: bool) -> Option<(rustix::fd::OwnedFd, String)> {
-    use rustix::net::{bind, socket_with, sockopt, AddressFamily, SocketFlags, SocketType};
-    let addr: std::net::SocketAddr = addr.parse().unwrap();
-    let family = if addr.is_ipv4() {
-        AddressFamily::INET
-    } else {
-        AddressFamily::INET6
-    };
-    let fd = socket_with(family, SocketType::STREAM, SocketFlags::CLOEXEC, None).ok()?;
-    if addr.is_ipv6() {
-        sockopt::set_ipv6_v6only(&fd, v6only).ok()?;
-    }
-    bind(&fd, &addr).ok()?;
-    let port = rustix::net::getsockname(&fd).ok()?;
-    let port = std::net::SocketAddr::try_from(port)
-        .ok()?
-        .port()
-        .to_string();
-    Some((fd, port))
+    common::sockets::bound_as(addr, v6only).map(|(fd, port)| (fd, port.to_string()))
 }
 
 #[test]
@@ -725,16 +699,6 @@ fn a_pidfile_another_user_planted_is_refused() {
     assert!(marker.exists(), "CMD was not run");
 }
 
-/// Whether `tool` runs here (`tool VERSION_FLAG`).
-fn have(tool: &str, version_flag: &str) -> bool {
-    Command::new(tool)
-        .arg(version_flag)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
 /// Runs a Python script in a network namespace of its own (only a
 /// loopback, brought up here), so firewall rules touch nothing else; the
 /// script gets portwait's path as argv[1]. None (with a SKIP) if that
@@ -1027,24 +991,13 @@ fn a_pid_that_dies_while_a_name_is_waited_for_fails_fast() {
 /// never an IPv6-only one.
 #[test]
 fn an_ipv4_mapped_target_is_its_ipv4_address() {
-    use rustix::net::{bind, listen, socket_with, sockopt, AddressFamily, SocketFlags, SocketType};
     let v4 = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = port_of(&v4);
     let out = run(&["-t", "5s", &format!("[::ffff:127.0.0.1]:{port}")]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let any6 = std::net::SocketAddrV6::new(std::net::Ipv6Addr::UNSPECIFIED, 0, 0, 0);
-    let Ok(v6only) = socket_with(
-        AddressFamily::INET6,
-        SocketType::STREAM,
-        SocketFlags::CLOEXEC,
-        None,
-    ) else {
+    let Some(v6only) = common::sockets::listening("[::]:0", true) else {
         return skip("no IPv6 here: the IPv6-only half");
     };
-    sockopt::set_ipv6_v6only(&v6only, true).unwrap();
-    bind(&v6only, &any6).unwrap();
-    listen(&v6only, 16).unwrap();
-    let v6only = TcpListener::from(v6only);
     let port = port_of(&v6only);
     let target = format!("[::ffff:127.0.0.1]:{port}");
     let out = run(&["-t", "100ms", &target]);
