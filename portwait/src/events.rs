@@ -326,8 +326,9 @@ fn gaps(mut keep: Vec<RawFd>) -> Vec<(u32, u32)> {
 #[allow(unsafe_code)]
 fn fork_holder(pipe: RawFd, gaps: &[(u32, u32)]) -> io::Result<()> {
     // SAFETY: the children make only async-signal-safe calls (fork,
-    // close_range, read, _exit) on memory prepared before the fork, so
-    // forking a process with other threads (a test harness) is sound too.
+    // close_range, read, _exit) on memory prepared before the fork, which
+    // is sound even with other threads about (see `release_in_a_holder`
+    // for why we fork only without them).
     let child = unsafe { libc::fork() };
     if child < 0 {
         return Err(io::Error::last_os_error());
