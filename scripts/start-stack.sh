@@ -495,6 +495,7 @@ stop() {
     stopped="" notes=() files=()
     if [[ -n ${fds[$name]:-} ]]; then
       fd=${fds[$name]} && mapfile -t -u "$fd" notes && exec {fd}<&-
+      ((${#notes[@]})) && [[ ${notes[-1]} == rc=* ]] || notes+=(rc=2) # cut short by a signal
       prc=${notes[-1]#rc=} && unset 'notes[-1]'
       [[ "${notes[*]}" == *"nothing to stop"* ]] || stopped=1
       ((prc == 0)) || [[ $prc == 1 && -z $stopped ]] || { say "could not stop $name: ${notes[*]}" && rc=1 && continue; }
