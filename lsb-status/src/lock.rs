@@ -5,11 +5,12 @@
 
 use std::fs;
 use std::io;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
 use cliutil::Exit;
+use rustix::fs::{AtFlags, FileType, Mode, OFlags};
+use rustix::io::Errno;
 
 /// The lock file of `name` in `dir`, after checking that `name` is one plain
 /// file name (no `/`, not `.` or `..`, not empty).
@@ -29,43 +30,39 @@ pub fn path(dir: &Path, name: &str) -> Result<PathBuf> {
 pub fn lock(dir: &Path, name: &str) -> Result<()> {
     let file = path(dir, name)?;
     let shown = |p: &Path| crate::escape(&p.display().to_string());
-    // The way as the kernel will follow it, up to the first name missing:
-    // what the directories are created in (the last one is judged below).
-    pidwait::pathtrust::way_to(dir).map_err(|e| refused(dir, &shown_error(dir, e)))?;
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o755)
-        .create(dir)
-        .map_err(|e| Exit::failure(format!("cannot create lock directory {}: {e}", shown(dir))))?;
-    check_dir(dir).map_err(|why| refused(dir, &why))?;
-    match fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o644)
-        .open(&file)
-    {
+    // Each missing directory is made in its parent once that parent has
+    // passed the rules (no link raced in can turn where); the last one is
+    // judged below, and the file made in it through its descriptor.
+    pidwait::pathtrust::create_dir_all(dir, 0o755).map_err(|e| match e {
+        pidwait::pathtrust::Error::Io(e) => {
+            Exit::failure(format!("cannot create lock directory {}: {e}", shown(dir)))
+        }
+        e @ pidwait::pathtrust::Error::Untrusted(_) => refused(dir, &shown_error(dir, e)),
+    })?;
+    let at = pidwait::pathtrust::open_dir(dir).map_err(|e| refused(dir, &shown_error(dir, e)))?;
+    let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    match rustix::fs::openat(&at, name, flags, Mode::from_raw_mode(0o644)) {
         Ok(_) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-            let meta = fs::symlink_metadata(&file).map_err(|e| {
+        Err(Errno::EXIST) => {
+            let st = rustix::fs::statat(&at, name, AtFlags::SYMLINK_NOFOLLOW).map_err(|e| {
                 Exit::failure(format!("cannot check lock file {}: {e}", shown(&file)))
             })?;
-            if meta.file_type().is_symlink() {
-                Err(Exit::failure(format!(
+            match FileType::from_raw_mode(st.st_mode) {
+                FileType::RegularFile => Ok(()),
+                FileType::Symlink => Err(Exit::failure(format!(
                     "lock file {} is a symbolic link: not following it",
                     shown(&file)
-                )))
-            } else if meta.is_file() {
-                Ok(())
-            } else {
-                Err(Exit::failure(format!(
+                ))),
+                _ => Err(Exit::failure(format!(
                     "lock file {} is not a regular file",
                     shown(&file)
-                )))
+                ))),
             }
         }
         Err(e) => Err(Exit::failure(format!(
-            "cannot create lock file {}: {e}",
-            shown(&file)
+            "cannot create lock file {}: {}",
+            shown(&file),
+            io::Error::from(e)
         ))),
     }
 }

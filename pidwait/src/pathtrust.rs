@@ -83,6 +83,17 @@ pub fn way_to(dir: &Path) -> Result<Option<OwnedFd>, Error> {
     walk(dir, End::Way)
 }
 
+/// Makes `dir` and every missing directory on the way to it (`mode`, less
+/// the umask), each with `mkdirat` in its parent's descriptor once that
+/// parent has passed the rules, so that no link put in place meanwhile can
+/// turn where a directory is made: what stands at a name once it is made
+/// (ours, or a link raced in) is judged as any other. Then as [`way_to`]:
+/// `dir` opened with `O_PATH`, what it is the caller's to judge.
+pub fn create_dir_all(dir: &Path, mode: u32) -> Result<OwnedFd, Error> {
+    walk(dir, End::Create(Mode::from_raw_mode(mode)))
+        .map(|fd| fd.expect("only a way may end early"))
+}
+
 /// What a walk ends at.
 #[derive(Clone, Copy)]
 enum End {
@@ -92,6 +103,8 @@ enum End {
     Dir,
     /// A directory that may not exist yet, its own mode not judged.
     Way,
+    /// A directory made with this mode where missing, as a way otherwise.
+    Create(Mode),
 }
 
 /// Walks `path` to its `end`; `None` only for a way that ends early.
@@ -152,15 +165,8 @@ fn walk(path: &Path, end: End) -> Result<Option<OwnedFd>, Error> {
             transition(dir_st, dir_path, &rustix::fs::fstat(&fd)?, &here)?;
             return Ok(Some(fd));
         }
-        let fd = match rustix::fs::openat(
-            dir,
-            &name,
-            OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-            Mode::empty(),
-        ) {
-            Ok(fd) => fd,
-            Err(rustix::io::Errno::NOENT) if matches!(end, End::Way) => return Ok(None),
-            Err(e) => return Err(e.into()),
+        let Some(fd) = look_up(dir, &name, end)? else {
+            return Ok(None);
         };
         let st = rustix::fs::fstat(&fd)?;
         transition(dir_st, dir_path, &st, &here)?;
@@ -182,7 +188,9 @@ fn walk(path: &Path, end: End) -> Result<Option<OwnedFd>, Error> {
             }
             FileType::Directory => dirs.push((fd, st, here)),
             // What a way ends at is the caller's to judge, its type too.
-            _ if matches!(end, End::Way) && todo.is_empty() => return Ok(Some(fd)),
+            _ if matches!(end, End::Way | End::Create(_)) && todo.is_empty() => {
+                return Ok(Some(fd))
+            }
             _ => {
                 return Err(Error::Io(io::Error::new(
                     io::ErrorKind::NotADirectory,
@@ -198,7 +206,32 @@ fn walk(path: &Path, end: End) -> Result<Option<OwnedFd>, Error> {
             "not a file name",
         ))),
         End::Dir => dir_rules(&st, &path, me).map(|()| Some(fd)),
-        End::Way => Ok(Some(fd)),
+        End::Way | End::Create(_) => Ok(Some(fd)),
+    }
+}
+
+/// `name` in `dir`, opened with `O_PATH` (a symlink itself, not followed);
+/// missing, `None` for a way, made first for [`End::Create`] (in `dir`'s
+/// own descriptor: whatever stands there then is what is judged).
+fn look_up(dir: &OwnedFd, name: &OsString, end: End) -> Result<Option<OwnedFd>, Error> {
+    let open = || {
+        rustix::fs::openat(
+            dir,
+            name,
+            OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+    };
+    match (open(), end) {
+        (Ok(fd), _) => Ok(Some(fd)),
+        (Err(rustix::io::Errno::NOENT), End::Way) => Ok(None),
+        (Err(rustix::io::Errno::NOENT), End::Create(mode)) => {
+            match rustix::fs::mkdirat(dir, name, mode) {
+                Ok(()) | Err(rustix::io::Errno::EXIST) => Ok(Some(open()?)),
+                Err(e) => Err(e.into()),
+            }
+        }
+        (Err(e), _) => Err(e.into()),
     }
 }
 
@@ -402,6 +435,52 @@ mod tests {
         )
         .unwrap();
         open_dir(&up).unwrap();
+    }
+
+    /// Missing directories are made, each in its judged parent, with the
+    /// mode asked (less the umask); another user's link where one would be
+    /// made is judged, not followed, and nothing is made where it points.
+    #[test]
+    fn directories_are_made_in_judged_parents_only() {
+        use std::os::unix::fs::MetadataExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let base = tmp.path();
+        let fd = create_dir_all(&base.join("a/b/c"), 0o700).unwrap();
+        let made = std::fs::metadata(base.join("a/b/c")).unwrap();
+        assert_eq!(rustix::fs::fstat(&fd).unwrap().st_ino, made.ino());
+        assert_eq!(made.mode() & 0o777, 0o700);
+        assert_eq!(
+            std::fs::metadata(base.join("a")).unwrap().mode() & 0o777,
+            0o700
+        );
+        // Again: nothing to make, the same directory.
+        create_dir_all(&base.join("a/b/c"), 0o700).unwrap();
+        // Not in a directory anyone may write in.
+        std::fs::create_dir(base.join("open")).unwrap();
+        std::fs::set_permissions(base.join("open"), std::fs::Permissions::from_mode(0o777))
+            .unwrap();
+        let why = match create_dir_all(&base.join("open/x"), 0o700) {
+            Err(Error::Untrusted(why)) => why,
+            other => panic!("{other:?}"),
+        };
+        assert!(why.contains("writable by anyone"), "{why}");
+        assert!(!base.join("open/x").exists());
+        if !rustix::process::geteuid().is_root() {
+            return;
+        }
+        // Another user's link in a sticky directory, where `x` would be made.
+        std::fs::create_dir(base.join("pub")).unwrap();
+        std::fs::set_permissions(base.join("pub"), std::fs::Permissions::from_mode(0o1777))
+            .unwrap();
+        std::fs::create_dir(base.join("victim")).unwrap();
+        std::os::unix::fs::symlink(base.join("victim"), base.join("pub/x")).unwrap();
+        std::os::unix::fs::lchown(base.join("pub/x"), Some(65534), Some(65534)).unwrap();
+        let why = match create_dir_all(&base.join("pub/x/sub"), 0o700) {
+            Err(Error::Untrusted(why)) => why,
+            other => panic!("{other:?}"),
+        };
+        assert!(why.contains("is a symlink owned by uid 65534"), "{why}");
+        assert!(!base.join("victim/sub").exists());
     }
 
     /// A way is checked up to its first missing name; its end's own mode is

@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -68,23 +68,10 @@ impl Leases {
     pub fn lock(dir: &Path, own: bool, now: SystemTime) -> Result<Self> {
         let shown = escape_controls(&dir.to_string_lossy()).into_owned();
         let uid = rustix::process::getuid().as_raw();
-        // Checked before anything is created, so that nothing is created
-        // through another user's link, and again once all of it exists.
-        check_way(dir)?;
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .or_else(|e| {
-                // `create` follows a symlink only to see a directory; the
-                // open below says what is wrong with anything else.
-                if e.kind() == io::ErrorKind::AlreadyExists {
-                    Ok(())
-                } else {
-                    Err(e)
-                }
-            })
-            .with_context(|| format!("creating lease directory {shown}"))?;
+        // Each missing directory is made in its parent once that parent has
+        // passed the rules, so nothing is made through another user's link;
+        // the way is checked again once the directory is open.
+        pidwait::pathtrust::create_dir_all(dir, 0o700).map_err(|e| refused(dir, e))?;
         let mut flags = OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC;
         if own {
             flags |= OFlags::NOFOLLOW;
@@ -261,14 +248,21 @@ impl Leases {
 /// The lease directory itself is checked when opened (a group may share
 /// it). Stops at the first name that does not exist yet.
 fn check_way(dir: &Path) -> Result<()> {
-    use pidwait::pathtrust::{way_to, Error};
-    let shown = || escape_controls(&dir.to_string_lossy()).into_owned();
-    match way_to(dir) {
-        Ok(_) => Ok(()),
-        Err(Error::Untrusted(why)) => {
-            bail!("lease directory {}: {}", shown(), escape_controls(&why))
+    pidwait::pathtrust::way_to(dir)
+        .map(drop)
+        .map_err(|e| refused(dir, e))
+}
+
+/// Why the way to lease directory `dir` was refused or could not be walked.
+fn refused(dir: &Path, e: pidwait::pathtrust::Error) -> anyhow::Error {
+    let shown = escape_controls(&dir.to_string_lossy()).into_owned();
+    match e {
+        pidwait::pathtrust::Error::Untrusted(why) => {
+            anyhow::anyhow!("lease directory {shown}: {}", escape_controls(&why))
         }
-        Err(Error::Io(e)) => Err(e).with_context(|| format!("lease directory {}", shown())),
+        pidwait::pathtrust::Error::Io(e) => {
+            anyhow::Error::new(e).context(format!("lease directory {shown}"))
+        }
     }
 }
 
