@@ -484,7 +484,7 @@ print_api() {
 # removed. Not running: success; a parent's left alone. One that cannot be
 # stopped keeps no other running: said, status 1.
 stop() {
-  local name p port err fd prc rc=0 stopped notes names=() closing=() gone=() files
+  local name p port err fd prc rc=0 stopped notes names=() halted=() closing=() gone=() files
   declare -A fds
   for name; do external "$name" || names+=("$name"); done
   for name in "${names[@]}"; do
@@ -497,7 +497,7 @@ stop() {
       fd=${fds[$name]} && mapfile -t -u "$fd" notes && exec {fd}<&-
       ((${#notes[@]})) && [[ ${notes[-1]} == rc=* ]] || notes+=(rc=2) # cut short by a signal
       prc=${notes[-1]#rc=} && unset 'notes[-1]'
-      [[ "${notes[*]}" == *"nothing to stop"* ]] || stopped=1
+      [[ "${notes[*]}" == *"nothing to stop"* ]] || { stopped=1 && halted+=("$name"); }
       ((prc == 0)) || [[ $prc == 1 && -z $stopped ]] || { say "could not stop $name: ${notes[*]}" && rc=1 && continue; }
       # pidwait's notes (a stale pidfile, what was left of a group) are passed on.
       for p in "${notes[@]}"; do
@@ -524,7 +524,7 @@ stop() {
     gone+=("${files[@]}")
   done
   ((${#closing[@]} == 0)) || err=$("$portwait" --closed --timeout="$timeout" "${closing[@]}" 2>&1) ||
-    { say "stopped, but port ${closing[*]} still listens: $err" && return 1; }
+    { say "${halted[*]} stopped, but port ${closing[*]} still listens: $err" && return 1; }
   ((${#gone[@]} == 0)) || rm -rf -- "${gone[@]}"
   return "$rc"
 }

@@ -807,6 +807,42 @@ fn a_server_that_never_listens_times_out_and_is_stopped() {
     stack.assert_gone(&[pid], &[]);
 }
 
+/// A process that left the git server's process group (a session of its
+/// own) and kept its port: the stop fails once `STACK_TIMEOUT` is up, naming
+/// the port, and keeps the port file; once that process is gone, a stop ends.
+#[test]
+fn a_port_kept_by_a_process_outside_the_group_fails_the_stop() {
+    let mut stack = Stack::new();
+    let marker = stack.dir.path().join("escaped.pid");
+    let git = format!(
+        "{PYTHON} {} arv-git-httpd \"$@\"",
+        standin("stack-service.py").display()
+    );
+    let script = failing_service(
+        stack.dir.path(),
+        "escaping-git",
+        &format!("setsid {git} &\necho $! > {}\nwait", marker.display()),
+    );
+    stack
+        .set("ARV_GIT_HTTPD_CMD", script)
+        .set("STACK_TIMEOUT", "1s");
+    stack.run(&["start_arv-git-httpd"]).ok();
+    let port = stack.port("arv-git-httpd").unwrap();
+    let escaped: u32 = fs::read_to_string(&marker).unwrap().trim().parse().unwrap();
+    let run = stack.run(&["stop_arv-git-httpd"]);
+    let _ = Command::new("kill")
+        .args(["-KILL", &escaped.to_string()])
+        .status();
+    run.code(1);
+    run.says(&format!(
+        "arv-git-httpd stopped, but port {port} still listens"
+    ));
+    assert_eq!(stack.port("arv-git-httpd"), Some(port), "{}", run.stderr);
+    assert!(wait_until(Duration::from_secs(5), || !alive(escaped)));
+    stack.run(&["stop_arv-git-httpd"]).ok();
+    stack.assert_gone(&[escaped], &[port]);
+}
+
 #[test]
 fn stale_pidfile_after_kill_9_start_and_stop_recover() {
     let stack = Stack::new();
