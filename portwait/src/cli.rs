@@ -22,9 +22,10 @@ Targets:
   on a wanted port started or stopped (the tracepoint
   sock:inet_sock_set_state; needs root or CAP_PERFMON and tracefs mounted)
   and at least every 100 ms, else every 1 ms backing off to 8 ms (-v says
-  which); other hosts get a TCP connect probe. A HOST that
-  does not resolve yet is waited for: looked up again every 10 ms, backing
-  off to 250 ms.
+  which); a detached second portwait, holding nothing else, releases the
+  events for ~43 ms after it exits. Other hosts get a TCP connect probe. A
+  HOST that does not resolve yet is waited for: looked up again every
+  10 ms, backing off to 250 ms.
 
 Exit codes:
   0  every target is listening (with --closed: none is); CMD, if given, is run

@@ -26,8 +26,7 @@
 //! open for a moment after it closed it.
 
 use std::ffi::CString;
-use std::fs::File;
-use std::io::{self, Read};
+use std::io;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -202,11 +201,9 @@ fn tracepoint_id() -> Result<u64> {
     let mut failed = Vec::new();
     for dir in TRACEFS {
         let path = Path::new(dir).join(TRACEPOINT);
-        let read = File::open(&path).and_then(|f| {
-            let mut text = Vec::new();
-            f.take(32).read_to_end(&mut text)?;
-            Ok(text)
-        });
+        // Only root mounts tracefs, but whatever is there is read as any
+        // input is: a FIFO would block the open, a huge file the read.
+        let read = cliutil::read_regular_limited(&path, 32, "a tracepoint id");
         match read {
             Ok(text) => {
                 return parse_id(&text).with_context(|| {
@@ -290,15 +287,30 @@ impl Ring {
 }
 
 /// Forks a grandchild that keeps `fds` (and closes every other
-/// descriptor) until the returned pipe end is closed, then exits, releasing
-/// them. Our own copies then close at once, not being the last.
+/// descriptor, its working directory too) until the returned pipe end is
+/// closed, then exits, releasing them. Our own copies then close at once,
+/// not being the last. Returns once the holder has let go of everything
+/// else: a caller reading our output to its end, or unmounting our working
+/// directory, as soon as we exit is never kept waiting by it.
 fn release_elsewhere(fds: &[RawFd]) -> io::Result<OwnedFd> {
     let (read, write) = io::pipe()?;
+    // The holder closes its copy of `ready_w` with the rest: reading
+    // `ready` to its end waits for that (and for the intermediate child).
+    let (ready, ready_w) = io::pipe()?;
     let mut keep: Vec<RawFd> = fds.to_vec();
     keep.push(read.as_raw_fd());
     // Worked out before the fork: the child may not allocate.
     fork_holder(read.as_raw_fd(), &gaps(keep))?;
+    drop(ready_w);
     drop(read);
+    let mut byte = [0u8];
+    loop {
+        match rustix::io::read(&ready, &mut byte) {
+            Ok(_) => break,
+            Err(Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
     Ok(write.into())
 }
 
@@ -321,11 +333,13 @@ fn gaps(mut keep: Vec<RawFd>) -> Vec<(u32, u32)> {
 
 /// The fork of [`release_elsewhere`]: a child that forks the holder and
 /// exits at once (reaped here), so the holder is nobody's child but init's
-/// (or a subreaper's). The holder closes `gaps`, reads `pipe` until its
-/// writer is gone, and exits.
+/// (or a subreaper's). The holder leaves our working directory for `/`,
+/// closes `gaps`, reads `pipe` until its writer is gone, and exits. Where
+/// it cannot close them (`close_range` is Linux 5.9) it exits at once: it
+/// would keep our output, and its own pipe's writer, open for ever.
 #[allow(unsafe_code)]
 fn fork_holder(pipe: RawFd, gaps: &[(u32, u32)]) -> io::Result<()> {
-    // SAFETY: the children make only async-signal-safe calls (fork,
+    // SAFETY: the children make only async-signal-safe calls (fork, chdir,
     // close_range, read, _exit) on memory prepared before the fork, which
     // is sound even with other threads about (see `release_in_a_holder`
     // for why we fork only without them).
@@ -337,8 +351,11 @@ fn fork_holder(pipe: RawFd, gaps: &[(u32, u32)]) -> io::Result<()> {
         // SAFETY: see above.
         unsafe {
             if libc::fork() == 0 {
+                libc::chdir(c"/".as_ptr());
                 for &(first, last) in gaps {
-                    libc::syscall(libc::SYS_close_range, first, last, 0);
+                    if libc::syscall(libc::SYS_close_range, first, last, 0) != 0 {
+                        libc::_exit(0);
+                    }
                 }
                 let mut byte = 0u8;
                 while libc::read(pipe, std::ptr::from_mut(&mut byte).cast(), 1) == -1
@@ -484,6 +501,81 @@ mod tests {
     fn the_holder_closes_every_descriptor_but_those_it_keeps() {
         assert_eq!(gaps(vec![5, 3, 4]), [(0, 2), (6, u32::MAX)]);
         assert_eq!(gaps(vec![0, 7, 9, 7]), [(1, 6), (8, 8), (10, u32::MAX)]);
+    }
+
+    /// Runs in a test process of its own, with this test alone (the
+    /// harness's other threads would have their sockets copied by the fork).
+    #[test]
+    fn the_holder_keeps_only_what_it_is_given_and_leaves_our_directory() {
+        const ALONE: &str = "PORTWAIT_TEST_HOLDER_ALONE";
+        const NAME: &str =
+            "events::tests::the_holder_keeps_only_what_it_is_given_and_leaves_our_directory";
+        if std::env::var_os(ALONE).is_none() {
+            let out = std::process::Command::new(std::env::current_exe().unwrap())
+                .args([NAME, "--exact", "--test-threads=1", "--nocapture"])
+                .env(ALONE, "1")
+                .output()
+                .unwrap();
+            let said = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(out.status.success(), "{said}");
+            assert!(said.contains("1 passed"), "{said}");
+            return;
+        }
+        let link = |path: String| std::fs::read_link(path).unwrap_or_default();
+        // Stands in for a perf descriptor.
+        let kept = std::fs::File::open("/dev/null").unwrap();
+        let release = release_elsewhere(&[kept.as_raw_fd()]).unwrap();
+        let pipe = link(format!("/proc/self/fd/{}", release.as_raw_fd()));
+        // The holder: the one other process with the pipe open.
+        let me = std::process::id().to_string();
+        let holder = std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|pid| pid.bytes().all(|b| b.is_ascii_digit()) && *pid != me)
+            .find(|pid| {
+                std::fs::read_dir(format!("/proc/{pid}/fd"))
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|l| l == pipe))
+            })
+            .expect("a holder with the pipe open");
+        // Already: nothing but the pipe and what it keeps (not our output),
+        // and not our working directory (or it could not be unmounted).
+        let mut held: Vec<_> = std::fs::read_dir(format!("/proc/{holder}/fd"))
+            .unwrap()
+            .flatten()
+            .map(|fd| link(fd.path().to_string_lossy().into_owned()))
+            .collect();
+        held.sort();
+        assert_eq!(held, [std::path::PathBuf::from("/dev/null"), pipe]);
+        assert_eq!(link(format!("/proc/{holder}/cwd")), Path::new("/"));
+        let status = std::fs::read_to_string(format!("/proc/{holder}/stat")).unwrap();
+        let ppid = status
+            .rsplit(") ")
+            .next()
+            .unwrap()
+            .split(' ')
+            .nth(1)
+            .unwrap();
+        assert_ne!(ppid, me, "the holder is not our child");
+        // Released: it exits (and is reaped by init, or a zombie of it).
+        drop(release);
+        let start = std::time::Instant::now();
+        while std::fs::read_to_string(format!("/proc/{holder}/stat"))
+            .is_ok_and(|s| !s.rsplit(") ").next().unwrap().starts_with('Z'))
+        {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "the holder stayed"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 
     #[test]

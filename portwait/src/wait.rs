@@ -65,7 +65,13 @@ const MIN_LOOKUP: Duration = Duration::from_millis(100);
 /// replaces slept 100 ms too), for 10 wake-ups a second, about 0.1% of a
 /// core here.
 pub(crate) const SAFETY_LOOK: Duration = Duration::from_millis(100);
-/// With kernel events, at most one look this often, however many come.
+/// With kernel events, at most one look this often, however many come;
+/// while they keep coming (a storm: a loop opening and closing listeners
+/// on the port, in another network namespace or on another address), the
+/// gap doubles up to polling's [`MAX_PAUSE`], so that a storm costs no
+/// more than polling (measured, 3 s in a storm of ~40000 listeners a
+/// second: 2738 looks and 2.7-2.9% of a core at a steady 1 ms, 374 looks
+/// and 0.7-0.9% with this, polling 372 looks and 0.7%).
 const MIN_GAP: Duration = Duration::from_millis(1);
 
 /// What to wait for.
@@ -335,6 +341,8 @@ struct Pace {
     pause: Duration,
     /// Whether setting up events was tried (once, after the first look).
     tried: bool,
+    /// The least time between a look and the next one an event calls for.
+    gap: Duration,
 }
 
 impl Pace {
@@ -343,7 +351,16 @@ impl Pace {
             events: None,
             pause: FIRST_PAUSE,
             tried: false,
+            gap: MIN_GAP,
         }
+    }
+
+    /// An event came: the gap to keep since the last look, doubling for
+    /// each event that comes before a sleep ends without one.
+    fn storm_gap(&mut self) -> Duration {
+        let gap = self.gap;
+        self.gap = (self.gap * 2).min(MAX_PAUSE);
+        gap
     }
 
     /// Sets up kernel events for `ports`, unless they will not do for
@@ -400,14 +417,14 @@ impl Pace {
             Ok(woke) if woke.event => {
                 count.woken += 1;
                 self.pause = FIRST_PAUSE;
-                // At most one look a millisecond, in an event storm too.
-                let wait = MIN_GAP.saturating_sub(last_look.elapsed());
+                let wait = self.storm_gap().saturating_sub(last_look.elapsed());
                 if woke.owner || wait.is_zero() {
                     return Ok(woke.owner);
                 }
                 sleep_or_exit(pidfd, wait)
             }
             Ok(woke) => {
+                self.gap = MIN_GAP;
                 self.pause = (self.pause * 2).clamp(FIRST_PAUSE, SAFETY_LOOK);
                 Ok(woke.owner)
             }
@@ -714,6 +731,13 @@ mod tests {
             walked.windows(2).skip(6).all(|w| w[1] - w[0] == 50),
             "{walked:?}"
         );
+    }
+
+    #[test]
+    fn in_an_event_storm_looks_slow_down_to_pollings_pace() {
+        let mut pace = Pace::new();
+        let gaps: Vec<u128> = (0..5).map(|_| pace.storm_gap().as_millis()).collect();
+        assert_eq!(gaps, [1, 2, 4, 8, 8]);
     }
 
     /// One look at a bare PORT, without an owner, walking the listener

@@ -212,3 +212,89 @@ fn without_the_right_to_trace_it_polls() {
     // kernel would refuse to trace every CPU for an unprivileged user.
     polls_and_works(MOUNT_TRACEFS, NOBODY, "sock:inet_sock_set_state");
 }
+
+/// A tracefs whose id file is a FIFO (only root could make one there, but
+/// it is read as any input): refused at once, and portwait polls; the
+/// open of a FIFO would have blocked until a writer came.
+#[test]
+fn a_tracepoint_id_that_is_a_fifo_is_refused_not_waited_on() {
+    if !can_trace("a FIFO in tracefs's place") {
+        return;
+    }
+    let setup = format!(
+        "{HIDE_TRACEFS} && mkdir -p /sys/kernel/tracing/events/sock/inet_sock_set_state && \
+         mkfifo /sys/kernel/tracing/events/sock/inet_sock_set_state/id"
+    );
+    let (_held, port) = super::unused_port();
+    let child = in_mount_ns(&setup, "", &["-v", "-t", "50ms", &port])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (status, out) = finish(child);
+    let said = stderr(&out);
+    assert_eq!(status.code(), Some(1), "{said}");
+    assert!(
+        said.contains(POLLING) && said.contains("a FIFO, not a regular file"),
+        "{said}"
+    );
+}
+
+/// The working directory portwait ran in can be unmounted as soon as it
+/// has exited: the holder of its events does not keep it busy.
+#[test]
+fn with_events_the_working_directory_can_be_unmounted_at_once() {
+    if !can_trace("unmounting portwait's directory") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (_held, port) = super::unused_port();
+    // Several times: the holder lives ~43 ms, often less than this takes.
+    let script = format!(
+        "{MOUNT_TRACEFS} && for i in 1 2 3 4 5; do \
+           mount -t tmpfs none \"$1\" || exit 3; \
+           (cd \"$1\" && exec \"$0\" -v -t 10ms \"$2\"); [ $? = 1 ] || exit 4; \
+           umount \"$1\" || exit 5; \
+         done"
+    );
+    let child = Command::new("unshare")
+        .args(["-m", "sh", "-c", &script, env!("CARGO_BIN_EXE_portwait")])
+        .arg(dir.path())
+        .arg(&port)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (status, out) = finish(child);
+    let said = stderr(&out);
+    assert!(status.success(), "{status}: {said}");
+    assert_eq!(said.matches(EVENTS).count(), 5, "{said}");
+}
+
+/// Where the holder cannot close what it does not keep (`close_range`
+/// missing: Linux before 5.9; here made to fail), it exits at once rather
+/// than keep portwait's output, and its own pipe, open for ever: a caller
+/// reading the output to its end (here strace, which waits for every
+/// process it traces) is not kept waiting.
+#[test]
+fn with_events_a_holder_that_cannot_close_descriptors_does_not_stay() {
+    if !can_trace("a holder without close_range") {
+        return;
+    }
+    if !have("strace", "-V") {
+        skip("strace is missing: needed to make close_range fail");
+        return;
+    }
+    let (_held, port) = super::unused_port();
+    let runner =
+        "strace -f -qq -o /dev/null -e trace=close_range -e inject=close_range:error=ENOSYS";
+    let child = in_mount_ns(MOUNT_TRACEFS, runner, &["-v", "-t", "50ms", &port])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (status, out) = finish(child);
+    let said = stderr(&out);
+    assert_eq!(status.code(), Some(1), "{said}");
+    assert!(said.contains(EVENTS), "{said}");
+}
