@@ -52,8 +52,11 @@ const PERF_TYPE_TRACEPOINT: u32 = 2;
 /// `PERF_ATTR_SIZE_VER0`: the attribute fields up to `config1`.
 const PERF_ATTR_SIZE_VER0: u32 = 64;
 const PERF_FLAG_FD_CLOEXEC: libc::c_ulong = 8;
-/// `_IOW('$', 6, char *)`.
-const PERF_EVENT_IOC_SET_FILTER: libc::Ioctl = 0x4008_2406;
+/// `_IOW('$', 6, char *)` as x86, Arm and RISC-V encode it (the pointer's
+/// size in bits 16-29: 0x40082406 on 64 bits); where ioctls are encoded
+/// otherwise (PowerPC, MIPS, SPARC) the kernel refuses it, and we poll.
+const PERF_EVENT_IOC_SET_FILTER: libc::Ioctl =
+    (0x4000_2406 | (std::mem::size_of::<*const u8>() << 16)) as libc::Ioctl;
 /// `_IO('$', 0)`.
 const PERF_EVENT_IOC_ENABLE: libc::Ioctl = 0x2400;
 /// Offsets of `data_head` and `data_tail` in `struct perf_event_mmap_page`.
@@ -76,6 +79,14 @@ struct PerfEventAttr {
     bp_type: u32,
     config1: u64,
 }
+
+// The layout of linux/perf_event.h, checked where it is built.
+const _: () = {
+    assert!(std::mem::size_of::<PerfEventAttr>() == PERF_ATTR_SIZE_VER0 as usize);
+    assert!(std::mem::offset_of!(PerfEventAttr, flags) == 40);
+    assert!(std::mem::offset_of!(PerfEventAttr, wakeup_events) == 48);
+    assert!(std::mem::offset_of!(PerfEventAttr, config1) == 56);
+};
 
 /// The tracepoint, open and enabled on every online CPU.
 pub struct Events {
@@ -576,6 +587,16 @@ mod tests {
             );
             std::thread::sleep(Duration::from_millis(1));
         }
+    }
+
+    /// `linux/perf_event.h`'s values, as `gcc` prints them on x86-64.
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    // `Ioctl` is `c_ulong` with glibc, `c_int` with musl.
+    #[allow(clippy::unnecessary_cast)]
+    fn the_ioctls_are_the_kernels() {
+        assert_eq!(PERF_EVENT_IOC_SET_FILTER as u64, 0x4008_2406);
+        assert_eq!(PERF_EVENT_IOC_ENABLE as u64, 0x2400);
     }
 
     #[test]
