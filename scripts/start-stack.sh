@@ -18,11 +18,20 @@ started=() # what this run began to start, stopped again if the run fails
 bound=()   # ports our services listen on now: their portfind leases can go
 pool=()    # start-all's ports not handed out yet
 leasing="" # start-all: portfind's answer, asked for at the start
+declare -A launched begun # this run's pid of each service; the ports it gave each
+detach=()  # rollback: pidwait in a session of its own (setsid -w)
 # A failed run stops what it started and, for eval, prints a line that fails.
 on_exit() {
   local rc=$? p args=()
+  trap - ERR
   [[ -z $leasing ]] || mapfile -t -u "$leasing" pool
-  ((rc == 0)) || { ((${#started[@]} == 0)) || rollback; [[ -z ${auth:-} ]] || printf 'false\n'; }
+  if ((rc != 0)); then
+    ((${#started[@]} == 0)) || rollback
+    [[ -z ${auth:-} ]] || printf 'false\n'
+    # The ports of what was stopped go too.
+    for p in "${!begun[@]}"; do read -ra args <<<"${begun[$p]}" && bound+=("${args[@]}"); done
+    args=()
+  fi
   for p in "${bound[@]}" "${pool[@]}"; do args+=(--release "$p"); done
   ((${#args[@]} == 0)) || "$portfind" "${args[@]}" >/dev/null 2>&1 &
   exit "$rc"
@@ -232,7 +241,6 @@ answering() {
   { "$httpwait" --status 100-499 --cacert "$state/self-signed.pem" --timeout="$2" "${urls[@]}" >/dev/null; } 2>&1
 }
 
-declare -A launched begun
 # lease N: N more free ports in the pool, leased by portfind (its message says why
 # not); start-all's were asked for at the start ($leasing), read now.
 lease() {
@@ -488,7 +496,7 @@ stop() {
   declare -A fds
   for name; do external "$name" || names+=("$name"); done
   for name in "${names[@]}"; do
-    [[ ! -e $state/$name.pid ]] || { exec {fd}< <("$pidwait" --kill --group --strict --retry="$stop_retry" \
+    [[ ! -e $state/$name.pid ]] || { exec {fd}< <("${detach[@]}" "$pidwait" --kill --group --strict --retry="$stop_retry" \
       --remove "$state/$name.pid" 2>&1 && echo rc=0 || echo "rc=$?") && fds[$name]=$fd; }
   done
   for name in "${names[@]}"; do
@@ -498,7 +506,14 @@ stop() {
       ((${#notes[@]})) && [[ ${notes[-1]} == rc=* ]] || notes+=(rc=2) # cut short by a signal
       prc=${notes[-1]#rc=} && unset 'notes[-1]'
       [[ "${notes[*]}" == *"nothing to stop"* ]] || { stopped=1 && halted+=("$name"); }
-      ((prc == 0)) || [[ $prc == 1 && -z $stopped ]] || { say "could not stop $name: ${notes[*]}" && rc=1 && continue; }
+      if ((prc != 0)) && [[ $prc != 1 || -n $stopped ]]; then
+        # One this run launched, its pidfile no help (empty, garbled): its pid is known.
+        if [[ " ${live_jobs[*]} " != *" ${launched[$name]:-none} "* ]] ||
+          ! "${detach[@]}" "$pidwait" --kill --group --quiet --retry="$stop_retry" --pid "${launched[$name]}" 2>/dev/null; then
+          say "could not stop $name: ${notes[*]}" && rc=1 && continue
+        fi
+        say "$name: stopped by the pid this run started; by its pidfile: ${notes[*]}" && notes=()
+      fi
       # pidwait's notes (a stale pidfile, what was left of a group) are passed on.
       for p in "${notes[@]}"; do
         p=${p#pidwait: }
@@ -507,7 +522,7 @@ stop() {
     fi
     # Launched by this run, no pidfile (yet), still our child (a running job).
     [[ -n $stopped || " ${live_jobs[*]} " != *" ${launched[$name]:-none} "* ]] ||
-      "$pidwait" --kill --group --quiet --retry="$stop_retry" --pid "${launched[$name]}" 2>/dev/null || true
+      "${detach[@]}" "$pidwait" --kill --group --quiet --retry="$stop_retry" --pid "${launched[$name]}" 2>/dev/null || true
     for p in ${ports_of[$name]}; do
       [[ -e $state/$p.port ]] || continue
       getport "$p" && files+=("$state/$p.port")
@@ -529,10 +544,14 @@ stop() {
   return "$rc"
 }
 
-# rollback: after a failed start, what this run started is stopped.
+# rollback: after a failed start, what this run started is stopped. A second
+# signal (^C again, a runner's TERM after its INT) does not cut it short: the
+# shell ignores it and the pidwaits run in sessions of their own.
 live_jobs=()
 rollback() {
   set +e
+  trap '' HUP INT TERM
+  detach=(setsid -w)
   # API calls under way end first (within their 10 s), not after this run.
   ((${#pending[@]} == 0)) || wait "${pending[@]}" 2>/dev/null
   mapfile -t live_jobs < <(jobs -rp)

@@ -2148,3 +2148,136 @@ fn a_failure_inside_a_single_start_action_stops_it_where_it_happened() {
     run.says("stopping what this run started: arv-git-httpd");
     stack.assert_gone(&[], &[]);
 }
+
+/// Makes the storage servers shell scripts that create their pidfile empty
+/// (as a daemon does before it writes its pid), record their pid beside the
+/// state directory and never listen; returns the files they record it in.
+fn storage_with_empty_pidfiles(stack: &mut Stack) -> [PathBuf; 2] {
+    let dir = stack.dir.path().to_owned();
+    let script = failing_service(
+        &dir,
+        "empty-pidfile-keepstore",
+        &format!(
+            "for a; do case $a in -pid=*) p=${{a#-pid=}}; : > \"$p\"; \
+             echo $$ > {}/\"${{p##*/}}.started\";; esac; done\nexec sleep 300",
+            dir.display()
+        ),
+    );
+    stack
+        .set("KEEPSTORE_CMD", script)
+        .set("STACK_TIMEOUT", "1s");
+    ["keep0", "keep1"].map(|k| dir.join(format!("{k}.pid.started")))
+}
+
+/// The pids the stand-ins recorded (waiting for each to be written).
+fn recorded_pids(markers: &[PathBuf]) -> Vec<u32> {
+    markers
+        .iter()
+        .map(|m| {
+            assert!(
+                wait_until(Duration::from_secs(10), || fs::read_to_string(m)
+                    .is_ok_and(|s| s.ends_with('\n'))),
+                "{} never written",
+                m.display()
+            );
+            fs::read_to_string(m).unwrap().trim().parse().unwrap()
+        })
+        .collect()
+}
+
+/// A failed start stops what it launched even when the pidfile is no help
+/// (empty: pidwait refuses it): the pid it launched is known.
+#[test]
+fn a_failed_start_stops_a_service_whose_pidfile_is_refused() {
+    let mut stack = Stack::new();
+    let markers = storage_with_empty_pidfiles(&mut stack);
+    let run = stack.run(&["start-all"]);
+    run.code(1);
+    run.says("keep0 failed to start");
+    run.says("keep0: stopped by the pid this run started; by its pidfile: pidwait: ");
+    assert!(!run.stderr.contains("could not stop"), "{}", run.stderr);
+    let pids = recorded_pids(&markers);
+    stack.assert_gone(&pids, &[]);
+}
+
+/// The ports a failed start-all handed out go back to portfind at once,
+/// those of the services it stopped again too, not only the unused ones.
+#[test]
+fn a_failed_start_releases_every_port_it_leased() {
+    let mut stack = Stack::new();
+    let leases = stack.dir.path().join("leases");
+    stack.set("PORTFIND_LEASE_DIR", leases.display().to_string());
+    let crash = failing_service(stack.dir.path(), "crashing-keepstore", "exit 3");
+    stack.set("KEEPSTORE_CMD", crash);
+    stack
+        .run(&["start-all"])
+        .code(1)
+        .says("keep0 failed to start");
+    // Released by a portfind run in the background: waited for.
+    let held = || fs::read_to_string(leases.join("leases")).unwrap_or_default();
+    assert!(
+        wait_until(Duration::from_secs(10), || held().trim().is_empty()),
+        "still leased after the failed start:\n{}",
+        held()
+    );
+    stack.assert_gone(&[], &[]);
+}
+
+/// A second signal while a failed start stops what it started (^C twice; a
+/// runner's TERM after its INT, to the whole process group) does not cut the
+/// stop short: a server slow to die is still stopped, and the exit code is
+/// the failure's.
+#[test]
+fn a_second_signal_does_not_cut_the_stop_of_a_failed_start_short() {
+    let mut stack = Stack::new();
+    let marker = stack.dir.path().join("slow-git.pid");
+    stubborn_git(
+        &mut stack,
+        &format!("echo $$ > {}\nexec sleep 300", marker.display()),
+    );
+    stack
+        .set("STACK_TIMEOUT", "1s")
+        .set("STACK_STOP_RETRY", "TERM/3/KILL/5");
+    let err = stack.dir.path().join("stderr");
+    let mut cmd = stack.command(&["start_arv-git-httpd"]);
+    cmd.process_group(0)
+        .stdout(Stdio::null())
+        .stderr(fs::File::create(&err).unwrap());
+    let mut child = cmd.spawn().unwrap();
+    let said = |text: &str| fs::read_to_string(&err).unwrap_or_default().contains(text);
+    assert!(
+        wait_until(HUNG, || said("stopping what this run started")),
+        "{}",
+        fs::read_to_string(&err).unwrap_or_default()
+    );
+    let pid: u32 = fs::read_to_string(&marker).unwrap().trim().parse().unwrap();
+    // The stop sends TERM (ignored) and waits 3 s before KILL: signalled
+    // meanwhile, once pidwait runs (its command line names the pidfile).
+    let stopping = || {
+        stack.processes().iter().any(|p| {
+            fs::read(format!("/proc/{p}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains("--kill"))
+        })
+    };
+    assert!(wait_until(Duration::from_secs(10), stopping));
+    for sig in ["-TERM", "-INT"] {
+        assert!(Command::new("kill")
+            .args([sig, "--", &format!("-{}", child.id())])
+            .status()
+            .unwrap()
+            .success());
+    }
+    let mut status = None;
+    assert!(wait_until(HUNG, || {
+        status = child.try_wait().unwrap();
+        status.is_some()
+    }));
+    let stderr = fs::read_to_string(&err).unwrap();
+    assert_eq!(status.unwrap().code(), Some(1), "{stderr}");
+    // Neither the stop nor the pidwait doing it was interrupted.
+    assert!(
+        !stderr.contains("could not stop") && !stderr.contains("interrupted"),
+        "{stderr}"
+    );
+    stack.assert_gone(&[pid], &[]);
+}
