@@ -495,6 +495,8 @@ stop() {
   local name p port err fd prc rc=0 stopped notes names=() halted=() closing=() gone=() files
   declare -A fds
   for name; do external "$name" || names+=("$name"); done
+  # A garbled port file is exit 2 before anything stops.
+  for name in "${names[@]}"; do for p in ${ports_of[$name]}; do [[ ! -e $state/$p.port ]] || getport "$p"; done; done
   for name in "${names[@]}"; do
     [[ ! -e $state/$name.pid ]] || { exec {fd}< <("${detach[@]}" "$pidwait" --kill --group --strict --retry="$stop_retry" \
       --remove "$state/$name.pid" 2>&1 && echo rc=0 || echo "rc=$?") && fds[$name]=$fd; }

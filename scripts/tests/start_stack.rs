@@ -2281,3 +2281,26 @@ fn a_second_signal_does_not_cut_the_stop_of_a_failed_start_short() {
     );
     stack.assert_gone(&[pid], &[]);
 }
+
+/// A garbled port file found by a stop is exit 2 before anything is
+/// stopped (the stops run side by side: none may have begun).
+#[test]
+fn a_garbled_port_file_stops_nothing() {
+    let stack = Stack::new();
+    stack.run(&["start-all"]).ok();
+    let pids = stack.pids();
+    fs::write(stack.state().join("keep1.port"), "80x\n").unwrap();
+    let run = stack.run(&["stop-all"]);
+    run.code(2).says("keep1.port: expected a port number");
+    for pid in &pids {
+        assert!(alive(*pid), "pid {pid} stopped: {}", run.stderr);
+    }
+    assert_eq!(stack.pids(), pids, "a pidfile removed");
+    fs::write(
+        stack.state().join("keep1.port"),
+        format!("{}\n", portfind(&["-n", "1"])[0]),
+    )
+    .unwrap();
+    stack.run(&["stop-all"]).ok();
+    stack.assert_gone(&pids, &[]);
+}
