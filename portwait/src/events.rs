@@ -304,6 +304,15 @@ impl Ring {
 /// else: a caller reading our output to its end, or unmounting our working
 /// directory, as soon as we exit is never kept waiting by it.
 fn release_elsewhere(fds: &[RawFd]) -> io::Result<OwnedFd> {
+    // Orphans go to the nearest child reaper: were that us (PID 1 of a
+    // container, a subreaper), the holder would be our child, and our
+    // CMD's once we exec it.
+    let reaper = rustix::process::child_subreaper().map_or(true, |r| r.is_some());
+    if reaper || rustix::process::getpid().is_init() {
+        return Err(io::Error::other(
+            "we reap orphans: a holder would be our child",
+        ));
+    }
     let (read, write) = io::pipe()?;
     // The holder closes its copy of `ready_w` with the rest: reading
     // `ready` to its end waits for that (and for the intermediate child).

@@ -298,3 +298,67 @@ fn with_events_a_holder_that_cannot_close_descriptors_does_not_stay() {
     assert_eq!(status.code(), Some(1), "{said}");
     assert!(said.contains(EVENTS), "{said}");
 }
+
+/// portwait as a container's PID 1 (here of a PID namespace), running its
+/// CMD once ready: orphans come back to PID 1, so a holder would be the
+/// CMD's child; the CMD has none (ECHILD at once).
+#[test]
+fn with_events_as_pid_1_the_cmd_gets_no_child() {
+    if !can_trace("portwait as PID 1") {
+        return;
+    }
+    let (socket, port) = bound("127.0.0.1:0").unwrap();
+    let check = "import os\ntry:\n    os.wait()\n    print('a child')\n\
+                 except ChildProcessError:\n    print('no child')";
+    // Python itself, not a wrapper (pyenv's shim is a bash script, which
+    // reaps every child before it execs Python).
+    let python = Command::new("python3")
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()
+        .unwrap();
+    let python = String::from_utf8_lossy(&python.stdout).trim().to_owned();
+    let script =
+        format!("{MOUNT_TRACEFS} && exec \"$0\" -v -t 30s 127.0.0.1:{port} -- \"$1\" -c \"$2\"");
+    let mut child = Command::new("unshare")
+        .args(["-m", "-p", "-f", "sh", "-c", &script])
+        .args([env!("CARGO_BIN_EXE_portwait"), &python, check])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // unshare forks PID 1: portwait once it has exec'd, and has looked once
+    // (it sleeps in poll, a socket open).
+    let unshare = child.id();
+    super::until("portwait as PID 1 to have looked once", || {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("unshare exited before the test went on: {status}");
+        }
+        let children = std::fs::read_to_string(format!("/proc/{unshare}/task/{unshare}/children"))
+            .unwrap_or_default();
+        children.split_whitespace().any(|pid| {
+            let socket = std::fs::read_dir(format!("/proc/{pid}/fd"))
+                .into_iter()
+                .flatten()
+                .flatten()
+                .any(|fd| {
+                    std::fs::read_link(fd.path())
+                        .is_ok_and(|l| l.to_string_lossy().starts_with("socket:"))
+                });
+            let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
+            exe == std::path::Path::new(env!("CARGO_BIN_EXE_portwait"))
+                && socket
+                && std::fs::read_to_string(format!("/proc/{pid}/wchan"))
+                    .is_ok_and(|w| w.contains("poll"))
+        })
+    });
+    rustix::net::listen(&socket, 16).unwrap();
+    let (status, out) = finish(child);
+    let said = stderr(&out);
+    assert!(status.success(), "{said}");
+    assert!(said.contains(EVENTS), "{said}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "no child",
+        "{said}"
+    );
+}
