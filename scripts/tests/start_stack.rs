@@ -2304,3 +2304,70 @@ fn a_garbled_port_file_stops_nothing() {
     stack.run(&["stop-all"]).ok();
     stack.assert_gone(&pids, &[]);
 }
+
+/// start-all leases its ports first, beside the lock's wait: stopped by a
+/// signal while it waits for another run's lock (the answer not read yet),
+/// it starts nothing and gives every port back.
+#[test]
+fn a_start_all_signalled_while_waiting_for_the_lock_gives_its_ports_back() {
+    let mut stack = Stack::new();
+    let lease_dir = stack.dir.path().join("leases");
+    stack.set("PORTFIND_LEASE_DIR", lease_dir.display().to_string());
+    fs::create_dir_all(stack.state()).unwrap();
+    fs::set_permissions(stack.state(), fs::Permissions::from_mode(0o700)).unwrap();
+    let lock = stack.state().join(".lock");
+    // -o: the lock is flock's own, gone when it is killed.
+    let mut holder = Command::new("flock")
+        .arg("-o")
+        .arg(&lock)
+        .args(["sleep", "60"])
+        .spawn()
+        .unwrap();
+    let held = || {
+        !Command::new("flock")
+            .args(["-n"])
+            .arg(&lock)
+            .arg("true")
+            .status()
+            .unwrap()
+            .success()
+    };
+    assert!(wait_until(Duration::from_secs(10), held));
+    let mut cmd = stack.command(&["start-all"]);
+    cmd.process_group(0)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    let leased = || fs::read_to_string(lease_dir.join("leases")).unwrap_or_default();
+    // Signalled once portfind printed its ports and exited (signalled
+    // itself, it would give back those it had not printed).
+    let printed = || {
+        leased().lines().count() == 7
+            && !group_members(child.id()).iter().any(|p| {
+                fs::read(format!("/proc/{p}/cmdline"))
+                    .is_ok_and(|c| String::from_utf8_lossy(&c).contains("portfind"))
+            })
+    };
+    let got = wait_until(Duration::from_secs(10), printed);
+    assert!(Command::new("kill")
+        .args(["-TERM", "--", &format!("-{}", child.id())])
+        .status()
+        .unwrap()
+        .success());
+    let out = child.wait_with_output().unwrap();
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert!(got, "never leased 7 ports: {}", leased());
+    assert_eq!(out.status.code(), Some(143), "{}", text(&out.stderr));
+    assert!(
+        wait_until(Duration::from_secs(10), || leased().trim().is_empty()),
+        "still leased: {}",
+        leased()
+    );
+    assert!(
+        !text(&out.stderr).contains("stopping what"),
+        "{}",
+        text(&out.stderr)
+    );
+    stack.assert_gone(&[], &[]);
+}
