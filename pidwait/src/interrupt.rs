@@ -16,11 +16,17 @@ pub struct Interrupts {
 
 impl Interrupts {
     /// Blocks SIGINT and SIGTERM in this thread (call it before starting
-    /// other threads) and opens a signalfd for them.
+    /// other threads) and opens a signalfd for them. One we were started
+    /// with ignored (`nohup`, a shell's `trap '' TERM`) stays ignored, as
+    /// the caller asked: a blocked signal is queued even when ignored.
     pub fn block() -> io::Result<Self> {
+        let ignored = ignored_signals();
         let mut mask = SigSet::empty();
-        mask.add(Signal::SIGINT);
-        mask.add(Signal::SIGTERM);
+        for signal in [Signal::SIGINT, Signal::SIGTERM] {
+            if ignored & (1 << (signal as u32 - 1)) == 0 {
+                mask.add(signal);
+            }
+        }
         mask.thread_block()?;
         let fd = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)?;
         Ok(Self { fd })
@@ -40,6 +46,20 @@ impl Interrupts {
     }
 }
 
+/// The signals this process ignores, as a bit mask (bit N-1 for signal N),
+/// from `/proc/self/status`; none if it cannot be read.
+fn ignored_signals() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| parse_sig_ign(&status))
+        .unwrap_or(0)
+}
+
+fn parse_sig_ign(status: &str) -> Option<u64> {
+    let line = status.lines().find_map(|l| l.strip_prefix("SigIgn:"))?;
+    u64::from_str_radix(line.trim(), 16).ok()
+}
+
 /// The conventional exit code for death by `signal`: 128 + its number
 /// (130 for SIGINT, 143 for SIGTERM).
 pub fn exit_code(signal: Signal) -> u8 {
@@ -49,6 +69,14 @@ pub fn exit_code(signal: Signal) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ignored_signals_are_read_from_sig_ign() {
+        let status = "Name:\tx\nSigBlk:\t0000000000000000\nSigIgn:\t0000000000004002\n";
+        assert_eq!(parse_sig_ign(status), Some(0x4002));
+        assert_eq!(parse_sig_ign("SigIgn:\tzz\n"), None);
+        assert_eq!(parse_sig_ign("Name:\tx\n"), None);
+    }
 
     #[test]
     fn codes() {

@@ -3,6 +3,7 @@
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
+use std::process::{Command, Stdio};
 
 use nix::sys::signal::Signal;
 
@@ -192,6 +193,30 @@ fn sigterm_while_waiting_exits_143() {
         err.contains("interrupted by SIGTERM while waiting for"),
         "{err}"
     );
+}
+
+/// A signal pidwait was started with ignored (`trap '' TERM`, `nohup`)
+/// stays ignored: neither blocked nor read, so it ends nothing.
+#[test]
+fn a_signal_ignored_at_start_stays_ignored() {
+    let dir = Dir::new();
+    let file = dir.path("never.pid");
+    let waiter = Command::new("bash")
+        .args(["-c", "trap '' TERM; exec \"$0\" --timeout 30s \"$1\""])
+        .arg(env!("CARGO_BIN_EXE_pidwait"))
+        .arg(&file)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once SIGINT is blocked, pidwait has set its signals up.
+    assert!(wait_until(LIMIT, || blocked(waiter.id(), 2)));
+    assert!(!blocked(waiter.id(), 15), "an ignored SIGTERM was blocked");
+    signal(&waiter, Signal::SIGTERM);
+    signal(&waiter, Signal::SIGINT);
+    let (code, _, err) = finish(waiter);
+    assert_eq!(code, Some(130), "{err}");
+    assert!(err.contains("interrupted by SIGINT"), "{err}");
 }
 
 /// True once process `pid` blocks signal `num` (from `/proc/PID/status` `SigBlk`).
