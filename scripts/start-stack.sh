@@ -599,6 +599,8 @@ check_config
 # start-all's ports asked for now, while the state directory is checked and locked.
 [[ $action != start-all ]] || exec {leasing}< <("$portfind" -n 7 ${STACK_PORT_RANGE:+--range "$STACK_PORT_RANGE"} || true)
 check_state
+# Without its state directory nothing of ours runs: a stop makes none.
+[[ -d $state || $action != stop* ]] || exit 0
 [[ -d $state ]] || { dir "$state" && check_state; }
 # One run at a time per state directory (bounded wait).
 plain "$state/.lock"

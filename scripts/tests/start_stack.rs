@@ -1116,6 +1116,12 @@ fn status_names_the_service_that_is_down() {
 #[test]
 fn stop_all_with_nothing_running_succeeds() {
     let stack = Stack::new();
+    // No state directory: nothing of ours can run, and none is made for a stop.
+    for action in ["stop-all", "stop", "stop_nginx"] {
+        stack.run(&[action]).ok();
+        assert!(!stack.state().exists(), "{action} made {}", stack.state().display());
+    }
+    std::fs::create_dir(stack.state()).unwrap();
     stack.run(&["stop-all"]).ok();
     stack.run(&["stop-all"]).ok();
 }
