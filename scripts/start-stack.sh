@@ -563,7 +563,7 @@ rollback() {
 
 # status: a line (--json: an object) per service: pid, ports and state.
 status() {
-  local name pid list shown word all=0 out="" sep="" q
+  local name pid list shown word all=0 out="" sep="" q c i
   for name in "${services[@]}"; do
     pid="" list=() word=down
     if external "$name"; then
@@ -577,10 +577,19 @@ status() {
     out+="$sep{\"name\":\"$name\",\"pid\":${pid:-null},\"ports\":[$shown],\"state\":\"$word\"}" sep=,
     [[ -n $json ]] || printf '%-14s pid %-8s port %-12s %s\n' "$name" "${pid:--}" "${shown:--}" "$word"
   done
-  # The state directory as a JSON string.
-  q=${state//\\/\\\\} && q=${q//$'\n'/\\n} && q=${q//$'\r'/\\r} && q=${q//$'\t'/\\t}
+  # The state directory as a JSON string: `"`, `\` and every control character escaped.
   word=true && ((all == 0)) || word=false
-  [[ -z $json ]] || printf '{"state_dir":"%s","all_up":%s,"services":[%s]}\n' "${q//\"/\\\"}" "$word" "$out"
+  [[ -n $json ]] || return "$all"
+  q=""
+  for ((i = 0; i < ${#state}; i++)); do
+    c=${state:i:1}
+    case $c in
+      [\"\\]) q+=\\$c ;;
+      [[:cntrl:]]) printf -v c '\\u%04x' "'$c" && q+=$c ;;
+      *) q+=$c ;;
+    esac
+  done
+  printf '{"state_dir":"%s","all_up":%s,"services":[%s]}\n' "$q" "$word" "$out"
   return "$all"
 }
 

@@ -641,6 +641,31 @@ fn parse_status(json: &str) -> String {
     text(&out.stdout)
 }
 
+/// `status --json` names the state directory as valid JSON whatever its
+/// name holds: quotes, backslashes, every control character.
+#[test]
+fn status_json_escapes_the_state_directory() {
+    let mut stack = Stack::new();
+    let odd = stack.dir.path().join("a\"b\\c\td\ne\u{1}f\u{7f}g");
+    std::fs::create_dir(&odd).unwrap();
+    stack.set("STACK_TMPDIR", &odd.display().to_string());
+    let json = stack.run(&["status", "--json"]);
+    json.code(1);
+    let mut child = Command::new(PYTHON)
+        .args([
+            "-c",
+            "import json, sys; sys.stdout.write(json.load(sys.stdin)['state_dir'])",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), json.stdout.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", json.stdout);
+    assert_eq!(text(&out.stdout), odd.display().to_string());
+}
+
 #[test]
 fn start_with_auth_prints_export_lines_that_eval() {
     let stack = Stack::new();
@@ -1119,7 +1144,11 @@ fn stop_all_with_nothing_running_succeeds() {
     // No state directory: nothing of ours can run, and none is made for a stop.
     for action in ["stop-all", "stop", "stop_nginx"] {
         stack.run(&[action]).ok();
-        assert!(!stack.state().exists(), "{action} made {}", stack.state().display());
+        assert!(
+            !stack.state().exists(),
+            "{action} made {}",
+            stack.state().display()
+        );
     }
     std::fs::create_dir(stack.state()).unwrap();
     stack.run(&["stop-all"]).ok();
