@@ -126,6 +126,9 @@ fi
 git_tarball=${STACK_GIT_TARBALL:-}
 timeout=${STACK_TIMEOUT:-10s}
 stop_retry=${STACK_STOP_RETRY:-TERM/5/KILL/2}
+# Leases outlast any run (each run gives its ports back as it exits; a killed
+# one keeps them this long): portfind's 2m could lapse before a slow API server.
+lease_time=${PORTFIND_LEASE:-1h}
 # Commands are split on blanks; start-stack.sh appends the flags the original passed.
 read -ra api_cmd <<<"${ARVADOS_API_SERVER_CMD:-bundle exec passenger start}"
 read -ra keepstore_cmd <<<"${KEEPSTORE_CMD:-keepstore}"
@@ -148,6 +151,8 @@ tls=(--cacert "$state/self-signed.pem")
 check_config() {
   [[ -z ${STACK_TIMEOUT:-} ]] || "$pidwait" --exit --quiet --timeout="$timeout" /proc/0/none 2>/dev/null ||
     fail 2 "STACK_TIMEOUT='$timeout': expected a duration, e.g. 250ms, 10s, 2m"
+  [[ -z ${PORTFIND_LEASE:-} ]] || "$pidwait" --exit --quiet --timeout="$lease_time" /proc/0/none 2>/dev/null ||
+    fail 2 "PORTFIND_LEASE='$lease_time': expected a duration, e.g. 30m, 1h"
   [[ -z ${STACK_STOP_RETRY:-} ]] || "$pidwait" --kill --quiet --retry="$stop_retry" /proc/0/none 2>/dev/null ||
     fail 2 "STACK_STOP_RETRY='$stop_retry': expected a pidwait --retry schedule, e.g. TERM/5/KILL/2"
   if [[ -n ${STACK_PORT_RANGE:-} ]] && { ! [[ $STACK_PORT_RANGE =~ ^([1-9][0-9]{0,4})-([1-9][0-9]{0,4})$ ]] ||
@@ -246,7 +251,7 @@ answering() {
 lease() {
   local got=()
   if [[ -n $leasing ]]; then mapfile -t -u "$leasing" got && exec {leasing}<&- && leasing=""
-  else mapfile -t got < <("$portfind" -n "$1" ${STACK_PORT_RANGE:+--range "$STACK_PORT_RANGE"} || true); fi
+  else mapfile -t got < <("$portfind" -n "$1" --lease "$lease_time" ${STACK_PORT_RANGE:+--range "$STACK_PORT_RANGE"} || true); fi
   [[ ${#got[@]} == "$1" ]] ||
     fail 1 "could not lease $1 port(s) with portfind${STACK_PORT_RANGE:+ in $STACK_PORT_RANGE} (its message above)"
   pool+=("${got[@]}")
@@ -606,7 +611,7 @@ need portfind portwait fixture-token db-reset flock setsid
 [[ $action == stop* ]] || need httpwait
 check_config
 # start-all's ports asked for now, while the state directory is checked and locked.
-[[ $action != start-all ]] || exec {leasing}< <("$portfind" -n 7 ${STACK_PORT_RANGE:+--range "$STACK_PORT_RANGE"} || true)
+[[ $action != start-all ]] || exec {leasing}< <("$portfind" -n 7 --lease "$lease_time" ${STACK_PORT_RANGE:+--range "$STACK_PORT_RANGE"} || true)
 check_state
 # Without its state directory nothing of ours runs: a stop makes none.
 [[ -d $state || $action != stop* ]] || exit 0

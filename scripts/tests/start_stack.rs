@@ -1328,6 +1328,7 @@ fn bad_settings_are_exit_2_before_anything_starts() {
         ("STACK_TIMEOUT", "ten"),
         ("STACK_TIMEOUT", "-1"),
         ("STACK_STOP_RETRY", "TERM/soon"),
+        ("PORTFIND_LEASE", "an hour"),
         ("STACK_PORT_RANGE", "70000-80000"),
         ("STACK_PORT_RANGE", "300-200"),
         ("STACK_PORT_RANGE", "20000"),
@@ -2386,6 +2387,16 @@ fn a_start_all_signalled_while_waiting_for_the_lock_gives_its_ports_back() {
             })
     };
     let got = wait_until(Duration::from_secs(10), printed);
+    // Leased for an hour, not portfind's 2 minutes: a slow API server
+    // must not outlive the leases of the ports written for the others.
+    let ends: Vec<u64> = leased()
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .collect();
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
     assert!(Command::new("kill")
         .args(["-TERM", "--", &format!("-{}", child.id())])
         .status()
@@ -2396,6 +2407,11 @@ fn a_start_all_signalled_while_waiting_for_the_lock_gives_its_ports_back() {
     let _ = holder.wait();
     assert!(got, "never leased 7 ports: {}", leased());
     assert_eq!(out.status.code(), Some(143), "{}", text(&out.stderr));
+    assert_eq!(ends.len(), 7, "{}", leased());
+    for end in ends {
+        let left = u128::from(end).saturating_sub(now_ms);
+        assert!(left > 50 * 60 * 1000, "a lease of {left} ms");
+    }
     assert!(
         wait_until(Duration::from_secs(10), || leased().trim().is_empty()),
         "still leased: {}",
