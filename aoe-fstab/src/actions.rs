@@ -37,6 +37,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Mount {
             targets,
             mkdir,
+            trust_mount_points,
             wait_devices,
             dry_run,
         } => {
@@ -46,7 +47,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let chosen = chosen
                 .into_iter()
                 .filter(|e| !targets.is_empty() || e.skipped_by_mount().is_none());
-            let failed = mount(chosen, mkdir, wait_devices, dry_run)?;
+            let failed = mount(chosen, mkdir, !trust_mount_points, wait_devices, dry_run)?;
             Ok(code(failed))
         }
         Command::Umount { targets, dry_run } => {
@@ -181,6 +182,7 @@ fn print_line(text: &str) -> io::Result<()> {
 fn mount<'a>(
     entries: impl Iterator<Item = &'a Entry>,
     mkdir: bool,
+    check: bool,
     wait: Option<Duration>,
     dry_run: bool,
 ) -> anyhow::Result<bool> {
@@ -243,11 +245,23 @@ fn mount<'a>(
             }
         }
         if mkdir && !target.is_dir() {
-            if let Err(err) = std::fs::create_dir_all(&target) {
+            if let Err(err) = pidwait::pathtrust::create_dir_all(&target, 0o755) {
                 fail(&format!("cannot create the mount point: {err}"));
                 failed = true;
                 continue;
             }
+        }
+        // Judged right before mount(8) follows the same path, as each is
+        // reached: one on a file system mounted just before is judged too.
+        let refused = if check {
+            trusted_mount_point(&target).err()
+        } else {
+            None
+        };
+        if let Some(why) = refused {
+            fail(&why);
+            failed = true;
+            continue;
         }
         match command::run(program, &command::mount_argv(entry)) {
             Ok(()) => now.insert(entry),
@@ -258,6 +272,19 @@ fn mount<'a>(
         }
     }
     Ok(failed)
+}
+
+/// A mount point only root or we could have set up: the way to it by
+/// pidwait's rules, and the directory itself root's or ours, writable by no
+/// one else unless sticky. Else why not. One that cannot be reached (not
+/// there) is left to mount(8) to name.
+fn trusted_mount_point(target: &Path) -> Result<(), String> {
+    match pidwait::pathtrust::open_dir(target) {
+        Err(pidwait::pathtrust::Error::Untrusted(why)) => Err(format!(
+            "mount point refused: {why} (--trust-mount-points to mount there all the same)"
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// `start + wait`, capped at a century so that a huge `--wait-devices`

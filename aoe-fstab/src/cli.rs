@@ -108,9 +108,19 @@ pub enum Command {
         #[arg(value_name = "TARGET")]
         targets: Vec<PathBuf>,
 
-        /// Create missing mount points (like `mkdir -p`).
+        /// Create missing mount points (like `mkdir -p`, each directory in
+        /// its checked parent).
         #[arg(long)]
         mkdir: bool,
+
+        /// Mount on a mount point whoever could have set it up. By default
+        /// every directory and link on its way must be root's or ours, no
+        /// directory writable by others unless sticky, and the mount point
+        /// itself root's or ours and writable by no one else (pidwait's
+        /// rules for pid files): mount follows links, so another user's
+        /// link or directory there would choose where a file system lands.
+        #[arg(long)]
+        trust_mount_points: bool,
 
         /// Wait up to DURATION in all for device nodes to appear before
         /// mounting them (250ms, 10s, 2m; a bare number is seconds).

@@ -537,3 +537,55 @@ fn partuuid_and_partlabel_sources_are_their_dev_disk_links() {
         stderr(&out)
     );
 }
+
+/// mount(8) follows links in a mount point: one another user could have
+/// set up (their link in a sticky directory, their directory, a directory
+/// anyone may write in) is refused by default, judged right before the
+/// mount; `--trust-mount-points` mounts there all the same.
+#[test]
+fn mount_points_another_user_controls_are_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = Scratch::new();
+    let d = s.path().display();
+    let perm = std::fs::Permissions::from_mode;
+    std::fs::set_permissions(s.path(), perm(0o755)).unwrap();
+    std::fs::create_dir(s.join("pub")).unwrap();
+    std::fs::set_permissions(s.join("pub"), perm(0o1777)).unwrap();
+    std::fs::create_dir(s.join("victim")).unwrap();
+    std::os::unix::fs::symlink(s.join("victim"), s.join("pub/m")).unwrap();
+    std::os::unix::fs::lchown(s.join("pub/m"), Some(65534), Some(65534)).unwrap();
+    std::fs::create_dir(s.join("theirs")).unwrap();
+    std::os::unix::fs::chown(s.join("theirs"), Some(65534), Some(65534)).unwrap();
+    std::fs::create_dir(s.join("open")).unwrap();
+    std::fs::set_permissions(s.join("open"), perm(0o777)).unwrap();
+    for (point, why) in [
+        (
+            "pub/m",
+            format!("{d}/pub/m is a symlink owned by uid 65534"),
+        ),
+        (
+            "theirs",
+            format!("directory {d}/theirs is owned by uid 65534"),
+        ),
+        ("open", format!("directory {d}/open is writable by anyone")),
+    ] {
+        let file = s.fstab(&format!("src {d}/{point} tmpfs size=1m\n"));
+        let out = run(&file, &["mount"]);
+        assert_exit(&out, 1);
+        assert!(
+            stderr(&out).contains(&format!("mount point refused: {why}")),
+            "{point}: {}",
+            stderr(&out)
+        );
+        assert!(s.mounts().is_empty(), "{point}: mounted {:?}", s.mounts());
+    }
+    // --mkdir makes nothing in a directory anyone may write in.
+    let file = s.fstab(&format!("src {d}/open/new tmpfs size=1m\n"));
+    assert_exit(&run(&file, &["mount", "--mkdir"]), 1);
+    assert!(!s.join("open/new").exists());
+    // The option loosens the check.
+    let file = s.fstab(&format!("src {d}/pub/m tmpfs size=1m\n"));
+    assert_exit(&run(&file, &["mount", "--trust-mount-points"]), 0);
+    assert!(is_mount_point(&s.join("victim")));
+    assert_exit(&run(&file, &["umount"]), 0);
+}
