@@ -68,6 +68,19 @@ impl Leases {
     pub fn lock(dir: &Path, own: bool, now: SystemTime) -> Result<Self> {
         let shown = escape_controls(&dir.to_string_lossy()).into_owned();
         let uid = rustix::process::getuid().as_raw();
+        let is_link = || own && fs::symlink_metadata(dir).is_ok_and(|m| m.is_symlink());
+        let a_link = || {
+            anyhow::anyhow!(
+                "lease directory {shown} is a symlink: expected a directory of our own; \
+                 pass --lease-dir or set PORTFIND_LEASE_DIR to use it"
+            )
+        };
+        // Our default is refused as a link before anything is made where it
+        // points (only root or we could have put one there: another user's
+        // is refused as such below), and again when opened.
+        if is_link() {
+            return Err(a_link());
+        }
         // Each missing directory is made in its parent once that parent has
         // passed the rules, so nothing is made through another user's link;
         // the way is checked again once the directory is open.
@@ -79,14 +92,7 @@ impl Leases {
         let dir_file = match rustix::fs::open(dir, flags, Mode::empty()) {
             Ok(fd) => File::from(fd),
             // O_DIRECTORY | O_NOFOLLOW on a symlink: ENOTDIR or ELOOP.
-            Err(Errno::LOOP | Errno::NOTDIR)
-                if own && fs::symlink_metadata(dir).is_ok_and(|m| m.is_symlink()) =>
-            {
-                bail!(
-                    "lease directory {shown} is a symlink: expected a directory of our own; \
-                 pass --lease-dir or set PORTFIND_LEASE_DIR to use it"
-                )
-            }
+            Err(Errno::LOOP | Errno::NOTDIR) if is_link() => return Err(a_link()),
             Err(Errno::NOTDIR) => bail!("lease directory {shown} is not a directory"),
             Err(e) => {
                 return Err(io::Error::from(e))
@@ -387,6 +393,25 @@ mod tests {
         leases.save().unwrap();
         drop(leases);
         assert!(Leases::lock(&dir, true, now).unwrap().ports().is_empty());
+    }
+
+    /// Our default directory as a link (even one only root or we could have
+    /// made) is refused before anything is made where it points.
+    #[test]
+    fn our_default_as_a_link_makes_nothing_where_it_points() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("portfind");
+        let target = tmp.path().join("elsewhere/leases");
+        std::os::unix::fs::symlink(&target, &dir).unwrap();
+        let err = Leases::lock(&dir, true, SystemTime::now()).err().unwrap();
+        assert!(format!("{err:#}").contains("is a symlink: expected a directory of our own"));
+        assert!(
+            !tmp.path().join("elsewhere").exists(),
+            "made through the link"
+        );
+        // One the user names may be a link: its target is made.
+        Leases::lock(&dir, false, SystemTime::now()).unwrap();
+        assert!(target.is_dir());
     }
 
     /// The ports leased in a fresh directory whose lease file holds `text`,
