@@ -568,7 +568,7 @@ rollback() {
 
 # status: a line (--json: an object) per service: pid, ports and state.
 status() {
-  local name pid list shown word all=0 out="" sep="" q c i
+  local name pid list shown word all=0 out="" sep="" q
   for name in "${services[@]}"; do
     pid="" list=() word=down
     if external "$name"; then
@@ -582,20 +582,30 @@ status() {
     out+="$sep{\"name\":\"$name\",\"pid\":${pid:-null},\"ports\":[$shown],\"state\":\"$word\"}" sep=,
     [[ -n $json ]] || printf '%-14s pid %-8s port %-12s %s\n' "$name" "${pid:--}" "${shown:--}" "$word"
   done
-  # The state directory as a JSON string: `"`, `\` and every control character escaped.
   word=true && ((all == 0)) || word=false
   [[ -n $json ]] || return "$all"
+  json_string "$state"
+  printf '{"state_dir":"%s","all_up":%s,"services":[%s]}\n' "$q" "$word" "$out"
+  return "$all"
+}
+
+# json_string TEXT: TEXT as the inside of a JSON string, in $q: `"`, `\` and every
+# control character escaped; a byte that is no part of UTF-8 (JSON is UTF-8, a
+# path need not be) as U+FFFD. Byte by byte whatever the caller's locale.
+json_string() {
+  local LC_ALL=C s=$1 c i=0
+  local utf8=$'^([\xc2-\xdf]|\xe0[\xa0-\xbf]|[\xe1-\xec\xee\xef][\x80-\xbf]|\xed[\x80-\x9f]|\xf0[\x90-\xbf][\x80-\xbf]|[\xf1-\xf3][\x80-\xbf]{2}|\xf4[\x80-\x8f][\x80-\xbf])[\x80-\xbf]'
   q=""
-  for ((i = 0; i < ${#state}; i++)); do
-    c=${state:i:1}
+  while ((i < ${#s})); do
+    c=${s:i:1}
     case $c in
       [\"\\]) q+=\\$c ;;
       [[:cntrl:]]) printf -v c '\\u%04x' "'$c" && q+=$c ;;
-      *) q+=$c ;;
+      [[:print:]]) q+=$c ;;
+      *) if [[ ${s:i:4} =~ $utf8 ]]; then q+=${BASH_REMATCH[0]} && i=$((i + ${#BASH_REMATCH[0]} - 1)); else q+='\ufffd'; fi ;;
     esac
+    i=$((i + 1))
   done
-  printf '{"state_dir":"%s","all_up":%s,"services":[%s]}\n' "$q" "$word" "$out"
-  return "$all"
 }
 
 need pidwait

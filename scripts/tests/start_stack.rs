@@ -648,7 +648,7 @@ fn status_json_escapes_the_state_directory() {
     let mut stack = Stack::new();
     let odd = stack.dir.path().join("a\"b\\c\td\ne\u{1}f\u{7f}g");
     std::fs::create_dir(&odd).unwrap();
-    stack.set("STACK_TMPDIR", &odd.display().to_string());
+    stack.set("STACK_TMPDIR", odd.display().to_string());
     let json = stack.run(&["status", "--json"]);
     json.code(1);
     let mut child = Command::new(PYTHON)
@@ -664,6 +664,41 @@ fn status_json_escapes_the_state_directory() {
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", json.stdout);
     assert_eq!(text(&out.stdout), odd.display().to_string());
+}
+
+/// A state directory whose name is not UTF-8 (a path need not be) still
+/// gives valid JSON, in the C locale as in a UTF-8 one: each stray byte as
+/// U+FFFD, UTF-8 kept, controls escaped.
+#[test]
+fn status_json_is_utf8_whatever_the_state_directory_name() {
+    use std::os::unix::ffi::OsStrExt;
+    let stack = Stack::new();
+    let name = b"a\xffb\xc3\xa9c\x01d\xed\xa0\x80e\xe2\x82";
+    let odd = stack.dir.path().join(std::ffi::OsStr::from_bytes(name));
+    std::fs::create_dir(&odd).unwrap();
+    for locale in ["C", "C.UTF-8"] {
+        let mut cmd = stack.command(&["status", "--json"]);
+        cmd.env("STACK_TMPDIR", &odd).env("LC_ALL", locale);
+        let json = run_bounded(cmd, HUNG);
+        json.code(1);
+        let mut child = Command::new(PYTHON)
+            .args([
+                "-c",
+                "import json, sys; print(ascii(json.load(sys.stdin)['state_dir']))",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(child.stdin.as_mut().unwrap(), json.stdout.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{locale}: {}", json.stdout);
+        let want = format!(
+            "'{}/a\\ufffdb\\xe9c\\x01d\\ufffd\\ufffd\\ufffde\\ufffd\\ufffd'",
+            stack.dir.path().display()
+        );
+        assert_eq!(text(&out.stdout).trim(), want, "{locale}");
+    }
 }
 
 #[test]
@@ -1150,6 +1185,15 @@ fn stop_all_with_nothing_running_succeeds() {
             stack.state().display()
         );
     }
+    // A dangling link where it goes is no missing directory: exit 2, nothing
+    // made where it points.
+    let target = stack.dir.path().join("elsewhere");
+    std::os::unix::fs::symlink(&target, stack.state()).unwrap();
+    let run = stack.run(&["stop-all"]);
+    run.code(2);
+    assert!(run.stderr.contains("is not a directory"), "{}", run.stderr);
+    assert!(!target.exists());
+    std::fs::remove_file(stack.state()).unwrap();
     std::fs::create_dir(stack.state()).unwrap();
     stack.run(&["stop-all"]).ok();
     stack.run(&["stop-all"]).ok();
