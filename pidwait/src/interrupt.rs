@@ -17,8 +17,9 @@ pub struct Interrupts {
 impl Interrupts {
     /// Blocks SIGINT and SIGTERM in this thread (call it before starting
     /// other threads) and opens a signalfd for them. One we were started
-    /// with ignored (`nohup`, a shell's `trap '' TERM`) stays ignored, as
-    /// the caller asked: a blocked signal is queued even when ignored.
+    /// with ignored (SIGINT in a script's `cmd &`, a shell's `trap '' TERM`;
+    /// `nohup` ignores SIGHUP only) stays ignored, as the caller asked: a
+    /// blocked signal is queued even when ignored.
     pub fn block() -> io::Result<Self> {
         let ignored = ignored_signals();
         let mut mask = SigSet::empty();

@@ -195,8 +195,9 @@ fn sigterm_while_waiting_exits_143() {
     );
 }
 
-/// A signal pidwait was started with ignored (`trap '' TERM`, `nohup`)
-/// stays ignored: neither blocked nor read, so it ends nothing.
+/// A signal pidwait was started with ignored (`trap '' TERM`; SIGINT in a
+/// script's `cmd &`) stays ignored: neither blocked nor read, so it ends
+/// nothing.
 #[test]
 fn a_signal_ignored_at_start_stays_ignored() {
     let dir = Dir::new();
