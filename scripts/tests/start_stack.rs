@@ -233,6 +233,7 @@ impl Stack {
             "STACK_PORT_RANGE",
             "STACK_GIT_TARBALL",
             "STACK_TIMEOUT",
+            "PORTFIND_LEASE",
         ] {
             cmd.env_remove(var);
         }
