@@ -368,6 +368,43 @@ fn stop_kills_a_daemon_that_ignores_term() {
     svc.run("status").expect(3);
 }
 
+/// Started by a caller that ignores SIGTERM (so lsb-service and its pidwait
+/// inherit that), a daemon that dies at start still ends the start at once:
+/// the pid file wait is stopped by KILL, which cannot be ignored, not left
+/// to run out its START_TIMEOUT.
+#[test]
+fn a_crash_at_start_ends_the_start_with_term_ignored() {
+    let svc = Service::new(&format!(
+        "DAEMON={}\nDAEMON_ARGS=\"--crash --pidfile {{dir}}/run/webd.pid\"\nSTART_TIMEOUT=600s\n",
+        standin("lsb-daemon.py").display()
+    ));
+    let cmd = svc.command("start");
+    // A hang is cut by KILL after 120 s (far below START_TIMEOUT): code 137.
+    let mut wrapped = Command::new("timeout");
+    wrapped
+        .args([
+            "-s",
+            "KILL",
+            "120",
+            "bash",
+            "-c",
+            "trap '' TERM; exec \"$@\"",
+            "bash",
+        ])
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    for (key, value) in cmd.get_envs() {
+        match value {
+            Some(value) => wrapped.env(key, value),
+            None => wrapped.env_remove(key),
+        };
+    }
+    let out = wrapped.output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("exited during start"), "{err}");
+}
+
 #[test]
 fn a_daemon_that_crashes_at_start_fails_with_its_log() {
     // Before it forks: the launcher itself exits 1.
