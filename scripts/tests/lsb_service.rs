@@ -371,7 +371,7 @@ fn stop_kills_a_daemon_that_ignores_term() {
 /// Started by a caller that ignores SIGTERM (so lsb-service and its pidwait
 /// inherit that), a daemon that dies at start still ends the start at once:
 /// the pid file wait is stopped by KILL, which cannot be ignored, not left
-/// to run out its START_TIMEOUT.
+/// to run out its `START_TIMEOUT`.
 #[test]
 fn a_crash_at_start_ends_the_start_with_term_ignored() {
     let svc = Service::new(&format!(

@@ -622,15 +622,20 @@ fn running_status(stack: &Stack) -> String {
 /// `status --json` read by python3's json module, one line per service:
 /// `name pid ports state`, after a first line with `all_up`.
 fn parse_status(json: &str) -> String {
+    read_json(
+        json,
+        "d = json.load(sys.stdin)\n\
+         print(d['all_up'])\n\
+         for s in d['services']:\n\
+         \x20   print(s['name'], s['pid'], ','.join(map(str, s['ports'])), s['state'])",
+    )
+}
+
+/// What python3 prints running `script` (with `json` and `sys` imported)
+/// on `json` as its stdin; it must succeed (the JSON is valid).
+fn read_json(json: &str, script: &str) -> String {
     let mut child = Command::new(PYTHON)
-        .args([
-            "-c",
-            "import json, sys\n\
-             d = json.load(sys.stdin)\n\
-             print(d['all_up'])\n\
-             for s in d['services']:\n\
-             \x20   print(s['name'], s['pid'], ','.join(map(str, s['ports'])), s['state'])",
-        ])
+        .args(["-c", &format!("import json, sys\n{script}")])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -652,19 +657,13 @@ fn status_json_escapes_the_state_directory() {
     stack.set("STACK_TMPDIR", odd.display().to_string());
     let json = stack.run(&["status", "--json"]);
     json.code(1);
-    let mut child = Command::new(PYTHON)
-        .args([
-            "-c",
-            "import json, sys; sys.stdout.write(json.load(sys.stdin)['state_dir'])",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(child.stdin.as_mut().unwrap(), json.stdout.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", json.stdout);
-    assert_eq!(text(&out.stdout), odd.display().to_string());
+    assert_eq!(
+        read_json(
+            &json.stdout,
+            "sys.stdout.write(json.load(sys.stdin)['state_dir'])"
+        ),
+        odd.display().to_string()
+    );
 }
 
 /// A state directory whose name is not UTF-8 (a path need not be) still
@@ -682,23 +681,15 @@ fn status_json_is_utf8_whatever_the_state_directory_name() {
         cmd.env("STACK_TMPDIR", &odd).env("LC_ALL", locale);
         let json = run_bounded(cmd, HUNG);
         json.code(1);
-        let mut child = Command::new(PYTHON)
-            .args([
-                "-c",
-                "import json, sys; print(ascii(json.load(sys.stdin)['state_dir']))",
-            ])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        std::io::Write::write_all(child.stdin.as_mut().unwrap(), json.stdout.as_bytes()).unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "{locale}: {}", json.stdout);
+        let got = read_json(
+            &json.stdout,
+            "print(ascii(json.load(sys.stdin)['state_dir']))",
+        );
         let want = format!(
             "'{}/a\\ufffdb\\xe9c\\x01d\\ufffd\\ufffd\\ufffde\\ufffd\\ufffd'",
             stack.dir.path().display()
         );
-        assert_eq!(text(&out.stdout).trim(), want, "{locale}");
+        assert_eq!(got.trim(), want, "{locale}");
     }
 }
 
