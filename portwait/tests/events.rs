@@ -18,6 +18,14 @@ const HIDE_TRACEFS: &str = "mount -t tmpfs none /sys/kernel/tracing && \
      { [ ! -d /sys/kernel/debug ] || mount -t tmpfs none /sys/kernel/debug; }";
 const NOBODY: &str = "setpriv --reuid 65534 --regid 65534 --clear-groups";
 const EVENTS: &str = "portwait: waiting on kernel events";
+
+/// The wait ended well (exit 0), and it was on kernel events (`-v` says so).
+#[track_caller]
+fn ended_on_events(child: std::process::Child) {
+    let (status, out) = finish(child);
+    assert!(status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains(EVENTS), "{}", stderr(&out));
+}
 const POLLING: &str = "portwait: polling every";
 
 /// portwait with `args`, run as `sh -c 'SETUP && exec RUNNER portwait
@@ -87,16 +95,12 @@ fn with_events_a_port_is_seen_to_start_and_to_stop_listening() {
     let args = ["-v", "-t", "30s", &format!("127.0.0.1:{port}")];
     let child = start_command(with_events(&args), &args);
     rustix::net::listen(&socket, 16).unwrap();
-    let (status, out) = finish(child);
-    assert!(status.success(), "{}", stderr(&out));
-    assert!(stderr(&out).contains(EVENTS), "{}", stderr(&out));
+    ended_on_events(child);
 
     let args = ["-v", "-t", "30s", "--closed", &port];
     let child = start_command(with_events(&args), &args);
     drop(socket);
-    let (status, out) = finish(child);
-    assert!(status.success(), "{}", stderr(&out));
-    assert!(stderr(&out).contains(EVENTS), "{}", stderr(&out));
+    ended_on_events(child);
 }
 
 /// A bare PORT's listener on an address the loopback lookups miss, found
@@ -110,9 +114,7 @@ fn with_events_a_bare_port_is_seen_on_another_address() {
     let args = ["-v", "-t", "30s", &port];
     let child = start_command(with_events(&args), &args);
     rustix::net::listen(&socket, 16).unwrap();
-    let (status, out) = finish(child);
-    assert!(status.success(), "{}", stderr(&out));
-    assert!(stderr(&out).contains(EVENTS), "{}", stderr(&out));
+    ended_on_events(child);
 }
 
 /// With `--pid`, another process's listener on the port wakes portwait (an
