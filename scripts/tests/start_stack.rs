@@ -203,6 +203,14 @@ impl Stack {
         }
     }
 
+    /// A lease directory of this stack's own; returns a reader of its
+    /// lease list (empty while there is none).
+    fn own_leases(&mut self) -> impl Fn() -> String {
+        let dir = self.dir.path().join("leases");
+        self.set("PORTFIND_LEASE_DIR", dir.display().to_string());
+        move || fs::read_to_string(dir.join("leases")).unwrap_or_default()
+    }
+
     fn set(&mut self, key: &str, value: impl Into<String>) -> &mut Self {
         self.env.insert(key.to_owned(), value.into());
         self
@@ -2279,8 +2287,7 @@ fn a_failed_start_stops_a_service_whose_pidfile_is_refused() {
 #[test]
 fn a_failed_start_releases_every_port_it_leased() {
     let mut stack = Stack::new();
-    let leases = stack.dir.path().join("leases");
-    stack.set("PORTFIND_LEASE_DIR", leases.display().to_string());
+    let held = stack.own_leases();
     let crash = failing_service(stack.dir.path(), "crashing-keepstore", "exit 3");
     stack.set("KEEPSTORE_CMD", crash);
     stack
@@ -2288,7 +2295,6 @@ fn a_failed_start_releases_every_port_it_leased() {
         .code(1)
         .says("keep0 failed to start");
     // Released by a portfind run in the background: waited for.
-    let held = || fs::read_to_string(leases.join("leases")).unwrap_or_default();
     assert!(
         wait_until(Duration::from_secs(10), || held().trim().is_empty()),
         "still leased after the failed start:\n{}",
@@ -2385,8 +2391,7 @@ fn a_garbled_port_file_stops_nothing() {
 #[test]
 fn a_start_all_signalled_while_waiting_for_the_lock_gives_its_ports_back() {
     let mut stack = Stack::new();
-    let lease_dir = stack.dir.path().join("leases");
-    stack.set("PORTFIND_LEASE_DIR", lease_dir.display().to_string());
+    let leased = stack.own_leases();
     fs::create_dir_all(stack.state()).unwrap();
     fs::set_permissions(stack.state(), fs::Permissions::from_mode(0o700)).unwrap();
     let lock = stack.state().join(".lock");
@@ -2412,7 +2417,6 @@ fn a_start_all_signalled_while_waiting_for_the_lock_gives_its_ports_back() {
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     let child = cmd.spawn().unwrap();
-    let leased = || fs::read_to_string(lease_dir.join("leases")).unwrap_or_default();
     // Signalled once portfind printed its ports and exited (signalled
     // itself, it would give back those it had not printed).
     let printed = || {
