@@ -14,6 +14,7 @@ dir=${1:-target/mutants}
 pt=pidwait/src/pathtrust.rs pf=pidwait/src/pidfile.rs pr=pidwait/src/process.rs
 declare -A why=(
   ["$pt: replace | with ^ in walk"]="equivalent: the OFlags are distinct bits, so a ^ b is a | b."
+  ["$pt: replace | with ^ in look_up"]="equivalent: the OFlags are distinct bits, so a ^ b is a | b."
   ["$pf: replace | with ^ in read_flags"]="equivalent: RDONLY is 0 and the other OFlags distinct bits, so a ^ b is a | b."
   ["$pf: replace > with >= in parse_pid"]="equivalent: ten digits with no leading zero are at least 10^9, over any pid_max (at most 2^22): both give \"over pid_max\"."
   ["$pf: replace > with >= in pid_max"]="equivalent: the kernel refuses a pid_max under 301 (PID_MAX_MIN), so the value read is never 1."
