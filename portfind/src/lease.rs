@@ -68,38 +68,29 @@ impl Leases {
     pub fn lock(dir: &Path, own: bool, now: SystemTime) -> Result<Self> {
         let shown = escape_controls(&dir.to_string_lossy()).into_owned();
         let uid = rustix::process::getuid().as_raw();
-        let is_link = || own && fs::symlink_metadata(dir).is_ok_and(|m| m.is_symlink());
-        let a_link = || {
-            anyhow::anyhow!(
-                "lease directory {shown} is a symlink: expected a directory of our own; \
-                 pass --lease-dir or set PORTFIND_LEASE_DIR to use it"
-            )
-        };
         // Our default is refused as a link before anything is made where it
         // points (only root or we could have put one there: another user's
-        // is refused as such below), and again when opened.
-        if is_link() {
-            return Err(a_link());
+        // is refused by the way's check).
+        if own && fs::symlink_metadata(dir).is_ok_and(|m| m.is_symlink()) {
+            bail!(
+                "lease directory {shown} is a symlink: expected a directory of our own; \
+                 pass --lease-dir or set PORTFIND_LEASE_DIR to use it"
+            );
         }
         // Each missing directory is made in its parent once that parent has
         // passed the rules, so nothing is made through another user's link;
-        // the way is checked again once the directory is open.
-        pidwait::pathtrust::create_dir_all(dir, 0o700).map_err(|e| refused(dir, e))?;
-        let mut flags = OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC;
-        if own {
-            flags |= OFlags::NOFOLLOW;
-        }
-        let dir_file = match rustix::fs::open(dir, flags, Mode::empty()) {
+        // the directory is then opened through the descriptor that was
+        // judged, never by its path again.
+        let judged = pidwait::pathtrust::create_dir_all(dir, 0o700).map_err(|e| refused(dir, e))?;
+        let flags = OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC;
+        let dir_file = match rustix::fs::openat(&judged, ".", flags, Mode::empty()) {
             Ok(fd) => File::from(fd),
-            // O_DIRECTORY | O_NOFOLLOW on a symlink: ENOTDIR or ELOOP.
-            Err(Errno::LOOP | Errno::NOTDIR) if is_link() => return Err(a_link()),
             Err(Errno::NOTDIR) => bail!("lease directory {shown} is not a directory"),
             Err(e) => {
                 return Err(io::Error::from(e))
                     .with_context(|| format!("opening lease directory {shown}"))
             }
         };
-        check_way(dir)?;
         let meta = dir_file
             .metadata()
             .with_context(|| format!("reading lease directory {shown}"))?;
@@ -245,18 +236,6 @@ impl Leases {
         }
         written
     }
-}
-
-/// Refuses the way to `dir` if someone other than root or us could change
-/// where it leads (pidwait's path rules, systemd's for `PIDFile=`): every
-/// symlink followed and every directory a name is looked up in must be
-/// root's or ours, the directories writable by no one else unless sticky.
-/// The lease directory itself is checked when opened (a group may share
-/// it). Stops at the first name that does not exist yet.
-fn check_way(dir: &Path) -> Result<()> {
-    pidwait::pathtrust::way_to(dir)
-        .map(drop)
-        .map_err(|e| refused(dir, e))
 }
 
 /// Why the way to lease directory `dir` was refused or could not be walked.
