@@ -42,6 +42,22 @@ fn in_mount_ns(setup: &str, runner: &str, args: &[&str]) -> Command {
     cmd
 }
 
+/// `portwait -v -t 50ms PORT` in a mount namespace set up by `setup`, run
+/// by `runner`, on a port nothing listens on: it times out (exit 1); what
+/// it said.
+#[track_caller]
+fn times_out_in_mount_ns(setup: &str, runner: &str, port: &str) -> String {
+    let child = in_mount_ns(setup, runner, &["-v", "-t", "50ms", port])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (status, out) = finish(child);
+    let said = stderr(&out);
+    assert_eq!(status.code(), Some(1), "{said}");
+    said
+}
+
 fn with_events(args: &[&str]) -> Command {
     in_mount_ns(MOUNT_TRACEFS, "", args)
 }
@@ -228,14 +244,7 @@ fn a_tracepoint_id_that_is_a_fifo_is_refused_not_waited_on() {
          mkfifo /sys/kernel/tracing/events/sock/inet_sock_set_state/id"
     );
     let (_held, port) = super::unused_port();
-    let child = in_mount_ns(&setup, "", &["-v", "-t", "50ms", &port])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (status, out) = finish(child);
-    let said = stderr(&out);
-    assert_eq!(status.code(), Some(1), "{said}");
+    let said = times_out_in_mount_ns(&setup, "", &port);
     assert!(
         said.contains(POLLING) && said.contains("a FIFO, not a regular file"),
         "{said}"
@@ -294,14 +303,7 @@ fn with_events_a_holder_that_cannot_close_descriptors_does_not_stay() {
     let (_held, port) = super::unused_port();
     let runner =
         "strace -f -qq -o /dev/null -e trace=close_range -e inject=close_range:error=ENOSYS";
-    let child = in_mount_ns(MOUNT_TRACEFS, runner, &["-v", "-t", "50ms", &port])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (status, out) = finish(child);
-    let said = stderr(&out);
-    assert_eq!(status.code(), Some(1), "{said}");
+    let said = times_out_in_mount_ns(MOUNT_TRACEFS, runner, &port);
     assert!(said.contains(EVENTS), "{said}");
 }
 

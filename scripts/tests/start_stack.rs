@@ -437,14 +437,19 @@ fn failing_service(dir: &Path, name: &str, body: &str) -> String {
     path.display().to_string()
 }
 
+/// The git stand-in as a shell command line, given the script's arguments.
+fn git_standin() -> String {
+    format!(
+        "{PYTHON} {} arv-git-httpd \"$@\"",
+        standin("stack-service.py").display()
+    )
+}
+
 /// Makes the git server a shell script that ignores TERM and then runs
 /// `body`, where `GIT_STANDIN` stands for the git stand-in with the script's
 /// arguments; stops get one second of TERM before KILL.
 fn stubborn_git(stack: &mut Stack, body: &str) {
-    let standin = format!(
-        "{PYTHON} {} arv-git-httpd \"$@\"",
-        standin("stack-service.py").display()
-    );
+    let standin = git_standin();
     let script = failing_service(
         stack.dir.path(),
         "stubborn-git",
@@ -874,10 +879,7 @@ fn a_server_that_never_listens_times_out_and_is_stopped() {
 fn a_port_kept_by_a_process_outside_the_group_fails_the_stop() {
     let mut stack = Stack::new();
     let marker = stack.dir.path().join("escaped.pid");
-    let git = format!(
-        "{PYTHON} {} arv-git-httpd \"$@\"",
-        standin("stack-service.py").display()
-    );
+    let git = git_standin();
     let script = failing_service(
         stack.dir.path(),
         "escaping-git",
