@@ -15,24 +15,22 @@ acts() { [[ $action != *[[:space:]]* && " $* " == *" $action "* ]]; }
 fail() { say "$2" && exit "$1"; }
 
 started=() # what this run began to start, stopped again if the run fails
-bound=()   # ports our services listen on now: their portfind leases can go
 pool=()    # start-all's ports not handed out yet
 leasing="" # start-all: portfind's answer, asked for at the start
 declare -A launched begun # this run's pid of each service; the ports it gave each
 detach=()  # rollback: pidwait in a session of its own (setsid -w)
 # A failed run stops what it started and, for eval, prints a line that fails.
+# Every port leased goes back to portfind: ours listen on theirs by now, or were stopped.
 on_exit() {
-  local rc=$? p args=()
+  local rc=$? p ports args=()
   trap - ERR
   [[ -z $leasing ]] || mapfile -t -u "$leasing" pool
   if ((rc != 0)); then
     ((${#started[@]} == 0)) || rollback
     [[ -z ${auth:-} ]] || printf 'false\n'
-    # The ports of what was stopped go too.
-    for p in "${!begun[@]}"; do read -ra args <<<"${begun[$p]}" && bound+=("${args[@]}"); done
-    args=()
   fi
-  for p in "${bound[@]}" "${pool[@]}"; do args+=(--release "$p"); done
+  read -ra ports <<<"${begun[*]} ${pool[*]}"
+  for p in "${ports[@]}"; do args+=(--release "$p"); done
   ((${#args[@]} == 0)) || "$portfind" "${args[@]}" >/dev/null 2>&1 &
   exit "$rc"
 }
@@ -80,9 +78,8 @@ acts "${actions[@]}" || fail 2 "unknown action '$action'. Actions are: ${actions
 # This script's directory, links resolved (installed: PREFIX/bin/start-stack).
 src=${BASH_SOURCE[0]}
 [[ ! -L $src ]] || src=$(readlink -f -- "$src")
+[[ $src == /* ]] || src=$PWD/$src
 here=${src%/*}
-[[ $here != "$src" ]] || here=.
-[[ $here == /* ]] || here=$PWD/$here
 
 # need TOOL...: each found, else exit 2 naming it; ours in a variable of its name
 # ("$db_reset": one fork a call), looked up as scripts/README.md says.
@@ -301,7 +298,6 @@ listens() {
     read -ra pps <<<"${begun[$name]}"
     err=$("$portwait" --timeout="$timeout" --pid "${launched[$name]}" "${pps[@]}" 2>&1) ||
       died "$name" "not listening on port ${pps[*]} ($err)"
-    bound+=("${pps[@]}")
   done
 }
 pidfiles() {
@@ -420,7 +416,6 @@ launch_keep() {
 }
 register_keep() {
   local reply
-  register_start
   # Every old registration (the proxy's too) goes, as the original did.
   reply=$(api GET /arvados/v1/keep_services /arvados/v1/keep_disks) || exit 1
   delete_listed "$reply"
@@ -514,11 +509,8 @@ stop() {
       prc=${notes[-1]#rc=} && unset 'notes[-1]'
       [[ "${notes[*]}" == *"nothing to stop"* ]] || { stopped=1 && halted+=("$name"); }
       if ((prc != 0)) && [[ $prc != 1 || -n $stopped ]]; then
-        # One this run launched, its pidfile no help (empty, garbled): its pid is known.
-        if [[ " ${live_jobs[*]} " != *" ${launched[$name]:-none} "* ]] ||
-          ! "${detach[@]}" "$pidwait" --kill --group --quiet --retry="$stop_retry" --pid "${launched[$name]}" 2>/dev/null; then
-          say "could not stop $name: ${notes[*]}" && rc=1 && continue
-        fi
+        # Its pidfile no help (empty, garbled): by the pid this run launched, if any.
+        by_pid "$name" || { say "could not stop $name: ${notes[*]}" && rc=1 && continue; }
         say "$name: stopped by the pid this run started; by its pidfile: ${notes[*]}" && notes=()
       fi
       # pidwait's notes (a stale pidfile, what was left of a group) are passed on.
@@ -527,9 +519,8 @@ stop() {
         [[ -z $p || $p == *"is not running: nothing to stop" ]] || say "$name: ${p%: nothing to stop}"
       done
     fi
-    # Launched by this run, no pidfile (yet), still our child (a running job).
-    [[ -n $stopped || " ${live_jobs[*]} " != *" ${launched[$name]:-none} "* ]] ||
-      "${detach[@]}" "$pidwait" --kill --group --quiet --retry="$stop_retry" --pid "${launched[$name]}" 2>/dev/null || true
+    # Launched by this run, no pidfile (yet): by its pid.
+    [[ -n $stopped ]] || by_pid "$name" || true
     for p in ${ports_of[$name]}; do
       [[ -e $state/$p.port ]] || continue
       getport "$p" && files+=("$state/$p.port")
@@ -551,6 +542,13 @@ stop() {
   return "$rc"
 }
 
+# by_pid NAME: NAME stopped by the pid this run launched it with, if that is still
+# our child (a running job: no stranger can have the pid), its group too.
+by_pid() {
+  [[ " ${live_jobs[*]} " == *" ${launched[$1]:-none} "* ]] &&
+    "${detach[@]}" "$pidwait" --kill --group --quiet --retry="$stop_retry" --pid "${launched[$1]}" 2>/dev/null
+}
+
 # rollback: after a failed start, what this run started is stopped. A second
 # signal (^C again, a runner's TERM after its INT) does not cut it short: the
 # shell ignores it and the pidwaits run in sessions of their own.
@@ -568,7 +566,7 @@ rollback() {
 
 # status: a line (--json: an object) per service: pid, ports and state.
 status() {
-  local name pid list shown word all=0 out="" sep="" q
+  local name pid list shown word all=true out="" sep="" q
   for name in "${services[@]}"; do
     pid="" list=() word=down
     if external "$name"; then
@@ -576,17 +574,14 @@ status() {
     elif up "$name"; then
       answering "$name" 1s >/dev/null && word=up || word=listening
     fi
-    [[ $word == up || $word == external ]] || all=1
+    [[ $word == @(up|external) ]] || all=false
     printf -v shown '%s,' "${list[@]}"
     shown=${shown%,}
     out+="$sep{\"name\":\"$name\",\"pid\":${pid:-null},\"ports\":[$shown],\"state\":\"$word\"}" sep=,
     [[ -n $json ]] || printf '%-14s pid %-8s port %-12s %s\n' "$name" "${pid:--}" "${shown:--}" "$word"
   done
-  word=true && ((all == 0)) || word=false
-  [[ -n $json ]] || return "$all"
-  json_string "$state"
-  printf '{"state_dir":"%s","all_up":%s,"services":[%s]}\n' "$q" "$word" "$out"
-  return "$all"
+  [[ -z $json ]] || { json_string "$state" && printf '{"state_dir":"%s","all_up":%s,"services":[%s]}\n' "$q" "$all" "$out"; }
+  [[ $all == true ]]
 }
 
 # json_string TEXT: TEXT as the inside of a JSON string, in $q: `"`, `\` and every
