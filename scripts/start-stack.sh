@@ -18,16 +18,26 @@ started=() # what this run began to start, stopped again if the run fails
 pool=()    # start-all's ports not handed out yet
 leasing="" # start-all: portfind's answer, asked for at the start
 declare -A launched begun # this run's pid of each service; the ports it gave each
-detach=()  # rollback: pidwait in a session of its own (setsid -w)
-# A failed run stops what it started and, for eval, prints a line that fails.
+detach=()  # a failed run's stops: pidwait in a session of its own (setsid -w)
+live_jobs=() # a failed run's jobs still running
+# A failed run prints, for eval, a line that fails, and stops what it started. A
+# second signal (^C again, a runner's TERM after its INT) does not cut that short:
+# the shell ignores it and the pidwaits run in sessions of their own.
 # Every port leased goes back to portfind: ours listen on theirs by now, or were stopped.
 on_exit() {
   local rc=$? p ports args=()
   trap - ERR
   [[ -z $leasing ]] || mapfile -t -u "$leasing" pool
-  if ((rc != 0)); then
-    ((${#started[@]} == 0)) || rollback
-    [[ -z ${auth:-} ]] || printf 'false\n'
+  ((rc == 0)) || [[ -z ${auth:-} ]] || printf 'false\n'
+  if ((rc != 0 && ${#started[@]} > 0)); then
+    set +e
+    trap '' HUP INT TERM
+    detach=(setsid -w)
+    # API calls under way end first (within their 10 s), not after this run.
+    ((${#pending[@]} == 0)) || wait "${pending[@]}" 2>/dev/null
+    mapfile -t live_jobs < <(jobs -rp)
+    say "stopping what this run started: ${started[*]}"
+    stop "${started[@]}"
   fi
   read -ra ports <<<"${begun[*]} ${pool[*]}"
   for p in "${ports[@]}"; do args+=(--release "$p"); done
@@ -186,10 +196,8 @@ plain() {
     [[ ! -e $f || -f $f ]] || fail 2 "$f is not a regular file"
   done
 }
-dir() {
-  [[ ! -L $1 ]] || fail 2 "$1 is a symbolic link: not following it (remove it if it is yours)"
-  [[ -d $1 ]] || mkdir -p -- "$1" || fail 1 "cannot create $1"
-}
+# dir DIR: DIR made if missing; a link or special file there is exit 2 (plain's).
+dir() { [[ -d $1 && ! -L $1 ]] || { plain "$1" && mkdir -p -- "$1"; } || fail 1 "cannot create $1"; }
 
 # write FILE TEXT: one write(2); a failed one says why and leaves no file behind.
 write() {
@@ -362,9 +370,10 @@ settle() {
   for p in "${pending[@]}"; do wait "$p" || exit 1; done
   pending=()
 }
-# delete_listed TEXT: every keep service and disk whose uuid is in TEXT deleted.
+# delete_listed PATH...: every keep service and disk whose uuid is in the listings at PATH deleted.
 delete_listed() {
-  local text=$1 re="[a-z0-9]{5}-(bi6l4|penuu)-[a-z0-9]{15}" kind paths=()
+  local text re="[a-z0-9]{5}-(bi6l4|penuu)-[a-z0-9]{15}" kind paths=()
+  text=$(api GET "$@") || exit 1
   while [[ $text =~ $re ]]; do
     text=${text#*"${BASH_REMATCH[0]}"}
     kind=disks && [[ ${BASH_REMATCH[1]} != bi6l4 ]] || kind=services
@@ -415,25 +424,21 @@ launch_keep() {
   done
 }
 register_keep() {
-  local reply
   # Every old registration (the proxy's too) goes, as the original did.
-  reply=$(api GET /arvados/v1/keep_services /arvados/v1/keep_disks) || exit 1
-  delete_listed "$reply"
+  delete_listed /arvados/v1/keep_services /arvados/v1/keep_disks
   api POST "${keep_svcs[@]}" >/dev/null
 }
 
 # launch_proxy: registered as the only proxy (start-all: register_keep deleted the old ones).
 launch_proxy() {
   ! external keepproxy || return 0
-  local svc reply
+  local svc
   begin keepproxy
   register_start
   ARVADOS_API_TOKEN=$token ARVADOS_API_HOST=$api_host ARVADOS_API_HOST_INSECURE=true \
     launch keepproxy "${keepproxy_cmd[@]}" "-pid=$state/keepproxy.pid" "-listen=:$pp"
-  if [[ $action != start-all ]]; then
-    reply=$(api GET '/arvados/v1/keep_services?filters=%5B%5B%22service_type%22%2C%22%3D%22%2C%22proxy%22%5D%5D') || exit 1
-    delete_listed "$reply"
-  fi
+  [[ $action == start-all ]] ||
+    delete_listed '/arvados/v1/keep_services?filters=%5B%5B%22service_type%22%2C%22%3D%22%2C%22proxy%22%5D%5D'
   printf -v svc '{"keep_service":{"service_host":"localhost","service_port":%d,"service_type":"proxy","service_ssl_flag":false}}' "$pp"
   later+=(/arvados/v1/keep_services "$svc")
 }
@@ -547,21 +552,6 @@ stop() {
 by_pid() {
   [[ " ${live_jobs[*]} " == *" ${launched[$1]:-none} "* ]] &&
     "${detach[@]}" "$pidwait" --kill --group --quiet --retry="$stop_retry" --pid "${launched[$1]}" 2>/dev/null
-}
-
-# rollback: after a failed start, what this run started is stopped. A second
-# signal (^C again, a runner's TERM after its INT) does not cut it short: the
-# shell ignores it and the pidwaits run in sessions of their own.
-live_jobs=()
-rollback() {
-  set +e
-  trap '' HUP INT TERM
-  detach=(setsid -w)
-  # API calls under way end first (within their 10 s), not after this run.
-  ((${#pending[@]} == 0)) || wait "${pending[@]}" 2>/dev/null
-  mapfile -t live_jobs < <(jobs -rp)
-  say "stopping what this run started: ${started[*]}"
-  stop "${started[@]}"
 }
 
 # status: a line (--json: an object) per service: pid, ports and state.
