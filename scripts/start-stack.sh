@@ -498,20 +498,19 @@ print_api() {
 # stopped keeps no other running: said, status 1.
 stop() {
   local name p port err fd prc rc=0 stopped notes names=() halted=() closing=() gone=() files
-  declare -A fds
+  declare -A fds pids
   for name; do external "$name" || names+=("$name"); done
   # A garbled port file is exit 2 before anything stops.
   for name in "${names[@]}"; do for p in ${ports_of[$name]}; do [[ ! -e $state/$p.port ]] || getport "$p"; done; done
   for name in "${names[@]}"; do
     [[ ! -e $state/$name.pid ]] || { exec {fd}< <("${detach[@]}" "$pidwait" --kill --group --strict --retry="$stop_retry" \
-      --remove "$state/$name.pid" 2>&1 && echo rc=0 || echo "rc=$?") && fds[$name]=$fd; }
+      --remove "$state/$name.pid" 2>&1) && fds[$name]=$fd pids[$name]=$!; }
   done
   for name in "${names[@]}"; do
     stopped="" notes=() files=()
     if [[ -n ${fds[$name]:-} ]]; then
       fd=${fds[$name]} && mapfile -t -u "$fd" notes && exec {fd}<&-
-      ((${#notes[@]})) && [[ ${notes[-1]} == rc=* ]] || notes+=(rc=2) # cut short by a signal
-      prc=${notes[-1]#rc=} && unset 'notes[-1]'
+      wait "${pids[$name]}" && prc=0 || prc=$? # over 128: cut short by a signal
       [[ "${notes[*]}" == *"nothing to stop"* ]] || { stopped=1 && halted+=("$name"); }
       if ((prc != 0)) && [[ $prc != 1 || -n $stopped ]]; then
         # Its pidfile no help (empty, garbled): by the pid this run launched, if any.
