@@ -179,6 +179,12 @@ impl Targets {
         let Some(group) = self.group else {
             return Ok(());
         };
+        // An empty group needs no scan: no process can join a group that has
+        // no members left (a new one under its id is not this group).
+        let raw = rustix::process::Pid::from_raw(group.get()).expect("Pid is > 1");
+        if rustix::process::test_kill_process_group(raw) == Err(rustix::io::Errno::SRCH) {
+            return Ok(());
+        }
         for pid in process::group_members(group).context("scanning /proc")? {
             if self.handles.iter().any(|h| h.pid() == pid) {
                 continue;
@@ -224,7 +230,8 @@ impl Targets {
                         .with_context(|| format!("signalling process group {group}"))
                 }
             }
-            self.rescan()?;
+            // Members that came since the last scan got it too; the wait's
+            // first look, right after this, holds them.
             reached = self.pids();
             self.sent
                 .push(format!("{} to process group {group}", signal_name(signal)));
