@@ -263,9 +263,10 @@ lease() {
 }
 
 # begin NAME: NAME stopped, its ports (start-all's pool, else leased) written to
-# its port files, in pps (the first in pp); again, the same ports.
+# its port files, in pps (the first in pp); again, the same ports. A parent's: status 1.
 begin() {
   local p i=0 names n
+  ! external "$1" || return 1
   if [[ -z ${begun[$1]:-} ]]; then
     stop "$1" || exit 1
     started+=("$1")
@@ -431,9 +432,8 @@ register_keep() {
 
 # launch_proxy: registered as the only proxy (start-all: register_keep deleted the old ones).
 launch_proxy() {
-  ! external keepproxy || return 0
   local svc
-  begin keepproxy
+  begin keepproxy || return 0
   register_start
   ARVADOS_API_TOKEN=$token ARVADOS_API_HOST=$api_host ARVADOS_API_HOST_INSECURE=true \
     launch keepproxy "${keepproxy_cmd[@]}" "-pid=$state/keepproxy.pid" "-listen=:$pp"
@@ -444,8 +444,7 @@ launch_proxy() {
 }
 
 launch_git() {
-  ! external arv-git-httpd || return 0
-  begin arv-git-httpd
+  begin arv-git-httpd || return 0
   dir "$state/git" && dir "$state/git/test"
   [[ -z $git_tarball ]] || tar -xf "$git_tarball" -C "$state/git" || fail 2 "cannot unpack $git_tarball into $state/git"
   launch arv-git-httpd env -u ARVADOS_API_TOKEN "${git_cmd[@]}" "-repo-root=$state/git/test" "-address=:$pp"
@@ -468,9 +467,8 @@ render() {
 
 # launch_nginx: TLS for the proxy and the git server (start-all: the proxy's port in advance).
 launch_nginx() {
-  ! external nginx || return 0
   local port kp
-  begin nginx
+  begin nginx || return 0
   ensure_cert
   getport keepproxy && kp=$port
   getport arv-git-httpd
@@ -641,7 +639,7 @@ case $action in
     launch_api
     launch_keep
     launch_git
-    external keepproxy || begin keepproxy
+    begin keepproxy || true # a parent's: nothing to begin
     launch_nginx
     register_start
     wait_api
