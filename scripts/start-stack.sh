@@ -521,7 +521,6 @@ stop() {
         [[ -z $p || $p == *"is not running: nothing to stop" ]] || say "$name: ${p%: nothing to stop}"
       done
     fi
-    # Launched by this run, no pidfile (yet): by its pid.
     [[ -n $stopped ]] || by_pid "$name" || true
     for p in ${ports_of[$name]}; do
       [[ -e $state/$p.port ]] || continue
@@ -590,17 +589,16 @@ json_string() {
   done
 }
 
-need pidwait
+need pidwait portwait
+[[ $action == stop* ]] || need httpwait
 if [[ $action == status ]]; then
   # Nothing is created or locked: status only looks.
   check_state
-  need portwait httpwait
   status && exit 0
   exit 1
 fi
 
-need portfind portwait fixture-token db-reset flock setsid
-[[ $action == stop* ]] || need httpwait
+need portfind fixture-token db-reset flock setsid
 check_config
 # start-all's ports asked for now, while the state directory is checked and locked.
 [[ $action != start-all ]] || exec {leasing}< <("$portfind" -n 7 --lease "$lease_time" ${STACK_PORT_RANGE:+--range "$STACK_PORT_RANGE"} || true)
@@ -608,7 +606,6 @@ check_state
 # Without its state directory nothing of ours runs: a stop makes none.
 [[ -d $state || $action != stop* ]] || exit 0
 [[ -d $state ]] || { dir "$state" && check_state; }
-# One run at a time per state directory (bounded wait).
 plain "$state/.lock"
 exec 9>>"$state/.lock"
 flock -w 60 9 || fail 1 "another start-stack.sh holds $state/.lock"
