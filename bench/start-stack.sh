@@ -4,7 +4,8 @@
 # the original harness's waits (0.2 s pidfile poll, an lsof loop sleeping
 # 0.1 s, TERM every 0.1 s); the services' own start-up; the tools' share.
 # Prints Markdown on stdout (bench/run.sh keeps it in bench/results/).
-# Usage: bench/start-stack.sh [RUNS]   (release tools from target/release, or TARGET_DIR=DIR)
+# Usage: bench/start-stack.sh [RUNS]   (release tools from target/release, or TARGET_DIR=DIR;
+# the shipped ones, if built by `make dist`, from target/x86_64-unknown-linux-musl/dist, or DIST_DIR=DIR)
 set -euo pipefail
 
 runs=${1:-7}
@@ -24,10 +25,22 @@ if [[ -n ${STACK_BENCH_NS:-} && ! -d /sys/kernel/tracing/events ]]; then
 fi
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bin=${TARGET_DIR:-$repo/target/release}
+# The static binaries the .deb, the tarball and the image ship: measured too
+# if built, each beside the original's waits with the same build.
+shipped=${DIST_DIR:-$repo/target/x86_64-unknown-linux-musl/dist}
 stack=$repo/scripts/start-stack.sh
 standins=$repo/scripts/tests/standins
 py=/usr/bin/python3
 tools=(portfind portwait pidwait fixture-token db-reset httpwait)
+flows=(new legacy)
+for t in "${tools[@]}"; do
+  [[ -z $shipped || ($shipped/$t -nt $bin/$t || ! $bin/$t -nt $shipped/$t) ]] || {
+    echo "bench: $shipped/$t is older than $bin/$t: the shipped build is not measured (make dist)" >&2
+    shipped=""
+  }
+  [[ -x $shipped/$t ]] || shipped=""
+done
+[[ -z $shipped ]] || flows+=(shipped legacy_shipped)
 for t in "${tools[@]}"; do
   [[ -x $bin/$t ]] || {
     echo "bench: $bin/$t is not built (cargo build --release --workspace --bins)" >&2
@@ -47,7 +60,7 @@ export PATH=$bin:$PATH:/usr/sbin:/sbin
 work=$(mktemp -d "${TMPDIR:-/tmp}/stack-bench.XXXXXX")
 state=$work/state
 cleanup() {
-  for flow in new legacy timed; do
+  for flow in "${flows[@]}" timed; do
     STACKUTILS_BIN=$(flow_bin "$flow") STACK_TMPDIR=$state bash "$stack" stop-all >/dev/null 2>&1 || true
   done
   rm -rf -- "$work"
@@ -55,7 +68,7 @@ cleanup() {
 trap cleanup EXIT
 
 # Fixtures and a template of our own, so the bench needs nothing outside the repo.
-mkdir -p "$work/fixtures" "$work/legacy" "$work/timed"
+mkdir -p "$work/fixtures" "$work/legacy" "$work/legacy_shipped" "$work/timed"
 cat >"$work/fixtures/api_client_authorizations.yml" <<'EOF'
 admin:
   api_token: 4axaw8zxe0qm22wa6urpp5nskcne8z88cvbupv653y1njyi05h
@@ -147,7 +160,7 @@ EOF
 # wait returns at once. The API calls (--print-body) are made as in the tools' flow.
 cat >"$work/legacy/httpwait" <<EOF
 #!/bin/sh
-case " \$* " in *" --print-body "*) exec "$bin/httpwait" "\$@" ;; esac
+case " \$* " in *" --print-body "*) exec "\${0%/*}/real/httpwait" "\$@" ;; esac
 exit 0
 EOF
 # The real tools, each call timed into $work/calls.
@@ -162,12 +175,20 @@ exit "\$rc"
 EOF
 done
 chmod +x "$work"/legacy/* "$work"/timed/*
-ln -s "$bin"/{portfind,fixture-token,db-reset} "$work/legacy/"
+# The real API calls of the legacy httpwait, and the other tools, of the same
+# build as the row it is compared with.
+link() { # link DIR BIN
+  mkdir -p "$1/real" && ln -s "$2"/{portfind,fixture-token,db-reset} "$1/" && ln -s "$2/httpwait" "$1/real/"
+}
+link "$work/legacy" "$bin"
+[[ -z $shipped ]] || { cp -p "$work"/legacy/{portwait,pidwait,httpwait} "$work/legacy_shipped/" &&
+  link "$work/legacy_shipped" "$shipped"; }
 
 flow_bin() {
   case $1 in
     new) echo "$bin" ;;
-    legacy) echo "$work/legacy" ;;
+    shipped) echo "$shipped" ;;
+    legacy | legacy_shipped) echo "$work/$1" ;;
     timed) echo "$work/timed" ;;
   esac
 }
@@ -253,8 +274,7 @@ if [[ $portwait_mode == *"waiting on kernel events"* ]]; then portwait_mode="on 
 else portwait_mode="by polling (no kernel events: $portwait_mode)"; fi
 # Warm up once (certificate, page cache), then alternate the flows and the
 # services started directly.
-cycle new
-: >"$work/times.new"
+for flow in "${flows[@]}"; do cycle "$flow" && : >"$work/times.$flow"; done
 cert=$state/self-signed.pem key=$state/self-signed.key
 mapfile -t p < <("$bin/portfind" -n 7)
 mkdir -p "$work/own" "$work/own/nginx" "$work/own/git"
@@ -265,6 +285,7 @@ for ((i = 0; i < runs; i++)); do
   cycle new
   own_round "$( ((i < 3)) && echo all)"
   cycle legacy
+  [[ -z $shipped ]] || { cycle shipped && cycle legacy_shipped; }
 done
 declare -A own_ms
 for n in first trio api keeps keepstore keepproxy git nginx; do
@@ -305,6 +326,16 @@ own_sum=$(median <"$work/own.round")
 
 new_start=$(col new 1 | median) new_stop=$(col new 2 | median) new_tot=$(tot new | median)
 old_start=$(col legacy 1 | median) old_stop=$(col legacy 2 | median) old_tot=$(tot legacy | median)
+shipped_rows="" shipped_ratio="" shipped_note=""
+if [[ -n $shipped ]]; then
+  shipped_note=" The last two rows take every tool from the static musl binaries that the .deb, the tarball
+and the image ship (\`make dist\`, in $shipped; a static binary starts with about a third of the
+CPU of the dynamically linked release build here), the original's waits beside them with the same build of
+the other tools; all four flows take turns in one loop."
+  shipped_ratio=$(awk -v a="$(tot shipped | median)" -v b="$(tot legacy_shipped | median)" 'BEGIN {printf "%.2f", a / b}')
+  shipped_rows="| the same tools as shipped (static musl, \`make dist\`) | $(col shipped 1 | median) | $(col shipped 2 | median) | $(tot shipped | median) | $(tot shipped | sort -n | head -1) |
+| the original's waits, the other tools as shipped | $(col legacy_shipped 1 | median) | $(col legacy_shipped 2 | median) | $(tot legacy_shipped | median) | $(tot legacy_shipped | sort -n | head -1) |"
+fi
 # The overhead of each round (its start-all less the services' own start-up
 # measured right after it), then the median: a difference of two medians taken
 # over minutes of a shared machine's changing load would mostly measure the load.
@@ -326,7 +357,8 @@ and the same stand-ins; only the waits differ. Medians in ms.
 | --- | ---: | ---: | ---: | ---: |
 | stackutils tools (portwait, pidwait, httpwait) | $new_start | $new_stop | $new_tot | $(tot new | sort -n | head -1) |
 | the original's waits (0.2 s pidfile poll, lsof loop, TERM every 0.1 s) | $old_start | $old_stop | $old_tot | $(tot legacy | sort -n | head -1) |
-
+${shipped_rows:+$shipped_rows
+}
 The services' own start-up, each launched directly and watched with \`portwait --pid\`, in the same loop as
 the flows (medians; the lone ones: of 3): the API stand-in alone ${own_ms[api]} ms, one keepstore
 ${own_ms[keepstore]} ms, two side by side ${own_ms[keeps]} ms, keepproxy ${own_ms[keepproxy]} ms, git ${own_ms[git]} ms,
@@ -367,7 +399,7 @@ baseline's stop-all took about 720 ms). portwait (the tools' row, and the servic
 $portwait_mode$([[ -n ${STACK_BENCH_NS:-} ]] && echo ", in the bench's own mount namespace with tracefs mounted (both rows in it)").
 $(uname -sr), $(nproc) cores, shared with other jobs (load average $(uptime | sed 's/.*load average: //') when
 done): compare the rows, not the absolute figures; on a loaded machine the ratios move by tenths from run to
-run.
+run.$shipped_note
 EOF
 echo
-echo "Ratios: overhead ÷ the services' own start-up **$overhead_ratio** (goal < 0.35); start-all + stop-all ÷ the same flow on the original's waits **$flow_ratio** (goal ≤ 0.4)."
+echo "Ratios: overhead ÷ the services' own start-up **$overhead_ratio** (goal < 0.35); start-all + stop-all ÷ the same flow on the original's waits **$flow_ratio** (goal ≤ 0.4)${shipped_ratio:+; the same with the binaries as shipped (static musl) **$shipped_ratio**}."
