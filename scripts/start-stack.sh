@@ -495,7 +495,7 @@ print_api() {
 # removed. Not running: success; a parent's left alone. One that cannot be
 # stopped keeps no other running: said, status 1.
 stop() {
-  local name p port err fd prc rc=0 stopped notes names=() halted=() closing=() gone=() files
+  local name p port err fd prc rc=0 stopped notes names=() halted=() closing=() gone=()
   declare -A fds pids
   for name; do external "$name" || names+=("$name"); done
   # A garbled port file is exit 2 before anything stops.
@@ -505,7 +505,7 @@ stop() {
       --remove "$state/$name.pid" 2>&1) && fds[$name]=$fd pids[$name]=$!; }
   done
   for name in "${names[@]}"; do
-    stopped="" notes=() files=()
+    stopped="" notes=()
     if [[ -n ${fds[$name]:-} ]]; then
       fd=${fds[$name]} && mapfile -t -u "$fd" notes && exec {fd}<&-
       wait "${pids[$name]}" && prc=0 || prc=$? # over 128: cut short by a signal
@@ -524,18 +524,17 @@ stop() {
     [[ -n $stopped ]] || by_pid "$name" || true
     for p in ${ports_of[$name]}; do
       [[ -e $state/$p.port ]] || continue
-      getport "$p" && files+=("$state/$p.port")
+      getport "$p" && gone+=("$state/$p.port")
       # Only the ports of a process we stopped (after a kill -9 a stranger may have one).
       [[ -z $stopped ]] || closing+=("$port")
     done
     if [[ $name == keep? && -e $state/$name.volume ]]; then
-      first_line "$state/$name.volume" && files+=("$state/$name.volume")
+      first_line "$state/$name.volume" && gone+=("$state/$name.volume")
       # Only a volume this script made: a directory right in the state dir.
-      if [[ $line == "$state/$name-volume."* && ${line#"$state/"} != */* && -d $line && ! -L $line ]]; then files+=("$line")
+      if [[ $line == "$state/$name-volume."* && ${line#"$state/"} != */* && -d $line && ! -L $line ]]; then gone+=("$line")
       else say "not removing '$line' named by $state/$name.volume: not a volume start-stack.sh made"; fi
     fi
-    [[ ! -e $state/$name.pid ]] || files+=("$state/$name.pid")
-    gone+=("${files[@]}")
+    [[ ! -e $state/$name.pid ]] || gone+=("$state/$name.pid")
   done
   ((${#closing[@]} == 0)) || err=$("$portwait" --closed --timeout="$timeout" "${closing[@]}" 2>&1) ||
     { say "${halted[*]} stopped, but port ${closing[*]} still listens: $err" && return 1; }
@@ -571,7 +570,7 @@ status() {
 }
 
 # json_string TEXT: TEXT as the inside of a JSON string, in $q: `"`, `\` and every
-# control character escaped; a byte that is no part of UTF-8 (JSON is UTF-8, a
+# control character as \uXXXX; a byte that is no part of UTF-8 (JSON is UTF-8, a
 # path need not be) as U+FFFD. Byte by byte whatever the caller's locale.
 json_string() {
   local LC_ALL=C s=$1 c i=0
@@ -580,8 +579,7 @@ json_string() {
   while ((i < ${#s})); do
     c=${s:i:1}
     case $c in
-      [\"\\]) q+=\\$c ;;
-      [[:cntrl:]]) printf -v c '\\u%04x' "'$c" && q+=$c ;;
+      [\"\\[:cntrl:]]) printf -v c '\\u%04x' "'$c" && q+=$c ;;
       [[:print:]]) q+=$c ;;
       *) if [[ ${s:i:4} =~ $utf8 ]]; then q+=${BASH_REMATCH[0]} && i=$((i + ${#BASH_REMATCH[0]} - 1)); else q+='\ufffd'; fi ;;
     esac
