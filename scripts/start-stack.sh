@@ -162,10 +162,9 @@ check_config() {
     fail 2 "PORTFIND_LEASE='$lease_time': expected a duration, e.g. 30m, 1h"
   [[ -z ${STACK_STOP_RETRY:-} ]] || "$pidwait" --kill --quiet --retry="$stop_retry" /proc/0/none 2>/dev/null ||
     fail 2 "STACK_STOP_RETRY='$stop_retry': expected a pidwait --retry schedule, e.g. TERM/5/KILL/2"
-  if [[ -n ${STACK_PORT_RANGE:-} ]] && { ! [[ $STACK_PORT_RANGE =~ ^([1-9][0-9]{0,4})-([1-9][0-9]{0,4})$ ]] ||
-    ((BASH_REMATCH[1] > BASH_REMATCH[2] || BASH_REMATCH[2] > 65535)); }; then
+  [[ -z ${STACK_PORT_RANGE:-} ]] || { [[ $STACK_PORT_RANGE =~ ^([1-9][0-9]{0,4})-([1-9][0-9]{0,4})$ ]] &&
+    ((BASH_REMATCH[1] <= BASH_REMATCH[2] && BASH_REMATCH[2] <= 65535)); } ||
     fail 2 "STACK_PORT_RANGE='$STACK_PORT_RANGE': expected LOW-HIGH, ports from 1 to 65535, e.g. 20000-32767"
-  fi
   ! acts start_arv-git-httpd start-all || [[ -z $git_tarball || -f $git_tarball ]] ||
     fail 2 "STACK_GIT_TARBALL: no such file: $git_tarball"
   ! acts start_nginx start-all || [[ -n $proxy_services || -r $template ]] ||
@@ -251,12 +250,13 @@ answering() {
   { "$httpwait" --status 100-499 --cacert "$state/self-signed.pem" --timeout="$2" "${urls[@]}" >/dev/null; } 2>&1
 }
 
-# lease N: N more free ports in the pool, leased by portfind (its message says why
-# not); start-all's were asked for at the start ($leasing), read now.
+# ask N: portfind asked for N ports (start-all: at the start), its answer on $leasing.
+# lease N: N more free ports in the pool, leased by portfind (its message says why not).
+ask() { exec {leasing}< <("$portfind" -n "$1" --lease "$lease_time" ${STACK_PORT_RANGE:+--range "$STACK_PORT_RANGE"} || true); }
 lease() {
   local got=()
-  if [[ -n $leasing ]]; then mapfile -t -u "$leasing" got && exec {leasing}<&- && leasing=""
-  else mapfile -t got < <("$portfind" -n "$1" --lease "$lease_time" ${STACK_PORT_RANGE:+--range "$STACK_PORT_RANGE"} || true); fi
+  [[ -n $leasing ]] || ask "$1"
+  mapfile -t -u "$leasing" got && exec {leasing}<&- && leasing=""
   [[ ${#got[@]} == "$1" ]] ||
     fail 1 "could not lease $1 port(s) with portfind${STACK_PORT_RANGE:+ in $STACK_PORT_RANGE} (its message above)"
   pool+=("${got[@]}")
@@ -599,7 +599,7 @@ fi
 need portfind fixture-token db-reset flock setsid
 check_config
 # start-all's ports asked for now, while the state directory is checked and locked.
-[[ $action != start-all ]] || exec {leasing}< <("$portfind" -n 7 --lease "$lease_time" ${STACK_PORT_RANGE:+--range "$STACK_PORT_RANGE"} || true)
+[[ $action != start-all ]] || ask 7
 check_state
 # Without its state directory nothing of ours runs: a stop makes none.
 [[ -d $state || $action != stop* ]] || exit 0
