@@ -552,6 +552,7 @@ by_pid() {
 # status: a line (--json: an object) per service: pid, ports and state.
 status() {
   local name pid list shown word all=true out="" sep="" q
+  [[ -z $json ]] || json_string "$state"
   for name in "${services[@]}"; do
     pid="" list=() word=down
     if external "$name"; then
@@ -565,7 +566,7 @@ status() {
     out+="$sep{\"name\":\"$name\",\"pid\":${pid:-null},\"ports\":[$shown],\"state\":\"$word\"}" sep=,
     [[ -n $json ]] || printf '%-14s pid %-8s port %-12s %s\n' "$name" "${pid:--}" "${shown:--}" "$word"
   done
-  [[ -z $json ]] || { json_string "$state" && printf '{"state_dir":"%s","all_up":%s,"services":[%s]}\n' "$q" "$all" "$out"; }
+  [[ -z $json ]] || printf '{"state_dir":"%s","all_up":%s,"services":[%s]}\n' "$q" "$all" "$out"
   [[ $all == true ]]
 }
 
