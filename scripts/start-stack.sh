@@ -13,6 +13,8 @@ say() { printf 'start-stack: %s\n' "$*" >&2; }
 acts() { [[ $action != *[[:space:]]* && " $* " == *" $action "* ]]; }
 # fail CODE MESSAGE (1: did not come up / failed, 2: usage or fatal).
 fail() { say "$2" && exit "$1"; }
+# $SRANDOM, and wait for a process substitution by its pid.
+((BASH_VERSINFO[0] * 100 + BASH_VERSINFO[1] >= 501)) || fail 2 "needs bash 5.1 or later (this is $BASH_VERSION)"
 
 started=() # what this run began to start, stopped again if the run fails
 pool=()    # start-all's ports not handed out yet
