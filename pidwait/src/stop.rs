@@ -25,6 +25,9 @@ pub struct Targets {
     group: Option<Pid>,
     /// With a group: members that started before this tick are not its.
     since: Option<u64>,
+    /// With a group: when to scan `/proc` for members again while some are
+    /// held (once none is, at once).
+    next_scan: Option<Instant>,
     /// What was sent so far, for the report if we are interrupted.
     pub sent: Vec<String>,
 }
@@ -101,6 +104,7 @@ impl Targets {
                 handles,
                 group: None,
                 since: None,
+                next_scan: None,
                 sent: Vec::new(),
             },
             gone,
@@ -130,7 +134,11 @@ impl Targets {
         }
         refuse_own_group(pid)?;
         self.group = Some(pid);
-        self.rescan()
+        // No scan yet: the held leader pins the group's id, a signal to the
+        // group reaches every member, and the wait scans for them once the
+        // leader is gone (or after RESCAN): most groups are the leader alone.
+        self.next_scan = Some(Instant::now() + RESCAN);
+        Ok(())
     }
 
     /// Takes over the process group `group` whose leader is gone: holds its
@@ -159,7 +167,7 @@ impl Targets {
     }
 
     /// Drops the targets that exited, and picks up group members that
-    /// appeared.
+    /// appeared: at once when none is held, else every [`RESCAN`].
     fn prune(&mut self) -> Result<()> {
         let mut kept = Vec::with_capacity(self.handles.len());
         for handle in self.handles.drain(..) {
@@ -168,7 +176,8 @@ impl Targets {
             }
         }
         self.handles = kept;
-        if self.group.is_some() {
+        let due = self.next_scan.is_none_or(|at| Instant::now() >= at);
+        if self.group.is_some() && (self.handles.is_empty() || due) {
             self.rescan()?;
         }
         Ok(())
@@ -179,6 +188,7 @@ impl Targets {
         let Some(group) = self.group else {
             return Ok(());
         };
+        self.next_scan = Some(Instant::now() + RESCAN);
         // An empty group needs no scan: no process can join a group that has
         // no members left (a new one under its id is not this group).
         let raw = rustix::process::Pid::from_raw(group.get()).expect("Pid is > 1");
@@ -213,12 +223,17 @@ impl Targets {
         if let Some(group) = self.group {
             // kill(-pgid) cannot go through a pidfd; a live member we hold
             // keeps the group's id from being given to a new group.
-            if !self
-                .handles
-                .iter()
-                .any(|h| matches!(h.has_exited(), Ok(false)))
-            {
-                return Ok(reached);
+            let live = |t: &Self| {
+                t.handles
+                    .iter()
+                    .any(|h| matches!(h.has_exited(), Ok(false)))
+            };
+            if !live(self) {
+                // The leader went: the members left, if any, are held first.
+                self.rescan()?;
+                if !live(self) {
+                    return Ok(reached);
+                }
             }
             let sig = rustix::process::Signal::from_named_raw(signal as i32)
                 .with_context(|| format!("unsupported signal {signal}"))?;
@@ -349,4 +364,52 @@ pub fn join(pids: &[Pid]) -> String {
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::process::CommandExt;
+    use std::process::{Command, Stdio};
+
+    /// A leader that dies once its group is held but before the signal: the
+    /// members left are held then and get that signal, not a later step's.
+    #[test]
+    fn members_of_a_leader_gone_before_the_signal_get_it() {
+        let mut leader = Command::new("sh")
+            .args(["-c", "sleep 60 & echo $!; wait"])
+            .process_group(0)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(leader.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let member = Pid::new(line.trim().parse().unwrap()).unwrap();
+        let pid = Pid::new(i32::try_from(leader.id()).unwrap()).unwrap();
+        let identity = Identity::new(None, None).unwrap();
+        let (mut targets, gone, _) = Targets::hold(&[pid], &identity).unwrap();
+        assert!(gone.is_empty());
+        targets.widen_to_group().unwrap();
+        leader.kill().unwrap(); // SIGKILL to the leader alone
+        leader.wait().unwrap();
+
+        targets.signal(Signal::SIGTERM).unwrap();
+        let held = targets.pids();
+        let ended = targets
+            .handles
+            .iter()
+            .find(|h| h.pid() == member)
+            .is_some_and(|h| {
+                let fd = h.fd().expect("a pidfd");
+                let mut fds = [PollFd::from_borrowed_fd(fd, PollFlags::IN)];
+                poll(&mut fds, Some(Duration::from_secs(10))).is_ok() && h.has_exited().unwrap()
+            });
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(member.get()), Signal::SIGKILL);
+        assert!(held.contains(&member), "{held:?}");
+        assert!(ended, "the member did not get the TERM: {:?}", targets.sent);
+    }
 }
