@@ -163,11 +163,11 @@ fn read_proc(path: impl AsRef<Path>) -> io::Result<Vec<u8>> {
         if len == bytes.len() {
             bytes.resize(len * 2, 0);
         }
-        match file.read(&mut bytes[len..]) {
-            Ok(0) => break,
-            Ok(n) => len += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+        // No EINTR: pidwait installs no signal handler (signals come
+        // through a signalfd), so a read is never interrupted.
+        match file.read(&mut bytes[len..])? {
+            0 => break,
+            n => len += n,
         }
     }
     bytes.truncate(len);
@@ -776,6 +776,8 @@ mod tests {
             read_proc(dir.path().join("none")).unwrap_err().kind(),
             io::ErrorKind::NotFound
         );
+        // A read that fails is an error, not retried (a directory: EISDIR).
+        assert_eq!(read_proc(dir.path()).unwrap_err().raw_os_error(), Some(21));
     }
 
     #[test]
