@@ -403,6 +403,31 @@ fn a_crash_at_start_ends_the_start_with_term_ignored() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("exited during start"), "{err}");
+    // Its pid file wait ended with it (killed and reaped before the start
+    // returned), not left running out START_TIMEOUT.
+    let pidfile = svc.pidfile();
+    let waiting: Vec<String> = fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+                String::from_utf8_lossy(&c).contains(pidfile.to_str().unwrap())
+                    && c.starts_with(b"/")
+                    && String::from_utf8_lossy(&c).contains("pidwait")
+            })
+        })
+        .map(|pid| {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+            pid.to_string()
+        })
+        .collect();
+    assert!(
+        waiting.is_empty(),
+        "pidwait left waiting for {}: {waiting:?}",
+        pidfile.display()
+    );
 }
 
 #[test]
