@@ -139,6 +139,8 @@ bench: musl-target
 # `make mutants MUTANTS_FILES=pidwait/src/pidfile.rs`. cargo-mutants exits 2
 # when a mutant was missed and 3 on a timeout: the summary says which.
 # The copies go beside the repo (TMPDIR=..), where tests' ../shared paths lead.
+# A mutant that hangs can leave the tools its tests started spinning: they are
+# killed after each file.
 MUTANTS_FILES ?= pidwait/src/pathtrust.rs pidwait/src/pidfile.rs pidwait/src/process.rs \
 	pidwait/src/stop.rs portfind/src/check.rs portfind/src/lease.rs portwait/src/diag.rs \
 	portwait/src/owner.rs db-reset/src/tls.rs db-reset/src/x509.rs lsb-status/src/status.rs
@@ -155,6 +157,7 @@ mutants:
 	  TMPDIR="$(abspath ..)" nice -n 10 $(CARGO) mutants --package "$${f%%/*}" --file "$$f" --jobs $(MUTANTS_JOBS) \
 	    --timeout $(MUTANTS_TIMEOUT) --output "target/mutants/$$(echo "$$f" | tr / _)"; rc=$$?; \
 	  case $$rc in 0|2|3) ;; *) echo "make: cargo mutants failed on $$f (exit $$rc)" >&2; exit $$rc ;; esac; \
+	  pkill -KILL -f '^$(abspath ..)/cargo-mutants-[^/]*/target/' || true; \
 	done
 	bash bench/mutants.sh > bench/results/mutants.md.new
 	mv bench/results/mutants.md.new bench/results/mutants.md
