@@ -9,7 +9,8 @@ trap 'say "failed at line $LINENO: $BASH_COMMAND"' ERR
 usage="usage: start-stack.sh ACTION [--auth NAME] [--json]"
 actions=(start stop start_keep stop_keep start_keep_proxy stop_keep_proxy
   start_arv-git-httpd stop_arv-git-httpd start_nginx stop_nginx start-all stop-all status)
-say() { printf 'start-stack: %s\n' "$*" >&2; }
+# Never fails: with SIGPIPE ignored, a closed stderr must not change what its caller does next.
+say() { printf 'start-stack: %s\n' "$*" >&2 2>/dev/null || true; }
 acts() { [[ $action != *[[:space:]]* && " $* " == *" $action "* ]]; }
 # fail CODE MESSAGE (1: did not come up / failed, 2: usage or fatal).
 fail() { say "$2" && exit "$1"; }
@@ -29,8 +30,10 @@ live_jobs=() # a failed run's jobs still running
 on_exit() {
   local rc=$? p ports args=()
   trap - ERR
+  # A reader of our output gone (a CI job's TERM to its group) must not cut
+  # the stop short: a write to it fails instead of killing the shell.
+  ((rc == 0)) || trap '' PIPE
   [[ -z $leasing ]] || mapfile -t -u "$leasing" pool
-  ((rc == 0)) || [[ -z ${auth:-} ]] || printf 'false\n'
   if ((rc != 0 && ${#started[@]} > 0)); then
     set +e
     trap '' HUP INT TERM
@@ -41,6 +44,7 @@ on_exit() {
     say "stopping what this run started: ${started[*]}"
     stop "${started[@]}"
   fi
+  ((rc == 0)) || [[ -z ${auth:-} ]] || printf 'false\n' 2>/dev/null || true
   read -ra ports <<<"${begun[*]} ${pool[*]}"
   for p in "${ports[@]}"; do args+=(--release "$p"); done
   ((${#args[@]} == 0)) || "$portfind" "${args[@]}" >/dev/null 2>&1 &
@@ -197,8 +201,12 @@ plain() {
     [[ ! -e $f || -f $f ]] || fail 2 "$f is not a regular file"
   done
 }
-# dir DIR: DIR made if missing; a link or special file there is exit 2 (plain's).
-dir() { [[ -d $1 && ! -L $1 ]] || { plain "$1" && mkdir -p -- "$1"; } || fail 1 "cannot create $1"; }
+# dir DIR: DIR made if missing; a link or anything but a directory there is exit 2.
+dir() {
+  [[ ! -L $1 ]] || fail 2 "$1 is a symbolic link: not following it (remove it if it is yours)"
+  [[ ! -e $1 || -d $1 ]] || fail 2 "$1 is not a directory"
+  [[ -d $1 ]] || mkdir -p -- "$1" || fail 1 "cannot create $1"
+}
 
 # write FILE TEXT: one write(2); a failed one says why and leaves no file behind.
 write() {
@@ -487,8 +495,10 @@ answer_nginx() {
     died nginx "not answering through to its upstreams (${err//$'\n'/ })"
 }
 
+# A closed stdout changes no exit code (here, or in status): the write fails, no SIGPIPE.
 print_api() {
-  [[ -n $auth ]] || { printf '%s\n' "$api_host" && return; }
+  trap '' PIPE
+  [[ -n $auth ]] || { printf '%s\n' "$api_host" 2>/dev/null || true; return; }
   "$fixture_token" --fixtures "$fixtures" --export --host "$api_host" "$auth" || fail 1 "no fixture '$auth' for --auth"
 }
 
@@ -504,8 +514,9 @@ stop() {
   # A garbled port file is exit 2 before anything stops.
   for name in "${names[@]}"; do for p in ${ports_of[$name]}; do [[ ! -e $state/$p.port ]] || getport "$p"; done; done
   for name in "${names[@]}"; do
+    # `|| exit`: its status for wait, without the ERR trap (set -E) saying "failed".
     [[ ! -e $state/$name.pid ]] || { exec {fd}< <("${detach[@]}" "$pidwait" --kill --group --strict --retry="$stop_retry" \
-      --remove "$state/$name.pid" 2>&1) && fds[$name]=$fd pids[$name]=$!; }
+      --remove "$state/$name.pid" 2>&1 || exit) && fds[$name]=$fd pids[$name]=$!; }
   done
   for name in "${names[@]}"; do
     stopped="" notes=()
@@ -567,9 +578,9 @@ status() {
     printf -v shown '%s,' "${list[@]}"
     shown=${shown%,}
     out+="$sep{\"name\":\"$name\",\"pid\":${pid:-null},\"ports\":[$shown],\"state\":\"$word\"}" sep=,
-    [[ -n $json ]] || printf '%-14s pid %-8s port %-12s %s\n' "$name" "${pid:--}" "${shown:--}" "$word"
+    [[ -n $json ]] || printf '%-14s pid %-8s port %-12s %s\n' "$name" "${pid:--}" "${shown:--}" "$word" 2>/dev/null
   done
-  [[ -z $json ]] || printf '{"state_dir":"%s","all_up":%s,"services":[%s]}\n' "$q" "$all" "$out"
+  [[ -z $json ]] || printf '{"state_dir":"%s","all_up":%s,"services":[%s]}\n' "$q" "$all" "$out" 2>/dev/null
   [[ $all == true ]]
 }
 
@@ -596,6 +607,7 @@ need pidwait portwait
 if [[ $action == status ]]; then
   # Nothing is created or locked: status only looks.
   check_state
+  trap '' PIPE
   status && exit 0
   exit 1
 fi

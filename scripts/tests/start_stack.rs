@@ -249,8 +249,30 @@ impl Stack {
         cmd
     }
 
+    /// Runs the script; no run may end in its catch-all ERR trap (a command
+    /// failing where no check expects it).
     fn run(&self, args: &[&str]) -> Run {
-        run_bounded(self.command(args), HUNG)
+        let run = run_bounded(self.command(args), HUNG);
+        assert!(
+            !run.stderr.contains("failed at line"),
+            "{args:?}: an unexpected failure: {}",
+            run.stderr
+        );
+        run
+    }
+
+    /// The exit code of the script run with `args` into a pipe whose reader
+    /// has gone, as `rc=N`.
+    fn rc_into_a_closed_pipe(&self, args: &str) -> Run {
+        let mut shell = Command::new("bash");
+        shell
+            .args([
+                "-c",
+                &format!("bash \"$0\" {args} | true; echo \"rc=${{PIPESTATUS[0]}}\""),
+            ])
+            .arg(&self.script)
+            .envs(self.env.iter());
+        run_bounded(shell, HUNG)
     }
 
     /// A file of the state directory, if it exists.
@@ -1930,6 +1952,83 @@ fn a_fifo_in_the_state_directory_is_refused_not_read() {
     fs::remove_file(&pidfile).unwrap();
 }
 
+/// Anything but a directory where one of the state's goes (nginx's prefix)
+/// is exit 2 naming it, before nginx starts.
+#[test]
+fn a_special_file_where_a_state_directory_goes_is_refused() {
+    let stack = Stack::new();
+    fs::create_dir_all(stack.state()).unwrap();
+    let fifo = stack.state().join("nginx");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let run = stack.run(&["start_nginx"]);
+    run.code(2);
+    assert!(
+        run.stderr
+            .contains(&format!("{} is not a directory", fifo.display())),
+        "{}",
+        run.stderr
+    );
+    stack.assert_gone(&[], &[]);
+}
+
+/// A failed start whose reader is gone (a CI job's TERM to its group kills
+/// the shell reading `$(start-stack.sh start-all --auth NAME)`) still stops
+/// what it started: its `false` for eval comes last and cannot kill it.
+#[test]
+fn a_failed_start_whose_reader_is_gone_still_stops_everything() {
+    let mut stack = Stack::new();
+    let crash = failing_service(stack.dir.path(), "crashing-keepstore", "exit 3");
+    stack.set("KEEPSTORE_CMD", crash);
+    let out = stack.rc_into_a_closed_pipe("start-all --auth active");
+    assert_eq!(out.stdout, "rc=1\n", "{}", out.stderr);
+    assert!(
+        out.stderr.contains("stopping what this run started"),
+        "{}",
+        out.stderr
+    );
+    stack.assert_gone(&[], &[]);
+}
+
+/// A closed stdout changes no exit code: status says "not all up" (1), a
+/// start that worked is 0 (its host unread), never SIGPIPE's 141.
+#[test]
+fn a_closed_stdout_changes_no_exit_code() {
+    let stack = Stack::new();
+    let out = stack.rc_into_a_closed_pipe("status");
+    assert_eq!(out.stdout, "rc=1\n", "{}", out.stderr);
+    let out = stack.rc_into_a_closed_pipe("start");
+    assert_eq!(out.stdout, "rc=0\n", "{}", out.stderr);
+    assert!(
+        stack.pid("api").is_some_and(alive),
+        "the API server is not running"
+    );
+    let out = stack.rc_into_a_closed_pipe("status --json");
+    assert_eq!(out.stdout, "rc=1\n", "{}", out.stderr);
+    stack.run(&["stop"]).code(0);
+}
+
+/// A service killed with -9 leaves a stale pidfile: stop-all says so and
+/// succeeds, without a stray "failed at line" from inside its stop.
+#[test]
+fn a_stale_pidfile_on_stop_is_a_note_not_a_failure() {
+    let stack = Stack::new();
+    stack.run(&["start-all"]).code(0);
+    let keep1 = stack.pid("keep1").expect("keep1's pidfile");
+    assert!(Command::new("kill")
+        .args(["-KILL", &keep1.to_string()])
+        .status()
+        .unwrap()
+        .success());
+    assert!(wait_until(HUNG, || !alive(keep1)), "keep1 survived kill -9");
+    let run = stack.run(&["stop-all"]);
+    run.code(0);
+    stack.assert_gone(&[keep1], &[]);
+}
+
 #[test]
 fn a_full_disk_is_named_and_leaves_no_temporary_file() {
     if !can_run(
@@ -2221,7 +2320,8 @@ fn a_failure_inside_a_single_start_action_stops_it_where_it_happened() {
     ) {
         return;
     }
-    let run = stack.run(&["start_arv-git-httpd"]);
+    // The catch-all ERR trap is what is tested here: not through run().
+    let run = run_bounded(stack.command(&["start_arv-git-httpd"]), HUNG);
     let _ = Command::new("chattr").arg("-i").arg(&log).status();
     run.code(1);
     run.says("failed at line");
