@@ -626,6 +626,11 @@ flock -w 60 9 || fail 1 "another start-stack.sh holds $state/.lock"
 # Every state file checked before anything starts or stops (a planted link: exit 2 now).
 for name in "${services[@]}"; do plain "$state/$name".{log,pid,port}; done
 plain "$state"/{nginx.conf,keepproxy-ssl.port,arv-git-httpd-ssl.port,self-signed.pem,self-signed.key,keep{0,1}.volume}
+# A start reads other services' port files (nginx's template): a garbled one is exit 2 now.
+if [[ $action == start* ]]; then
+  read -ra names <<<"${ports_of[*]}"
+  for p in "${names[@]}"; do [[ ! -e $state/$p.port ]] || getport "$p"; done
+fi
 
 [[ -z $auth ]] || err=$("$fixture_token" --fixtures "$fixtures" "$auth" 2>&1 >/dev/null) ||
   fail 2 "--auth $auth: $err"

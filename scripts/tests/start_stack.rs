@@ -1099,6 +1099,14 @@ fn a_garbled_port_file_is_named() {
         run.stderr
     );
     assert!(run.stderr.contains("'80x'"), "{}", run.stderr);
+    // Found before anything starts, also when it is one nginx reads last.
+    fs::remove_file(stack.state().join("keepproxy.port")).unwrap();
+    fs::write(stack.state().join("arv-git-httpd-ssl.port"), "x\n").unwrap();
+    let run = stack.run(&["start-all"]);
+    run.code(2);
+    run.says("arv-git-httpd-ssl.port: expected a port number");
+    assert!(!run.stderr.contains("stopping what"), "{}", run.stderr);
+    assert_eq!(stack.pid("api"), None, "something started");
 }
 
 #[test]
