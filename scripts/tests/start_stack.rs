@@ -275,6 +275,18 @@ impl Stack {
         run_bounded(shell, HUNG)
     }
 
+    /// A FIFO made at `name` in the state directory (made too).
+    fn fifo(&self, name: &str) -> PathBuf {
+        fs::create_dir_all(self.state()).unwrap();
+        let path = self.state().join(name);
+        assert!(Command::new("mkfifo")
+            .arg(&path)
+            .status()
+            .unwrap()
+            .success());
+        path
+    }
+
     /// A file of the state directory, if it exists.
     fn read(&self, name: &str) -> Option<String> {
         fs::read_to_string(self.state().join(name))
@@ -1937,13 +1949,7 @@ fn links_planted_in_the_state_directory_are_never_followed() {
 #[test]
 fn a_fifo_in_the_state_directory_is_refused_not_read() {
     let stack = Stack::new();
-    fs::create_dir_all(stack.state()).unwrap();
-    let fifo = stack.state().join("api.port");
-    assert!(Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .unwrap()
-        .success());
+    let fifo = stack.fifo("api.port");
     // A port file is read only while its service runs: start one.
     let pidfile = stack.state().join("api.pid");
     let holder = Command::new("sleep").arg("300").spawn().unwrap();
@@ -1965,13 +1971,7 @@ fn a_fifo_in_the_state_directory_is_refused_not_read() {
 #[test]
 fn a_special_file_where_a_state_directory_goes_is_refused() {
     let stack = Stack::new();
-    fs::create_dir_all(stack.state()).unwrap();
-    let fifo = stack.state().join("nginx");
-    assert!(Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .unwrap()
-        .success());
+    let fifo = stack.fifo("nginx");
     let run = stack.run(&["start_nginx"]);
     run.code(2);
     assert!(
