@@ -4,6 +4,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
@@ -247,7 +248,7 @@ fn real_nginx() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut server = start_nginx(
+    let server = start_nginx(
         nginx,
         dir.path(),
         &format!(
@@ -265,8 +266,7 @@ fn real_nginx() {
             .arg(&cert)
             .arg(format!("{base}/")),
     );
-    server.kill().unwrap();
-    server.wait().unwrap();
+    drop(server);
     exits(&out, 0);
     assert_eq!(stdout(&out), "ready\n");
     assert_contains(
@@ -302,7 +302,7 @@ fn through_a_real_nginx_proxy() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut server = start_nginx(
+    let server = start_nginx(
         nginx,
         dir.path(),
         &format!(
@@ -329,15 +329,27 @@ fn through_a_real_nginx_proxy() {
     let api = Server::on(backend.listen(), None, |_| Reply::status(401, "{}"));
     let rest: Vec<String> = lines.map(Result::unwrap).collect();
     let status = waiter.wait().unwrap();
-    server.kill().unwrap();
-    server.wait().unwrap();
+    drop(server);
     assert_eq!(status.code(), Some(0), "{seen:?} {rest:?}");
     assert_eq!(api.request().unwrap().path, "/api");
 }
 
+/// nginx in a process group of its own, its master and workers killed
+/// together when dropped: a KILL to the master alone leaves the workers
+/// running, holding the port.
+struct Nginx(Child);
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.0.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+        let _ = self.0.wait();
+    }
+}
+
 /// Starts nginx in the foreground with pid, logs and temporary files in
 /// `dir` and one server, `server` (its directives).
-fn start_nginx(nginx: &str, dir: &Path, server: &str) -> Child {
+fn start_nginx(nginx: &str, dir: &Path, server: &str) -> Nginx {
     let conf = dir.join("nginx.conf");
     std::fs::write(
         &conf,
@@ -352,15 +364,18 @@ fn start_nginx(nginx: &str, dir: &Path, server: &str) -> Child {
         ),
     )
     .unwrap();
-    Command::new(nginx)
-        .arg("-c")
-        .arg(&conf)
-        .arg("-p")
-        .arg(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
+    Nginx(
+        Command::new(nginx)
+            .arg("-c")
+            .arg(&conf)
+            .arg("-p")
+            .arg(dir)
+            .process_group(0)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
 }
 
 fn which_nginx() -> Result<&'static str, ()> {
