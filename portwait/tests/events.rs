@@ -47,15 +47,20 @@ fn in_mount_ns(setup: &str, runner: &str, args: &[&str]) -> Command {
 /// it said.
 #[track_caller]
 fn times_out_in_mount_ns(setup: &str, runner: &str, port: &str) -> String {
-    let child = in_mount_ns(setup, runner, &["-v", "-t", "50ms", port])
+    let (status, said) = run_said(in_mount_ns(setup, runner, &["-v", "-t", "50ms", port]));
+    assert_eq!(status.code(), Some(1), "{said}");
+    said
+}
+
+/// `cmd` run to its end, its output piped: its status and what it said.
+fn run_said(mut cmd: Command) -> (std::process::ExitStatus, String) {
+    let child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let (status, out) = finish(child);
-    let said = stderr(&out);
-    assert_eq!(status.code(), Some(1), "{said}");
-    said
+    (status, stderr(&out))
 }
 
 fn with_events(args: &[&str]) -> Command {
@@ -268,16 +273,11 @@ fn with_events_the_working_directory_can_be_unmounted_at_once() {
            umount \"$1\" || exit 5; \
          done"
     );
-    let child = Command::new("unshare")
-        .args(["-m", "sh", "-c", &script, env!("CARGO_BIN_EXE_portwait")])
+    let mut cmd = Command::new("unshare");
+    cmd.args(["-m", "sh", "-c", &script, env!("CARGO_BIN_EXE_portwait")])
         .arg(dir.path())
-        .arg(&port)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (status, out) = finish(child);
-    let said = stderr(&out);
+        .arg(&port);
+    let (status, said) = run_said(cmd);
     assert!(status.success(), "{status}: {said}");
     assert_eq!(said.matches(EVENTS).count(), 5, "{said}");
 }

@@ -1956,13 +1956,8 @@ fn a_fifo_in_the_state_directory_is_refused_not_read() {
     let holder = stackutils_scripts::Reaper(holder);
     fs::write(&pidfile, format!("{}\n", holder.0.id())).unwrap();
     let run = run_bounded(stack.command(&["status"]), Duration::from_secs(30));
-    run.code(2);
-    assert!(
-        run.stderr
-            .contains(&format!("{} is not a regular file", fifo.display())),
-        "{}",
-        run.stderr
-    );
+    run.code(2)
+        .says(&format!("{} is not a regular file", fifo.display()));
     fs::remove_file(&pidfile).unwrap();
 }
 
@@ -1973,13 +1968,8 @@ fn a_special_file_where_a_state_directory_goes_is_refused() {
     let stack = Stack::new();
     let fifo = stack.fifo("nginx");
     let run = stack.run(&["start_nginx"]);
-    run.code(2);
-    assert!(
-        run.stderr
-            .contains(&format!("{} is not a directory", fifo.display())),
-        "{}",
-        run.stderr
-    );
+    run.code(2)
+        .says(&format!("{} is not a directory", fifo.display()));
     stack.assert_gone(&[], &[]);
 }
 
