@@ -332,7 +332,7 @@ wait_up() { listens "$@"; pidfiles "$@"; }
 
 # ensure_cert: made once, stored by write (openssl leaves empty files on a full disk).
 ensure_cert() {
-  local pem cert mask
+  local pem cert mask key
   [[ -s $state/self-signed.pem && -s $state/self-signed.key ]] && return
   need openssl
   # The name is in subjectAltName too, where TLS clients look for it. A P-256
@@ -341,8 +341,13 @@ ensure_cert() {
     -addext "subjectAltName=IP:127.0.0.1,DNS:localhost,IP:0.0.0.0" -keyout - 2>&1) || pem="failed: $pem"
   [[ $pem =~ -----BEGIN\ CERTIFICATE-----.*-----END\ CERTIFICATE----- ]] || pem="no certificate: $pem"
   cert=${BASH_REMATCH[0]:-}
-  [[ $pem =~ -----BEGIN\ PRIVATE\ KEY-----.*-----END\ PRIVATE\ KEY----- && -n $cert ]] ||
+  [[ $pem =~ -----BEGIN\ PRIVATE\ KEY-----.*-----END\ PRIVATE\ KEY----- && -n $cert ]] || {
+    # What openssl said, without any key it printed before failing: its
+    # lines of base64, up to its END line if it got that far.
+    key=$'-----BEGIN [A-Z ]*PRIVATE KEY-----(\n[A-Za-z0-9+/=]+)*(\n-----END [A-Z ]*PRIVATE KEY-----|\n|$)'
+    [[ ! $pem =~ $key ]] || pem=${pem/"${BASH_REMATCH[0]}"/<private key> }
     fail 1 "openssl could not make a certificate: ${pem//$'\n'/ }"
+  }
   mask=$(umask) && umask 077
   write "$state/self-signed.key" "${BASH_REMATCH[0]}"
   umask "$mask" && write "$state/self-signed.pem" "$cert"

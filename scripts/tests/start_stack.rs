@@ -1961,6 +1961,45 @@ fn a_fifo_in_the_state_directory_is_refused_not_read() {
     fs::remove_file(&pidfile).unwrap();
 }
 
+/// openssl failing after it printed the key (whole, or cut off) is named
+/// with what it said, never with the key; nothing is written.
+#[test]
+fn a_failed_certificate_never_shows_its_key() {
+    for (name, printed) in [
+        (
+            "whole",
+            "-----BEGIN PRIVATE KEY-----\nSECRETKEYBODY\n-----END PRIVATE KEY-----\n",
+        ),
+        ("cut", "-----BEGIN PRIVATE KEY-----\nSECRETKEYBODY\n"),
+    ] {
+        let mut stack = Stack::new();
+        let bin = stack.dir.path().join(format!("openssl-{name}"));
+        fs::create_dir(&bin).unwrap();
+        failing_service(
+            &bin,
+            "openssl",
+            &format!("printf '%s' '{printed}'; echo 'req: no can do' >&2; exit 1"),
+        );
+        let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+        stack.set("PATH", path);
+        let run = stack.run(&["start"]);
+        run.code(1)
+            .says("openssl could not make a certificate")
+            .says("req: no can do")
+            .says("<private key>");
+        assert!(
+            !run.stderr.contains("SECRETKEYBODY"),
+            "{name}: {}",
+            run.stderr
+        );
+        assert!(
+            stack.read("self-signed.key").is_none(),
+            "{name}: a key was written"
+        );
+        stack.assert_gone(&[], &[]);
+    }
+}
+
 /// Anything but a directory where one of the state's goes (nginx's prefix)
 /// is exit 2 naming it, before nginx starts.
 #[test]
