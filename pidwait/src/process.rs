@@ -151,16 +151,31 @@ pub fn stat(pid: Pid) -> io::Result<Option<Stat>> {
     }
 }
 
+/// The most [`read_proc`] reads: a `status` whose owner is in 65536
+/// groups (the kernel's most) is ~460 KiB.
+const PROC_LIMIT: usize = 1 << 20;
+
 /// A small `/proc` file, whole: open, one read into room for 4 KiB (a stat
 /// line is under 1 KiB), one more to see its end, close. `fs::read` would
 /// ask for its size first (procfs says 0) and then read in steps from 32
-/// bytes: twice the system calls, in scans of every process.
+/// bytes: twice the system calls, in scans of every process. Less than
+/// [`PROC_LIMIT`] bytes: a file that fills it is an error, never a buffer
+/// grown without end.
 fn read_proc(path: impl AsRef<Path>) -> io::Result<Vec<u8>> {
-    let mut file = fs::File::open(path)?;
+    let mut file = fs::File::open(path.as_ref())?;
     let mut bytes = vec![0; 4096];
     let mut len = 0;
     loop {
         if len == bytes.len() {
+            if len >= PROC_LIMIT {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "{}: longer than {PROC_LIMIT} bytes",
+                        path.as_ref().display()
+                    ),
+                ));
+            }
             bytes.resize(len * 2, 0);
         }
         // No EINTR: pidwait installs no signal handler (signals come
@@ -776,6 +791,10 @@ mod tests {
             read_proc(dir.path().join("none")).unwrap_err().kind(),
             io::ErrorKind::NotFound
         );
+        // Past PROC_LIMIT: an error naming the file, not a read without end.
+        fs::write(&path, vec![b'x'; PROC_LIMIT + 1]).unwrap();
+        let err = read_proc(&path).unwrap_err();
+        assert!(err.to_string().contains("long: longer than"), "{err}");
         // A read that fails is an error, not retried (a directory: EISDIR).
         assert_eq!(read_proc(dir.path()).unwrap_err().raw_os_error(), Some(21));
     }
