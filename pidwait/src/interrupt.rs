@@ -50,15 +50,14 @@ impl Interrupts {
 /// The signals this process ignores, as a bit mask (bit N-1 for signal N),
 /// from `/proc/self/status`; none if it cannot be read.
 fn ignored_signals() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
+    crate::process::read_proc("/proc/self/status")
         .ok()
-        .and_then(|status| parse_sig_ign(&status))
+        .and_then(|status| parse_sig_ign(&String::from_utf8_lossy(&status)))
         .unwrap_or(0)
 }
 
 fn parse_sig_ign(status: &str) -> Option<u64> {
-    let line = status.lines().find_map(|l| l.strip_prefix("SigIgn:"))?;
-    u64::from_str_radix(line.trim(), 16).ok()
+    u64::from_str_radix(crate::process::status_field(status, "SigIgn")?, 16).ok()
 }
 
 /// The conventional exit code for death by `signal`: 128 + its number

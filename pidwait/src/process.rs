@@ -161,7 +161,7 @@ const PROC_LIMIT: usize = 1 << 20;
 /// bytes: twice the system calls, in scans of every process. Less than
 /// [`PROC_LIMIT`] bytes: a file that fills it is an error, never a buffer
 /// grown without end.
-fn read_proc(path: impl AsRef<Path>) -> io::Result<Vec<u8>> {
+pub(crate) fn read_proc(path: impl AsRef<Path>) -> io::Result<Vec<u8>> {
     let mut file = fs::File::open(path.as_ref())?;
     let mut bytes = vec![0; 4096];
     let mut len = 0;
@@ -252,11 +252,18 @@ pub fn thread_group(pid: Pid) -> io::Result<Option<i32>> {
         Err(e) if is_gone(&e) => return Ok(None),
         Err(e) => return Err(e),
     };
-    text.lines()
-        .find_map(|l| l.strip_prefix("Tgid:"))
-        .and_then(|v| v.trim().parse().ok())
+    status_field(&text, "Tgid")
+        .and_then(|v| v.parse().ok())
         .map(Some)
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, format!("{path}: no Tgid line")))
+}
+
+/// The value of `key` in the text of a `/proc/.../status` file, trimmed.
+pub fn status_field<'a>(status: &'a str, key: &str) -> Option<&'a str> {
+    status.lines().find_map(|l| {
+        let value = l.strip_prefix(key)?.strip_prefix(':')?;
+        Some(value.trim())
+    })
 }
 
 /// How much later than a pidfile's last write a process must have started
