@@ -15,6 +15,8 @@ TOOLS   := portfind portwait pidwait fixture-token db-reset lsb-status aoe-fstab
 SCRIPTS := scripts/start-stack.sh scripts/lsb-service scripts/aoe-init
 OUT     := target/generated
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+# The oldest Rust the crates say they build with (rust-version).
+MSRV    := $(shell sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 
 # Release artefacts: static musl binaries built with the dist profile.
 MUSL      := x86_64-unknown-linux-musl
@@ -71,7 +73,7 @@ define no_nginx_service
 	fi
 endef
 
-.PHONY: all help build test test-deps lint package demo bench man completions install uninstall \
+.PHONY: all help build test test-deps lint package msrv demo bench man completions install uninstall \
 	test-install dist test-dist deb test-deb image image-deps test-image musl-target clean mutants
 
 all: man completions
@@ -89,6 +91,7 @@ help:
 	@echo "make deb          Debian package: $(DEB)"
 	@echo "make image        container images $(IMAGE) and $(IMAGE)-nonroot (FROM scratch)"
 	@echo "make test-dist / test-deb / test-image / test-install: the tests of each"
+	@echo "make msrv         check every crate with the oldest Rust it claims (rust-version, via rustup)"
 	@echo "make mutants      mutation tests (cargo-mutants) per file, summary in bench/results/mutants.md"
 
 build:
@@ -117,6 +120,12 @@ package:
 	rm -rf target/package-check $(foreach c,cliutil $(TOOLS),$${CARGO_HOME:-$$HOME/.cargo}/registry/src/-*/$(c)-$(VERSION))
 	$(CARGO) package --locked --allow-dirty --target-dir target/package-check \
 	  --workspace --exclude xtask --exclude stackutils-scripts
+
+# Every crate, tests included, type-checked by the Rust that rust-version names
+# (rustup fetches it once; a target dir of its own keeps the main one warm).
+msrv:
+	rustup toolchain install $(MSRV) --profile minimal >/dev/null
+	$(CARGO) +$(MSRV) check --locked --workspace --all-targets --target-dir target/msrv
 
 demo:
 	$(call debs,$(DEMO_DEBS))
