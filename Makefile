@@ -12,6 +12,8 @@ CARGO   ?= cargo
 PROFILE ?= release
 BIN_DIR := target/$(if $(filter dev,$(PROFILE)),debug,$(PROFILE))
 TOOLS   := portfind portwait pidwait fixture-token db-reset lsb-status aoe-fstab httpwait logwait
+# Their packages: each as its tool, but logwait (crates.io's `logwait` is another project's).
+PACKAGES := $(patsubst logwait,stackutils-logwait,$(TOOLS))
 SCRIPTS := scripts/start-stack.sh scripts/lsb-service scripts/aoe-init
 OUT     := target/generated
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
@@ -77,7 +79,7 @@ endef
 	test-install dist test-dist deb test-deb image image-deps test-image musl-target clean mutants
 
 all: man completions
-	$(CARGO) build --locked --profile $(PROFILE) $(addprefix -p ,$(TOOLS))
+	$(CARGO) build --locked --profile $(PROFILE) $(addprefix -p ,$(PACKAGES))
 
 help:
 	@echo "make              build every tool ($(PROFILE) profile), man pages and completions"
@@ -117,7 +119,7 @@ test: test-deps lint build
 # and version: so a directory of its own, emptied first, and none of our
 # crates left unpacked in CARGO_HOME, or a second run checks stale code.
 package:
-	rm -rf target/package-check $(foreach c,cliutil $(TOOLS),$${CARGO_HOME:-$$HOME/.cargo}/registry/src/-*/$(c)-$(VERSION))
+	rm -rf target/package-check $(foreach c,cliutil $(PACKAGES),$${CARGO_HOME:-$$HOME/.cargo}/registry/src/-*/$(c)-$(VERSION))
 	$(CARGO) package --locked --allow-dirty --target-dir target/package-check \
 	  --workspace --exclude xtask --exclude stackutils-scripts
 
@@ -139,7 +141,7 @@ bench: musl-target
 	$(call debs,$(BENCH_DEBS) $(DIST_DEBS))
 	$(call no_nginx_service)
 	$(CARGO) build --workspace --bins --release
-	$(CARGO) build --locked --profile dist --target $(MUSL) $(addprefix -p ,$(TOOLS))
+	$(CARGO) build --locked --profile dist --target $(MUSL) $(addprefix -p ,$(PACKAGES))
 	bash bench/run.sh
 
 # Mutation tests of the code that decides what is signalled, believed or
@@ -163,7 +165,7 @@ mutants:
 	@mkdir -p target/mutants
 	@for f in $(MUTANTS_FILES); do \
 	  echo "make: cargo mutants --file $$f"; \
-	  TMPDIR="$(abspath ..)" nice -n 10 $(CARGO) mutants --package "$${f%%/*}" --file "$$f" --jobs $(MUTANTS_JOBS) \
+	  TMPDIR="$(abspath ..)" nice -n 10 $(CARGO) mutants --package "$$(sed -n 's/^name = "\(.*\)"/\1/p' "$${f%%/*}/Cargo.toml" | head -n 1)" --file "$$f" --jobs $(MUTANTS_JOBS) \
 	    --timeout $(MUTANTS_TIMEOUT) --output "target/mutants/$$(echo "$$f" | tr / _)"; rc=$$?; \
 	  case $$rc in 0|2|3) ;; *) echo "make: cargo mutants failed on $$f (exit $$rc)" >&2; exit $$rc ;; esac; \
 	  pkill -KILL -f '^$(abspath ..)/cargo-mutants-[^/]*/target/' || true; \
@@ -213,7 +215,7 @@ musl-target:
 # Static binaries, man pages, completions, scripts and docs in one tarball.
 dist: musl-target man completions
 	$(call debs,$(DIST_DEBS))
-	$(CARGO) build --locked --profile dist --target $(MUSL) $(addprefix -p ,$(TOOLS))
+	$(CARGO) build --locked --profile dist --target $(MUSL) $(addprefix -p ,$(PACKAGES))
 	rm -rf target/dist/$(DIST_NAME) && mkdir -p target/dist/$(DIST_NAME)/bin target/dist/$(DIST_NAME)/scripts
 	cp $(addprefix $(DIST_BIN)/,$(TOOLS)) target/dist/$(DIST_NAME)/bin/
 	cp -r $(OUT)/man $(OUT)/completions target/dist/$(DIST_NAME)/

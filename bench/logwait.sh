@@ -11,7 +11,7 @@ if ! [[ $runs =~ ^[0-9]+$ ]] || ((runs < 5)); then
   echo "usage: bench/logwait.sh [RUNS]   (RUNS >= 5)" >&2
   exit 2
 fi
-cargo build --release -q -p logwait  # a no-op when up to date; never bench a stale binary
+cargo build --release -q -p stackutils-logwait  # a no-op when up to date; never bench a stale binary
 for tool in tail grep python3; do
   command -v "$tool" >/dev/null || { echo "logwait.sh: needs $tool" >&2; exit 2; }
 done
