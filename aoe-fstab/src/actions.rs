@@ -3,12 +3,14 @@
 use std::borrow::Cow;
 use std::ffi::OsStr;
 use std::io::{self, Write};
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
+use rustix::fs::{Mode, OFlags};
 use serde::Serialize;
 
 use crate::cli::{Cli, Command};
@@ -39,6 +41,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             mkdir,
             trust_mount_points,
             wait_devices,
+            mount_timeout,
             dry_run,
         } => {
             let chosen = select(&table.entries, &targets, file)?;
@@ -47,17 +50,27 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let chosen = chosen
                 .into_iter()
                 .filter(|e| !targets.is_empty() || e.skipped_by_mount().is_none());
-            let failed = mount(chosen, mkdir, !trust_mount_points, wait_devices, dry_run)?;
-            Ok(code(failed))
+            let how = How {
+                mkdir,
+                check: !trust_mount_points,
+                wait: wait_devices,
+                limit: mount_timeout,
+                dry_run,
+            };
+            Ok(code(mount(chosen, &how)?))
         }
-        Command::Umount { targets, dry_run } => {
+        Command::Umount {
+            targets,
+            umount_timeout,
+            dry_run,
+        } => {
             let chosen = select(&table.entries, &targets, file)?;
             // A swap area is not a mount; the root file system stays.
             let chosen = chosen
                 .into_iter()
                 .rev()
                 .filter(|e| !matches!(e.skipped_by_mount(), Some(Skip::Swap | Skip::Root)));
-            Ok(code(umount(chosen, dry_run)?))
+            Ok(code(umount(chosen, umount_timeout, dry_run)?))
         }
         Command::Check => Ok(code(check(file, &table)?)),
     }
@@ -178,14 +191,28 @@ fn print_line(text: &str) -> io::Result<()> {
     writeln!(cliutil::stdout(), "{text}")
 }
 
-/// Returns whether any entry failed.
-fn mount<'a>(
-    entries: impl Iterator<Item = &'a Entry>,
+/// How `mount` goes about it, from the command line.
+struct How {
+    /// Make missing mount points.
     mkdir: bool,
+    /// Judge mount points (else `--trust-mount-points`).
     check: bool,
+    /// `--wait-devices`.
     wait: Option<Duration>,
+    /// `--mount-timeout`.
+    limit: Duration,
     dry_run: bool,
-) -> anyhow::Result<bool> {
+}
+
+/// Returns whether any entry failed.
+fn mount<'a>(entries: impl Iterator<Item = &'a Entry>, how: &How) -> anyhow::Result<bool> {
+    let How {
+        mkdir,
+        check,
+        wait,
+        limit: timeout,
+        dry_run,
+    } = *how;
     let mut now = MountTable::read()?;
     let program = if dry_run {
         None
@@ -251,19 +278,7 @@ fn mount<'a>(
                 continue;
             }
         }
-        // Judged right before mount(8) follows the same path, as each is
-        // reached: one on a file system mounted just before is judged too.
-        let refused = if check {
-            trusted_mount_point(&target).err()
-        } else {
-            None
-        };
-        if let Some(why) = refused {
-            fail(&why);
-            failed = true;
-            continue;
-        }
-        match command::run(program, &command::mount_argv(entry)) {
+        match mount_one(program, entry, check, timeout) {
             Ok(()) => now.insert(entry),
             Err(reason) => {
                 fail(&reason);
@@ -274,16 +289,61 @@ fn mount<'a>(
     Ok(failed)
 }
 
-/// A mount point only root or we could have set up: the way to it by
-/// pidwait's rules, and the directory itself root's or ours, writable by no
-/// one else unless sticky. Else why not. One that cannot be reached (not
-/// there) is left to mount(8) to name.
-fn trusted_mount_point(target: &Path) -> Result<(), String> {
-    match pidwait::pathtrust::open_dir(target) {
-        Err(pidwait::pathtrust::Error::Untrusted(why)) => Err(format!(
-            "mount point refused: {why} (--trust-mount-points to mount there all the same)"
-        )),
-        _ => Ok(()),
+/// Mounts one entry, its mount point judged right before (as each is
+/// reached: one on a file system mounted just before is judged too) and
+/// handed to mount(8) held open, not as a path to look up again.
+fn mount_one(program: &Path, entry: &Entry, check: bool, limit: Duration) -> Result<(), String> {
+    let pinned = mount_point(&path(&entry.target), check)?
+        .map(|fd| command::Inherited::new(fd.as_fd()))
+        .transpose()
+        .map_err(|e| format!("cannot hand the mount point to mount: {e}"))?;
+    let Some(pinned) = pinned else {
+        return command::run(program, &command::mount_argv(entry), limit);
+    };
+    // The source resolved as mount(8) would, had it not been told
+    // --no-canonicalize; one that does not resolve is left to it to name.
+    let device = device_path(entry).and_then(|d| std::fs::canonicalize(d).ok());
+    let argv = command::pinned_mount_argv(entry, device.as_deref(), &pinned.path());
+    // mount(8) names the mount point as it was given it.
+    command::run(program, &argv, limit).map_err(|reason| {
+        reason.replace(
+            &*pinned.path().to_string_lossy(),
+            &String::from_utf8_lossy(&entry.target),
+        )
+    })
+}
+
+/// The mount point opened (`O_PATH`), to be handed to mount(8): judged by
+/// pidwait's rules with `check` (a mount point only root or we could have
+/// set up: the way to it, and the directory itself root's or ours, writable
+/// by no one else unless sticky), else why not. A missing one is an error
+/// then. Without `check` (`--trust-mount-points`) links are followed as
+/// mount(8) follows them, and one that cannot be opened is left to mount(8)
+/// to name, by path (`None`).
+fn mount_point(target: &Path, check: bool) -> Result<Option<OwnedFd>, String> {
+    use pidwait::pathtrust::{self, Error};
+    if !check {
+        let flags = OFlags::PATH | OFlags::CLOEXEC;
+        return Ok(rustix::fs::open(target, flags, Mode::empty()).ok());
+    }
+    let refused = |why: &str| {
+        format!("mount point refused: {why} (--trust-mount-points to mount there all the same)")
+    };
+    match pathtrust::open_dir(target) {
+        Ok(fd) => Ok(Some(fd)),
+        Err(Error::Untrusted(why)) => Err(refused(&why)),
+        Err(Error::Io(e)) if e.kind() == io::ErrorKind::NotFound => {
+            Err("mount point does not exist (--mkdir creates it)".into())
+        }
+        // A file, for a bind mount of a file: never reached through a link.
+        Err(Error::Io(e)) if e.kind() == io::ErrorKind::NotADirectory => {
+            match pathtrust::open_file(target, OFlags::PATH | OFlags::CLOEXEC) {
+                Ok(fd) => Ok(Some(fd)),
+                Err(Error::Untrusted(why)) => Err(refused(&why)),
+                Err(Error::Io(e)) => Err(format!("cannot open the mount point: {e}")),
+            }
+        }
+        Err(Error::Io(e)) => Err(format!("cannot open the mount point: {e}")),
     }
 }
 
@@ -295,7 +355,11 @@ fn deadline(start: Instant, wait: Duration) -> Instant {
 }
 
 /// Returns whether any entry failed.
-fn umount<'a>(entries: impl Iterator<Item = &'a Entry>, dry_run: bool) -> anyhow::Result<bool> {
+fn umount<'a>(
+    entries: impl Iterator<Item = &'a Entry>,
+    limit: Duration,
+    dry_run: bool,
+) -> anyhow::Result<bool> {
     let mut now = MountTable::read()?;
     let program = if dry_run {
         None
@@ -333,7 +397,7 @@ fn umount<'a>(entries: impl Iterator<Item = &'a Entry>, dry_run: bool) -> anyhow
             now.remove(entry);
             continue;
         };
-        match command::run(program, &argv) {
+        match command::run(program, &argv, limit) {
             Ok(()) => now.remove(entry),
             Err(reason) => {
                 fail(&reason);

@@ -31,8 +31,9 @@ Exit codes:
   0  every chosen entry is mounted (or was already); with --dry-run, the
      commands are printed
   1  an entry could not be mounted (its device did not appear in time, its
-     mount point could not be made, mount failed, or a named entry is a
-     swap area or the root file system); the rest still are
+     mount point is missing or could not be made or is refused, mount
+     failed or did not finish within --mount-timeout, or a named entry is
+     a swap area or the root file system); the rest still are
   2  usage or fatal error: unreadable or not a regular file, a bad line
      with --strict, a named TARGET not in the file, mount not found";
 
@@ -40,7 +41,8 @@ const UMOUNT_CODES: &str = "\
 Exit codes:
   0  every chosen entry is unmounted (or was not mounted); with --dry-run,
      the commands are printed
-  1  an entry could not be unmounted (e.g. busy); the rest still are
+  1  an entry could not be unmounted (e.g. busy, or umount did not finish
+     within --umount-timeout); the rest still are
   2  usage or fatal error: unreadable or not a regular file, a bad line
      with --strict, a named TARGET not in the file, umount not found";
 
@@ -127,8 +129,19 @@ pub enum Command {
         #[arg(long, value_name = "DURATION", value_parser = cliutil::parse_duration)]
         wait_devices: Option<Duration>,
 
+        /// Give up on a mount that has not finished within DURATION (250ms,
+        /// 10s, 2m; a bare number is seconds): mount is sent SIGTERM, then
+        /// SIGKILL, the entry fails and the next one is mounted. A mount
+        /// stuck in the kernel (a device that never answers) may outlive
+        /// the kill; it is not waited for.
+        #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = cliutil::parse_duration)]
+        mount_timeout: Duration,
+
         /// Print the commands on stdout, one a line, quoted for any POSIX
-        /// sh (dash too), and run nothing.
+        /// sh (dash too), and run nothing. A real run gives mount the
+        /// mount point as the directory it checked, held open
+        /// (`-n --no-canonicalize ... /proc/self/fd/N`); shown here is the
+        /// path.
         #[arg(long, short = 'n')]
         dry_run: bool,
     },
@@ -139,6 +152,11 @@ pub enum Command {
         /// Unmount only these entries (by mount point).
         #[arg(value_name = "TARGET")]
         targets: Vec<PathBuf>,
+
+        /// Give up on an unmount that has not finished within DURATION
+        /// (as --mount-timeout of `mount`).
+        #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = cliutil::parse_duration)]
+        umount_timeout: Duration,
 
         /// Print the commands on stdout, one a line, quoted for any POSIX
         /// sh (dash too), and run nothing.

@@ -1,16 +1,21 @@
 //! The `mount`/`umount` command lines: built as argv (never a shell string),
-//! shown shell-quoted for `--dry-run`, and run with their error captured.
+//! shown shell-quoted for `--dry-run`, and run within a time limit with
+//! their error captured up to a bound.
 
 use std::borrow::Cow;
 use std::ffi::{OsStr, OsString};
 use std::fmt::Write as _;
-use std::io;
-use std::os::fd::AsFd;
+use std::io::{self, Read};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, ChildStderr, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use pidwait::pidfd::{self, Handle};
+use pidwait::{Pid, Signal};
+use rustix::event::{PollFd, PollFlags};
 
 use crate::fstab::Entry;
 
@@ -23,6 +28,26 @@ pub fn mount_argv(entry: &Entry) -> Vec<OsString> {
         argv.push(bytes(options));
     }
     argv.extend(["--".into(), bytes(&entry.source), bytes(&entry.target)]);
+    argv
+}
+
+/// What a real run gives mount(8): as [`mount_argv`], with the mount point
+/// `pinned` (`/proc/self/fd/N`, see [`Inherited`]) in place of the path,
+/// `--no-canonicalize` so that libmount hands it to the kernel as it is
+/// (the kernel resolves it to what is held open, and records the real
+/// path), and `-n`: libmount would record userspace options (`_netdev`) in
+/// /run/mount/utab under `/proc/self/fd/N`, a line that matches no mount
+/// and is never removed. `--no-canonicalize` also stops libmount from
+/// resolving the source (a `PARTUUID=` tag, a link under /dev): `device`,
+/// where given, is that done here.
+pub fn pinned_mount_argv(entry: &Entry, device: Option<&Path>, pinned: &Path) -> Vec<OsString> {
+    let mut argv = mount_argv(entry);
+    let n = argv.len();
+    argv[n - 1] = pinned.into();
+    if let Some(device) = device {
+        argv[n - 2] = device.into();
+    }
+    argv.splice(1..1, ["-n".into(), "--no-canonicalize".into()]);
     argv
 }
 
@@ -91,34 +116,178 @@ pub fn find(program: &str) -> anyhow::Result<PathBuf> {
     which::which(program).with_context(|| format!("cannot find `{program}` on PATH"))
 }
 
-/// Runs `argv` with `program` as argv\[0]'s executable. The child's stdout
-/// goes to our stderr (stdout carries data only); its stderr is captured
-/// and returned as the reason when it fails.
-pub fn run(program: &Path, argv: &[OsString]) -> Result<(), String> {
+/// A descriptor that a child inherits, at a number of 3 or more: a
+/// duplicate of one held open, without close-on-exec, for as long as this
+/// lives. aoe-fstab runs one thread, so no other child can inherit it
+/// meanwhile.
+pub struct Inherited(OwnedFd);
+
+impl Inherited {
+    pub fn new(fd: BorrowedFd<'_>) -> io::Result<Self> {
+        let dup = rustix::io::fcntl_dupfd_cloexec(fd, 3)?;
+        rustix::io::fcntl_setfd(&dup, rustix::io::FdFlags::empty())?;
+        Ok(Self(dup))
+    }
+
+    /// `/proc/self/fd/N`: the same file in the child, whatever now stands
+    /// at the path it was opened by.
+    pub fn path(&self) -> PathBuf {
+        PathBuf::from(format!("/proc/self/fd/{}", self.0.as_raw_fd()))
+    }
+}
+
+/// The child's stderr kept, at most: its first line is all that is shown.
+/// The rest is read and dropped, so that a child writing more never blocks
+/// on a full pipe, and memory stays bounded whatever it writes.
+pub const MAX_STDERR: usize = 64 << 10;
+
+/// How long a child is given to exit after SIGTERM, and again after
+/// SIGKILL, once its time is up.
+const GRACE: Duration = Duration::from_secs(2);
+
+/// Runs `argv` with `program` as argv\[0]'s executable, for at most
+/// `limit`. The child's stdout goes to our stderr (stdout carries data
+/// only); its stderr is captured (up to [`MAX_STDERR`]) and its first line
+/// returned as the reason when it fails. Once `limit` has passed, the child
+/// is sent SIGTERM, then SIGKILL, and is not waited for beyond that: one
+/// stuck in the kernel (an NFS or `AoE` device that never answers) may not
+/// die at all.
+pub fn run(program: &Path, argv: &[OsString], limit: Duration) -> Result<(), String> {
     let stdout = io::stderr()
         .as_fd()
         .try_clone_to_owned()
         .map_or_else(|_| Stdio::null(), Stdio::from);
-    let output = Command::new(program)
+    let name = argv[0].to_string_lossy();
+    let mut child = Command::new(program)
         .args(&argv[1..])
         .stdin(Stdio::null())
         .stdout(stdout)
         .stderr(Stdio::piped())
-        .output()
+        .spawn()
         .map_err(|e| format!("cannot run {}: {e}", program.display()))?;
-    if output.status.success() {
-        return Ok(());
+    let stderr = child.stderr.take().expect("stderr is piped");
+    // Our own unreaped child: its pid cannot be reused while it is held.
+    let handle = match i32::try_from(child.id()).ok().and_then(Pid::new) {
+        Some(pid) => Handle::open(pid),
+        None => Err(io::Error::other("pid out of range")),
+    };
+    let watched = handle.and_then(|handle| {
+        let handle = handle.ok_or_else(|| io::Error::other("it vanished"))?;
+        Ok((watch(&mut child, &handle, stderr, limit)?, handle))
+    });
+    match watched {
+        Ok((Watched::Exited(status, _), _)) if status.success() => Ok(()),
+        Ok((Watched::Exited(status, stderr), _)) => Err(reason(&stderr, &name, status)),
+        Ok((Watched::TimedOut, handle)) => {
+            let mut why = format!(
+                "{name} did not finish within {}",
+                humantime::format_duration(limit)
+            );
+            if !stop(&mut child, &handle) {
+                let _ = write!(
+                    why,
+                    " (pid {} killed, but still stuck in the kernel; not waited for)",
+                    child.id()
+                );
+            }
+            Err(why)
+        }
+        Err(e) => {
+            // Never left running unwatched (SIGKILL, not waited for).
+            let _ = child.kill();
+            Err(format!("cannot watch {name}: {e}"))
+        }
     }
-    Err(reason(
-        &output.stderr,
-        &argv[0].to_string_lossy(),
-        output.status,
-    ))
+}
+
+enum Watched {
+    /// With the start of its stderr.
+    Exited(ExitStatus, Vec<u8>),
+    TimedOut,
+}
+
+/// Reads the child's stderr until it exits or `limit` passes.
+fn watch(
+    child: &mut Child,
+    handle: &Handle,
+    mut stderr: ChildStderr,
+    limit: Duration,
+) -> io::Result<Watched> {
+    let deadline = Instant::now().checked_add(limit);
+    let mut kept = Vec::new();
+    let mut open = true;
+    loop {
+        if let Some(status) = child.try_wait()? {
+            // What it wrote just before exiting, without waiting for a
+            // process it left behind that still holds the pipe.
+            if open {
+                drain_ready(&mut stderr, &mut kept)?;
+            }
+            return Ok(Watched::Exited(status, kept));
+        }
+        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        if left == Some(Duration::ZERO) {
+            return Ok(Watched::TimedOut);
+        }
+        // Without a pidfd (Linux before 5.3) an exit is seen by looking.
+        let look = Duration::from_millis(50);
+        let pause = match handle.fd() {
+            Some(_) => left,
+            None => Some(left.map_or(look, |l| l.min(look))),
+        };
+        let mut fds = Vec::with_capacity(2);
+        if open {
+            fds.push(PollFd::new(&stderr, PollFlags::IN));
+        }
+        if let Some(fd) = handle.fd() {
+            fds.push(PollFd::from_borrowed_fd(fd, PollFlags::IN));
+        }
+        pidfd::poll(&mut fds, pause)?;
+        let readable = open && !fds[0].revents().is_empty();
+        drop(fds);
+        if readable {
+            open = read_some(&mut stderr, &mut kept)?;
+        }
+    }
+}
+
+/// One read (the caller knows it will not block); false at end of file.
+fn read_some(stderr: &mut ChildStderr, kept: &mut Vec<u8>) -> io::Result<bool> {
+    let mut buf = [0; 8192];
+    let n = match stderr.read(&mut buf) {
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(true),
+        other => other?,
+    };
+    let room = MAX_STDERR.saturating_sub(kept.len());
+    kept.extend_from_slice(&buf[..n.min(room)]);
+    Ok(n > 0)
+}
+
+/// Reads what is in the pipe now, a bounded number of times.
+fn drain_ready(stderr: &mut ChildStderr, kept: &mut Vec<u8>) -> io::Result<()> {
+    for _ in 0..(2 * MAX_STDERR / 8192) {
+        let mut fds = [PollFd::new(&*stderr, PollFlags::IN)];
+        if pidfd::poll(&mut fds, Some(Duration::ZERO))? == 0 || !read_some(stderr, kept)? {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// SIGTERM, then SIGKILL, each with [`GRACE`] to exit; reaps the child.
+/// False if it is still there (stuck in the kernel).
+fn stop(child: &mut Child, handle: &Handle) -> bool {
+    for signal in [Signal::SIGTERM, Signal::SIGKILL] {
+        if handle.signal(signal).is_ok() && handle.wait(Some(GRACE)).unwrap_or(false) {
+            return child.wait().is_ok();
+        }
+    }
+    false
 }
 
 /// The child's first message line (the next ones are hints such as "dmesg(1)
 /// may have more information") without its `mount: ` prefix, or its status.
-fn reason(stderr: &[u8], name: &str, status: std::process::ExitStatus) -> String {
+fn reason(stderr: &[u8], name: &str, status: ExitStatus) -> String {
     let text = String::from_utf8_lossy(stderr);
     let message = text
         .lines()

@@ -442,8 +442,10 @@ fn mount_points_behind_symlinks() {
 fn mounts_reason_is_shown_with_control_characters_escaped() {
     let s = Scratch::new();
     let d = s.path().display();
-    // No --mkdir: mount fails and names the mount point in its reason.
-    let file = s.fstab(&format!("src {d}/gone\\033[2J tmpfs size=1m\n"));
+    // An unknown type: mount fails and names the mount point in its reason
+    // (the path, not the /proc/self/fd/N it was given).
+    std::fs::create_dir(s.join("gone\x1b[2J")).unwrap();
+    let file = s.fstab(&format!("src {d}/gone\\033[2J nosuchfs-aoe size=1m\n"));
     let out = run(&file, &["mount"]);
     assert_exit(&out, 1);
     let err = stderr(&out);
