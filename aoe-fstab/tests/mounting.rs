@@ -591,3 +591,252 @@ fn mount_points_another_user_controls_are_refused() {
     assert!(is_mount_point(&s.join("victim")));
     assert_exit(&run(&file, &["umount"]), 0);
 }
+
+/// The system mount(8) that a wrapper hands on to.
+fn real_mount() -> &'static str {
+    ["/usr/bin/mount", "/bin/mount"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("util-linux mount")
+}
+
+/// A directory holding a `mount` (or other) wrapper script, for the front
+/// of PATH. Installed by `install`, so that no descriptor of ours open for
+/// writing it can leak into a child forked meanwhile (ETXTBSY).
+fn wrapper(s: &Scratch, name: &str, script: &str) -> PathBuf {
+    let bin = s.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let text = write(s.path(), &format!("{name}.sh"), script);
+    let status = Command::new("install")
+        .args(["-m", "755"])
+        .arg(&text)
+        .arg(bin.join(name))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    bin
+}
+
+/// `aoe-fstab --file FILE ARGS...` with `bin` first on PATH and `SCRATCH`
+/// naming the test's dir.
+fn run_with_path(s: &Scratch, bin: &Path, file: &Path, args: &[&str]) -> std::process::Output {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut paths = vec![bin.to_owned()];
+    paths.extend(std::env::split_paths(&path));
+    with_file(file)
+        .args(args)
+        .env("PATH", std::env::join_paths(paths).unwrap())
+        .env("SCRATCH", s.path())
+        .output()
+        .unwrap()
+}
+
+/// The time-of-check/time-of-use race, won by the attacker every time: a
+/// `mount` that swaps the checked mount point for a link to another
+/// directory before the real mount(8) runs. The file system still lands on
+/// the directory that was checked (held open and handed over as
+/// /proc/self/fd/N), never where the link points.
+#[test]
+fn a_mount_point_swapped_for_a_link_after_the_check_is_not_followed() {
+    let s = Scratch::new();
+    let d = s.path().display();
+    std::fs::create_dir(s.join("m")).unwrap();
+    std::fs::create_dir(s.join("victim")).unwrap();
+    let bin = wrapper(
+        &s,
+        "mount",
+        &format!(
+            "#!/bin/sh\n\
+             mv \"$SCRATCH/m\" \"$SCRATCH/m.moved\" || exit 99\n\
+             ln -s \"$SCRATCH/victim\" \"$SCRATCH/m\" || exit 99\n\
+             exec {} \"$@\"\n",
+            real_mount()
+        ),
+    );
+    let file = s.fstab(&format!("swapped-aoe {d}/m tmpfs size=1m\n"));
+    let out = run_with_path(&s, &bin, &file, &["mount"]);
+    assert!(
+        std::fs::symlink_metadata(s.join("m"))
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "the wrapper swapped nothing"
+    );
+    assert!(
+        !is_mount_point(&s.join("victim")),
+        "mounted through the link"
+    );
+    assert_exit(&out, 0);
+    assert!(is_mount_point(&s.join("m.moved")));
+    assert_eq!(sources_on(&s.join("m.moved")), ["swapped-aoe"]);
+}
+
+/// Pinned mounts look like any other: the kernel records the real path,
+/// libmount writes no utab line under /proc/self/fd/N, and `mounted` and
+/// `umount` find them.
+#[test]
+fn pinned_mounts_are_recorded_under_their_real_path() {
+    let s = Scratch::new();
+    let d = s.path().display();
+    std::fs::create_dir(s.join("p")).unwrap();
+    let file = s.fstab(&format!(
+        "pinned-aoe-{} {d}/p tmpfs size=1m,_netdev\n",
+        std::process::id()
+    ));
+    assert_exit(&run(&file, &["mount"]), 0);
+    let table = std::fs::read_to_string("/proc/self/mounts").unwrap();
+    let line = table
+        .lines()
+        .find(|l| l.starts_with(&format!("pinned-aoe-{} ", std::process::id())))
+        .expect("in /proc/self/mounts");
+    assert!(
+        line.starts_with(&format!("pinned-aoe-{} {d}/p tmpfs ", std::process::id())),
+        "{line}"
+    );
+    let utab = std::fs::read_to_string("/run/mount/utab").unwrap_or_default();
+    assert!(!utab.contains("/proc/self/fd/"), "{utab}");
+    let out = run(&file, &["mounted"]);
+    assert_exit(&out, 0);
+    assert_eq!(
+        stdout(&out),
+        format!(
+            "pinned-aoe-{} {d}/p tmpfs size=1m,_netdev 0 0\n",
+            std::process::id()
+        )
+    );
+    assert_exit(&run(&file, &["umount"]), 0);
+    assert!(s.mounts().is_empty(), "left mounted: {:?}", s.mounts());
+}
+
+/// A missing mount point is our own error, not mount's: it could be made,
+/// as a link to anywhere, between a check and the mount.
+#[test]
+fn a_missing_mount_point_without_mkdir_is_a_clear_error() {
+    let s = Scratch::new();
+    let d = s.path().display();
+    let file = s.fstab(&format!("src {d}/missing tmpfs size=1m\n"));
+    let out = run(&file, &["mount"]);
+    assert_exit(&out, 1);
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "aoe-fstab: cannot mount src on {d}/missing: mount point does not exist (--mkdir creates it)\n"
+        )
+    );
+    assert!(!s.join("missing").exists());
+    assert!(s.mounts().is_empty());
+}
+
+/// Whether a process with this pid runs `cmdline` (NUL-separated).
+fn runs(pid: &str, cmdline: &[u8]) -> bool {
+    std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == cmdline)
+}
+
+/// A `mount` that never exits (TERM ignored, as a process stuck in the
+/// kernel would not die of it) is given up on after --mount-timeout and
+/// killed; the next entry is still mounted, and nothing is left running.
+#[test]
+fn a_mount_that_never_finishes_is_given_up_and_killed() {
+    let s = Scratch::new();
+    let d = s.path().display();
+    for dir in ["a", "b"] {
+        std::fs::create_dir(s.join(dir)).unwrap();
+    }
+    let bin = wrapper(
+        &s,
+        "mount",
+        &format!(
+            "#!/bin/sh\n\
+             for arg; do\n\
+               if [ \"$arg\" = hang-aoe ]; then\n\
+                 echo $$ >\"$SCRATCH/hung\"\n\
+                 trap '' TERM\n\
+                 exec sleep 1000\n\
+               fi\n\
+             done\n\
+             exec {} \"$@\"\n",
+            real_mount()
+        ),
+    );
+    let file = s.fstab(&format!(
+        "hang-aoe {d}/a tmpfs size=1m\n\
+         two {d}/b tmpfs size=1m\n"
+    ));
+    let out = run_with_path(&s, &bin, &file, &["mount", "--mount-timeout", "300ms"]);
+    assert_exit(&out, 1);
+    assert_eq!(
+        stderr(&out),
+        format!("aoe-fstab: cannot mount hang-aoe on {d}/a: mount did not finish within 300ms\n")
+    );
+    assert!(!is_mount_point(&s.join("a")));
+    assert!(is_mount_point(&s.join("b")));
+    let pid = std::fs::read_to_string(s.join("hung")).unwrap();
+    assert!(
+        !runs(pid.trim(), b"sleep\x001000\x00"),
+        "the hung mount {pid} is still running"
+    );
+}
+
+/// The same for umount, with --umount-timeout.
+#[test]
+fn an_umount_that_never_finishes_is_given_up_and_killed() {
+    let s = Scratch::new();
+    let d = s.path().display();
+    std::fs::create_dir(s.join("a")).unwrap();
+    let file = s.fstab(&format!("src {d}/a tmpfs size=1m\n"));
+    assert_exit(&run(&file, &["mount"]), 0);
+    let bin = wrapper(
+        &s,
+        "umount",
+        "#!/bin/sh\necho $$ >\"$SCRATCH/hung\"\nexec sleep 1000\n",
+    );
+    let out = run_with_path(&s, &bin, &file, &["umount", "--umount-timeout", "300ms"]);
+    assert_exit(&out, 1);
+    assert_eq!(
+        stderr(&out),
+        format!("aoe-fstab: cannot unmount {d}/a: umount did not finish within 300ms\n")
+    );
+    assert!(is_mount_point(&s.join("a")));
+    let pid = std::fs::read_to_string(s.join("hung")).unwrap();
+    assert!(!runs(pid.trim(), b"sleep\x001000\x00"), "{pid} still runs");
+}
+
+/// A `mount` that writes 64 MiB on stderr before failing: aoe-fstab keeps
+/// the start of it only (run within a 40 MiB address space, which holding
+/// it all would exceed), reads the rest so that the writer never blocks,
+/// and reports the first line.
+#[test]
+fn a_flood_on_mounts_stderr_is_bounded_and_its_first_line_reported() {
+    let s = Scratch::new();
+    let d = s.path().display();
+    std::fs::create_dir(s.join("a")).unwrap();
+    let bin = wrapper(
+        &s,
+        "mount",
+        "#!/bin/sh\n\
+         echo 'mount: first line of a flood' >&2\n\
+         yes 'more of it, and more of it, and more of it' | head -c 64M >&2\n\
+         exit 32\n",
+    );
+    let file = s.fstab(&format!("src {d}/a tmpfs size=1m\n"));
+    let aoe = env!("CARGO_BIN_EXE_aoe-fstab");
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = Command::new("sh")
+        .args(["-c", "ulimit -v 40960 && exec \"$@\"", "sh", aoe, "--file"])
+        .arg(&file)
+        .arg("mount")
+        .env("PATH", path)
+        .env("LC_ALL", "C")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_exit(&out, 1);
+    assert_eq!(
+        stderr(&out),
+        format!("aoe-fstab: cannot mount src on {d}/a: first line of a flood\n")
+    );
+}
