@@ -111,7 +111,8 @@ pub enum Command {
         targets: Vec<PathBuf>,
 
         /// Create missing mount points (like `mkdir -p`, each directory in
-        /// its checked parent).
+        /// its checked parent). Without it a missing mount point is an
+        /// error.
         #[arg(long)]
         mkdir: bool,
 
@@ -121,6 +122,10 @@ pub enum Command {
         /// itself root's or ours and writable by no one else (pidwait's
         /// rules for pid files): mount follows links, so another user's
         /// link or directory there would choose where a file system lands.
+        /// Either way mount is given the directory opened here
+        /// (/proc/self/fd/N), so nothing swapped in after it was opened is
+        /// followed; with this option one that cannot be opened (missing)
+        /// is left to mount, by path.
         #[arg(long)]
         trust_mount_points: bool,
 

@@ -323,6 +323,44 @@ mod tests {
     }
 
     #[test]
+    fn pinned_argv_names_the_held_mount_point() {
+        let e = entry(r"UUID=ab /mnt/a\040b ext4 rw,_netdev 0 0");
+        let pinned = Path::new("/proc/self/fd/7");
+        assert_eq!(
+            render(&pinned_mount_argv(&e, None, pinned)),
+            "mount -n --no-canonicalize -t ext4 -o rw,_netdev -- UUID=ab /proc/self/fd/7"
+        );
+        let e = entry("tmpfs /t tmpfs");
+        assert_eq!(
+            render(&pinned_mount_argv(
+                &e,
+                Some(Path::new("/dev/loop0")),
+                pinned
+            )),
+            "mount -n --no-canonicalize -t tmpfs -- /dev/loop0 /proc/self/fd/7"
+        );
+    }
+
+    #[test]
+    fn an_inherited_descriptor_is_open_in_a_child() {
+        let dir = std::fs::File::open("/").unwrap();
+        let fd = Inherited::new(dir.as_fd()).unwrap();
+        let path = fd.path();
+        assert!(fd.0.as_raw_fd() >= 3);
+        // The child sees the same directory at the same number.
+        let out = Command::new("readlink").arg(&path).output().unwrap();
+        assert_eq!(
+            out.stdout,
+            b"/\n",
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        drop(fd);
+        let out = Command::new("readlink").arg(&path).output().unwrap();
+        assert_ne!(out.stdout, b"/\n", "still inherited once dropped");
+    }
+
+    #[test]
     fn hostile_fields_stay_single_arguments() {
         let e = entry(r"$(touch\040/tmp/x) /t;rm\040-rf\040/ tmpfs -o\040remount");
         let argv = mount_argv(&e);

@@ -86,12 +86,16 @@ fn unknown_target_is_a_usage_error() {
 
 #[test]
 fn bad_duration_is_a_usage_error() {
-    let out = aoe_fstab()
-        .args(["mount", "--wait-devices", "soon"])
-        .output()
-        .unwrap();
-    assert_exit(&out, 2);
-    assert_stderr_has(&out, "expected e.g. 250ms");
+    for args in [
+        ["mount", "--wait-devices", "soon"],
+        ["mount", "--mount-timeout", "soon"],
+        ["umount", "--umount-timeout", "soon"],
+    ] {
+        let out = aoe_fstab().args(args).output().unwrap();
+        assert_exit(&out, 2);
+        assert_stderr_has(&out, "invalid duration 'soon'");
+        assert_stderr_has(&out, "expected e.g. 250ms");
+    }
 }
 
 #[test]

@@ -635,40 +635,43 @@ fn run_with_path(s: &Scratch, bin: &Path, file: &Path, args: &[&str]) -> std::pr
 /// `mount` that swaps the checked mount point for a link to another
 /// directory before the real mount(8) runs. The file system still lands on
 /// the directory that was checked (held open and handed over as
-/// /proc/self/fd/N), never where the link points.
+/// /proc/self/fd/N), never where the link points; with
+/// --trust-mount-points too (the directory is held open all the same).
 #[test]
 fn a_mount_point_swapped_for_a_link_after_the_check_is_not_followed() {
-    let s = Scratch::new();
-    let d = s.path().display();
-    std::fs::create_dir(s.join("m")).unwrap();
-    std::fs::create_dir(s.join("victim")).unwrap();
-    let bin = wrapper(
-        &s,
-        "mount",
-        &format!(
-            "#!/bin/sh\n\
-             mv \"$SCRATCH/m\" \"$SCRATCH/m.moved\" || exit 99\n\
-             ln -s \"$SCRATCH/victim\" \"$SCRATCH/m\" || exit 99\n\
-             exec {} \"$@\"\n",
-            real_mount()
-        ),
-    );
-    let file = s.fstab(&format!("swapped-aoe {d}/m tmpfs size=1m\n"));
-    let out = run_with_path(&s, &bin, &file, &["mount"]);
-    assert!(
-        std::fs::symlink_metadata(s.join("m"))
-            .unwrap()
-            .file_type()
-            .is_symlink(),
-        "the wrapper swapped nothing"
-    );
-    assert!(
-        !is_mount_point(&s.join("victim")),
-        "mounted through the link"
-    );
-    assert_exit(&out, 0);
-    assert!(is_mount_point(&s.join("m.moved")));
-    assert_eq!(sources_on(&s.join("m.moved")), ["swapped-aoe"]);
+    for args in [&["mount"][..], &["mount", "--trust-mount-points"]] {
+        let s = Scratch::new();
+        let d = s.path().display();
+        std::fs::create_dir(s.join("m")).unwrap();
+        std::fs::create_dir(s.join("victim")).unwrap();
+        let bin = wrapper(
+            &s,
+            "mount",
+            &format!(
+                "#!/bin/sh\n\
+                 mv \"$SCRATCH/m\" \"$SCRATCH/m.moved\" || exit 99\n\
+                 ln -s \"$SCRATCH/victim\" \"$SCRATCH/m\" || exit 99\n\
+                 exec {} \"$@\"\n",
+                real_mount()
+            ),
+        );
+        let file = s.fstab(&format!("swapped-aoe {d}/m tmpfs size=1m\n"));
+        let out = run_with_path(&s, &bin, &file, args);
+        assert!(
+            std::fs::symlink_metadata(s.join("m"))
+                .unwrap()
+                .file_type()
+                .is_symlink(),
+            "{args:?}: the wrapper swapped nothing"
+        );
+        assert!(
+            !is_mount_point(&s.join("victim")),
+            "{args:?}: mounted through the link"
+        );
+        assert_exit(&out, 0);
+        assert!(is_mount_point(&s.join("m.moved")), "{args:?}");
+        assert_eq!(sources_on(&s.join("m.moved")), ["swapped-aoe"], "{args:?}");
+    }
 }
 
 /// Pinned mounts look like any other: the kernel records the real path,
