@@ -28,7 +28,7 @@ live_jobs=() # a failed run's jobs still running
 # the shell ignores it and the pidwaits run in sessions of their own.
 # Every port leased goes back to portfind: ours listen on theirs by now, or were stopped.
 on_exit() {
-  local rc=$? p ports args=()
+  local rc=$? p ports args=() still=()
   trap - ERR
   # A reader of our output gone (a CI job's TERM to its group) must not cut
   # the stop short: a write to it fails instead of killing the shell.
@@ -45,6 +45,13 @@ on_exit() {
     stop "${started[@]}"
   fi
   ((rc == 0)) || [[ -z ${auth:-} ]] || printf 'false\n' 2>/dev/null || true
+  # An interrupted stop names what still runs (its pidwaits end with it on ^C).
+  if ((rc > 128)) && [[ $action == stop* && -n ${pidwait:-} ]]; then
+    for p in "${services[@]}"; do
+      [[ ! -e $state/$p.pid ]] || ! "$pidwait" --running --quiet "$state/$p.pid" >/dev/null 2>&1 || still+=("$p")
+    done
+    ((${#still[@]} == 0)) || say "interrupted; still running: ${still[*]}"
+  fi
   read -ra ports <<<"${begun[*]} ${pool[*]}"
   for p in "${ports[@]}"; do args+=(--release "$p"); done
   ((${#args[@]} == 0)) || "$portfind" "${args[@]}" >/dev/null 2>&1 &

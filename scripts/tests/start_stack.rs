@@ -1192,6 +1192,50 @@ fn a_server_that_ignores_term_is_killed_on_schedule() {
 }
 
 #[test]
+fn an_interrupted_stop_names_what_still_runs() {
+    let mut stack = Stack::new();
+    stubborn_git(&mut stack, "exec GIT_STANDIN");
+    stack.run(&["start_arv-git-httpd"]).ok();
+    let pid = stack.pid("arv-git-httpd").unwrap();
+    let port = stack.port("arv-git-httpd").unwrap();
+    // TERM is ignored and KILL comes only after 120 s: ^C (INT to the
+    // stop's process group) comes first, once pidwait runs.
+    stack.set("STACK_STOP_RETRY", "TERM/120/KILL/5");
+    let mut cmd = stack.command(&["stop_arv-git-httpd"]);
+    cmd.process_group(0)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    let stopping = || {
+        stack.processes().iter().any(|p| {
+            fs::read(format!("/proc/{p}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains("--kill"))
+        })
+    };
+    assert!(
+        wait_until(Duration::from_secs(30), stopping),
+        "no stop began"
+    );
+    assert!(Command::new("kill")
+        .args(["-INT", "--", &format!("-{}", child.id())])
+        .status()
+        .unwrap()
+        .success());
+    let out = child.wait_with_output().unwrap();
+    // A short schedule again, for the stop below (and the drop's, on failure).
+    stack.set("STACK_STOP_RETRY", "TERM/1/KILL/5");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("start-stack: interrupted; still running: arv-git-httpd\n"),
+        "{stderr}"
+    );
+    assert!(alive(pid));
+    stack.run(&["stop_arv-git-httpd"]).ok();
+    stack.assert_gone(&[pid], &[port]);
+}
+
+#[test]
 fn status_names_the_service_that_is_down() {
     let stack = Stack::new();
     stack.run(&["start-all"]).ok();
