@@ -479,6 +479,71 @@ fn a_start_that_fails_half_way_is_undone() {
     assert_eq!(code(&out), Some(3), "{}", show(&out));
 }
 
+/// MOUNT_TIMEOUT reaches `aoe-fstab mount`: a mount that never ends (a
+/// `mount` first on PATH that sleeps for e1.1) fails the start within it,
+/// is killed, and the start is undone.
+#[test]
+fn a_mount_that_never_ends_fails_the_start_after_mount_timeout() {
+    let mut rig = Rig::new();
+    let bin = rig.path("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let real = ["/usr/bin/mount", "/bin/mount"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("util-linux mount");
+    std::fs::write(
+        rig.path("mount.sh"),
+        format!(
+            "#!/bin/sh\n\
+             for arg; do\n\
+               case $arg in */etherd/e1.1) echo $$ >\"$AOE_HUNG\"; exec sleep 1000 ;; esac\n\
+             done\n\
+             exec {real} \"$@\"\n"
+        ),
+    )
+    .unwrap();
+    // Installed by another process: no descriptor of ours open for writing
+    // it can leak into a child forked meanwhile (ETXTBSY).
+    let status = Command::new("install")
+        .args(["-m", "755"])
+        .arg(rig.path("mount.sh"))
+        .arg(bin.join("mount"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    rig.set("PATH", &path);
+    rig.set("AOE_HUNG", &rig.path("hung").display().to_string());
+    rig.set("MOUNT_TIMEOUT", "300ms");
+    let out = rig.run("start");
+    assert_eq!(code(&out), Some(1), "{}", show(&out));
+    let d = rig.dir.path().display();
+    assert!(
+        text(&out.stderr).contains(&format!(
+            "aoe-fstab: cannot mount {d}/etherd/e1.1 on {d}/mnt/b b: mount did not finish within 300ms\n"
+        )),
+        "{}",
+        show(&out)
+    );
+    assert!(
+        text(&out.stderr).contains("aoe-init: start failed: undoing it"),
+        "{}",
+        show(&out)
+    );
+    assert!(rig.mounts().is_empty(), "left mounted: {:?}", rig.mounts());
+    assert!(!rig.driver_loaded() && !rig.locked(), "{}", rig.log());
+    let pid = std::fs::read_to_string(rig.path("hung")).unwrap();
+    let cmdline = std::fs::read(format!("/proc/{}/cmdline", pid.trim())).unwrap_or_default();
+    assert_ne!(
+        cmdline, b"sleep\x001000\x00",
+        "the hung mount {pid} still runs"
+    );
+}
+
 #[test]
 fn a_failed_start_is_undone_with_a_full_tmp_and_odd_mount_points() {
     let mut rig = Rig::new();
@@ -1086,6 +1151,11 @@ fn bad_settings_are_refused_before_anything_runs() {
             "DEVICE_TIMEOUT",
             "soon",
             "aoe-init: DEVICE_TIMEOUT='soon' or ",
+        ),
+        (
+            "MOUNT_TIMEOUT",
+            "soon",
+            "aoe-init: MOUNT_TIMEOUT='soon' is not usable: aoe-fstab: invalid value 'soon'",
         ),
         // A quote would pass `evil=1` to the module as a parameter of its own.
         (
