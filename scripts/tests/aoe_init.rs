@@ -1263,6 +1263,28 @@ fn restart_with_a_bad_setting_leaves_the_service_running() {
     assert!(!rig.log().contains("rmmod"), "stopped: {}", rig.log());
 }
 
+/// `stop` does not check the settings first: a bad MOUNT_TIMEOUT fails its
+/// umount, and nothing is unloaded or unlocked under what stays mounted.
+#[test]
+fn stop_with_a_bad_mount_timeout_unloads_nothing() {
+    let mut rig = Rig::new();
+    let out = rig.run("start");
+    assert_eq!(code(&out), Some(0), "{}", show(&out));
+    rig.set("MOUNT_TIMEOUT", "soon");
+    let out = rig.run("stop");
+    assert_eq!(code(&out), Some(1), "{}", show(&out));
+    assert!(
+        text(&out.stderr).contains("invalid value 'soon' for '--umount-timeout"),
+        "{}",
+        show(&out)
+    );
+    assert!(rig.mounted("mnt/a") && rig.mounted("mnt/b b") && rig.locked());
+    assert!(rig.driver_loaded(), "{}", rig.log());
+    rig.set("MOUNT_TIMEOUT", "2m");
+    let out = rig.run("stop");
+    assert_eq!(code(&out), Some(0), "{}", show(&out));
+}
+
 #[test]
 fn missing_aoetools_is_not_installed_before_anything_runs() {
     let mut rig = Rig::new();
