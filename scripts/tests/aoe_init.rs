@@ -479,7 +479,7 @@ fn a_start_that_fails_half_way_is_undone() {
     assert_eq!(code(&out), Some(3), "{}", show(&out));
 }
 
-/// MOUNT_TIMEOUT reaches `aoe-fstab mount`: a mount that never ends (a
+/// `MOUNT_TIMEOUT` reaches `aoe-fstab mount`: a mount that never ends (a
 /// `mount` first on PATH that sleeps for e1.1) fails the start within it,
 /// is killed, and the start is undone.
 #[test]
@@ -1263,7 +1263,7 @@ fn restart_with_a_bad_setting_leaves_the_service_running() {
     assert!(!rig.log().contains("rmmod"), "stopped: {}", rig.log());
 }
 
-/// `stop` does not check the settings first: a bad MOUNT_TIMEOUT fails its
+/// `stop` does not check the settings first: a bad `MOUNT_TIMEOUT` fails its
 /// umount, and nothing is unloaded or unlocked under what stays mounted.
 #[test]
 fn stop_with_a_bad_mount_timeout_unloads_nothing() {
