@@ -214,6 +214,35 @@ fn polls_and_works(setup: &str, runner: &str, why: &str) {
     assert!(said.contains(POLLING) && said.contains(why), "{said}");
 }
 
+/// A listener bound to an interface (SO_BINDTODEVICE), which the kernel's
+/// lookup of HOST:PORT misses, though clients reach it: found by the walk
+/// of the listener table, whether it listens before the wait or appears
+/// during it, with events and polling alike.
+#[test]
+fn a_listener_bound_to_an_interface_is_seen_at_host_port() {
+    if !can_trace("events and polling in a mount namespace") {
+        return;
+    }
+    for (setup, mode) in [(MOUNT_TRACEFS, EVENTS), (HIDE_TRACEFS, POLLING)] {
+        let Some((mut server, port)) = super::bound_to_lo() else {
+            return;
+        };
+        let target = format!("127.0.0.1:{port}");
+        let args = ["-v", "-t", "30s", &target];
+        let child = start_command(in_mount_ns(setup, "", &args), &args);
+        super::listen_now(&mut server);
+        let (status, out) = finish(child);
+        let said = stderr(&out);
+        assert!(status.success(), "{mode}: {said}");
+        assert!(said.contains(mode), "{said}");
+        // Listening already: ready at the first look.
+        let (status, said) = run_said(in_mount_ns(setup, "", &["-t", "0", &target]));
+        assert!(status.success(), "{mode}: {said}");
+        server.kill().unwrap();
+        server.wait().unwrap();
+    }
+}
+
 #[test]
 fn without_tracefs_it_polls() {
     if !can_trace("hiding tracefs") {

@@ -151,6 +151,44 @@ fn python_server(addr: &str) -> (Child, String) {
     (child, line.trim().to_owned())
 }
 
+/// A Python server bound to 127.0.0.1 port 0 and to the interface `lo`
+/// (SO_BINDTODEVICE, as root): the child and its port. It listens once a
+/// line comes on its stdin, and says so on stdout.
+fn bound_to_lo() -> Option<(Child, String)> {
+    let code = "import socket,sys\ns=socket.socket()\n\
+        s.setsockopt(socket.SOL_SOCKET,socket.SO_BINDTODEVICE,b'lo')\n\
+        s.bind(('127.0.0.1',0))\nprint(s.getsockname()[1],flush=True)\n\
+        sys.stdin.readline()\ns.listen()\nprint('listening',flush=True)\nsys.stdin.read()";
+    let mut child = Command::new("python3")
+        .args(["-c", code])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    if line.trim().is_empty() {
+        let out = child.wait_with_output().unwrap();
+        skip(&format!("cannot bind to lo here: {}", stderr(&out)));
+        return None;
+    }
+    Some((child, line.trim().to_owned()))
+}
+
+/// Tells a [`bound_to_lo`] server to listen; returns once it does.
+fn listen_now(server: &mut Child) {
+    use std::io::Write as _;
+    writeln!(server.stdin.as_mut().unwrap()).unwrap();
+    let mut line = String::new();
+    BufReader::new(server.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "listening");
+}
+
 #[test]
 fn an_ipv4_loopback_listener_is_ready_at_once() {
     let server = TcpListener::bind("127.0.0.1:0").unwrap();
