@@ -20,7 +20,7 @@
 //! themselves are most of the cost: 8 ms between looks keeps the median
 //! detection delay near 4 ms at about 1% of a core. A listener the lookup
 //! misses (a bare PORT's on any other address, or one bound to an interface
-//! with SO_BINDTODEVICE) is found by a dump of the listener
+//! with `SO_BINDTODEVICE`) is found by a dump of the listener
 //! table, which walks every bucket of the kernel's listener hash (16384
 //! here) whatever it is filtered by: it is made at every look at first,
 //! then every 50 ms (see `WALK_EVERY`; measured: a walk costs about a
@@ -488,7 +488,7 @@ impl Look<'_> {
                 match diag.serving(ip, port) {
                     Ok(Some(found)) => vec![found],
                     // The lookup, made for a connection from no interface,
-                    // misses a listener bound to one (SO_BINDTODEVICE),
+                    // misses a listener bound to one (`SO_BINDTODEVICE`),
                     // which clients reach all the same: the walk, when due,
                     // finds it (and --closed walks before it says nothing
                     // listens).
