@@ -214,7 +214,7 @@ fn polls_and_works(setup: &str, runner: &str, why: &str) {
     assert!(said.contains(POLLING) && said.contains(why), "{said}");
 }
 
-/// A listener bound to an interface (SO_BINDTODEVICE), which the kernel's
+/// A listener bound to an interface (`SO_BINDTODEVICE`), which the kernel's
 /// lookup of HOST:PORT misses, though clients reach it: found by the walk
 /// of the listener table, whether it listens before the wait or appears
 /// during it, with events and polling alike.

@@ -152,7 +152,7 @@ fn python_server(addr: &str) -> (Child, String) {
 }
 
 /// A Python server bound to 127.0.0.1 port 0 and to the interface `lo`
-/// (SO_BINDTODEVICE, as root): the child and its port. It listens once a
+/// (`SO_BINDTODEVICE`, as root): the child and its port. It listens once a
 /// line comes on its stdin, and says so on stdout.
 fn bound_to_lo() -> Option<(Child, String)> {
     let code = "import socket,sys\ns=socket.socket()\n\
