@@ -79,6 +79,17 @@ mod tests {
     }
 
     #[test]
+    fn the_signalfd_never_blocks_and_is_not_inherited() {
+        // Blocks SIGINT and SIGTERM in this test's thread only.
+        let interrupts = Interrupts::block().unwrap();
+        let fd = interrupts.fd();
+        let status = rustix::fs::fcntl_getfl(fd).unwrap();
+        assert!(status.contains(rustix::fs::OFlags::NONBLOCK));
+        let flags = rustix::io::fcntl_getfd(fd).unwrap();
+        assert!(flags.contains(rustix::io::FdFlags::CLOEXEC));
+    }
+
+    #[test]
     fn codes() {
         assert_eq!(exit_code(Signal::SIGINT), 130);
         assert_eq!(exit_code(Signal::SIGTERM), 143);
