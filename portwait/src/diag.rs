@@ -34,6 +34,9 @@ const HEADER_LEN: usize = 16;
 const MSG_LEN: usize = 72;
 /// `struct nlmsghdr` and `struct inet_diag_req_v2`.
 const REQUEST_LEN: usize = HEADER_LEN + 56;
+/// `lo`'s interface index in every network namespace (the kernel's
+/// `LOOPBACK_IFINDEX`).
+const LOOPBACK_IFINDEX: u32 = 1;
 /// `struct nlmsghdr` and `struct inet_diag_req` (the older request).
 const COMPAT_LEN: usize = HEADER_LEN + 60;
 /// The request attribute holding a filter program (`INET_DIAG_REQ_BYTECODE`).
@@ -67,6 +70,9 @@ pub struct Diag {
     filter: bool,
     /// Whether the kernel answers a request for one socket.
     exact: bool,
+    /// The interface a connection from this host to each address looked
+    /// up arrives on (see [`arrival`]), found once.
+    arrivals: Vec<(IpAddr, u32)>,
 }
 
 impl Diag {
@@ -96,6 +102,7 @@ impl Diag {
             compat: true,
             filter: true,
             exact: true,
+            arrivals: Vec::new(),
         })
     }
 
@@ -167,8 +174,22 @@ impl Diag {
     /// [`Diag::serving`] finds one: the lookups go to the kernel in one
     /// datagram (one `sendto`), and each has its own answer.
     pub fn serving_any(&mut self, ips: &[IpAddr], port: u16) -> Result<Vec<Listener>> {
-        let request: Vec<u8> = ips.iter().flat_map(|ip| exact_request(*ip, port)).collect();
+        let mut request = Vec::with_capacity(ips.len() * REQUEST_LEN);
+        for ip in ips {
+            let via = self.arrival(*ip);
+            request.extend(exact_request(*ip, port, via));
+        }
         self.look_up(&request, ips.len())
+    }
+
+    /// [`arrival`] of `ip`, remembered.
+    fn arrival(&mut self, ip: IpAddr) -> u32 {
+        if let Some(&(_, via)) = self.arrivals.iter().find(|(seen, _)| *seen == ip) {
+            return via;
+        }
+        let via = arrival(ip);
+        self.arrivals.push((ip, via));
+        via
     }
 
     /// Sends `request` (`count` exact requests) and reads `count` answers,
@@ -218,10 +239,39 @@ impl Diag {
     }
 }
 
+/// The interface (its index) that a connection from this host to `ip`
+/// arrives on, as the kernel's local route delivers it: `lo` for a
+/// loopback address, else the interface that holds `ip`; 0 (none) if no
+/// interface holds it. A listener bound to an interface with
+/// `SO_BINDTODEVICE` takes only connections arriving on it.
+fn arrival(ip: IpAddr) -> u32 {
+    if ip.is_loopback() {
+        return LOOPBACK_IFINDEX;
+    }
+    let Ok(addrs) = nix::ifaddrs::getifaddrs() else {
+        return 0;
+    };
+    addrs
+        .filter(|a| {
+            a.address.as_ref().is_some_and(|sa| {
+                let held: Option<IpAddr> = if let Some(v4) = sa.as_sockaddr_in() {
+                    Some(v4.ip().into())
+                } else {
+                    sa.as_sockaddr_in6().map(|v6| v6.ip().into())
+                };
+                held == Some(ip)
+            })
+        })
+        .find_map(|a| nix::net::if_::if_nametoindex(a.interface_name.as_str()).ok())
+        .unwrap_or(0)
+}
+
 /// A request for the one TCP socket that would take a connection to
-/// `ip`:`port` from nowhere (remote address and port zero), with no cookie
-/// to check (`INET_DIAG_NOCOOKIE`).
-fn exact_request(ip: IpAddr, port: u16) -> [u8; REQUEST_LEN] {
+/// `ip`:`port` from a client on this host (remote address and port zero),
+/// arriving on interface `via` (see [`arrival`]): so a listener bound to
+/// that interface is found, and one bound to another, which such a client
+/// cannot reach, is not. No cookie to check (`INET_DIAG_NOCOOKIE`).
+fn exact_request(ip: IpAddr, port: u16, via: u32) -> [u8; REQUEST_LEN] {
     let mut req = [0u8; REQUEST_LEN];
     req[0..4].copy_from_slice(&(REQUEST_LEN as u32).to_ne_bytes());
     req[4..6].copy_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
@@ -241,6 +291,7 @@ fn exact_request(ip: IpAddr, port: u16) -> [u8; REQUEST_LEN] {
         &addr[..]
     };
     req[28..28 + addr.len()].copy_from_slice(addr);
+    req[60..64].copy_from_slice(&via.to_ne_bytes());
     req[64..72].fill(0xff);
     req
 }
@@ -611,11 +662,11 @@ pub(crate) mod tests {
         let port = server.local_addr().unwrap().port();
         let here = IpAddr::V4(Ipv4Addr::LOCALHOST);
         // A family the kernel does not know: refused (EINVAL).
-        let mut refused = exact_request(here, port);
+        let mut refused = exact_request(here, port, LOOPBACK_IFINDEX);
         refused[16] = 255;
         for request in [
-            [refused, exact_request(here, port)].concat(),
-            [exact_request(here, port), refused].concat(),
+            [refused, exact_request(here, port, LOOPBACK_IFINDEX)].concat(),
+            [exact_request(here, port, LOOPBACK_IFINDEX), refused].concat(),
         ] {
             let mut diag = Diag::open().unwrap();
             let err = diag.look_up(&request, 2).unwrap_err();

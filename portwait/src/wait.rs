@@ -18,9 +18,8 @@
 //! nothing listens, a look is the kernel's lookup of one address (or, for a
 //! bare PORT, of 127.0.0.1 and `::1` in one request), so the wakeups
 //! themselves are most of the cost: 8 ms between looks keeps the median
-//! detection delay near 4 ms at about 1% of a core. A listener the lookup
-//! misses (a bare PORT's on any other address, or one bound to an interface
-//! with `SO_BINDTODEVICE`) is found by a dump of the listener
+//! detection delay near 4 ms at about 1% of a core. A bare PORT's
+//! listener on any other address is found by a dump of the listener
 //! table, which walks every bucket of the kernel's listener hash (16384
 //! here) whatever it is filtered by: it is made at every look at first,
 //! then every 50 ms (see `WALK_EVERY`; measured: a walk costs about a
@@ -487,12 +486,11 @@ impl Look<'_> {
                 let diag = self.diag.as_mut().context("no netlink socket")?;
                 match diag.serving(ip, port) {
                     Ok(Some(found)) => vec![found],
-                    // The lookup, made for a connection from no interface,
-                    // misses a listener bound to one (`SO_BINDTODEVICE`),
-                    // which clients reach all the same: the walk, when due,
-                    // finds it (and --closed walks before it says nothing
-                    // listens).
-                    Ok(None) if self.walk == Walking::No => Vec::new(),
+                    // The lookup, made for a connection from this host,
+                    // misses a listener bound to another interface
+                    // (`SO_BINDTODEVICE`), which other hosts may reach:
+                    // --closed lists before it says nothing listens.
+                    Ok(None) if self.walk != Walking::Every => Vec::new(),
                     // Or it gave up on lookups: dumps from now on.
                     Ok(None) | Err(_) => self.dumped(port, Some(ip))?,
                 }
@@ -570,14 +568,13 @@ impl Look<'_> {
     }
 }
 
-/// Whether targets that the lookups do not find are looked for in the
+/// Which targets that the lookups do not find are looked for in the
 /// listener table in a round.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Walking {
     No,
-    /// Its walk is due: a bare PORT on another address, a listener bound
-    /// to an interface.
-    Due,
+    /// A bare PORT (its walk is due).
+    BarePort,
     /// Every target (--closed).
     Every,
 }
@@ -586,7 +583,7 @@ impl Walking {
     fn of(due: bool, closed: bool) -> Self {
         match (due, closed) {
             (_, true) => Walking::Every,
-            (true, false) => Walking::Due,
+            (true, false) => Walking::BarePort,
             (false, false) => Walking::No,
         }
     }

@@ -777,6 +777,46 @@ fn in_netns(what: &str, script: &str) -> Option<String> {
     Some(String::from_utf8(out.stdout).unwrap())
 }
 
+/// A listener bound to an interface (`SO_BINDTODEVICE`) takes the
+/// connections that arrive on it: from this host, those to the addresses
+/// that interface holds (not those to 127.0.0.1, which arrive on `lo`).
+/// HOST:PORT is ready exactly when such a client connects; a bare PORT is
+/// ready (it listens, for other hosts at least).
+#[test]
+fn a_listener_bound_to_an_interface_is_ready_for_the_clients_it_takes() {
+    let Some(out) = in_netns(
+        "a listener bound to a dummy interface",
+        "\
+if subprocess.run(['ip', 'link', 'add', 'd0', 'type', 'dummy'], stderr=subprocess.DEVNULL).returncode != 0:
+    subprocess.run(['ip', 'link', 'add', 'd0', 'type', 'veth', 'peer', 'name', 'd1'], check=True)
+subprocess.run(['ip', 'addr', 'add', '10.9.8.7/24', 'dev', 'd0'], check=True)
+subprocess.run(['ip', 'link', 'set', 'd0', 'up'], check=True)
+for addr in ['0.0.0.0', '10.9.8.7']:
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b'd0')
+    s.bind((addr, 0))
+    s.listen()
+    port = s.getsockname()[1]
+    try:
+        socket.create_connection(('127.0.0.1' if addr == '0.0.0.0' else addr, port), timeout=5)
+        print(addr, 'connected')
+    except OSError:
+        print(addr, 'refused')
+    target = '127.0.0.1' if addr == '0.0.0.0' else addr
+    print(addr, 'host', code('-t', '300ms' if addr == '0.0.0.0' else '5s', f'{target}:{port}'))
+    print(addr, 'bare', code('-t', '5s', str(port)))
+    s.close()
+",
+    ) else {
+        return;
+    };
+    assert_eq!(
+        out,
+        "0.0.0.0 refused\n0.0.0.0 host 1\n0.0.0.0 bare 0\n\
+         10.9.8.7 connected\n10.9.8.7 host 0\n10.9.8.7 bare 0\n"
+    );
+}
+
 #[test]
 fn connect_needs_a_handshake_that_a_dropping_firewall_prevents() {
     let Some(out) = in_netns(
