@@ -23,6 +23,7 @@ leasing="" # start-all: portfind's answer, asked for at the start
 declare -A launched begun # this run's pid of each service; the ports it gave each
 detach=()  # a failed run's stops: pidwait in a session of its own (setsid -w)
 live_jobs=() # a failed run's jobs still running
+stopping=()  # the services a stop was asked for, named if it is cut short
 # A failed run prints, for eval, a line that fails, and stops what it started. A
 # second signal (^C again, a runner's TERM after its INT) does not cut that short:
 # the shell ignores it and the pidwaits run in sessions of their own.
@@ -47,7 +48,7 @@ on_exit() {
   ((rc == 0)) || [[ -z ${auth:-} ]] || printf 'false\n' 2>/dev/null || true
   # An interrupted stop names what still runs (its pidwaits end with it on ^C).
   if ((rc > 128)) && [[ $action == stop* && -n ${pidwait:-} ]]; then
-    for p in "${services[@]}"; do
+    for p in "${stopping[@]}"; do
       [[ ! -e $state/$p.pid ]] || ! "$pidwait" --running --quiet "$state/$p.pid" >/dev/null 2>&1 || still+=("$p")
     done
     ((${#still[@]} == 0)) || say "interrupted; still running: ${still[*]}"
@@ -523,6 +524,7 @@ stop() {
   local name p port err fd prc rc=0 stopped notes names=() halted=() closing=() gone=()
   declare -A fds pids
   for name; do external "$name" || names+=("$name"); done
+  stopping+=("${names[@]}")
   # A garbled port file is exit 2 before anything stops.
   for name in "${names[@]}"; do for p in ${ports_of[$name]}; do [[ ! -e $state/$p.port ]] || getport "$p"; done; done
   for name in "${names[@]}"; do

@@ -1195,6 +1195,8 @@ fn a_server_that_ignores_term_is_killed_on_schedule() {
 fn an_interrupted_stop_names_what_still_runs() {
     let mut stack = Stack::new();
     stubborn_git(&mut stack, "exec GIT_STANDIN");
+    // The API server runs too, but this stop is not for it.
+    stack.run(&["start"]).ok();
     stack.run(&["start_arv-git-httpd"]).ok();
     let pid = stack.pid("arv-git-httpd").unwrap();
     let port = stack.port("arv-git-httpd").unwrap();
@@ -1227,11 +1229,11 @@ fn an_interrupted_stop_names_what_still_runs() {
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{stderr}");
     assert!(
-        stderr.contains("start-stack: interrupted; still running: arv-git-httpd\n"),
+        stderr.ends_with("start-stack: interrupted; still running: arv-git-httpd\n"),
         "{stderr}"
     );
     assert!(alive(pid));
-    stack.run(&["stop_arv-git-httpd"]).ok();
+    stack.run(&["stop-all"]).ok();
     stack.assert_gone(&[pid], &[port]);
 }
 
