@@ -30,6 +30,7 @@ declare -A why=(
   ["pidwait/src/stop.rs: replace + with - in Targets::widen_to_group"]="equivalent in outcome: the first scan of the group for members comes at the first look instead of after 50 ms or once the leader is gone: one /proc scan more, the same members held and waited for."
   ["pidwait/src/stop.rs: replace + with - in Targets::rescan"]="equivalent in outcome: /proc is scanned at every look instead of every 50 ms while members are held (as before this was made cheaper): more CPU, the same members."
   ["pidwait/src/stop.rs: replace && with || in Targets::prune"]="equivalent: without a group, rescan returns at once; with one, the condition is the same."
+  ["pidwait/src/interrupt.rs: replace | with ^ in Interrupts::block"]="equivalent: the SfdFlags are distinct bits, so a ^ b is a | b."
   ["$pr: replace * with + in read_proc"]="equivalent in outcome: the buffer grows by 2 bytes instead of doubling once a file fills the first 4 KiB (no /proc file pidwait reads does); the same bytes, in more reads."
   ["$pr: replace < with <= in parse_stat"]="equivalent: the last ')' and the first '(' are different characters, so their positions are never equal."
   ["$pr: replace match guard is_gone(&e) with true in a_thread_runs"]="equivalent: it is read only once /proc/PID/stat of the same pid was read and said zombie; /proc/PID/task is readable whenever stat is (same hidepid rule, no ptrace check), so the one error left is the process vanishing meanwhile, which is_gone already takes for gone."
