@@ -18,6 +18,7 @@ use crate::command;
 use crate::devwait;
 use crate::fstab::{self, Entry, Skip, Table};
 use crate::mounts::{self, MountTable};
+use crate::source::{self, Source};
 use cliutil::escape_bytes as shown;
 
 /// Runs the parsed command line.
@@ -159,34 +160,6 @@ fn select<'a>(
         .collect())
 }
 
-/// The device node an entry's source names, if it names one: an absolute
-/// path (not `//server/share`), or a `UUID=`/`LABEL=`/`PARTUUID=`/`PARTLABEL=`
-/// tag as its udev link under /dev/disk.
-pub fn device_path(entry: &Entry) -> Option<PathBuf> {
-    let source = entry.source.as_slice();
-    if source.starts_with(b"/") && !source.starts_with(b"//") {
-        return Some(path(source));
-    }
-    let (tag, value) = source.split_at(source.iter().position(|&b| b == b'=')?);
-    let dir = match tag {
-        b"UUID" => "by-uuid",
-        b"LABEL" => "by-label",
-        b"PARTUUID" => "by-partuuid",
-        b"PARTLABEL" => "by-partlabel",
-        _ => return None,
-    };
-    let value = &value[1..];
-    let value = value
-        .strip_prefix(b"\"")
-        .and_then(|v| v.strip_suffix(b"\""))
-        .unwrap_or(value);
-    (!value.is_empty() && !value.contains(&b'/')).then(|| {
-        Path::new("/dev/disk")
-            .join(dir)
-            .join(OsStr::from_bytes(value))
-    })
-}
-
 fn print_line(text: &str) -> io::Result<()> {
     writeln!(cliutil::stdout(), "{text}")
 }
@@ -261,16 +234,14 @@ fn mount<'a>(entries: impl Iterator<Item = &'a Entry>, how: &How) -> anyhow::Res
             now.insert(entry);
             continue;
         };
-        if let (Some((deadline, limit)), Some(device)) = (deadline, device_path(entry)) {
-            if !waiter.wait_for(&device, deadline) {
-                fail(&format!(
-                    "{} did not appear within {limit:?}",
-                    shown_path(&device)
-                ));
+        let device = match device(entry, deadline, &mut waiter, timeout) {
+            Ok(device) => device,
+            Err(reason) => {
+                fail(&reason);
                 failed = true;
                 continue;
             }
-        }
+        };
         if mkdir && !target.is_dir() {
             if let Err(err) = pidwait::pathtrust::create_dir_all(&target, 0o755) {
                 fail(&format!("cannot create the mount point: {err}"));
@@ -278,7 +249,7 @@ fn mount<'a>(entries: impl Iterator<Item = &'a Entry>, how: &How) -> anyhow::Res
                 continue;
             }
         }
-        match mount_one(program, entry, check, timeout) {
+        match mount_one(program, entry, device.as_deref(), check, timeout) {
             Ok(()) => now.insert(entry),
             Err(reason) => {
                 fail(&reason);
@@ -289,28 +260,82 @@ fn mount<'a>(entries: impl Iterator<Item = &'a Entry>, how: &How) -> anyhow::Res
     Ok(failed)
 }
 
-/// Mounts one entry, its mount point judged right before (as each is
-/// reached: one on a file system mounted just before is judged too) and
-/// handed to mount(8) held open, not as a path to look up again.
-fn mount_one(program: &Path, entry: &Entry, check: bool, limit: Duration) -> Result<(), String> {
-    let pinned = mount_point(&path(&entry.target), check)?
-        .map(|fd| command::Inherited::new(fd.as_fd()))
-        .transpose()
-        .map_err(|e| format!("cannot hand the mount point to mount: {e}"))?;
-    let Some(pinned) = pinned else {
+/// How often a tag is evaluated again while `--wait-devices` waits for it
+/// (at once when its udev link appears).
+const RETRY: Duration = Duration::from_secs(1);
+
+/// The device node `entry` is to be mounted from, if its source names one:
+/// a path (waited for with `--wait-devices`: `wait`), or a tag evaluated by
+/// findfs (each run within `limit`; with `--wait-devices`, again until it
+/// resolves or the wait is over). A tag that names no device is an error.
+fn device(
+    entry: &Entry,
+    wait: Option<(Instant, Duration)>,
+    waiter: &mut devwait::Waiter,
+    limit: Duration,
+) -> Result<Option<PathBuf>, String> {
+    let tag = match source::of(entry)? {
+        Source::Other => return Ok(None),
+        Source::Path(device) => {
+            if let Some((deadline, wait)) = wait {
+                if !waiter.wait_for(&device, deadline) {
+                    let device = shown_path(&device);
+                    return Err(format!("{device} did not appear within {wait:?}"));
+                }
+            }
+            // Resolved as mount(8) would, had it not been told
+            // --no-canonicalize; one that does not resolve is left to it.
+            return Ok(Some(std::fs::canonicalize(&device).unwrap_or(device)));
+        }
+        Source::Tag(tag) => tag,
+    };
+    loop {
+        if let Some(device) = tag.device(limit)? {
+            return Ok(Some(device));
+        }
+        let now = Instant::now();
+        let Some((deadline, _)) = wait.filter(|(deadline, _)| now < *deadline) else {
+            let within = wait
+                .map(|(_, w)| format!(" within {w:?}"))
+                .unwrap_or_default();
+            return Err(format!("no device with {}{within}", tag.shown()));
+        };
+        let next = deadline.min(now + RETRY);
+        // A link that is there already (findfs disagreeing) must not make
+        // this a busy loop.
+        if waiter.wait_for(&tag.link(), next) {
+            std::thread::sleep(next.saturating_duration_since(Instant::now()));
+        }
+    }
+}
+
+/// Mounts one entry from `device` (else its source as written), its mount
+/// point judged right before (as each is reached: one on a file system
+/// mounted just before is judged too) and handed to mount(8) held open, not
+/// as a path to look up again.
+fn mount_one(
+    program: &Path,
+    entry: &Entry,
+    device: Option<&Path>,
+    check: bool,
+    limit: Duration,
+) -> Result<(), String> {
+    let Some(held) = mount_point(&path(&entry.target), check)? else {
         return command::run(program, &command::mount_argv(entry), limit);
     };
-    // The source resolved as mount(8) would, had it not been told
-    // --no-canonicalize; one that does not resolve is left to it to name.
-    let device = device_path(entry).and_then(|d| std::fs::canonicalize(d).ok());
-    let argv = command::pinned_mount_argv(entry, device.as_deref(), &pinned.path());
+    let pinned = command::held_path(held.as_fd())
+        .map_err(|e| format!("cannot hand the mount point to mount: {e}"))?;
+    let argv = command::pinned_mount_argv(entry, device, &pinned);
     // mount(8) names the mount point as it was given it.
-    command::run(program, &argv, limit).map_err(|reason| {
+    let result = command::run(program, &argv, limit).map_err(|reason| {
         reason.replace(
-            &*pinned.path().to_string_lossy(),
+            &*pinned.to_string_lossy(),
             &String::from_utf8_lossy(&entry.target),
         )
-    })
+    });
+    // Held open until mount(8) is done with it.
+    drop(held);
+    result
 }
 
 /// The mount point opened (`O_PATH`), to be handed to mount(8): judged by
@@ -441,10 +466,17 @@ fn check(file: &Path, table: &Table) -> anyhow::Result<bool> {
         } else if !target.is_dir() {
             problem("mount point is not a directory".into());
         }
-        if let Some(device) = device_path(entry) {
-            if !device.exists() {
+        match source::of(entry) {
+            Err(why) => problem(why),
+            Ok(Source::Path(device)) if !device.exists() => {
                 problem(format!("device {} does not exist", shown_path(&device)));
             }
+            Ok(Source::Tag(tag)) => match tag.device(source::EVALUATE_LIMIT) {
+                Ok(Some(_)) => {}
+                Ok(None) => problem(format!("no device with {}", tag.shown())),
+                Err(why) => problem(format!("cannot evaluate {}: {why}", tag.shown())),
+            },
+            Ok(_) => {}
         }
         if !entry.has_option("_netdev") {
             problem("no _netdev option (the device needs the network)".into());
@@ -521,40 +553,6 @@ fn print_entries(entries: &[&Entry], json: bool) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn entry(line: &str) -> Entry {
-        fstab::parse(line.as_bytes()).entries.remove(0)
-    }
-
-    #[test]
-    fn device_paths() {
-        let dev = |l: &str| device_path(&entry(l));
-        assert_eq!(
-            dev("/dev/etherd/e1.0 /m ext4"),
-            Some("/dev/etherd/e1.0".into())
-        );
-        assert_eq!(
-            dev("UUID=\"ab-12\" /m ext4"),
-            Some("/dev/disk/by-uuid/ab-12".into())
-        );
-        assert_eq!(
-            dev("LABEL=data /m ext4"),
-            Some("/dev/disk/by-label/data".into())
-        );
-        assert_eq!(
-            dev("PARTUUID=4f3a-01 /m ext4"),
-            Some("/dev/disk/by-partuuid/4f3a-01".into())
-        );
-        assert_eq!(
-            dev("PARTLABEL=aoe /m ext4"),
-            Some("/dev/disk/by-partlabel/aoe".into())
-        );
-        assert_eq!(dev("LABEL=a/b /m ext4"), None);
-        assert_eq!(dev("//srv/share /m cifs"), None);
-        assert_eq!(dev("srv:/export /m nfs"), None);
-        assert_eq!(dev("tmpfs /m tmpfs"), None);
-        assert_eq!(dev("UUID= /m ext4"), None);
-    }
 
     #[test]
     fn huge_waits_do_not_overflow() {

@@ -53,6 +53,18 @@ Exit codes:
   2  usage or fatal error: unreadable or not a regular file, a bad line
      with --strict";
 
+/// A time limit: a duration above zero (zero would kill every mount at
+/// once).
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    match cliutil::parse_duration(text)? {
+        Duration::ZERO => Err(format!(
+            "a time limit of '{}' would stop every command at once: expected e.g. 10s, 2m",
+            text.trim()
+        )),
+        limit => Ok(limit),
+    }
+}
+
 /// Mount, unmount, list and check the entries of an fstab-format file such as
 /// /etc/fstab-aoe.
 ///
@@ -123,8 +135,8 @@ pub enum Command {
         /// rules for pid files): mount follows links, so another user's
         /// link or directory there would choose where a file system lands.
         /// Either way mount is given the directory opened here
-        /// (/proc/self/fd/N), so nothing swapped in after it was opened is
-        /// followed; with this option one that cannot be opened (missing)
+        /// (/proc/PID/fd/N of aoe-fstab's, which mount does not inherit), so
+        /// nothing swapped in after it was opened is followed; with this option one that cannot be opened (missing)
         /// is left to mount, by path.
         #[arg(long)]
         trust_mount_points: bool,
@@ -135,18 +147,21 @@ pub enum Command {
         wait_devices: Option<Duration>,
 
         /// Give up on a mount that has not finished within DURATION (250ms,
-        /// 10s, 2m; a bare number is seconds): mount is sent SIGTERM, then
-        /// SIGKILL, the entry fails and the next one is mounted. A mount
-        /// stuck in the kernel (a device that never answers) may outlive
-        /// the kill; it is not waited for.
-        #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = cliutil::parse_duration)]
+        /// 10s, 2m; a bare number is seconds; not 0): mount and all it
+        /// started (its process group: a mount.TYPE helper too) are sent
+        /// SIGTERM, then SIGKILL, the entry fails and the next one is
+        /// mounted. A mount stuck in the kernel (a device that never
+        /// answers) may outlive the kill; it is not waited for. The same
+        /// limit bounds findfs evaluating a LABEL=, UUID=, PARTUUID= or
+        /// PARTLABEL= source (as mount would: udev links, else probing).
+        #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = parse_timeout)]
         mount_timeout: Duration,
 
         /// Print the commands on stdout, one a line, quoted for any POSIX
         /// sh (dash too), and run nothing. A real run gives mount the
-        /// mount point as the directory it checked, held open
-        /// (`-n --no-canonicalize ... /proc/self/fd/N`); shown here is the
-        /// path.
+        /// mount point as the directory it checked, held open, and a tag
+        /// source as the device findfs names (`-n --no-canonicalize ...
+        /// DEVICE /proc/PID/fd/N`); shown here are the fields as written.
         #[arg(long, short = 'n')]
         dry_run: bool,
     },
@@ -160,7 +175,7 @@ pub enum Command {
 
         /// Give up on an unmount that has not finished within DURATION
         /// (as --mount-timeout of `mount`).
-        #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = cliutil::parse_duration)]
+        #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = parse_timeout)]
         umount_timeout: Duration,
 
         /// Print the commands on stdout, one a line, quoted for any POSIX

@@ -8,8 +8,9 @@ use std::fmt::Write as _;
 use std::io::{self, Read};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStderr, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -32,14 +33,15 @@ pub fn mount_argv(entry: &Entry) -> Vec<OsString> {
 }
 
 /// What a real run gives mount(8): as [`mount_argv`], with the mount point
-/// `pinned` (`/proc/self/fd/N`, see [`Inherited`]) in place of the path,
+/// `pinned` (`/proc/PID/fd/N`, see [`held_path`]) in place of the path,
 /// `--no-canonicalize` so that libmount hands it to the kernel as it is
 /// (the kernel resolves it to what is held open, and records the real
 /// path), and `-n`: libmount would record userspace options (`_netdev`) in
-/// /run/mount/utab under `/proc/self/fd/N`, a line that matches no mount
-/// and is never removed. `--no-canonicalize` also stops libmount from
-/// resolving the source (a `PARTUUID=` tag, a link under /dev): `device`,
-/// where given, is that done here.
+/// /run/mount/utab under `/proc/PID/fd/N`, a line that matches no mount
+/// and is never removed. `--no-canonicalize` also stops mount(8) from
+/// evaluating a `LABEL=`/`UUID=`/`PARTUUID=`/`PARTLABEL=` tag and from
+/// resolving links in a source path: `device` is that done here (a tag by
+/// findfs(8), libblkid's own evaluation, as mount(8) does it).
 pub fn pinned_mount_argv(entry: &Entry, device: Option<&Path>, pinned: &Path) -> Vec<OsString> {
     let mut argv = mount_argv(entry);
     let n = argv.len();
@@ -116,24 +118,19 @@ pub fn find(program: &str) -> anyhow::Result<PathBuf> {
     which::which(program).with_context(|| format!("cannot find `{program}` on PATH"))
 }
 
-/// A descriptor that a child inherits, at a number of 3 or more: a
-/// duplicate of one held open, without close-on-exec, for as long as this
-/// lives. aoe-fstab runs one thread, so no other child can inherit it
-/// meanwhile.
-pub struct Inherited(OwnedFd);
-
-impl Inherited {
-    pub fn new(fd: BorrowedFd<'_>) -> io::Result<Self> {
-        let dup = rustix::io::fcntl_dupfd_cloexec(fd, 3)?;
-        rustix::io::fcntl_setfd(&dup, rustix::io::FdFlags::empty())?;
-        Ok(Self(dup))
-    }
-
-    /// `/proc/self/fd/N`: the same file in the child, whatever now stands
-    /// at the path it was opened by.
-    pub fn path(&self) -> PathBuf {
-        PathBuf::from(format!("/proc/self/fd/{}", self.0.as_raw_fd()))
-    }
+/// `/proc/PID/fd/N` for a descriptor of ours, PID as the /proc mounted here
+/// numbers us (it may belong to another pid namespace than ours): a child
+/// given this path reaches the very file held open, whatever now stands at
+/// the path it was opened by, for as long as we hold it, without
+/// inheriting the descriptor (it stays close-on-exec, so no mount helper or
+/// daemon it starts keeps it).
+pub fn held_path(fd: BorrowedFd<'_>) -> io::Result<PathBuf> {
+    let me = std::fs::read_link("/proc/self")?;
+    let pid = me
+        .to_str()
+        .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        .ok_or_else(|| io::Error::other("/proc/self does not name a process"))?;
+    Ok(PathBuf::from(format!("/proc/{pid}/fd/{}", fd.as_raw_fd())))
 }
 
 /// The child's stderr kept, at most: its first line is all that is shown.
@@ -145,40 +142,84 @@ pub const MAX_STDERR: usize = 64 << 10;
 /// SIGKILL, once its time is up.
 const GRACE: Duration = Duration::from_secs(2);
 
+/// Why a command failed: its exit code if it exited (`None`: killed, timed
+/// out or never run), and the reason to show.
+#[derive(Debug)]
+pub struct Failed {
+    pub code: Option<i32>,
+    pub reason: String,
+}
+
 /// Runs `argv` with `program` as argv\[0]'s executable, for at most
-/// `limit`. The child's stdout goes to our stderr (stdout carries data
-/// only); its stderr is captured (up to [`MAX_STDERR`]) and its first line
-/// returned as the reason when it fails. Once `limit` has passed, the child
-/// is sent SIGTERM, then SIGKILL, and is not waited for beyond that: one
-/// stuck in the kernel (an NFS or `AoE` device that never answers) may not
-/// die at all.
+/// `limit`; its stdout goes to our stderr (stdout carries data only). See
+/// [`output`]; the reason is all that is returned.
 pub fn run(program: &Path, argv: &[OsString], limit: Duration) -> Result<(), String> {
-    let stdout = io::stderr()
-        .as_fd()
-        .try_clone_to_owned()
-        .map_or_else(|_| Stdio::null(), Stdio::from);
+    spawn(program, argv, limit, false)
+        .map(drop)
+        .map_err(|f| f.reason)
+}
+
+/// Runs `argv` as [`run`] does, and returns its stdout (up to
+/// [`MAX_STDERR`]).
+pub fn output(program: &Path, argv: &[OsString], limit: Duration) -> Result<Vec<u8>, Failed> {
+    spawn(program, argv, limit, true)
+}
+
+/// The child runs in a process group of its own. Its stderr is captured (up
+/// to [`MAX_STDERR`]) and its first line returned as the reason when it
+/// fails. Once `limit` has passed, the whole group is sent SIGTERM, then
+/// SIGKILL (a mount helper it forked, or anything that one forked, must not
+/// finish the mount after the entry was reported failed), and the child is
+/// not waited for beyond that: one stuck in the kernel (an NFS or `AoE`
+/// device that never answers) may not die at all.
+fn spawn(
+    program: &Path,
+    argv: &[OsString],
+    limit: Duration,
+    capture: bool,
+) -> Result<Vec<u8>, Failed> {
+    let other = |reason: String| Failed { code: None, reason };
+    let stdout = if capture {
+        Stdio::piped()
+    } else {
+        io::stderr()
+            .as_fd()
+            .try_clone_to_owned()
+            .map_or_else(|_| Stdio::null(), Stdio::from)
+    };
     let name = argv[0].to_string_lossy();
     let mut child = Command::new(program)
         .args(&argv[1..])
         .stdin(Stdio::null())
         .stdout(stdout)
         .stderr(Stdio::piped())
+        .process_group(0)
         .spawn()
-        .map_err(|e| format!("cannot run {}: {e}", program.display()))?;
-    let stderr = child.stderr.take().expect("stderr is piped");
-    // Our own unreaped child: its pid cannot be reused while it is held.
+        .map_err(|e| other(format!("cannot run {}: {e}", program.display())))?;
+    let mut pipes = Vec::with_capacity(2);
+    pipes.push(Pipe::new(child.stderr.take().expect("stderr is piped")));
+    if let Some(out) = child.stdout.take() {
+        pipes.push(Pipe::new(out));
+    }
+    // Our own unreaped child: its pid cannot be reused while it is held,
+    // nor its process group's id (the same number).
     let handle = match i32::try_from(child.id()).ok().and_then(Pid::new) {
         Some(pid) => Handle::open(pid),
         None => Err(io::Error::other("pid out of range")),
     };
     let watched = handle.and_then(|handle| {
         let handle = handle.ok_or_else(|| io::Error::other("it vanished"))?;
-        Ok((watch(&mut child, &handle, stderr, limit)?, handle))
+        Ok((watch(&mut child, &handle, &mut pipes, limit)?, handle))
     });
     match watched {
-        Ok((Watched::Exited(status, _), _)) if status.success() => Ok(()),
-        Ok((Watched::Exited(status, stderr), _)) => Err(reason(&stderr, &name, status)),
-        Ok((Watched::TimedOut, handle)) => {
+        Ok((Some(status), _)) if status.success() => {
+            Ok(pipes.pop().map(|p| p.kept).unwrap_or_default())
+        }
+        Ok((Some(status), _)) => Err(Failed {
+            code: status.code(),
+            reason: reason(&pipes[0].kept, &name, status),
+        }),
+        Ok((None, handle)) => {
             let mut why = format!(
                 "{name} did not finish within {}",
                 humantime::format_duration(limit)
@@ -190,44 +231,54 @@ pub fn run(program: &Path, argv: &[OsString], limit: Duration) -> Result<(), Str
                     child.id()
                 );
             }
-            Err(why)
+            Err(other(why))
         }
         Err(e) => {
             // Never left running unwatched (SIGKILL, not waited for).
-            let _ = child.kill();
-            Err(format!("cannot watch {name}: {e}"))
+            kill_group(&child, Signal::SIGKILL);
+            Err(other(format!("cannot watch {name}: {e}")))
         }
     }
 }
 
-enum Watched {
-    /// With the start of its stderr.
-    Exited(ExitStatus, Vec<u8>),
-    TimedOut,
+/// A pipe from the child, and what was kept of it.
+struct Pipe {
+    file: std::fs::File,
+    kept: Vec<u8>,
+    open: bool,
 }
 
-/// Reads the child's stderr until it exits or `limit` passes.
+impl Pipe {
+    fn new(end: impl Into<OwnedFd>) -> Self {
+        Self {
+            file: end.into().into(),
+            kept: Vec::new(),
+            open: true,
+        }
+    }
+}
+
+/// Reads the child's pipes until it exits (its status) or `limit` passes
+/// (`None`; it is left unreaped).
 fn watch(
     child: &mut Child,
     handle: &Handle,
-    mut stderr: ChildStderr,
+    pipes: &mut [Pipe],
     limit: Duration,
-) -> io::Result<Watched> {
+) -> io::Result<Option<ExitStatus>> {
     let deadline = Instant::now().checked_add(limit);
-    let mut kept = Vec::new();
-    let mut open = true;
     loop {
         if let Some(status) = child.try_wait()? {
             // What it wrote just before exiting, without waiting for a
-            // process it left behind that still holds the pipe.
-            if open {
-                drain_ready(&mut stderr, &mut kept)?;
+            // process it left behind that still holds a pipe.
+            for pipe in pipes.iter_mut().filter(|p| p.open) {
+                drain_ready(pipe)?;
             }
-            return Ok(Watched::Exited(status, kept));
+            return Ok(Some(status));
         }
         let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
         if left == Some(Duration::ZERO) {
-            return Ok(Watched::TimedOut);
+            return Ok(None);
         }
         // Without a pidfd (Linux before 5.3) an exit is seen by looking.
         let look = Duration::from_millis(50);
@@ -235,50 +286,69 @@ fn watch(
             Some(_) => left,
             None => Some(left.map_or(look, |l| l.min(look))),
         };
-        let mut fds = Vec::with_capacity(2);
-        if open {
-            fds.push(PollFd::new(&stderr, PollFlags::IN));
-        }
+        let open: Vec<usize> = (0..pipes.len()).filter(|&i| pipes[i].open).collect();
+        let mut fds: Vec<PollFd<'_>> = open
+            .iter()
+            .map(|&i| PollFd::new(&pipes[i].file, PollFlags::IN))
+            .collect();
         if let Some(fd) = handle.fd() {
             fds.push(PollFd::from_borrowed_fd(fd, PollFlags::IN));
         }
         pidfd::poll(&mut fds, pause)?;
-        let readable = open && !fds[0].revents().is_empty();
+        let ready: Vec<usize> = open
+            .iter()
+            .zip(&fds)
+            .filter(|(_, fd)| !fd.revents().is_empty())
+            .map(|(&i, _)| i)
+            .collect();
         drop(fds);
-        if readable {
-            open = read_some(&mut stderr, &mut kept)?;
+        for i in ready {
+            pipes[i].open = read_some(&mut pipes[i])?;
         }
     }
 }
 
 /// One read (the caller knows it will not block); false at end of file.
-fn read_some(stderr: &mut ChildStderr, kept: &mut Vec<u8>) -> io::Result<bool> {
+fn read_some(pipe: &mut Pipe) -> io::Result<bool> {
     let mut buf = [0; 8192];
-    let n = match stderr.read(&mut buf) {
+    let n = match pipe.file.read(&mut buf) {
         Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(true),
         other => other?,
     };
-    let room = MAX_STDERR.saturating_sub(kept.len());
-    kept.extend_from_slice(&buf[..n.min(room)]);
+    let room = MAX_STDERR.saturating_sub(pipe.kept.len());
+    pipe.kept.extend_from_slice(&buf[..n.min(room)]);
     Ok(n > 0)
 }
 
 /// Reads what is in the pipe now, a bounded number of times.
-fn drain_ready(stderr: &mut ChildStderr, kept: &mut Vec<u8>) -> io::Result<()> {
+fn drain_ready(pipe: &mut Pipe) -> io::Result<()> {
     for _ in 0..(2 * MAX_STDERR / 8192) {
-        let mut fds = [PollFd::new(&*stderr, PollFlags::IN)];
-        if pidfd::poll(&mut fds, Some(Duration::ZERO))? == 0 || !read_some(stderr, kept)? {
+        let mut fds = [PollFd::new(&pipe.file, PollFlags::IN)];
+        if pidfd::poll(&mut fds, Some(Duration::ZERO))? == 0 || !read_some(pipe)? {
             break;
         }
     }
     Ok(())
 }
 
-/// SIGTERM, then SIGKILL, each with [`GRACE`] to exit; reaps the child.
-/// False if it is still there (stuck in the kernel).
+/// Signals the child's whole process group. Only while the child is
+/// unreaped: then no other process can have its id.
+fn kill_group(child: &Child, signal: Signal) {
+    if let Ok(pgid) = i32::try_from(child.id()) {
+        let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pgid), signal);
+    }
+}
+
+/// SIGTERM, then SIGKILL, to the child's process group, each with [`GRACE`]
+/// for the child to exit; then, the child exited but not yet reaped (its
+/// id still taken), SIGKILL once more for anything of the group still
+/// there, and the child is reaped. False if it is still there (stuck in
+/// the kernel).
 fn stop(child: &mut Child, handle: &Handle) -> bool {
     for signal in [Signal::SIGTERM, Signal::SIGKILL] {
-        if handle.signal(signal).is_ok() && handle.wait(Some(GRACE)).unwrap_or(false) {
+        kill_group(child, signal);
+        if handle.wait(Some(GRACE)).unwrap_or(false) {
+            kill_group(child, Signal::SIGKILL);
             return child.wait().is_ok();
         }
     }
@@ -325,10 +395,10 @@ mod tests {
     #[test]
     fn pinned_argv_names_the_held_mount_point() {
         let e = entry(r"UUID=ab /mnt/a\040b ext4 rw,_netdev 0 0");
-        let pinned = Path::new("/proc/self/fd/7");
+        let pinned = Path::new("/proc/42/fd/7");
         assert_eq!(
             render(&pinned_mount_argv(&e, None, pinned)),
-            "mount -n --no-canonicalize -t ext4 -o rw,_netdev -- UUID=ab /proc/self/fd/7"
+            "mount -n --no-canonicalize -t ext4 -o rw,_netdev -- UUID=ab /proc/42/fd/7"
         );
         let e = entry("tmpfs /t tmpfs");
         assert_eq!(
@@ -337,27 +407,18 @@ mod tests {
                 Some(Path::new("/dev/loop0")),
                 pinned
             )),
-            "mount -n --no-canonicalize -t tmpfs -- /dev/loop0 /proc/self/fd/7"
+            "mount -n --no-canonicalize -t tmpfs -- /dev/loop0 /proc/42/fd/7"
         );
     }
 
     #[test]
-    fn an_inherited_descriptor_is_open_in_a_child() {
+    fn a_held_path_names_our_descriptor() {
         let dir = std::fs::File::open("/").unwrap();
-        let fd = Inherited::new(dir.as_fd()).unwrap();
-        let path = fd.path();
-        assert!(fd.0.as_raw_fd() >= 3);
-        // The child sees the same directory at the same number.
+        let path = held_path(dir.as_fd()).unwrap();
+        assert_eq!(std::fs::read_link(&path).unwrap(), Path::new("/"));
+        // A child reaches it by path, without inheriting the descriptor.
         let out = Command::new("readlink").arg(&path).output().unwrap();
-        assert_eq!(
-            out.stdout,
-            b"/\n",
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        drop(fd);
-        let out = Command::new("readlink").arg(&path).output().unwrap();
-        assert_ne!(out.stdout, b"/\n", "still inherited once dropped");
+        assert_eq!(out.stdout, b"/\n");
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod command;
 pub mod devwait;
 pub mod fstab;
 pub mod mounts;
+pub mod source;
 
 mod actions;
 

@@ -96,14 +96,7 @@ pub fn same_source(entry: &Entry, mounted: &[u8]) -> bool {
     if entry.source == mounted {
         return true;
     }
-    let Some(device) = crate::actions::device_path(entry) else {
-        return false;
-    };
-    mounted.starts_with(b"/")
-        && matches!(
-            (std::fs::canonicalize(device), std::fs::canonicalize(path(mounted))),
-            (Ok(a), Ok(b)) if a == b
-        )
+    mounted.starts_with(b"/") && crate::source::is_device_of(entry, &path(mounted))
 }
 
 /// The path as the kernel reports it: symlinks resolved when it exists,

@@ -98,6 +98,24 @@ fn bad_duration_is_a_usage_error() {
     }
 }
 
+/// A time limit of zero would kill every mount at once: refused.
+#[test]
+fn a_zero_time_limit_is_a_usage_error() {
+    for args in [
+        ["mount", "--mount-timeout", "0"],
+        ["mount", "--mount-timeout", "0ms"],
+        ["umount", "--umount-timeout", "0s"],
+    ] {
+        let out = aoe_fstab().args(args).output().unwrap();
+        assert_exit(&out, 2);
+        assert_stderr_has(
+            &out,
+            &format!("invalid value '{}' for '{} <DURATION>'", args[2], args[1]),
+        );
+        assert_stderr_has(&out, "would stop every command at once");
+    }
+}
+
 #[test]
 fn help_lists_exit_codes() {
     let out = aoe_fstab().arg("--help").output().unwrap();

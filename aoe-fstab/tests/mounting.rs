@@ -443,7 +443,7 @@ fn mounts_reason_is_shown_with_control_characters_escaped() {
     let s = Scratch::new();
     let d = s.path().display();
     // An unknown type: mount fails and names the mount point in its reason
-    // (the path, not the /proc/self/fd/N it was given).
+    // (the path, not the /proc/PID/fd/N it was given).
     std::fs::create_dir(s.join("gone\x1b[2J")).unwrap();
     let file = s.fstab(&format!("src {d}/gone\\033[2J nosuchfs-aoe size=1m\n"));
     let out = run(&file, &["mount"]);
@@ -462,8 +462,9 @@ fn mounts_reason_is_shown_with_control_characters_escaped() {
     );
 }
 
-/// PARTUUID= and PARTLABEL= sources are their /dev/disk links: checked by
-/// `check`, waited for by `--wait-devices`, and mounted through them. In a
+/// PARTUUID= and PARTLABEL= sources are evaluated as mount(8) evaluates
+/// them (findfs: udev's /dev/disk links first): checked by `check`, waited
+/// for by `--wait-devices`, and mounted through them. In a
 /// mount namespace whose /dev is a directory of the test's, where udev's
 /// links can be made (the host's /dev is left alone).
 #[test]
@@ -529,7 +530,7 @@ fn partuuid_and_partlabel_sources_are_their_dev_disk_links() {
         format!(
             "{f}:1: {d}/p: mount point does not exist\n\
              {f}:2: {d}/l: mount point does not exist\n\
-             {f}:2: {d}/l: device /dev/disk/by-partlabel/aoe-data does not exist\n\
+             {f}:2: {d}/l: no device with PARTLABEL=aoe-data\n\
              check=1\n\
              mount=0\n\
              /dev/loop0 {d}/p\n\
@@ -635,7 +636,7 @@ fn run_with_path(s: &Scratch, bin: &Path, file: &Path, args: &[&str]) -> std::pr
 /// `mount` that swaps the checked mount point for a link to another
 /// directory before the real mount(8) runs. The file system still lands on
 /// the directory that was checked (held open and handed over as
-/// /proc/self/fd/N), never where the link points; with
+/// /proc/PID/fd/N), never where the link points; with
 /// --trust-mount-points too (the directory is held open all the same).
 #[test]
 fn a_mount_point_swapped_for_a_link_after_the_check_is_not_followed() {
@@ -675,7 +676,7 @@ fn a_mount_point_swapped_for_a_link_after_the_check_is_not_followed() {
 }
 
 /// Pinned mounts look like any other: the kernel records the real path,
-/// libmount writes no utab line under /proc/self/fd/N, and `mounted` and
+/// libmount writes no utab line under /proc/PID/fd/N, and `mounted` and
 /// `umount` find them.
 #[test]
 fn pinned_mounts_are_recorded_under_their_real_path() {
@@ -697,7 +698,7 @@ fn pinned_mounts_are_recorded_under_their_real_path() {
         "{line}"
     );
     let utab = std::fs::read_to_string("/run/mount/utab").unwrap_or_default();
-    assert!(!utab.contains("/proc/self/fd/"), "{utab}");
+    assert!(!utab.contains("TARGET=/proc/"), "{utab}");
     let out = run(&file, &["mounted"]);
     assert_exit(&out, 0);
     assert_eq!(
@@ -841,5 +842,241 @@ fn a_flood_on_mounts_stderr_is_bounded_and_its_first_line_reported() {
     assert_eq!(
         stderr(&out),
         format!("aoe-fstab: cannot mount src on {d}/a: first line of a flood\n")
+    );
+}
+
+/// A loop device over an image file, detached when dropped.
+struct Loop(String);
+
+impl Loop {
+    /// `mkfs.ext4 ARGS` on a fresh image in `s`, attached; `None` (after
+    /// `skip`) where mkfs.ext4 or loop devices are missing.
+    fn ext4(s: &Scratch, args: &[&str]) -> Option<Self> {
+        let image = s.join("ext4.img");
+        std::fs::File::create(&image)
+            .unwrap()
+            .set_len(8 << 20)
+            .unwrap();
+        let mkfs = Command::new("mkfs.ext4")
+            .args(["-q", "-F"])
+            .args(args)
+            .arg(&image)
+            .output();
+        if !mkfs.as_ref().is_ok_and(|o| o.status.success()) {
+            crate::skip(&format!("mkfs.ext4 (e2fsprogs) does not work: {mkfs:?}"));
+            return None;
+        }
+        let out = Command::new("losetup")
+            .args(["-f", "--show"])
+            .arg(&image)
+            .output()
+            .unwrap();
+        if !out.status.success() {
+            crate::skip(&format!("no loop device: {}", stderr(&out)));
+            return None;
+        }
+        Some(Self(stdout(&out).trim().to_owned()))
+    }
+}
+
+impl Drop for Loop {
+    fn drop(&mut self) {
+        let _ = Command::new("losetup").args(["-d", &self.0]).status();
+    }
+}
+
+/// A `LABEL=`/`UUID=` source is evaluated as mount(8) evaluates it
+/// (libblkid, through findfs), not only through udev's /dev/disk links: in a
+/// mount namespace whose /dev holds the loop device and no /dev/disk at all
+/// (no udev: a container, a minimal system), an ext4 file system is mounted
+/// by its label (with a space, `\040` in the file) and by its UUID, is
+/// `mounted`, and is unmounted.
+#[test]
+fn label_and_uuid_sources_mount_without_udev_links() {
+    let s = Scratch::new();
+    let d = s.path().display();
+    let label = format!("aoe lab {}", std::process::id() % 100_000);
+    let uuid = "3f1c2a9e-5b7d-4e21-9a0b-aoe000000001".replace("aoe", "0ae");
+    let Some(dev) = Loop::ext4(&s, &["-L", &label, "-U", &uuid]) else {
+        return;
+    };
+    let devdir = s.join("dev");
+    std::fs::create_dir(&devdir).unwrap();
+    for node in ["/dev/null", dev.0.as_str()] {
+        let status = Command::new("cp")
+            .args(["-a", node])
+            .arg(&devdir)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    let file = s.fstab(&format!(
+        "LABEL={} {d}/bylabel ext4 _netdev 0 0\n\
+         UUID={uuid} {d}/byuuid ext4 _netdev 0 0\n",
+        label.replace(' ', "\\040")
+    ));
+    let aoe = env!("CARGO_BIN_EXE_aoe-fstab");
+    // No cache of the host's to answer from: what is found is probed.
+    let script = r#"
+        mount --bind "$1" /dev || exit 9
+        test -e /dev/disk && exit 9
+        export BLKID_FILE=/dev/null
+        "$2" --file "$3" mount --mkdir; echo "mount=$?"
+        findmnt -n -o SOURCE,TARGET --mountpoint "$4/bylabel"
+        findmnt -n -o SOURCE,TARGET --mountpoint "$4/byuuid"
+        "$2" --file "$3" mounted >/dev/null; echo "mounted=$?"
+        "$2" --file "$3" umount; echo "umount=$?"
+        findmnt -n -o SOURCE,TARGET --mountpoint "$4/bylabel"
+        findmnt -n -o SOURCE,TARGET --mountpoint "$4/byuuid"
+        "$2" --file "$3" mounted; echo "mounted=$?"
+    "#;
+    let Some(mut cmd) = crate::in_mount_namespace(
+        script,
+        &[
+            devdir.as_os_str(),
+            aoe.as_ref(),
+            file.as_os_str(),
+            s.path().as_os_str(),
+        ],
+    ) else {
+        return;
+    };
+    let out = cmd.output().unwrap();
+    assert_eq!(
+        stdout(&out),
+        format!(
+            "mount=0\n\
+             {dev} {d}/bylabel\n\
+             {dev} {d}/byuuid\n\
+             mounted=0\n\
+             umount=0\n\
+             mounted=1\n",
+            dev = dev.0
+        ),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// A tag whose value would name /dev/disk itself or a path beyond it (`.`,
+/// `..`, a `/`) is refused before anything evaluates it, and a tag no
+/// device has is a clear error; the next entry is mounted all the same.
+#[test]
+fn tags_that_name_no_device_are_clear_errors() {
+    let s = Scratch::new();
+    let d = s.path().display();
+    for dir in ["a", "b", "c", "e"] {
+        std::fs::create_dir(s.join(dir)).unwrap();
+    }
+    let none = format!("aoe-none-{}", std::process::id());
+    let file = s.fstab(&format!(
+        "LABEL=.. {d}/a tmpfs _netdev\n\
+         UUID=\"../..\" {d}/b tmpfs _netdev\n\
+         LABEL={none} {d}/c tmpfs _netdev\n\
+         tmpfs {d}/e tmpfs _netdev\n"
+    ));
+    let out = run(&file, &["mount"]);
+    assert_exit(&out, 1);
+    let why = "names no device (a tag's value is never empty, `.` or `..`, nor holds a `/`)";
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "aoe-fstab: cannot mount LABEL=.. on {d}/a: LABEL=.. {why}\n\
+             aoe-fstab: cannot mount UUID=\"../..\" on {d}/b: UUID=\"../..\" {why}\n\
+             aoe-fstab: cannot mount LABEL={none} on {d}/c: no device with LABEL={none}\n"
+        )
+    );
+    assert_eq!(s.mounts(), [s.join("e")]);
+    let out = run(&file, &["check"]);
+    assert_exit(&out, 1);
+    let f = file.display();
+    assert_eq!(
+        stdout(&out),
+        format!(
+            "{f}:1: {d}/a: LABEL=.. {why}\n\
+             {f}:2: {d}/b: UUID=\"../..\" {why}\n\
+             {f}:3: {d}/c: no device with LABEL={none}\n"
+        )
+    );
+}
+
+/// Whether process `pid` is there and not a zombie (its parent reaps it).
+fn alive(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        let state = stat.rsplit_once(") ").map(|(_, rest)| rest.as_bytes()[0]);
+        !matches!(state, Some(b'Z' | b'X'))
+    })
+}
+
+/// A mount that times out is stopped with all it forked (a mount.TYPE
+/// helper, a child of that): the whole process group is killed, so nothing
+/// of it can finish the mount after the entry was reported failed.
+#[test]
+fn a_timed_out_mount_leaves_nothing_of_it_running() {
+    let s = Scratch::new();
+    let d = s.path().display();
+    std::fs::create_dir(s.join("a")).unwrap();
+    // A child that outlives its parent, TERM ignored, and would mount late.
+    let bin = wrapper(
+        &s,
+        "mount",
+        &format!(
+            "#!/bin/sh\n\
+             sh -c 'trap \"\" TERM; echo $$ >\"$SCRATCH/bg.tmp\"; mv \"$SCRATCH/bg.tmp\" \"$SCRATCH/bg\"\n\
+                    sleep 30; touch \"$SCRATCH/acted\"; exec {} \"$@\"' sh \"$@\" &\n\
+             while ! [ -e \"$SCRATCH/bg\" ]; do sleep 0.01; done\n\
+             exec sleep 1000\n",
+            real_mount()
+        ),
+    );
+    let file = s.fstab(&format!("late-aoe {d}/a tmpfs size=1m\n"));
+    let out = run_with_path(&s, &bin, &file, &["mount", "--mount-timeout", "1s"]);
+    assert_exit(&out, 1);
+    assert_eq!(
+        stderr(&out),
+        format!("aoe-fstab: cannot mount late-aoe on {d}/a: mount did not finish within 1s\n")
+    );
+    let pid = std::fs::read_to_string(s.join("bg")).expect("the child started");
+    let pid = pid.trim();
+    let left = alive(pid);
+    if left {
+        let _ = Command::new("kill").args(["-KILL", pid]).status();
+    }
+    assert!(!left, "mount's child {pid} outlived the entry");
+    assert!(!s.join("acted").exists());
+    assert!(!is_mount_point(&s.join("a")));
+}
+
+/// mount(8) gets the mount point as /proc/PID/fd/N of aoe-fstab's, not as
+/// an inherited descriptor: nothing it runs (a helper, a daemon that one
+/// starts) holds the mount point open.
+#[test]
+fn mount_inherits_no_descriptor_of_the_mount_point() {
+    let s = Scratch::new();
+    let d = s.path().display();
+    std::fs::create_dir(s.join("m")).unwrap();
+    let bin = wrapper(
+        &s,
+        "mount",
+        &format!(
+            "#!/bin/sh\n\
+             ls -l /proc/$$/fd >\"$SCRATCH/fds\" 2>&1\n\
+             printf '%s\\n' \"$@\" >\"$SCRATCH/args\"\n\
+             exec {} \"$@\"\n",
+            real_mount()
+        ),
+    );
+    let file = s.fstab(&format!("fd-aoe {d}/m tmpfs size=1m\n"));
+    let out = run_with_path(&s, &bin, &file, &["mount"]);
+    assert_exit(&out, 0);
+    assert_eq!(sources_on(&s.join("m")), ["fd-aoe"]);
+    let fds = std::fs::read_to_string(s.join("fds")).unwrap();
+    assert!(fds.contains(" 2 -> "), "no listing: {fds}");
+    assert!(!fds.contains(&format!("{d}/m")), "inherited: {fds}");
+    let args = std::fs::read_to_string(s.join("args")).unwrap();
+    let target = args.lines().last().unwrap();
+    assert!(
+        target.starts_with("/proc/") && target.contains("/fd/") && !target.contains("self"),
+        "{args}"
     );
 }
