@@ -30,10 +30,11 @@ const MOUNT_CODES: &str = "\
 Exit codes:
   0  every chosen entry is mounted (or was already); with --dry-run, the
      commands are printed
-  1  an entry could not be mounted (its device did not appear in time, its
-     mount point is missing or could not be made or is refused, mount
-     failed or did not finish within --mount-timeout, or a named entry is
-     a swap area or the root file system); the rest still are
+  1  an entry could not be mounted (its device did not appear in time, no
+     device has its LABEL=/UUID= tag, its mount point is missing or could
+     not be made or is refused, mount failed or did not finish within
+     --mount-timeout, or a named entry is a swap area or the root file
+     system); the rest still are
   2  usage or fatal error: unreadable or not a regular file, a bad line
      with --strict, a named TARGET not in the file, mount not found";
 
