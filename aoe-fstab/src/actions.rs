@@ -212,16 +212,17 @@ fn mount<'a>(entries: impl Iterator<Item = &'a Entry>, how: &How) -> anyhow::Res
         // swapon's job, and a file system mounted over / would hide the
         // whole system.
         // `//`, `/tmp/..` or a link to / name it too (mount -a would go on).
+        // A tag that names no device, in --dry-run too.
         let refused = match entry.skipped_by_mount() {
-            Some(Skip::Swap) => Some("a swap area: use swapon, not mount"),
-            Some(Skip::Root) => Some("the root file system is never mounted"),
+            Some(Skip::Swap) => Some("a swap area: use swapon, not mount".into()),
+            Some(Skip::Root) => Some("the root file system is never mounted".into()),
             _ if mounts::normalise(&target) == Path::new("/") => {
-                Some("the root file system is never mounted")
+                Some("the root file system is never mounted".into())
             }
-            _ => None,
+            _ => source::of(entry).err(),
         };
         if let Some(reason) = refused {
-            fail(reason);
+            fail(&reason);
             failed = true;
             continue;
         }

@@ -987,6 +987,22 @@ fn tags_that_name_no_device_are_clear_errors() {
         )
     );
     assert_eq!(s.mounts(), [s.join("e")]);
+    // What a real run would do: refused in --dry-run too.
+    let out = run(&file, &["umount"]);
+    assert_exit(&out, 0);
+    let out = run(&file, &["mount", "--dry-run"]);
+    assert_exit(&out, 1);
+    assert_eq!(
+        stdout(&out),
+        format!("mount -t tmpfs -o _netdev -- LABEL={none} {d}/c\nmount -t tmpfs -o _netdev -- tmpfs {d}/e\n")
+    );
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "aoe-fstab: cannot mount LABEL=.. on {d}/a: LABEL=.. {why}\n\
+             aoe-fstab: cannot mount UUID=\"../..\" on {d}/b: UUID=\"../..\" {why}\n"
+        )
+    );
     let out = run(&file, &["check"]);
     assert_exit(&out, 1);
     let f = file.display();
