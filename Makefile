@@ -35,7 +35,7 @@ export STORAGE_DRIVER ?= vfs
 export CC_x86_64_unknown_linux_musl := musl-gcc
 
 # Debian packages, per target.
-TEST_DEBS  := shellcheck nginx-light openssl python3 python3-yaml procps util-linux iproute2 lsof curl aoetools ca-certificates groff-base iptables rsync strace
+TEST_DEBS  := shellcheck nginx-light openssl python3 python3-yaml procps util-linux iproute2 lsof curl aoetools ca-certificates groff-base iptables rsync strace e2fsprogs
 DEMO_DEBS  := nginx-light openssl python3 procps curl
 BENCH_DEBS := hyperfine lsof python3 python3-yaml curl procps openssl nginx-light lsb-base
 DIST_DEBS  := musl-tools binutils
