@@ -6,7 +6,7 @@
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::OwnedFd;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use rustix::net::netlink::{self, SocketAddrNetlink};
@@ -37,6 +37,8 @@ const REQUEST_LEN: usize = HEADER_LEN + 56;
 /// `lo`'s interface index in every network namespace (the kernel's
 /// `LOOPBACK_IFINDEX`).
 const LOOPBACK_IFINDEX: u32 = 1;
+/// How long the interface holding an address is believed.
+const ARRIVALS_FOR: Duration = Duration::from_secs(1);
 /// `struct nlmsghdr` and `struct inet_diag_req` (the older request).
 const COMPAT_LEN: usize = HEADER_LEN + 60;
 /// The request attribute holding a filter program (`INET_DIAG_REQ_BYTECODE`).
@@ -57,6 +59,17 @@ pub struct Listener {
     pub inode: u32,
     /// An IPv6 socket that refuses IPv4 (`IPV6_V6ONLY`).
     pub v6only: bool,
+    /// The interface it is bound to (`SO_BINDTODEVICE`), 0 if none: it
+    /// takes only connections arriving there.
+    pub bound_if: u32,
+}
+
+impl Listener {
+    /// Whether a connection arriving on interface `via` (see
+    /// [`Diag::arrival`]) can reach it.
+    pub fn takes_from(&self, via: u32) -> bool {
+        self.bound_if == 0 || self.bound_if == via
+    }
 }
 
 /// A netlink socket for listener queries.
@@ -71,8 +84,9 @@ pub struct Diag {
     /// Whether the kernel answers a request for one socket.
     exact: bool,
     /// The interface a connection from this host to each address looked
-    /// up arrives on (see [`arrival`]), found once.
+    /// up arrives on (see [`arrival`]), and when they were found.
     arrivals: Vec<(IpAddr, u32)>,
+    arrivals_found: Option<Instant>,
 }
 
 impl Diag {
@@ -103,6 +117,7 @@ impl Diag {
             filter: true,
             exact: true,
             arrivals: Vec::new(),
+            arrivals_found: None,
         })
     }
 
@@ -182,8 +197,21 @@ impl Diag {
         self.look_up(&request, ips.len())
     }
 
-    /// [`arrival`] of `ip`, remembered.
-    fn arrival(&mut self, ip: IpAddr) -> u32 {
+    /// [`arrival`] of `ip`, remembered for a second (an address may move
+    /// to another interface during a wait; asking at every look would cost
+    /// more than the look).
+    pub fn arrival(&mut self, ip: IpAddr) -> u32 {
+        if ip.is_loopback() {
+            return LOOPBACK_IFINDEX;
+        }
+        let now = Instant::now();
+        if self
+            .arrivals_found
+            .is_none_or(|t| now.duration_since(t) >= ARRIVALS_FOR)
+        {
+            self.arrivals.clear();
+            self.arrivals_found = Some(now);
+        }
         if let Some(&(_, via)) = self.arrivals.iter().find(|(seen, _)| *seen == ip) {
             return via;
         }
@@ -241,9 +269,11 @@ impl Diag {
 
 /// The interface (its index) that a connection from this host to `ip`
 /// arrives on, as the kernel's local route delivers it: `lo` for a
-/// loopback address, else the interface that holds `ip`; 0 (none) if no
-/// interface holds it. A listener bound to an interface with
-/// `SO_BINDTODEVICE` takes only connections arriving on it.
+/// loopback address, else the one interface that holds `ip`. 0 (none) if
+/// no interface holds it, or several do (the kernel then takes the one
+/// given it first, which nothing here tells): a listener bound to an
+/// interface with `SO_BINDTODEVICE`, which takes only connections arriving
+/// on it, is then never taken for one that serves this host's clients.
 fn arrival(ip: IpAddr) -> u32 {
     if ip.is_loopback() {
         return LOOPBACK_IFINDEX;
@@ -251,7 +281,7 @@ fn arrival(ip: IpAddr) -> u32 {
     let Ok(addrs) = nix::ifaddrs::getifaddrs() else {
         return 0;
     };
-    addrs
+    let mut holders: Vec<String> = addrs
         .filter(|a| {
             a.address.as_ref().is_some_and(|sa| {
                 let held: Option<IpAddr> = if let Some(v4) = sa.as_sockaddr_in() {
@@ -262,8 +292,14 @@ fn arrival(ip: IpAddr) -> u32 {
                 held == Some(ip)
             })
         })
-        .find_map(|a| nix::net::if_::if_nametoindex(a.interface_name.as_str()).ok())
-        .unwrap_or(0)
+        .map(|a| a.interface_name)
+        .collect();
+    holders.sort();
+    holders.dedup();
+    match holders.as_slice() {
+        [one] => nix::net::if_::if_nametoindex(one.as_str()).unwrap_or(0),
+        _ => 0,
+    }
 }
 
 /// A request for the one TCP socket that would take a connection to
@@ -447,6 +483,7 @@ fn listener(body: &[u8]) -> Listener {
     } else {
         IpAddr::V6(Ipv6Addr::from(src))
     };
+    let bound_if = u32::from_ne_bytes(body[40..44].try_into().unwrap_or_default());
     let inode = u32::from_ne_bytes(body[68..72].try_into().unwrap_or_default());
     let mut v6only = false;
     let mut attrs = &body[MSG_LEN..];
@@ -466,6 +503,7 @@ fn listener(body: &[u8]) -> Listener {
         port,
         inode,
         v6only,
+        bound_if,
     }
 }
 

@@ -492,10 +492,10 @@ impl Look<'_> {
                     // --closed lists before it says nothing listens.
                     Ok(None) if self.walk != Walking::Every => Vec::new(),
                     // Or it gave up on lookups: dumps from now on.
-                    Ok(None) | Err(_) => self.dumped(port, Some(ip))?,
+                    Ok(None) | Err(_) => self.dumped(port, Some((ip, 0)))?,
                 }
             }
-            Place::Local(ip, _) => self.dumped(port, Some(ip))?,
+            Place::Local(ip, scope) => self.dumped(port, Some((ip, scope)))?,
             // Without an owner, the listeners that serve loopback (on it or
             // on a wildcard) are found by lookups, and any other by the
             // walk, made when due.
@@ -546,18 +546,33 @@ impl Look<'_> {
         self.diag.as_ref().is_some_and(|d| d.can_look_up())
     }
 
-    /// The listeners on `port` (serving `ip`, if given), from this round's
-    /// dump of the ports waited for, made when first needed.
-    fn dumped(&mut self, port: u16, ip: Option<IpAddr>) -> Result<Vec<Listener>> {
+    /// The listeners on `port` (if given, serving `ip`, link-local on
+    /// interface `scope`), from this round's dump of the ports waited for,
+    /// made when first needed. For a wait to listen, only those that take
+    /// connections from this host (not one bound to another interface than
+    /// theirs arrive on); for --closed, any: the port is not free.
+    fn dumped(&mut self, port: u16, place: Option<(IpAddr, u32)>) -> Result<Vec<Listener>> {
+        let diag = self.diag.as_mut().context("no netlink socket")?;
         if self.dumped.is_none() {
-            let diag = self.diag.as_mut().context("no netlink socket")?;
             self.dumped = Some(diag.listeners(&self.ports)?);
         }
+        let closed = self.walk == Walking::Every;
+        let place = place.map(|(ip, scope)| {
+            let via = if target::link_local(ip) {
+                scope
+            } else {
+                diag.arrival(ip)
+            };
+            (ip, via)
+        });
         Ok(self
             .dumped
             .iter()
             .flatten()
-            .filter(|l| l.port == port && ip.is_none_or(|ip| serves(l, ip)))
+            .filter(|l| {
+                l.port == port
+                    && place.is_none_or(|(ip, via)| serves(l, ip) && (closed || l.takes_from(via)))
+            })
             .copied()
             .collect())
     }
@@ -663,6 +678,7 @@ mod tests {
 
     fn listener(addr: &str, v6only: bool) -> Listener {
         Listener {
+            bound_if: 0,
             addr: addr.parse().unwrap(),
             port: 80,
             inode: 1,

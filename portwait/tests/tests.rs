@@ -780,31 +780,38 @@ fn in_netns(what: &str, script: &str) -> Option<String> {
 /// A listener bound to an interface (`SO_BINDTODEVICE`) takes the
 /// connections that arrive on it: from this host, those to the addresses
 /// that interface holds (not those to 127.0.0.1, which arrive on `lo`).
-/// HOST:PORT is ready exactly when such a client connects; a bare PORT is
-/// ready (it listens, for other hosts at least).
+/// HOST:PORT is ready exactly when such a client connects, found by the
+/// kernel's lookup or, with --pid, by the listing; --closed waits while it
+/// listens (the port is not free); a bare PORT is ready (it listens, for
+/// other hosts at least). An address that two interfaces hold arrives on
+/// the one given it first, which portwait cannot tell: a listener bound to
+/// either is never taken for ready (the first would be wrong).
 #[test]
 fn a_listener_bound_to_an_interface_is_ready_for_the_clients_it_takes() {
     let Some(out) = in_netns(
-        "a listener bound to a dummy interface",
+        "listeners bound to an interface",
         "\
-if subprocess.run(['ip', 'link', 'add', 'd0', 'type', 'dummy'], stderr=subprocess.DEVNULL).returncode != 0:
-    subprocess.run(['ip', 'link', 'add', 'd0', 'type', 'veth', 'peer', 'name', 'd1'], check=True)
+subprocess.run(['ip', 'link', 'add', 'd0', 'type', 'veth', 'peer', 'name', 'd1'], check=True)
 subprocess.run(['ip', 'addr', 'add', '10.9.8.7/24', 'dev', 'd0'], check=True)
-subprocess.run(['ip', 'link', 'set', 'd0', 'up'], check=True)
-for addr in ['0.0.0.0', '10.9.8.7']:
+subprocess.run(['ip', 'addr', 'add', '10.5.5.5/32', 'dev', 'd1'], check=True)
+subprocess.run(['ip', 'addr', 'add', '10.5.5.5/32', 'dev', 'd0'], check=True)
+for dev in ['d0', 'd1']:
+    subprocess.run(['ip', 'link', 'set', dev, 'up'], check=True)
+for addr, target in [('0.0.0.0', '127.0.0.1'), ('10.9.8.7', '10.9.8.7'), ('10.5.5.5', '10.5.5.5')]:
     s = socket.socket()
     s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b'd0')
     s.bind((addr, 0))
     s.listen()
     port = s.getsockname()[1]
     try:
-        socket.create_connection(('127.0.0.1' if addr == '0.0.0.0' else addr, port), timeout=5)
-        print(addr, 'connected')
+        socket.create_connection((target, port), timeout=5).close()
+        reached = 'connected'
     except OSError:
-        print(addr, 'refused')
-    target = '127.0.0.1' if addr == '0.0.0.0' else addr
-    print(addr, 'host', code('-t', '300ms' if addr == '0.0.0.0' else '5s', f'{target}:{port}'))
-    print(addr, 'bare', code('-t', '5s', str(port)))
+        reached = 'refused'
+    at = f'{target}:{port}'
+    limit = '5s' if reached == 'connected' else '300ms'
+    print(addr, reached, 'host', code('-t', limit, at), 'pid', code('-t', limit, '--pid', str(os.getpid()), at),
+          'closed', code('--closed', '-t', '300ms', at), 'bare', code('-t', '5s', str(port)))
     s.close()
 ",
     ) else {
@@ -812,8 +819,9 @@ for addr in ['0.0.0.0', '10.9.8.7']:
     };
     assert_eq!(
         out,
-        "0.0.0.0 refused\n0.0.0.0 host 1\n0.0.0.0 bare 0\n\
-         10.9.8.7 connected\n10.9.8.7 host 0\n10.9.8.7 bare 0\n"
+        "0.0.0.0 refused host 1 pid 1 closed 1 bare 0\n\
+         10.9.8.7 connected host 0 pid 0 closed 1 bare 0\n\
+         10.5.5.5 refused host 1 pid 1 closed 1 bare 0\n"
     );
 }
 
