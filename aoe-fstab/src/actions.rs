@@ -18,7 +18,7 @@ use crate::command;
 use crate::devwait;
 use crate::fstab::{self, Entry, Skip, Table};
 use crate::mounts::{self, MountTable};
-use crate::source::{self, Source};
+use crate::source::{self, Resolver, Source};
 use cliutil::escape_bytes as shown;
 
 /// Runs the parsed command line.
@@ -31,12 +31,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print_entries(&table.entries.iter().collect::<Vec<_>>(), json)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Mounted { json } => {
-            let now = MountTable::read()?;
-            let mounted: Vec<&Entry> = table.entries.iter().filter(|e| now.contains(e)).collect();
-            print_entries(&mounted, json)?;
-            Ok(code(mounted.is_empty()))
-        }
+        Command::Mounted { json } => mounted(file, &table, json),
         Command::Mount {
             targets,
             mkdir,
@@ -58,7 +53,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 limit: mount_timeout,
                 dry_run,
             };
-            Ok(code(mount(chosen, &how)?))
+            Ok(code(mount(file, chosen, &how)?))
         }
         Command::Umount {
             targets,
@@ -71,10 +66,45 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .into_iter()
                 .rev()
                 .filter(|e| !matches!(e.skipped_by_mount(), Some(Skip::Swap | Skip::Root)));
-            Ok(code(umount(chosen, umount_timeout, dry_run)?))
+            Ok(code(umount(file, chosen, umount_timeout, dry_run)?))
         }
         Command::Check => Ok(code(check(file, &table)?)),
     }
+}
+
+/// Prints the entries mounted now; exit 1 if none is, 2 if whether one is
+/// could not be told (findfs could not evaluate its tag): "none" would be
+/// a guess.
+fn mounted(file: &Path, table: &Table, json: bool) -> anyhow::Result<ExitCode> {
+    let now = MountTable::read()?;
+    let tags = Resolver::new(source::EVALUATE_LIMIT);
+    let mut unknown = false;
+    let mut mounted = Vec::new();
+    for entry in &table.entries {
+        match now.contains(entry, &tags) {
+            Ok(true) => mounted.push(entry),
+            Ok(false) => {}
+            Err(why) => {
+                warn(&format!(
+                    "{}: cannot tell whether {} is mounted: {}",
+                    at(file, entry),
+                    shown(&entry.target),
+                    shown(why.as_bytes())
+                ));
+                unknown = true;
+            }
+        }
+    }
+    print_entries(&mounted, json)?;
+    if unknown {
+        return Ok(ExitCode::from(cliutil::FATAL));
+    }
+    Ok(code(mounted.is_empty()))
+}
+
+/// `FILE:LINE`, where `entry` is written, for its messages.
+fn at(file: &Path, entry: &Entry) -> String {
+    format!("{}:{}", shown_path(file), entry.line)
 }
 
 fn code(failed: bool) -> ExitCode {
@@ -178,7 +208,11 @@ struct How {
 }
 
 /// Returns whether any entry failed.
-fn mount<'a>(entries: impl Iterator<Item = &'a Entry>, how: &How) -> anyhow::Result<bool> {
+fn mount<'a>(
+    file: &Path,
+    entries: impl Iterator<Item = &'a Entry>,
+    how: &How,
+) -> anyhow::Result<bool> {
     let How {
         mkdir,
         check,
@@ -187,6 +221,7 @@ fn mount<'a>(entries: impl Iterator<Item = &'a Entry>, how: &How) -> anyhow::Res
         dry_run,
     } = *how;
     let mut now = MountTable::read()?;
+    let tags = Resolver::new(timeout);
     let program = if dry_run {
         None
     } else {
@@ -197,17 +232,24 @@ fn mount<'a>(entries: impl Iterator<Item = &'a Entry>, how: &How) -> anyhow::Res
     let mut failed = false;
     for entry in entries {
         let target = path(&entry.target);
-        if now.contains(entry) {
-            continue;
-        }
         let fail = |reason: &str| {
             warn(&format!(
-                "cannot mount {} on {}: {}",
+                "{}: cannot mount {} on {}: {}",
+                at(file, entry),
                 shown(&entry.source),
                 shown(&entry.target),
                 shown(reason.as_bytes())
             ));
         };
+        match now.contains(entry, &tags) {
+            Ok(true) => continue,
+            Ok(false) => {}
+            Err(why) => {
+                fail(&why);
+                failed = true;
+                continue;
+            }
+        }
         // Swap and root only when named (else filtered out before):
         // swapon's job, and a file system mounted over / would hide the
         // whole system.
@@ -235,7 +277,7 @@ fn mount<'a>(entries: impl Iterator<Item = &'a Entry>, how: &How) -> anyhow::Res
             now.insert(entry);
             continue;
         };
-        let device = match device(entry, deadline, &mut waiter, timeout) {
+        let device = match device(entry, deadline, &mut waiter, &tags) {
             Ok(device) => device,
             Err(reason) => {
                 fail(&reason);
@@ -267,13 +309,13 @@ const RETRY: Duration = Duration::from_secs(1);
 
 /// The device node `entry` is to be mounted from, if its source names one:
 /// a path (waited for with `--wait-devices`: `wait`), or a tag evaluated by
-/// findfs (each run within `limit`; with `--wait-devices`, again until it
-/// resolves or the wait is over). A tag that names no device is an error.
+/// findfs (by `tags`; with `--wait-devices`, again until it resolves or the
+/// wait is over). A tag that names no device is an error.
 fn device(
     entry: &Entry,
     wait: Option<(Instant, Duration)>,
     waiter: &mut devwait::Waiter,
-    limit: Duration,
+    tags: &Resolver,
 ) -> Result<Option<PathBuf>, String> {
     let tag = match source::of(entry)? {
         Source::Other => return Ok(None),
@@ -290,8 +332,10 @@ fn device(
         }
         Source::Tag(tag) => tag,
     };
+    let cannot = |why: String| format!("cannot evaluate {}: {why}", tag.shown());
+    let mut found = tags.device(&tag).map_err(cannot)?;
     loop {
-        if let Some(device) = tag.device(limit)? {
+        if let Some(device) = found {
             return Ok(Some(device));
         }
         let now = Instant::now();
@@ -304,9 +348,10 @@ fn device(
         let next = deadline.min(now + RETRY);
         // A link that is there already (findfs disagreeing) must not make
         // this a busy loop.
-        if waiter.wait_for(&tag.link(), next) {
+        if tag.link().is_none_or(|link| waiter.wait_for(&link, next)) {
             std::thread::sleep(next.saturating_duration_since(Instant::now()));
         }
+        found = tags.again(&tag).map_err(cannot)?;
     }
 }
 
@@ -382,11 +427,14 @@ fn deadline(start: Instant, wait: Duration) -> Instant {
 
 /// Returns whether any entry failed.
 fn umount<'a>(
+    file: &Path,
     entries: impl Iterator<Item = &'a Entry>,
     limit: Duration,
     dry_run: bool,
 ) -> anyhow::Result<bool> {
     let mut now = MountTable::read()?;
+    // findfs bounded as umount is: at shutdown nothing may take longer.
+    let tags = Resolver::new(limit);
     let program = if dry_run {
         None
     } else {
@@ -394,21 +442,36 @@ fn umount<'a>(
     };
     let mut failed = false;
     for entry in entries {
-        // Only its own file system: another one mounted on the same point
-        // is not ours to take away, nor one mounted on top of ours; and
-        // never / (`//`, `/tmp/..`, a link to it), which the filter above
-        // knows only as `/` and `root`.
-        if !now.contains(entry) || mounts::normalise(&path(&entry.target)) == Path::new("/") {
-            continue;
-        }
         let fail = |reason: &str| {
             warn(&format!(
-                "cannot unmount {}: {}",
+                "{}: cannot unmount {}: {}",
+                at(file, entry),
                 shown(&entry.target),
                 shown(reason.as_bytes())
             ));
         };
-        if let Some(top) = now.top(entry).filter(|top| !MountTable::is_own(entry, top)) {
+        // Only its own file system: another one mounted on the same point
+        // is not ours to take away, nor one mounted on top of ours; and
+        // never / (`//`, `/tmp/..`, a link to it), which the filter above
+        // knows only as `/` and `root`. One that cannot be told apart
+        // (findfs could not answer) fails: left mounted, not taken for
+        // "not mounted".
+        if mounts::normalise(&path(&entry.target)) == Path::new("/") {
+            continue;
+        }
+        match now.contains(entry, &tags) {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(why) => {
+                fail(&why);
+                failed = true;
+                continue;
+            }
+        }
+        let top = now
+            .top(entry)
+            .map(|top| (top, MountTable::is_own(entry, top, &tags)));
+        if let Some((top, Ok(false) | Err(_))) = top {
             fail(&format!(
                 "{} is mounted on top of {}",
                 shown(top),
@@ -438,6 +501,7 @@ fn umount<'a>(
 /// entry `mount` will leave alone; returns whether there was any problem.
 fn check(file: &Path, table: &Table) -> anyhow::Result<bool> {
     let name = shown_path(file);
+    let tags = Resolver::new(source::EVALUATE_LIMIT);
     let mut problems = Vec::new();
     for bad in &table.bad {
         // Already shown safely: the reason quotes the line through `shown`.
@@ -472,7 +536,7 @@ fn check(file: &Path, table: &Table) -> anyhow::Result<bool> {
             Ok(Source::Path(device)) if !device.exists() => {
                 problem(format!("device {} does not exist", shown_path(&device)));
             }
-            Ok(Source::Tag(tag)) => match tag.device(source::EVALUATE_LIMIT) {
+            Ok(Source::Tag(tag)) => match tags.device(&tag) {
                 Ok(Some(_)) => {}
                 Ok(None) => problem(format!("no device with {}", tag.shown())),
                 Err(why) => problem(format!("cannot evaluate {}: {why}", tag.shown())),

@@ -169,7 +169,9 @@ pub fn output(program: &Path, argv: &[OsString], limit: Duration) -> Result<Vec<
 /// to [`MAX_STDERR`]) and its first line returned as the reason when it
 /// fails. Once `limit` has passed, the whole group is sent SIGTERM, then
 /// SIGKILL (a mount helper it forked, or anything that one forked, must not
-/// finish the mount after the entry was reported failed), and the child is
+/// finish the mount after the entry was reported failed); after a failed
+/// exit before the limit, SIGKILL at once (a success leaves the group be: a
+/// FUSE daemon serves the mount it made). On a timeout the child is
 /// not waited for beyond that: one stuck in the kernel (an NFS or `AoE`
 /// device that never answers) may not die at all.
 fn spawn(
@@ -209,17 +211,28 @@ fn spawn(
     };
     let watched = handle.and_then(|handle| {
         let handle = handle.ok_or_else(|| io::Error::other("it vanished"))?;
-        Ok((watch(&mut child, &handle, &mut pipes, limit)?, handle))
+        Ok((watch(&handle, &mut pipes, limit)?, handle))
     });
     match watched {
-        Ok((Some(status), _)) if status.success() => {
-            Ok(pipes.pop().map(|p| p.kept).unwrap_or_default())
+        Ok((true, _)) => {
+            // Exited, not yet reaped (its group's id still ours). After a
+            // failure, what it started must not finish the mount later;
+            // after a success it stays (a FUSE daemon serves the mount).
+            if !exited_zero(&child) {
+                kill_group(&child, Signal::SIGKILL);
+            }
+            match child.wait() {
+                Ok(status) if status.success() => {
+                    Ok(pipes.pop().map(|p| p.kept).unwrap_or_default())
+                }
+                Ok(status) => Err(Failed {
+                    code: status.code(),
+                    reason: reason(&pipes[0].kept, &name, status),
+                }),
+                Err(e) => Err(other(format!("cannot wait for {name}: {e}"))),
+            }
         }
-        Ok((Some(status), _)) => Err(Failed {
-            code: status.code(),
-            reason: reason(&pipes[0].kept, &name, status),
-        }),
-        Ok((None, handle)) => {
+        Ok((false, handle)) => {
             let mut why = format!(
                 "{name} did not finish within {}",
                 humantime::format_duration(limit)
@@ -258,27 +271,35 @@ impl Pipe {
     }
 }
 
-/// Reads the child's pipes until it exits (its status) or `limit` passes
-/// (`None`; it is left unreaped).
-fn watch(
-    child: &mut Child,
-    handle: &Handle,
-    pipes: &mut [Pipe],
-    limit: Duration,
-) -> io::Result<Option<ExitStatus>> {
+/// Whether the child (exited, unreaped) exited with status 0; it is left
+/// unreaped.
+fn exited_zero(child: &Child) -> bool {
+    use nix::sys::wait::{waitid, Id, WaitPidFlag, WaitStatus};
+    let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT | WaitPidFlag::WNOHANG;
+    i32::try_from(child.id()).is_ok_and(|pid| {
+        matches!(
+            waitid(Id::Pid(nix::unistd::Pid::from_raw(pid)), flags),
+            Ok(WaitStatus::Exited(_, 0))
+        )
+    })
+}
+
+/// Reads the child's pipes until it exits (true; it is left unreaped) or
+/// `limit` passes (false).
+fn watch(handle: &Handle, pipes: &mut [Pipe], limit: Duration) -> io::Result<bool> {
     let deadline = Instant::now().checked_add(limit);
     loop {
-        if let Some(status) = child.try_wait()? {
+        if handle.has_exited()? {
             // What it wrote just before exiting, without waiting for a
             // process it left behind that still holds a pipe.
             for pipe in pipes.iter_mut().filter(|p| p.open) {
                 drain_ready(pipe)?;
             }
-            return Ok(Some(status));
+            return Ok(true);
         }
         let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
         if left == Some(Duration::ZERO) {
-            return Ok(None);
+            return Ok(false);
         }
         // Without a pidfd (Linux before 5.3) an exit is seen by looking.
         let look = Duration::from_millis(50);

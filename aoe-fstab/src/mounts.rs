@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use crate::fstab::{self, Entry};
+use crate::source::Resolver;
 
 const PROC_MOUNTS: &str = "/proc/self/mounts";
 
@@ -38,18 +39,28 @@ impl MountTable {
 
     /// Whether `entry` is mounted now: its own source on its mount point,
     /// as `mount -a` decides (libmount's `mnt_table_is_fs_mounted`), not
-    /// just anything on that mount point.
-    pub fn contains(&self, entry: &Entry) -> bool {
-        self.sources(&entry.target)
-            .iter()
-            .any(|source| Self::is_own(entry, source))
+    /// just anything on that mount point. An error if a tag that could name
+    /// what is mounted there could not be evaluated.
+    pub fn contains(&self, entry: &Entry, tags: &Resolver) -> Result<bool, String> {
+        let mut unknown = None;
+        for source in self.sources(&entry.target) {
+            match Self::is_own(entry, source, tags) {
+                Ok(true) => return Ok(true),
+                Ok(false) => {}
+                Err(why) => unknown = Some(why),
+            }
+        }
+        unknown.map_or(Ok(false), Err)
     }
 
     /// Whether `mounted` (on `entry`'s mount point) is `entry`'s own mount.
     /// A bind mount shows its file system's device, not the directory it
     /// binds: anything on its mount point is taken for it.
-    pub fn is_own(entry: &Entry, mounted: &[u8]) -> bool {
-        entry.has_option("bind") || entry.has_option("rbind") || same_source(entry, mounted)
+    pub fn is_own(entry: &Entry, mounted: &[u8], tags: &Resolver) -> Result<bool, String> {
+        if entry.has_option("bind") || entry.has_option("rbind") {
+            return Ok(true);
+        }
+        same_source(entry, mounted, tags)
     }
 
     /// The source on top of `entry`'s mount point, if anything is mounted
@@ -92,11 +103,14 @@ fn path(value: &[u8]) -> PathBuf {
 /// the same words (`tmpfs`, `server:/export`), or the same device once
 /// links are resolved (`/dev/disk/by-uuid/...`, `UUID=`/`LABEL=` tags, as
 /// the kernel shows `/dev/sdb1`).
-pub fn same_source(entry: &Entry, mounted: &[u8]) -> bool {
+pub fn same_source(entry: &Entry, mounted: &[u8], tags: &Resolver) -> Result<bool, String> {
     if entry.source == mounted {
-        return true;
+        return Ok(true);
     }
-    mounted.starts_with(b"/") && crate::source::is_device_of(entry, &path(mounted))
+    if !mounted.starts_with(b"/") {
+        return Ok(false);
+    }
+    crate::source::is_device_of(entry, &path(mounted), tags)
 }
 
 /// The path as the kernel reports it: symlinks resolved when it exists,
@@ -123,14 +137,24 @@ mod tests {
         fstab::parse(line.as_bytes()).entries.remove(0)
     }
 
+    fn tags() -> Resolver {
+        Resolver::new(crate::source::EVALUATE_LIMIT)
+    }
+
     #[test]
     fn decodes_escaped_targets() {
         let table = MountTable::from_bytes(
             b"tmpfs /nonexistent/with\\040space tmpfs rw 0 0\nproc /proc proc rw 0 0\n",
         );
-        assert!(table.contains(&entry(r"tmpfs /nonexistent/with\040space t")));
-        assert!(table.contains(&entry(r"tmpfs /nonexistent/with\040space/ t")));
-        assert!(!table.contains(&entry("tmpfs /nonexistent/with t")));
+        assert!(table
+            .contains(&entry(r"tmpfs /nonexistent/with\040space t"), &tags())
+            .unwrap());
+        assert!(table
+            .contains(&entry(r"tmpfs /nonexistent/with\040space/ t"), &tags())
+            .unwrap());
+        assert!(!table
+            .contains(&entry("tmpfs /nonexistent/with t"), &tags())
+            .unwrap());
     }
 
     #[test]
@@ -139,15 +163,17 @@ mod tests {
             b"mine /nonexistent/m tmpfs rw 0 0\nforeign /nonexistent/m tmpfs rw 0 0\n",
         );
         let mine = entry("mine /nonexistent/m tmpfs");
-        assert!(table.contains(&mine));
-        assert!(!table.contains(&entry("aoe /nonexistent/m tmpfs")));
+        assert!(table.contains(&mine, &tags()).unwrap());
+        assert!(!table
+            .contains(&entry("aoe /nonexistent/m tmpfs"), &tags())
+            .unwrap());
         // What umount would take off is the one on top.
         assert_eq!(table.top(&mine), Some(&b"foreign"[..]));
         assert_eq!(table.top(&entry("x /nonexistent/other t")), None);
         // A bind mount shows the device, not the directory: its point decides.
         let bind = entry("/srv/data /nonexistent/m none bind");
-        assert!(table.contains(&bind));
-        assert!(MountTable::is_own(&bind, b"/dev/vda"));
+        assert!(table.contains(&bind, &tags()).unwrap());
+        assert!(MountTable::is_own(&bind, b"/dev/vda", &tags()).unwrap());
     }
 
     #[test]
@@ -158,9 +184,9 @@ mod tests {
         let link = dir.path().join("by-uuid");
         std::os::unix::fs::symlink(&dev, &link).unwrap();
         let e = entry(&format!("{} /m ext4", link.display()));
-        assert!(same_source(&e, dev.as_os_str().as_bytes()));
-        assert!(!same_source(&e, b"/dev/null"));
-        assert!(!same_source(&e, b"sdb1"));
+        assert!(same_source(&e, dev.as_os_str().as_bytes(), &tags()).unwrap());
+        assert!(!same_source(&e, b"/dev/null", &tags()).unwrap());
+        assert!(!same_source(&e, b"sdb1", &tags()).unwrap());
     }
 
     #[test]
@@ -173,6 +199,6 @@ mod tests {
     #[test]
     fn proc_is_mounted_here() {
         let table = MountTable::read().unwrap();
-        assert!(table.contains(&entry("proc /proc proc")));
+        assert!(table.contains(&entry("proc /proc proc"), &tags()).unwrap());
     }
 }

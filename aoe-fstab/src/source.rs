@@ -2,6 +2,8 @@
 //! (`LABEL=`, `UUID=`, `PARTUUID=`, `PARTLABEL=`) that findfs(8) evaluates
 //! as mount(8) would, or something else (a server's export, `tmpfs`).
 
+use std::cell::{OnceCell, RefCell};
+use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -19,20 +21,20 @@ pub enum Source<'a> {
     Other,
 }
 
-/// A device tag as written (`LABEL="my data"`), its value unquoted.
-/// How long findfs is given to evaluate a tag outside of `mount` (which
-/// gives it `--mount-timeout`).
+/// How long findfs is given to evaluate a tag in `mounted` and `check`
+/// (`mount` and `umount` give it their own time limit).
 pub const EVALUATE_LIMIT: Duration = Duration::from_secs(30);
 
+/// A device tag as written (`LABEL="my data"`), its value unquoted.
 pub struct Tag<'a> {
     spec: &'a [u8],
     dir: &'static str,
     value: &'a [u8],
 }
 
-/// What `entry`'s source names; a tag whose value cannot name a device
-/// (empty, `.`, `..` or holding a `/`: as a udev link name, these would
-/// name /dev/disk itself or a path beyond it) is an error.
+/// What `entry`'s source names; a tag with an empty value is an error
+/// (anything else is findfs's to evaluate, as mount(8) does: `LABEL=a/b`
+/// too).
 pub fn of(entry: &Entry) -> Result<Source<'_>, String> {
     let source = entry.source.as_slice();
     if source.starts_with(b"/") && !source.starts_with(b"//") {
@@ -53,9 +55,9 @@ pub fn of(entry: &Entry) -> Result<Source<'_>, String> {
         .strip_prefix(b"\"")
         .and_then(|v| v.strip_suffix(b"\""))
         .unwrap_or(value);
-    if matches!(value, b"" | b"." | b"..") || value.contains(&b'/') {
+    if value.is_empty() {
         return Err(format!(
-            "{} names no device (a tag's value is never empty, `.` or `..`, nor holds a `/`)",
+            "{} names no device (a tag's value is never empty)",
             shown(source)
         ));
     }
@@ -68,29 +70,88 @@ pub fn of(entry: &Entry) -> Result<Source<'_>, String> {
 
 /// Whether `device` (a path, as the mount table shows it) is the device
 /// `entry`'s source names: the same node once links are resolved, a tag
-/// evaluated by findfs.
-pub fn is_device_of(entry: &Entry, device: &Path) -> bool {
+/// evaluated by findfs. A tag findfs could not evaluate is an error: not
+/// knowing is not "another device".
+pub fn is_device_of(entry: &Entry, device: &Path, tags: &Resolver) -> Result<bool, String> {
     let named = match of(entry) {
         Ok(Source::Path(path)) => Some(path),
-        Ok(Source::Tag(tag)) => tag.device(EVALUATE_LIMIT).ok().flatten(),
+        Ok(Source::Tag(tag)) => tags
+            .device(&tag)
+            .map_err(|why| format!("cannot evaluate {}: {why}", tag.shown()))?,
         _ => None,
     };
-    named.is_some_and(|named| {
+    Ok(named.is_some_and(|named| {
         matches!(
             (std::fs::canonicalize(named), std::fs::canonicalize(device)),
             (Ok(a), Ok(b)) if a == b
         )
-    })
+    }))
+}
+
+/// What findfs said of a tag: its device, none has it, or why it could not
+/// tell.
+type Evaluated = Result<Option<PathBuf>, String>;
+
+/// Evaluates tags by findfs, each within `limit` and at most once per run
+/// (the answer kept: one that hangs costs its limit once, not once per
+/// look); findfs itself is looked up once.
+pub struct Resolver {
+    limit: Duration,
+    findfs: OnceCell<Result<PathBuf, String>>,
+    seen: RefCell<HashMap<Vec<u8>, Evaluated>>,
+}
+
+impl Resolver {
+    pub fn new(limit: Duration) -> Self {
+        Self {
+            limit,
+            findfs: OnceCell::new(),
+            seen: RefCell::default(),
+        }
+    }
+
+    /// The device `tag` names (`Ok(None)`: no device has it), as first
+    /// evaluated in this run.
+    pub fn device(&self, tag: &Tag<'_>) -> Evaluated {
+        if let Some(known) = self.seen.borrow().get(tag.spec) {
+            return known.clone();
+        }
+        self.again(tag)
+    }
+
+    /// Evaluates `tag` anew (`--wait-devices` waiting for it to appear).
+    pub fn again(&self, tag: &Tag<'_>) -> Evaluated {
+        let findfs = self.findfs.get_or_init(findfs).clone();
+        let found = findfs.and_then(|findfs| tag.device(&findfs, self.limit));
+        self.seen
+            .borrow_mut()
+            .insert(tag.spec.to_vec(), found.clone());
+        found
+    }
+}
+
+/// findfs(8): on PATH, else where util-linux puts it (/sbin, /usr/sbin, as
+/// mount(8): cron's PATH=/usr/bin:/bin has neither).
+fn findfs() -> Result<PathBuf, String> {
+    which::which("findfs")
+        .or_else(|_| which::which_in("findfs", Some("/sbin:/usr/sbin"), "/"))
+        .map_err(|_| "findfs not found on PATH, in /sbin or /usr/sbin".into())
 }
 
 impl Tag<'_> {
     /// Where udev links the device: only a hint of when to look again (a
     /// value with spaces is linked under udev's encoding, and without udev
-    /// there is no link at all).
-    pub fn link(&self) -> PathBuf {
-        Path::new("/dev/disk")
-            .join(self.dir)
-            .join(OsStr::from_bytes(self.value))
+    /// there is no link at all). None for a value no link is named (`.`,
+    /// `..`, one with a `/`: udev encodes it).
+    pub fn link(&self) -> Option<PathBuf> {
+        if matches!(self.value, b"." | b"..") || self.value.contains(&b'/') {
+            return None;
+        }
+        Some(
+            Path::new("/dev/disk")
+                .join(self.dir)
+                .join(OsStr::from_bytes(self.value)),
+        )
     }
 
     /// The tag as written, for messages.
@@ -103,13 +164,12 @@ impl Tag<'_> {
     /// several devices with the label, the same one), within `limit`:
     /// probing reads devices, and one that never answers must not hang us.
     /// `Ok(None)` if no device has it.
-    pub fn device(&self, limit: Duration) -> Result<Option<PathBuf>, String> {
-        let findfs = command::find("findfs").map_err(|e| format!("{e:#}"))?;
+    fn device(&self, findfs: &Path, limit: Duration) -> Result<Option<PathBuf>, String> {
         let argv = [
             OsString::from("findfs"),
             OsStr::from_bytes(self.spec).into(),
         ];
-        match command::output(&findfs, &argv, limit) {
+        match command::output(findfs, &argv, limit) {
             Ok(out) => {
                 let line = out.strip_suffix(b"\n").unwrap_or(&out);
                 if line.starts_with(b"/") && !line.contains(&b'\n') {
@@ -119,7 +179,8 @@ impl Tag<'_> {
                 }
             }
             Err(command::Failed { code: Some(1), .. }) => Ok(None),
-            Err(failed) => Err(failed.reason),
+            Err(failed) if failed.reason.starts_with("findfs") => Err(failed.reason),
+            Err(failed) => Err(format!("findfs: {}", failed.reason)),
         }
     }
 }
@@ -133,7 +194,7 @@ mod tests {
         let entry = fstab::parse(line.as_bytes()).entries.remove(0);
         of(&entry).map(|s| match s {
             Source::Path(p) => Some(p),
-            Source::Tag(t) => Some(t.link()),
+            Source::Tag(t) => t.link(),
             Source::Other => None,
         })
     }
@@ -168,22 +229,18 @@ mod tests {
     }
 
     #[test]
-    fn tag_values_naming_dev_disk_itself_are_refused() {
-        for line in [
-            "LABEL=.. /m ext4",
-            "LABEL=. /m ext4",
-            "UUID=\"..\" /m ext4",
-            "LABEL=a/b /m ext4",
-            "PARTLABEL=../../sda /m ext4",
-            "UUID= /m ext4",
-            "LABEL=\"\" /m ext4",
-        ] {
+    fn only_empty_tag_values_are_refused() {
+        for line in ["UUID= /m ext4", "LABEL=\"\" /m ext4"] {
             let err = source(line).unwrap_err();
             assert!(err.contains("names no device"), "{line}: {err}");
         }
         assert_eq!(
-            source("LABEL=.. /m ext4").unwrap_err(),
-            "LABEL=.. names no device (a tag's value is never empty, `.` or `..`, nor holds a `/`)"
+            source("UUID= /m ext4").unwrap_err(),
+            "UUID= names no device (a tag's value is never empty)"
         );
+        // findfs and mount(8) evaluate these; no udev link is named so.
+        for line in ["LABEL=.. /m ext4", "LABEL=. /m ext4", "LABEL=a/b /m ext4"] {
+            assert_eq!(source(line), Ok(None), "{line}");
+        }
     }
 }

@@ -333,7 +333,10 @@ fn mount_leaves_swap_root_and_noauto_alone_as_mount_a_does() {
     );
     assert_eq!(
         stderr(&out),
-        "aoe-fstab: cannot mount UUID=1f2a on none: a swap area: use swapon, not mount\n"
+        format!(
+            "aoe-fstab: {}:1: cannot mount UUID=1f2a on none: a swap area: use swapon, not mount\n",
+            file.display()
+        )
     );
     // umount leaves the root file system (always mounted) alone too.
     let out = run(&file, &["umount", "--dry-run"]);

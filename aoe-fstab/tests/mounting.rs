@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::{assert_exit, run, stderr, stdout, with_file, write};
+use crate::{assert_exit, assert_stderr_has, run, stderr, stdout, with_file, write};
 
 /// A temp dir whose mounts are lazily unmounted when the test ends, even
 /// when it fails.
@@ -210,7 +210,10 @@ fn another_file_system_on_the_mount_point_is_not_the_entry() {
     assert_exit(&out, 1);
     assert_eq!(
         stderr(&out),
-        format!("aoe-fstab: cannot unmount {d}/m: on-top is mounted on top of aoe\n")
+        format!(
+            "aoe-fstab: {}:1: cannot unmount {d}/m: on-top is mounted on top of aoe\n",
+            file.display()
+        )
     );
     assert_eq!(sources_on(&s.join("m")), ["foreign", "aoe", "on-top"]);
     let status = Command::new("umount").arg(s.join("m")).status().unwrap();
@@ -238,16 +241,28 @@ fn a_failing_entry_does_not_stop_the_rest() {
     let lines: Vec<&str> = err.lines().collect();
     assert_eq!(lines.len(), 2, "{err}");
     assert!(
-        lines[0].starts_with(&format!("aoe-fstab: cannot mount two on {d}/b: ")),
+        lines[0].starts_with(&format!(
+            "aoe-fstab: {}:2: cannot mount two on {d}/b: ",
+            file.display()
+        )),
         "{err}"
     );
     // mount's own reason follows, whatever words it uses.
     assert!(
-        lines[0].len() > format!("aoe-fstab: cannot mount two on {d}/b: ").len() + 5,
+        lines[0].len()
+            > format!(
+                "aoe-fstab: {}:2: cannot mount two on {d}/b: ",
+                file.display()
+            )
+            .len()
+                + 5,
         "{err}"
     );
     assert!(
-        lines[1].starts_with(&format!("aoe-fstab: cannot mount three on {d}/c: ")),
+        lines[1].starts_with(&format!(
+            "aoe-fstab: {}:3: cannot mount three on {d}/c: ",
+            file.display()
+        )),
         "{err}"
     );
     assert!(is_mount_point(&s.join("a")));
@@ -352,7 +367,7 @@ fn a_device_that_never_appears_fails_in_bounded_time() {
     assert_exit(&out, 1);
     assert_eq!(
         stderr(&out),
-        format!("aoe-fstab: cannot mount {d}/etherd/e9.9 on {d}/m: {d}/etherd/e9.9 did not appear within 200ms\n")
+        format!("aoe-fstab: {}:1: cannot mount {d}/etherd/e9.9 on {d}/m: {d}/etherd/e9.9 did not appear within 200ms\n", file.display())
     );
     assert!(!is_mount_point(&s.join("m")));
     assert!(
@@ -375,7 +390,10 @@ fn a_busy_entry_fails_to_unmount_and_the_rest_still_are() {
     assert_exit(&out, 1);
     let err = stderr(&out);
     assert!(
-        err.starts_with(&format!("aoe-fstab: cannot unmount {d}/b: ")) && err.lines().count() == 1,
+        err.starts_with(&format!(
+            "aoe-fstab: {}:2: cannot unmount {d}/b: ",
+            file.display()
+        )) && err.lines().count() == 1,
         "{err}"
     );
     assert!(err.contains("busy"), "umount's reason: {err}");
@@ -451,7 +469,8 @@ fn mounts_reason_is_shown_with_control_characters_escaped() {
     let err = stderr(&out);
     assert!(
         err.starts_with(&format!(
-            "aoe-fstab: cannot mount src on {d}/gone\\x1b[2J: "
+            "aoe-fstab: {}:1: cannot mount src on {d}/gone\\x1b[2J: ",
+            file.display()
         )),
         "{err}"
     );
@@ -628,6 +647,7 @@ fn run_with_path(s: &Scratch, bin: &Path, file: &Path, args: &[&str]) -> std::pr
         .args(args)
         .env("PATH", std::env::join_paths(paths).unwrap())
         .env("SCRATCH", s.path())
+        .env("BLKID_FILE", "/dev/null")
         .output()
         .unwrap()
 }
@@ -724,7 +744,8 @@ fn a_missing_mount_point_without_mkdir_is_a_clear_error() {
     assert_eq!(
         stderr(&out),
         format!(
-            "aoe-fstab: cannot mount src on {d}/missing: mount point does not exist (--mkdir creates it)\n"
+            "aoe-fstab: {}:1: cannot mount src on {d}/missing: mount point does not exist (--mkdir creates it)\n",
+            file.display()
         )
     );
     assert!(!s.join("missing").exists());
@@ -770,7 +791,10 @@ fn a_mount_that_never_finishes_is_given_up_and_killed() {
     assert_exit(&out, 1);
     assert_eq!(
         stderr(&out),
-        format!("aoe-fstab: cannot mount hang-aoe on {d}/a: mount did not finish within 300ms\n")
+        format!(
+            "aoe-fstab: {}:1: cannot mount hang-aoe on {d}/a: mount did not finish within 300ms\n",
+            file.display()
+        )
     );
     assert!(!is_mount_point(&s.join("a")));
     assert!(is_mount_point(&s.join("b")));
@@ -798,7 +822,10 @@ fn an_umount_that_never_finishes_is_given_up_and_killed() {
     assert_exit(&out, 1);
     assert_eq!(
         stderr(&out),
-        format!("aoe-fstab: cannot unmount {d}/a: umount did not finish within 300ms\n")
+        format!(
+            "aoe-fstab: {}:1: cannot unmount {d}/a: umount did not finish within 300ms\n",
+            file.display()
+        )
     );
     assert!(is_mount_point(&s.join("a")));
     let pid = std::fs::read_to_string(s.join("hung")).unwrap();
@@ -841,7 +868,10 @@ fn a_flood_on_mounts_stderr_is_bounded_and_its_first_line_reported() {
     assert_exit(&out, 1);
     assert_eq!(
         stderr(&out),
-        format!("aoe-fstab: cannot mount src on {d}/a: first line of a flood\n")
+        format!(
+            "aoe-fstab: {}:1: cannot mount src on {d}/a: first line of a flood\n",
+            file.display()
+        )
     );
 }
 
@@ -958,9 +988,9 @@ fn label_and_uuid_sources_mount_without_udev_links() {
     );
 }
 
-/// A tag whose value would name /dev/disk itself or a path beyond it (`.`,
-/// `..`, a `/`) is refused before anything evaluates it, and a tag no
-/// device has is a clear error; the next entry is mounted all the same.
+/// A tag with an empty value is refused before anything evaluates it, and
+/// a tag no device has is a clear error naming `FILE:LINE`; the next entry
+/// is mounted all the same.
 #[test]
 fn tags_that_name_no_device_are_clear_errors() {
     let s = Scratch::new();
@@ -970,20 +1000,21 @@ fn tags_that_name_no_device_are_clear_errors() {
     }
     let none = format!("aoe-none-{}", std::process::id());
     let file = s.fstab(&format!(
-        "LABEL=.. {d}/a tmpfs _netdev\n\
-         UUID=\"../..\" {d}/b tmpfs _netdev\n\
-         LABEL={none} {d}/c tmpfs _netdev\n\
+        "LABEL= {d}/a tmpfs _netdev\n\
+         UUID=\"\" {d}/b tmpfs _netdev\n\
+         LABEL={none}/.. {d}/c tmpfs _netdev\n\
          tmpfs {d}/e tmpfs _netdev\n"
     ));
+    let f = file.display();
     let out = run(&file, &["mount"]);
     assert_exit(&out, 1);
-    let why = "names no device (a tag's value is never empty, `.` or `..`, nor holds a `/`)";
+    let why = "names no device (a tag's value is never empty)";
     assert_eq!(
         stderr(&out),
         format!(
-            "aoe-fstab: cannot mount LABEL=.. on {d}/a: LABEL=.. {why}\n\
-             aoe-fstab: cannot mount UUID=\"../..\" on {d}/b: UUID=\"../..\" {why}\n\
-             aoe-fstab: cannot mount LABEL={none} on {d}/c: no device with LABEL={none}\n"
+            "aoe-fstab: {f}:1: cannot mount LABEL= on {d}/a: LABEL= {why}\n\
+             aoe-fstab: {f}:2: cannot mount UUID=\"\" on {d}/b: UUID=\"\" {why}\n\
+             aoe-fstab: {f}:3: cannot mount LABEL={none}/.. on {d}/c: no device with LABEL={none}/..\n"
         )
     );
     assert_eq!(s.mounts(), [s.join("e")]);
@@ -994,26 +1025,225 @@ fn tags_that_name_no_device_are_clear_errors() {
     assert_exit(&out, 1);
     assert_eq!(
         stdout(&out),
-        format!("mount -t tmpfs -o _netdev -- LABEL={none} {d}/c\nmount -t tmpfs -o _netdev -- tmpfs {d}/e\n")
+        format!("mount -t tmpfs -o _netdev -- LABEL={none}/.. {d}/c\nmount -t tmpfs -o _netdev -- tmpfs {d}/e\n")
     );
     assert_eq!(
         stderr(&out),
         format!(
-            "aoe-fstab: cannot mount LABEL=.. on {d}/a: LABEL=.. {why}\n\
-             aoe-fstab: cannot mount UUID=\"../..\" on {d}/b: UUID=\"../..\" {why}\n"
+            "aoe-fstab: {f}:1: cannot mount LABEL= on {d}/a: LABEL= {why}\n\
+             aoe-fstab: {f}:2: cannot mount UUID=\"\" on {d}/b: UUID=\"\" {why}\n"
         )
     );
     let out = run(&file, &["check"]);
     assert_exit(&out, 1);
-    let f = file.display();
     assert_eq!(
         stdout(&out),
         format!(
-            "{f}:1: {d}/a: LABEL=.. {why}\n\
-             {f}:2: {d}/b: UUID=\"../..\" {why}\n\
-             {f}:3: {d}/c: no device with LABEL={none}\n"
+            "{f}:1: {d}/a: LABEL= {why}\n\
+             {f}:2: {d}/b: UUID=\"\" {why}\n\
+             {f}:3: {d}/c: no device with LABEL={none}/..\n"
         )
     );
+}
+
+/// A label holding `/` (or `.`, `..`) is findfs's and mount(8)'s to
+/// evaluate (`mount LABEL=a/b` works): mounted, seen mounted, unmounted.
+#[test]
+fn labels_with_slashes_and_dots_are_evaluated() {
+    let s = Scratch::new();
+    let d = s.path().display();
+    let label = format!("a/{}/..", std::process::id() % 10000);
+    let Some(dev) = Loop::ext4(&s, &["-L", &label]) else {
+        return;
+    };
+    let file = s.fstab(&format!("LABEL={label} {d}/m ext4 _netdev 0 0\n"));
+    let out = run_uncached(&file, &["mount", "--mkdir"]);
+    assert_exit(&out, 0);
+    assert_eq!(sources_on(&s.join("m")), std::slice::from_ref(&dev.0));
+    assert_exit(&run_uncached(&file, &["check"]), 0);
+    let out = run_uncached(&file, &["mounted"]);
+    assert_exit(&out, 0);
+    assert_eq!(
+        stdout(&out),
+        format!("LABEL={label} {d}/m ext4 _netdev 0 0\n")
+    );
+    assert_exit(&run_uncached(&file, &["umount"]), 0);
+    assert!(!is_mount_point(&s.join("m")));
+}
+
+/// An ext4 file system with a fresh label, mounted on `{s}/m` from
+/// `LABEL=...` in `{s}/fstab`: its device, its fstab.
+fn mounted_by_label(s: &Scratch, label: &str) -> Option<(Loop, PathBuf)> {
+    let dev = Loop::ext4(s, &["-L", label])?;
+    let d = s.path().display();
+    let file = s.fstab(&format!("LABEL={label} {d}/m ext4 _netdev 0 0\n"));
+    assert_exit(&run_uncached(&file, &["mount", "--mkdir"]), 0);
+    assert!(is_mount_point(&s.join("m")));
+    Some((dev, file))
+}
+
+/// `aoe-fstab --file FILE ARGS...` with exactly `path` as PATH.
+fn run_with_only_path(path: &str, file: &Path, args: &[&str]) -> std::process::Output {
+    with_file(file)
+        .args(args)
+        .env("PATH", path)
+        .env("BLKID_FILE", "/dev/null")
+        .output()
+        .unwrap()
+}
+
+/// `aoe-fstab --file FILE ARGS...` with no blkid cache: findfs probes the
+/// devices (a cache probed in the last 200 s, by a test running
+/// meanwhile, would not know a fresh loop device).
+fn run_uncached(file: &Path, args: &[&str]) -> std::process::Output {
+    with_file(file)
+        .args(args)
+        .env("BLKID_FILE", "/dev/null")
+        .output()
+        .unwrap()
+}
+
+/// cron's PATH (/usr/bin:/bin) has no findfs: it is found in /sbin or
+/// /usr/sbin, as mount(8) is; `mounted` and `umount` see the mount.
+#[test]
+fn findfs_is_found_outside_a_path_without_sbin() {
+    let s = Scratch::new();
+    let label = format!("aoe-p-{}", std::process::id());
+    let Some((_dev, file)) = mounted_by_label(&s, &label) else {
+        return;
+    };
+    let out = run_with_only_path("/usr/bin:/bin", &file, &["mounted"]);
+    assert_exit(&out, 0);
+    assert_eq!(stderr(&out), "");
+    let out = run_with_only_path("/usr/bin:/bin", &file, &["umount"]);
+    assert_exit(&out, 0);
+    assert!(!is_mount_point(&s.join("m")), "{}", stderr(&out));
+}
+
+/// findfs that cannot answer (fails, or hangs) is an error for the entry,
+/// never "not mounted": `mounted` exits 2 (not 1, "none mounted"),
+/// `umount` exits 1 and leaves it mounted, each naming `FILE:LINE`, the tag
+/// and findfs's reason; `umount --umount-timeout` bounds findfs too.
+#[test]
+fn findfs_that_cannot_answer_is_an_error_not_unmounted() {
+    let s = Scratch::new();
+    let label = format!("aoe-ff-{}", std::process::id());
+    let Some((_dev, file)) = mounted_by_label(&s, &label) else {
+        return;
+    };
+    let d = s.path().display();
+    let f = file.display();
+    let label = format!("LABEL={label}");
+    let bin = wrapper(
+        &s,
+        "findfs",
+        "#!/bin/sh\necho 'findfs: broken here' >&2\nexit 2\n",
+    );
+    let out = run_with_path(&s, &bin, &file, &["mounted"]);
+    assert_exit(&out, 2);
+    assert_eq!(stdout(&out), "");
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "aoe-fstab: {f}:1: cannot tell whether {d}/m is mounted: cannot evaluate {label}: findfs: broken here\n"
+        )
+    );
+    let out = run_with_path(&s, &bin, &file, &["umount"]);
+    assert_exit(&out, 1);
+    assert_eq!(
+        stderr(&out),
+        format!("aoe-fstab: {f}:1: cannot unmount {d}/m: cannot evaluate {label}: findfs: broken here\n")
+    );
+    assert!(is_mount_point(&s.join("m")));
+    // `mount` does not take it for unmounted either (and mount it twice).
+    let out = run_with_path(&s, &bin, &file, &["mount"]);
+    assert_exit(&out, 1);
+    assert_stderr_has(&out, &format!("aoe-fstab: {f}:1: cannot mount {label} on {d}/m: cannot evaluate {label}: findfs: broken here"));
+    assert_eq!(sources_on(&s.join("m")).len(), 1);
+    // One that never answers is given up within --umount-timeout.
+    let bin = wrapper(&s, "findfs", "#!/bin/sh\nexec sleep 1000\n");
+    let out = run_with_path(&s, &bin, &file, &["umount", "--umount-timeout", "300ms"]);
+    assert_exit(&out, 1);
+    assert_eq!(
+        stderr(&out),
+        format!("aoe-fstab: {f}:1: cannot unmount {d}/m: cannot evaluate {label}: findfs did not finish within 300ms\n")
+    );
+    assert!(is_mount_point(&s.join("m")));
+}
+
+/// Each tag is evaluated once a run: an entry whose mount point holds
+/// another device (so the tag is evaluated to tell them apart) is mounted
+/// with the device found then.
+#[test]
+fn each_tag_is_evaluated_once_a_run() {
+    let s = Scratch::new();
+    let label = format!("aoe-once-{}", std::process::id());
+    let Some(dev) = Loop::ext4(&s, &["-L", &label]) else {
+        return;
+    };
+    let d = s.path().display();
+    std::fs::create_dir(s.join("m")).unwrap();
+    mount_tmpfs("/aoe-other", &s.join("m"));
+    let file = s.fstab(&format!("LABEL={label} {d}/m ext4 _netdev 0 0\n"));
+    let bin = wrapper(
+        &s,
+        "findfs",
+        "#!/bin/sh\necho \"$1\" >>\"$SCRATCH/calls\"\nPATH=/usr/sbin:/sbin:$PATH exec findfs \"$@\"\n",
+    );
+    let out = run_with_path(&s, &bin, &file, &["mount"]);
+    assert_exit(&out, 0);
+    assert_eq!(
+        sources_on(&s.join("m")),
+        ["/aoe-other".to_owned(), dev.0.clone()]
+    );
+    let calls = std::fs::read_to_string(s.join("calls")).unwrap();
+    assert_eq!(calls, format!("LABEL={label}\n"));
+}
+
+/// A mount(8) that fails (exit 1) before its time is up has its process
+/// group killed too: a child it left behind must not mount later.
+#[test]
+fn a_failed_mount_leaves_nothing_of_it_running() {
+    let s = Scratch::new();
+    let d = s.path().display();
+    std::fs::create_dir(s.join("a")).unwrap();
+    let bin = wrapper(
+        &s,
+        "mount",
+        &format!(
+            "#!/bin/sh\n\
+             sh -c 'echo $$ >\"$SCRATCH/bg.tmp\"; mv \"$SCRATCH/bg.tmp\" \"$SCRATCH/bg\"\n\
+                    sleep 30; touch \"$SCRATCH/acted\"; exec {} \"$@\"' sh \"$@\" </dev/null >/dev/null 2>&1 &\n\
+             while ! [ -e \"$SCRATCH/bg\" ]; do sleep 0.01; done\n\
+             echo 'mount: failed on purpose' >&2\n\
+             exit 1\n",
+            real_mount()
+        ),
+    );
+    let file = s.fstab(&format!("late-aoe {d}/a tmpfs size=1m\n"));
+    let out = run_with_path(&s, &bin, &file, &["mount"]);
+    assert_exit(&out, 1);
+    let pid = std::fs::read_to_string(s.join("bg")).expect("the child started");
+    let pid = pid.trim();
+    // SIGKILL was sent before aoe-fstab exited; its end is waited for.
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while alive(pid) && std::time::Instant::now() < end {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let left = alive(pid);
+    if left {
+        let _ = Command::new("kill").args(["-KILL", pid]).status();
+    }
+    assert!(!left, "mount's child {pid} outlived the failed entry");
+    assert!(!s.join("acted").exists());
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "aoe-fstab: {}:1: cannot mount late-aoe on {d}/a: failed on purpose\n",
+            file.display()
+        )
+    );
+    assert!(!is_mount_point(&s.join("a")));
 }
 
 /// Whether process `pid` is there and not a zombie (its parent reaps it).
@@ -1050,7 +1280,10 @@ fn a_timed_out_mount_leaves_nothing_of_it_running() {
     assert_exit(&out, 1);
     assert_eq!(
         stderr(&out),
-        format!("aoe-fstab: cannot mount late-aoe on {d}/a: mount did not finish within 1s\n")
+        format!(
+            "aoe-fstab: {}:1: cannot mount late-aoe on {d}/a: mount did not finish within 1s\n",
+            file.display()
+        )
     );
     let pid = std::fs::read_to_string(s.join("bg")).expect("the child started");
     let pid = pid.trim();
