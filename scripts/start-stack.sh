@@ -55,7 +55,7 @@ on_exit() {
   fi
   read -ra ports <<<"${begun[*]} ${pool[*]}"
   for p in "${ports[@]}"; do args+=(--release "$p"); done
-  ((${#args[@]} == 0)) || "$portfind" "${args[@]}" >/dev/null 2>&1 &
+  ((${#args[@]} == 0)) || "$portfind" "${args[@]}" >/dev/null 2>&1 9>&- &
   exit "$rc"
 }
 
@@ -529,7 +529,8 @@ stop() {
   for name in "${names[@]}"; do for p in ${ports_of[$name]}; do [[ ! -e $state/$p.port ]] || getport "$p"; done; done
   for name in "${names[@]}"; do
     # `|| exit`: its status for wait, without the ERR trap (set -E) saying "failed".
-    [[ ! -e $state/$name.pid ]] || { exec {fd}< <("${detach[@]}" "$pidwait" --kill --group --strict --retry="$stop_retry" \
+    # Not holding the lock (9): a stop cut short must not keep the next run out.
+    [[ ! -e $state/$name.pid ]] || { exec {fd}< <(exec 9>&- && "${detach[@]}" "$pidwait" --kill --group --strict --retry="$stop_retry" \
       --remove "$state/$name.pid" 2>&1 || exit) && fds[$name]=$fd pids[$name]=$!; }
   done
   for name in "${names[@]}"; do
@@ -574,7 +575,7 @@ stop() {
 # our child (a running job: no stranger can have the pid), its group too.
 by_pid() {
   [[ " ${live_jobs[*]} " == *" ${launched[$1]:-none} "* ]] &&
-    "${detach[@]}" "$pidwait" --kill --group --quiet --retry="$stop_retry" --pid "${launched[$1]}" 2>/dev/null
+    "${detach[@]}" "$pidwait" --kill --group --quiet --retry="$stop_retry" --pid "${launched[$1]}" 2>/dev/null 9>&-
 }
 
 # status: a line (--json: an object) per service: pid, ports and state.

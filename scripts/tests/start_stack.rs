@@ -1238,6 +1238,56 @@ fn an_interrupted_stop_names_what_still_runs() {
 }
 
 #[test]
+fn a_stops_pidwaits_do_not_hold_the_lock() {
+    let mut stack = Stack::new();
+    stubborn_git(&mut stack, "exec GIT_STANDIN");
+    stack.run(&["start_arv-git-httpd"]).ok();
+    let pid = stack.pid("arv-git-httpd").unwrap();
+    let port = stack.port("arv-git-httpd").unwrap();
+    // A stop waiting 120 s before KILL: its pidwait would outlive the
+    // script if the script were cut short (a TERM to it alone, a KILL), so
+    // neither it nor its shell may hold the lock, or no run could go on.
+    stack.set("STACK_STOP_RETRY", "TERM/120/KILL/5");
+    let mut cmd = stack.command(&["stop_arv-git-httpd"]);
+    cmd.process_group(0)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    let script = child.id();
+    let stopping = || {
+        stack.processes().into_iter().find(|p| {
+            fs::read(format!("/proc/{p}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains("--kill"))
+        })
+    };
+    assert!(
+        wait_until(Duration::from_secs(30), || stopping().is_some()),
+        "no stop began"
+    );
+    let lock = stack.state().join(".lock");
+    let holders: Vec<u32> = fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|p| {
+            fs::read_dir(format!("/proc/{p}/fd")).is_ok_and(|fds| {
+                fds.flatten()
+                    .any(|fd| fs::read_link(fd.path()).is_ok_and(|l| l == lock))
+            })
+        })
+        .collect();
+    assert!(Command::new("kill")
+        .args(["-KILL", "--", &format!("-{script}")])
+        .status()
+        .unwrap()
+        .success());
+    let out = child.wait_with_output().unwrap();
+    stack.set("STACK_STOP_RETRY", "TERM/1/KILL/5");
+    assert_eq!(holders, [script], "{}", text(&out.stderr));
+    stack.run(&["stop_arv-git-httpd"]).ok();
+    stack.assert_gone(&[pid], &[port]);
+}
+
+#[test]
 fn status_names_the_service_that_is_down() {
     let stack = Stack::new();
     stack.run(&["start-all"]).ok();
