@@ -1191,23 +1191,20 @@ fn a_server_that_ignores_term_is_killed_on_schedule() {
     stack.assert_gone(&[pid], &[port]);
 }
 
-#[test]
-fn an_interrupted_stop_names_what_still_runs() {
-    let mut stack = Stack::new();
-    stubborn_git(&mut stack, "exec GIT_STANDIN");
-    // The API server runs too, but this stop is not for it.
-    stack.run(&["start"]).ok();
-    stack.run(&["start_arv-git-httpd"]).ok();
+/// `stop_arv-git-httpd` of a git server that ignores TERM, with KILL only
+/// after 120 s, in a process group of its own, once its pidwait runs; then
+/// the schedule is short again (for later stops, the drop's too). The stop,
+/// and the server's pid and port.
+fn a_long_stop_under_way(stack: &mut Stack) -> (Child, u32, u16) {
     let pid = stack.pid("arv-git-httpd").unwrap();
     let port = stack.port("arv-git-httpd").unwrap();
-    // TERM is ignored and KILL comes only after 120 s: ^C (INT to the
-    // stop's process group) comes first, once pidwait runs.
     stack.set("STACK_STOP_RETRY", "TERM/120/KILL/5");
     let mut cmd = stack.command(&["stop_arv-git-httpd"]);
     cmd.process_group(0)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let child = cmd.spawn().unwrap();
+    stack.set("STACK_STOP_RETRY", "TERM/1/KILL/5");
     let stopping = || {
         stack.processes().iter().any(|p| {
             fs::read(format!("/proc/{p}/cmdline"))
@@ -1218,14 +1215,29 @@ fn an_interrupted_stop_names_what_still_runs() {
         wait_until(Duration::from_secs(30), stopping),
         "no stop began"
     );
+    (child, pid, port)
+}
+
+/// `kill -SIGNAL -- -PGID`.
+fn kill_group(signal: &str, pgid: u32) {
     assert!(Command::new("kill")
-        .args(["-INT", "--", &format!("-{}", child.id())])
+        .args([signal, "--", &format!("-{pgid}")])
         .status()
         .unwrap()
         .success());
+}
+
+#[test]
+fn an_interrupted_stop_names_what_still_runs() {
+    let mut stack = Stack::new();
+    stubborn_git(&mut stack, "exec GIT_STANDIN");
+    // The API server runs too, but this stop is not for it.
+    stack.run(&["start"]).ok();
+    stack.run(&["start_arv-git-httpd"]).ok();
+    // ^C (INT to the stop's process group) before the KILL.
+    let (child, pid, port) = a_long_stop_under_way(&mut stack);
+    kill_group("-INT", child.id());
     let out = child.wait_with_output().unwrap();
-    // A short schedule again, for the stop below (and the drop's, on failure).
-    stack.set("STACK_STOP_RETRY", "TERM/1/KILL/5");
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{stderr}");
     assert!(
@@ -1242,28 +1254,11 @@ fn a_stops_pidwaits_do_not_hold_the_lock() {
     let mut stack = Stack::new();
     stubborn_git(&mut stack, "exec GIT_STANDIN");
     stack.run(&["start_arv-git-httpd"]).ok();
-    let pid = stack.pid("arv-git-httpd").unwrap();
-    let port = stack.port("arv-git-httpd").unwrap();
-    // A stop waiting 120 s before KILL: its pidwait would outlive the
-    // script if the script were cut short (a TERM to it alone, a KILL), so
-    // neither it nor its shell may hold the lock, or no run could go on.
-    stack.set("STACK_STOP_RETRY", "TERM/120/KILL/5");
-    let mut cmd = stack.command(&["stop_arv-git-httpd"]);
-    cmd.process_group(0)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let child = cmd.spawn().unwrap();
+    // Its pidwait would outlive the script cut short (a TERM to it alone, a
+    // KILL): neither it nor its shell may hold the lock, or no run could go
+    // on.
+    let (child, pid, port) = a_long_stop_under_way(&mut stack);
     let script = child.id();
-    let stopping = || {
-        stack.processes().into_iter().find(|p| {
-            fs::read(format!("/proc/{p}/cmdline"))
-                .is_ok_and(|c| String::from_utf8_lossy(&c).contains("--kill"))
-        })
-    };
-    assert!(
-        wait_until(Duration::from_secs(30), || stopping().is_some()),
-        "no stop began"
-    );
     let lock = stack.state().join(".lock");
     let holders: Vec<u32> = fs::read_dir("/proc")
         .unwrap()
@@ -1275,13 +1270,8 @@ fn a_stops_pidwaits_do_not_hold_the_lock() {
             })
         })
         .collect();
-    assert!(Command::new("kill")
-        .args(["-KILL", "--", &format!("-{script}")])
-        .status()
-        .unwrap()
-        .success());
+    kill_group("-KILL", script);
     let out = child.wait_with_output().unwrap();
-    stack.set("STACK_STOP_RETRY", "TERM/1/KILL/5");
     assert_eq!(holders, [script], "{}", text(&out.stderr));
     stack.run(&["stop_arv-git-httpd"]).ok();
     stack.assert_gone(&[pid], &[port]);
