@@ -132,33 +132,9 @@ fn finish(mut child: Child) -> (ExitStatus, Output) {
     (status.unwrap(), child.wait_with_output().unwrap())
 }
 
-/// A Python server in a child process, listening on `addr` port 0; returns
-/// the child and its port.
-fn python_server(addr: &str) -> (Child, String) {
-    let code = format!(
-        "import socket,sys,time\ns=socket.socket()\ns.bind(('{addr}',0))\ns.listen()\n\
-         print(s.getsockname()[1],flush=True)\ntime.sleep(60)"
-    );
-    let mut child = Command::new("python3")
-        .args(["-c", &code])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    (child, line.trim().to_owned())
-}
-
-/// A Python server bound to 127.0.0.1 port 0 and to the interface `lo`
-/// (`SO_BINDTODEVICE`, as root): the child and its port. It listens once a
-/// line comes on its stdin, and says so on stdout.
-fn bound_to_lo() -> Option<(Child, String)> {
-    let code = "import socket,sys\ns=socket.socket()\n\
-        s.setsockopt(socket.SOL_SOCKET,socket.SO_BINDTODEVICE,b'lo')\n\
-        s.bind(('127.0.0.1',0))\nprint(s.getsockname()[1],flush=True)\n\
-        sys.stdin.readline()\ns.listen()\nprint('listening',flush=True)\nsys.stdin.read()";
+/// `python3 -c CODE`, its stdio piped: the child and the first line it
+/// printed (empty if it printed none).
+fn python(code: &str) -> (Child, String) {
     let mut child = Command::new("python3")
         .args(["-c", code])
         .stdin(Stdio::piped())
@@ -170,12 +146,34 @@ fn bound_to_lo() -> Option<(Child, String)> {
     BufReader::new(child.stdout.as_mut().unwrap())
         .read_line(&mut line)
         .unwrap();
-    if line.trim().is_empty() {
+    (child, line.trim().to_owned())
+}
+
+/// A Python server in a child process, listening on `addr` port 0; returns
+/// the child and its port.
+fn python_server(addr: &str) -> (Child, String) {
+    python(&format!(
+        "import socket,sys,time\ns=socket.socket()\ns.bind(('{addr}',0))\ns.listen()\n\
+         print(s.getsockname()[1],flush=True)\ntime.sleep(60)"
+    ))
+}
+
+/// A Python server bound to 127.0.0.1 port 0 and to the interface `lo`
+/// (`SO_BINDTODEVICE`, as root): the child and its port. It listens once a
+/// line comes on its stdin, and says so on stdout.
+fn bound_to_lo() -> Option<(Child, String)> {
+    let (child, port) = python(
+        "import socket,sys\ns=socket.socket()\n\
+         s.setsockopt(socket.SOL_SOCKET,socket.SO_BINDTODEVICE,b'lo')\n\
+         s.bind(('127.0.0.1',0))\nprint(s.getsockname()[1],flush=True)\n\
+         sys.stdin.readline()\ns.listen()\nprint('listening',flush=True)\nsys.stdin.read()",
+    );
+    if port.is_empty() {
         let out = child.wait_with_output().unwrap();
         skip(&format!("cannot bind to lo here: {}", stderr(&out)));
         return None;
     }
-    Some((child, line.trim().to_owned()))
+    Some((child, port))
 }
 
 /// Tells a [`bound_to_lo`] server to listen; returns once it does.
