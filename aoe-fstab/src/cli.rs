@@ -11,7 +11,8 @@ Exit codes:
   1  an entry could not be mounted or unmounted, `check` found a problem,
      or (`mounted`) no entry is mounted
   2  usage or fatal error: unreadable or not a regular file, a bad line
-     with --strict, a named TARGET not in the file, mount/umount not found";
+     with --strict, a named TARGET not in the file, mount/umount not found;
+     (`mounted`) whether an entry is mounted could not be told";
 
 const LIST_CODES: &str = "\
 Exit codes:
@@ -24,17 +25,19 @@ Exit codes:
   0  at least one entry is mounted (those are printed)
   1  no entry is mounted
   2  usage or fatal error: unreadable or not a regular file, a bad line
-     with --strict";
+     with --strict; or whether an entry is mounted could not be told
+     (findfs could not evaluate its tag within 30s): those it could tell
+     are printed, never \"none mounted\"";
 
 const MOUNT_CODES: &str = "\
 Exit codes:
   0  every chosen entry is mounted (or was already); with --dry-run, the
      commands are printed
   1  an entry could not be mounted (its device did not appear in time, no
-     device has its LABEL=/UUID= tag, its mount point is missing or could
-     not be made or is refused, mount failed or did not finish within
-     --mount-timeout, or a named entry is a swap area or the root file
-     system); the rest still are
+     device has its LABEL=/UUID= tag or findfs could not evaluate it, its
+     mount point is missing or could not be made or is refused, mount
+     failed or did not finish within --mount-timeout, or a named entry is
+     a swap area or the root file system); the rest still are
   2  usage or fatal error: unreadable or not a regular file, a bad line
      with --strict, a named TARGET not in the file, mount not found";
 
@@ -42,8 +45,9 @@ const UMOUNT_CODES: &str = "\
 Exit codes:
   0  every chosen entry is unmounted (or was not mounted); with --dry-run,
      the commands are printed
-  1  an entry could not be unmounted (e.g. busy, or umount did not finish
-     within --umount-timeout); the rest still are
+  1  an entry could not be unmounted (e.g. busy, umount did not finish
+     within --umount-timeout, or findfs could not evaluate its tag); the
+     rest still are
   2  usage or fatal error: unreadable or not a regular file, a bad line
      with --strict, a named TARGET not in the file, umount not found";
 
@@ -104,7 +108,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Print the file's entries that are mounted now; exit 1 if none is.
+    /// Print the file's entries that are mounted now; exit 1 if none is
+    /// (2 if that cannot be told: findfs failed on a tag).
     #[command(after_help = MOUNTED_CODES)]
     Mounted {
         /// Print JSON like `findmnt --json`: {"filesystems": [...]}.
@@ -175,7 +180,8 @@ pub enum Command {
         targets: Vec<PathBuf>,
 
         /// Give up on an unmount that has not finished within DURATION
-        /// (as --mount-timeout of `mount`).
+        /// (as --mount-timeout of `mount`); findfs, evaluating a tag to
+        /// tell whether its entry is mounted, is bounded by it too.
         #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = parse_timeout)]
         umount_timeout: Duration,
 

@@ -364,6 +364,120 @@ fn stop_without_the_fstab_file_unloads_nothing_it_cannot_unmount() {
     assert_eq!(code(&out), Some(0), "{}", show(&out));
 }
 
+/// `aoe-fstab mounted` that cannot tell (findfs failing on a `LABEL=`
+/// entry, whose mount point holds a device) is not "none mounted": stop
+/// keeps the driver and the lock, and what is mounted stays.
+#[test]
+fn stop_when_findfs_cannot_answer_keeps_the_driver_and_the_lock() {
+    let mut rig = Rig::new();
+    let out = rig.run("start");
+    assert_eq!(code(&out), Some(0), "{}", show(&out));
+    let d = rig.dir.path().display().to_string();
+    std::fs::write(
+        rig.path("fstab-aoe"),
+        format!(
+            "LABEL=aoe-init-x {d}/mnt/a        tmpfs  size=1m,_netdev  0 0\n\
+             {d}/etherd/e1.1  {d}/mnt/b\\040b  tmpfs  size=1m,_netdev  0 0\n"
+        ),
+    )
+    .unwrap();
+    let bin = rig.path("bin");
+    std::fs::create_dir(&bin).unwrap();
+    std::fs::write(
+        rig.path("findfs.sh"),
+        "#!/bin/sh\necho 'findfs: broken here' >&2\nexit 2\n",
+    )
+    .unwrap();
+    let status = Command::new("install")
+        .args(["-m", "755"])
+        .arg(rig.path("findfs.sh"))
+        .arg(bin.join("findfs"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    rig.set("PATH", &path);
+    let out = rig.run("stop");
+    assert_eq!(code(&out), Some(1), "{}", show(&out));
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "aoe-init: cannot tell what to unmount ({d}/fstab-aoe:1: cannot tell whether {d}/mnt/a \
+             is mounted: cannot evaluate LABEL=aoe-init-x: findfs: broken here): keeping the driver and the lock\n"
+        )
+    );
+    assert!(rig.mounted("mnt/a") && rig.mounted("mnt/b b"));
+    assert!(rig.driver_loaded() && rig.locked(), "{}", rig.log());
+    assert!(!rig.log().contains("rmmod"), "{}", rig.log());
+}
+
+/// A failed start whose undo cannot tell what it mounted (`mounted` exits
+/// 2: findfs failing on a `LABEL=` entry) keeps the driver and the lock
+/// rather than unloading the driver under a mounted file system.
+#[test]
+fn an_undo_that_cannot_tell_what_was_mounted_keeps_the_driver_and_the_lock() {
+    let mut rig = Rig::new();
+    let d = rig.dir.path().display().to_string();
+    std::fs::write(
+        rig.path("fstab-aoe"),
+        format!(
+            "{d}/etherd/e1.0  {d}/mnt/a  tmpfs  size=1m,_netdev  0 0\n\
+             LABEL=aoe-init-x {d}/mnt/a  tmpfs  size=1m,_netdev  0 0\n"
+        ),
+    )
+    .unwrap();
+    let bin = rig.path("bin");
+    std::fs::create_dir(&bin).unwrap();
+    // Fails once mnt/a holds a file system (the start's first mount), so
+    // that the checks before the start (--dry-run) pass.
+    std::fs::write(
+        rig.path("findfs.sh"),
+        "#!/bin/sh\n\
+         mountpoint -q \"$AOE_MNT\" || exit 1\n\
+         echo 'findfs: broken here' >&2\nexit 2\n",
+    )
+    .unwrap();
+    let status = Command::new("install")
+        .args(["-m", "755"])
+        .arg(rig.path("findfs.sh"))
+        .arg(bin.join("findfs"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    rig.set("PATH", &path);
+    rig.set("AOE_MNT", &format!("{d}/mnt/a"));
+    let out = rig.run("start");
+    assert_eq!(code(&out), Some(1), "{}", show(&out));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "aoe-fstab: {d}/fstab-aoe:2: cannot mount LABEL=aoe-init-x on {d}/mnt/a: \
+             cannot evaluate LABEL=aoe-init-x: findfs: broken here\n"
+        )),
+        "{}",
+        show(&out)
+    );
+    assert!(
+        err.contains(
+            "aoe-init: cannot tell what this start mounted: keeping the driver and the lock\n"
+        ),
+        "{}",
+        show(&out)
+    );
+    assert!(rig.mounted("mnt/a"));
+    assert!(rig.driver_loaded() && rig.locked(), "{}", rig.log());
+    assert!(!rig.log().contains("rmmod"), "{}", rig.log());
+}
+
 #[test]
 fn reload_mounts_what_is_missing() {
     let rig = Rig::new();
@@ -524,7 +638,7 @@ fn a_mount_that_never_ends_fails_the_start_after_mount_timeout() {
     let d = rig.dir.path().display();
     assert!(
         text(&out.stderr).contains(&format!(
-            "aoe-fstab: cannot mount {d}/etherd/e1.1 on {d}/mnt/b b: mount did not finish within 300ms\n"
+            "aoe-fstab: {d}/fstab-aoe:3: cannot mount {d}/etherd/e1.1 on {d}/mnt/b b: mount did not finish within 300ms\n"
         )),
         "{}",
         show(&out)
