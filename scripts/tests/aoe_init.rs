@@ -152,6 +152,43 @@ impl Rig {
         let status = Command::new("umount").arg(self.path(rel)).status().unwrap();
         assert!(status.success());
     }
+
+    /// Puts a findfs running `body` (sh) first on PATH, and mounts `mnt/a`
+    /// from `LABEL=aoe-init-x` (which a working findfs names `etherd/e1.0`).
+    /// `$CALLER` in `body`: how aoe-fstab was run (its command line).
+    fn fake_findfs(&mut self, body: &str) {
+        let d = self.dir.path().display().to_string();
+        std::fs::write(
+            self.path("fstab-aoe"),
+            format!(
+                "LABEL=aoe-init-x {d}/mnt/a        tmpfs  size=1m,_netdev  0 0\n\
+                 {d}/etherd/e1.1  {d}/mnt/b\\040b  tmpfs  size=1m,_netdev  0 0\n"
+            ),
+        )
+        .unwrap();
+        let bin = self.path("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        std::fs::write(
+            self.path("findfs.sh"),
+            format!(
+                "#!/bin/sh\nCALLER=$(tr '\\0' ' ' < /proc/$PPID/cmdline)\n{body}\necho {d}/etherd/e1.0\n"
+            ),
+        )
+        .unwrap();
+        let status = Command::new("install")
+            .args(["-m", "755"])
+            .arg(self.path("findfs.sh"))
+            .arg(bin.join("findfs"))
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let path = format!(
+            "{}:{}",
+            bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        self.set("PATH", &path);
+    }
 }
 
 impl Drop for Rig {
@@ -1264,7 +1301,7 @@ fn bad_settings_are_refused_before_anything_runs() {
         (
             "DEVICE_TIMEOUT",
             "soon",
-            "aoe-init: DEVICE_TIMEOUT='soon' or ",
+            "aoe-init: DEVICE_TIMEOUT='soon' is not usable: aoe-fstab: invalid value 'soon'",
         ),
         (
             "MOUNT_TIMEOUT",
@@ -1282,7 +1319,7 @@ fn bad_settings_are_refused_before_anything_runs() {
         (
             "DEVICE_TIMEOUT",
             "soon'--mount-timeout x",
-            "aoe-init: DEVICE_TIMEOUT='soon'--mount-timeout x' or ",
+            "aoe-init: DEVICE_TIMEOUT='soon'--mount-timeout x' is not usable: aoe-fstab: invalid value",
         ),
         // A quote would pass `evil=1` to the module as a parameter of its own.
         (
@@ -1596,4 +1633,137 @@ fn a_missing_lsb_status_is_not_installed_and_status_unknown() {
     }
     assert!(!ran.exists(), "the settings file was read");
     assert!(rig.log().is_empty(), "ran {}", rig.log());
+}
+
+/// A start whose `mounted` cannot tell what is mounted (findfs failing
+/// once) starts nothing: its undo would unmount what it could not see
+/// mounted before (the admin's file system on mnt/a).
+#[test]
+fn a_start_that_cannot_tell_what_is_mounted_starts_nothing() {
+    let mut rig = Rig::new();
+    let d = rig.dir.path().display().to_string();
+    rig.fake_findfs(&format!(
+        "case $CALLER in *' mounted'*) [ -e {d}/failed ] || {{ : > {d}/failed; \
+         echo 'findfs: transient' >&2; exit 2; }};; esac"
+    ));
+    std::fs::create_dir(rig.path("etherd")).unwrap();
+    std::fs::write(rig.path("etherd/e1.0"), "").unwrap();
+    let status = Command::new("mount")
+        .args(["-t", "tmpfs"])
+        .arg(rig.path("etherd/e1.0"))
+        .arg(rig.path("mnt/a"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::fs::write(rig.path("mnt/a/file"), "the admin's").unwrap();
+    // e1.1 never appears: a start that went on would fail and be undone.
+    rig.set("AOE_DEVICES", "e1.0");
+    rig.set("DEVICE_TIMEOUT", "1s");
+    let out = rig.run("start");
+    assert_eq!(code(&out), Some(1), "{}", show(&out));
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "aoe-init: cannot tell what is mounted: {d}/fstab-aoe:1: cannot tell whether {d}/mnt/a \
+             is mounted: cannot evaluate LABEL=aoe-init-x: findfs: transient\n"
+        )
+    );
+    assert!(rig.path("mnt/a/file").exists(), "{}", show(&out));
+    assert!(rig.log().is_empty(), "ran {}", rig.log());
+    assert!(!rig.locked() && !rig.driver_loaded());
+}
+
+/// findfs failing on a running service: status keeps what it could tell
+/// and says why the rest is unknown; start and reload fail (1) as the mount
+/// does, never blaming `DEVICE_TIMEOUT` (6).
+#[test]
+fn findfs_failing_on_a_running_service() {
+    let mut rig = Rig::new();
+    let d = rig.dir.path().display().to_string();
+    rig.fake_findfs(&format!(
+        "[ -e {d}/fail ] && {{ echo 'findfs: broken here' >&2; exit 2; }}"
+    ));
+    let out = rig.run("start");
+    assert_eq!(code(&out), Some(0), "{}", show(&out));
+    assert!(rig.mounted("mnt/a") && rig.mounted("mnt/b b"));
+    std::fs::write(rig.path("fail"), "").unwrap();
+    let why = format!(
+        "{d}/fstab-aoe:1: cannot tell whether {d}/mnt/a is mounted: \
+         cannot evaluate LABEL=aoe-init-x: findfs: broken here"
+    );
+    let out = rig.run("status");
+    assert_eq!(code(&out), Some(4), "{}", show(&out));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.starts_with(&format!("aoe-init status is unknown: {why}\n")),
+        "{}",
+        show(&out)
+    );
+    assert!(
+        stdout.ends_with(&format!(
+            "Mounted AoE file systems:\n  {d}/etherd/e1.1 {d}/mnt/b\\040b tmpfs size=1m,_netdev 0 0\n  \
+             unknown: {why}\n"
+        )),
+        "{}",
+        show(&out)
+    );
+    for action in ["start", "reload"] {
+        let out = rig.run(action);
+        assert_eq!(code(&out), Some(1), "{action}: {}", show(&out));
+        let err = text(&out.stderr);
+        assert!(
+            err.contains(&format!(
+                "aoe-fstab: {d}/fstab-aoe:1: cannot mount LABEL=aoe-init-x on {d}/mnt/a: \
+                 cannot evaluate LABEL=aoe-init-x: findfs: broken here\n"
+            )) && !err.contains("DEVICE_TIMEOUT"),
+            "{action}: {}",
+            show(&out)
+        );
+    }
+    assert!(rig.mounted("mnt/a") && rig.locked() && rig.driver_loaded());
+}
+
+/// A umount dry run that fails for an entry (findfs slower than
+/// `MOUNT_TIMEOUT`) does not make stop call `MOUNT_TIMEOUT` unusable and
+/// unmount with the default: only aoe-fstab's usage error (2) refuses it.
+#[test]
+fn a_slow_findfs_is_not_a_refused_mount_timeout() {
+    let mut rig = Rig::new();
+    rig.fake_findfs("case $CALLER in *' umount'*) sleep 5;; esac");
+    let out = rig.run("start");
+    assert_eq!(code(&out), Some(0), "{}", show(&out));
+    rig.set("MOUNT_TIMEOUT", "1s");
+    let out = rig.run("stop");
+    assert_eq!(code(&out), Some(1), "{}", show(&out));
+    let err = text(&out.stderr);
+    assert!(
+        !err.contains("not usable") && err.contains("findfs did not finish within 1s"),
+        "{}",
+        show(&out)
+    );
+    assert!(rig.mounted("mnt/a") && rig.locked() && rig.driver_loaded());
+}
+
+/// status evaluates no tag with mount's long limit: a findfs that hangs in
+/// its dry run costs 10s (the old code waited 2m there).
+#[test]
+fn status_with_a_hung_findfs_is_bounded() {
+    let mut rig = Rig::new();
+    let d = rig.dir.path().display().to_string();
+    rig.fake_findfs(&format!(
+        "case $CALLER in *' mount --dry-run'*) [ -e {d}/hang ] && exec sleep 1000;; esac"
+    ));
+    let out = rig.run("start");
+    assert_eq!(code(&out), Some(0), "{}", show(&out));
+    std::fs::write(rig.path("hang"), "").unwrap();
+    let out = rig.run("status");
+    assert_eq!(code(&out), Some(4), "{}", show(&out));
+    assert!(
+        text(&out.stdout).starts_with(&format!(
+            "aoe-init status is unknown: {d}/fstab-aoe:1: cannot mount LABEL=aoe-init-x on {d}/mnt/a: \
+             cannot evaluate LABEL=aoe-init-x: findfs did not finish within 10s\n"
+        )),
+        "{}",
+        show(&out)
+    );
 }
