@@ -225,7 +225,7 @@ fn mount<'a>(
     let program = if dry_run {
         None
     } else {
-        Some(command::find("mount")?)
+        Some(command::find("mount").map_err(anyhow::Error::msg)?)
     };
     let deadline = wait.map(|d| (deadline(Instant::now(), d), d));
     let mut waiter = devwait::Waiter::default();
@@ -438,7 +438,7 @@ fn umount<'a>(
     let program = if dry_run {
         None
     } else {
-        Some(command::find("umount")?)
+        Some(command::find("umount").map_err(anyhow::Error::msg)?)
     };
     let mut failed = false;
     for entry in entries {

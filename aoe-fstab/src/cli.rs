@@ -153,9 +153,9 @@ pub enum Command {
         wait_devices: Option<Duration>,
 
         /// Give up on a mount that has not finished within DURATION (250ms,
-        /// 10s, 2m; a bare number is seconds; not 0): mount and all it
-        /// started (its process group: a mount.TYPE helper too) are sent
-        /// SIGTERM, then SIGKILL, the entry fails and the next one is
+        /// 10s, 2m; a bare number is seconds; not 0): mount's process
+        /// group (mount, a mount.TYPE helper; not a process that left it
+        /// with setsid) is sent SIGTERM, then SIGKILL, the entry fails and the next one is
         /// mounted. A mount stuck in the kernel (a device that never
         /// answers) may outlive the kill; it is not waited for. The same
         /// limit bounds findfs evaluating a LABEL=, UUID=, PARTUUID= or

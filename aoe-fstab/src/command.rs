@@ -13,7 +13,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use pidwait::pidfd::{self, Handle};
 use pidwait::{Pid, Signal};
 use rustix::event::{PollFd, PollFlags};
@@ -113,9 +112,24 @@ fn printf_quote(value: &[u8]) -> String {
     out
 }
 
-/// Finds a program on PATH once, before anything is run.
-pub fn find(program: &str) -> anyhow::Result<PathBuf> {
-    which::which(program).with_context(|| format!("cannot find `{program}` on PATH"))
+/// Where `find` looks after PATH: where util-linux puts findfs (as
+/// mount(8) does; cron's `PATH=/usr/bin:/bin` has neither).
+const SYSTEM_DIRS: [&str; 2] = ["/sbin", "/usr/sbin"];
+
+/// Finds `program` (mount, umount, findfs) once, before it is run: in
+/// PATH's absolute entries, then in [`SYSTEM_DIRS`]. An empty or relative
+/// entry (`.`, `::`) names whatever directory we run in, where anyone may
+/// have planted a program for root to run: skipped.
+pub fn find(program: &str) -> Result<PathBuf, String> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let dirs = std::env::split_paths(&path)
+        .filter(|dir| dir.is_absolute())
+        .chain(SYSTEM_DIRS.iter().map(PathBuf::from));
+    let cannot =
+        || format!("cannot find `{program}` on PATH (absolute entries), in /sbin or /usr/sbin");
+    // Entries split on `:` hold none: joining them cannot fail.
+    let dirs = std::env::join_paths(dirs).map_err(|_| cannot())?;
+    which::which_in(program, Some(dirs), "/").map_err(|_| cannot())
 }
 
 /// `/proc/PID/fd/N` for a descriptor of ours, PID as the /proc mounted here

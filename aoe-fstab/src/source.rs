@@ -121,21 +121,13 @@ impl Resolver {
 
     /// Evaluates `tag` anew (`--wait-devices` waiting for it to appear).
     pub fn again(&self, tag: &Tag<'_>) -> Evaluated {
-        let findfs = self.findfs.get_or_init(findfs).clone();
+        let findfs = self.findfs.get_or_init(|| command::find("findfs")).clone();
         let found = findfs.and_then(|findfs| tag.device(&findfs, self.limit));
         self.seen
             .borrow_mut()
             .insert(tag.spec.to_vec(), found.clone());
         found
     }
-}
-
-/// findfs(8): on PATH, else where util-linux puts it (/sbin, /usr/sbin, as
-/// mount(8): cron's PATH=/usr/bin:/bin has neither).
-fn findfs() -> Result<PathBuf, String> {
-    which::which("findfs")
-        .or_else(|_| which::which_in("findfs", Some("/sbin:/usr/sbin"), "/"))
-        .map_err(|_| "findfs not found on PATH, in /sbin or /usr/sbin".into())
 }
 
 impl Tag<'_> {

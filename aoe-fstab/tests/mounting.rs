@@ -1329,3 +1329,56 @@ fn mount_inherits_no_descriptor_of_the_mount_point() {
         "{args}"
     );
 }
+
+/// mount, umount and findfs run as root: an empty or relative PATH entry
+/// names the current directory, never searched, so what another user
+/// planted there is not run (the real ones, from /sbin and PATH, are).
+#[test]
+fn relative_path_entries_are_never_searched() {
+    let s = Scratch::new();
+    let d = s.path().display();
+    std::fs::create_dir(s.join("m")).unwrap();
+    let file = s.fstab(&format!(
+        "LABEL=aoe-planted-{} {d}/l tmpfs size=1m,noauto 0 0\n\
+         aoe-planted {d}/m tmpfs size=1m 0 0\n",
+        std::process::id()
+    ));
+    for program in ["findfs", "mount", "umount"] {
+        let planted = s.join(program);
+        std::fs::write(
+            &planted,
+            format!("#!/bin/sh\ntouch {d}/ran-{program}\nexit 0\n"),
+        )
+        .unwrap();
+        std::fs::set_permissions(
+            &planted,
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+    }
+    for path in [":/usr/bin:/bin", ".:/usr/bin:/bin", "/usr/bin:/bin:"] {
+        let run_in = |args: &[&str]| {
+            with_file(&file)
+                .current_dir(s.path())
+                .env("PATH", path)
+                .args(args)
+                .output()
+                .unwrap()
+        };
+        // The real findfs (in /sbin): no device has the label.
+        let out = run_in(&["mounted"]);
+        assert_exit(&out, 1);
+        let out = run_in(&["mount"]);
+        assert_exit(&out, 0);
+        assert!(is_mount_point(&s.join("m")), "PATH={path}");
+        let out = run_in(&["umount", &format!("{d}/m")]);
+        assert_exit(&out, 0);
+        assert!(!is_mount_point(&s.join("m")), "PATH={path}");
+        for program in ["findfs", "mount", "umount"] {
+            assert!(
+                !s.join(&format!("ran-{program}")).exists(),
+                "PATH={path}: the planted {program} ran"
+            );
+        }
+    }
+}
