@@ -1301,25 +1301,25 @@ fn bad_settings_are_refused_before_anything_runs() {
         (
             "DEVICE_TIMEOUT",
             "soon",
-            "aoe-init: DEVICE_TIMEOUT='soon' is not usable: aoe-fstab: invalid value 'soon'",
+            "aoe-init: DEVICE_TIMEOUT='soon' is not usable: invalid value 'soon'",
         ),
         (
             "MOUNT_TIMEOUT",
             "soon",
-            "aoe-init: MOUNT_TIMEOUT='soon' is not usable: aoe-fstab: invalid value 'soon'",
+            "aoe-init: MOUNT_TIMEOUT='soon' is not usable: invalid value 'soon'",
         ),
         // Zero would kill every mount at once.
         (
             "MOUNT_TIMEOUT",
             "0",
-            "aoe-init: MOUNT_TIMEOUT='0' is not usable: aoe-fstab: invalid value '0' for '--mount-timeout",
+            "aoe-init: MOUNT_TIMEOUT='0' is not usable: invalid value '0' for '--mount-timeout",
         ),
         // aoe-fstab's message quotes the value: which setting is refused is
         // not guessed from its text.
         (
             "DEVICE_TIMEOUT",
             "soon'--mount-timeout x",
-            "aoe-init: DEVICE_TIMEOUT='soon'--mount-timeout x' is not usable: aoe-fstab: invalid value",
+            "aoe-init: DEVICE_TIMEOUT='soon'--mount-timeout x' is not usable: invalid value",
         ),
         // A quote would pass `evil=1` to the module as a parameter of its own.
         (
@@ -1659,6 +1659,10 @@ fn a_start_that_cannot_tell_what_is_mounted_starts_nothing() {
     // e1.1 never appears: a start that went on would fail and be undone.
     rig.set("AOE_DEVICES", "e1.0");
     rig.set("DEVICE_TIMEOUT", "1s");
+    // A bad line, whose warning comes first, is not taken for the reason.
+    let mut fstab = std::fs::read_to_string(rig.path("fstab-aoe")).unwrap();
+    fstab.push_str("garbage\n");
+    std::fs::write(rig.path("fstab-aoe"), fstab).unwrap();
     let out = rig.run("start");
     assert_eq!(code(&out), Some(1), "{}", show(&out));
     assert_eq!(
