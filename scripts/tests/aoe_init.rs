@@ -578,6 +578,25 @@ fn restart_unmounts_unloads_and_starts_again() {
     assert_eq!(log.matches("rmmod").count(), 1, "{log}");
 }
 
+/// LSB's try-restart: nothing when stopped (0, nothing loaded or
+/// mounted); a restart when running.
+#[test]
+fn try_restart_restarts_only_a_running_service() {
+    let rig = Rig::new();
+    let out = rig.run("try-restart");
+    assert_eq!(code(&out), Some(0), "{}", show(&out));
+    assert!(rig.log().is_empty(), "ran {}", rig.log());
+    assert!(!rig.locked() && !rig.driver_loaded() && !rig.mounted("mnt/a"));
+    let out = rig.run("start");
+    assert_eq!(code(&out), Some(0), "{}", show(&out));
+    let out = rig.run("try-restart");
+    assert_eq!(code(&out), Some(0), "{}", show(&out));
+    assert!(rig.mounted("mnt/a") && rig.mounted("mnt/b b") && rig.locked());
+    let log = rig.log();
+    assert_eq!(log.matches("modprobe").count(), 2, "{log}");
+    assert_eq!(log.matches("rmmod").count(), 1, "{log}");
+}
+
 #[test]
 fn a_driver_that_never_comes_up_fails_in_bounded_time() {
     let mut rig = Rig::new();
@@ -1553,8 +1572,9 @@ fn bad_usage_exits_2() {
         let out = rig.cmd(args).output().unwrap();
         assert_eq!(code(&out), Some(2), "{args:?}: {}", show(&out));
         assert!(
-            text(&out.stderr)
-                .contains("Usage: aoe-init {start|stop|restart|force-reload|reload|status}"),
+            text(&out.stderr).contains(
+                "Usage: aoe-init {start|stop|restart|try-restart|force-reload|reload|status}"
+            ),
             "{}",
             show(&out)
         );
