@@ -162,14 +162,10 @@ impl Tag<'_> {
             OsStr::from_bytes(self.spec).into(),
         ];
         match command::output(findfs, &argv, limit) {
-            Ok(out) => {
-                let line = out.strip_suffix(b"\n").unwrap_or(&out);
-                if line.starts_with(b"/") && !line.contains(&b'\n') {
-                    Ok(Some(PathBuf::from(OsStr::from_bytes(line))))
-                } else {
-                    Err(format!("findfs gave no device path for {}", self.shown()))
-                }
-            }
+            Ok(out) => match device_path(&out) {
+                Some(path) => Ok(Some(path)),
+                None => Err(format!("findfs gave no device path for {}", self.shown())),
+            },
             Err(command::Failed { code: Some(1), .. }) => Ok(None),
             Err(failed) if failed.reason.starts_with("findfs") => Err(failed.reason),
             Err(failed) => Err(format!("findfs: {}", failed.reason)),
@@ -177,10 +173,35 @@ impl Tag<'_> {
     }
 }
 
+/// findfs's answer: one absolute path on one line, or nothing usable.
+fn device_path(out: &[u8]) -> Option<PathBuf> {
+    let line = out.strip_suffix(b"\n").unwrap_or(out);
+    (line.starts_with(b"/") && !line.contains(&b'\n'))
+        .then(|| PathBuf::from(OsStr::from_bytes(line)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::fstab;
+
+    #[test]
+    fn findfs_answers_one_absolute_path() {
+        assert_eq!(
+            device_path(b"/dev/sda1\n"),
+            Some(PathBuf::from("/dev/sda1"))
+        );
+        assert_eq!(device_path(b"/dev/sda1"), Some(PathBuf::from("/dev/sda1")));
+        for bad in [
+            &b"sda1\n"[..],
+            b"/dev/sda1\n/dev/sdb1\n",
+            b"",
+            b"\n",
+            b"relative",
+        ] {
+            assert_eq!(device_path(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
 
     fn source(line: &str) -> Result<Option<PathBuf>, String> {
         let entry = fstab::parse(line.as_bytes()).entries.remove(0);
