@@ -154,7 +154,8 @@ bench: musl-target
 # killed after each file.
 MUTANTS_FILES ?= pidwait/src/pathtrust.rs pidwait/src/pidfile.rs pidwait/src/process.rs \
 	pidwait/src/stop.rs portfind/src/check.rs portfind/src/lease.rs portwait/src/diag.rs \
-	portwait/src/owner.rs db-reset/src/tls.rs db-reset/src/x509.rs lsb-status/src/status.rs
+	portwait/src/owner.rs db-reset/src/tls.rs db-reset/src/x509.rs lsb-status/src/status.rs \
+	pidwait/src/interrupt.rs aoe-fstab/src/source.rs aoe-fstab/src/command.rs
 MUTANTS_JOBS    ?= 1
 # 150 s: db-reset's suite (real TLS servers) takes over 60 s on 2 loaded cores,
 # and a baseline run that times out stops cargo-mutants.
