@@ -1246,6 +1246,36 @@ fn a_failed_mount_leaves_nothing_of_it_running() {
     assert!(!is_mount_point(&s.join("a")));
 }
 
+/// A mount(8) that succeeds keeps what it started (a FUSE daemon, say):
+/// only a failed or timed-out one has its process group killed.
+#[test]
+fn a_successful_mount_keeps_what_it_started() {
+    let s = Scratch::new();
+    let d = s.path().display();
+    std::fs::create_dir(s.join("a")).unwrap();
+    let bin = wrapper(
+        &s,
+        "mount",
+        &format!(
+            "#!/bin/sh\n\
+             sh -c 'echo $$ >\"$SCRATCH/bg.tmp\"; mv \"$SCRATCH/bg.tmp\" \"$SCRATCH/bg\"; exec sleep 30' \
+             </dev/null >/dev/null 2>&1 &\n\
+             while ! [ -e \"$SCRATCH/bg\" ]; do sleep 0.01; done\n\
+             exec {} \"$@\"\n",
+            real_mount()
+        ),
+    );
+    let file = s.fstab(&format!("daemon-aoe {d}/a tmpfs size=1m\n"));
+    let out = run_with_path(&s, &bin, &file, &["mount"]);
+    let pid = std::fs::read_to_string(s.join("bg")).expect("the child started");
+    let pid = pid.trim();
+    let kept = alive(pid);
+    let _ = Command::new("kill").args(["-KILL", pid]).status();
+    assert_exit(&out, 0);
+    assert!(is_mount_point(&s.join("a")));
+    assert!(kept, "the successful mount's child {pid} was killed");
+}
+
 /// Whether process `pid` is there and not a zombie (its parent reaps it).
 fn alive(pid: &str) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
