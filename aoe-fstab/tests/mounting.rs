@@ -1276,6 +1276,42 @@ fn a_successful_mount_keeps_what_it_started() {
     assert!(kept, "the successful mount's child {pid} was killed");
 }
 
+/// A mount(8) that exits while a process it started still holds its
+/// stderr open (its stdout, our stderr, to /dev/null: the test's own pipe
+/// must not be held): aoe-fstab goes on at once, never waiting for that process
+/// to close the pipe (a successful mount's process group is left alone, so
+/// the process is still there when aoe-fstab is done).
+#[test]
+fn a_pipe_held_by_what_mount_left_is_not_waited_for() {
+    let s = Scratch::new();
+    let d = s.path().display();
+    std::fs::create_dir(s.join("a")).unwrap();
+    let bin = wrapper(
+        &s,
+        "mount",
+        &format!(
+            "#!/bin/sh\n\
+             sh -c 'echo $$ >\"$SCRATCH/bg.tmp\"; mv \"$SCRATCH/bg.tmp\" \"$SCRATCH/bg\"; exec sleep 60 >/dev/null' &\n\
+             while ! [ -e \"$SCRATCH/bg\" ]; do sleep 0.01; done\n\
+             exec {} \"$@\"\n",
+            real_mount()
+        ),
+    );
+    let file = s.fstab(&format!("held-aoe {d}/a tmpfs size=1m\n"));
+    let out = run_with_path(&s, &bin, &file, &["mount", "--mount-timeout", "2m"]);
+    let pid = std::fs::read_to_string(s.join("bg")).expect("the child started");
+    let pid = pid.trim();
+    // Had aoe-fstab waited for the pipe to close, the sleep would be over.
+    let waited = !alive(pid);
+    let _ = Command::new("kill").args(["-KILL", pid]).status();
+    assert_exit(&out, 0);
+    assert!(
+        !waited,
+        "aoe-fstab waited for {pid} to close mount's stderr"
+    );
+    assert!(is_mount_point(&s.join("a")));
+}
+
 /// Whether process `pid` is there and not a zombie (its parent reaps it).
 fn alive(pid: &str) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
