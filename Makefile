@@ -170,6 +170,8 @@ mutants:
 	    --timeout $(MUTANTS_TIMEOUT) --output "target/mutants/$$(echo "$$f" | tr / _)"; rc=$$?; \
 	  case $$rc in 0|2|3) ;; *) echo "make: cargo mutants failed on $$f (exit $$rc)" >&2; exit $$rc ;; esac; \
 	  pkill -KILL -f '^$(abspath ..)/cargo-mutants-[^/]*/target/' || true; \
+	  for p in /proc/[0-9]*; do case $$(readlink $$p/cwd 2>/dev/null) in \
+	    $(abspath ..)/cargo-mutants-*) kill -KILL $${p#/proc/} 2>/dev/null || true ;; esac; done; \
 	done
 	bash bench/mutants.sh > bench/results/mutants.md.new
 	mv bench/results/mutants.md.new bench/results/mutants.md
