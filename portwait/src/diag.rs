@@ -197,9 +197,10 @@ impl Diag {
         self.look_up(&request, ips.len())
     }
 
-    /// [`arrival`] of `ip`, remembered for a second (an address may move
-    /// to another interface during a wait; asking at every look would cost
-    /// more than the look).
+    /// The interface a connection from this host to `ip` arrives on: `lo`
+    /// for a loopback address, else [`arrival`], remembered for a second
+    /// (an address may move to another interface during a wait; asking at
+    /// every look would cost more than the look).
     pub fn arrival(&mut self, ip: IpAddr) -> u32 {
         if ip.is_loopback() {
             return LOOPBACK_IFINDEX;
@@ -267,17 +268,14 @@ impl Diag {
     }
 }
 
-/// The interface (its index) that a connection from this host to `ip`
-/// arrives on, as the kernel's local route delivers it: `lo` for a
-/// loopback address, else the one interface that holds `ip`. 0 (none) if
+/// The interface (its index) that a connection from this host to `ip`, not
+/// a loopback address (those arrive on `lo`), arrives on, as the kernel's
+/// local route delivers it: the one interface that holds `ip`. 0 (none) if
 /// no interface holds it, or several do (the kernel then takes the one
 /// given it first, which nothing here tells): a listener bound to an
 /// interface with `SO_BINDTODEVICE`, which takes only connections arriving
 /// on it, is then never taken for one that serves this host's clients.
 fn arrival(ip: IpAddr) -> u32 {
-    if ip.is_loopback() {
-        return LOOPBACK_IFINDEX;
-    }
     let Ok(addrs) = nix::ifaddrs::getifaddrs() else {
         return 0;
     };
