@@ -620,6 +620,13 @@ fn real_mount() -> &'static str {
         .expect("util-linux mount")
 }
 
+/// A [`wrapper`] `mount` that runs the shell lines `before`, then the real
+/// mount(8) with its arguments.
+fn mount_first(s: &Scratch, before: &str) -> PathBuf {
+    let script = format!("#!/bin/sh\n{before}exec {} \"$@\"\n", real_mount());
+    wrapper(s, "mount", &script)
+}
+
 /// A directory holding a `mount` (or other) wrapper script, for the front
 /// of PATH. Installed by `install`, so that no descriptor of ours open for
 /// writing it can leak into a child forked meanwhile (ETXTBSY).
@@ -665,16 +672,10 @@ fn a_mount_point_swapped_for_a_link_after_the_check_is_not_followed() {
         let d = s.path().display();
         std::fs::create_dir(s.join("m")).unwrap();
         std::fs::create_dir(s.join("victim")).unwrap();
-        let bin = wrapper(
+        let bin = mount_first(
             &s,
-            "mount",
-            &format!(
-                "#!/bin/sh\n\
-                 mv \"$SCRATCH/m\" \"$SCRATCH/m.moved\" || exit 99\n\
-                 ln -s \"$SCRATCH/victim\" \"$SCRATCH/m\" || exit 99\n\
-                 exec {} \"$@\"\n",
-                real_mount()
-            ),
+            "mv \"$SCRATCH/m\" \"$SCRATCH/m.moved\" || exit 99\n\
+             ln -s \"$SCRATCH/victim\" \"$SCRATCH/m\" || exit 99\n",
         );
         let file = s.fstab(&format!("swapped-aoe {d}/m tmpfs size=1m\n"));
         let out = run_with_path(&s, &bin, &file, args);
@@ -767,21 +768,15 @@ fn a_mount_that_never_finishes_is_given_up_and_killed() {
     for dir in ["a", "b"] {
         std::fs::create_dir(s.join(dir)).unwrap();
     }
-    let bin = wrapper(
+    let bin = mount_first(
         &s,
-        "mount",
-        &format!(
-            "#!/bin/sh\n\
-             for arg; do\n\
-               if [ \"$arg\" = hang-aoe ]; then\n\
-                 echo $$ >\"$SCRATCH/hung\"\n\
-                 trap '' TERM\n\
-                 exec sleep 1000\n\
-               fi\n\
-             done\n\
-             exec {} \"$@\"\n",
-            real_mount()
-        ),
+        "for arg; do\n\
+         if [ \"$arg\" = hang-aoe ]; then\n\
+         echo $$ >\"$SCRATCH/hung\"\n\
+         trap '' TERM\n\
+         exec sleep 1000\n\
+         fi\n\
+         done\n",
     );
     let file = s.fstab(&format!(
         "hang-aoe {d}/a tmpfs size=1m\n\
@@ -1253,17 +1248,11 @@ fn a_successful_mount_keeps_what_it_started() {
     let s = Scratch::new();
     let d = s.path().display();
     std::fs::create_dir(s.join("a")).unwrap();
-    let bin = wrapper(
+    let bin = mount_first(
         &s,
-        "mount",
-        &format!(
-            "#!/bin/sh\n\
-             sh -c 'echo $$ >\"$SCRATCH/bg.tmp\"; mv \"$SCRATCH/bg.tmp\" \"$SCRATCH/bg\"; exec sleep 30' \
-             </dev/null >/dev/null 2>&1 &\n\
-             while ! [ -e \"$SCRATCH/bg\" ]; do sleep 0.01; done\n\
-             exec {} \"$@\"\n",
-            real_mount()
-        ),
+        "sh -c 'echo $$ >\"$SCRATCH/bg.tmp\"; mv \"$SCRATCH/bg.tmp\" \"$SCRATCH/bg\"; exec sleep 30' \
+         </dev/null >/dev/null 2>&1 &\n\
+         while ! [ -e \"$SCRATCH/bg\" ]; do sleep 0.01; done\n",
     );
     let file = s.fstab(&format!("daemon-aoe {d}/a tmpfs size=1m\n"));
     let out = run_with_path(&s, &bin, &file, &["mount"]);
@@ -1286,16 +1275,10 @@ fn a_pipe_held_by_what_mount_left_is_not_waited_for() {
     let s = Scratch::new();
     let d = s.path().display();
     std::fs::create_dir(s.join("a")).unwrap();
-    let bin = wrapper(
+    let bin = mount_first(
         &s,
-        "mount",
-        &format!(
-            "#!/bin/sh\n\
-             sh -c 'echo $$ >\"$SCRATCH/bg.tmp\"; mv \"$SCRATCH/bg.tmp\" \"$SCRATCH/bg\"; exec sleep 60 >/dev/null' &\n\
-             while ! [ -e \"$SCRATCH/bg\" ]; do sleep 0.01; done\n\
-             exec {} \"$@\"\n",
-            real_mount()
-        ),
+        "sh -c 'echo $$ >\"$SCRATCH/bg.tmp\"; mv \"$SCRATCH/bg.tmp\" \"$SCRATCH/bg\"; exec sleep 60 >/dev/null' &\n\
+         while ! [ -e \"$SCRATCH/bg\" ]; do sleep 0.01; done\n",
     );
     let file = s.fstab(&format!("held-aoe {d}/a tmpfs size=1m\n"));
     let out = run_with_path(&s, &bin, &file, &["mount", "--mount-timeout", "2m"]);
@@ -1370,16 +1353,10 @@ fn mount_inherits_no_descriptor_of_the_mount_point() {
     let s = Scratch::new();
     let d = s.path().display();
     std::fs::create_dir(s.join("m")).unwrap();
-    let bin = wrapper(
+    let bin = mount_first(
         &s,
-        "mount",
-        &format!(
-            "#!/bin/sh\n\
-             ls -l /proc/$$/fd >\"$SCRATCH/fds\" 2>&1\n\
-             printf '%s\\n' \"$@\" >\"$SCRATCH/args\"\n\
-             exec {} \"$@\"\n",
-            real_mount()
-        ),
+        "ls -l /proc/$$/fd >\"$SCRATCH/fds\" 2>&1\n\
+         printf '%s\\n' \"$@\" >\"$SCRATCH/args\"\n",
     );
     let file = s.fstab(&format!("fd-aoe {d}/m tmpfs size=1m\n"));
     let out = run_with_path(&s, &bin, &file, &["mount"]);
