@@ -166,19 +166,25 @@ impl Rig {
             ),
         )
         .unwrap();
-        let bin = self.path("bin");
-        std::fs::create_dir_all(&bin).unwrap();
-        std::fs::write(
-            self.path("findfs.sh"),
-            format!(
+        self.first_on_path(
+            "findfs",
+            &format!(
                 "#!/bin/sh\nCALLER=$(tr '\\0' ' ' < /proc/$PPID/cmdline)\n{body}\necho {d}/etherd/e1.0\n"
             ),
-        )
-        .unwrap();
+        );
+    }
+
+    /// Puts `script` first on PATH as NAME (installed, so that no
+    /// descriptor of ours open for writing it leaks into a child: ETXTBSY).
+    fn first_on_path(&mut self, name: &str, script: &str) {
+        let bin = self.path("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let text = self.path(&format!("{name}.sh"));
+        std::fs::write(&text, script).unwrap();
         let status = Command::new("install")
             .args(["-m", "755"])
-            .arg(self.path("findfs.sh"))
-            .arg(bin.join("findfs"))
+            .arg(&text)
+            .arg(bin.join(name))
             .status()
             .unwrap();
         assert!(status.success());
@@ -418,26 +424,10 @@ fn stop_when_findfs_cannot_answer_keeps_the_driver_and_the_lock() {
         ),
     )
     .unwrap();
-    let bin = rig.path("bin");
-    std::fs::create_dir(&bin).unwrap();
-    std::fs::write(
-        rig.path("findfs.sh"),
+    rig.first_on_path(
+        "findfs",
         "#!/bin/sh\necho 'findfs: broken here' >&2\nexit 2\n",
-    )
-    .unwrap();
-    let status = Command::new("install")
-        .args(["-m", "755"])
-        .arg(rig.path("findfs.sh"))
-        .arg(bin.join("findfs"))
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
     );
-    rig.set("PATH", &path);
     let out = rig.run("stop");
     assert_eq!(code(&out), Some(1), "{}", show(&out));
     assert_eq!(
@@ -467,30 +457,14 @@ fn an_undo_that_cannot_tell_what_was_mounted_keeps_the_driver_and_the_lock() {
         ),
     )
     .unwrap();
-    let bin = rig.path("bin");
-    std::fs::create_dir(&bin).unwrap();
     // Fails once mnt/a holds a file system (the start's first mount), so
     // that the checks before the start (--dry-run) pass.
-    std::fs::write(
-        rig.path("findfs.sh"),
+    rig.first_on_path(
+        "findfs",
         "#!/bin/sh\n\
          mountpoint -q \"$AOE_MNT\" || exit 1\n\
          echo 'findfs: broken here' >&2\nexit 2\n",
-    )
-    .unwrap();
-    let status = Command::new("install")
-        .args(["-m", "755"])
-        .arg(rig.path("findfs.sh"))
-        .arg(bin.join("findfs"))
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
     );
-    rig.set("PATH", &path);
     rig.set("AOE_MNT", &format!("{d}/mnt/a"));
     let out = rig.run("start");
     assert_eq!(code(&out), Some(1), "{}", show(&out));
